@@ -1,0 +1,288 @@
+#include "compose/compose.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace fs = std::filesystem;
+
+namespace mig::compose {
+
+const Service* Project::service(const std::string& n) const {
+  for (const auto& s : services)
+    if (s.name == n) return &s;
+  return nullptr;
+}
+
+namespace {
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) BadInput("cannot read " + path + ": " + ErrnoString());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string At(const std::string& file, const YAML::Node& n) {
+  auto m = n.Mark();
+  if (m.is_null()) return file;
+  return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+[[noreturn]] void Shape(const std::string& file, const YAML::Node& n, const std::string& what) {
+  BadInput(At(file, n) + ": " + what);
+}
+
+std::string Scalar(const std::string& file, const YAML::Node& n, const std::string& what) {
+  if (!n.IsScalar()) Shape(file, n, what + " must be a single value");
+  return n.Scalar();
+}
+
+int ParsePortNumber(const std::string& s, const std::string& where) {
+  if (s.empty()) return 0;
+  size_t dash = s.find('-');
+  std::string first = dash == std::string::npos ? s : s.substr(0, dash);  // a range: its start
+  try {
+    size_t used = 0;
+    int v = std::stoi(first, &used);
+    if (used != first.size() || v < 0 || v > 65535) throw std::invalid_argument(s);
+    return v;
+  } catch (const std::exception&) {
+    BadInput(where + ": '" + s + "' is not a port number");
+  }
+}
+
+// "[[ip:]host:]container[/proto]"
+Port ParseShortPort(std::string s, const std::string& where) {
+  Port p;
+  auto slash = s.find('/');
+  if (slash != std::string::npos) {
+    p.protocol = s.substr(slash + 1);
+    s = s.substr(0, slash);
+  }
+  auto last = s.rfind(':');
+  if (last == std::string::npos) {
+    p.container_port = ParsePortNumber(s, where);
+    return p;
+  }
+  p.container_port = ParsePortNumber(s.substr(last + 1), where);
+  std::string rest = s.substr(0, last);
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos) {
+    p.host_port = ParsePortNumber(rest, where);
+  } else {
+    p.host_ip = rest.substr(0, colon);
+    if (p.host_ip.size() >= 2 && p.host_ip.front() == '[' && p.host_ip.back() == ']')
+      p.host_ip = p.host_ip.substr(1, p.host_ip.size() - 2);
+    p.host_port = ParsePortNumber(rest.substr(colon + 1), where);
+  }
+  return p;
+}
+
+}  // namespace
+
+Env ParseDotEnv(const std::string& text) {
+  Env env;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::string t = Trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    if (t.rfind("export ", 0) == 0) t = Trim(t.substr(7));
+    auto eq = t.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = Trim(t.substr(0, eq));
+    std::string val = Trim(t.substr(eq + 1));
+    if (val.size() >= 2 && (val[0] == '"' || val[0] == '\'') && val.back() == val[0]) {
+      val = val.substr(1, val.size() - 2);
+    } else {
+      auto hash = val.find(" #");
+      if (hash != std::string::npos) val = Trim(val.substr(0, hash));
+    }
+    env[key] = val;
+  }
+  return env;
+}
+
+std::string Interpolate(const std::string& s, const Env& env, const Env& fallback,
+                        const std::string& where) {
+  auto lookup = [&](const std::string& k, bool& found) -> std::string {
+    auto it = env.find(k);
+    if (it != env.end()) return found = true, it->second;
+    it = fallback.find(k);
+    if (it != fallback.end()) return found = true, it->second;
+    found = false;
+    return "";
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '$') {
+      out += s[i];
+      continue;
+    }
+    if (i + 1 < s.size() && s[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    if (i + 1 < s.size() && s[i + 1] == '{') {
+      size_t close = s.find('}', i + 2);
+      if (close == std::string::npos) BadInput(where + ": unclosed ${ in '" + s + "'");
+      std::string body = s.substr(i + 2, close - i - 2);
+      size_t op = body.find_first_of(":-?");
+      std::string name = body.substr(0, op);
+      bool found = false;
+      std::string val = lookup(name, found);
+      if (op != std::string::npos) {
+        bool colon = body[op] == ':';
+        char kind = colon ? (op + 1 < body.size() ? body[op + 1] : '-') : body[op];
+        std::string arg = body.substr(op + (colon ? 2 : 1));
+        bool unset = colon ? (!found || val.empty()) : !found;
+        if (kind == '-' && unset) val = Interpolate(arg, env, fallback, where);
+        if (kind == '?' && unset)
+          BadInput(where + ": required variable " + name + " is missing: " + arg);
+      }
+      out += val;
+      i = close;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_')) ++j;
+    if (j == i + 1) {
+      out += '$';
+      continue;
+    }
+    bool found = false;
+    out += lookup(s.substr(i + 1, j - i - 1), found);
+    i = j - 1;
+  }
+  return out;
+}
+
+std::string NormalizeProjectName(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if ((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '_' || l == '-') out += l;
+  }
+  return out;
+}
+
+std::string FindComposeFile(const std::string& dir) {
+  for (const char* n : {"docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml"}) {
+    fs::path p = fs::path(dir) / n;
+    std::error_code ec;
+    if (fs::is_regular_file(p, ec)) return p.string();
+  }
+  return "";
+}
+
+Project LoadProject(const std::string& dir, const std::string& file, const Env& process_env) {
+  Project p;
+  p.dir = dir;
+  p.file = file;
+  std::error_code ec;
+  if (fs::exists(fs::path(dir) / ".env", ec)) p.dotenv = ParseDotEnv(ReadFile((fs::path(dir) / ".env").string()));
+
+  YAML::Node root;
+  try {
+    root = YAML::Load(ReadFile(file));
+  } catch (const YAML::Exception& e) {
+    BadInput(file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+             ": not valid YAML: " + e.msg);
+  }
+  if (!root.IsMap()) Shape(file, root, "a compose file must be a mapping with a 'services:' key");
+  auto interp = [&](const YAML::Node& n, const std::string& what) {
+    return Interpolate(Scalar(file, n, what), process_env, p.dotenv, At(file, n));
+  };
+
+  auto pn = process_env.find("COMPOSE_PROJECT_NAME");
+  auto dn = p.dotenv.find("COMPOSE_PROJECT_NAME");
+  if (pn != process_env.end() && !pn->second.empty()) p.name = NormalizeProjectName(pn->second);
+  else if (dn != p.dotenv.end() && !dn->second.empty()) p.name = NormalizeProjectName(dn->second);
+  else if (root["name"] && root["name"].IsScalar()) p.name = NormalizeProjectName(interp(root["name"], "name"));
+  else p.name = NormalizeProjectName(fs::path(dir).filename().string());
+
+  YAML::Node services = root["services"];
+  if (!services) BadInput(file + ": no 'services:' section (is this a docker-compose file?)");
+  if (!services.IsMap()) Shape(file, services, "'services:' must be a mapping of service names");
+  for (const auto& kv : services) {
+    Service s;
+    s.name = kv.first.Scalar();
+    const YAML::Node& def = kv.second;
+    if (def.IsNull()) { p.services.push_back(s); continue; }
+    if (!def.IsMap()) Shape(file, def, "service '" + s.name + "' must be a mapping");
+    if (def["image"]) s.image = interp(def["image"], "image");
+    if (def["container_name"]) s.container_name = interp(def["container_name"], "container_name");
+    if (const YAML::Node ef = def["env_file"]) {
+      std::vector<YAML::Node> files;
+      if (ef.IsSequence()) for (const auto& f : ef) files.push_back(f.IsMap() ? f["path"] : f);
+      else files.push_back(ef);
+      for (const auto& f : files) {
+        fs::path path = fs::path(dir) / interp(f, "env_file");
+        if (!fs::exists(path, ec)) BadInput(At(file, f) + ": env_file " + path.string() + " does not exist");
+        for (auto& [k, v] : ParseDotEnv(ReadFile(path.string()))) s.environment[k] = v;
+      }
+    }
+    if (const YAML::Node env = def["environment"]) {
+      if (env.IsMap()) {
+        for (const auto& e : env) {
+          std::string k = e.first.Scalar();
+          if (e.second.IsNull()) {
+            auto it = process_env.find(k);
+            if (it != process_env.end()) s.environment[k] = it->second;
+          } else {
+            s.environment[k] = interp(e.second, "environment value");
+          }
+        }
+      } else if (env.IsSequence()) {
+        for (const auto& e : env) {
+          std::string kv2 = interp(e, "environment entry");
+          auto eq = kv2.find('=');
+          if (eq == std::string::npos) {
+            auto it = process_env.find(kv2);
+            if (it != process_env.end()) s.environment[kv2] = it->second;
+          } else {
+            s.environment[kv2.substr(0, eq)] = kv2.substr(eq + 1);
+          }
+        }
+      } else {
+        Shape(file, env, "'environment:' must be a mapping or a list");
+      }
+    }
+    if (const YAML::Node ports = def["ports"]) {
+      if (!ports.IsSequence()) Shape(file, ports, "'ports:' must be a list");
+      for (const auto& pt : ports) {
+        if (pt.IsMap()) {
+          Port port;
+          if (pt["target"]) port.container_port = ParsePortNumber(interp(pt["target"], "target"), At(file, pt));
+          if (pt["published"]) port.host_port = ParsePortNumber(interp(pt["published"], "published"), At(file, pt));
+          if (pt["host_ip"]) port.host_ip = interp(pt["host_ip"], "host_ip");
+          if (pt["protocol"]) port.protocol = interp(pt["protocol"], "protocol");
+          s.ports.push_back(port);
+        } else {
+          s.ports.push_back(ParseShortPort(interp(pt, "port"), At(file, pt)));
+        }
+      }
+    }
+    p.services.push_back(std::move(s));
+  }
+  if (const YAML::Node vols = root["volumes"]; vols && vols.IsMap())
+    for (const auto& v : vols) p.volumes.push_back(v.first.Scalar());
+  return p;
+}
+
+}  // namespace mig::compose

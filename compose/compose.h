@@ -1,0 +1,62 @@
+// Reading a release's docker-compose file the way compose interprets it (the subset the
+// migration needs: services, environment, published ports, volumes, project name).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mig::compose {
+
+using Env = std::map<std::string, std::string>;
+
+// A published port ("127.0.0.1:18080:8080/tcp").
+struct Port {
+  std::string host_ip;   // empty: all addresses
+  int host_port = 0;     // 0: not published on a fixed host port
+  int container_port = 0;
+  std::string protocol = "tcp";
+};
+
+// One service of the compose file, after interpolation.
+struct Service {
+  std::string name;
+  std::string image;
+  std::string container_name;
+  Env environment;           // env_file entries, then `environment:`
+  std::vector<Port> ports;
+};
+
+// A release's compose project as read from its folder.
+struct Project {
+  std::string dir;            // the folder holding the compose file
+  std::string file;           // path of the compose file
+  Env dotenv;                 // the folder's .env
+  std::string name;           // the compose project name (COMPOSE_PROJECT_NAME or folder name)
+  std::vector<Service> services;
+  std::vector<std::string> volumes;  // top-level volume keys
+
+  const Service* service(const std::string& name) const;
+};
+
+// Parses a .env file: KEY=VALUE lines, comments, optional quotes, `export ` prefix.
+Env ParseDotEnv(const std::string& text);
+
+// Replaces ${VAR}, ${VAR:-default}, ${VAR-default}, $VAR and $$ as compose does; `env` is
+// looked up first, then `fallback`. ${VAR:?msg} with VAR unset throws mig::Error (input).
+std::string Interpolate(const std::string& s, const Env& env, const Env& fallback,
+                        const std::string& where);
+
+// Compose v1's project-name rule: lower case, keep [a-z0-9_-].
+std::string NormalizeProjectName(const std::string& name);
+
+// The compose file of a release folder (docker-compose.yml, .yaml, compose.yml, .yaml);
+// empty when there is none.
+std::string FindComposeFile(const std::string& dir);
+
+// Loads `file` (in folder `dir`). `process_env` stands for the shell's environment, which
+// compose lets win over .env. Throws mig::Error (input) with file:line:column on bad YAML or
+// an unknown shape.
+Project LoadProject(const std::string& dir, const std::string& file, const Env& process_env);
+
+}  // namespace mig::compose

@@ -1,0 +1,188 @@
+#include "core/process.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
+
+#include <boost/asio.hpp>
+#include <boost/process.hpp>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace bp = boost::process;
+
+namespace mig {
+
+namespace {
+
+boost::filesystem::path FindProgram(const std::string& name) {
+  if (name.find('/') != std::string::npos) return boost::filesystem::path(name);
+  auto p = bp::search_path(name);
+  if (p.empty()) Fail("'" + name + "' is not installed or not on PATH");
+  return p;
+}
+
+std::vector<std::string> Rest(const std::vector<std::string>& argv) {
+  return std::vector<std::string>(argv.begin() + 1, argv.end());
+}
+
+}  // namespace
+
+std::string ProcResult::last_error_line() const {
+  for (const std::string* s : {&err, &out}) {
+    std::istringstream in(*s);
+    std::string line, last;
+    while (std::getline(in, line))
+      if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+    if (!last.empty()) return last;
+  }
+  return "exit code " + std::to_string(code);
+}
+
+std::string CommandLine(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) {
+    if (!s.empty()) s += ' ';
+    bool plain = !a.empty() && a.find_first_of(" \t\n'\"\\$`") == std::string::npos;
+    s += plain ? a : "'" + a + "'";
+  }
+  return s;
+}
+
+ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& input,
+                      std::chrono::seconds timeout) {
+  ProcResult r;
+  boost::asio::io_context ios;
+  std::future<std::string> out, err;
+  std::error_code ec;
+  bp::child c(FindProgram(argv.at(0)), bp::args(Rest(argv)),
+              bp::std_in < boost::asio::buffer(input), bp::std_out > out, bp::std_err > err, ios,
+              ec);
+  if (ec) Fail("cannot start " + argv[0] + ": " + ec.message());
+  if (timeout.count() > 0) {
+    ios.run_for(timeout);
+    if (!ios.stopped()) {
+      c.terminate();
+      Fail(CommandLine(argv) + " did not finish within " + std::to_string(timeout.count()) +
+           " s");
+    }
+  } else {
+    ios.run();
+  }
+  c.wait();
+  r.code = c.exit_code();
+  r.out = out.get();
+  r.err = err.get();
+  return r;
+}
+
+struct Child::Impl {
+  bp::pipe in, out;
+  bp::child child;
+  std::string err_path;
+  bool has_in = false, has_out = false;
+};
+
+Child::Child(const std::vector<std::string>& argv, int pipes) : impl_(new Impl) {
+  command_ = CommandLine(argv);
+  char tmpl[] = "/tmp/migrate-child-err.XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  if (fd < 0) Fail("cannot create a temporary file in /tmp: " + ErrnoString());
+  ::close(fd);
+  impl_->err_path = tmpl;
+  impl_->has_in = pipes & kStdin;
+  impl_->has_out = pipes & kStdout;
+  std::error_code ec;
+  auto exe = FindProgram(argv.at(0));
+  if (impl_->has_in && impl_->has_out)
+    impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < impl_->in,
+                             bp::std_out > impl_->out, bp::std_err > impl_->err_path, ec);
+  else if (impl_->has_in)
+    impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < impl_->in,
+                             bp::std_out > bp::null, bp::std_err > impl_->err_path, ec);
+  else
+    impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < bp::null,
+                             bp::std_out > impl_->out, bp::std_err > impl_->err_path, ec);
+  if (ec) Fail("cannot start " + argv[0] + ": " + ec.message());
+  // Our copies of the child's ends must go, or we never see end of file.
+  if (impl_->has_in) ::close(impl_->in.native_source()), impl_->in.assign_source(-1);
+  if (impl_->has_out) ::close(impl_->out.native_sink()), impl_->out.assign_sink(-1);
+}
+
+Child::~Child() {
+  if (impl_->child.valid() && impl_->child.running()) {
+    impl_->child.terminate();
+  }
+  ::unlink(impl_->err_path.c_str());
+}
+
+size_t Child::read(char* buf, size_t len) {
+  for (;;) {
+    ssize_t n = ::read(impl_->out.native_source(), buf, len);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno != EINTR) Fail("reading from " + command_ + ": " + ErrnoString());
+  }
+}
+
+void Child::write(const char* buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = ::write(impl_->in.native_sink(), buf, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Fail(command_ + " stopped reading its input (" + ErrnoString() + ")");
+    }
+    buf += n;
+    len -= static_cast<size_t>(n);
+  }
+}
+
+bool Child::read_line(std::string& line) {
+  for (;;) {
+    auto nl = line_buf_.find('\n');
+    if (nl != std::string::npos) {
+      line = line_buf_.substr(0, nl);
+      line_buf_.erase(0, nl + 1);
+      return true;
+    }
+    char buf[4096];
+    size_t n = read(buf, sizeof buf);
+    if (n == 0) {
+      if (line_buf_.empty()) return false;
+      line = std::move(line_buf_);
+      line_buf_.clear();
+      return true;
+    }
+    line_buf_.append(buf, n);
+  }
+}
+
+void Child::close_stdin() {
+  if (impl_->has_in && impl_->in.native_sink() >= 0) {
+    ::close(impl_->in.native_sink());
+    impl_->in.assign_sink(-1);
+  }
+}
+
+int Child::wait() {
+  close_stdin();
+  impl_->child.wait();
+  return impl_->child.exit_code();
+}
+
+void Child::kill() {
+  if (impl_->child.running()) impl_->child.terminate();
+}
+
+std::string Child::err_text() const {
+  std::ifstream in(impl_->err_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace mig

@@ -1,0 +1,190 @@
+#include "db/postgres.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <thread>
+
+#include "core/error.h"
+#include "core/fd.h"
+
+namespace mig::db {
+
+const char* const kCountQueriesSql =
+    "SELECT format('SELECT %L, count(*) FROM %I.%I', n.nspname || '.' || c.relname, n.nspname, c.relname)"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relkind IN ('r', 'p', 'm') AND (c.relkind <> 'm' OR c.relispopulated)"
+    " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+    " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'"
+    " ORDER BY 1";
+const char* const kSequencesSql =
+    "SELECT schemaname || '.' || sequencename, coalesce(last_value::text, '') FROM pg_sequences ORDER BY 1";
+
+std::string QuoteIdent(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string QuoteLiteral(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+std::vector<std::string> Postgres::Tool(const std::string& tool, const std::vector<std::string>& args,
+                                        bool stdin_open) const {
+  std::vector<std::string> c = {"docker", "exec"};
+  if (stdin_open) c.push_back("-i");
+  c.insert(c.end(), {"-e", "PGPASSWORD=" + t_.password, t_.container, tool, "-U", t_.user});
+  c.insert(c.end(), args.begin(), args.end());
+  return c;
+}
+
+namespace {
+
+std::vector<std::string> SplitRows(const std::string& out) {
+  std::vector<std::string> rows;
+  std::string cur;
+  for (char c : out) {
+    if (c == '\x1e') {
+      rows.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  while (!cur.empty() && cur.back() == '\n') cur.pop_back();
+  if (!cur.empty()) rows.push_back(cur);
+  return rows;
+}
+
+std::vector<std::string> Fields(const std::string& row) {
+  std::vector<std::string> f;
+  std::string cur;
+  for (char c : row) {
+    if (c == '\x1f') f.push_back(std::move(cur)), cur.clear();
+    else cur += c;
+  }
+  f.push_back(cur);
+  return f;
+}
+
+}  // namespace
+
+std::vector<std::string> Postgres::Query(const std::string& sql, const std::string& db) const {
+  auto cmd = Tool("psql", {"-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-P", "fieldsep=\x1f",
+                           "-P", "recordsep=\x1e", "-d", db.empty() ? t_.db : db, "-f", "-"},
+                  true);
+  ProcResult r = RunCapture(cmd, sql, std::chrono::seconds(3600));
+  if (!r.ok())
+    Fail("the " + t_.label + " database (container " + t_.container + ") refused a query: " + r.last_error_line());
+  return SplitRows(r.out);
+}
+
+std::string Postgres::QueryValue(const std::string& sql, const std::string& db) const {
+  auto rows = Query(sql, db);
+  return rows.empty() ? "" : rows.front();
+}
+
+bool Postgres::Ready() const {
+  ProcResult r = RunCapture({"docker", "exec", t_.container, "pg_isready", "-U", t_.user, "-d", t_.db}, {},
+                            std::chrono::seconds(30));
+  return r.ok();
+}
+
+void Postgres::WaitReady(int seconds) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!Ready()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      Fail("the " + t_.label + " postgres (container " + t_.container + ") does not accept connections after " +
+           std::to_string(seconds) + " s: see docker logs " + t_.container);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  // pg_isready answers before credentials are checked: prove them with a query.
+  Query("SELECT 1");
+}
+
+bool Postgres::DatabaseExists(const std::string& name) const {
+  return QueryValue("SELECT count(*) FROM pg_database WHERE datname = " + QuoteLiteral(name), "postgres") == "1";
+}
+
+int64_t Postgres::DatabaseSize() const {
+  return std::stoll(QueryValue("SELECT pg_database_size(current_database())"));
+}
+
+bool Postgres::IsSuperuser() const {
+  return QueryValue("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == "t";
+}
+
+void ParseCounts(const std::vector<std::string>& rows, DbState& st) {
+  for (const auto& r : rows) {
+    auto f = Fields(r);
+    if (f.size() == 2) st.tables[f[0]] = std::stoll(f[1]);
+  }
+}
+
+void ParseSequences(const std::vector<std::string>& rows, DbState& st) {
+  for (const auto& r : rows) {
+    auto f = Fields(r);
+    if (f.size() == 2) st.sequences[f[0]] = f[1];
+  }
+}
+
+DbState Postgres::State(const std::string& db) const {
+  DbState st;
+  ParseCounts(Query(std::string(kCountQueriesSql) + " \\gexec\n", db), st);
+  ParseSequences(Query(kSequencesSql, db), st);
+  return st;
+}
+
+std::vector<std::string> CompareStates(const DbState& src, const DbState& dst) {
+  std::vector<std::string> diff;
+  for (const auto& [t, n] : src.tables) {
+    auto it = dst.tables.find(t);
+    if (it == dst.tables.end()) diff.push_back("table " + t + " is missing in the target");
+    else if (it->second != n)
+      diff.push_back("table " + t + ": " + std::to_string(n) + " rows in the source, " +
+                     std::to_string(it->second) + " in the target");
+  }
+  for (const auto& [t, n] : dst.tables)
+    if (!src.tables.count(t)) diff.push_back("table " + t + " is in the target but not in the source");
+  for (const auto& [s, v] : src.sequences) {
+    auto it = dst.sequences.find(s);
+    if (it == dst.sequences.end()) diff.push_back("sequence " + s + " is missing in the target");
+    else if (it->second != v)
+      diff.push_back("sequence " + s + ": " + (v.empty() ? "unused" : v) + " in the source, " +
+                     (it->second.empty() ? "unused" : it->second) + " in the target");
+  }
+  return diff;
+}
+
+uint64_t Postgres::DumpToFile(const std::string& path) const {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) Fail("cannot create " + path + ": " + ErrnoString());
+  Fd out(fd);
+  Child dump(Tool("pg_dump", {"-Fc", "-d", t_.db}), Child::kStdout);
+  std::vector<char> buf(1 << 20);
+  uint64_t total = 0;
+  for (;;) {
+    size_t n = dump.read(buf.data(), buf.size());
+    if (n == 0) break;
+    for (size_t off = 0; off < n;) {
+      ssize_t w = ::write(fd, buf.data() + off, n - off);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        Fail("cannot write " + path + ": " + ErrnoString());
+      }
+      off += static_cast<size_t>(w);
+    }
+    total += n;
+  }
+  int code = dump.wait();
+  if (code != 0)
+    Fail("pg_dump of the " + t_.label + " database failed: " + dump.err_text());
+  if (::fsync(fd) != 0) Fail("cannot flush " + path + ": " + ErrnoString());
+  return total;
+}
+
+}  // namespace mig::db

@@ -1,0 +1,71 @@
+// A postgres server inside a container, reached with its own client tools over `docker exec`
+// (no published port, no client on the host).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/process.h"
+
+namespace mig::db {
+
+// How to reach one database.
+struct PgTarget {
+  std::string container;  // id or name of the running postgres container
+  std::string user = "postgres";
+  std::string password;
+  std::string db = "postgres";
+  std::string label;      // "source" / "target", for messages
+};
+
+// Row counts per table and sequence values: what the replay verifies.
+struct DbState {
+  std::map<std::string, int64_t> tables;        // "schema.table" -> rows
+  std::map<std::string, std::string> sequences;  // "schema.seq" -> last_value ("" if never used)
+};
+
+// Quotes an SQL identifier / literal.
+std::string QuoteIdent(const std::string& s);
+std::string QuoteLiteral(const std::string& s);
+
+class Postgres {
+ public:
+  explicit Postgres(PgTarget t) : t_(std::move(t)) {}
+  const PgTarget& target() const { return t_; }
+
+  // docker exec [-i] -e PGPASSWORD container TOOL -U user ARGS
+  std::vector<std::string> Tool(const std::string& tool, const std::vector<std::string>& args,
+                                bool stdin_open = false) const;
+  // Runs SQL (psql -X -At, ON_ERROR_STOP) in `db` (default: the target's); returns the output
+  // rows, fields separated by '\x1f'. Throws mig::Error with psql's message on failure.
+  std::vector<std::string> Query(const std::string& sql, const std::string& db = "") const;
+  std::string QueryValue(const std::string& sql, const std::string& db = "") const;
+  // True when the server accepts connections (pg_isready).
+  bool Ready() const;
+  // Waits up to `seconds` for Ready(); throws naming the container otherwise.
+  void WaitReady(int seconds) const;
+  bool DatabaseExists(const std::string& name) const;
+  int64_t DatabaseSize() const;
+  bool IsSuperuser() const;
+  // Row counts and sequences of `db` (default: the target's).
+  DbState State(const std::string& db = "") const;
+  // pg_dump -Fc of the database into `path` (fsynced). Returns its size.
+  uint64_t DumpToFile(const std::string& path) const;
+
+ private:
+  PgTarget t_;
+};
+
+// The SQL that lists one "SELECT 'name', count(*) ..." per table, for psql's \gexec.
+extern const char* const kCountQueriesSql;
+extern const char* const kSequencesSql;
+// Parses psql -At output with \x1f between fields into a DbState part.
+void ParseCounts(const std::vector<std::string>& rows, DbState& st);
+void ParseSequences(const std::vector<std::string>& rows, DbState& st);
+// Lines differing between two states ("public.users: 12 rows in the source, 11 in the target").
+std::vector<std::string> CompareStates(const DbState& src, const DbState& dst);
+
+}  // namespace mig::db

@@ -1,0 +1,41 @@
+// Full replacement of the target database by the source's (see docs/migrate-local.md).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "db/postgres.h"
+
+namespace mig::db {
+
+// What a replay did and found.
+struct ReplayResult {
+  DbState source;                        // counted in the dump's own snapshot
+  DbState target;                        // counted in the replayed database
+  std::vector<std::string> mismatches;   // empty when verified
+  std::vector<std::string> roles_created;
+  uint64_t dump_bytes = 0;               // bytes streamed from pg_dump to pg_restore
+  double dump_restore_seconds = 0, verify_seconds = 0;
+};
+
+struct ReplayOptions {
+  std::function<void(uint64_t bytes)> progress;  // bytes streamed so far
+};
+
+// Replays `src` into `dst`: snapshot + counts on the source, pg_dump | pg_restore into a
+// staging database, verify, swap it in under the target's name. On any failure before the
+// swap the target database is untouched and the staging database is dropped; throws
+// mig::Error naming the step.
+ReplayResult Replay(const Postgres& src, const Postgres& dst, const ReplayOptions& opts);
+
+// The staging and retired database names used for `db`.
+std::string StagingName(const std::string& db);
+std::string RetiredName(const std::string& db);
+
+// After an interrupted swap (the target database missing, the retired one present), puts
+// the retired database back under its name. Returns true when it did.
+bool RepairInterruptedSwap(const Postgres& dst);
+
+}  // namespace mig::db

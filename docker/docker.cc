@@ -1,0 +1,170 @@
+#include "docker/docker.h"
+
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/error.h"
+#include "core/process.h"
+
+namespace mig::docker {
+
+namespace {
+
+constexpr std::chrono::seconds kQueryTimeout(60);
+constexpr std::chrono::seconds kComposeTimeout(600);
+
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string l;
+  while (std::getline(in, l))
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == sep) out.push_back(std::move(cur)), cur.clear();
+    else cur += c;
+  }
+  out.push_back(cur);
+  return out;
+}
+
+}  // namespace
+
+std::string EngineVersion() {
+  ProcResult r = RunCapture({"docker", "version", "--format", "{{.Server.Version}}"}, {}, kQueryTimeout);
+  if (!r.ok())
+    Fail("the docker engine does not answer (" + r.last_error_line() +
+         "): start it (systemctl start docker) or check that this user may use it");
+  return Lines(r.out).empty() ? "" : Lines(r.out).front();
+}
+
+ComposeTool DetectCompose() {
+  ProcResult v2 = RunCapture({"docker", "compose", "version", "--short"}, {}, kQueryTimeout);
+  if (v2.ok() && !Lines(v2.out).empty()) return {{"docker", "compose"}, Lines(v2.out).front()};
+  try {
+    ProcResult v1 = RunCapture({"docker-compose", "version", "--short"}, {}, kQueryTimeout);
+    if (v1.ok() && !Lines(v1.out).empty()) return {{"docker-compose"}, Lines(v1.out).front()};
+  } catch (const Error&) {
+  }
+  Fail("neither 'docker compose' (v2) nor 'docker-compose' (v1) answers: install one of them");
+}
+
+bool Container::healthy_or_no_check() const {
+  return status.find("(health: starting)") == std::string::npos && !unhealthy();
+}
+bool Container::unhealthy() const { return status.find("(unhealthy)") != std::string::npos; }
+
+std::vector<std::string> Stack::Command(const std::vector<std::string>& args) const {
+  std::vector<std::string> c = tool_.argv;
+  for (const char* a : {"-p"}) c.push_back(a);
+  c.push_back(project_);
+  c.push_back("-f");
+  c.push_back(file_);
+  c.push_back("--project-directory");
+  c.push_back(dir_);
+  c.insert(c.end(), args.begin(), args.end());
+  return c;
+}
+
+void Stack::Run(const std::vector<std::string>& args, std::chrono::seconds timeout) const {
+  auto cmd = Command(args);
+  ProcResult r = RunCapture(cmd, {}, timeout);
+  if (!r.ok()) Fail(CommandLine(cmd) + " failed: " + r.last_error_line());
+}
+
+void Stack::Up(const std::vector<std::string>& services) const {
+  std::vector<std::string> args = {"up", "-d"};
+  args.insert(args.end(), services.begin(), services.end());
+  Run(args, kComposeTimeout);
+}
+
+void Stack::Stop(const std::vector<std::string>& services) const {
+  std::vector<std::string> args = {"stop"};
+  args.insert(args.end(), services.begin(), services.end());
+  Run(args, kComposeTimeout);
+}
+
+std::vector<Container> Stack::Containers() const {
+  ProcResult r = RunCapture({"docker", "ps", "-a", "--filter", "label=com.docker.compose.project=" + project_,
+                             "--format",
+                             "{{.ID}}\t{{.Names}}\t{{.Label \"com.docker.compose.service\"}}\t{{.State}}\t{{.Status}}"},
+                            {}, kQueryTimeout);
+  if (!r.ok()) Fail("docker ps failed: " + r.last_error_line());
+  std::vector<Container> out;
+  for (const auto& l : Lines(r.out)) {
+    auto f = Split(l, '\t');
+    if (f.size() < 5) continue;
+    out.push_back({f[0], f[1], f[2], f[3], f[4]});
+  }
+  return out;
+}
+
+std::string Stack::RunningContainer(const std::string& service) const {
+  for (const auto& c : Containers())
+    if (c.service == service && c.running()) return c.id;
+  return "";
+}
+
+void Stack::WaitUp(const std::vector<std::string>& services, std::chrono::seconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto cs = Containers();
+    std::vector<std::string> waiting;
+    for (const auto& s : services) {
+      bool ok = false;
+      std::string why = "no container";
+      for (const auto& c : cs) {
+        if (c.service != s) continue;
+        if (c.running() && c.healthy_or_no_check()) ok = true;
+        else why = c.status;
+      }
+      if (!ok) waiting.push_back(s + " (" + why + ")");
+    }
+    if (waiting.empty()) return;
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::string list;
+      for (const auto& w : waiting) list += (list.empty() ? "" : ", ") + w;
+      Fail("services of project " + project_ + " are not up after " + std::to_string(timeout.count()) +
+           " s: " + list + "; see: " + CommandLine(Command({"logs", "--tail", "50"})));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+std::string ProjectStartedFrom(const std::string& dir) {
+  ProcResult r = RunCapture({"docker", "ps", "-a", "--filter", "label=com.docker.compose.project.working_dir=" + dir,
+                             "--format", "{{.Label \"com.docker.compose.project\"}}"},
+                            {}, kQueryTimeout);
+  if (!r.ok()) return "";
+  auto l = Lines(r.out);
+  return l.empty() ? "" : l.front();
+}
+
+std::vector<std::string> ContainersPublishing(int port, const std::string& except_project) {
+  ProcResult r = RunCapture({"docker", "ps", "--filter", "publish=" + std::to_string(port), "--format",
+                             "{{.Names}}\t{{.Label \"com.docker.compose.project\"}}\t{{.Label \"com.docker.compose.service\"}}"},
+                            {}, kQueryTimeout);
+  std::vector<std::string> out;
+  if (!r.ok()) return out;
+  for (const auto& l : Lines(r.out)) {
+    auto f = Split(l, '\t');
+    if (f.size() < 3 || f[1] == except_project) continue;
+    out.push_back(f[0] + (f[1].empty() ? "" : " (project " + f[1] + ", service " + f[2] + ")"));
+  }
+  return out;
+}
+
+std::string VolumeMountpoint(const std::string& volume) {
+  ProcResult r = RunCapture({"docker", "volume", "inspect", "--format", "{{.Mountpoint}}", volume}, {}, kQueryTimeout);
+  if (!r.ok()) return "";
+  auto l = Lines(r.out);
+  return l.empty() ? "" : l.front();
+}
+
+}  // namespace mig::docker

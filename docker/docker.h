@@ -1,0 +1,65 @@
+// The docker engine and compose, driven through their command-line tools.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace mig::docker {
+
+// Which compose a host has: the v2 plugin (`docker compose`) or v1 (`docker-compose`).
+struct ComposeTool {
+  std::vector<std::string> argv;  // {"docker", "compose"} or {"docker-compose"}
+  std::string version;
+};
+
+// The engine's server version; throws mig::Error with what to do when it does not answer.
+std::string EngineVersion();
+// Detects compose; throws when neither answers.
+ComposeTool DetectCompose();
+
+// One container of a compose project, as `docker ps` shows it.
+struct Container {
+  std::string id, name, service, state, status;  // state: running, exited...; status: "Up 3s (healthy)"
+  bool running() const { return state == "running"; }
+  bool healthy_or_no_check() const;
+  bool unhealthy() const;
+};
+
+// A release's compose stack under its project name.
+class Stack {
+ public:
+  Stack(ComposeTool tool, std::string dir, std::string file, std::string project)
+      : tool_(std::move(tool)), dir_(std::move(dir)), file_(std::move(file)), project_(std::move(project)) {}
+
+  const std::string& project() const { return project_; }
+  // compose ... -p project -f file --project-directory dir <args>
+  std::vector<std::string> Command(const std::vector<std::string>& args) const;
+  // Runs a compose command; throws mig::Error with compose's last error line on failure.
+  void Run(const std::vector<std::string>& args, std::chrono::seconds timeout) const;
+  void Up(const std::vector<std::string>& services = {}) const;
+  void Stop(const std::vector<std::string>& services) const;
+  // The project's containers (all states).
+  std::vector<Container> Containers() const;
+  // The running container of `service`, or "" when there is none.
+  std::string RunningContainer(const std::string& service) const;
+  // Waits until every listed service has a running (and, with a health check, healthy)
+  // container. Throws with the services still waiting when `timeout` passes.
+  void WaitUp(const std::vector<std::string>& services, std::chrono::seconds timeout) const;
+
+ private:
+  ComposeTool tool_;
+  std::string dir_, file_, project_;
+};
+
+// The compose project whose containers were started from `dir` (label
+// com.docker.compose.project.working_dir), or "" when none was.
+std::string ProjectStartedFrom(const std::string& dir);
+
+// Containers (of any project) that publish host port `port`: "name (project/service)".
+std::vector<std::string> ContainersPublishing(int port, const std::string& except_project);
+
+// Mountpoint of a named volume on the host, "" when it does not exist.
+std::string VolumeMountpoint(const std::string& volume);
+
+}  // namespace mig::docker

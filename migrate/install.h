@@ -1,0 +1,35 @@
+// A release folder as the migration sees it: its compose project, postgres service and data/.
+#pragma once
+
+#include <string>
+
+#include "compose/compose.h"
+#include "db/postgres.h"
+
+namespace mig {
+
+// One install folder (the source or the target of a migration).
+struct Install {
+  std::string role;        // "source" or "target", for messages
+  std::string dir;         // real path
+  std::string version;     // from VERSION, "" when absent
+  compose::Project project;
+  std::string project_name;  // the compose project it runs (or would run) under
+  std::string db_service;    // "" with --skip-db
+  db::PgTarget pg;           // credentials; container filled in by preflight
+
+  std::string data_dir() const { return dir + "/data"; }
+};
+
+// Reads and checks an install folder. Throws mig::Error (input) naming what is wrong.
+// `project_override` (--from-project / --to-project) wins over the derived project name.
+Install LoadInstall(const std::string& path, const std::string& role, const std::string& db_service,
+                    const std::string& project_override, const compose::Env& process_env);
+
+// The process environment as a map.
+compose::Env ProcessEnv();
+
+// Refuses a source and target that are the same folder or lie inside one another.
+void CheckDistinct(const Install& from, const Install& to);
+
+}  // namespace mig

@@ -1,0 +1,50 @@
+// migrate: the remote migration (run on the new server) and the tool's subcommands.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "core/error.h"
+#include "migrate/run_main.h"
+#include "migrate/merge_dir.h"
+
+int main(int argc, char** argv) {
+  return mig::RunMain("migrate", [&]() -> int {
+    CLI::App app{"migrate " MIGRATE_VERSION
+                 ": move a docker-compose based install to a new release or a new server.\n\n"
+                 "Same-server upgrades: use migrate-local (see migrate-local --help).\n"
+                 "Remote migration over SSH (--from user@old-host) is not implemented in this version.\n"
+                 "Exit codes: 0 ok, 1 failed, 2 bad usage/input.",
+                 "migrate"};
+    app.set_version_flag("--version", MIGRATE_VERSION);
+    app.require_subcommand(0, 1);
+
+    mig::MergeDirOptions mo;
+    std::string src, dst;
+    CLI::App* merge = app.add_subcommand(
+        "merge-dir", "merge folder SRC into DST with rsync -a rules (the data/ step of a migration, alone)");
+    merge->add_option("SRC", src, "the folder to copy from")->required();
+    merge->add_option("DST", dst, "the folder to merge into (created when missing)")->required();
+    merge->add_flag("-c,--checksum", mo.checksum, "compare contents, not size and time");
+    merge->add_flag("-n,--dry-run", mo.dry_run, "print what would change, change nothing");
+    merge->add_flag("--json", mo.json, "print the result as JSON");
+    merge->add_flag("-q,--quiet", mo.quiet, "no progress display");
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+      return app.exit(e);
+    }
+    if (*merge) {
+      nlohmann::json j = mig::MergeDir(src, dst, mo);
+      if (mo.json) {
+        std::cout << j.dump(2) << "\n";
+      } else {
+        auto& p = j["plan"];
+        std::cout << (mo.dry_run ? "would create " : "created ") << p["create"] << ", replace " << p["replace"]
+                  << ", update attributes of " << p["attrs"] << "; " << p["skip"] << " unchanged, "
+                  << p["kept_target_only"] << " target-only kept\n";
+      }
+      return 0;
+    }
+    mig::BadUsage("remote migration (--from user@host) is not implemented yet; for two installs on this server "
+                  "use migrate-local --from-path OLD --to-path NEW");
+  });
+}

@@ -1,0 +1,58 @@
+#include "migrate/merge_dir.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/fd.h"
+#include "core/timer.h"
+#include "migrate/progress.h"
+#include "sync/source.h"
+
+namespace fs = std::filesystem;
+
+namespace mig {
+
+nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, const MergeDirOptions& o) {
+  std::error_code ec;
+  if (!fs::is_directory(src_dir, ec)) BadInput("the source " + src_dir + " is not a folder");
+  std::string s = fs::canonical(src_dir).string();
+  std::string d = fs::weakly_canonical(dst_dir).string();
+  if (s == d || d.rfind(s + "/", 0) == 0 || s.rfind(d + "/", 0) == 0)
+    BadInput("the source " + s + " and the target " + d + " overlap");
+  if (fs::exists(d, ec) && !fs::is_directory(fs::symlink_status(d, ec)))
+    BadInput("the target " + d + " exists and is not a folder");
+  Stopwatch sw;
+  auto source = sync::MakeLocalSource(s);
+  std::vector<sync::Entry> dst_list;
+  if (fs::is_directory(d, ec)) {
+    Fd fd(sync::OpenDir(d));
+    dst_list = sync::ListTree(fd.get(), d, false);
+  }
+  sync::PlanOptions po;
+  po.set_owner = ::geteuid() == 0;
+  if (o.checksum) po.same_content = sync::SameContentByHash(*source, d);
+  sync::Plan plan = sync::MakePlan(source->List(), dst_list, po);
+  const auto& t = plan.totals;
+  nlohmann::json j = {{"plan", {{"create", t.create}, {"replace", t.replace}, {"attrs", t.attrs},
+                                {"skip", t.skip}, {"kept_target_only", t.kept}, {"bytes_to_copy", t.bytes_to_copy}}}};
+  j["plan_seconds"] = sw.seconds();
+  if (o.dry_run) return j;
+  sw.restart();
+  Progress progress("merge", plan.items.size(), t.bytes_to_copy, o.quiet || o.json);
+  sync::ApplyOptions ao;
+  ao.set_owner = po.set_owner;
+  ao.progress = [&](const sync::ApplyStats& st) { progress.Update(st.items_done, st.bytes_written); };
+  sync::ApplyStats st = sync::Apply(plan, *source, d, ao);
+  progress.Done();
+  j["apply_seconds"] = sw.seconds();
+  j["files_written"] = st.files_written;
+  j["bytes_written"] = st.bytes_written;
+  j["hashes_checked"] = st.hashes_checked;
+  j["attrs_updated"] = st.attrs_updated;
+  j["syncs"] = st.syncs;
+  return j;
+}
+
+}  // namespace mig

@@ -1,0 +1,55 @@
+#include "migrate/options.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace mig {
+
+bool Truthy(const std::string& v) {
+  std::string l = v;
+  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
+  return l == "1" || l == "true" || l == "yes" || l == "on";
+}
+
+void AddMigrateOptions(CLI::App& app, Options& o) {
+  app.add_option("--from-path", o.from_path, "the old install folder (env FROM_PATH)");
+  app.add_option("--to-path", o.to_path, "the new install folder (env TO_PATH; default: the current folder)");
+  app.add_option("--temp-dir", o.temp_dir,
+                 "where migration/<timestamp>/ goes (env TO_PATH_TEMP; default: TO_PATH/migration)");
+  app.add_option("--db-service", o.db_service, "the compose service running postgres")->capture_default_str();
+  app.add_option("--from-project", o.from_project, "the old stack's compose project name (default: detected)");
+  app.add_option("--to-project", o.to_project, "the new stack's compose project name (default: detected)");
+  app.add_flag("-n,--dry-run", o.dry_run, "print the plan and change nothing (env DRY_RUN=1)");
+  app.add_flag("--list", o.show_plan, "with --dry-run: list every path the merge would write");
+  app.add_flag("-y,--yes", o.yes, "do not ask for confirmation");
+  app.add_flag("--json", o.json, "print the report as JSON on stdout");
+  app.add_flag("-q,--quiet", o.quiet, "print only warnings, errors and the summary");
+  app.add_flag("-c,--checksum", o.checksum, "compare file contents, not size and time, to decide what to copy");
+  app.add_flag("--skip-db", o.skip_db, "do not replay the database");
+  app.add_flag("--skip-data", o.skip_data, "do not merge data/");
+  app.add_flag("--stop-old", o.stop_old,
+               "stop the old stack's services before copying (integrity over uptime); its database last");
+  app.add_flag("--no-restart", o.no_restart, "do not restart the new stack at the end");
+  app.add_option("--wait", o.wait_seconds, "seconds to wait for the new stack to come up")->capture_default_str();
+}
+
+void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, bool dry_run_given) {
+  auto get = [&](const char* k) {
+    auto it = env.find(k);
+    return it == env.end() ? std::string() : it->second;
+  };
+  if (o.from_path.empty()) o.from_path = get("FROM_PATH");
+  if (!to_path_given && o.to_path.empty()) o.to_path = get("TO_PATH");
+  if (o.to_path.empty()) o.to_path = std::filesystem::current_path().string();
+  if (o.temp_dir.empty()) o.temp_dir = get("TO_PATH_TEMP");
+  if (!dry_run_given && !get("DRY_RUN").empty()) o.dry_run = Truthy(get("DRY_RUN"));
+  if (o.from_path.empty())
+    BadUsage("no source install given: use --from-path OLD (or FROM_PATH=OLD)");
+  if (o.skip_db && o.skip_data) BadUsage("--skip-db and --skip-data together leave nothing to migrate");
+  if (o.wait_seconds <= 0) BadUsage("--wait must be a positive number of seconds");
+}
+
+}  // namespace mig

@@ -1,0 +1,33 @@
+// The options of migrate-local (and, later, migrate), from flags and environment variables.
+#pragma once
+
+#include <string>
+
+#include "compose/compose.h"
+
+namespace CLI {
+class App;
+}
+
+namespace mig {
+
+// Everything a migration run is told. Flags win over the environment.
+struct Options {
+  std::string from_path, to_path, temp_dir;
+  std::string from_project, to_project;
+  std::string db_service = "postgres";
+  bool dry_run = false, yes = false, json = false, quiet = false;
+  bool checksum = false, skip_db = false, skip_data = false, stop_old = false, no_restart = false;
+  int wait_seconds = 180;
+  bool show_plan = false;  // --dry-run --list: every path, not only totals
+};
+
+// Declares the flags on `app`.
+void AddMigrateOptions(CLI::App& app, Options& o);
+// Fills what the flags left unset from FROM_PATH, TO_PATH, TO_PATH_TEMP, DRY_RUN; to_path
+// defaults to the current folder.
+void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, bool dry_run_given);
+// True for "1", "true", "yes", "on" (any case).
+bool Truthy(const std::string& v);
+
+}  // namespace mig

@@ -1,0 +1,478 @@
+#include "migrate/pipeline.h"
+
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <set>
+
+#include "core/error.h"
+#include "core/fd.h"
+#include "core/log.h"
+#include "db/replay.h"
+#include "docker/docker.h"
+#include "migrate/install.h"
+#include "migrate/lock.h"
+#include "migrate/progress.h"
+#include "sync/apply.h"
+#include "sync/plan.h"
+#include "sync/source.h"
+
+namespace fs = std::filesystem;
+
+namespace mig {
+
+namespace {
+
+std::string UtcStamp(const char* fmt) {
+  char buf[64];
+  std::time_t now = std::time(nullptr);
+  std::strftime(buf, sizeof buf, fmt, std::gmtime(&now));
+  return buf;
+}
+
+uint64_t FreeBytes(const std::string& path) {
+  struct statvfs st;
+  if (::statvfs(path.c_str(), &st) != 0) return UINT64_MAX;
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+std::string ReadSmall(const std::string& path) {
+  std::ifstream in(path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+void WriteSmall(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text << "\n";
+    if (!out.flush()) Fail("cannot write " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) Fail("cannot write " + path + ": " + ErrnoString());
+}
+
+std::vector<sync::Entry> ListOrEmpty(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return {};
+  Fd fd(sync::OpenDir(dir));
+  return sync::ListTree(fd.get(), dir, false);
+}
+
+nlohmann::json TotalsJson(const sync::PlanTotals& t) {
+  return {{"source_entries", t.source_entries}, {"source_bytes", t.source_bytes}, {"create", t.create},
+          {"replace", t.replace}, {"attrs", t.attrs}, {"skip", t.skip}, {"bytes_to_copy", t.bytes_to_copy},
+          {"kept_target_only", t.kept}, {"removed_by_type_change", t.removed},
+          {"stale_temps", t.stale_temps}};
+}
+
+nlohmann::json StatsJson(const sync::ApplyStats& s) {
+  return {{"files_written", s.files_written}, {"bytes_written", s.bytes_written},
+          {"hashes_checked", s.hashes_checked}, {"attrs_updated", s.attrs_updated},
+          {"dirs_created", s.dirs_created}, {"symlinks_written", s.links_written},
+          {"specials_written", s.specials_written}, {"removed", s.removed},
+          {"stale_temps_removed", s.stale_temps_removed}, {"syncs", s.syncs},
+          {"changed_during_copy", s.changed_during_copy}, {"skipped_devices", s.skipped_devices}};
+}
+
+nlohmann::json StateJson(const db::DbState& st) {
+  nlohmann::json j = {{"tables", nlohmann::json::object()}, {"sequences", nlohmann::json::object()}};
+  for (const auto& [k, v] : st.tables) j["tables"][k] = v;
+  for (const auto& [k, v] : st.sequences) j["sequences"][k] = v;
+  return j;
+}
+
+// What a resumable run has finished, in migration/<ts>/state.json.
+struct RunState {
+  bool backup_done = false, dump_done = false;
+  nlohmann::json ToJson() const { return {{"data_backup", backup_done}, {"target_dump", dump_done}}; }
+  static RunState Load(const std::string& path) {
+    RunState s;
+    std::ifstream in(path);
+    if (!in) return s;
+    try {
+      auto j = nlohmann::json::parse(in);
+      s.backup_done = j.value("data_backup", false);
+      s.dump_done = j.value("target_dump", false);
+    } catch (const std::exception&) {
+    }
+    return s;
+  }
+};
+
+class LocalMigration {
+ public:
+  explicit LocalMigration(const Options& o) : o_(o) {
+    rep_.command = "migrate-local";
+    rep_.started_at = UtcStamp("%Y-%m-%dT%H:%M:%SZ");
+    rep_.dry_run = o.dry_run;
+  }
+
+  Report Run() {
+    try {
+      RunSteps();
+      return rep_;
+    } catch (const Error& e) {
+      rep_.result = "failed";
+      rep_.error = e.what();
+      if (!mdir_.empty()) {
+        AddRollbackHints();
+        try {
+          rep_.Write(mdir_ + "/report.json");
+        } catch (const Error&) {
+        }
+      }
+      throw;
+    }
+  }
+
+  const Report& report() const { return rep_; }
+
+ private:
+  void RunSteps() {
+    auto env = ProcessEnv();
+    const std::string db = o_.skip_db ? "" : o_.db_service;
+    from_ = LoadInstall(o_.from_path, "source", db, o_.from_project, env);
+    to_ = LoadInstall(o_.to_path, "target", db, o_.to_project, env);
+    CheckDistinct(from_, to_);
+    rep_.from = from_.dir;
+    rep_.to = to_.dir;
+    mroot_ = o_.temp_dir.empty() ? to_.dir + "/migration" : o_.temp_dir;
+
+    std::optional<TargetLock> lock;
+    if (!o_.dry_run) {
+      std::error_code ec;
+      fs::create_directories(mroot_, ec);
+      if (ec) Fail("cannot create " + mroot_ + ": " + ec.message());
+      lock.emplace(mroot_);
+    }
+    Preflight();
+    if (o_.dry_run) {
+      DryRun();
+      return;
+    }
+    Confirm();
+    OpenMigrationDir();
+    SafetyCopy();
+    if (o_.stop_old) StopOld(false);
+    MergeData();
+    ReplayDb();
+    if (o_.stop_old) StopOld(true);
+    else if (started_source_db_) src_stack_->Stop({from_.db_service});
+    Restart();
+    rep_.result = "ok";
+    AddNextSteps();
+    rep_.Write(mdir_ + "/report.json");
+    ::unlink((mroot_ + "/in-progress").c_str());
+  }
+
+  void Preflight() {
+    Step step(rep_, "preflight");
+    std::string engine = docker::EngineVersion();
+    rep_.Check("docker engine", true, engine);
+    docker::ComposeTool tool = docker::DetectCompose();
+    rep_.Check("compose", true, CommandLine(tool.argv) + " " + tool.version);
+    src_stack_.emplace(tool, from_.dir, from_.project.file, from_.project_name);
+    dst_stack_.emplace(tool, to_.dir, to_.project.file, to_.project_name);
+    std::error_code ec;
+    if (!o_.skip_data) {
+      if (!fs::is_directory(from_.data_dir(), ec))
+        BadInput("the source " + from_.dir + " has no data/ folder (use --skip-data to migrate only the database)");
+      rep_.Check("source data/", true, from_.data_dir());
+    }
+    uint64_t src_db_size = 0, dst_db_size = 0;
+    if (!o_.skip_db) {
+      from_.pg.container = EnsureDb(*src_stack_, from_, started_source_db_);
+      to_.pg.container = EnsureDb(*dst_stack_, to_, started_target_db_);
+      if (!from_.pg.container.empty()) {
+        src_pg_.emplace(from_.pg);
+        src_pg_->WaitReady(90);
+        src_db_size = static_cast<uint64_t>(src_pg_->DatabaseSize());
+        rep_.Check("source postgres", true, from_.pg.db + " in " + from_.project_name + ", " + HumanBytes(src_db_size));
+      }
+      if (!to_.pg.container.empty()) {
+        dst_pg_.emplace(to_.pg);
+        dst_pg_->WaitReady(90);
+        if (!o_.dry_run && db::RepairInterruptedSwap(*dst_pg_))
+          TheLog().warn("an interrupted run left the target database renamed: it was put back");
+        if (!dst_pg_->DatabaseExists(to_.pg.db))
+          Fail("the target database " + to_.pg.db + " does not exist in " + to_.project_name +
+               ": start the new release once so that it initialises its database");
+        dst_db_size = static_cast<uint64_t>(dst_pg_->DatabaseSize());
+        rep_.Check("target postgres", true, to_.pg.db + " in " + to_.project_name + ", " + HumanBytes(dst_db_size));
+      }
+    }
+    // Room: the data to copy and the target's dump beside the target; the staging database
+    // (about the source's size) where docker keeps its volumes.
+    uint64_t data_bytes = 0;
+    if (!o_.skip_data) {
+      for (const auto& e : ListOrEmpty(from_.data_dir())) data_bytes += e.size;
+    }
+    uint64_t need_here = data_bytes + dst_db_size, free_here = FreeBytes(to_.dir);
+    bool ok_here = free_here >= need_here + (need_here / 10);
+    rep_.Check("free space in target", ok_here,
+               HumanBytes(free_here) + " free, " + HumanBytes(need_here) + " needed at most");
+    if (!ok_here)
+      Fail("not enough free space in " + to_.dir + ": " + HumanBytes(free_here) + " free, up to " +
+           HumanBytes(need_here) + " needed for data/ and the target's database dump; free some space first");
+    if (!o_.skip_db) {
+      ProcResult r = RunCapture({"docker", "info", "--format", "{{.DockerRootDir}}"}, {}, std::chrono::seconds(30));
+      std::string root = r.ok() ? r.out.substr(0, r.out.find('\n')) : "";
+      if (!root.empty()) {
+        uint64_t free_docker = FreeBytes(root);
+        bool ok_docker = free_docker >= src_db_size * 2;
+        rep_.Check("free space for the database", ok_docker,
+                   HumanBytes(free_docker) + " free in " + root + ", " + HumanBytes(src_db_size * 2) + " needed");
+        if (!ok_docker)
+          Fail("not enough free space in " + root + " for the replayed database: " + HumanBytes(free_docker) +
+               " free, about " + HumanBytes(src_db_size * 2) + " needed");
+      }
+    }
+    step.Done();
+  }
+
+  // The running postgres container of an install, started when it is down (not in a dry run).
+  std::string EnsureDb(const docker::Stack& stack, const Install& in, bool& started) {
+    std::string c = stack.RunningContainer(in.db_service);
+    if (!c.empty()) return c;
+    if (o_.dry_run) {
+      rep_.Check(in.role + " postgres", true, "not running: a real run starts service " + in.db_service);
+      return "";
+    }
+    TheLog().info("starting the " + in.role + "'s " + in.db_service + " service (project " + stack.project() + ")");
+    stack.Up({in.db_service});
+    stack.WaitUp({in.db_service}, std::chrono::seconds(o_.wait_seconds));
+    started = true;
+    c = stack.RunningContainer(in.db_service);
+    if (c.empty()) Fail("the " + in.role + "'s " + in.db_service + " service did not start");
+    return c;
+  }
+
+  sync::Plan MakePlan(sync::Source& src) {
+    sync::PlanOptions po;
+    po.set_owner = ::geteuid() == 0;
+    if (o_.checksum) po.same_content = sync::SameContentByHash(src, to_.data_dir());
+    return sync::MakePlan(src.List(), ListOrEmpty(to_.data_dir()), po);
+  }
+
+  void DryRun() {
+    if (!o_.skip_data) {
+      Step step(rep_, "plan data/");
+      auto src = sync::MakeLocalSource(from_.data_dir());
+      sync::Plan plan = MakePlan(*src);
+      rep_.data["plan"] = TotalsJson(plan.totals);
+      const auto& t = plan.totals;
+      std::ostringstream o;
+      o << "data/: " << t.create << " to create, " << t.replace << " to replace, " << t.attrs
+        << " attributes to update, " << t.skip << " unchanged, " << t.kept << " target-only kept";
+      if (t.removed) o << ", " << t.removed << " removed (a folder replaced by a file)";
+      o << "; " << HumanBytes(t.bytes_to_copy) << " to copy";
+      if (!o_.quiet && !o_.json) {
+        std::cout << o.str() << "\n";
+        if (o_.show_plan)
+          for (const auto& it : plan.items)
+            if (it.action != sync::Action::kSkip)
+              std::cout << "  " << sync::ActionName(it.action) << "  " << (it.src.path.empty() ? "." : it.src.path)
+                        << "\n";
+      }
+      step.Done(o.str());
+    }
+    if (!o_.skip_db) {
+      Step step(rep_, "plan database");
+      std::string d = "replace " + to_.pg.db + " (" + to_.project_name + ") with " + from_.pg.db + " (" +
+                      from_.project_name + ")";
+      if (src_pg_) d += ", source " + HumanBytes(static_cast<uint64_t>(src_pg_->DatabaseSize()));
+      if (!o_.quiet && !o_.json) std::cout << "database: " << d << "\n";
+      step.Done(d);
+    }
+    rep_.result = "ok";
+  }
+
+  void Confirm() {
+    if (o_.yes || !::isatty(STDIN_FILENO)) return;
+    std::cerr << "Migrate " << from_.dir << " into " << to_.dir << " (its data/ is merged"
+              << (o_.skip_db ? "" : ", its database " + to_.pg.db + " replaced") << ")? [y/N] ";
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y" && answer != "yes") BadUsage("cancelled: nothing was changed");
+  }
+
+  void OpenMigrationDir() {
+    std::string ts = ReadSmall(mroot_ + "/in-progress");
+    std::error_code ec;
+    if (!ts.empty() && ts.find('/') == std::string::npos && fs::is_directory(mroot_ + "/" + ts, ec)) {
+      rep_.resumed = true;
+    } else {
+      ts = UtcStamp("%Y%m%d-%H%M%S");
+      if (fs::exists(mroot_ + "/" + ts, ec)) ts += "-" + std::to_string(::getpid());
+      fs::create_directories(mroot_ + "/" + ts, ec);
+      if (ec) Fail("cannot create " + mroot_ + "/" + ts + ": " + ec.message());
+      WriteSmall(mroot_ + "/in-progress", ts);
+    }
+    mdir_ = mroot_ + "/" + ts;
+    rep_.migration_dir = mdir_;
+    TheLog().open_file(mdir_ + "/migration.log");
+    TheLog().info(std::string(rep_.resumed ? "resuming" : "starting") + " migration " + ts + ": " + from_.dir +
+                  " -> " + to_.dir);
+  }
+
+  void SaveState() { WriteSmall(mdir_ + "/state.json", state_.ToJson().dump()); }
+
+  void SafetyCopy() {
+    Step step(rep_, "safety copy");
+    state_ = RunState::Load(mdir_ + "/state.json");
+    std::string detail;
+    std::error_code ec;
+    const std::string backup = mdir_ + "/data.backup";
+    if (o_.skip_data) {
+      detail = "data/ skipped";
+    } else if (state_.backup_done) {
+      detail = "data.backup/ kept from the interrupted run";
+    } else if (fs::is_directory(to_.data_dir(), ec)) {
+      fs::remove_all(backup, ec);  // a half-made snapshot of an interrupted run
+      uint64_t n = sync::HardLinkSnapshot(to_.data_dir(), backup);
+      detail = "data.backup/ (" + std::to_string(n) + " entries, hard links)";
+      state_.backup_done = true;
+      SaveState();
+    } else {
+      detail = "target had no data/";
+      state_.backup_done = true;
+      SaveState();
+    }
+    if (!o_.skip_db) {
+      if (state_.dump_done) {
+        detail += "; target-db.dump kept from the interrupted run";
+      } else {
+        uint64_t n = dst_pg_->DumpToFile(mdir_ + "/target-db.dump");
+        detail += "; target-db.dump (" + HumanBytes(n) + ")";
+        state_.dump_done = true;
+        SaveState();
+      }
+    }
+    step.Done(detail);
+  }
+
+  void StopOld(bool db_too) {
+    std::vector<std::string> services;
+    for (const auto& s : from_.project.services)
+      if ((s.name != from_.db_service) != db_too) services.push_back(s.name);
+    if (services.empty()) return;
+    TheLog().info("stopping the old stack's " + std::string(db_too ? "database" : "services") + " (project " +
+                  from_.project_name + ")");
+    src_stack_->Stop(services);
+  }
+
+  void MergeData() {
+    Step step(rep_, "merge data/");
+    if (o_.skip_data) {
+      step.Skip("--skip-data");
+      return;
+    }
+    auto src = sync::MakeLocalSource(from_.data_dir());
+    sync::Plan plan = MakePlan(*src);
+    rep_.data["plan"] = TotalsJson(plan.totals);
+    Progress progress("data/", plan.items.size(), plan.totals.bytes_to_copy, o_.quiet || o_.json);
+    sync::ApplyOptions ao;
+    ao.set_owner = ::geteuid() == 0;
+    ao.progress = [&](const sync::ApplyStats& s) { progress.Update(s.items_done, s.bytes_written); };
+    sync::ApplyStats stats = sync::Apply(plan, *src, to_.data_dir(), ao);
+    progress.Done();
+    rep_.data["merge"] = StatsJson(stats);
+    rep_.Check("data/ content hashes", stats.hashes_checked >= stats.files_written,
+               std::to_string(stats.hashes_checked) + " files read back and matched");
+    step.Done(std::to_string(stats.files_written) + " files (" + HumanBytes(stats.bytes_written) + ") written, " +
+              std::to_string(stats.attrs_updated) + " attributes updated, " + std::to_string(plan.totals.skip) +
+              " unchanged, " + std::to_string(plan.totals.kept) + " target-only kept");
+  }
+
+  void ReplayDb() {
+    Step step(rep_, "replay database");
+    if (o_.skip_db) {
+      step.Skip("--skip-db");
+      return;
+    }
+    Progress progress("database", 0, 0, o_.quiet || o_.json);
+    db::ReplayOptions ro;
+    ro.progress = [&](uint64_t b) { progress.Update(0, b); };
+    db::ReplayResult r = db::Replay(*src_pg_, *dst_pg_, ro);
+    progress.Done();
+    rep_.database = {{"source", StateJson(r.source)}, {"target", StateJson(r.target)},
+                     {"dump_bytes", r.dump_bytes}, {"dump_restore_seconds", r.dump_restore_seconds},
+                     {"verify_seconds", r.verify_seconds}, {"roles_created", r.roles_created}};
+    rep_.Check("database row counts and sequences", true,
+               std::to_string(r.source.tables.size()) + " tables, " + std::to_string(r.source.sequences.size()) +
+                   " sequences equal to the source");
+    step.Done(std::to_string(r.source.tables.size()) + " tables, " + HumanBytes(r.dump_bytes) + " streamed");
+  }
+
+  void Restart() {
+    Step step(rep_, "restart");
+    if (o_.no_restart) {
+      step.Skip("--no-restart");
+      return;
+    }
+    std::set<int> seen;
+    for (const auto& s : to_.project.services)
+      for (const auto& p : s.ports) {
+        if (p.host_port == 0 || !seen.insert(p.host_port).second) continue;
+        auto holders = docker::ContainersPublishing(p.host_port, to_.project_name);
+        if (!holders.empty())
+          Fail("port " + std::to_string(p.host_port) + " of service " + s.name + " is held by " + holders.front() +
+               ": stop the old stack first (run again with --stop-old) or give the new release another port; "
+               "data and database are already migrated");
+      }
+    dst_stack_->Up();
+    std::vector<std::string> services;
+    for (const auto& s : to_.project.services) services.push_back(s.name);
+    dst_stack_->WaitUp(services, std::chrono::seconds(o_.wait_seconds));
+    rep_.Check("new stack up", true, std::to_string(services.size()) + " services of " + to_.project_name);
+    step.Done("project " + to_.project_name);
+  }
+
+  void AddRollbackHints() {
+    if (!o_.skip_data && state_.backup_done)
+      rep_.next_steps.push_back("data/ before the merge is in " + mdir_ + "/data.backup (rsync -a --delete it back)");
+    if (!o_.skip_db && state_.dump_done && dst_pg_)
+      rep_.next_steps.push_back("the database before the replay: docker exec -i " + to_.pg.container +
+                                " pg_restore -U " + to_.pg.user + " -d " + to_.pg.db + " --clean --if-exists < " +
+                                mdir_ + "/target-db.dump");
+    rep_.next_steps.push_back("running migrate-local again resumes this migration");
+  }
+
+  void AddNextSteps() {
+    rep_.next_steps.push_back("test the new release (project " + to_.project_name + ", folder " + to_.dir + ")");
+    if (!o_.stop_old)
+      rep_.next_steps.push_back("when happy, stop the old one: " +
+                                CommandLine(src_stack_->Command({"down"})));
+    if (!o_.skip_data)
+      rep_.next_steps.push_back("roll back data/: rsync -a --delete " + mdir_ + "/data.backup/ " + to_.data_dir() + "/");
+    if (!o_.skip_db && dst_pg_)
+      rep_.next_steps.push_back("roll back the database: docker exec -i " + to_.pg.container + " pg_restore -U " +
+                                to_.pg.user + " -d " + to_.pg.db + " --clean --if-exists < " + mdir_ +
+                                "/target-db.dump");
+  }
+
+  Options o_;
+  Report rep_;
+  Install from_, to_;
+  std::string mroot_, mdir_;
+  std::optional<docker::Stack> src_stack_, dst_stack_;
+  std::optional<db::Postgres> src_pg_, dst_pg_;
+  bool started_source_db_ = false, started_target_db_ = false;
+  RunState state_;
+};
+
+}  // namespace
+
+Report RunLocalMigration(const Options& o) {
+  LocalMigration m(o);
+  return m.Run();
+}
+
+}  // namespace mig

@@ -1,0 +1,103 @@
+# shellcheck shell=bash
+# Shared helpers for the migrate test rig. Source this file; do not execute it.
+#
+#   . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+#
+# Provides: log, die, need_root, ensure_packages, ensure_engine, compose_cmd.
+
+if [[ -n "${_MIGRATE_COMMON_SH:-}" ]]; then
+    return 0
+fi
+_MIGRATE_COMMON_SH=1
+
+# log MSG... : print "[rig] MSG" to stderr.
+log() {
+    printf '[rig] %s\n' "$*" >&2
+}
+
+# die MSG... : print an error to stderr and exit 1.
+die() {
+    printf '[rig] ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+# need_root : exit unless running as uid 0.
+need_root() {
+    if [[ "$(id -u)" -ne 0 ]]; then
+        die "this script must run as root (uid 0); try: sudo $0"
+    fi
+}
+
+# _pkg_installed PKG : true if dpkg reports PKG as installed.
+_pkg_installed() {
+    local status
+    status="$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)"
+    [[ "$status" == "install ok installed" ]]
+}
+
+# ensure_packages PKG... : apt-get install the packages not installed yet.
+# Runs `apt-get update` once (per shell) if something has to be installed.
+_MIGRATE_APT_UPDATED=""
+ensure_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        _pkg_installed "$pkg" || missing+=("$pkg")
+    done
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        return 0
+    fi
+    need_root
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install manually: ${missing[*]}"
+    local logf=/tmp/migrate-rig-apt.log
+    log "installing packages: ${missing[*]} (log: $logf)"
+    export DEBIAN_FRONTEND=noninteractive
+    if [[ -z "$_MIGRATE_APT_UPDATED" ]]; then
+        if ! apt-get update -q >>"$logf" 2>&1; then
+            tail -n 20 "$logf" >&2 || true
+            die "apt-get update failed (see $logf)"
+        fi
+        _MIGRATE_APT_UPDATED=1
+    fi
+    if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$logf" 2>&1; then
+        tail -n 20 "$logf" >&2 || true
+        die "apt-get install failed for: ${missing[*]} (see $logf)"
+    fi
+    for pkg in "${missing[@]}"; do
+        _pkg_installed "$pkg" || die "package $pkg still not installed after apt-get (see $logf)"
+    done
+}
+
+# ensure_engine : make sure a docker engine answers; start dockerd if not.
+ensure_engine() {
+    if docker info >/dev/null 2>&1; then
+        return 0
+    fi
+    command -v dockerd >/dev/null 2>&1 || die "docker engine not running and dockerd not installed (apt-get install docker.io)"
+    need_root
+    local logf=/var/log/migrate-dockerd.log
+    mkdir -p /var/log /var/lib/docker /run /etc/docker
+    log "starting dockerd (log: $logf)"
+    setsid dockerd >"$logf" 2>&1 </dev/null &
+    local i
+    for ((i = 0; i < 60; i++)); do
+        if docker info >/dev/null 2>&1; then
+            log "docker engine is up"
+            return 0
+        fi
+        sleep 1
+    done
+    tail -n 30 "$logf" >&2 || true
+    die "docker engine did not answer within 60 s (see $logf)"
+}
+
+# compose_cmd : echo the compose command to use ("docker compose" or "docker-compose").
+# Usage: read -r -a COMPOSE <<<"$(compose_cmd)"; "${COMPOSE[@]}" up -d
+compose_cmd() {
+    if docker compose version >/dev/null 2>&1; then
+        echo "docker compose"
+    elif command -v docker-compose >/dev/null 2>&1; then
+        echo "docker-compose"
+    else
+        die "neither 'docker compose' (v2 plugin) nor 'docker-compose' (v1) is available"
+    fi
+}

@@ -1,0 +1,328 @@
+#include "sync/apply.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "core/error.h"
+#include "core/fd.h"
+#include "core/log.h"
+
+namespace mig::sync {
+
+namespace {
+
+using DirFd = std::shared_ptr<Fd>;
+
+// The target folder, opened one component at a time, never through a symlink.
+class TargetTree {
+ public:
+  TargetTree(std::string root, bool root_user) : root_(std::move(root)), root_user_(root_user) {
+    ::mkdir(root_.c_str(), 0700);  // a target without data/ gets one; EEXIST is fine
+    root_fd_ = std::make_shared<Fd>(OpenDir(root_));
+  }
+
+  int root_fd() const { return root_fd_->get(); }
+  std::string Show(std::string_view rel) const {
+    return rel.empty() ? root_ : root_ + "/" + std::string(rel);
+  }
+
+  DirFd Dir(std::string_view rel) {
+    if (rel.empty()) return root_fd_;
+    auto it = cache_.find(std::string(rel));
+    if (it != cache_.end()) return it->second;
+    DirFd parent = Dir(DirName(rel));
+    std::string base(BaseName(rel));
+    int fd = ::openat(parent->get(), base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ELOOP || errno == ENOTDIR)
+        Fail("refusing to write through " + Show(rel) + ": it is not a folder (a symlink?)");
+      Fail("cannot open the folder " + Show(rel) + ": " + ErrnoString());
+    }
+    auto d = std::make_shared<Fd>(fd);
+    if (!root_user_) {  // a folder we cannot write into (0500) still receives its files
+      struct stat st;
+      if (::fstat(fd, &st) == 0 && (st.st_mode & 0700) != 0700) ::fchmod(fd, (st.st_mode & 07777) | 0700);
+    }
+    if (cache_.size() > 8192) cache_.clear();
+    cache_.emplace(std::string(rel), d);
+    return d;
+  }
+
+  // Forgets cached folders at or under rel (they are about to be removed).
+  void Forget(const std::string& rel) {
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      const std::string& p = it->first;
+      bool under = p == rel || (p.size() > rel.size() && p[rel.size()] == '/' &&
+                                p.compare(0, rel.size(), rel) == 0);
+      it = under ? cache_.erase(it) : std::next(it);
+    }
+  }
+
+ private:
+  std::string root_;
+  bool root_user_;
+  DirFd root_fd_;
+  std::unordered_map<std::string, DirFd> cache_;
+};
+
+// Removes name (a folder with everything in it, or anything else) under parent.
+uint64_t RemoveTree(int parent, const std::string& name, const std::string& display) {
+  int fd = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOTDIR || errno == ELOOP) {
+      if (::unlinkat(parent, name.c_str(), 0) != 0)
+        Fail("cannot remove " + display + ": " + ErrnoString());
+      return 1;
+    }
+    if (errno == ENOENT) return 0;
+    Fail("cannot remove the folder " + display + ": " + ErrnoString());
+  }
+  ::fchmod(fd, 0700);
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    Fail("cannot read the folder " + display + ": " + ErrnoString());
+  }
+  std::vector<std::string> names;
+  while (struct dirent* de = ::readdir(d)) {
+    std::string_view n = de->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  uint64_t count = 0;
+  for (const auto& n : names) count += RemoveTree(::dirfd(d), n, display + "/" + n);
+  ::closedir(d);
+  if (::unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0)
+    Fail("cannot remove the folder " + display + ": " + ErrnoString());
+  return count + 1;
+}
+
+struct timespec Ts(int64_t sec, uint32_t nsec) {
+  struct timespec t;
+  t.tv_sec = sec;
+  t.tv_nsec = nsec;
+  return t;
+}
+
+class Applier {
+ public:
+  Applier(Source& src, const std::string& root, const ApplyOptions& opts)
+      : src_(src), opts_(opts), tree_(root, ::geteuid() == 0), pid_(::getpid()) {}
+
+  ApplyStats Run(const Plan& plan) {
+    for (const auto& p : plan.stale_temps) {
+      DirFd dir = tree_.Dir(DirName(p));
+      stats_.stale_temps_removed += RemoveTree(dir->get(), std::string(BaseName(p)), tree_.Show(p));
+    }
+    for (const auto& item : plan.items) {
+      Do(item);
+      ++stats_.items_done;
+      if (opts_.progress) opts_.progress(stats_);
+    }
+    Flush();
+    // Folders last, deepest first: writing into a folder changes its mtime.
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) SetDirAttrs(**it);
+    if (::syncfs(tree_.root_fd()) != 0) Fail("cannot flush " + tree_.Show("") + ": " + ErrnoString());
+    ++stats_.syncs;
+    return stats_;
+  }
+
+ private:
+  std::string TempName() { return ".migrate.tmp." + std::to_string(pid_) + "." + std::to_string(++seq_); }
+
+  void Do(const Item& item) {
+    const Entry& s = item.src;
+    if (s.type == FileType::kDirectory) {
+      DoDir(item);
+      return;
+    }
+    if (item.action == Action::kSkip) return;
+    DirFd dir = tree_.Dir(DirName(s.path));
+    std::string name(BaseName(s.path));
+    if (item.type_change() && item.dst->type == FileType::kDirectory) {
+      tree_.Forget(s.path);
+      stats_.removed += RemoveTree(dir->get(), name, tree_.Show(s.path));
+    }
+    switch (s.type) {
+      case FileType::kRegular: DoFile(item, dir, name); break;
+      case FileType::kSymlink: DoLink(item, dir, name); break;
+      default: DoSpecial(item, dir, name); break;
+    }
+  }
+
+  void DoDir(const Item& item) {
+    const Entry& s = item.src;
+    if (!s.path.empty() && (item.action == Action::kCreate || item.action == Action::kReplace)) {
+      DirFd parent = tree_.Dir(DirName(s.path));
+      std::string name(BaseName(s.path));
+      if (item.type_change()) {
+        stats_.removed += RemoveTree(parent->get(), name, tree_.Show(s.path));
+      }
+      if (::mkdirat(parent->get(), name.c_str(), 0700) != 0)
+        Fail("cannot create the folder " + tree_.Show(s.path) + ": " + ErrnoString());
+      ++stats_.dirs_created;
+    }
+    if (item.action != Action::kSkip) dirs_.push_back(&s);
+  }
+
+  void SetOwnerModeTimes(int fd, const Entry& s, int64_t msec, uint32_t mnsec, const std::string& what) {
+    if (opts_.set_owner && ::fchown(fd, s.uid, s.gid) != 0)
+      Fail("cannot set the owner of " + what + ": " + ErrnoString());
+    if (::fchmod(fd, s.mode) != 0) Fail("cannot set the mode of " + what + ": " + ErrnoString());
+    struct timespec ts[2] = {Ts(0, UTIME_OMIT), Ts(msec, mnsec)};
+    if (::futimens(fd, ts) != 0) Fail("cannot set the time of " + what + ": " + ErrnoString());
+  }
+
+  void DoFile(const Item& item, const DirFd& dir, const std::string& name) {
+    const Entry& s = item.src;
+    const std::string what = tree_.Show(s.path);
+    bool in_place = item.action == Action::kAttrs && item.dst->nlink <= 1;
+    if (in_place) {
+      SetAttrsAt(dir->get(), name, s, what);
+      ++stats_.attrs_updated;
+      return;
+    }
+    std::string tmp = TempName();
+    int fd = ::openat(dir->get(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) Fail("cannot create a file in " + tree_.Show(DirName(s.path)) + ": " + ErrnoString());
+    Fd out(fd);
+    pending_.push_back({dir, tmp, name});  // from here a failure leaves only a temp name
+    CopyResult r;
+    if (item.action == Action::kAttrs) {
+      // The inode is shared (data.backup/): give the target its own copy before the change.
+      int in = ::openat(dir->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (in < 0) Fail("cannot open " + what + ": " + ErrnoString());
+      Fd in_fd(in);
+      r = CopyFd(in, out.get(), what);
+      r.mtime_sec = s.mtime_sec;
+      r.mtime_nsec = s.mtime_nsec;
+      ++stats_.attrs_updated;
+    } else {
+      r = src_.CopyTo(s, out.get());
+      if (r.changed_since_listing) {
+        ++stats_.changed_during_copy;
+        TheLog().warn(src_.Describe() + "/" + s.path + " changed while it was copied; the copy has what was read");
+      } else {
+        r.mtime_sec = s.mtime_sec;
+        r.mtime_nsec = s.mtime_nsec;
+      }
+      ++stats_.files_written;
+      stats_.bytes_written += r.size;
+      pending_bytes_ += r.size;
+    }
+    if (HashFd(out.get(), what) != r.hash)
+      Fail("the copy of " + what + " does not read back as written (content hash differs): "
+           "check the target disk");
+    ++stats_.hashes_checked;
+    SetOwnerModeTimes(out.get(), s, r.mtime_sec, r.mtime_nsec, what);
+    if (pending_.size() >= opts_.batch_files || pending_bytes_ >= opts_.batch_bytes) Flush();
+  }
+
+  void SetAttrsAt(int dir, const std::string& name, const Entry& s, const std::string& what) {
+    if (opts_.set_owner && ::fchownat(dir, name.c_str(), s.uid, s.gid, AT_SYMLINK_NOFOLLOW) != 0)
+      Fail("cannot set the owner of " + what + ": " + ErrnoString());
+    if (s.type != FileType::kSymlink && ::fchmodat(dir, name.c_str(), s.mode, 0) != 0)
+      Fail("cannot set the mode of " + what + ": " + ErrnoString());
+    struct timespec ts[2] = {Ts(0, UTIME_OMIT), Ts(s.mtime_sec, s.mtime_nsec)};
+    if (::utimensat(dir, name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
+      Fail("cannot set the time of " + what + ": " + ErrnoString());
+  }
+
+  void DoLink(const Item& item, const DirFd& dir, const std::string& name) {
+    const Entry& s = item.src;
+    const std::string what = tree_.Show(s.path);
+    if (item.action == Action::kAttrs) {
+      SetAttrsAt(dir->get(), name, s, what);
+      ++stats_.attrs_updated;
+      return;
+    }
+    std::string tmp = TempName();
+    if (::symlinkat(s.link_target.c_str(), dir->get(), tmp.c_str()) != 0)
+      Fail("cannot create the symlink " + what + ": " + ErrnoString());
+    SetAttrsAt(dir->get(), tmp, s, what);
+    RenameNow(dir->get(), tmp, name, what);
+    ++stats_.links_written;
+  }
+
+  void DoSpecial(const Item& item, const DirFd& dir, const std::string& name) {
+    const Entry& s = item.src;
+    const std::string what = tree_.Show(s.path);
+    if (item.action == Action::kAttrs) {
+      SetAttrsAt(dir->get(), name, s, what);
+      ++stats_.attrs_updated;
+      return;
+    }
+    mode_t type = s.type == FileType::kCharDevice   ? S_IFCHR
+                  : s.type == FileType::kBlockDevice ? S_IFBLK
+                  : s.type == FileType::kFifo        ? S_IFIFO
+                                                     : S_IFSOCK;
+    std::string tmp = TempName();
+    if (::mknodat(dir->get(), tmp.c_str(), type | 0600, static_cast<dev_t>(s.rdev)) != 0) {
+      if (errno == EPERM && (type == S_IFCHR || type == S_IFBLK)) {
+        ++stats_.skipped_devices;
+        TheLog().warn("skipping the device " + what + ": only root can create devices");
+        return;
+      }
+      Fail("cannot create the " + std::string(TypeName(s.type)) + " " + what + ": " + ErrnoString());
+    }
+    SetAttrsAt(dir->get(), tmp, s, what);
+    RenameNow(dir->get(), tmp, name, what);
+    ++stats_.specials_written;
+  }
+
+  void RenameNow(int dir, const std::string& tmp, const std::string& name, const std::string& what) {
+    if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) {
+      int e = errno;
+      ::unlinkat(dir, tmp.c_str(), 0);
+      Fail("cannot put " + what + " in place: " + ErrnoString(e));
+    }
+  }
+
+  // One syncfs makes the batch durable; only then do the files take their final names.
+  void Flush() {
+    if (pending_.empty()) return;
+    if (::syncfs(tree_.root_fd()) != 0) Fail("cannot flush " + tree_.Show("") + ": " + ErrnoString());
+    ++stats_.syncs;
+    for (const auto& p : pending_)
+      if (::renameat(p.dir->get(), p.tmp.c_str(), p.dir->get(), p.name.c_str()) != 0)
+        Fail("cannot put " + p.name + " in place: " + ErrnoString());
+    pending_.clear();
+    pending_bytes_ = 0;
+  }
+
+  void SetDirAttrs(const Entry& s) {
+    DirFd d = tree_.Dir(s.path);
+    SetOwnerModeTimes(d->get(), s, s.mtime_sec, s.mtime_nsec, tree_.Show(s.path));
+  }
+
+  struct Pending {
+    DirFd dir;
+    std::string tmp, name;
+  };
+
+  Source& src_;
+  ApplyOptions opts_;
+  TargetTree tree_;
+  pid_t pid_;
+  uint64_t seq_ = 0;
+  std::vector<Pending> pending_;
+  uint64_t pending_bytes_ = 0;
+  std::vector<const Entry*> dirs_;
+  ApplyStats stats_;
+};
+
+}  // namespace
+
+ApplyStats Apply(const Plan& plan, Source& src, const std::string& target_root,
+                 const ApplyOptions& opts) {
+  Applier a(src, target_root, opts);
+  return a.Run(plan);
+}
+
+}  // namespace mig::sync

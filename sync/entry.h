@@ -1,0 +1,47 @@
+// One entry of a file tree as the merge sees it, and listing a local tree into entries.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mig::sync {
+
+enum class FileType : uint8_t { kRegular, kDirectory, kSymlink, kCharDevice, kBlockDevice, kFifo, kSocket };
+
+const char* TypeName(FileType t);
+
+// A file, folder, symlink or special file, with the attributes rsync -a carries.
+struct Entry {
+  std::string path;  // relative to the tree's root, '/'-separated; "" is the root itself
+  FileType type = FileType::kRegular;
+  uint32_t mode = 0;  // permission bits, 07777
+  uint32_t uid = 0, gid = 0;
+  uint64_t size = 0;  // regular files only
+  int64_t mtime_sec = 0;
+  uint32_t mtime_nsec = 0;
+  uint64_t rdev = 0;        // devices only
+  uint64_t nlink = 1;       // > 1: the inode is shared (e.g. with data.backup/)
+  std::string link_target;  // symlinks only
+
+  bool same_mtime(const Entry& o) const {
+    return mtime_sec == o.mtime_sec && mtime_nsec == o.mtime_nsec;
+  }
+};
+
+// The last component of a path ("a/b" -> "b").
+std::string_view BaseName(std::string_view path);
+// Everything before the last component ("a/b" -> "a", "b" -> "").
+std::string_view DirName(std::string_view path);
+
+// Lists the tree under the folder `root_fd` depth first, a folder before what it holds,
+// names in byte order. Never follows a symlink. The root itself is the first entry ("").
+// `root_display` names the tree in error messages. Throws mig::Error on an unreadable folder;
+// with `check_readable`, also on a regular file this process may not read.
+std::vector<Entry> ListTree(int root_fd, const std::string& root_display, bool check_readable);
+
+// Opens `path` (an existing folder) with O_DIRECTORY; throws a clear error otherwise.
+int OpenDir(const std::string& path);
+
+}  // namespace mig::sync

@@ -1,0 +1,56 @@
+// Where the merge reads from: a local folder now, the agent over SSH later (issue 4).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sync/entry.h"
+
+namespace mig::sync {
+
+// A 128-bit content hash (XXH3-128), as two words.
+struct Hash128 {
+  uint64_t lo = 0, hi = 0;
+  bool operator==(const Hash128&) const = default;
+  std::string hex() const;
+};
+
+// What copying one file's content produced.
+struct CopyResult {
+  Hash128 hash;         // of the bytes written
+  uint64_t size = 0;    // bytes of content (holes included)
+  int64_t mtime_sec = 0;  // the source's mtime when it was read (it may have changed since
+  uint32_t mtime_nsec = 0;  // the listing; the copy carries what it read)
+  bool changed_since_listing = false;
+};
+
+// The side of the merge that has the files to carry.
+class Source {
+ public:
+  virtual ~Source() = default;
+  // The whole tree, as ListTree returns it.
+  virtual std::vector<Entry> List() = 0;
+  // Writes the content of the regular file `e` into `out_fd` (from offset 0; holes stay
+  // holes) and returns its hash. Throws mig::Error when the file cannot be read.
+  virtual CopyResult CopyTo(const Entry& e, int out_fd) = 0;
+  // For --checksum: the hash of a file's content.
+  virtual Hash128 HashOf(const Entry& e) = 0;
+  virtual std::string Describe() const = 0;
+};
+
+// A folder on this machine.
+std::unique_ptr<Source> MakeLocalSource(const std::string& root);
+
+// Copies the content of `in_fd` to `out_fd` (sparse-aware) and hashes it.
+CopyResult CopyFd(int in_fd, int out_fd, const std::string& what);
+// Hashes the whole content of `fd` from offset 0.
+Hash128 HashFd(int fd, const std::string& what);
+
+// For --checksum (PlanOptions::same_content): compares a source file's hash with the hash
+// of the file at the same path under the local folder `dst_root`.
+std::function<bool(const Entry&, const Entry&)> SameContentByHash(Source& src, const std::string& dst_root);
+
+}  // namespace mig::sync
