@@ -12,12 +12,12 @@
 namespace mig::db {
 
 const char* const kCountQueriesSql =
-    "SELECT format('SELECT %L, count(*) FROM %I.%I', n.nspname || '.' || c.relname, n.nspname, c.relname)"
+    "SELECT string_agg(format('SELECT %L, count(*) FROM %I.%I', n.nspname || '.' || c.relname, n.nspname,"
+    " c.relname), ' UNION ALL ' ORDER BY n.nspname, c.relname)"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     " WHERE c.relkind IN ('r', 'p', 'm') AND (c.relkind <> 'm' OR c.relispopulated)"
     " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-    " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'"
-    " ORDER BY 1";
+    " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'";
 const char* const kSequencesSql =
     "SELECT schemaname || '.' || sequencename, coalesce(last_value::text, '') FROM pg_sequences ORDER BY 1";
 

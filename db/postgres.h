@@ -59,7 +59,7 @@ class Postgres {
   PgTarget t_;
 };
 
-// The SQL that lists one "SELECT 'name', count(*) ..." per table, for psql's \gexec.
+// The SQL that builds one query counting the rows of every table (one result), for \gexec.
 extern const char* const kCountQueriesSql;
 extern const char* const kSequencesSql;
 // Parses psql -At output with \x1f between fields into a DbState part.

@@ -179,11 +179,16 @@ class Applier {
     if (::futimens(fd, ts) != 0) Fail("cannot set the time of " + what + ": " + ErrnoString());
   }
 
+  // An attribute change may be made in place only on an inode nothing else shares (no
+  // hard link from data.backup/ or elsewhere); otherwise the entry is made anew.
+  static bool AttrsInPlace(const Item& item) {
+    return item.action == Action::kAttrs && item.dst->nlink <= 1;
+  }
+
   void DoFile(const Item& item, const DirFd& dir, const std::string& name) {
     const Entry& s = item.src;
     const std::string what = tree_.Show(s.path);
-    bool in_place = item.action == Action::kAttrs && item.dst->nlink <= 1;
-    if (in_place) {
+    if (AttrsInPlace(item)) {
       SetAttrsAt(dir->get(), name, s, what);
       ++stats_.attrs_updated;
       return;
@@ -237,7 +242,7 @@ class Applier {
   void DoLink(const Item& item, const DirFd& dir, const std::string& name) {
     const Entry& s = item.src;
     const std::string what = tree_.Show(s.path);
-    if (item.action == Action::kAttrs) {
+    if (AttrsInPlace(item)) {
       SetAttrsAt(dir->get(), name, s, what);
       ++stats_.attrs_updated;
       return;
@@ -253,7 +258,7 @@ class Applier {
   void DoSpecial(const Item& item, const DirFd& dir, const std::string& name) {
     const Entry& s = item.src;
     const std::string what = tree_.Show(s.path);
-    if (item.action == Action::kAttrs) {
+    if (AttrsInPlace(item)) {
       SetAttrsAt(dir->get(), name, s, what);
       ++stats_.attrs_updated;
       return;
