@@ -136,7 +136,7 @@ std::vector<std::string> DbEncoding(const Postgres& pg) {
 void CreateStaging(const Postgres& src, const Postgres& dst, const std::string& staging) {
   const std::string owner = dst.QueryValue(
       "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()");
-  dst.Query("DROP DATABASE IF EXISTS " + QuoteIdent(staging) + ";", "postgres");
+  dst.Query("DROP DATABASE IF EXISTS " + QuoteIdent(staging) + " WITH (FORCE);", "postgres");
   auto enc = DbEncoding(src);
   std::string base = "CREATE DATABASE " + QuoteIdent(staging) + " WITH TEMPLATE template0 OWNER " + QuoteIdent(owner);
   if (enc.size() == 3) {

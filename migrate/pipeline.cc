@@ -208,6 +208,10 @@ class LocalMigration {
         rep_.Check("target postgres", true, to_.pg.db + " in " + to_.project_name + ", " + HumanBytes(dst_db_size));
       }
     }
+    if (!o_.no_restart && !o_.stop_old) {
+      CheckPorts();
+      rep_.Check("web ports free", true, "no other stack holds the new release's published ports");
+    }
     // Room: the data to copy and the target's dump beside the target; the staging database
     // (about the source's size) where docker keeps its volumes.
     uint64_t data_bytes = 0;
@@ -417,6 +421,19 @@ class LocalMigration {
       step.Skip("--no-restart");
       return;
     }
+    CheckPorts();
+    dst_stack_->Up();
+    std::vector<std::string> services;
+    for (const auto& s : to_.project.services) services.push_back(s.name);
+    dst_stack_->WaitUp(services, std::chrono::seconds(o_.wait_seconds));
+    rep_.Check("new stack up", true, std::to_string(services.size()) + " services of " + to_.project_name);
+    step.Done("project " + to_.project_name);
+  }
+
+  // The new release's published host ports must not be held by another stack (on the same
+  // server, usually the old release): checked in preflight, before anything changes, and
+  // again right before the restart.
+  void CheckPorts() {
     std::set<int> seen;
     for (const auto& s : to_.project.services)
       for (const auto& p : s.ports) {
@@ -424,15 +441,9 @@ class LocalMigration {
         auto holders = docker::ContainersPublishing(p.host_port, to_.project_name);
         if (!holders.empty())
           Fail("port " + std::to_string(p.host_port) + " of service " + s.name + " is held by " + holders.front() +
-               ": stop the old stack first (run again with --stop-old) or give the new release another port; "
-               "data and database are already migrated");
+               ": stop the old stack first (run again with --stop-old), give the new release another port, "
+               "or use --no-restart");
       }
-    dst_stack_->Up();
-    std::vector<std::string> services;
-    for (const auto& s : to_.project.services) services.push_back(s.name);
-    dst_stack_->WaitUp(services, std::chrono::seconds(o_.wait_seconds));
-    rep_.Check("new stack up", true, std::to_string(services.size()) + " services of " + to_.project_name);
-    step.Done("project " + to_.project_name);
   }
 
   void AddRollbackHints() {

@@ -68,7 +68,7 @@ check "the trigger did not fire during the load" test "$(sql "$NEW" "select coun
 check "large objects carried" test "$(sql "$NEW" "select count(*) from pg_largeobject_metadata")" = 1
 check "role reporter exists" test "$(sql "$NEW" "select count(*) from pg_roles where rolname = 'reporter'")" = 1
 check "the new release's password still logs in over TCP" \
-  docker exec -e PGPASSWORD=s3cr3t-Demo_pw "$(pg_container "$NEW")" psql -h 127.0.0.1 -U app -d appdb -Atc "select 1"
+  bash -c "docker exec -e PGPASSWORD=s3cr3t-Demo_pw $(pg_container "$NEW") psql -h 127.0.0.1 -U app -d appdb -Atc \"select 1\" >/dev/null"
 check "no staging database left" test "$(sql "$NEW" "select count(*) from pg_database where datname like '%__migrate_%'")" = 0
 
 # restart

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# A migration killed with SIGKILL (during the copy, then during the replay) is run again and
+# completes; no half-written file ever stands under its final name; data.backup/ keeps the
+# target as it was before the first run.
+. "$(dirname "$0")/lib.sh"
+make_pair
+state() { python3 "$ROOT/tests/tools/treestate.py" "$1"; }
+json() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+
+# Enough data that the copy takes a while: 3000 small files and 6 x 64 MiB.
+python3 - "$OLD/data/bulk" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d in range(30):
+    os.makedirs(f"{root}/d{d}", exist_ok=True)
+    for f in range(100):
+        with open(f"{root}/d{d}/f{f}", "wb") as fh:
+            fh.write(os.urandom(2000))
+for i in range(6):
+    with open(f"{root}/big{i}", "wb") as fh:
+        for _ in range(64):
+            fh.write(os.urandom(1 << 20))
+PY
+# Some of the bulk exists in the target with other content: these must never be half-written.
+mkdir -p "$NEW/data/bulk"
+for i in 0 1 2; do head -c 1000000 /dev/zero >"$NEW/data/bulk/big$i"; done
+state "$NEW/data" >"$WORK/new.before"
+cp -a "$NEW/data" "$WORK/expected"
+rsync -a --force "$OLD/data/" "$WORK/expected/"
+
+# kill_when PATTERN: run migrate-local, SIGKILL it once its log shows PATTERN.
+kill_when() {
+  "$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" </dev/null >"$WORK/killed.out" 2>&1 &
+  local pid=$! i
+  for ((i = 0; i < 3000; i++)); do
+    if grep -qs -- "$1" "$NEW"/migration/*/migration.log 2>/dev/null; then break; fi
+    sleep 0.01
+  done
+  sleep "${2:-0.3}"
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+kill_when "== merge data/" 0.4
+mdir=$(ls -d "$NEW"/migration/2* | head -1)
+check "the killed run left its resume marker" test -s "$NEW/migration/in-progress"
+# Every file under a final name is whole: the source's version or the target's old one.
+bad=0
+while IFS= read -r -d '' f; do
+  rel=${f#"$NEW/data/"}
+  [[ $(basename "$rel") == .migrate.tmp.* ]] && continue
+  if ! cmp -s "$f" "$OLD/data/$rel" && ! cmp -s "$f" "$mdir/data.backup/$rel"; then
+    echo "half-written: $rel"
+    bad=1
+  fi
+done < <(find "$NEW/data" -type f -print0)
+check "no half-written file under a final name after SIGKILL" test "$bad" -eq 0
+check "the copy was really interrupted (work was left)" test "$(find "$NEW/data" -name '.migrate.tmp.*' | wc -l)" -gt 0 -o ! -e "$NEW/data/bulk/big5"
+
+kill_when "== replay database" 0.3
+check "still one migration folder (the run resumed)" test "$(ls -d "$NEW"/migration/2* | wc -l)" -eq 1
+
+set +e
+"$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" --json </dev/null >"$WORK/report.out" 2>"$WORK/run.err"
+rc=$?
+set -e
+check "the third run completes" test "$rc" -eq 0
+[[ $rc -eq 0 ]] || cat "$WORK/run.err"
+check "it reports that it resumed" test "$(json "$WORK/report.out" 'j["resumed"]')" = True
+check "it used the same migration folder" test "$(json "$WORK/report.out" 'j["migration_dir"]')" = "$mdir"
+check "data/ equals rsync -a --force of the original trees" diff <(state "$WORK/expected") <(state "$NEW/data")
+check "data.backup/ is the target before the first run" diff "$WORK/new.before" <(state "$mdir/data.backup")
+check "no temporary names left" test -z "$(find "$NEW/data" -name '.migrate.tmp.*')"
+check "rows equal the source's" test "$(sql "$NEW" "select count(*) from events")" = "$(sql "$OLD" "select count(*) from events")"
+check "no staging database left" test "$(sql "$NEW" "select count(*) from pg_database where datname like '%__migrate_%'")" = 0
+check "the resume marker is gone" test ! -e "$NEW/migration/in-progress"
+finish
