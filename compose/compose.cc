@@ -106,8 +106,9 @@ Env ParseDotEnv(const std::string& text) {
     if (eq == std::string::npos) continue;
     std::string key = Trim(t.substr(0, eq));
     std::string val = Trim(t.substr(eq + 1));
-    if (val.size() >= 2 && (val[0] == '"' || val[0] == '\'') && val.back() == val[0]) {
-      val = val.substr(1, val.size() - 2);
+    size_t endq = val.empty() ? std::string::npos : val.find(val[0], 1);
+    if ((val[0] == '"' || val[0] == '\'') && endq != std::string::npos) {
+      val = val.substr(1, endq - 1);  // what follows the closing quote is a comment
     } else {
       auto hash = val.find(" #");
       if (hash != std::string::npos) val = Trim(val.substr(0, hash));
@@ -139,8 +140,12 @@ std::string Interpolate(const std::string& s, const Env& env, const Env& fallbac
       continue;
     }
     if (i + 1 < s.size() && s[i + 1] == '{') {
-      size_t close = s.find('}', i + 2);
-      if (close == std::string::npos) BadInput(where + ": unclosed ${ in '" + s + "'");
+      size_t close = i + 2;
+      for (int depth = 1; close < s.size(); ++close) {  // the matching brace: defaults nest
+        if (s[close] == '{') ++depth;
+        if (s[close] == '}' && --depth == 0) break;
+      }
+      if (close >= s.size()) BadInput(where + ": unclosed ${ in '" + s + "'");
       std::string body = s.substr(i + 2, close - i - 2);
       size_t op = body.find_first_of(":-?");
       std::string name = body.substr(0, op);

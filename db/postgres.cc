@@ -118,6 +118,64 @@ bool Postgres::IsSuperuser() const {
   return QueryValue("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == "t";
 }
 
+Session::Session(const Postgres& pg, const std::string& db)
+    : pg_(pg),
+      psql_(pg.Tool("psql", {"-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-P", "fieldsep=\x1f", "-P",
+                             "recordsep=\x1e", "-d", db},
+                    true),
+            Child::kStdin | Child::kStdout) {}
+
+Session::~Session() {
+  if (dead_) return;
+  try {
+    psql_.write("\\q\n");
+    psql_.wait();
+  } catch (...) {
+  }
+}
+
+std::vector<std::string> Session::Ask(const std::string& sql) {
+  static const std::string kMarker = "__migrate_end_of_answer__\n";
+  if (dead_) Fail("the " + pg_.target().label + " database session was closed by an earlier error");
+  try {
+    // A statement left open would swallow the next one: close it (";" alone is a no-op).
+    auto last = sql.find_last_not_of(" \t\n");
+    bool closed = last != std::string::npos && sql[last] == ';';
+    psql_.write(sql + (closed ? "" : "\n;") + "\n\\echo " + kMarker);
+  } catch (const Error&) {
+    // psql is gone; its stderr says why (read below).
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    if (out.size() >= kMarker.size() && out.compare(out.size() - kMarker.size(), kMarker.size(), kMarker) == 0 &&
+        (out.size() == kMarker.size() || out[out.size() - kMarker.size() - 1] == '\n'))
+      return SplitRows(out.substr(0, out.size() - kMarker.size()));
+    size_t n = psql_.read(buf, sizeof buf);
+    if (n == 0) break;
+    out.append(buf, n);
+  }
+  dead_ = true;
+  psql_.wait();
+  std::string err = psql_.err_text();
+  while (!err.empty() && err.back() == '\n') err.pop_back();
+  Fail("the " + pg_.target().label + " database (container " + pg_.target().container + ") refused a query: " + err);
+}
+
+std::string Session::AskValue(const std::string& sql) {
+  auto rows = Ask(sql);
+  return rows.empty() ? "" : rows.front();
+}
+
+void Session::Connect(const std::string& db) { Ask("\\connect " + QuoteIdent(db)); }
+
+DbState Session::State() {
+  DbState st;
+  ParseCounts(Ask(std::string(kCountQueriesSql) + " \\gexec"), st);
+  ParseSequences(Ask(std::string(kSequencesSql) + ";"), st);
+  return st;
+}
+
 void ParseCounts(const std::vector<std::string>& rows, DbState& st) {
   for (const auto& r : rows) {
     auto f = Fields(r);
@@ -157,6 +215,8 @@ std::vector<std::string> CompareStates(const DbState& src, const DbState& dst) {
       diff.push_back("sequence " + s + ": " + (v.empty() ? "unused" : v) + " in the source, " +
                      (it->second.empty() ? "unused" : it->second) + " in the target");
   }
+  for (const auto& [s, v] : dst.sequences)
+    if (!src.sequences.count(s)) diff.push_back("sequence " + s + " is in the target but not in the source");
   return diff;
 }
 

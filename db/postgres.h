@@ -59,6 +59,32 @@ class Postgres {
   PgTarget t_;
 };
 
+// A psql session held open inside the container: many statements for one `docker exec`
+// (each costs a few hundred milliseconds). Statements run in autocommit unless the caller
+// sends BEGIN. After a failed statement the session is closed and Ask() throws.
+class Session {
+ public:
+  Session(const Postgres& pg, const std::string& db);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Runs SQL (one or more statements, psql meta-commands allowed) and returns the rows it
+  // printed, fields separated by '\x1f'.
+  std::vector<std::string> Ask(const std::string& sql);
+  std::string AskValue(const std::string& sql);
+  // Reconnects to another database of the same server (psql's \connect).
+  void Connect(const std::string& db);
+  // Row counts and sequences of the connected database.
+  DbState State();
+  const Postgres& postgres() const { return pg_; }
+
+ private:
+  const Postgres& pg_;
+  Child psql_;
+  bool dead_ = false;
+};
+
 // The SQL that builds one query counting the rows of every table (one result), for \gexec.
 extern const char* const kCountQueriesSql;
 extern const char* const kSequencesSql;

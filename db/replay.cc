@@ -1,5 +1,6 @@
 #include "db/replay.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "core/error.h"
@@ -13,70 +14,24 @@ std::string RetiredName(const std::string& db) { return db.substr(0, 48) + "__mi
 
 namespace {
 
-// A psql session held open on the source: its REPEATABLE READ transaction exports the
-// snapshot that pg_dump then uses, so counts and dump see the same data.
-class SnapshotSession {
- public:
-  explicit SnapshotSession(const Postgres& pg)
-      : pg_(pg),
-        psql_(pg.Tool("psql", {"-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-P", "fieldsep=\x1f", "-d",
-                               pg.target().db},
-                      true),
-              Child::kStdin | Child::kStdout) {
-    snapshot_ = Ask("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();\n").at(0);
+std::vector<std::string> Fields(const std::string& row) {
+  std::vector<std::string> f;
+  std::string cur;
+  for (char c : row) {
+    if (c == '\x1f') f.push_back(cur), cur.clear();
+    else cur += c;
   }
-  ~SnapshotSession() {
-    try {
-      psql_.write("COMMIT;\n\\q\n");
-      psql_.wait();
-    } catch (...) {
-    }
-  }
+  f.push_back(cur);
+  return f;
+}
 
-  const std::string& snapshot() const { return snapshot_; }
-
-  DbState State() {
-    DbState st;
-    ParseCounts(Ask(std::string(kCountQueriesSql) + " \\gexec\n"), st);
-    ParseSequences(Ask(std::string(kSequencesSql) + ";\n"), st);
-    return st;
-  }
-
- private:
-  // Sends SQL followed by a marker; returns the lines printed before the marker.
-  std::vector<std::string> Ask(const std::string& sql) {
-    static const std::string kMarker = "__migrate_end_of_answer__";
-    psql_.write(sql + "\\echo " + kMarker + "\n");
-    std::vector<std::string> lines;
-    std::string line;
-    while (psql_.read_line(line)) {
-      if (line == kMarker) return lines;
-      lines.push_back(line);
-    }
-    psql_.wait();
-    Fail("the source database (container " + pg_.target().container + ") refused a query: " + psql_.err_text());
-  }
-
-  const Postgres& pg_;
-  Child psql_;
-  std::string snapshot_;
-};
-
-void CreateMissingRoles(const Postgres& src, const Postgres& dst, ReplayResult& r) {
-  const char* sql =
-      "SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication,"
-      " rolbypassrls FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1";
-  std::vector<std::string> have;
-  for (const auto& row : dst.Query("SELECT rolname FROM pg_roles")) have.push_back(row);
+// Creates the roles the source has and the target lacks (attributes, no password).
+void CreateMissingRoles(Session& src, Session& admin, ReplayResult& r) {
+  auto have = admin.Ask("SELECT rolname FROM pg_roles");
   std::string create;
-  for (const auto& row : src.Query(sql)) {
-    std::vector<std::string> f;
-    std::string cur;
-    for (char c : row) {
-      if (c == '\x1f') f.push_back(cur), cur.clear();
-      else cur += c;
-    }
-    f.push_back(cur);
+  for (const auto& row : src.Ask("SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,"
+                                 " rolreplication, rolbypassrls FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1")) {
+    auto f = Fields(row);
     if (f.size() != 8 || std::find(have.begin(), have.end(), f[0]) != have.end()) continue;
     auto flag = [&](int i, const char* yes, const char* no) { return std::string(" ") + (f[i] == "t" ? yes : no); };
     create += "CREATE ROLE " + QuoteIdent(f[0]) + " WITH" + flag(1, "SUPERUSER", "NOSUPERUSER") +
@@ -85,7 +40,7 @@ void CreateMissingRoles(const Postgres& src, const Postgres& dst, ReplayResult& 
               flag(6, "REPLICATION", "NOREPLICATION") + flag(7, "BYPASSRLS", "NOBYPASSRLS") + ";\n";
     r.roles_created.push_back(f[0]);
   }
-  if (!create.empty()) dst.Query(create, "postgres");
+  if (!create.empty()) admin.Ask(create);
 }
 
 // Streams pg_dump's output (source) into pg_restore (target's staging database).
@@ -97,14 +52,14 @@ uint64_t Stream(const Postgres& src, const std::string& snapshot, const Postgres
   Child restore(dst.Tool("pg_restore", restore_args, true), Child::kStdin);
   std::vector<char> buf(1 << 20);
   uint64_t total = 0;
-  std::string write_error;
+  bool write_failed = false;
   for (;;) {
     size_t n = dump.read(buf.data(), buf.size());
     if (n == 0) break;
     try {
       restore.write(buf.data(), n);
-    } catch (const Error& e) {
-      write_error = e.what();
+    } catch (const Error&) {
+      write_failed = true;  // pg_restore stopped: its stderr says why
       dump.kill();
       break;
     }
@@ -113,65 +68,58 @@ uint64_t Stream(const Postgres& src, const std::string& snapshot, const Postgres
   }
   int dump_code = dump.wait();
   int restore_code = restore.wait();
-  if (restore_code != 0 || !write_error.empty())
-    Fail("pg_restore into the target failed: " + restore.err_text());
+  if (restore_code != 0 || write_failed) Fail("pg_restore into the target failed: " + restore.err_text());
   if (dump_code != 0) Fail("pg_dump of the source failed: " + dump.err_text());
   return total;
 }
 
-std::vector<std::string> DbEncoding(const Postgres& pg) {
-  auto row = pg.QueryValue(
-      "SELECT pg_encoding_to_char(encoding) || chr(31) || datcollate || chr(31) || datctype"
-      " FROM pg_database WHERE datname = current_database()");
-  std::vector<std::string> f;
-  std::string cur;
-  for (char c : row) {
-    if (c == '\x1f') f.push_back(cur), cur.clear();
-    else cur += c;
-  }
-  f.push_back(cur);
-  return f;
-}
-
-void CreateStaging(const Postgres& src, const Postgres& dst, const std::string& staging) {
-  const std::string owner = dst.QueryValue(
-      "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()");
-  dst.Query("DROP DATABASE IF EXISTS " + QuoteIdent(staging) + " WITH (FORCE);", "postgres");
-  auto enc = DbEncoding(src);
+// A fresh staging database owned like the target's, with the source's encoding and locale.
+void CreateStaging(Session& src, Session& admin, const std::string& db, const std::string& staging) {
+  const std::string owner =
+      admin.AskValue("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = " + QuoteLiteral(db));
+  admin.Ask("DROP DATABASE IF EXISTS " + QuoteIdent(staging) + " WITH (FORCE);");
+  auto enc = Fields(src.AskValue(
+      "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = current_database()"));
   std::string base = "CREATE DATABASE " + QuoteIdent(staging) + " WITH TEMPLATE template0 OWNER " + QuoteIdent(owner);
   if (enc.size() == 3) {
+    // Try the source's locale in a session of its own: a failure closes the session.
     try {
-      dst.Query(base + " ENCODING " + QuoteLiteral(enc[0]) + " LC_COLLATE " + QuoteLiteral(enc[1]) + " LC_CTYPE " +
-                    QuoteLiteral(enc[2]) + ";",
-                "postgres");
+      Session probe(admin.postgres(), "postgres");
+      probe.Ask(base + " ENCODING " + QuoteLiteral(enc[0]) + " LC_COLLATE " + QuoteLiteral(enc[1]) + " LC_CTYPE " +
+                QuoteLiteral(enc[2]) + ";");
       return;
     } catch (const Error& e) {
       TheLog().warn(std::string("the target cannot create a database with the source's locale (") + e.what() +
                     "); using the target's default locale");
     }
   }
-  dst.Query(base + ";", "postgres");
+  admin.Ask(base + ";");
 }
 
+// Puts staging in place of the target database; the old one is dropped.
 void Swap(const Postgres& dst, const std::string& staging) {
   const std::string db = dst.target().db, retired = RetiredName(db);
-  dst.Query("DROP DATABASE IF EXISTS " + QuoteIdent(retired) + ";", "postgres");
-  dst.Query("ALTER DATABASE " + QuoteIdent(db) + " ALLOW_CONNECTIONS false;", "postgres");
   std::string last_error;
   for (int attempt = 0; attempt < 5; ++attempt) {
     try {
-      dst.Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN (" + QuoteLiteral(db) + ", " +
-                    QuoteLiteral(staging) + ") AND pid <> pg_backend_pid();\n"
-                    "BEGIN;\nALTER DATABASE " + QuoteIdent(db) + " RENAME TO " + QuoteIdent(retired) + ";\n" +
-                    "ALTER DATABASE " + QuoteIdent(staging) + " RENAME TO " + QuoteIdent(db) + ";\nCOMMIT;\n",
-                "postgres");
-      dst.Query("DROP DATABASE " + QuoteIdent(retired) + " WITH (FORCE);", "postgres");
+      Session admin(dst, "postgres");
+      admin.Ask("DROP DATABASE IF EXISTS " + QuoteIdent(retired) + " WITH (FORCE);\n"
+                "ALTER DATABASE " + QuoteIdent(db) + " ALLOW_CONNECTIONS false;\n"
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN (" + QuoteLiteral(db) + ", " +
+                QuoteLiteral(staging) + ") AND pid <> pg_backend_pid();\n"
+                "BEGIN;\nALTER DATABASE " + QuoteIdent(db) + " RENAME TO " + QuoteIdent(retired) + ";\n" +
+                "ALTER DATABASE " + QuoteIdent(staging) + " RENAME TO " + QuoteIdent(db) + ";\nCOMMIT;\n" +
+                "DROP DATABASE " + QuoteIdent(retired) + " WITH (FORCE);");
       return;
     } catch (const Error& e) {
       last_error = e.what();
     }
   }
-  dst.Query("ALTER DATABASE " + QuoteIdent(db) + " ALLOW_CONNECTIONS true;", "postgres");
+  try {
+    Session admin(dst, "postgres");
+    admin.Ask("ALTER DATABASE " + QuoteIdent(db) + " ALLOW_CONNECTIONS true;");
+  } catch (const Error&) {
+  }
   Fail("could not swap the replayed database in: " + last_error);
 }
 
@@ -188,32 +136,47 @@ bool RepairInterruptedSwap(const Postgres& dst) {
 
 ReplayResult Replay(const Postgres& src, const Postgres& dst, const ReplayOptions& opts) {
   ReplayResult r;
-  const std::string staging = StagingName(dst.target().db);
-  const bool keep_owners = dst.IsSuperuser();
+  Stopwatch sw;
+  auto lap = [&](const char* name) {
+    r.timings.emplace_back(name, sw.seconds());
+    TheLog().file_only(std::string("replay: ") + name + " took " + std::to_string(sw.seconds()) + " s");
+    sw.restart();
+  };
+  const std::string db = dst.target().db, staging = StagingName(db);
+  // The source session's REPEATABLE READ transaction exports the snapshot pg_dump then uses,
+  // so the counts and the dump see the same data while the old stack keeps writing.
+  Session snap(src, src.target().db);
+  const std::string snapshot =
+      snap.Ask("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();").at(0);
+  r.source = snap.State();
+  lap("snapshot");
+  Session admin(dst, "postgres");
+  const bool keep_owners = admin.AskValue("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == "t";
   if (!keep_owners)
     TheLog().warn("the target's user " + dst.target().user + " is not a superuser: objects will be owned by it and "
                   "grants are not carried");
-  SnapshotSession session(src);
-  r.source = session.State();
-  if (keep_owners) CreateMissingRoles(src, dst, r);
-  CreateStaging(src, dst, staging);
+  if (keep_owners) CreateMissingRoles(snap, admin, r);
+  CreateStaging(snap, admin, db, staging);
+  lap("prepare");
   try {
-    Stopwatch sw;
-    r.dump_bytes = Stream(src, session.snapshot(), dst, staging, keep_owners, opts);
-    r.dump_restore_seconds = sw.seconds();
-    sw.restart();
-    r.target = dst.State(staging);
-    r.verify_seconds = sw.seconds();
+    r.dump_bytes = Stream(src, snapshot, dst, staging, keep_owners, opts);
+    lap("dump_restore");
+    admin.Connect(staging);
+    r.target = admin.State();
+    admin.Connect("postgres");
     r.mismatches = CompareStates(r.source, r.target);
+    lap("verify");
     if (!r.mismatches.empty()) {
       std::string list;
       for (const auto& m : r.mismatches) list += "\n  " + m;
       Fail("the replayed database does not match the source:" + list);
     }
     Swap(dst, staging);
+    lap("swap");
   } catch (const Error&) {
     try {
-      dst.Query("DROP DATABASE IF EXISTS " + QuoteIdent(staging) + " WITH (FORCE);", "postgres");
+      Session cleanup(dst, "postgres");
+      cleanup.Ask("DROP DATABASE IF EXISTS " + QuoteIdent(staging) + " WITH (FORCE);");
     } catch (const Error& e) {
       TheLog().warn(std::string("could not drop the staging database ") + staging + ": " + e.what());
     }

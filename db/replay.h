@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "db/postgres.h"
@@ -17,7 +18,8 @@ struct ReplayResult {
   std::vector<std::string> mismatches;   // empty when verified
   std::vector<std::string> roles_created;
   uint64_t dump_bytes = 0;               // bytes streamed from pg_dump to pg_restore
-  double dump_restore_seconds = 0, verify_seconds = 0;
+  // Where the time went, step by step ("snapshot", "prepare", "dump_restore", "verify", "swap").
+  std::vector<std::pair<std::string, double>> timings;
 };
 
 struct ReplayOptions {

@@ -107,7 +107,7 @@ std::vector<Container> Stack::Containers() const {
 
 std::string Stack::RunningContainer(const std::string& service) const {
   for (const auto& c : Containers())
-    if (c.service == service && c.running()) return c.id;
+    if (c.service == service && c.running()) return c.name;
   return "";
 }
 

@@ -41,7 +41,7 @@ class Stack {
   void Stop(const std::vector<std::string>& services) const;
   // The project's containers (all states).
   std::vector<Container> Containers() const;
-  // The running container of `service`, or "" when there is none.
+  // The name of the running container of `service`, or "" when there is none.
   std::string RunningContainer(const std::string& service) const;
   // Waits until every listed service has a running (and, with a health check, healthy)
   // container. Throws with the services still waiting when `timeout` passes.

@@ -71,6 +71,7 @@ Install LoadInstall(const std::string& path, const std::string& role, const std:
 
 void CheckDistinct(const Install& from, const Install& to) {
   auto inside = [](const std::string& a, const std::string& b) {  // a lies inside b
+    if (b == "/") return a != "/";
     return a.size() > b.size() && a.compare(0, b.size(), b) == 0 && a[b.size()] == '/';
   };
   if (from.dir == to.dir)

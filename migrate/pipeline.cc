@@ -407,8 +407,9 @@ class LocalMigration {
     db::ReplayResult r = db::Replay(*src_pg_, *dst_pg_, ro);
     progress.Done();
     rep_.database = {{"source", StateJson(r.source)}, {"target", StateJson(r.target)},
-                     {"dump_bytes", r.dump_bytes}, {"dump_restore_seconds", r.dump_restore_seconds},
-                     {"verify_seconds", r.verify_seconds}, {"roles_created", r.roles_created}};
+                     {"dump_bytes", r.dump_bytes}, {"roles_created", r.roles_created},
+                     {"seconds", nlohmann::json::object()}};
+    for (const auto& [name, secs] : r.timings) rep_.database["seconds"][name] = secs;
     rep_.Check("database row counts and sequences", true,
                std::to_string(r.source.tables.size()) + " tables, " + std::to_string(r.source.sequences.size()) +
                    " sequences equal to the source");
@@ -450,10 +451,16 @@ class LocalMigration {
     if (!o_.skip_data && state_.backup_done)
       rep_.next_steps.push_back("data/ before the merge is in " + mdir_ + "/data.backup (rsync -a --delete it back)");
     if (!o_.skip_db && state_.dump_done && dst_pg_)
-      rep_.next_steps.push_back("the database before the replay: docker exec -i " + to_.pg.container +
-                                " pg_restore -U " + to_.pg.user + " -d " + to_.pg.db + " --clean --if-exists < " +
-                                mdir_ + "/target-db.dump");
+      rep_.next_steps.push_back("the database before the replay: " + DbRollbackCommand());
     rep_.next_steps.push_back("running migrate-local again resumes this migration");
+  }
+
+  // Puts the target database back as it was before the replay: dropped and recreated from
+  // the safety dump with its own properties (pg_restore --create).
+  std::string DbRollbackCommand() const {
+    const std::string& u = to_.pg.user;
+    return "docker exec -i " + to_.pg.container + " sh -c 'dropdb -U " + u + " --force " + to_.pg.db +
+           " && pg_restore -U " + u + " --create -d postgres' < " + mdir_ + "/target-db.dump";
   }
 
   void AddNextSteps() {
@@ -463,10 +470,7 @@ class LocalMigration {
                                 CommandLine(src_stack_->Command({"down"})));
     if (!o_.skip_data)
       rep_.next_steps.push_back("roll back data/: rsync -a --delete " + mdir_ + "/data.backup/ " + to_.data_dir() + "/");
-    if (!o_.skip_db && dst_pg_)
-      rep_.next_steps.push_back("roll back the database: docker exec -i " + to_.pg.container + " pg_restore -U " +
-                                to_.pg.user + " -d " + to_.pg.db + " --clean --if-exists < " + mdir_ +
-                                "/target-db.dump");
+    if (!o_.skip_db && dst_pg_) rep_.next_steps.push_back("roll back the database: " + DbRollbackCommand());
   }
 
   Options o_;

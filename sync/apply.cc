@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/error.h"
@@ -119,6 +120,7 @@ class Applier {
     for (const auto& p : plan.stale_temps) {
       DirFd dir = tree_.Dir(DirName(p));
       stats_.stale_temps_removed += RemoveTree(dir->get(), std::string(BaseName(p)), tree_.Show(p));
+      touched_.emplace(DirName(p));
     }
     for (const auto& item : plan.items) {
       Do(item);
@@ -127,7 +129,12 @@ class Applier {
     }
     Flush();
     // Folders last, deepest first: writing into a folder changes its mtime.
-    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) SetDirAttrs(**it);
+    // An unchanged folder we wrote into gets its own mtime back, as rsync does.
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      const Item& d = **it;
+      if (d.action != Action::kSkip) SetDirAttrs(d.src);
+      else if (touched_.count(d.src.path)) RestoreDirTime(d.src);
+    }
     if (::syncfs(tree_.root_fd()) != 0) Fail("cannot flush " + tree_.Show("") + ": " + ErrnoString());
     ++stats_.syncs;
     return stats_;
@@ -143,6 +150,7 @@ class Applier {
       return;
     }
     if (item.action == Action::kSkip) return;
+    touched_.emplace(DirName(s.path));
     DirFd dir = tree_.Dir(DirName(s.path));
     std::string name(BaseName(s.path));
     if (item.type_change() && item.dst->type == FileType::kDirectory) {
@@ -167,8 +175,9 @@ class Applier {
       if (::mkdirat(parent->get(), name.c_str(), 0700) != 0)
         Fail("cannot create the folder " + tree_.Show(s.path) + ": " + ErrnoString());
       ++stats_.dirs_created;
+      touched_.emplace(DirName(s.path));
     }
-    if (item.action != Action::kSkip) dirs_.push_back(&s);
+    dirs_.push_back(&item);
   }
 
   void SetOwnerModeTimes(int fd, const Entry& s, int64_t msec, uint32_t mnsec, const std::string& what) {
@@ -306,6 +315,12 @@ class Applier {
     SetOwnerModeTimes(d->get(), s, s.mtime_sec, s.mtime_nsec, tree_.Show(s.path));
   }
 
+  void RestoreDirTime(const Entry& s) {
+    DirFd d = tree_.Dir(s.path);
+    struct timespec ts[2] = {Ts(0, UTIME_OMIT), Ts(s.mtime_sec, s.mtime_nsec)};
+    if (::futimens(d->get(), ts) != 0) Fail("cannot set the time of " + tree_.Show(s.path) + ": " + ErrnoString());
+  }
+
   struct Pending {
     DirFd dir;
     std::string tmp, name;
@@ -318,7 +333,8 @@ class Applier {
   uint64_t seq_ = 0;
   std::vector<Pending> pending_;
   uint64_t pending_bytes_ = 0;
-  std::vector<const Entry*> dirs_;
+  std::vector<const Item*> dirs_;                // every source folder, in plan order
+  std::unordered_set<std::string_view> touched_;  // folders something was written into
   ApplyStats stats_;
 };
 

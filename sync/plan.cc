@@ -61,6 +61,7 @@ Plan MakePlan(const std::vector<Entry>& src, const std::vector<Entry>& dst,
   std::unordered_map<std::string_view, const Entry*> by_path;
   by_path.reserve(dst.size());
   for (const auto& e : dst) {
+    if (!plan.stale_temps.empty() && Under(e.path, plan.stale_temps.back())) continue;  // goes with it
     if (IsTempName(BaseName(e.path))) {
       plan.stale_temps.push_back(e.path);
       continue;
@@ -71,8 +72,13 @@ Plan MakePlan(const std::vector<Entry>& src, const std::vector<Entry>& dst,
 
   std::vector<std::string> replaced_dirs;  // target folders that become something else
   plan.items.reserve(src.size());
+  std::string skipped;  // a source folder with a temporary name: never carried, nor what it holds
   for (const auto& s : src) {
-    if (IsTempName(BaseName(s.path))) continue;  // never carry our own leftovers
+    if (!skipped.empty() && Under(s.path, skipped)) continue;
+    if (IsTempName(BaseName(s.path))) {
+      skipped = s.path;
+      continue;
+    }
     auto it = by_path.find(s.path);
     const Entry* d = it == by_path.end() ? nullptr : it->second;
     Item item;

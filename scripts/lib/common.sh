@@ -101,3 +101,19 @@ compose_cmd() {
         die "neither 'docker compose' (v2 plugin) nor 'docker-compose' (v1) is available"
     fi
 }
+
+# What building and testing migrate needs, all Debian packages.
+BUILD_PACKAGES=(g++ cmake ninja-build pkg-config libboost-dev libboost-filesystem-dev libyaml-cpp-dev
+  nlohmann-json3-dev libcli11-dev libxxhash-dev catch2)
+RUNTIME_PACKAGES=(docker.io docker-compose rsync postgresql-15 postgresql-client-15 busybox-static python3 curl
+  util-linux)
+
+# build_migrate [BUILD_DIR] : configure and build (Release with debug info) into BUILD_DIR (default build).
+build_migrate() {
+    local root build
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+    build="${1:-$root/build}"
+    log "building migrate in $build"
+    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$build" -- -j"$(nproc)" >"$build.log" 2>&1 || { tail -n 40 "$build.log" >&2; die "build failed (see $build.log)"; }
+}

@@ -84,4 +84,13 @@ rc=$?
 set -e
 check "a second run exits 0" test "$rc" -eq 0
 check "a second run writes no file" test "$(json "$WORK/report2.out" 'j["data"]["merge"]["files_written"]')" = 0
+
+# --- the roll-back commands the first report printed put the target back as it was
+step() { json "$WORK/report.out" '[n.split(": ", 1)[1] for n in j["next_steps"] if n.startswith(sys.argv[3])][0]' "$1"; }
+compose_in "$NEW" stop app >/dev/null 2>&1
+check "the data/ roll-back command works" bash -c "$(step "roll back data/")"
+check "data/ is back as it was" diff "$WORK/new.before" <(state "$NEW/data")
+check "the database roll-back command works" bash -c "$(step "roll back the database") >/dev/null 2>&1"
+check "the database is back as it was" diff "$WORK/new-schema.before" <(schema "$NEW")
+check "the target-only table is back" test "$(sql "$NEW" "select count(*) from target_only")" = 2
 finish

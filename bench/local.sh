@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Benchmarks migrate-local's two heavy steps against their peers, side by side in one run:
+#   1. the data/ merge: `migrate merge-dir` vs `rsync -a` (local), three cases: initial copy,
+#      re-run with no change, re-run after appending to 1% of the small files and overwriting
+#      1 MiB in each large file. Wall time and peak memory (RSS), and their ratios.
+#   2. the database replay: migrate-local --skip-data vs `pg_dump | psql` through docker exec,
+#      on a pgbench database (scale SCALE) between two demo releases.
+# Usage: bench/local.sh [--quick]   (env: DIRS FILES BIG BIG_MB SCALE; --quick: a small set)
+# Prints a Markdown table; needs root (packages, engine). Data goes to /tmp/migrate-bench.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$root/scripts/lib/common.sh"
+need_root
+if [[ "${1:-}" == "--quick" ]]; then DIRS=${DIRS:-20} FILES=${FILES:-50} BIG=${BIG:-2} BIG_MB=${BIG_MB:-16} SCALE=${SCALE:-2}; fi
+DIRS=${DIRS:-100} FILES=${FILES:-200} BIG=${BIG:-4} BIG_MB=${BIG_MB:-256} SCALE=${SCALE:-20}
+ensure_packages "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}" time
+[[ -x "$root/build/bin/migrate" ]] || build_migrate "$root/build"
+bin=$root/build/bin
+work=/tmp/migrate-bench
+rm -rf "$work"
+mkdir -p "$work"
+trap 'rm -rf "$work"; bash "$root/scripts/rig/cleanup.sh" migbench >/dev/null 2>&1 || true' EXIT
+
+# measure NAME CMD...: runs CMD, records wall seconds and max RSS (KiB) in $work/NAME.
+measure() {
+  local name=$1
+  shift
+  sync
+  /usr/bin/time -f "%e %M" -o "$work/$name" "$@" >/dev/null 2>"$work/$name.err" || { cat "$work/$name.err" >&2; die "$name failed"; }
+}
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b if b else float('nan')))" "$1" "$2"; }
+field() { cut -d' ' -f"$2" "$work/$1"; }
+
+log "generating $DIRS x $FILES small files and $BIG x $BIG_MB MiB"
+python3 "$root/bench/gendata.py" "$work/src" --dirs "$DIRS" --files "$FILES" --big "$BIG" --big-mb "$BIG_MB"
+size=$(du -sh "$work/src" | cut -f1)
+cat "$work/src"/d*/* "$work/src"/big* >/dev/null  # both tools start from a warm cache
+
+echo
+echo "### data/ merge: $DIRS x $FILES small files + $BIG x $BIG_MB MiB ($size), local, warm cache"
+echo
+echo "| case | rsync -a s | migrate s | time ratio | rsync RSS MiB | migrate RSS MiB | memory ratio |"
+echo "|---|---|---|---|---|---|---|"
+row() {
+  local case=$1
+  printf '| %s | %.2f | %.2f | %s | %d | %d | %s |\n' "$case" "$(field "r-$case" 1)" "$(field "m-$case" 1)" \
+    "$(ratio "$(field "m-$case" 1)" "$(field "r-$case" 1)")" "$(($(field "r-$case" 2) / 1024))" \
+    "$(($(field "m-$case" 2) / 1024))" "$(ratio "$(field "m-$case" 2)" "$(field "r-$case" 2)")"
+}
+measure r-initial rsync -a "$work/src/" "$work/by-rsync/"
+measure m-initial "$bin/migrate" merge-dir -q "$work/src" "$work/by-migrate"
+row initial
+measure r-nochange rsync -a "$work/src/" "$work/by-rsync/"
+measure m-nochange "$bin/migrate" merge-dir -q "$work/src" "$work/by-migrate"
+row nochange
+python3 "$root/bench/gendata.py" "$work/src" --dirs "$DIRS" --files "$FILES" --big "$BIG" --big-mb "$BIG_MB" --touch
+measure r-changed rsync -a "$work/src/" "$work/by-rsync/"
+measure m-changed "$bin/migrate" merge-dir -q "$work/src" "$work/by-migrate"
+row changed
+diff <(python3 "$root/tests/tools/treestate.py" "$work/by-rsync") <(python3 "$root/tests/tools/treestate.py" "$work/by-migrate") >/dev/null ||
+  die "the two copies differ: the benchmark is void"
+rm -rf "$work/src" "$work/by-rsync" "$work/by-migrate"
+
+ensure_engine
+bash "$root/scripts/rig/images.sh" >/dev/null
+read -r -a COMPOSE <<<"$(compose_cmd)"
+mk() {
+  bash "$root/scripts/rig/make-release.sh" "$1" "$2" --port "$3" >/dev/null 2>&1
+  echo "COMPOSE_PROJECT_NAME=migbench$4" >>"$1/.env"
+  "${COMPOSE[@]}" -p "migbench$4" -f "$1/docker-compose.yml" --project-directory "$1" up -d postgres >/dev/null 2>&1
+}
+mk "$work/old" 1.0.0 18991 old
+mk "$work/new" 2.0.0 18992 new
+for p in old new; do
+  for _ in $(seq 1 60); do docker exec "migbench${p}_postgres_1" psql -U app -d appdb -c 'select 1' >/dev/null 2>&1 && break; sleep 1; done
+done
+log "pgbench -i -s $SCALE in the old release"
+docker exec migbench_old_postgres_1 true 2>/dev/null || true
+docker exec migbenchold_postgres_1 pgbench -i -q -s "$SCALE" -U app appdb >/dev/null 2>&1
+dbsize=$(docker exec migbenchold_postgres_1 psql -U app -d appdb -Atc "select pg_size_pretty(pg_database_size('appdb'))")
+docker exec migbenchnew_postgres_1 psql -U app -d appdb -qc "create database peer" >/dev/null
+measure peer bash -c "docker exec migbenchold_postgres_1 pg_dump -U app -d appdb | docker exec -i migbenchnew_postgres_1 psql -q -U app -d peer -v ON_ERROR_STOP=1"
+measure ours "$bin/migrate-local" --from-path "$work/old" --to-path "$work/new" --skip-data --no-restart --yes --json
+replay=$(python3 -c 'import json,glob,sys; j=json.load(open(sorted(glob.glob(sys.argv[1]+"/migration/2*/report.json"))[-1])); print(" ".join("%s=%.2f" % kv for kv in j["database"]["seconds"].items())); print([s["seconds"] for s in j["steps"] if s["name"]=="replay database"][0])' "$work/new")
+step=$(echo "$replay" | tail -1)
+echo
+echo "### database replay: pgbench scale $SCALE ($dbsize), docker exec on both sides"
+echo
+echo "| | pg_dump \\| psql s | migrate-local s | ratio |"
+echo "|---|---|---|---|"
+printf '| whole command (preflight, safety dump, verify, swap included) | %.2f | %.2f | %s |\n' "$(field peer 1)" "$(field ours 1)" "$(ratio "$(field ours 1)" "$(field peer 1)")"
+printf '| replay step alone | %.2f | %.2f | %s |\n' "$(field peer 1)" "$step" "$(ratio "$step" "$(field peer 1)")"
+echo
+echo "replay step breakdown (s): $(echo "$replay" | head -1)"

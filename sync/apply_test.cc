@@ -1,0 +1,331 @@
+// ListTree, Apply and HardLinkSnapshot on real temporary folders (the file system is the point).
+#include "sync/apply.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/fd.h"
+
+namespace fs = std::filesystem;
+
+namespace mig::sync {
+namespace {
+
+// A folder under /tmp, removed with all it holds at the end of the test.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/migrate-apply-test.XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
+};
+
+void SetMtime(const std::string& path, int64_t sec, long nsec) {
+  struct timespec ts[2] = {{0, UTIME_OMIT}, {sec, nsec}};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW) == 0);
+}
+
+void Write(const std::string& path, const std::string& content, mode_t mode = 0644) {
+  { std::ofstream(path, std::ios::binary) << content; }
+  REQUIRE(::chmod(path.c_str(), mode) == 0);
+}
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct stat Lstat(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  return st;
+}
+
+std::vector<Entry> List(const std::string& root) {
+  Fd fd(OpenDir(root));
+  return ListTree(fd.get(), root, false);
+}
+
+Plan PlanFor(const std::string& src, const std::string& dst) {
+  return MakePlan(List(src), List(dst), {});
+}
+
+// Plans and applies a merge of the local folder src into dst.
+ApplyStats Merge(const std::string& src, const std::string& dst) {
+  auto source = MakeLocalSource(src);
+  Plan plan = MakePlan(source->List(), List(dst), {});
+  return Apply(plan, *source, dst, {});
+}
+
+std::vector<std::string> Paths(const std::vector<Entry>& es) {
+  std::vector<std::string> out;
+  for (const auto& e : es) out.push_back(e.path);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("list tree puts the root first, a folder before its contents, names in byte order") {
+  TempDir t;
+  fs::create_directories(t / "a");
+  Write(t / "b", "b");
+  Write(t / "B", "B");
+  Write(t / "a/z", "z");
+  Write(t / "a/y", "y");
+  Write(t / "a-x", "x");
+  std::vector<Entry> es = List(t.path);
+  CHECK(Paths(es) == std::vector<std::string>{"", "B", "a", "a/y", "a/z", "a-x", "b"});
+  CHECK(es[0].type == FileType::kDirectory);
+  CHECK(es[2].type == FileType::kDirectory);
+  CHECK(es[3].size == 1);
+}
+
+TEST_CASE("list tree does not follow symlinks") {
+  TempDir t, other;
+  Write(other / "secret", "s");
+  REQUIRE(::symlink(other.path.c_str(), (t / "link").c_str()) == 0);
+  std::vector<Entry> es = List(t.path);
+  REQUIRE(Paths(es) == std::vector<std::string>{"", "link"});
+  CHECK(es[1].type == FileType::kSymlink);
+  CHECK(es[1].link_target == other.path);
+}
+
+TEST_CASE("merge creates files with their mode and nanosecond mtime") {
+  TempDir s, d;
+  fs::create_directories(s / "sub");
+  Write(s / "sub/f", "hello", 0640);
+  SetMtime(s / "sub/f", 1600000000, 123456789);
+  ApplyStats st = Merge(s.path, d.path);
+  CHECK(Read(d / "sub/f") == "hello");
+  struct stat f = Lstat(d / "sub/f");
+  CHECK((f.st_mode & 07777) == 0640);
+  CHECK(f.st_mtim.tv_sec == 1600000000);
+  CHECK(f.st_mtim.tv_nsec == 123456789);
+  CHECK(st.files_written == 1);
+  CHECK(st.bytes_written == 5);
+  CHECK(st.dirs_created == 1);
+  CHECK(st.hashes_checked == 1);
+}
+
+TEST_CASE("merge keeps target-only files") {
+  TempDir s, d;
+  Write(s / "f", "new");
+  Write(d / "only", "mine");
+  fs::create_directories(d / "keepdir");
+  Write(d / "keepdir/x", "x");
+  Merge(s.path, d.path);
+  CHECK(Read(d / "only") == "mine");
+  CHECK(Read(d / "keepdir/x") == "x");
+  CHECK(Read(d / "f") == "new");
+}
+
+TEST_CASE("merge twice changes nothing the second time") {
+  TempDir s, d;
+  fs::create_directories(s / "a/b");
+  Write(s / "a/b/f", "data");
+  REQUIRE(::symlink("a/b/f", (s / "l").c_str()) == 0);
+  Merge(s.path, d.path);
+  PlanTotals t = PlanFor(s.path, d.path).totals;
+  CHECK(t.create == 0);
+  CHECK(t.replace == 0);
+  CHECK(t.attrs == 0);
+}
+
+TEST_CASE("merge replaces a target folder by a file") {
+  TempDir s, d;
+  Write(s / "x", "file now");
+  fs::create_directories(d / "x/deep");
+  Write(d / "x/deep/inner", "old");
+  ApplyStats st = Merge(s.path, d.path);
+  CHECK(S_ISREG(Lstat(d / "x").st_mode));
+  CHECK(Read(d / "x") == "file now");
+  CHECK(st.removed == 3);  // x, x/deep, x/deep/inner
+}
+
+TEST_CASE("merge replaces a target file by a folder") {
+  TempDir s, d;
+  fs::create_directories(s / "y");
+  Write(s / "y/z", "inside");
+  Write(d / "y", "was a file");
+  Merge(s.path, d.path);
+  CHECK(S_ISDIR(Lstat(d / "y").st_mode));
+  CHECK(Read(d / "y/z") == "inside");
+}
+
+TEST_CASE("merge never writes through a target symlink where the source has a folder") {
+  TempDir s, d, elsewhere;
+  fs::create_directories(s / "data");
+  Write(s / "data/f", "payload");
+  REQUIRE(::symlink(elsewhere.path.c_str(), (d / "data").c_str()) == 0);
+  Merge(s.path, d.path);
+  CHECK(S_ISDIR(Lstat(d / "data").st_mode));
+  CHECK(Read(d / "data/f") == "payload");
+  CHECK(fs::is_empty(elsewhere.path));
+}
+
+TEST_CASE("merge refuses a plan whose folder is a symlink in the target") {
+  // A stale plan (the target changed after planning) must not write through a symlink.
+  TempDir s, d, elsewhere;
+  fs::create_directories(s / "data");
+  Write(s / "data/f", "payload");
+  fs::create_directories(d / "data");
+  auto source = MakeLocalSource(s.path);
+  Plan plan = MakePlan(source->List(), List(d.path), {});
+  fs::remove(d / "data");
+  REQUIRE(::symlink(elsewhere.path.c_str(), (d / "data").c_str()) == 0);
+  CHECK_THROWS_AS(Apply(plan, *source, d.path, {}), Error);
+  CHECK(fs::is_empty(elsewhere.path));
+}
+
+TEST_CASE("merge gives a hard-linked target file a new inode for an attribute change") {
+  TempDir s, d, other;
+  Write(s / "f", "same content", 0600);
+  SetMtime(s / "f", 1500000000, 0);
+  Write(d / "f", "same content", 0644);
+  SetMtime(d / "f", 1500000000, 0);
+  REQUIRE(::link((d / "f").c_str(), (other / "f").c_str()) == 0);
+  ino_t before = Lstat(d / "f").st_ino;
+
+  Plan plan = PlanFor(s.path, d.path);
+  REQUIRE(plan.items[1].action == Action::kAttrs);
+  auto source = MakeLocalSource(s.path);
+  Apply(plan, *source, d.path, {});
+
+  struct stat t = Lstat(d / "f"), o = Lstat(other / "f");
+  CHECK(t.st_ino != before);
+  CHECK((t.st_mode & 07777) == 0600);
+  CHECK(Read(d / "f") == "same content");
+  CHECK(o.st_ino == before);
+  CHECK((o.st_mode & 07777) == 0644);
+  CHECK(o.st_nlink == 1);
+}
+
+TEST_CASE("merge changes the attributes of an unshared file in place") {
+  TempDir s, d;
+  Write(s / "f", "abc", 0600);
+  SetMtime(s / "f", 1500000000, 7);
+  Write(d / "f", "abc", 0644);
+  SetMtime(d / "f", 1500000000, 7);
+  ino_t before = Lstat(d / "f").st_ino;
+  ApplyStats st = Merge(s.path, d.path);
+  CHECK(Lstat(d / "f").st_ino == before);
+  CHECK((Lstat(d / "f").st_mode & 07777) == 0600);
+  CHECK(st.attrs_updated == 1);
+  CHECK(st.files_written == 0);
+}
+
+TEST_CASE("merge keeps a sparse file sparse") {
+  TempDir s, d;
+  const off_t size = 8 << 20;
+  {
+    Fd f(::open((s / "sparse").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+    REQUIRE(f.valid());
+    REQUIRE(::ftruncate(f.get(), size) == 0);
+    REQUIRE(::pwrite(f.get(), "island", 6, 1 << 20) == 6);
+  }
+  REQUIRE(Lstat(s / "sparse").st_blocks * 512 < size);
+  Merge(s.path, d.path);
+  struct stat t = Lstat(d / "sparse");
+  CHECK(t.st_size == size);
+  CHECK(t.st_blocks * 512 < 1 << 20);
+  CHECK(Read(d / "sparse") == Read(s / "sparse"));
+}
+
+TEST_CASE("merge removes a stale temporary file from the target") {
+  TempDir s, d;
+  Write(s / "f", "x");
+  fs::create_directories(d / "sub");
+  Write(d / ".migrate.tmp.1.1", "half written");
+  Write(d / "sub/.migrate.tmp.1.2", "half written");
+  ApplyStats st = Merge(s.path, d.path);
+  CHECK_FALSE(fs::exists(d / ".migrate.tmp.1.1"));
+  CHECK_FALSE(fs::exists(d / "sub/.migrate.tmp.1.2"));
+  CHECK(st.stale_temps_removed == 2);
+  for (const auto& e : fs::recursive_directory_iterator(d.path))
+    CHECK(e.path().filename().string().rfind(".migrate.tmp.", 0) != 0);
+}
+
+TEST_CASE("merge sets folder mtimes after their contents") {
+  TempDir s, d;
+  fs::create_directories(s / "a/b");
+  Write(s / "a/b/f", "x");
+  Write(s / "a/g", "y");
+  SetMtime(s / "a/b", 1400000000, 111);
+  SetMtime(s / "a", 1300000000, 222);
+  Merge(s.path, d.path);
+  CHECK(Lstat(d / "a/b").st_mtim.tv_sec == 1400000000);
+  CHECK(Lstat(d / "a/b").st_mtim.tv_nsec == 111);
+  CHECK(Lstat(d / "a").st_mtim.tv_sec == 1300000000);
+  CHECK(Lstat(d / "a").st_mtim.tv_nsec == 222);
+}
+
+TEST_CASE("merge restores the mtime of an unchanged folder whose file it replaced") {
+  // The folder is planned kSkip (same mode and mtime), but renaming the new file into it
+  // changes its mtime, and Apply only sets the times of folders not planned kSkip.
+  TempDir s, d;
+  fs::create_directories(s / "a");
+  fs::create_directories(d / "a");
+  Write(s / "a/f", "new content");
+  Write(d / "a/f", "old");
+  SetMtime(s / "a", 1300000000, 5);
+  SetMtime(d / "a", 1300000000, 5);
+  Merge(s.path, d.path);
+  REQUIRE(Read(d / "a/f") == "new content");
+  CHECK(Lstat(d / "a").st_mtim.tv_sec == 1300000000);
+  CHECK(Lstat(d / "a").st_mtim.tv_nsec == 5);
+}
+
+TEST_CASE("merge carries symlinks as symlinks") {
+  TempDir s, d;
+  REQUIRE(::symlink("../nowhere", (s / "l").c_str()) == 0);
+  REQUIRE(::symlink("old-target", (d / "l").c_str()) == 0);
+  ApplyStats st = Merge(s.path, d.path);
+  CHECK(fs::read_symlink(d / "l") == "../nowhere");
+  CHECK(st.links_written == 1);
+}
+
+TEST_CASE("hard-link snapshot links files and copies symlinks") {
+  TempDir t;
+  std::string root = t / "data", backup = t / "data.backup";
+  fs::create_directories(root + "/sub");
+  Write(root + "/f", "one");
+  Write(root + "/sub/g", "two", 0600);
+  REQUIRE(::symlink("f", (root + "/l").c_str()) == 0);
+  SetMtime(root + "/sub", 1200000000, 9);
+
+  uint64_t n = HardLinkSnapshot(root, backup);
+  CHECK(n == 5);  // root, f, l, sub, sub/g
+  CHECK(Lstat(backup + "/f").st_ino == Lstat(root + "/f").st_ino);
+  CHECK(Lstat(backup + "/sub/g").st_ino == Lstat(root + "/sub/g").st_ino);
+  CHECK(Lstat(root + "/f").st_nlink == 2);
+  CHECK(S_ISLNK(Lstat(backup + "/l").st_mode));
+  CHECK(fs::read_symlink(backup + "/l") == "f");
+  CHECK(Lstat(backup + "/l").st_ino != Lstat(root + "/l").st_ino);
+  CHECK(Lstat(backup + "/sub").st_mtim.tv_sec == 1200000000);
+  CHECK(Lstat(backup + "/sub").st_mtim.tv_nsec == 9);
+}
+
+TEST_CASE("hard-link snapshot refuses an existing backup folder") {
+  TempDir t;
+  fs::create_directories(t / "data");
+  fs::create_directories(t / "data.backup");
+  CHECK_THROWS_AS(HardLinkSnapshot(t / "data", t / "data.backup"), Error);
+}
+
+}  // namespace mig::sync
