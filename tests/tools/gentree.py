@@ -92,12 +92,16 @@ def gen(src, dst, r, nfiles, root):
         if kind == "dir" and depth < 5:
             os.mkdir(sp)
             dirs.append((rel, depth + 1))
-            dir_modes.append((sp, rand_mode(r, True), rand_time(r)))
+            src_attrs = (rand_mode(r, True), rand_time(r), r.choice([0, 1000]), r.choice([0, 1000]))
+            dir_modes.append((sp,) + src_attrs)
             if dst_parent_ok:
                 c = r.random()
-                if c < 0.5:
+                if c < 0.25:
                     os.mkdir(dp)
-                    dir_modes.append((dp, rand_mode(r, True), rand_time(r)))
+                    dir_modes.append((dp, rand_mode(r, True), rand_time(r), r.choice([0, 1000]), r.choice([0, 1000])))
+                elif c < 0.5:
+                    os.mkdir(dp)  # the same folder: the merge must leave its attributes as they are
+                    dir_modes.append((dp,) + src_attrs)
                 elif c < 0.6:
                     make_entry(dp, "file", r, root)  # a file where the source has a folder
                 elif c < 0.65:
@@ -144,9 +148,9 @@ def gen(src, dst, r, nfiles, root):
             p = os.path.join(dparent, "target-only-%d" % i)
             if not os.path.lexists(p):
                 make_entry(p, r.choice(["file", "file", "link"]), r, root)
-    for p, mode, t in reversed(dir_modes):
+    for p, mode, t, uid, gid in reversed(dir_modes):
         if root:
-            os.lchown(p, r.choice([0, 1000]), r.choice([0, 1000]))
+            os.lchown(p, uid, gid)
         os.chmod(p, mode)
         os.utime(p, ns=(t, t))
     os.utime(src, ns=(rand_time(r),) * 2)
