@@ -116,6 +116,12 @@ class Applier {
   Applier(Source& src, const std::string& root, const ApplyOptions& opts)
       : src_(src), opts_(opts), tree_(root, ::geteuid() == 0), pid_(::getpid()) {}
 
+  // Removes the temporary files of the batch not yet renamed (best effort).
+  void DropPending() {
+    for (const auto& p : pending_) ::unlinkat(p.dir->get(), p.tmp.c_str(), 0);
+    pending_.clear();
+  }
+
   ApplyStats Run(const Plan& plan) {
     for (const auto& p : plan.stale_temps) {
       DirFd dir = tree_.Dir(DirName(p));
@@ -343,7 +349,12 @@ class Applier {
 ApplyStats Apply(const Plan& plan, Source& src, const std::string& target_root,
                  const ApplyOptions& opts) {
   Applier a(src, target_root, opts);
-  return a.Run(plan);
+  try {
+    return a.Run(plan);
+  } catch (const Error&) {
+    a.DropPending();  // give back the space of the unfinished batch (a full disk, say)
+    throw;
+  }
 }
 
 }  // namespace mig::sync

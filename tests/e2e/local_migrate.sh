@@ -79,10 +79,11 @@ check "the old stack is still running (default keeps it)" test -n "$(pg_containe
 
 # --- a second run has nothing left to copy and succeeds
 set +e
-"$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" --json </dev/null >"$WORK/report2.out" 2>"$WORK/run2.err"
+TO_PATH_TEMP=$WORK/elsewhere "$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" --json </dev/null >"$WORK/report2.out" 2>"$WORK/run2.err"
 rc=$?
 set -e
 check "a second run exits 0" test "$rc" -eq 0
+check "TO_PATH_TEMP holds the second run's migration folder" test -f "$(json "$WORK/report2.out" 'j["migration_dir"]')/report.json" -a "$(dirname "$(json "$WORK/report2.out" 'j["migration_dir"]')")" = "$WORK/elsewhere"
 check "a second run writes no file" test "$(json "$WORK/report2.out" 'j["data"]["merge"]["files_written"]')" = 0
 
 # --- the roll-back commands the first report printed put the target back as it was
