@@ -5,7 +5,8 @@
 #      1 MiB in each large file. Wall time and peak memory (RSS), and their ratios.
 #   2. the database replay: migrate-local --skip-data vs `pg_dump | psql` through docker exec,
 #      on a pgbench database (scale SCALE) between two demo releases.
-# Usage: bench/local.sh [--quick]   (env: DIRS FILES BIG BIG_MB SCALE; --quick: a small set)
+# Usage: bench/local.sh [--quick]   (env: DIRS FILES BIG BIG_MB SCALE; PARTS="data db" to run
+# only some; --quick: a small set)
 # Prints a Markdown table; needs root (packages, engine). Data goes to /tmp/migrate-bench.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +32,8 @@ measure() {
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b if b else float('nan')))" "$1" "$2"; }
 field() { cut -d' ' -f"$2" "$work/$1"; }
 
+PARTS=${PARTS:-data db}
+if [[ " $PARTS " == *" data "* ]]; then
 log "generating $DIRS x $FILES small files and $BIG x $BIG_MB MiB"
 python3 "$root/bench/gendata.py" "$work/src" --dirs "$DIRS" --files "$FILES" --big "$BIG" --big-mb "$BIG_MB"
 size=$(du -sh "$work/src" | cut -f1)
@@ -72,6 +75,8 @@ if ! diff -q "$work/src.state" <(python3 "$root/tests/tools/treestate.py" "$work
   echo "folders written into within the second of their source mtime keep rsync's write time)."
 fi
 rm -rf "$work/src" "$work/by-rsync" "$work/by-migrate"
+fi
+[[ " $PARTS " == *" db "* ]] || exit 0
 
 ensure_engine
 bash "$root/scripts/rig/images.sh" >/dev/null

@@ -88,34 +88,36 @@ std::string Postgres::QueryValue(const std::string& sql, const std::string& db) 
   return rows.empty() ? "" : rows.front();
 }
 
-bool Postgres::Ready() const {
-  ProcResult r = RunCapture({"docker", "exec", t_.container, "pg_isready", "-U", t_.user, "-d", t_.db}, {},
-                            std::chrono::seconds(30));
-  return r.ok();
+ServerInfo Postgres::Probe(const std::string& retired) const {
+  auto f = Fields(QueryValue(
+      "SELECT current_setting('server_version_num')::int / 10000,"
+      " (SELECT count(*) FROM pg_database WHERE datname = " + QuoteLiteral(t_.db) + "),"
+      " (SELECT count(*) FROM pg_database WHERE datname = " + QuoteLiteral(retired) + "),"
+      " (SELECT coalesce(sum(pg_database_size(datname)), 0) FROM pg_database WHERE datname = " + QuoteLiteral(t_.db) + "),"
+      " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
+      "postgres"));
+  if (f.size() != 5) Fail("unexpected answer from the " + t_.label + " database (container " + t_.container + ")");
+  ServerInfo i;
+  i.major = std::stoi(f[0]);
+  i.db_exists = f[1] == "1";
+  i.retired_exists = f[2] == "1";
+  i.db_size = std::stoll(f[3]);
+  i.superuser = f[4] == "t";
+  return i;
 }
 
-void Postgres::WaitReady(int seconds) const {
+ServerInfo Postgres::WaitReady(int seconds, const std::string& retired) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (!Ready()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      Fail("the " + t_.label + " postgres (container " + t_.container + ") does not accept connections after " +
-           std::to_string(seconds) + " s: see docker logs " + t_.container);
+  for (;;) {
+    try {
+      return Probe(retired);  // also proves the credentials
+    } catch (const Error& e) {
+      if (std::chrono::steady_clock::now() > deadline)
+        Fail("the " + t_.label + " postgres (container " + t_.container + ") does not answer after " +
+             std::to_string(seconds) + " s: " + e.what());
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
-  // pg_isready answers before credentials are checked: prove them with a query.
-  Query("SELECT 1");
-}
-
-bool Postgres::DatabaseExists(const std::string& name) const {
-  return QueryValue("SELECT count(*) FROM pg_database WHERE datname = " + QuoteLiteral(name), "postgres") == "1";
-}
-
-int64_t Postgres::DatabaseSize() const {
-  return std::stoll(QueryValue("SELECT pg_database_size(current_database())"));
-}
-
-bool Postgres::IsSuperuser() const {
-  return QueryValue("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == "t";
 }
 
 Session::Session(const Postgres& pg, const std::string& db)

@@ -27,6 +27,15 @@ struct DbState {
   std::map<std::string, std::string> sequences;  // "schema.seq" -> last_value ("" if never used)
 };
 
+// A server as preflight sees it.
+struct ServerInfo {
+  int major = 0;                // server major version
+  bool db_exists = false;       // the target's database
+  bool retired_exists = false;  // left by an interrupted swap
+  int64_t db_size = 0;
+  bool superuser = false;       // the configured user
+};
+
 // Quotes an SQL identifier / literal.
 std::string QuoteIdent(const std::string& s);
 std::string QuoteLiteral(const std::string& s);
@@ -43,13 +52,10 @@ class Postgres {
   // rows, fields separated by '\x1f'. Throws mig::Error with psql's message on failure.
   std::vector<std::string> Query(const std::string& sql, const std::string& db = "") const;
   std::string QueryValue(const std::string& sql, const std::string& db = "") const;
-  // True when the server accepts connections (pg_isready).
-  bool Ready() const;
-  // Waits up to `seconds` for Ready(); throws naming the container otherwise.
-  void WaitReady(int seconds) const;
-  bool DatabaseExists(const std::string& name) const;
-  int64_t DatabaseSize() const;
-  bool IsSuperuser() const;
+  // What preflight needs to know, in one round trip (connected to the `postgres` database).
+  ServerInfo Probe(const std::string& retired_db) const;
+  // Probe(), retried until the server answers or `seconds` pass (then throws naming it).
+  ServerInfo WaitReady(int seconds, const std::string& retired_db) const;
   // Row counts and sequences of `db` (default: the target's).
   DbState State(const std::string& db = "") const;
   // pg_dump -Fc of the database into `path` (fsynced). Returns its size.

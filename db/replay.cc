@@ -1,6 +1,7 @@
 #include "db/replay.h"
 
 #include <algorithm>
+#include <future>
 #include <vector>
 
 #include "core/error.h"
@@ -45,11 +46,11 @@ void CreateMissingRoles(Session& src, Session& admin, ReplayResult& r) {
 
 // Streams pg_dump's output (source) into pg_restore (target's staging database).
 uint64_t Stream(const Postgres& src, const std::string& snapshot, const Postgres& dst, const std::string& staging,
-                bool keep_owners, const ReplayOptions& opts) {
-  Child dump(src.Tool("pg_dump", {"-Fc", "-Z0", "--snapshot=" + snapshot, "-d", src.target().db}), Child::kStdout);
-  std::vector<std::string> restore_args = {"--exit-on-error", "-d", staging};
-  if (!keep_owners) restore_args.insert(restore_args.begin(), {"--no-owner", "--no-acl"});
-  Child restore(dst.Tool("pg_restore", restore_args, true), Child::kStdin);
+                const ReplayOptions& opts) {
+    // Compressed: the bytes cross docker's stdio relay twice, which costs more than gzip -3
+  // (measured: 4.5 s against 9.5 s uncompressed for pgbench scale 20; docs/benchmarks.md).
+  Child dump(src.Tool("pg_dump", {"-Fc", "-Z3", "--snapshot=" + snapshot, "-d", src.target().db}), Child::kStdout);
+  Child restore(dst.Tool("pg_restore", {"--exit-on-error", "-d", staging}, true), Child::kStdin);
   std::vector<char> buf(1 << 20);
   uint64_t total = 0;
   bool write_failed = false;
@@ -127,10 +128,11 @@ void Swap(const Postgres& dst, const std::string& staging) {
 
 bool RepairInterruptedSwap(const Postgres& dst) {
   const std::string db = dst.target().db, retired = RetiredName(db);
-  if (dst.DatabaseExists(db) || !dst.DatabaseExists(retired)) return false;
-  dst.Query("ALTER DATABASE " + QuoteIdent(retired) + " RENAME TO " + QuoteIdent(db) + ";\nALTER DATABASE " +
-                QuoteIdent(db) + " ALLOW_CONNECTIONS true;",
-            "postgres");
+  ServerInfo i = dst.Probe(retired);
+  if (i.db_exists || !i.retired_exists) return false;
+  Session admin(dst, "postgres");
+  admin.Ask("ALTER DATABASE " + QuoteIdent(retired) + " RENAME TO " + QuoteIdent(db) + ";\nALTER DATABASE " +
+            QuoteIdent(db) + " ALLOW_CONNECTIONS true;");
   return true;
 }
 
@@ -148,18 +150,20 @@ ReplayResult Replay(const Postgres& src, const Postgres& dst, const ReplayOption
   Session snap(src, src.target().db);
   const std::string snapshot =
       snap.Ask("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();").at(0);
-  r.source = snap.State();
-  lap("snapshot");
-  Session admin(dst, "postgres");
-  const bool keep_owners = admin.AskValue("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == "t";
-  if (!keep_owners)
-    TheLog().warn("the target's user " + dst.target().user + " is not a superuser: objects will be owned by it and "
-                  "grants are not carried");
-  if (keep_owners) CreateMissingRoles(snap, admin, r);
+  Session admin(dst, "postgres");  // the target's user is a superuser (checked in preflight)
+  CreateMissingRoles(snap, admin, r);
   CreateStaging(snap, admin, db, staging);
   lap("prepare");
   try {
-    r.dump_bytes = Stream(src, snapshot, dst, staging, keep_owners, opts);
+    // The source's rows are counted in the snapshot while pg_dump streams it.
+    auto counting = std::async(std::launch::async, [&snap] { return snap.State(); });
+    try {
+      r.dump_bytes = Stream(src, snapshot, dst, staging, opts);
+    } catch (...) {
+      counting.wait();
+      throw;
+    }
+    r.source = counting.get();
     lap("dump_restore");
     admin.Connect(staging);
     r.target = admin.State();

@@ -192,20 +192,37 @@ class LocalMigration {
       to_.pg.container = EnsureDb(*dst_stack_, to_, started_target_db_);
       if (!from_.pg.container.empty()) {
         src_pg_.emplace(from_.pg);
-        src_pg_->WaitReady(90);
-        src_db_size = static_cast<uint64_t>(src_pg_->DatabaseSize());
-        rep_.Check("source postgres", true, from_.pg.db + " in " + from_.project_name + ", " + HumanBytes(src_db_size));
+        db::ServerInfo si = src_pg_->WaitReady(90, db::RetiredName(from_.pg.db));
+        if (!si.db_exists)
+          BadInput("the source database " + from_.pg.db + " does not exist in " + from_.project_name +
+                   " (is POSTGRES_DB right in " + from_.dir + "/.env?)");
+        src_db_size = src_db_size_ = static_cast<uint64_t>(si.db_size);
+        src_major_ = si.major;
+        rep_.Check("source postgres", true,
+                   from_.pg.db + " in " + from_.project_name + ", postgres " + std::to_string(si.major) + ", " +
+                       HumanBytes(src_db_size));
       }
       if (!to_.pg.container.empty()) {
         dst_pg_.emplace(to_.pg);
-        dst_pg_->WaitReady(90);
-        if (!o_.dry_run && db::RepairInterruptedSwap(*dst_pg_))
+        db::ServerInfo ti = dst_pg_->WaitReady(90, db::RetiredName(to_.pg.db));
+        if (!ti.db_exists && ti.retired_exists && !o_.dry_run) {
+          db::RepairInterruptedSwap(*dst_pg_);
           TheLog().warn("an interrupted run left the target database renamed: it was put back");
-        if (!dst_pg_->DatabaseExists(to_.pg.db))
+          ti = dst_pg_->Probe(db::RetiredName(to_.pg.db));
+        }
+        if (!ti.db_exists)
           Fail("the target database " + to_.pg.db + " does not exist in " + to_.project_name +
                ": start the new release once so that it initialises its database");
-        dst_db_size = static_cast<uint64_t>(dst_pg_->DatabaseSize());
-        rep_.Check("target postgres", true, to_.pg.db + " in " + to_.project_name + ", " + HumanBytes(dst_db_size));
+        if (!ti.superuser)
+          Fail("the target's user " + to_.pg.user + " is not a superuser: the replay creates and renames "
+               "databases and roles; use the postgres service's POSTGRES_USER");
+        if (src_major_ && ti.major < src_major_)
+          Fail("the target runs postgres " + std::to_string(ti.major) + ", older than the source's " +
+               std::to_string(src_major_) + ": a dump cannot go back to an older major version");
+        dst_db_size = static_cast<uint64_t>(ti.db_size);
+        rep_.Check("target postgres", true,
+                   to_.pg.db + " in " + to_.project_name + ", postgres " + std::to_string(ti.major) + ", " +
+                       HumanBytes(dst_db_size));
       }
     }
     if (!o_.no_restart && !o_.stop_old) {
@@ -291,7 +308,7 @@ class LocalMigration {
       Step step(rep_, "plan database");
       std::string d = "replace " + to_.pg.db + " (" + to_.project_name + ") with " + from_.pg.db + " (" +
                       from_.project_name + ")";
-      if (src_pg_) d += ", source " + HumanBytes(static_cast<uint64_t>(src_pg_->DatabaseSize()));
+      if (src_pg_) d += ", source " + HumanBytes(src_db_size_);
       if (!o_.quiet && !o_.json) std::cout << "database: " << d << "\n";
       step.Done(d);
     }
@@ -480,6 +497,8 @@ class LocalMigration {
   std::optional<docker::Stack> src_stack_, dst_stack_;
   std::optional<db::Postgres> src_pg_, dst_pg_;
   bool started_source_db_ = false, started_target_db_ = false;
+  int src_major_ = 0;
+  uint64_t src_db_size_ = 0;
   RunState state_;
 };
 

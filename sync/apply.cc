@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <future>
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
@@ -118,6 +119,10 @@ class Applier {
 
   // Removes the temporary files of the batch not yet renamed (best effort).
   void DropPending() {
+    try {
+      WaitFlush();
+    } catch (const Error&) {
+    }
     for (const auto& p : pending_) ::unlinkat(p.dir->get(), p.tmp.c_str(), 0);
     pending_.clear();
   }
@@ -133,7 +138,7 @@ class Applier {
       ++stats_.items_done;
       if (opts_.progress) opts_.progress(stats_);
     }
-    Flush();
+    Flush(/*wait=*/true);
     // Folders last, deepest first: writing into a folder changes its mtime.
     // An unchanged folder we wrote into gets its own mtime back, as rsync does.
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
@@ -304,16 +309,29 @@ class Applier {
     }
   }
 
-  // One syncfs makes the batch durable; only then do the files take their final names.
-  void Flush() {
-    if (pending_.empty()) return;
-    if (::syncfs(tree_.root_fd()) != 0) Fail("cannot flush " + tree_.Show("") + ": " + ErrnoString());
-    ++stats_.syncs;
-    for (const auto& p : pending_)
-      if (::renameat(p.dir->get(), p.tmp.c_str(), p.dir->get(), p.name.c_str()) != 0)
-        Fail("cannot put " + p.name + " in place: " + ErrnoString());
-    pending_.clear();
-    pending_bytes_ = 0;
+  // One syncfs makes a batch durable; only then do its files take their final names. That
+  // happens on a background thread while the next batch is written; one batch at a time.
+  void Flush(bool wait = false) {
+    WaitFlush();  // the batch before is in place (or its error surfaces here)
+    if (!pending_.empty()) {
+      auto batch = std::make_shared<std::vector<Pending>>(std::move(pending_));
+      pending_.clear();
+      pending_bytes_ = 0;
+      ++stats_.syncs;
+      const int root = tree_.root_fd();
+      const std::string root_name = tree_.Show("");
+      flushing_ = std::async(std::launch::async, [batch, root, root_name] {
+        if (::syncfs(root) != 0) Fail("cannot flush " + root_name + ": " + ErrnoString());
+        for (const auto& p : *batch)
+          if (::renameat(p.dir->get(), p.tmp.c_str(), p.dir->get(), p.name.c_str()) != 0)
+            Fail("cannot put " + p.name + " in place: " + ErrnoString());
+      });
+    }
+    if (wait) WaitFlush();
+  }
+
+  void WaitFlush() {
+    if (flushing_.valid()) flushing_.get();
   }
 
   void SetDirAttrs(const Entry& s) {
@@ -339,6 +357,7 @@ class Applier {
   uint64_t seq_ = 0;
   std::vector<Pending> pending_;
   uint64_t pending_bytes_ = 0;
+  std::future<void> flushing_;  // the batch being made durable and renamed
   std::vector<const Item*> dirs_;                // every source folder, in plan order
   std::unordered_set<std::string_view> touched_;  // folders something was written into
   ApplyStats stats_;

@@ -16,6 +16,7 @@ namespace mig::sync {
 namespace {
 
 constexpr size_t kBufSize = 1 << 20;
+constexpr off_t kWritebackChunk = 8 << 20;
 
 thread_local std::vector<char> t_buf;
 
@@ -61,8 +62,13 @@ void WriteAll(int fd, const char* p, size_t n, off_t off, const std::string& wha
 uint64_t CopyRange(int in, int out, off_t from, off_t to, XXH3_state_t* st,
                    const std::string& what) {
   char* buf = Buffer();
-  off_t off = from;
+  off_t off = from, kicked = from;
   while (off < to) {
+    if (out >= 0 && off - kicked >= kWritebackChunk) {
+      // Start writing back what is written so far: the batch's syncfs then waits less.
+      ::sync_file_range(out, kicked, off - kicked, SYNC_FILE_RANGE_WRITE);
+      kicked = off;
+    }
     size_t want = static_cast<size_t>(std::min<off_t>(to - off, kBufSize));
     ssize_t r = ::pread(in, buf, want, off);
     if (r < 0) {
