@@ -26,7 +26,6 @@ trap 'rm -rf "$work"; bash "$root/scripts/rig/cleanup.sh" migbench >/dev/null 2>
 measure() {
   local name=$1
   shift
-  sync
   /usr/bin/time -f "%e %M" -o "$work/$name" "$@" >/dev/null 2>"$work/$name.err" || { cat "$work/$name.err" >&2; die "$name failed"; }
 }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b if b else float('nan')))" "$1" "$2"; }
@@ -39,30 +38,55 @@ python3 "$root/bench/gendata.py" "$work/src" --dirs "$DIRS" --files "$FILES" --b
 size=$(du -sh "$work/src" | cut -f1)
 cat "$work/src"/d*/* "$work/src"/big* >/dev/null  # both tools start from a warm cache
 
-echo
-echo "### data/ merge: $DIRS x $FILES small files + $BIG x $BIG_MB MiB ($size), local, warm cache"
-echo
-echo "| case | rsync -a s | migrate s | time ratio | rsync RSS MiB | migrate RSS MiB | memory ratio |"
-echo "|---|---|---|---|---|---|---|"
-row() {
-  local case=$1
-  printf '| %s | %.2f | %.2f | %s | %d | %d | %s |\n' "$case" "$(field "r-$case" 1)" "$(field "m-$case" 1)" \
-    "$(ratio "$(field "m-$case" 1)" "$(field "r-$case" 1)")" "$(($(field "r-$case" 2) / 1024))" \
-    "$(($(field "m-$case" 2) / 1024))" "$(ratio "$(field "m-$case" 2)" "$(field "r-$case" 2)")"
+REPS=${REPS:-3}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# run_case CASE PREP: REPS rounds, the tools' order alternating, each after `sync` and a pause
+# (what one tool left dirty must not slow the other). PREP runs before each round. The `sync`
+# right after rsync is timed too: rsync + sync is the same durability migrate gives.
+run_case() {
+  local case=$1 prep=$2 i t
+  for ((i = 1; i <= REPS; i++)); do
+    eval "$prep"
+    local order="r m"
+    ((i % 2 == 0)) && order="m r"
+    for t in $order; do
+      sync
+      sleep 1
+      if [[ $t == r ]]; then
+        measure "r-$case-$i" rsync -a "$work/src/" "$work/by-rsync/"
+        measure "s-$case-$i" sync
+      else
+        measure "m-$case-$i" "$bin/migrate" merge-dir -q "$work/src" "$work/by-migrate"
+      fi
+    done
+  done
+  for t in r m s; do
+    for i in $(seq 1 "$REPS"); do cut -d' ' -f1 "$work/$t-$case-$i"; done | median >"$work/$t-$case.t"
+    for i in $(seq 1 "$REPS"); do cut -d' ' -f2 "$work/$t-$case-$i"; done | sort -n | tail -1 >"$work/$t-$case.m"
+  done
+  local r m rs
+  r=$(cat "$work/r-$case.t")
+  m=$(cat "$work/m-$case.t")
+  rs=$(python3 -c "import sys; print(float(sys.argv[1]) + float(sys.argv[2]))" "$r" "$(cat "$work/s-$case.t")")
+  printf '| %s | %.2f | %.2f | %.2f | %s | %s | %d | %d | %s |\n' "$case" "$r" "$rs" "$m" "$(ratio "$m" "$r")" \
+    "$(ratio "$m" "$rs")" "$(($(cat "$work/r-$case.m") / 1024))" "$(($(cat "$work/m-$case.m") / 1024))" \
+    "$(ratio "$(cat "$work/m-$case.m")" "$(cat "$work/r-$case.m")")"
 }
-measure r-initial rsync -a "$work/src/" "$work/by-rsync/"
-measure m-initial "$bin/migrate" merge-dir -q "$work/src" "$work/by-migrate"
-row initial
-measure r-nochange rsync -a "$work/src/" "$work/by-rsync/"
-measure m-nochange "$bin/migrate" merge-dir -q "$work/src" "$work/by-migrate"
-row nochange
+
+echo
+echo "### data/ merge: $DIRS x $FILES small files + $BIG x $BIG_MB MiB ($size), local, warm cache, median of $REPS"
+echo
+echo "| case | rsync -a s | rsync -a, then sync s | migrate s | vs rsync | vs rsync+sync | rsync RSS MiB | migrate RSS MiB | memory ratio |"
+echo "|---|---|---|---|---|---|---|---|---|"
+run_case initial 'rm -rf "$work/by-rsync" "$work/by-migrate"'
+run_case nochange ':'
 # rsync's quick check compares whole seconds (migrate's, nanoseconds): change the files in a
 # later second than the copy, or rsync would rightly be blamed for missing them.
-sleep 1.1
-python3 "$root/bench/gendata.py" "$work/src" --dirs "$DIRS" --files "$FILES" --big "$BIG" --big-mb "$BIG_MB" --touch
-measure r-changed rsync -a "$work/src/" "$work/by-rsync/"
-measure m-changed "$bin/migrate" merge-dir -q "$work/src" "$work/by-migrate"
-row changed
+touch_set() {
+  sleep 1.1
+  python3 "$root/bench/gendata.py" "$work/src" --dirs "$DIRS" --files "$FILES" --big "$BIG" --big-mb "$BIG_MB" --touch
+}
+run_case changed 'touch_set'
 # Both copies started empty: each must now equal the source, attribute for attribute.
 python3 "$root/tests/tools/treestate.py" "$work/src" >"$work/src.state"
 if ! diff "$work/src.state" <(python3 "$root/tests/tools/treestate.py" "$work/by-migrate") >"$work/diff"; then
