@@ -192,13 +192,6 @@ void ParseSequences(const std::vector<std::string>& rows, DbState& st) {
   }
 }
 
-DbState Postgres::State(const std::string& db) const {
-  DbState st;
-  ParseCounts(Query(std::string(kCountQueriesSql) + " \\gexec\n", db), st);
-  ParseSequences(Query(kSequencesSql, db), st);
-  return st;
-}
-
 std::vector<std::string> CompareStates(const DbState& src, const DbState& dst) {
   std::vector<std::string> diff;
   for (const auto& [t, n] : src.tables) {

@@ -56,8 +56,6 @@ class Postgres {
   ServerInfo Probe(const std::string& retired_db) const;
   // Probe(), retried until the server answers or `seconds` pass (then throws naming it).
   ServerInfo WaitReady(int seconds, const std::string& retired_db) const;
-  // Row counts and sequences of `db` (default: the target's).
-  DbState State(const std::string& db = "") const;
   // pg_dump -Fc of the database into `path` (fsynced). Returns its size.
   uint64_t DumpToFile(const std::string& path) const;
 

@@ -160,11 +160,5 @@ std::vector<std::string> ContainersPublishing(int port, const std::string& excep
   return out;
 }
 
-std::string VolumeMountpoint(const std::string& volume) {
-  ProcResult r = RunCapture({"docker", "volume", "inspect", "--format", "{{.Mountpoint}}", volume}, {}, kQueryTimeout);
-  if (!r.ok()) return "";
-  auto l = Lines(r.out);
-  return l.empty() ? "" : l.front();
-}
 
 }  // namespace mig::docker

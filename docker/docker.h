@@ -59,7 +59,4 @@ std::string ProjectStartedFrom(const std::string& dir);
 // Containers (of any project) that publish host port `port`: "name (project/service)".
 std::vector<std::string> ContainersPublishing(int port, const std::string& except_project);
 
-// Mountpoint of a named volume on the host, "" when it does not exist.
-std::string VolumeMountpoint(const std::string& volume);
-
 }  // namespace mig::docker
