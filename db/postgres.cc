@@ -60,6 +60,9 @@ std::vector<std::string> SplitRows(const std::string& out) {
   return rows;
 }
 
+
+}  // namespace
+
 std::vector<std::string> Fields(const std::string& row) {
   std::vector<std::string> f;
   std::string cur;
@@ -70,8 +73,6 @@ std::vector<std::string> Fields(const std::string& row) {
   f.push_back(cur);
   return f;
 }
-
-}  // namespace
 
 std::vector<std::string> Postgres::Query(const std::string& sql, const std::string& db) const {
   auto cmd = Tool("psql", {"-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-P", "fieldsep=\x1f",

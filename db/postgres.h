@@ -92,6 +92,8 @@ class Session {
 // The SQL that builds one query counting the rows of every table (one result), for \gexec.
 extern const char* const kCountQueriesSql;
 extern const char* const kSequencesSql;
+// The fields of one row printed with '\x1f' between them.
+std::vector<std::string> Fields(const std::string& row);
 // Parses psql -At output with \x1f between fields into a DbState part.
 void ParseCounts(const std::vector<std::string>& rows, DbState& st);
 void ParseSequences(const std::vector<std::string>& rows, DbState& st);

@@ -15,17 +15,6 @@ std::string RetiredName(const std::string& db) { return db.substr(0, 48) + "__mi
 
 namespace {
 
-std::vector<std::string> Fields(const std::string& row) {
-  std::vector<std::string> f;
-  std::string cur;
-  for (char c : row) {
-    if (c == '\x1f') f.push_back(cur), cur.clear();
-    else cur += c;
-  }
-  f.push_back(cur);
-  return f;
-}
-
 // Creates the roles the source has and the target lacks (attributes, no password).
 void CreateMissingRoles(Session& src, Session& admin, ReplayResult& r) {
   auto have = admin.Ask("SELECT rolname FROM pg_roles");

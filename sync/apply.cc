@@ -283,10 +283,7 @@ class Applier {
       ++stats_.attrs_updated;
       return;
     }
-    mode_t type = s.type == FileType::kCharDevice   ? S_IFCHR
-                  : s.type == FileType::kBlockDevice ? S_IFBLK
-                  : s.type == FileType::kFifo        ? S_IFIFO
-                                                     : S_IFSOCK;
+    mode_t type = SpecialModeBits(s.type);
     std::string tmp = TempName();
     if (::mknodat(dir->get(), tmp.c_str(), type | 0600, static_cast<dev_t>(s.rdev)) != 0) {
       if (errno == EPERM && (type == S_IFCHR || type == S_IFBLK)) {

@@ -25,6 +25,15 @@ const char* TypeName(FileType t) {
   return "?";
 }
 
+unsigned SpecialModeBits(FileType t) {
+  switch (t) {
+    case FileType::kCharDevice: return S_IFCHR;
+    case FileType::kBlockDevice: return S_IFBLK;
+    case FileType::kFifo: return S_IFIFO;
+    default: return S_IFSOCK;
+  }
+}
+
 std::string_view BaseName(std::string_view path) {
   auto slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);

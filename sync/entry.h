@@ -11,6 +11,8 @@ namespace mig::sync {
 enum class FileType : uint8_t { kRegular, kDirectory, kSymlink, kCharDevice, kBlockDevice, kFifo, kSocket };
 
 const char* TypeName(FileType t);
+// The S_IF* bits mknod(2) takes for a device, fifo or socket.
+unsigned SpecialModeBits(FileType t);
 
 // A file, folder, symlink or special file, with the attributes rsync -a carries.
 struct Entry {

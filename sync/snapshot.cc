@@ -51,10 +51,7 @@ uint64_t HardLinkSnapshot(const std::string& root, const std::string& backup_roo
         set_attrs(e.path, e);
         break;
       default: {
-        mode_t type = e.type == FileType::kCharDevice   ? S_IFCHR
-                      : e.type == FileType::kBlockDevice ? S_IFBLK
-                      : e.type == FileType::kFifo        ? S_IFIFO
-                                                         : S_IFSOCK;
+        mode_t type = SpecialModeBits(e.type);
         if (::mknodat(dst.get(), p, type | 0600, static_cast<dev_t>(e.rdev)) == 0) set_attrs(e.path, e);
         break;
       }

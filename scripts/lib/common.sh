@@ -115,5 +115,5 @@ build_migrate() {
     build="${1:-$root/build}"
     log "building migrate in $build"
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$build" -- -j"$(nproc)" >"$build.log" 2>&1 || { tail -n 40 "$build.log" >&2; die "build failed (see $build.log)"; }
+    cmake --build "$build" -- -j"$(nproc)" >"$build/build.log" 2>&1 || { tail -n 40 "$build/build.log" >&2; die "build failed (see $build/build.log)"; }
 }

@@ -52,6 +52,22 @@ pg_container() { docker ps -q --filter "label=com.docker.compose.project=$(proje
 # sql DIR "SQL": runs SQL in a release's database, prints rows (unaligned, tuples only).
 sql() { docker exec -i "$(pg_container "$1")" psql -X -q -At -U app -d appdb -v ON_ERROR_STOP=1 -c "$2"; }
 
+# state DIR: every entry of a tree with every attribute (tests/tools/treestate.py).
+state() { python3 "$ROOT/tests/tools/treestate.py" "$1"; }
+# schema DIR: pg_dump -s of a release's database, without comments and pg_dump's random keys.
+schema() { docker exec "$(pg_container "$1")" pg_dump -s -U app -d appdb | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^$'; }
+# json FILE EXPR: evaluates a Python expression over the JSON object j read from FILE.
+json() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+# run_local OUT ERR ARGS...: migrate-local with no stdin; sets RC to its exit code.
+run_local() {
+  local out=$1 err=$2
+  shift 2
+  set +e
+  "$BIN/migrate-local" "$@" </dev/null >"$out" 2>"$err"
+  RC=$?
+  set -e
+}
+
 # new_release DIR VERSION PORT: a demo release under a project name of this suite.
 new_release() {
   bash "$ROOT/scripts/rig/make-release.sh" "$1" "$2" --port "$3" >/dev/null

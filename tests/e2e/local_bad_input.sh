@@ -2,7 +2,6 @@
 # Bad input gets a clear error, the documented exit code, and changes nothing.
 . "$(dirname "$0")/lib.sh"
 make_pair
-state() { python3 "$ROOT/tests/tools/treestate.py" "$1"; }
 state "$NEW/data" >"$WORK/new.before"
 
 # expect CODE PATTERN ARGS...: migrate-local exits CODE and says PATTERN on stderr.
@@ -54,10 +53,8 @@ sed -i "s/^APP_PORT=.*/APP_PORT=$(sed -n 's/^APP_PORT=//p' "$OLD/.env")/" "$NEW/
 compose_in "$NEW" stop app >/dev/null 2>&1
 check "a port held by the old stack is named before anything changes" expect 1 "port [0-9]* of service app is held by .*project ${PREFIX}100" --from-path "$OLD" --to-path "$NEW"
 check "nothing was changed by the port conflict" unchanged
-set +e
-"$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" --stop-old </dev/null >"$WORK/out" 2>"$WORK/err"
-rc=$?
-set -e
+run_local "$WORK/out" "$WORK/err" --from-path "$OLD" --to-path "$NEW" --stop-old
+rc=$RC
 check "--stop-old stops the old stack and completes" test "$rc" -eq 0
 [[ $rc -eq 0 ]] || cat "$WORK/err"
 check "the old stack is stopped" test -z "$(docker ps -q --filter label=com.docker.compose.project=${PREFIX}100)"

@@ -2,8 +2,6 @@
 # migrate-local between two running demo releases: what an operator checks afterwards.
 . "$(dirname "$0")/lib.sh"
 make_pair
-state() { python3 "$ROOT/tests/tools/treestate.py" "$1"; }
-schema() { docker exec "$(pg_container "$1")" pg_dump -s -U app -d appdb | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^$'; }
 
 # --- a dry run changes nothing
 state "$NEW/data" >"$WORK/new.before"
@@ -24,13 +22,10 @@ cp -a "$NEW/data" "$WORK/expected"
 rsync -a --force "$OLD/data/" "$WORK/expected/"
 
 # --- the migration
-set +e
-"$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" --json </dev/null >"$WORK/report.out" 2>"$WORK/run.err"
-rc=$?
-set -e
+run_local "$WORK/report.out" "$WORK/run.err" --from-path "$OLD" --to-path "$NEW" --json
+rc=$RC
 check "migrate-local exits 0" test "$rc" -eq 0
 [[ $rc -eq 0 ]] || { cat "$WORK/run.err"; }
-json() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 check "--json prints result ok" test "$(json "$WORK/report.out" 'j["result"]')" = ok
 mdir=$(json "$WORK/report.out" 'j["migration_dir"]')
 check "report.json is written" test "$(json "$mdir/report.json" 'j["result"]')" = ok
@@ -78,10 +73,8 @@ check "the new app serves the migrated data" bash -c "curl -fsS http://127.0.0.1
 check "the old stack is still running (default keeps it)" test -n "$(pg_container "$OLD")"
 
 # --- a second run has nothing left to copy and succeeds
-set +e
-TO_PATH_TEMP=$WORK/elsewhere "$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" --json </dev/null >"$WORK/report2.out" 2>"$WORK/run2.err"
-rc=$?
-set -e
+TO_PATH_TEMP=$WORK/elsewhere run_local "$WORK/report2.out" "$WORK/run2.err" --from-path "$OLD" --to-path "$NEW" --json
+rc=$RC
 check "a second run exits 0" test "$rc" -eq 0
 check "TO_PATH_TEMP holds the second run's migration folder" test -f "$(json "$WORK/report2.out" 'j["migration_dir"]')/report.json" -a "$(dirname "$(json "$WORK/report2.out" 'j["migration_dir"]')")" = "$WORK/elsewhere"
 check "a second run writes no file" test "$(json "$WORK/report2.out" 'j["data"]["merge"]["files_written"]')" = 0

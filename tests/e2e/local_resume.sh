@@ -4,8 +4,6 @@
 # target as it was before the first run.
 . "$(dirname "$0")/lib.sh"
 make_pair
-state() { python3 "$ROOT/tests/tools/treestate.py" "$1"; }
-json() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 
 # Enough data that the copy takes a while: 3000 small files and 6 x 64 MiB.
 python3 - "$OLD/data/bulk" <<'PY'
@@ -60,10 +58,8 @@ check "the copy was really interrupted (work was left)" test "$(find "$NEW/data"
 kill_when "== replay database" 0.3
 check "still one migration folder (the run resumed)" test "$(ls -d "$NEW"/migration/2* | wc -l)" -eq 1
 
-set +e
-"$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" --json </dev/null >"$WORK/report.out" 2>"$WORK/run.err"
-rc=$?
-set -e
+run_local "$WORK/report.out" "$WORK/run.err" --from-path "$OLD" --to-path "$NEW" --json
+rc=$RC
 check "the third run completes" test "$rc" -eq 0
 [[ $rc -eq 0 ]] || cat "$WORK/run.err"
 check "it reports that it resumed" test "$(json "$WORK/report.out" 'j["resumed"]')" = True

@@ -3,17 +3,13 @@
 # leaves the target database exactly as it was, says why, and a run after the fix completes.
 . "$(dirname "$0")/lib.sh"
 make_pair
-schema() { docker exec "$(pg_container "$1")" pg_dump -s -U app -d appdb | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^$'; }
-json() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 
 docker exec "$(pg_container "$NEW")" sh -c 'rm /usr/share/postgresql/15/extension/pgcrypto*'
 schema "$NEW" >"$WORK/schema.before"
 sql "$NEW" "select * from users order by id" >"$WORK/rows.before"
 
-set +e
-"$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" </dev/null >"$WORK/out" 2>"$WORK/err"
-rc=$?
-set -e
+run_local "$WORK/out" "$WORK/err" --from-path "$OLD" --to-path "$NEW"
+rc=$RC
 check "the run fails with exit code 1" test "$rc" -eq 1
 check "the error names pg_restore and the cause" grep -q "pg_restore into the target failed.*pgcrypto" "$WORK/err"
 check "the target's schema is unchanged" diff "$WORK/schema.before" <(schema "$NEW")
@@ -26,10 +22,8 @@ check "report.json tells how to roll back" grep -q "pg_restore" "$mdir/report.js
 # The operator fixes the new server (a fresh container from the image has the extension).
 compose_in "$NEW" up -d --force-recreate postgres >/dev/null 2>&1
 wait_healthy "$NEW"
-set +e
-"$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" --json </dev/null >"$WORK/report.out" 2>"$WORK/err2"
-rc=$?
-set -e
+run_local "$WORK/report.out" "$WORK/err2" --from-path "$OLD" --to-path "$NEW" --json
+rc=$RC
 check "the run after the fix completes" test "$rc" -eq 0
 [[ $rc -eq 0 ]] || cat "$WORK/err2"
 check "it resumed the failed migration" test "$(json "$WORK/report.out" 'j["resumed"]')" = True
