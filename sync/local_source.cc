@@ -146,7 +146,9 @@ CopyResult CopyFd(int in, int out, const std::string& what) {
     off = data + static_cast<off_t>(n);
     if (n < static_cast<uint64_t>(hole - data)) break;  // the file shrank under us
   }
-  if (out >= 0 && ::ftruncate(out, static_cast<off_t>(copied)) != 0)
+  // Only a copy that ends in a hole needs sizing: a truncate of a freshly written file is not
+  // free on ext4 (it journals the inode again).
+  if (out >= 0 && static_cast<uint64_t>(off) < copied && ::ftruncate(out, static_cast<off_t>(copied)) != 0)
     Fail("cannot size the copy of " + what + ": " + ErrnoString());
   struct stat after;
   CopyResult r;
