@@ -8,6 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 bin=${MIGRATE_BIN:?MIGRATE_BIN is the folder with the built programs}
 seeds=${MERGE_SEEDS:-"1 2 3 4 5 6 7 8"}
 files=${MERGE_FILES:-400}
+checksum_seeds=${MERGE_CHECKSUM_SEEDS:-"1 2 3"}
 work=$(mktemp -d /tmp/merge-oracle.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 state() { python3 "$here/../tools/treestate.py" "$1"; }
@@ -35,5 +36,20 @@ for seed in $seeds; do
     echo "FAIL seed $seed: a second run still changed something:"; cat "$d/out2"; fail=1; continue
   fi
   echo "ok seed $seed: $(wc -l <"$d/expect") entries equal to rsync's; snapshot unchanged; re-run idle"
+  # --checksum against rsync -c: same size and time but other content is replaced too.
+  if [[ " $checksum_seeds " == *" $seed "* ]]; then
+    cp -a "$d/dst" "$d/c-rsync"
+    cp -a "$d/dst" "$d/c-migrate"
+    rsync -a --force -c "$d/src/" "$d/c-rsync/"
+    "$bin/migrate" merge-dir -q --checksum "$d/src" "$d/c-migrate" >/dev/null
+    state "$d/c-migrate" >"$d/c-got"
+    if ! diff -u <(state "$d/c-rsync") "$d/c-got" >"$d/cdiff"; then
+      echo "FAIL seed $seed: merge --checksum differs from rsync -a --force -c:"; head -40 "$d/cdiff"; fail=1; continue
+    fi
+    if cmp -s "$d/expect" "$d/c-got"; then
+      echo "FAIL seed $seed: --checksum changed nothing more than the quick check (the case is missing)"; fail=1; continue
+    fi
+    echo "ok seed $seed: --checksum equal to rsync -c"
+  fi
 done
 exit $fail
