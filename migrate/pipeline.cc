@@ -186,7 +186,7 @@ class LocalMigration {
         BadInput("the source " + from_.dir + " has no data/ folder (use --skip-data to migrate only the database)");
       rep_.Check("source data/", true, from_.data_dir());
     }
-    uint64_t src_db_size = 0, dst_db_size = 0;
+    uint64_t dst_db_size = 0;
     if (!o_.skip_db) {
       from_.pg.container = EnsureDb(*src_stack_, from_, started_source_db_);
       to_.pg.container = EnsureDb(*dst_stack_, to_, started_target_db_);
@@ -196,11 +196,11 @@ class LocalMigration {
         if (!si.db_exists)
           BadInput("the source database " + from_.pg.db + " does not exist in " + from_.project_name +
                    " (is POSTGRES_DB right in " + from_.dir + "/.env?)");
-        src_db_size = src_db_size_ = static_cast<uint64_t>(si.db_size);
+        src_db_size_ = static_cast<uint64_t>(si.db_size);
         src_major_ = si.major;
         rep_.Check("source postgres", true,
                    from_.pg.db + " in " + from_.project_name + ", postgres " + std::to_string(si.major) + ", " +
-                       HumanBytes(src_db_size));
+                       HumanBytes(src_db_size_));
       }
       if (!to_.pg.container.empty()) {
         dst_pg_.emplace(to_.pg);
@@ -247,12 +247,12 @@ class LocalMigration {
       std::string root = r.ok() ? r.out.substr(0, r.out.find('\n')) : "";
       if (!root.empty()) {
         uint64_t free_docker = FreeBytes(root);
-        bool ok_docker = free_docker >= src_db_size * 2;
+        bool ok_docker = free_docker >= src_db_size_ * 2;
         rep_.Check("free space for the database", ok_docker,
-                   HumanBytes(free_docker) + " free in " + root + ", " + HumanBytes(src_db_size * 2) + " needed");
+                   HumanBytes(free_docker) + " free in " + root + ", " + HumanBytes(src_db_size_ * 2) + " needed");
         if (!ok_docker)
           Fail("not enough free space in " + root + " for the replayed database: " + HumanBytes(free_docker) +
-               " free, about " + HumanBytes(src_db_size * 2) + " needed");
+               " free, about " + HumanBytes(src_db_size_ * 2) + " needed");
       }
     }
     step.Done();
@@ -496,7 +496,7 @@ class LocalMigration {
   std::string mroot_, mdir_;
   std::optional<docker::Stack> src_stack_, dst_stack_;
   std::optional<db::Postgres> src_pg_, dst_pg_;
-  bool started_source_db_ = false, started_target_db_ = false;
+  bool started_source_db_ = false, started_target_db_ = false;  // started by preflight
   int src_major_ = 0;
   uint64_t src_db_size_ = 0;
   RunState state_;
