@@ -1,6 +1,5 @@
 #include "core/process.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it

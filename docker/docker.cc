@@ -62,12 +62,7 @@ bool Container::unhealthy() const { return status.find("(unhealthy)") != std::st
 
 std::vector<std::string> Stack::Command(const std::vector<std::string>& args) const {
   std::vector<std::string> c = tool_.argv;
-  for (const char* a : {"-p"}) c.push_back(a);
-  c.push_back(project_);
-  c.push_back("-f");
-  c.push_back(file_);
-  c.push_back("--project-directory");
-  c.push_back(dir_);
+  c.insert(c.end(), {"-p", project_, "-f", file_, "--project-directory", dir_});
   c.insert(c.end(), args.begin(), args.end());
   return c;
 }
