@@ -1,0 +1,120 @@
+#include "compose/rewrite.h"
+
+#include <catch2/catch.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "core/error.h"
+
+using mig::compose::ApplyEdits;
+using mig::compose::LineDiff;
+using mig::compose::PlanVolumePrefix;
+
+namespace {
+
+// A compose file shaped like the ones operators keep: comments, anchors, a merge key, quoted
+// and plain scalars, long and short volume syntax, every form of volume definition.
+const char* kReal = R"(# Product release 2.10.5
+version: "3.8"
+x-common: &common        # shared settings
+  restart: unless-stopped
+  logging: {driver: json-file}
+
+services:
+  postgres:
+    <<: *common
+    image: "postgres:15"  # pinned
+    volumes:
+      - postgres_data:/var/lib/postgresql/data
+      - type: volume
+        source: backups
+        target: /backups
+  app:
+    <<: *common
+    image: app:${VERSION:-2.10.5}
+    volumes: ["./data:/srv:ro", "cache:/cache"]
+
+volumes:
+  postgres_data:
+  backups: {}
+  cache: {driver: local}   # flow style
+  quoted:
+    name: "old_quoted"    # keep the quotes
+  plain:
+    driver: local
+    name: old_plain
+  block:
+    driver: local
+    labels:
+      a: b
+  shared:
+    external: true
+  tilde: ~
+)";
+
+std::string Rewrite(const std::string& text, const std::string& prefix) {
+  return ApplyEdits(text, PlanVolumePrefix(text, "docker-compose.yml", prefix).edits);
+}
+
+}  // namespace
+
+TEST_CASE("prefix names every volume and leaves external ones alone") {
+  auto plan = PlanVolumePrefix(kReal, "docker-compose.yml", "v2_10_5_MY_COPY_2");
+  YAML::Node y = YAML::Load(ApplyEdits(kReal, plan.edits));
+  for (const char* v : {"postgres_data", "backups", "cache", "quoted", "plain", "block", "tilde"})
+    CHECK(y["volumes"][v]["name"].Scalar() == std::string("v2_10_5_MY_COPY_2_") + v);
+  CHECK_FALSE(y["volumes"]["shared"]["name"]);
+  REQUIRE(plan.warnings.size() == 1);
+  CHECK(plan.warnings[0].find("shared is external") != std::string::npos);
+  CHECK(y["volumes"]["cache"]["driver"].Scalar() == "local");
+  CHECK(y["volumes"]["block"]["labels"]["a"].Scalar() == "b");
+}
+
+TEST_CASE("prefix changes only the name lines: comments, anchors, quotes and order survive") {
+  std::string after = Rewrite(kReal, "p");
+  std::string diff = LineDiff(kReal, after);
+  CHECK(diff ==
+        "-23:   backups: {}\n"
+        "-24:   cache: {driver: local}   # flow style\n"
+        "+23:     name: p_postgres_data\n"
+        "+24:   backups: {name: p_backups}\n"
+        "+25:   cache: {name: p_cache, driver: local}   # flow style\n"
+        "-26:     name: \"old_quoted\"    # keep the quotes\n"
+        "+27:     name: \"p_quoted\"    # keep the quotes\n"
+        "-29:     name: old_plain\n"
+        "+30:     name: p_plain\n"
+        "+32:     name: p_block\n"
+        "-36:   tilde: ~\n"
+        "+38:   tilde: {name: p_tilde}\n");
+  CHECK(after.find("x-common: &common        # shared settings") != std::string::npos);
+  CHECK(after.find("    <<: *common\n    image: \"postgres:15\"  # pinned") != std::string::npos);
+}
+
+TEST_CASE("prefix twice gives the same file as prefixing once with the second prefix") {
+  CHECK(Rewrite(Rewrite(kReal, "one"), "two") == Rewrite(Rewrite(kReal, "zzz"), "two"));
+}
+
+TEST_CASE("prefix refuses a bad prefix, bad YAML and a volume defined by an alias") {
+  CHECK_THROWS_AS(PlanVolumePrefix(kReal, "f", ""), mig::Error);
+  CHECK_THROWS_AS(PlanVolumePrefix(kReal, "f", "has space"), mig::Error);
+  CHECK_THROWS_AS(PlanVolumePrefix(kReal, "f", "-dash"), mig::Error);
+  try {
+    PlanVolumePrefix("volumes:\n  a: [unclosed\n", "dc.yml", "p");
+    FAIL("no error");
+  } catch (const mig::Error& e) {
+    CHECK(std::string(e.what()).find("dc.yml:") == 0);
+    CHECK(e.exit_code() == 2);
+  }
+  const char* aliased = "x-v: &v {driver: local}\nvolumes:\n  a: *v\n  b: *v\n";
+  CHECK_THROWS_WITH(PlanVolumePrefix(aliased, "f", "p"), Catch::Contains("alias"));
+}
+
+TEST_CASE("prefix of a file without volumes changes nothing and says so") {
+  auto plan = PlanVolumePrefix("services:\n  a:\n    image: x\n", "f", "p");
+  CHECK(plan.edits.empty());
+  REQUIRE(plan.warnings.size() == 1);
+}
+
+TEST_CASE("apply edits refuses overlapping edits") {
+  CHECK(ApplyEdits("abcdef", {{1, 2, "X"}, {4, 0, "Y"}}) == "aXdYef");
+  CHECK_THROWS_AS(ApplyEdits("abcdef", {{1, 3, "X"}, {2, 1, "Y"}}), mig::Error);
+}
