@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "migrate/run_main.h"
 #include "migrate/merge_dir.h"
+#include "migrate/release.h"
 
 int main(int argc, char** argv) {
   return mig::RunMain("migrate", [&]() -> int {
@@ -27,6 +28,14 @@ int main(int argc, char** argv) {
     merge->add_flag("-n,--dry-run", mo.dry_run, "print what would change, change nothing");
     merge->add_flag("--json", mo.json, "print the result as JSON");
     merge->add_flag("-q,--quiet", mo.quiet, "no progress display");
+    mig::PrefixOptions po;
+    CLI::App* release = app.add_subcommand("release", "side-by-side release folders");
+    release->require_subcommand(1);
+    CLI::App* prefix = release->add_subcommand(
+        "prefix", "give every top-level volume of a compose file a name with PREFIX (e.g. v2_10_5_MY_COPY_2)");
+    prefix->add_option("--prefix", po.prefix, "the prefix: volume KEY is named PREFIX_KEY")->required();
+    prefix->add_option("-f,--file", po.file, "the compose file (default: the current folder's)");
+    prefix->add_flag("-n,--dry-run", po.dry_run, "print the changed lines, write nothing");
     try {
       app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -44,6 +53,7 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
+    if (*prefix) return mig::ReleasePrefix(po);
     mig::BadUsage("remote migration (--from user@host) is not implemented yet; for two installs on this server "
                   "use migrate-local --from-path OLD --to-path NEW");
   });
