@@ -287,7 +287,50 @@ Project LoadProject(const std::string& dir, const std::string& file, const Env& 
   }
   if (const YAML::Node vols = root["volumes"]; vols && vols.IsMap())
     for (const auto& v : vols) p.volumes.push_back(v.first.Scalar());
+  p.raw_volumes_ = root["volumes"];
+  p.raw_networks_ = root["networks"];
+  p.raw_env_ = process_env;
+  EffectiveNames(p, p.name);
   return p;
+}
+
+namespace {
+
+// Fills `out` with the docker names of the top-level `section` (volumes or networks).
+void NamesOf(const Project& p, const YAML::Node& section, const std::string& project,
+             std::map<std::string, std::string>& out, std::vector<std::string>* from_project_var) {
+  if (!section || !section.IsMap()) return;
+  for (const auto& kv : section) {
+    const std::string key = kv.first.Scalar();
+    const YAML::Node& def = kv.second;
+    std::string name = project + "_" + key;
+    if (def.IsMap()) {
+      bool external = def["external"] && def["external"].IsScalar() && def["external"].Scalar() == "true";
+      if (def["external"] && def["external"].IsMap() && def["external"]["name"]) {
+        external = true;
+        name = def["external"]["name"].Scalar();
+      } else if (external) {
+        name = key;
+      }
+      if (def["name"] && def["name"].IsScalar()) {
+        const std::string raw = def["name"].Scalar();
+        if (from_project_var && raw.find("COMPOSE_PROJECT_NAME") != std::string::npos) from_project_var->push_back(key);
+        name = Interpolate(raw, p.raw_env_, p.dotenv, p.file);
+      }
+    }
+    out[key] = name;
+  }
+}
+
+}  // namespace
+
+void EffectiveNames(Project& p, const std::string& project) {
+  p.volume_names.clear();
+  p.network_names.clear();
+  p.names_from_project_var.clear();
+  NamesOf(p, p.raw_volumes_, project, p.volume_names, &p.names_from_project_var);
+  NamesOf(p, p.raw_networks_, project, p.network_names, nullptr);
+  if (!p.network_names.count("default")) p.network_names["default"] = project + "_default";
 }
 
 }  // namespace mig::compose

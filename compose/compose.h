@@ -2,6 +2,8 @@
 // migration needs: services, environment, published ports, volumes, project name).
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -35,8 +37,18 @@ struct Project {
   std::string name;           // the compose project name (COMPOSE_PROJECT_NAME or folder name)
   std::vector<Service> services;
   std::vector<std::string> volumes;  // top-level volume keys
+  // What docker will call them: `name:` (interpolated), else "<project>_<key>"; an external
+  // volume's own name. The project is `name` above unless -p overrides it (see EffectiveNames).
+  std::map<std::string, std::string> volume_names;
+  std::map<std::string, std::string> network_names;  // the same for networks ("default" included)
+  // Volumes whose `name:` is computed from COMPOSE_PROJECT_NAME (`-p` does not change it).
+  std::vector<std::string> names_from_project_var;
 
   const Service* service(const std::string& name) const;
+
+  // The parsed top-level sections, kept for EffectiveNames().
+  YAML::Node raw_volumes_, raw_networks_;
+  Env raw_env_;
 };
 
 // Parses a .env file: KEY=VALUE lines, comments, optional quotes, `export ` prefix.
@@ -58,5 +70,8 @@ std::string FindComposeFile(const std::string& dir);
 // compose lets win over .env. Throws mig::Error (input) with file:line:column on bad YAML or
 // an unknown shape.
 Project LoadProject(const std::string& dir, const std::string& file, const Env& process_env);
+
+// The volume and network names of `p` when it runs under the project name `project`.
+void EffectiveNames(Project& p, const std::string& project);
 
 }  // namespace mig::compose

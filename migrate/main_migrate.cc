@@ -36,6 +36,12 @@ int main(int argc, char** argv) {
     prefix->add_option("--prefix", po.prefix, "the prefix: volume KEY is named PREFIX_KEY")->required();
     prefix->add_option("-f,--file", po.file, "the compose file (default: the current folder's)");
     prefix->add_flag("-n,--dry-run", po.dry_run, "print the changed lines, write nothing");
+    std::vector<std::string> check_dirs;
+    bool check_json = false;
+    CLI::App* check = release->add_subcommand(
+        "check", "report what two or more release folders would collide on if run at once (exit 1 if any)");
+    check->add_option("DIRS", check_dirs, "release folders")->required();
+    check->add_flag("--json", check_json, "print the collisions as JSON");
     try {
       app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -54,6 +60,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*prefix) return mig::ReleasePrefix(po);
+    if (*check) return mig::ReleaseCheck(check_dirs, check_json);
     mig::BadUsage("remote migration (--from user@host) is not implemented yet; for two installs on this server "
                   "use migrate-local --from-path OLD --to-path NEW");
   });

@@ -14,6 +14,11 @@
 #include "compose/rewrite.h"
 #include "core/error.h"
 #include "core/fd.h"
+#include "docker/docker.h"
+#include "migrate/install.h"
+
+#include <map>
+#include <nlohmann/json.hpp>
 
 namespace fs = std::filesystem;
 
@@ -75,6 +80,102 @@ int ReleasePrefix(const PrefixOptions& o) {
   std::cout << "written; the original is kept as " << backup << "\n";
   for (const auto& [key, name] : plan.names) std::cout << "  volume " << key << " -> " << name << "\n";
   return 0;
+}
+
+namespace {
+
+// One release folder as `release check` sees it.
+struct Release {
+  std::string dir;
+  compose::Project p;
+};
+
+struct Collision {
+  std::string kind, what, fix;
+  std::vector<std::string> dirs;
+};
+
+bool SameHostPort(const compose::Port& a, const compose::Port& b) {
+  auto any = [](const std::string& ip) { return ip.empty() || ip == "0.0.0.0" || ip == "::"; };
+  return a.host_port && a.host_port == b.host_port && a.protocol == b.protocol &&
+         (any(a.host_ip) || any(b.host_ip) || a.host_ip == b.host_ip);
+}
+
+}  // namespace
+
+int ReleaseCheck(const std::vector<std::string>& dirs, bool json) {
+  if (dirs.size() < 2) BadUsage("give two or more release folders to check against each other");
+  auto env = ProcessEnv();
+  env.erase("COMPOSE_PROJECT_NAME");
+  std::vector<Release> rs;
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    if (!fs::is_directory(d, ec)) BadInput("the release folder " + d + " does not exist");
+    std::string dir = fs::canonical(d).string();
+    std::string file = compose::FindComposeFile(dir);
+    if (file.empty()) BadInput(dir + " is not a release: it has no docker-compose.yml");
+    Release r{dir, compose::LoadProject(dir, file, env)};
+    std::string running = docker::ProjectStartedFrom(dir);
+    if (!running.empty() && running != r.p.name) {
+      r.p.name = running;
+      compose::EffectiveNames(r.p, running);
+    }
+    rs.push_back(std::move(r));
+  }
+  std::vector<Collision> found;
+  std::vector<std::string> notes;
+  for (size_t i = 0; i < rs.size(); ++i)
+    for (size_t j = i + 1; j < rs.size(); ++j) {
+      const Release &a = rs[i], &b = rs[j];
+      std::vector<std::string> pair = {a.dir, b.dir};
+      if (a.p.name == b.p.name)
+        found.push_back({"project", a.p.name, "run one under another project name (-p NAME or COMPOSE_PROJECT_NAME in its .env)", pair});
+      for (const auto& [ka, na] : a.p.volume_names)
+        for (const auto& [kb, nb] : b.p.volume_names)
+          if (na == nb) {
+            bool ext = a.p.raw_volumes_[ka].IsMap() && a.p.raw_volumes_[ka]["external"];
+            if (ext) {
+              notes.push_back("external volume " + na + " is shared by " + a.dir + " and " + b.dir);
+              continue;
+            }
+            std::string fix = "give the copy its own volume names: migrate release prefix --prefix NEWPREFIX -f " +
+                              b.p.file;
+            for (const auto& k : b.p.names_from_project_var)
+              if (k == kb)
+                fix += " (its name: uses ${COMPOSE_PROJECT_NAME}, which -p does not change)";
+            found.push_back({"volume", na, fix, pair});
+          }
+      for (const auto& [ka, na] : a.p.network_names)
+        for (const auto& [kb, nb] : b.p.network_names)
+          if (na == nb)
+            found.push_back({"network", na, "run one under another project name, or rename the network in " + b.p.file, pair});
+      for (const auto& sa : a.p.services)
+        for (const auto& sb : b.p.services) {
+          if (!sa.container_name.empty() && sa.container_name == sb.container_name)
+            found.push_back({"container_name", sa.container_name,
+                             "remove container_name: from service " + sb.name + " in " + b.p.file + " or change it", pair});
+          for (const auto& pa : sa.ports)
+            for (const auto& pb : sb.ports)
+              if (SameHostPort(pa, pb))
+                found.push_back({"host port", std::to_string(pa.host_port) + "/" + pa.protocol + " (" + sa.name + ", " +
+                                                  sb.name + ")",
+                                 "publish service " + sb.name + " of " + b.dir + " on another host port", pair});
+        }
+    }
+  if (json) {
+    nlohmann::json j = {{"collisions", nlohmann::json::array()}, {"notes", notes}};
+    for (const auto& c : found) j["collisions"].push_back({{"kind", c.kind}, {"name", c.what}, {"releases", c.dirs}, {"fix", c.fix}});
+    std::cout << j.dump(2) << "\n";
+  } else {
+    for (const auto& r : rs) std::cout << r.dir << ": project " << r.p.name << "\n";
+    for (const auto& n : notes) std::cout << "note: " << n << "\n";
+    for (const auto& c : found)
+      std::cout << "COLLISION " << c.kind << " " << c.what << " between " << c.dirs[0] << " and " << c.dirs[1]
+                << "\n  fix: " << c.fix << "\n";
+    std::cout << (found.empty() ? "no collisions: these releases can run at once\n"
+                                : std::to_string(found.size()) + " collision(s)\n");
+  }
+  return found.empty() ? 0 : 1;
 }
 
 }  // namespace mig

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace mig {
 
@@ -15,5 +16,10 @@ struct PrefixOptions {
 // changed lines and warnings; unless dry_run, keeps the original beside the file as
 // "<file>.orig-<timestamp>" and replaces the file atomically. Returns the exit code.
 int ReleasePrefix(const PrefixOptions& o);
+
+// What two or more release folders would collide on if run at once on this host: project
+// names, volume and network names, container names, host ports. Prints each collision with
+// what to change; returns 1 when there is one, 0 otherwise.
+int ReleaseCheck(const std::vector<std::string>& dirs, bool json);
 
 }  // namespace mig
