@@ -42,6 +42,23 @@ int main(int argc, char** argv) {
         "check", "report what two or more release folders would collide on if run at once (exit 1 if any)");
     check->add_option("DIRS", check_dirs, "release folders")->required();
     check->add_flag("--json", check_json, "print the collisions as JSON");
+    std::string rel_dir, rel_project;
+    int rel_wait = 180;
+    bool list_json = false;
+    std::vector<CLI::App*> verbs;
+    for (const char* v : {"up", "down", "ps"}) {
+      CLI::App* c = release->add_subcommand(
+          v, std::string(v == std::string("up")     ? "start a release under its own project name and wait until it runs"
+                         : v == std::string("down") ? "stop and remove a release's containers (volumes are kept)"
+                                                    : "the containers of a release"));
+      c->add_option("DIR", rel_dir, "the release folder (default: the current folder)");
+      c->add_option("-p,--project", rel_project, "the compose project name (default: detected)");
+      if (v == std::string("up")) c->add_option("--wait", rel_wait, "seconds to wait for the services")->capture_default_str();
+      verbs.push_back(c);
+    }
+    CLI::App* list = release->add_subcommand("list", "the releases under ROOT/releases with their versions and state");
+    list->add_option("ROOT", rel_dir, "the folder holding releases/ (default: the current folder)");
+    list->add_flag("--json", list_json, "print JSON");
     try {
       app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -61,6 +78,9 @@ int main(int argc, char** argv) {
     }
     if (*prefix) return mig::ReleasePrefix(po);
     if (*check) return mig::ReleaseCheck(check_dirs, check_json);
+    for (CLI::App* c : verbs)
+      if (*c) return mig::ReleaseUpDownPs(c->get_name(), rel_dir, rel_project, rel_wait);
+    if (*list) return mig::ReleaseList(rel_dir, list_json);
     mig::BadUsage("remote migration (--from user@host) is not implemented yet; for two installs on this server "
                   "use migrate-local --from-path OLD --to-path NEW");
   });

@@ -17,6 +17,8 @@
 #include "docker/docker.h"
 #include "migrate/install.h"
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -176,6 +178,85 @@ int ReleaseCheck(const std::vector<std::string>& dirs, bool json) {
                                 : std::to_string(found.size()) + " collision(s)\n");
   }
   return found.empty() ? 0 : 1;
+}
+
+namespace {
+
+// The release in `dir` with the project it runs (or would run) under.
+Release LoadRelease(const std::string& d, const std::string& project) {
+  std::error_code ec;
+  if (!fs::is_directory(d, ec)) BadInput("the release folder " + d + " does not exist");
+  std::string dir = fs::canonical(d).string();
+  std::string file = compose::FindComposeFile(dir);
+  if (file.empty()) BadInput(dir + " is not a release: it has no docker-compose.yml");
+  auto env = ProcessEnv();
+  env.erase("COMPOSE_PROJECT_NAME");
+  Release r{dir, compose::LoadProject(dir, file, env)};
+  std::string name = project.empty() ? docker::ProjectStartedFrom(dir) : project;
+  if (!name.empty() && name != r.p.name) {
+    r.p.name = name;
+    compose::EffectiveNames(r.p, name);
+  }
+  return r;
+}
+
+}  // namespace
+
+int ReleaseUpDownPs(const std::string& verb, const std::string& d, const std::string& project, int wait_seconds) {
+  Release r = LoadRelease(d.empty() ? fs::current_path().string() : d, project);
+  docker::Stack stack(docker::DetectCompose(), r.dir, r.p.file, r.p.name);
+  if (verb == "down") {
+    stack.Run({"down"}, std::chrono::seconds(600));
+    std::cout << "project " << r.p.name << " is down (its volumes are kept)\n";
+    return 0;
+  }
+  if (verb == "up") {
+    for (const auto& k : r.p.names_from_project_var)
+      if (!project.empty())
+        std::cerr << "warning: volume " << k << "'s name is built from ${COMPOSE_PROJECT_NAME}, which -p " << project
+                  << " does not change: it is " << r.p.volume_names[k] << "\n";
+    stack.Up();
+    std::vector<std::string> services;
+    for (const auto& s : r.p.services) services.push_back(s.name);
+    stack.WaitUp(services, std::chrono::seconds(wait_seconds));
+    std::cout << "project " << r.p.name << " is up: " << services.size() << " services\n";
+    return 0;
+  }
+  std::cout << "project " << r.p.name << " (" << r.dir << ")\n";
+  for (const auto& c : stack.Containers())
+    std::cout << "  " << c.service << "\t" << c.name << "\t" << c.status << "\n";
+  return 0;
+}
+
+int ReleaseList(const std::string& root_arg, bool json) {
+  std::string root = root_arg.empty() ? fs::current_path().string() : root_arg;
+  std::error_code ec;
+  fs::path base = fs::is_directory(fs::path(root) / "releases", ec) ? fs::path(root) / "releases" : fs::path(root);
+  if (!fs::is_directory(base, ec)) BadInput(root + " is not a folder");
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(base, ec))
+    if (e.is_directory() && !compose::FindComposeFile(e.path().string()).empty()) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& d : dirs) {
+    Release r = LoadRelease(d.string(), "");
+    std::string version;
+    if (std::ifstream v(r.dir + "/VERSION"); v) std::getline(v, version);
+    docker::Stack stack(docker::ComposeTool{}, r.dir, r.p.file, r.p.name);
+    size_t running = 0, total = 0;
+    for (const auto& c : stack.Containers()) ++total, running += c.running();
+    j.push_back({{"dir", r.dir}, {"version", version}, {"project", r.p.name}, {"running", running}, {"containers", total}});
+  }
+  if (json) {
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  if (j.empty()) std::cout << "no releases under " << base.string() << "\n";
+  for (const auto& r : j)
+    std::cout << r["dir"].get<std::string>() << "\tversion " << (r["version"].get<std::string>().empty() ? "?" : r["version"].get<std::string>())
+              << "\tproject " << r["project"].get<std::string>() << "\t" << r["running"].get<size_t>() << "/"
+              << r["containers"].get<size_t>() << " containers running\n";
+  return 0;
 }
 
 }  // namespace mig

@@ -22,4 +22,13 @@ int ReleasePrefix(const PrefixOptions& o);
 // what to change; returns 1 when there is one, 0 otherwise.
 int ReleaseCheck(const std::vector<std::string>& dirs, bool json);
 
+// `release up|down|ps DIR`: the release under its project name (`project`, else the one it
+// runs under, else COMPOSE_PROJECT_NAME in its .env, else its folder name), with compose v1 or
+// v2. `up` waits until its services run (and are healthy). Returns the exit code.
+int ReleaseUpDownPs(const std::string& verb, const std::string& dir, const std::string& project, int wait_seconds);
+
+// `release list [ROOT]`: the folders under ROOT/releases (or ROOT itself when it has no
+// releases/ folder), their VERSION, project and how many containers run.
+int ReleaseList(const std::string& root, bool json);
+
 }  // namespace mig
