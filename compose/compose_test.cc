@@ -336,4 +336,27 @@ TEST_CASE("load project points at a service that is not a mapping") {
   CHECK(m.find("'web'") != std::string::npos);
 }
 
+TEST_CASE("effective names follow compose: name:, project prefix, external, default network") {
+  Release r("My.Release");
+  r.Put(".env", "SUFFIX=x\n");
+  Project p = r.Load(
+      "services:\n  a:\n    image: i\n"
+      "volumes:\n  plain:\n  named:\n    name: fixed_${SUFFIX}\n  ext:\n    external: true\n"
+      "  legacy:\n    external:\n      name: old_one\n  trap:\n    name: ${COMPOSE_PROJECT_NAME:-prod}_pg\n"
+      "networks:\n  back:\n");
+  CHECK(p.name == "myrelease");
+  CHECK(p.volume_names["plain"] == "myrelease_plain");
+  CHECK(p.volume_names["named"] == "fixed_x");
+  CHECK(p.volume_names["ext"] == "ext");
+  CHECK(p.volume_names["legacy"] == "old_one");
+  CHECK(p.volume_names["trap"] == "prod_pg");
+  CHECK(p.names_from_project_var == std::vector<std::string>{"trap"});
+  CHECK(p.network_names["back"] == "myrelease_back");
+  CHECK(p.network_names["default"] == "myrelease_default");
+  EffectiveNames(p, "other");
+  CHECK(p.volume_names["plain"] == "other_plain");
+  CHECK(p.volume_names["trap"] == "prod_pg");  // -p does not change an interpolated name
+  CHECK(p.network_names["default"] == "other_default");
+}
+
 }  // namespace mig::compose

@@ -91,7 +91,8 @@ VolumePrefixPlan PlanVolumePrefix(const std::string& text, const std::string& fi
     const std::string name = prefix + "_" + key;
     const YAML::Node& def = kv.second;
     const YAML::Mark km = kv.first.Mark();
-    if (def.IsMap() && def["external"] && !def["external"].IsNull() && def["external"].as<std::string>() != "false") {
+    const YAML::Node ext = def.IsMap() ? def["external"] : YAML::Node();
+    if (ext && (ext.IsMap() || (ext.IsScalar() && ext.Scalar() != "false"))) {
       plan.warnings.push_back("volume " + key + " is external (" + Where(file, km) +
                               "): left alone; it is shared by every copy of the release");
       continue;

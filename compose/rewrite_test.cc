@@ -108,6 +108,13 @@ TEST_CASE("prefix refuses a bad prefix, bad YAML and a volume defined by an alia
   CHECK_THROWS_WITH(PlanVolumePrefix(aliased, "f", "p"), Catch::Contains("alias"));
 }
 
+TEST_CASE("prefix leaves the legacy external form alone") {
+  auto plan = PlanVolumePrefix("volumes:\n  old:\n    external:\n      name: legacy\n  new: {}\n", "f", "p");
+  REQUIRE(plan.names.size() == 1);
+  CHECK(plan.names[0].first == "new");
+  CHECK(plan.warnings.size() == 1);
+}
+
 TEST_CASE("prefix of a file without volumes changes nothing and says so") {
   auto plan = PlanVolumePrefix("services:\n  a:\n    image: x\n", "f", "p");
   CHECK(plan.edits.empty());
