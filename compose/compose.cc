@@ -92,6 +92,27 @@ Port ParseShortPort(std::string s, const std::string& where) {
   return p;
 }
 
+// A mapping with YAML merge keys (`<<: *anchor`, `<<: [*a, *b]`) resolved, as compose does:
+// the mapping's own keys win over merged ones, earlier merged mappings over later ones.
+// yaml-cpp reads `<<` as a plain key, so this is done here.
+YAML::Node Merged(const YAML::Node& map) {
+  if (!map.IsMap() || !map["<<"]) return map;
+  YAML::Node out(YAML::NodeType::Map);
+  for (const auto& kv : map)
+    if (kv.first.Scalar() != "<<") out[kv.first.Scalar()] = kv.second;
+  const YAML::Node src = map["<<"];
+  std::vector<YAML::Node> parts;
+  if (src.IsSequence()) for (const auto& p : src) parts.push_back(p);
+  else parts.push_back(src);
+  for (const auto& part : parts) {
+    YAML::Node m = Merged(part);
+    if (!m.IsMap()) continue;
+    for (const auto& kv : m)
+      if (!out[kv.first.Scalar()]) out[kv.first.Scalar()] = kv.second;
+  }
+  return out;
+}
+
 }  // namespace
 
 Env ParseDotEnv(const std::string& text) {
@@ -227,7 +248,7 @@ Project LoadProject(const std::string& dir, const std::string& file, const Env& 
   for (const auto& kv : services) {
     Service s;
     s.name = kv.first.Scalar();
-    const YAML::Node& def = kv.second;
+    const YAML::Node def = Merged(kv.second);
     if (def.IsNull()) { p.services.push_back(s); continue; }
     if (!def.IsMap()) Shape(file, def, "service '" + s.name + "' must be a mapping");
     if (def["image"]) s.image = interp(def["image"], "image");

@@ -56,6 +56,9 @@ int main(int argc, char** argv) {
       if (v == std::string("up")) c->add_option("--wait", rel_wait, "seconds to wait for the services")->capture_default_str();
       verbs.push_back(c);
     }
+    CLI::App* show = release->add_subcommand("show", "the release as migrate reads its compose file, as JSON");
+    show->add_option("DIR", rel_dir, "the release folder (default: the current folder)");
+    show->add_option("-p,--project", rel_project, "the compose project name (default: detected)");
     CLI::App* list = release->add_subcommand("list", "the releases under ROOT/releases with their versions and state");
     list->add_option("ROOT", rel_dir, "the folder holding releases/ (default: the current folder)");
     list->add_flag("--json", list_json, "print JSON");
@@ -81,6 +84,7 @@ int main(int argc, char** argv) {
     for (CLI::App* c : verbs)
       if (*c) return mig::ReleaseUpDownPs(c->get_name(), rel_dir, rel_project, rel_wait);
     if (*list) return mig::ReleaseList(rel_dir, list_json);
+    if (*show) return mig::ReleaseShow(rel_dir, rel_project);
     mig::BadUsage("remote migration (--from user@host) is not implemented yet; for two installs on this server "
                   "use migrate-local --from-path OLD --to-path NEW");
   });

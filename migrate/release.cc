@@ -259,4 +259,21 @@ int ReleaseList(const std::string& root_arg, bool json) {
   return 0;
 }
 
+int ReleaseShow(const std::string& d, const std::string& project) {
+  Release r = LoadRelease(d.empty() ? fs::current_path().string() : d, project);
+  nlohmann::json j = {{"dir", r.dir}, {"file", r.p.file}, {"project", r.p.name},
+                      {"services", nlohmann::json::object()}, {"volumes", r.p.volume_names},
+                      {"networks", r.p.network_names}};
+  for (const auto& s : r.p.services) {
+    nlohmann::json ports = nlohmann::json::array();
+    for (const auto& p : s.ports)
+      ports.push_back({{"host_ip", p.host_ip}, {"host_port", p.host_port}, {"container_port", p.container_port},
+                       {"protocol", p.protocol}});
+    j["services"][s.name] = {{"image", s.image}, {"container_name", s.container_name},
+                             {"environment", s.environment}, {"ports", ports}};
+  }
+  std::cout << j.dump(2) << "\n";
+  return 0;
+}
+
 }  // namespace mig

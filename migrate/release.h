@@ -27,6 +27,10 @@ int ReleaseCheck(const std::vector<std::string>& dirs, bool json);
 // v2. `up` waits until its services run (and are healthy). Returns the exit code.
 int ReleaseUpDownPs(const std::string& verb, const std::string& dir, const std::string& project, int wait_seconds);
 
+// `release show [DIR]`: the release as migrate reads it (project, services' images, environment
+// and published ports, volume and network names), as JSON.
+int ReleaseShow(const std::string& dir, const std::string& project);
+
 // `release list [ROOT]`: the folders under ROOT/releases (or ROOT itself when it has no
 // releases/ folder), their VERSION, project and how many containers run.
 int ReleaseList(const std::string& root, bool json);
