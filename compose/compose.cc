@@ -304,6 +304,40 @@ Project LoadProject(const std::string& dir, const std::string& file, const Env& 
         }
       }
     }
+    if (const YAML::Node vols = def["volumes"]) {
+      if (!vols.IsSequence()) Shape(file, vols, "a service's 'volumes:' must be a list");
+      for (const auto& v : vols) {
+        Mount m;
+        if (v.IsMap()) {
+          if (v["type"]) m.type = interp(v["type"], "type");
+          if (v["source"]) m.source = interp(v["source"], "source");
+          if (v["target"]) m.target = interp(v["target"], "target");
+          if (v["read_only"]) m.read_only = interp(v["read_only"], "read_only") == "true";
+        } else {
+          // "[source:]target[:mode]"
+          std::string spec = interp(v, "volume");
+          std::vector<std::string> parts;
+          for (size_t start = 0;;) {
+            size_t c = spec.find(':', start);
+            parts.push_back(spec.substr(start, c - start));
+            if (c == std::string::npos) break;
+            start = c + 1;
+          }
+          if (parts.size() == 1) {
+            m.target = parts[0];  // an anonymous volume
+          } else {
+            m.source = parts[0];
+            m.target = parts[1];
+            if (parts.size() > 2) m.read_only = parts[2].find("ro") != std::string::npos;
+            bool path = !m.source.empty() && (m.source[0] == '.' || m.source[0] == '/' || m.source[0] == '~');
+            if (path) m.type = "bind";
+          }
+        }
+        if (m.type == "bind" && !m.source.empty() && m.source[0] == '.')
+          m.source = fs::weakly_canonical(fs::path(dir) / m.source).string();
+        s.mounts.push_back(m);
+      }
+    }
     p.services.push_back(std::move(s));
   }
   if (const YAML::Node vols = root["volumes"]; vols && vols.IsMap())

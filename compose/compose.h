@@ -20,6 +20,14 @@ struct Port {
   std::string protocol = "tcp";
 };
 
+// A service's mount: a named volume, a bind mount (source is a host path) or a tmpfs.
+struct Mount {
+  std::string type = "volume";  // volume, bind, tmpfs
+  std::string source;           // volume key or host path (relative paths made absolute)
+  std::string target;
+  bool read_only = false;
+};
+
 // One service of the compose file, after interpolation.
 struct Service {
   std::string name;
@@ -27,6 +35,7 @@ struct Service {
   std::string container_name;
   Env environment;           // env_file entries, then `environment:`
   std::vector<Port> ports;
+  std::vector<Mount> mounts;
 };
 
 // A release's compose project as read from its folder.

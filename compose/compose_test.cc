@@ -359,4 +359,30 @@ TEST_CASE("effective names follow compose: name:, project prefix, external, defa
   CHECK(p.network_names["default"] == "other_default");
 }
 
+TEST_CASE("service mounts in short and long syntax, merged from an anchor") {
+  Release r;
+  Project p = r.Load(
+      "x-base: &base\n  volumes:\n    - shared:/shared:ro\n"
+      "services:\n  a:\n    <<: *base\n    image: i\n"
+      "  b:\n    image: i\n    volumes:\n      - ./data:/srv:ro,z\n      - /abs:/abs\n      - /anon\n"
+      "      - type: volume\n        source: cache\n        target: /cache\n        read_only: true\n"
+      "volumes:\n  shared:\n  cache:\n");
+  const Service* a = p.service("a");
+  REQUIRE(a->mounts.size() == 1);
+  CHECK(a->mounts[0].type == "volume");
+  CHECK(a->mounts[0].source == "shared");
+  CHECK(a->mounts[0].read_only);
+  const Service* b = p.service("b");
+  REQUIRE(b->mounts.size() == 4);
+  CHECK(b->mounts[0].type == "bind");
+  CHECK(b->mounts[0].source == (r.dir / "data").string());
+  CHECK(b->mounts[0].read_only);
+  CHECK(b->mounts[1].source == "/abs");
+  CHECK_FALSE(b->mounts[1].read_only);
+  CHECK(b->mounts[2].source.empty());
+  CHECK(b->mounts[2].target == "/anon");
+  CHECK(b->mounts[3].source == "cache");
+  CHECK(b->mounts[3].read_only);
+}
+
 }  // namespace mig::compose

@@ -269,8 +269,11 @@ int ReleaseShow(const std::string& d, const std::string& project) {
     for (const auto& p : s.ports)
       ports.push_back({{"host_ip", p.host_ip}, {"host_port", p.host_port}, {"container_port", p.container_port},
                        {"protocol", p.protocol}});
+    nlohmann::json mounts = nlohmann::json::array();
+    for (const auto& m : s.mounts)
+      mounts.push_back({{"type", m.type}, {"source", m.source}, {"target", m.target}, {"read_only", m.read_only}});
     j["services"][s.name] = {{"image", s.image}, {"container_name", s.container_name},
-                             {"environment", s.environment}, {"ports", ports}};
+                             {"environment", s.environment}, {"ports", ports}, {"mounts", mounts}};
   }
   std::cout << j.dump(2) << "\n";
   return 0;

@@ -49,6 +49,20 @@ for name, svc in c["services"].items():
     mine = sorted((p["host_ip"], p["host_port"], p["container_port"], p["protocol"]) for p in ours["ports"])
     if theirs != mine:
         bad.append(f"{name}: ports {mine}, compose says {theirs}")
+    def mounts_of(svc):
+        out = []
+        for v in svc.get("volumes") or []:
+            if isinstance(v, dict):
+                out.append((v.get("type", "volume"), v.get("source", ""), v["target"], bool(v.get("read_only", False))))
+            else:
+                parts = str(v).split(":")
+                src, tgt = (parts[0], parts[1]) if len(parts) > 1 else ("", parts[0])
+                mode = parts[2] if len(parts) > 2 else "rw"
+                out.append(("bind" if src.startswith(("/", ".")) else "volume", src, tgt, "ro" in mode.split(",")))
+        return sorted(out)
+    mine = sorted((x["type"], x["source"], x["target"], x["read_only"]) for x in ours["mounts"])
+    if mounts_of(svc) != mine:
+        bad.append(f"{name}: mounts {mine}, compose says {mounts_of(svc)}")
 for key, vol in (c.get("volumes") or {}).items():
     want = (vol or {}).get("name") or m["project"] + "_" + key
     if m["volumes"].get(key) != want:
@@ -60,6 +74,6 @@ PY
   then
     echo "FAIL $(basename "$d")"; failed=$((failed + 1)); continue
   fi
-  echo "ok $(basename "$d"): services, environment, ports and volume names as docker-compose config"
+  echo "ok $(basename "$d"): services, environment, ports, mounts and volume names as docker-compose config"
 done
 ((failed == 0)) || exit 1
