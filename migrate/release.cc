@@ -92,6 +92,24 @@ struct Release {
   compose::Project p;
 };
 
+// The release in `dir` with the project it runs (or would run) under.
+Release LoadRelease(const std::string& d, const std::string& project) {
+  std::error_code ec;
+  if (!fs::is_directory(d, ec)) BadInput("the release folder " + d + " does not exist");
+  std::string dir = fs::canonical(d).string();
+  std::string file = compose::FindComposeFile(dir);
+  if (file.empty()) BadInput(dir + " is not a release: it has no docker-compose.yml");
+  auto env = ProcessEnv();
+  env.erase("COMPOSE_PROJECT_NAME");
+  Release r{dir, compose::LoadProject(dir, file, env)};
+  std::string name = project.empty() ? docker::ProjectStartedFrom(dir) : project;
+  if (!name.empty() && name != r.p.name) {
+    r.p.name = name;
+    compose::EffectiveNames(r.p, name);
+  }
+  return r;
+}
+
 struct Collision {
   std::string kind, what, fix;
   std::vector<std::string> dirs;
@@ -107,23 +125,8 @@ bool SameHostPort(const compose::Port& a, const compose::Port& b) {
 
 int ReleaseCheck(const std::vector<std::string>& dirs, bool json) {
   if (dirs.size() < 2) BadUsage("give two or more release folders to check against each other");
-  auto env = ProcessEnv();
-  env.erase("COMPOSE_PROJECT_NAME");
   std::vector<Release> rs;
-  for (const auto& d : dirs) {
-    std::error_code ec;
-    if (!fs::is_directory(d, ec)) BadInput("the release folder " + d + " does not exist");
-    std::string dir = fs::canonical(d).string();
-    std::string file = compose::FindComposeFile(dir);
-    if (file.empty()) BadInput(dir + " is not a release: it has no docker-compose.yml");
-    Release r{dir, compose::LoadProject(dir, file, env)};
-    std::string running = docker::ProjectStartedFrom(dir);
-    if (!running.empty() && running != r.p.name) {
-      r.p.name = running;
-      compose::EffectiveNames(r.p, running);
-    }
-    rs.push_back(std::move(r));
-  }
+  for (const auto& d : dirs) rs.push_back(LoadRelease(d, ""));
   std::vector<Collision> found;
   std::vector<std::string> notes;
   for (size_t i = 0; i < rs.size(); ++i)
@@ -180,27 +183,6 @@ int ReleaseCheck(const std::vector<std::string>& dirs, bool json) {
   return found.empty() ? 0 : 1;
 }
 
-namespace {
-
-// The release in `dir` with the project it runs (or would run) under.
-Release LoadRelease(const std::string& d, const std::string& project) {
-  std::error_code ec;
-  if (!fs::is_directory(d, ec)) BadInput("the release folder " + d + " does not exist");
-  std::string dir = fs::canonical(d).string();
-  std::string file = compose::FindComposeFile(dir);
-  if (file.empty()) BadInput(dir + " is not a release: it has no docker-compose.yml");
-  auto env = ProcessEnv();
-  env.erase("COMPOSE_PROJECT_NAME");
-  Release r{dir, compose::LoadProject(dir, file, env)};
-  std::string name = project.empty() ? docker::ProjectStartedFrom(dir) : project;
-  if (!name.empty() && name != r.p.name) {
-    r.p.name = name;
-    compose::EffectiveNames(r.p, name);
-  }
-  return r;
-}
-
-}  // namespace
 
 int ReleaseUpDownPs(const std::string& verb, const std::string& d, const std::string& project, int wait_seconds) {
   Release r = LoadRelease(d.empty() ? fs::current_path().string() : d, project);
