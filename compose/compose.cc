@@ -28,14 +28,6 @@ std::string Trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) BadInput("cannot read " + path + ": " + ErrnoString());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string At(const std::string& file, const YAML::Node& n) {
   auto m = n.Mark();
   if (m.is_null()) return file;
@@ -114,6 +106,14 @@ YAML::Node Merged(const YAML::Node& map) {
 }
 
 }  // namespace
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) BadInput("cannot read " + path + ": " + ErrnoString());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 Env ParseDotEnv(const std::string& text) {
   Env env;

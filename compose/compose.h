@@ -60,6 +60,9 @@ struct Project {
   Env raw_env_;
 };
 
+// The whole content of a file; throws mig::Error (input) naming it when it cannot be read.
+std::string ReadFile(const std::string& path);
+
 // Parses a .env file: KEY=VALUE lines, comments, optional quotes, `export ` prefix.
 Env ParseDotEnv(const std::string& text);
 

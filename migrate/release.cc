@@ -28,14 +28,6 @@ namespace mig {
 
 namespace {
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) BadInput("cannot read " + path + ": " + ErrnoString());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Writes `text` to `path` with `mode`: temporary name, fsync, rename.
 void WriteAtomically(const std::string& path, const std::string& text, mode_t mode) {
   std::string tmp = path + ".migrate-tmp";
@@ -60,7 +52,7 @@ int ReleasePrefix(const PrefixOptions& o) {
   }
   std::error_code ec;
   if (!fs::is_regular_file(file, ec)) BadInput("the compose file " + file + " does not exist");
-  const std::string before = ReadAll(file);
+  const std::string before = compose::ReadFile(file);
   compose::VolumePrefixPlan plan = compose::PlanVolumePrefix(before, file, o.prefix);
   for (const auto& w : plan.warnings) std::cerr << "warning: " << w << "\n";
   const std::string after = compose::ApplyEdits(before, plan.edits);
