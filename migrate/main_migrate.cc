@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "migrate/run_main.h"
 #include "migrate/merge_dir.h"
+#include "dns/dns.h"
 #include "migrate/release.h"
 
 int main(int argc, char** argv) {
@@ -62,6 +63,22 @@ int main(int argc, char** argv) {
     CLI::App* list = release->add_subcommand("list", "the releases under ROOT/releases with their versions and state");
     list->add_option("ROOT", rel_dir, "the folder holding releases/ (default: the current folder)");
     list->add_flag("--json", list_json, "print JSON");
+    mig::dns::Update du;
+    std::string rollback_from;
+    CLI::App* dns = app.add_subcommand("dns", "the DNS cutover (see scripts/update-dns.sh)");
+    dns->require_subcommand(1);
+    CLI::App* dns_update = dns->add_subcommand(
+        "update", "point NAME's A record at the new server, then wait until the server answers it");
+    dns_update->add_option("--name", du.name, "the DNS name, e.g. www.example.org")->required();
+    dns_update->add_option("--to", du.address, "the new server's IPv4 address")->required();
+    dns_update->add_option("--provider", du.provider, "rfc2136 (Route 53, Cloudflare, command: not yet)")
+        ->capture_default_str();
+    dns_update->add_option("--server", du.server, "rfc2136: the authoritative server HOST[:PORT]");
+    dns_update->add_option("--tsig-key", du.tsig_key, "rfc2136: the TSIG key file (tsig-keygen's format)");
+    dns_update->add_option("--zone", du.zone, "the zone (default: NAME without its first label)");
+    dns_update->add_option("--ttl", du.ttl, "the record's TTL in seconds")->capture_default_str();
+    dns_update->add_option("--wait", du.wait_seconds, "seconds to wait for the server to answer the new address")
+        ->capture_default_str();
     try {
       app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -77,6 +94,15 @@ int main(int argc, char** argv) {
                   << ", update attributes of " << p["attrs"] << "; " << p["skip"] << " unchanged, "
                   << p["kept_target_only"] << " target-only kept\n";
       }
+      return 0;
+    }
+    if (*dns_update) {
+      std::string before = mig::dns::Apply(du);
+      std::cout << du.name << " now answers " << du.address << " at " << du.server << " (it answered "
+                << (before.empty() ? "nothing" : before) << ")\n";
+      if (!before.empty() && before.find(' ') == std::string::npos)
+        std::cout << "roll back with: migrate dns update --name " << du.name << " --to " << before << " --server "
+                  << du.server << " --tsig-key " << du.tsig_key << "\n";
       return 0;
     }
     if (*prefix) return mig::ReleasePrefix(po);

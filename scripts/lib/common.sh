@@ -106,7 +106,7 @@ compose_cmd() {
 BUILD_PACKAGES=(g++ cmake ninja-build pkg-config libboost-dev libboost-filesystem-dev libyaml-cpp-dev
   nlohmann-json3-dev libcli11-dev libxxhash-dev catch2)
 RUNTIME_PACKAGES=(docker.io docker-compose rsync postgresql-15 postgresql-client-15 busybox-static python3
-  python3-yaml curl util-linux)
+  python3-yaml curl util-linux bind9-dnsutils)  # bind9 (a DNS server) only for the tests: scripts/rig/bind.sh
 
 # build_migrate [BUILD_DIR] : configure and build (Release with debug info) into BUILD_DIR (default build).
 build_migrate() {
