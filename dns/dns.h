@@ -27,6 +27,10 @@ std::string QueryA(const std::string& server, const std::string& name);
 // Throws mig::Error with the server's reason (a wrong key, a refused zone...).
 std::string Apply(const Update& u);
 
+// Sets the TTL of u.name's A records to u.ttl, keeping their addresses (ahead of a cutover, so
+// that resolvers forget the old address quickly). Returns the addresses kept.
+std::string LowerTtl(const Update& u);
+
 // "host:port" -> {host, port} (port 53 when absent).
 std::pair<std::string, std::string> SplitServer(const std::string& server);
 

@@ -79,6 +79,16 @@ int main(int argc, char** argv) {
     dns_update->add_option("--ttl", du.ttl, "the record's TTL in seconds")->capture_default_str();
     dns_update->add_option("--wait", du.wait_seconds, "seconds to wait for the server to answer the new address")
         ->capture_default_str();
+    mig::dns::Update dl;
+    dl.ttl = 60;
+    CLI::App* dns_ttl = dns->add_subcommand(
+        "lower-ttl", "shorten the TTL of NAME's A records ahead of the cutover (addresses kept)");
+    dns_ttl->add_option("--name", dl.name, "the DNS name")->required();
+    dns_ttl->add_option("--ttl", dl.ttl, "the new TTL in seconds")->capture_default_str();
+    dns_ttl->add_option("--provider", dl.provider, "rfc2136")->capture_default_str();
+    dns_ttl->add_option("--server", dl.server, "rfc2136: the authoritative server HOST[:PORT]");
+    dns_ttl->add_option("--tsig-key", dl.tsig_key, "rfc2136: the TSIG key file");
+    dns_ttl->add_option("--zone", dl.zone, "the zone (default: NAME without its first label)");
     try {
       app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -103,6 +113,12 @@ int main(int argc, char** argv) {
       if (!before.empty() && before.find(' ') == std::string::npos)
         std::cout << "roll back with: migrate dns update --name " << du.name << " --to " << before << " --server "
                   << du.server << " --tsig-key " << du.tsig_key << "\n";
+      return 0;
+    }
+    if (*dns_ttl) {
+      std::string kept = mig::dns::LowerTtl(dl);
+      std::cout << dl.name << " (" << kept << ") now has a TTL of " << dl.ttl << " s at " << dl.server
+                << "; wait the old TTL out before the cutover\n";
       return 0;
     }
     if (*prefix) return mig::ReleasePrefix(po);

@@ -13,6 +13,11 @@ failed=0
 check() { local what=$1; shift; if "$@"; then echo "ok - $what"; else echo "FAIL - $what"; failed=$((failed + 1)); fi; }
 answer() { dig +short -p "$port" @127.0.0.1 www.migrate.test A; }
 srv=127.0.0.1:$port
+ttl() { dig +noall +answer -p "$port" @127.0.0.1 www.migrate.test A | awk '{print $2}'; }
+
+check "lower-ttl succeeds" "$MIGRATE" dns lower-ttl --name www.migrate.test --ttl 30 --server "$srv" --tsig-key "$work/key.conf"
+check "the TTL is lowered" test "$(ttl)" = 30
+check "the address is kept" test "$(dig +short -p "$port" @127.0.0.1 www.migrate.test A)" = 192.0.2.10
 
 check "the update succeeds" bash -c "'$root/scripts/update-dns.sh' --name www.migrate.test --to 192.0.2.20 --server $srv --tsig-key '$work/key.conf' >'$work/out'"
 check "the server answers the new address" test "$(answer)" = 192.0.2.20
