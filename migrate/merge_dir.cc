@@ -5,7 +5,6 @@
 #include <filesystem>
 
 #include "core/error.h"
-#include "core/fd.h"
 #include "core/timer.h"
 #include "migrate/progress.h"
 #include "sync/source.h"
@@ -25,15 +24,7 @@ nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, 
     BadInput("the target " + d + " exists and is not a folder");
   Stopwatch sw;
   auto source = sync::MakeLocalSource(s);
-  std::vector<sync::Entry> dst_list;
-  if (fs::is_directory(d, ec)) {
-    Fd fd(sync::OpenDir(d));
-    dst_list = sync::ListTree(fd.get(), d, false);
-  }
-  sync::PlanOptions po;
-  po.set_owner = ::geteuid() == 0;
-  if (o.checksum) po.same_content = sync::SameContentByHash(*source, d);
-  sync::Plan plan = sync::MakePlan(source->List(), dst_list, po);
+  sync::Plan plan = sync::PlanMerge(*source, d, o.checksum);
   const auto& t = plan.totals;
   nlohmann::json j = {{"plan", {{"create", t.create}, {"replace", t.replace}, {"attrs", t.attrs},
                                 {"skip", t.skip}, {"kept_target_only", t.kept}, {"bytes_to_copy", t.bytes_to_copy}}}};
@@ -42,7 +33,7 @@ nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, 
   sw.restart();
   Progress progress("merge", plan.items.size(), t.bytes_to_copy, o.quiet || o.json);
   sync::ApplyOptions ao;
-  ao.set_owner = po.set_owner;
+  ao.set_owner = ::geteuid() == 0;
   ao.progress = [&](const sync::ApplyStats& st) { progress.Update(st.items_done, st.bytes_written); };
   sync::ApplyStats st = sync::Apply(plan, *source, d, ao);
   progress.Done();

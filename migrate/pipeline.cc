@@ -11,7 +11,6 @@
 #include <set>
 
 #include "core/error.h"
-#include "core/fd.h"
 #include "core/log.h"
 #include "db/replay.h"
 #include "docker/docker.h"
@@ -56,13 +55,6 @@ void WriteSmall(const std::string& path, const std::string& text) {
     if (!out.flush()) Fail("cannot write " + tmp);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) Fail("cannot write " + path + ": " + ErrnoString());
-}
-
-std::vector<sync::Entry> ListOrEmpty(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return {};
-  Fd fd(sync::OpenDir(dir));
-  return sync::ListTree(fd.get(), dir, false);
 }
 
 nlohmann::json TotalsJson(const sync::PlanTotals& t) {
@@ -233,7 +225,7 @@ class LocalMigration {
     // (about the source's size) where docker keeps its volumes.
     uint64_t data_bytes = 0;
     if (!o_.skip_data) {
-      for (const auto& e : ListOrEmpty(from_.data_dir())) data_bytes += e.size;
+      for (const auto& e : sync::ListTreeIfExists(from_.data_dir())) data_bytes += e.size;
     }
     uint64_t need_here = data_bytes + dst_db_size, free_here = FreeBytes(to_.dir);
     bool ok_here = free_here >= need_here + (need_here / 10);
@@ -275,18 +267,12 @@ class LocalMigration {
     return c;
   }
 
-  sync::Plan MakePlan(sync::Source& src) {
-    sync::PlanOptions po;
-    po.set_owner = ::geteuid() == 0;
-    if (o_.checksum) po.same_content = sync::SameContentByHash(src, to_.data_dir());
-    return sync::MakePlan(src.List(), ListOrEmpty(to_.data_dir()), po);
-  }
 
   void DryRun() {
     if (!o_.skip_data) {
       Step step(rep_, "plan data/");
       auto src = sync::MakeLocalSource(from_.data_dir());
-      sync::Plan plan = MakePlan(*src);
+      sync::Plan plan = sync::PlanMerge(*src, to_.data_dir(), o_.checksum);
       rep_.data["plan"] = TotalsJson(plan.totals);
       const auto& t = plan.totals;
       std::ostringstream o;
@@ -396,7 +382,7 @@ class LocalMigration {
       return;
     }
     auto src = sync::MakeLocalSource(from_.data_dir());
-    sync::Plan plan = MakePlan(*src);
+    sync::Plan plan = sync::PlanMerge(*src, to_.data_dir(), o_.checksum);
     rep_.data["plan"] = TotalsJson(plan.totals);
     Progress progress("data/", plan.items.size(), plan.totals.bytes_to_copy, o_.quiet || o_.json);
     sync::ApplyOptions ao;

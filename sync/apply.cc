@@ -362,6 +362,13 @@ class Applier {
 
 }  // namespace
 
+Plan PlanMerge(Source& src, const std::string& dst_root, bool checksum) {
+  PlanOptions po;
+  po.set_owner = ::geteuid() == 0;
+  if (checksum) po.same_content = SameContentByHash(src, dst_root);
+  return MakePlan(src.List(), ListTreeIfExists(dst_root), po);
+}
+
 ApplyStats Apply(const Plan& plan, Source& src, const std::string& target_root,
                  const ApplyOptions& opts) {
   Applier a(src, target_root, opts);

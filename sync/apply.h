@@ -34,6 +34,10 @@ struct ApplyOptions {
   std::function<void(const ApplyStats&)> progress;  // called after each item
 };
 
+// Plans the merge of `src` into the local folder `dst_root` as rsync -a would: owners
+// compared when running as root; with `checksum`, contents instead of size and time.
+Plan PlanMerge(Source& src, const std::string& dst_root, bool checksum);
+
 // Applies `plan` to the folder `target_root` (created when missing), reading from `src`.
 // Every file is written under a temporary name, hashed back, made durable in batches and
 // renamed; nothing is written through a symlink. Throws mig::Error on the first failure

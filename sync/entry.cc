@@ -175,4 +175,11 @@ std::vector<Entry> ListTree(int root_fd, const std::string& root_display, bool c
   return out;
 }
 
+std::vector<Entry> ListTreeIfExists(const std::string& dir) {
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return {};
+  Fd fd(OpenDir(dir));
+  return ListTree(fd.get(), dir, false);
+}
+
 }  // namespace mig::sync

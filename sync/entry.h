@@ -43,6 +43,10 @@ std::string_view DirName(std::string_view path);
 // with `check_readable`, also on a regular file this process may not read.
 std::vector<Entry> ListTree(int root_fd, const std::string& root_display, bool check_readable);
 
+// ListTree of the folder `dir`, or nothing when there is no such folder (a target without
+// data/ yet).
+std::vector<Entry> ListTreeIfExists(const std::string& dir);
+
 // Opens `path` (an existing folder) with O_DIRECTORY; throws a clear error otherwise.
 int OpenDir(const std::string& path);
 

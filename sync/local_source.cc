@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "core/error.h"
@@ -170,9 +171,11 @@ Hash128 HashFd(int fd, const std::string& what) {
 }
 
 std::function<bool(const Entry&, const Entry&)> SameContentByHash(Source& src, const std::string& dst_root) {
-  return [&src, dst_root](const Entry& s, const Entry& d) {
-    Fd root(::open(dst_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    int f = root.valid() ? ::openat(root.get(), d.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+  // The target folder is opened once, at the first comparison, and kept by the function.
+  auto root = std::make_shared<Fd>();
+  return [&src, dst_root, root](const Entry& s, const Entry& d) {
+    if (!root->valid()) *root = Fd(::open(dst_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    int f = root->valid() ? ::openat(root->get(), d.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
     if (f < 0) return false;
     Fd file(f);
     return HashFd(f, dst_root + "/" + d.path) == src.HashOf(s);
