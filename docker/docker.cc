@@ -85,8 +85,8 @@ void Stack::Stop(const std::vector<std::string>& services) const {
   Run(args, kComposeTimeout);
 }
 
-std::vector<Container> Stack::Containers() const {
-  ProcResult r = RunCapture({"docker", "ps", "-a", "--filter", "label=com.docker.compose.project=" + project_,
+std::vector<Container> ProjectContainers(const std::string& project) {
+  ProcResult r = RunCapture({"docker", "ps", "-a", "--filter", "label=com.docker.compose.project=" + project,
                              "--format",
                              "{{.ID}}\t{{.Names}}\t{{.Label \"com.docker.compose.service\"}}\t{{.State}}\t{{.Status}}"},
                             {}, kQueryTimeout);
@@ -99,6 +99,8 @@ std::vector<Container> Stack::Containers() const {
   }
   return out;
 }
+
+std::vector<Container> Stack::Containers() const { return ProjectContainers(project_); }
 
 std::string Stack::RunningContainer(const std::string& service) const {
   for (const auto& c : Containers())

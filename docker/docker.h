@@ -52,6 +52,9 @@ class Stack {
   std::string dir_, file_, project_;
 };
 
+// The containers (all states) of compose project `project`.
+std::vector<Container> ProjectContainers(const std::string& project);
+
 // The compose project whose containers were started from `dir` (label
 // com.docker.compose.project.working_dir), or "" when none was.
 std::string ProjectStartedFrom(const std::string& dir);

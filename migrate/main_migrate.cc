@@ -63,19 +63,21 @@ int main(int argc, char** argv) {
     CLI::App* list = release->add_subcommand("list", "the releases under ROOT/releases with their versions and state");
     list->add_option("ROOT", rel_dir, "the folder holding releases/ (default: the current folder)");
     list->add_flag("--json", list_json, "print JSON");
+    // The flags every DNS subcommand shares: which record, where, with which key.
+    auto dns_target_options = [](CLI::App* c, mig::dns::Update& u) {
+      c->add_option("--name", u.name, "the DNS name, e.g. www.example.org")->required();
+      c->add_option("--provider", u.provider, "rfc2136 (Route 53, Cloudflare, command: not yet)")->capture_default_str();
+      c->add_option("--server", u.server, "rfc2136: the authoritative server HOST[:PORT]");
+      c->add_option("--tsig-key", u.tsig_key, "rfc2136: the TSIG key file (tsig-keygen's format)");
+      c->add_option("--zone", u.zone, "the zone (default: NAME without its first label)");
+    };
     mig::dns::Update du;
-    std::string rollback_from;
     CLI::App* dns = app.add_subcommand("dns", "the DNS cutover (see scripts/update-dns.sh)");
     dns->require_subcommand(1);
     CLI::App* dns_update = dns->add_subcommand(
         "update", "point NAME's A record at the new server, then wait until the server answers it");
-    dns_update->add_option("--name", du.name, "the DNS name, e.g. www.example.org")->required();
+    dns_target_options(dns_update, du);
     dns_update->add_option("--to", du.address, "the new server's IPv4 address")->required();
-    dns_update->add_option("--provider", du.provider, "rfc2136 (Route 53, Cloudflare, command: not yet)")
-        ->capture_default_str();
-    dns_update->add_option("--server", du.server, "rfc2136: the authoritative server HOST[:PORT]");
-    dns_update->add_option("--tsig-key", du.tsig_key, "rfc2136: the TSIG key file (tsig-keygen's format)");
-    dns_update->add_option("--zone", du.zone, "the zone (default: NAME without its first label)");
     dns_update->add_option("--ttl", du.ttl, "the record's TTL in seconds")->capture_default_str();
     dns_update->add_option("--wait", du.wait_seconds, "seconds to wait for the server to answer the new address")
         ->capture_default_str();
@@ -83,12 +85,8 @@ int main(int argc, char** argv) {
     dl.ttl = 60;
     CLI::App* dns_ttl = dns->add_subcommand(
         "lower-ttl", "shorten the TTL of NAME's A records ahead of the cutover (addresses kept)");
-    dns_ttl->add_option("--name", dl.name, "the DNS name")->required();
+    dns_target_options(dns_ttl, dl);
     dns_ttl->add_option("--ttl", dl.ttl, "the new TTL in seconds")->capture_default_str();
-    dns_ttl->add_option("--provider", dl.provider, "rfc2136")->capture_default_str();
-    dns_ttl->add_option("--server", dl.server, "rfc2136: the authoritative server HOST[:PORT]");
-    dns_ttl->add_option("--tsig-key", dl.tsig_key, "rfc2136: the TSIG key file");
-    dns_ttl->add_option("--zone", dl.zone, "the zone (default: NAME without its first label)");
     try {
       app.parse(argc, argv);
     } catch (const CLI::Success& e) {

@@ -216,9 +216,8 @@ int ReleaseList(const std::string& root_arg, bool json) {
     Release r = LoadRelease(d.string(), "");
     std::string version;
     if (std::ifstream v(r.dir + "/VERSION"); v) std::getline(v, version);
-    docker::Stack stack(docker::ComposeTool{}, r.dir, r.p.file, r.p.name);
     size_t running = 0, total = 0;
-    for (const auto& c : stack.Containers()) ++total, running += c.running();
+    for (const auto& c : docker::ProjectContainers(r.p.name)) ++total, running += c.running();
     j.push_back({{"dir", r.dir}, {"version", version}, {"project", r.p.name}, {"running", running}, {"containers", total}});
   }
   if (json) {

@@ -6,8 +6,7 @@ bin=${MIGRATE_BIN:?MIGRATE_BIN is the folder with the built programs}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/release-check.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-failed=0
-check() { local what=$1; shift; if "$@"; then echo "ok - $what"; else echo "FAIL - $what"; failed=$((failed + 1)); fi; }
+. "$(dirname "$0")/checks.sh"
 run() { set +e; "$bin/migrate" release check "$@" >"$work/out" 2>&1; rc=$?; set -e; }
 
 bash "$root/scripts/rig/make-release.sh" "$work/x/2.10.5" 2.10.5 >/dev/null 2>&1
@@ -37,5 +36,4 @@ check "a name from COMPOSE_PROJECT_NAME collides" grep -q "COLLISION volume prod
 check "and the trap is explained" grep -q "which -p does not change" "$work/out"
 run "$work/p"
 check "one folder alone is a usage error (exit 2)" test "$rc" -eq 2
-((failed == 0)) || { echo "$failed check(s) failed"; exit 1; }
-echo "all checks passed"
+finish

@@ -9,8 +9,7 @@ port=$((15300 + RANDOM % 500))
 trap 'bash "$root/scripts/rig/bind.sh" stop "$work" >/dev/null 2>&1; rm -rf "$work"' EXIT
 bash "$root/scripts/rig/bind.sh" start "$work" "$port" migrate.test
 export MIGRATE=${MIGRATE_BIN:?}/migrate
-failed=0
-check() { local what=$1; shift; if "$@"; then echo "ok - $what"; else echo "FAIL - $what"; failed=$((failed + 1)); fi; }
+. "$(dirname "$0")/checks.sh"
 answer() { dig +short -p "$port" @127.0.0.1 www.migrate.test A; }
 srv=127.0.0.1:$port
 ttl() { dig +noall +answer -p "$port" @127.0.0.1 www.migrate.test A | awk '{print $2}'; }
@@ -39,5 +38,4 @@ set +e
 rc=$?
 set -e
 check "a bad address is a usage error (exit 2)" test "$rc" -eq 2
-((failed == 0)) || { echo "$failed check(s) failed"; exit 1; }
-echo "all checks passed"
+finish

@@ -10,11 +10,11 @@ E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$E2E_DIR/../.." && pwd)
 BIN=${MIGRATE_BIN:-$ROOT/build/bin}
 . "$ROOT/scripts/lib/common.sh"
+. "$E2E_DIR/checks.sh"
 read -r -a COMPOSE <<<"$(compose_cmd)"
 SUITE=$(basename "$0" .sh | tr -cd 'a-z0-9')
 PREFIX=migtest${SUITE}
 WORK=$(mktemp -d "/tmp/e2e-$SUITE.XXXXXX")
-FAILED=0
 
 cleanup_suite() {
   bash "$ROOT/scripts/rig/cleanup.sh" "$PREFIX" >/dev/null 2>&1 || true
@@ -22,24 +22,6 @@ cleanup_suite() {
 }
 trap cleanup_suite EXIT
 
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok - $what"
-  else
-    echo "FAIL - $what"
-    FAILED=$((FAILED + 1))
-  fi
-}
-
-finish() {
-  if ((FAILED)); then
-    echo "$FAILED check(s) failed"
-    exit 1
-  fi
-  echo "all checks passed"
-}
 
 # compose_in DIR ARGS...: compose for a release folder under its own project name.
 compose_in() {

@@ -7,8 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/merge-bad.XXXXXX)
 mnt=""
 trap '[[ -n "$mnt" ]] && umount "$mnt" 2>/dev/null; rm -rf "$work"' EXIT
-failed=0
-check() { local what=$1; shift; if "$@"; then echo "ok - $what"; else echo "FAIL - $what"; failed=$((failed + 1)); fi; }
+. "$(dirname "$0")/checks.sh"
 state() { python3 "$here/../tools/treestate.py" "$1"; }
 # expect CODE PATTERN CMD...: CMD exits CODE and says PATTERN on stderr.
 expect() {
@@ -57,5 +56,4 @@ if mount -t tmpfs -o size=2m tmpfs "$mnt" 2>/dev/null; then
 else
   echo "skip - cannot mount a tmpfs here (no CAP_SYS_ADMIN)"
 fi
-((failed == 0)) || { echo "$failed check(s) failed"; exit 1; }
-echo "all checks passed"
+finish
