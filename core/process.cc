@@ -167,6 +167,15 @@ void Child::close_stdin() {
   }
 }
 
+int Child::in_fd() const { return impl_->has_in ? impl_->in.native_sink() : -1; }
+int Child::out_fd() const { return impl_->has_out ? impl_->out.native_source() : -1; }
+
+int Child::poll_exit() {
+  std::error_code ec;
+  if (impl_->child.running(ec) || ec) return -1;
+  return impl_->child.exit_code();
+}
+
 int Child::wait() {
   close_stdin();
   impl_->child.wait();

@@ -47,6 +47,11 @@ class Child {
   // Reads one line of stdout (without '\n'); false at end of output.
   bool read_line(std::string& line);
   void close_stdin();
+  // The pipes' descriptors, for a caller that polls them itself (-1 when closed or not held).
+  int in_fd() const;
+  int out_fd() const;
+  // The exit code if the program has ended, else -1 (does not wait).
+  int poll_exit();
   int wait();          // exit code
   void kill();
   std::string err_text() const;

@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
     merge->add_flag("-n,--dry-run", mo.dry_run, "print what would change, change nothing");
     merge->add_flag("--json", mo.json, "print the result as JSON");
     merge->add_flag("-q,--quiet", mo.quiet, "no progress display");
+    merge->add_flag("--via-agent", mo.via_agent,
+                    "read SRC through a local migrate-agent and the agent protocol (as a remote migration does)");
     mig::PrefixOptions po;
     CLI::App* release = app.add_subcommand("release", "side-by-side release folders");
     release->require_subcommand(1);

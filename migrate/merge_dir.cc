@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "agent/client.h"
 #include "core/error.h"
 #include "core/timer.h"
 #include "migrate/progress.h"
@@ -12,6 +13,13 @@
 namespace fs = std::filesystem;
 
 namespace mig {
+
+std::string AgentBesideMe() {
+  if (const char* env = std::getenv("MIGRATE_AGENT"); env && *env) return env;
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path() / "migrate-agent").string();
+}
 
 nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, const MergeDirOptions& o) {
   std::error_code ec;
@@ -23,13 +31,24 @@ nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, 
   if (fs::exists(d, ec) && !fs::is_directory(fs::symlink_status(d, ec)))
     BadInput("the target " + d + " exists and is not a folder");
   Stopwatch sw;
-  auto source = sync::MakeLocalSource(s);
+  std::unique_ptr<agent::AgentSession> session;
+  std::unique_ptr<sync::Source> source;
+  if (o.via_agent) {
+    session = std::make_unique<agent::AgentSession>(agent::StartLocalAgent(AgentBesideMe()));
+    session->Handshake(MIGRATE_VERSION);
+    source = std::make_unique<agent::AgentSource>(*session, s, s);
+  } else {
+    source = sync::MakeLocalSource(s);
+  }
   sync::Plan plan = sync::PlanMerge(*source, d, o.checksum);
   const auto& t = plan.totals;
   nlohmann::json j = {{"plan", {{"create", t.create}, {"replace", t.replace}, {"attrs", t.attrs},
                                 {"skip", t.skip}, {"kept_target_only", t.kept}, {"bytes_to_copy", t.bytes_to_copy}}}};
   j["plan_seconds"] = sw.seconds();
-  if (o.dry_run) return j;
+  if (o.dry_run) {
+    if (session) session->Close();
+    return j;
+  }
   sw.restart();
   Progress progress("merge", plan.items.size(), t.bytes_to_copy, o.quiet || o.json);
   sync::ApplyOptions ao;
@@ -43,6 +62,11 @@ nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, 
   j["hashes_checked"] = st.hashes_checked;
   j["attrs_updated"] = st.attrs_updated;
   j["syncs"] = st.syncs;
+  if (session) {
+    session->Close();
+    j["agent"] = {{"bytes_in", session->bytes_in()}, {"bytes_out", session->bytes_out()},
+                  {"delta_files", static_cast<agent::AgentSource&>(*source).delta_files()}};
+  }
   return j;
 }
 

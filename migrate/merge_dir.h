@@ -11,7 +11,13 @@ namespace mig {
 
 struct MergeDirOptions {
   bool checksum = false, dry_run = false, json = false, quiet = false;
+  // Read SRC through a local migrate-agent and the agent protocol, as a remote migration does
+  // (its frames, deltas and checks, without SSH): for tests and benchmarks.
+  bool via_agent = false;
 };
+
+// The migrate-agent beside this program (or $MIGRATE_AGENT when set).
+std::string AgentBesideMe();
 
 // Merges folder `src` into `dst` with rsync -a rules; returns what it did as JSON.
 nlohmann::json MergeDir(const std::string& src, const std::string& dst, const MergeDirOptions& o);

@@ -128,6 +128,19 @@ class Applier {
   }
 
   ApplyStats Run(const Plan& plan) {
+    src_.Prepare(plan, [this](const Entry& e) {
+      try {
+        DirFd dir = tree_.Dir(DirName(e.path));
+        // O_NONBLOCK: a fifo put there since the plan must not hang the merge.
+        Fd fd(::openat(dir->get(), std::string(BaseName(e.path)).c_str(),
+                       O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+        struct stat st {};
+        if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return Fd();
+        return fd;
+      } catch (const Error&) {
+        return Fd();
+      }
+    });
     for (const auto& p : plan.stale_temps) {
       DirFd dir = tree_.Dir(DirName(p));
       stats_.stale_temps_removed += RemoveTree(dir->get(), std::string(BaseName(p)), tree_.Show(p));

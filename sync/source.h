@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/fd.h"
 #include "sync/entry.h"
 
 namespace mig::sync {
@@ -27,12 +28,22 @@ struct CopyResult {
   bool changed_since_listing = false;
 };
 
+struct Plan;
+
+// Opens the target's current copy of `e` read-only, never through a symlink (an invalid Fd
+// when there is none): the basis a delta is computed against.
+using OpenBasis = std::function<Fd(const Entry& e)>;
+
 // The side of the merge that has the files to carry.
 class Source {
  public:
   virtual ~Source() = default;
   // The whole tree, as ListTree returns it.
   virtual std::vector<Entry> List() = 0;
+  // Called once by Apply before the first CopyTo: CopyTo will then be asked, in plan order,
+  // for every regular file the plan creates or replaces. A remote source sends its requests
+  // ahead from here. The default does nothing.
+  virtual void Prepare(const Plan& plan, const OpenBasis& open_basis) {}
   // Writes the content of the regular file `e` into `out_fd` (from offset 0; holes stay
   // holes) and returns its hash. Throws mig::Error when the file cannot be read.
   virtual CopyResult CopyTo(const Entry& e, int out_fd) = 0;

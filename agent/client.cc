@@ -1,0 +1,337 @@
+#include "agent/client.h"
+
+#include <librsync.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "agent/io.h"
+#include "core/error.h"
+#include "sync/plan.h"
+
+namespace mig::agent {
+
+using sync::Entry;
+
+AgentSession::AgentSession(std::unique_ptr<Transport> t)
+    : t_(std::move(t)), peer_(t_->Describe()), dec_(peer_) {}
+
+AgentSession::~AgentSession() = default;
+
+const Hello& AgentSession::Handshake(const std::string& my_version) {
+  Send(Type::kHello, EncodeHello({kProtocolVersion, my_version, ""}));
+  Frame f = Receive();
+  if (f.type != Type::kHello) Violation(peer_, std::string("a ") + TypeName(f.type) + " frame before HELLO");
+  hello_ = DecodeHello(f.payload, peer_);
+  if (hello_.version != kProtocolVersion)
+    Fail(peer_ + " speaks protocol version " + std::to_string(hello_.version) + ", this migrate speaks " +
+         std::to_string(kProtocolVersion) + ": use an agent of the same version as migrate (" + my_version + ")");
+  return hello_;
+}
+
+void AgentSession::Send(Type type, std::string_view payload, bool compress) {
+  if (out_pos_ == out_.size()) {
+    out_.clear();
+    out_pos_ = 0;
+  }
+  out_ += EncodeFrame(type, payload, compress);
+  while (out_.size() - out_pos_ > (8u << 20)) Pump(true);
+}
+
+void AgentSession::Pump(bool block) {
+  bool moved = false;
+  while (out_pos_ < out_.size()) {
+    size_t n = t_->WriteSome(out_.data() + out_pos_, out_.size() - out_pos_);
+    if (n == 0) break;
+    out_pos_ += n;
+    bytes_out_ += n;
+    moved = true;
+  }
+  if (out_pos_ == out_.size() && out_pos_ > 0) out_.clear(), out_pos_ = 0;
+  char buf[1 << 16];
+  while (!ended_ && dec_.buffered() < (64u << 20)) {
+    long n = t_->ReadSome(buf, sizeof buf);
+    if (n < 0) {
+      ended_ = true;
+      break;
+    }
+    if (n == 0) break;
+    dec_.Feed(std::string_view(buf, static_cast<size_t>(n)));
+    bytes_in_ += static_cast<uint64_t>(n);
+    moved = true;
+  }
+  if (!moved && block && !ended_) t_->Wait(out_pos_ < out_.size(), 1000);
+}
+
+Frame AgentSession::Receive() {
+  auto idle_since = std::chrono::steady_clock::now();
+  uint64_t seen = bytes_in_;
+  while (true) {
+    if (auto f = dec_.Next()) {
+      if (f->type == Type::kError) {
+        PayloadReader r(f->payload, peer_);
+        std::string msg(r.LStr(kMaxMessage));
+        Fail(peer_ + " failed: " + msg);
+      }
+      return std::move(*f);
+    }
+    if (ended_) {
+      if (dec_.buffered() != 0) Violation(peer_, "the stream ends in the middle of a frame");
+      Fail(peer_ + " ended the connection: " + t_->EndReason());
+    }
+    Pump(true);
+    if (bytes_in_ != seen) {
+      seen = bytes_in_;
+      idle_since = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - idle_since > std::chrono::milliseconds(kIdleTimeoutMs)) {
+      Fail(peer_ + " sent nothing for " + std::to_string(kIdleTimeoutMs / 1000) + " s: the connection is stuck");
+    }
+  }
+}
+
+void AgentSession::Close() {
+  Send(Type::kBye, "");
+  while (out_pos_ < out_.size() && !ended_) Pump(true);
+}
+
+AgentSource::AgentSource(AgentSession& s, std::string root, std::string display)
+    : s_(s), root_(std::move(root)), display_(std::move(display)) {}
+
+std::vector<Entry> AgentSource::List() {
+  s_.Send(Type::kList, PayloadWriter().Str(root_).U8(0).data());
+  std::vector<Entry> out;
+  ListChecker check(s_.peer());
+  index_.clear();
+  while (true) {
+    Frame f = s_.Receive();
+    if (f.type == Type::kListEnd) {
+      PayloadReader r(f.payload, s_.peer());
+      uint64_t total = r.U64();
+      r.Done("LIST_END");
+      if (total != out.size()) Violation(s_.peer(), "LIST_END counts " + std::to_string(total) + " entries, " + std::to_string(out.size()) + " came");
+      return out;
+    }
+    if (f.type != Type::kEntries) Violation(s_.peer(), std::string("a ") + TypeName(f.type) + " frame inside a listing");
+    PayloadReader r(f.payload, s_.peer());
+    uint32_t count = r.U32();
+    if (count > kMaxFrame / 40) Violation(s_.peer(), "an ENTRIES frame claiming " + std::to_string(count) + " entries");
+    for (uint32_t i = 0; i < count; ++i) {
+      Entry e = DecodeEntry(r);
+      check.Check(e);
+      if (out.size() >= UINT32_MAX) Violation(s_.peer(), "a listing of more than 2^32 entries");
+      index_.emplace(e.path, static_cast<uint32_t>(out.size()));
+      out.push_back(std::move(e));
+    }
+    r.Done("ENTRIES");
+  }
+}
+
+void AgentSource::Prepare(const sync::Plan& plan, const sync::OpenBasis& open_basis) {
+  open_basis_ = open_basis;
+  reqs_.clear();
+  sent_ = taken_ = 0;
+  in_flight_bytes_ = 0;
+  for (const sync::Item& item : plan.items) {
+    if (item.src.type != sync::FileType::kRegular) continue;
+    if (item.action != sync::Action::kCreate && item.action != sync::Action::kReplace) continue;
+    auto it = index_.find(item.src.path);
+    if (it == index_.end()) Fail("internal: " + item.src.path + " is not in the agent's listing");
+    bool delta = item.action == sync::Action::kReplace && item.dst && item.dst->type == sync::FileType::kRegular &&
+                 item.dst->size >= kMinDeltaSize && item.src.size >= kMinDeltaSize;
+    reqs_.push_back({it->second, &item.src, delta});
+  }
+}
+
+namespace {
+
+// The librsync signature of the open file `fd`, the block and hash lengths as librsync
+// recommends for its size.
+std::string Signature(int fd, uint64_t size, const std::string& what) {
+  rs_magic_number magic = RS_RK_BLAKE2_SIG_MAGIC;
+  size_t block_len = 0, strong_len = 0;
+  if (rs_sig_args(static_cast<rs_long_t>(size), &magic, &block_len, &strong_len) != RS_DONE)
+    Fail("librsync cannot size a signature for " + what);
+  rs_job_t* job = rs_sig_begin(block_len, strong_len, magic);
+  std::unique_ptr<rs_job_t, decltype(&rs_job_free)> hold(job, rs_job_free);
+  std::string sig, in(1 << 16, '\0'), out(1 << 16, '\0');
+  size_t in_len = 0, in_pos = 0;
+  bool eof = false;
+  while (true) {
+    if (in_pos == in_len && !eof) {
+      in_len = ReadFd(fd, in.data(), in.size(), what.c_str());
+      in_pos = 0;
+      eof = in_len == 0;
+    }
+    rs_buffers_t b{};
+    b.next_in = in.data() + in_pos;
+    b.avail_in = in_len - in_pos;
+    b.eof_in = eof;
+    b.next_out = out.data();
+    b.avail_out = out.size();
+    rs_result r = rs_job_iter(job, &b);
+    in_pos = in_len - b.avail_in;
+    sig.append(out.data(), out.size() - b.avail_out);
+    if (r == RS_DONE) return sig;
+    if (r != RS_BLOCKED) Fail("librsync failed on " + what + ": " + rs_strerror(r));
+  }
+}
+
+// The basis of a patch: the target's old copy, read by offset with every range checked.
+struct Basis {
+  int fd;
+  uint64_t size;
+  std::string_view peer;
+  bool bad = false;
+};
+
+rs_result CopyFromBasis(void* arg, rs_long_t pos, size_t* len, void** buf) {
+  auto* b = static_cast<Basis*>(arg);
+  if (pos < 0 || static_cast<uint64_t>(pos) > b->size || *len > b->size - static_cast<uint64_t>(pos)) {
+    b->bad = true;
+    return RS_CORRUPT;
+  }
+  size_t got = 0;
+  while (got < *len) {
+    ssize_t n = ::pread(b->fd, static_cast<char*>(*buf) + got, *len - got, pos + static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return RS_IO_ERROR;
+    got += static_cast<size_t>(n);
+  }
+  return RS_DONE;
+}
+
+}  // namespace
+
+void AgentSource::SendRequest(const Request& r) {
+  if (!r.delta) {
+    s_.Send(Type::kGet, EncodeGet({r.index, 0, 0}));
+    return;
+  }
+  Fd basis = open_basis_(*r.src);
+  if (!basis.valid()) {  // gone since the plan: the file travels whole
+    s_.Send(Type::kGet, EncodeGet({r.index, 0, 0}));
+    return;
+  }
+  struct stat st {};
+  ::fstat(basis.get(), &st);
+  std::string sig = Signature(basis.get(), static_cast<uint64_t>(st.st_size), display_ + "/" + r.src->path);
+  s_.Send(Type::kGet, EncodeGet({r.index, 1, static_cast<uint32_t>(sig.size())}));
+  for (size_t off = 0; off < sig.size(); off += kMaxChunk)
+    s_.Send(Type::kSig, std::string_view(sig).substr(off, kMaxChunk));
+}
+
+void AgentSource::TopUp() {
+  while (sent_ < reqs_.size() &&
+         (sent_ == taken_ || (sent_ - taken_ < kWindowFiles && in_flight_bytes_ < kWindowBytes))) {
+    Request& r = reqs_[sent_];
+    SendRequest(r);
+    in_flight_bytes_ += r.src->size;
+    ++sent_;
+  }
+}
+
+sync::CopyResult AgentSource::CopyTo(const Entry& e, int out_fd) {
+  if (taken_ >= reqs_.size() || reqs_[taken_].src->path != e.path)
+    Fail("internal: the merge asked the agent for " + e.path + " out of the plan's order");
+  TopUp();
+  const Request req = reqs_[taken_];
+  const std::string what = display_ + "/" + e.path;
+  const std::string peer = s_.peer();
+  Frame f = s_.Receive();
+  if (f.type == Type::kFileFail) {
+    PayloadReader r(f.payload, peer);
+    uint32_t index = r.U32();
+    std::string reason(r.LStr(kMaxMessage));
+    if (index != req.index) Violation(peer, "an answer for another file than " + what);
+    Fail("cannot copy " + what + ": " + reason);
+  }
+  if (f.type != Type::kFile) Violation(peer, std::string("a ") + TypeName(f.type) + " frame where " + what + " was due");
+  FileBegin begin = DecodeFileBegin(f.payload, peer);
+  if (begin.index != req.index || begin.mode != (req.delta ? 1 : 0))
+    Violation(peer, "an answer for another file or mode than " + what);
+  Fd basis_fd;
+  Basis basis{-1, 0, peer};
+  rs_job_t* job = nullptr;
+  if (req.delta) {
+    basis_fd = open_basis_(e);
+    if (!basis_fd.valid()) Fail("the target's copy of " + e.path + " went away during the merge");
+    struct stat st {};
+    ::fstat(basis_fd.get(), &st);
+    basis = {basis_fd.get(), static_cast<uint64_t>(st.st_size), peer};
+    job = rs_patch_begin(CopyFromBasis, &basis);
+  }
+  std::unique_ptr<rs_job_t, decltype(&rs_job_free)> hold(job, rs_job_free);
+  XXH3_state_t* st = XXH3_createState();
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hst(st, XXH3_freeState);
+  XXH3_128bits_reset(st);
+  const uint64_t limit = e.size + kGrowthSlack;
+  uint64_t written = 0;
+  auto write_out = [&](const char* p, size_t n) {
+    if (n > limit - written) Violation(peer, "more content for " + what + " than its size allows");
+    WriteFd(out_fd, p, n, what.c_str());
+    XXH3_128bits_update(st, p, n);
+    written += n;
+  };
+  std::string out(kMaxChunk, '\0');
+  bool patch_done = !req.delta;
+  while (true) {
+    f = s_.Receive();
+    if (f.type == Type::kData) {
+      if (!req.delta) {
+        write_out(f.payload.data(), f.payload.size());
+        continue;
+      }
+      if (patch_done) Violation(peer, "delta bytes after the end of the delta of " + what);
+      rs_buffers_t b{};
+      b.next_in = f.payload.data();
+      b.avail_in = f.payload.size();
+      while (true) {
+        b.next_out = out.data();
+        b.avail_out = out.size();
+        rs_result r = rs_job_iter(job, &b);
+        write_out(out.data(), out.size() - b.avail_out);
+        if (r == RS_DONE) {
+          patch_done = true;
+          if (b.avail_in != 0) Violation(peer, "bytes after the end of the delta of " + what);
+          break;
+        }
+        if (basis.bad) Violation(peer, "a delta for " + what + " that copies from outside the target's copy");
+        if (r != RS_BLOCKED) Violation(peer, "a delta for " + what + " that librsync rejects: " + rs_strerror(r));
+        if (b.avail_in == 0 && b.avail_out != 0) break;  // needs the next DATA frame
+      }
+      continue;
+    }
+    if (f.type == Type::kFileFail) {
+      PayloadReader r(f.payload, peer);
+      r.U32();
+      Fail("cannot copy " + what + ": " + std::string(r.LStr(kMaxMessage)));
+    }
+    if (f.type != Type::kFileEnd) Violation(peer, std::string("a ") + TypeName(f.type) + " frame inside " + what);
+    FileEnd end = DecodeFileEnd(f.payload, peer);
+    if (end.index != req.index) Violation(peer, "a FILE_END for another file than " + what);
+    if (!patch_done) Violation(peer, "the delta of " + what + " ends early");
+    XXH128_hash_t h = XXH3_128bits_digest(st);
+    sync::Hash128 got{h.low64, h.high64};
+    if (end.size != written || !(end.hash == got))
+      Fail("the copy of " + what + " does not match what the agent read (" + std::to_string(written) + " of " +
+           std::to_string(end.size) + " bytes, hash " + (end.hash == got ? "equal" : "differs") +
+           "): the transfer was corrupted; run again");
+    ++taken_;
+    in_flight_bytes_ -= req.src->size;
+    if (req.delta) ++delta_files_;
+    TopUp();
+    sync::CopyResult res;
+    res.hash = got;
+    res.size = written;
+    res.mtime_sec = end.mtime_sec;
+    res.mtime_nsec = end.mtime_nsec;
+    res.changed_since_listing = end.changed;
+    return res;
+  }
+}
+
+sync::Hash128 AgentSource::HashOf(const Entry& e) {
+  BadUsage("--checksum is not available with a remote source yet: run without it (size and time decide)");
+}
+
+}  // namespace mig::agent

@@ -1,0 +1,88 @@
+// The receiver's side of the agent protocol (docs/protocol.md): a session on a Transport, and
+// AgentSource, the merge's Source for a tree the agent lists and sends.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/frame.h"
+#include "agent/transport.h"
+#include "agent/wire.h"
+#include "sync/source.h"
+
+namespace mig::agent {
+
+// How long the receiver waits for the agent's next byte before it gives up.
+inline constexpr int kIdleTimeoutMs = 300 * 1000;
+// Requests in flight (sent, answers not yet taken): at most this many files and bytes.
+inline constexpr size_t kWindowFiles = 1024;
+inline constexpr uint64_t kWindowBytes = 32ull << 20;
+// Files smaller than this travel whole even when the target has an older copy.
+inline constexpr uint64_t kMinDeltaSize = 64 << 10;
+
+// One conversation with an agent: framed messages both ways, pumped from one thread.
+class AgentSession {
+ public:
+  explicit AgentSession(std::unique_ptr<Transport> t);
+  ~AgentSession();
+  // Exchanges HELLO; throws when the far side speaks another protocol or version.
+  const Hello& Handshake(const std::string& my_version);
+  // Queues a frame; it goes out as the stream takes it (Send pumps when much is queued).
+  void Send(Type type, std::string_view payload, bool compress = false);
+  // The next frame from the agent; an ERROR frame or the end of the stream throws mig::Error.
+  Frame Receive();
+  // Says BYE and waits for the agent to end.
+  void Close();
+  const std::string& peer() const { return peer_; }
+  const Hello& hello() const { return hello_; }
+  uint64_t bytes_in() const { return bytes_in_; }
+  uint64_t bytes_out() const { return bytes_out_; }
+
+ private:
+  // Moves bytes both ways; with `block`, waits (bounded) until something moved.
+  void Pump(bool block);
+  std::unique_ptr<Transport> t_;
+  std::string peer_;
+  FrameDecoder dec_;
+  std::string out_;
+  size_t out_pos_ = 0;
+  bool ended_ = false;
+  Hello hello_;
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
+};
+
+// The merge's source when the files are on the agent's host.
+class AgentSource : public sync::Source {
+ public:
+  AgentSource(AgentSession& s, std::string root, std::string display);
+  std::vector<sync::Entry> List() override;
+  void Prepare(const sync::Plan& plan, const sync::OpenBasis& open_basis) override;
+  sync::CopyResult CopyTo(const sync::Entry& e, int out_fd) override;
+  sync::Hash128 HashOf(const sync::Entry& e) override;
+  std::string Describe() const override { return display_; }
+  uint64_t delta_files() const { return delta_files_; }
+
+ private:
+  // One GET: which file, whole or delta.
+  struct Request {
+    uint32_t index;
+    const sync::Entry* src;
+    bool delta;
+  };
+  void TopUp();
+  void SendRequest(const Request& r);
+  AgentSession& s_;
+  std::string root_, display_;
+  std::unordered_map<std::string, uint32_t> index_;  // path -> index in the agent's listing
+  std::vector<Request> reqs_;
+  size_t sent_ = 0, taken_ = 0;
+  uint64_t in_flight_bytes_ = 0;
+  sync::OpenBasis open_basis_;
+  uint64_t delta_files_ = 0;
+};
+
+}  // namespace mig::agent

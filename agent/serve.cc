@@ -1,0 +1,246 @@
+#include "agent/serve.h"
+
+#include <fcntl.h>
+#include <librsync.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "agent/frame.h"
+#include "agent/io.h"
+#include "agent/wire.h"
+#include "core/error.h"
+#include "core/fd.h"
+
+namespace mig::agent {
+
+std::string MachineName() {
+  struct utsname u {};
+  ::uname(&u);
+  return u.machine;
+}
+
+namespace {
+
+using sync::Entry;
+constexpr std::string_view kPeer = "migrate (the receiver)";
+
+// One session: the listing it sent, and the stream it answers on.
+class Server {
+ public:
+  Server(int in, int out, std::string version) : in_(in), out_(out), version_(std::move(version)), dec_(std::string(kPeer)) {}
+
+  int Run() {
+    try {
+      while (true) {
+        Frame f = Receive();
+        switch (f.type) {
+          case Type::kHello: {
+            Hello h = DecodeHello(f.payload, kPeer);
+            if (h.version != kProtocolVersion) Fail("protocol version " + std::to_string(h.version) + " is not spoken here");
+            Hello mine{kProtocolVersion, version_, MachineName()};
+            Send(Type::kHello, EncodeHello(mine));
+            break;
+          }
+          case Type::kList: DoList(f.payload); break;
+          case Type::kGet: DoGet(DecodeGet(f.payload, kPeer)); break;
+          case Type::kBye: Flush(); return 0;
+          default: Violation(kPeer, std::string("an unexpected ") + TypeName(f.type) + " frame");
+        }
+      }
+    } catch (const Error& e) {
+      try {
+        Send(Type::kError, EncodeError(e.what()));
+        Flush();
+      } catch (const Error&) {
+      }
+      return 1;
+    }
+  }
+
+ private:
+  Frame Receive() {
+    Flush();  // answers go out before we wait for the next request
+    while (true) {
+      if (auto f = dec_.Next()) return std::move(*f);
+      char buf[65536];
+      size_t n = ReadFd(in_, buf, sizeof buf, "the receiver's stream");
+      if (n == 0) {
+        if (dec_.buffered() != 0) Violation(kPeer, "the stream ends in the middle of a frame");
+        Fail("the receiver closed the connection without BYE");
+      }
+      dec_.Feed(std::string_view(buf, n));
+    }
+  }
+
+  void Send(Type t, std::string_view payload, bool compress = false) {
+    out_buf_ += EncodeFrame(t, payload, compress);
+    if (out_buf_.size() >= (1u << 20)) Flush();
+  }
+  void Flush() {
+    WriteFd(out_, out_buf_.data(), out_buf_.size(), "the receiver's stream");
+    out_buf_.clear();
+  }
+
+  void DoList(std::string_view payload) {
+    PayloadReader r(payload, kPeer);
+    std::string root(r.Str(kMaxPath));
+    uint8_t flags = r.U8();
+    r.Done("LIST");
+    root_fd_ = Fd(sync::OpenDir(root));
+    root_ = root;
+    entries_ = sync::ListTree(root_fd_.get(), root, flags & 1);
+    PayloadWriter w;
+    uint32_t count = 0;
+    auto flush_entries = [&] {
+      PayloadWriter head;
+      head.U32(count).Raw(w.data());
+      Send(Type::kEntries, head.data(), true);
+      w = PayloadWriter();
+      count = 0;
+    };
+    for (const Entry& e : entries_) {
+      if (w.data().size() + EncodedEntrySize(e) > kMaxFrame - 16) flush_entries();
+      EncodeEntry(e, w);
+      ++count;
+    }
+    if (count) flush_entries();
+    Send(Type::kListEnd, PayloadWriter().U64(entries_.size()).data());
+  }
+
+  // Opens the listed file `e` under the root, never through a symlink.
+  // O_NONBLOCK: a fifo put there since the listing must not hang the agent.
+  Fd OpenListed(const Entry& e) {
+    Fd fd(OpenBeneath(root_fd_.get(), e.path, O_RDONLY | O_NONBLOCK));
+    struct stat st {};
+    if (fd.valid() && (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))) {
+      errno = EINVAL;  // "Invalid argument": no longer a regular file
+      return Fd();
+    }
+    return fd;
+  }
+
+  std::string ReadSignature(uint32_t bytes) {
+    std::string sig;
+    while (sig.size() < bytes) {
+      Frame f = Receive();
+      if (f.type != Type::kSig) Violation(kPeer, std::string("a ") + TypeName(f.type) + " frame inside a signature");
+      if (f.payload.size() > kMaxChunk || sig.size() + f.payload.size() > bytes)
+        Violation(kPeer, "a signature longer than announced");
+      sig += f.payload;
+    }
+    return sig;
+  }
+
+  void DoGet(const Get& g) {
+    std::string sig = g.mode == 1 ? ReadSignature(g.sig_bytes) : std::string();
+    if (g.index >= entries_.size() || entries_[g.index].type != sync::FileType::kRegular)
+      Violation(kPeer, "a GET for entry " + std::to_string(g.index) + ", which is not a listed file");
+    const Entry& e = entries_[g.index];
+    Fd fd = OpenListed(e);
+    if (!fd.valid()) {
+      Send(Type::kFileFail, EncodeFileFail(g.index, "cannot open " + root_ + "/" + e.path + ": " + ErrnoString()));
+      return;
+    }
+    Send(Type::kFile, EncodeFileBegin({g.index, g.mode}));
+    XXH3_state_t* st = XXH3_createState();
+    std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hold(st, XXH3_freeState);
+    XXH3_128bits_reset(st);
+    uint64_t size = 0;
+    std::string fail;
+    if (g.mode == 0) {
+      std::string buf(kMaxChunk, '\0');
+      while (true) {
+        ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) { fail = "cannot read " + root_ + "/" + e.path + ": " + ErrnoString(); break; }
+        if (n == 0) break;
+        XXH3_128bits_update(st, buf.data(), n);
+        size += n;
+        Send(Type::kData, std::string_view(buf.data(), n), true);
+      }
+    } else {
+      fail = SendDelta(fd.get(), e, sig, st, size);
+    }
+    if (!fail.empty()) {
+      Send(Type::kFileFail, EncodeFileFail(g.index, fail));
+      return;
+    }
+    struct stat after {};
+    ::fstat(fd.get(), &after);
+    FileEnd end;
+    end.index = g.index;
+    end.size = size;
+    XXH128_hash_t h = XXH3_128bits_digest(st);
+    end.hash = {h.low64, h.high64};
+    end.mtime_sec = after.st_mtim.tv_sec;
+    end.mtime_nsec = static_cast<uint32_t>(after.st_mtim.tv_nsec);
+    end.changed = size != e.size || end.mtime_sec != e.mtime_sec || end.mtime_nsec != e.mtime_nsec;
+    Send(Type::kFileEnd, EncodeFileEnd(end));
+  }
+
+  // Streams a librsync delta of the file against `sig`; returns "" or why reading failed.
+  std::string SendDelta(int fd, const Entry& e, const std::string& sig, XXH3_state_t* st, uint64_t& size) {
+    rs_signature_t* sumset = nullptr;
+    rs_job_t* load = rs_loadsig_begin(&sumset);
+    rs_buffers_t b{};
+    b.next_in = const_cast<char*>(sig.data());
+    b.avail_in = sig.size();
+    b.eof_in = 1;
+    rs_result r = rs_job_iter(load, &b);
+    rs_job_free(load);
+    std::unique_ptr<rs_signature_t, decltype(&rs_free_sumset)> hold(sumset, rs_free_sumset);
+    if (r != RS_DONE) Violation(kPeer, std::string("a signature librsync cannot read: ") + rs_strerror(r));
+    if ((r = rs_build_hash_table(sumset)) != RS_DONE) Violation(kPeer, std::string("a bad signature: ") + rs_strerror(r));
+    rs_job_t* job = rs_delta_begin(sumset);
+    std::unique_ptr<rs_job_t, decltype(&rs_job_free)> jhold(job, rs_job_free);
+    std::string in(kMaxChunk, '\0'), out(kMaxChunk, '\0');
+    size_t in_len = 0, in_pos = 0;
+    bool eof = false;
+    while (true) {
+      if (in_pos == in_len && !eof) {
+        ssize_t n;
+        do n = ::read(fd, in.data(), in.size()); while (n < 0 && errno == EINTR);
+        if (n < 0) return "cannot read " + root_ + "/" + e.path + ": " + ErrnoString();
+        in_pos = 0;
+        in_len = static_cast<size_t>(n);
+        if (n == 0) eof = true;
+        XXH3_128bits_update(st, in.data(), in_len);
+        size += in_len;
+      }
+      rs_buffers_t buf{};
+      buf.next_in = in.data() + in_pos;
+      buf.avail_in = in_len - in_pos;
+      buf.eof_in = eof;
+      buf.next_out = out.data();
+      buf.avail_out = out.size();
+      r = rs_job_iter(job, &buf);
+      in_pos = in_len - buf.avail_in;
+      size_t produced = out.size() - buf.avail_out;
+      if (produced) Send(Type::kData, std::string_view(out.data(), produced), true);
+      if (r == RS_DONE) return "";
+      if (r != RS_BLOCKED) return std::string("librsync failed on ") + e.path + ": " + rs_strerror(r);
+    }
+  }
+
+  int in_, out_;
+  std::string version_;
+  FrameDecoder dec_;
+  std::string out_buf_;
+  Fd root_fd_;
+  std::string root_;
+  std::vector<Entry> entries_;
+};
+
+}  // namespace
+
+int Serve(int in_fd, int out_fd, const std::string& program_version) {
+  return Server(in_fd, out_fd, program_version).Run();
+}
+
+}  // namespace mig::agent

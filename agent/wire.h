@@ -1,0 +1,92 @@
+// The agent protocol's messages (docs/protocol.md) as values, with their encoders and checked
+// decoders. Decoders throw the protocol-violation error on anything out of range.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/frame.h"
+#include "sync/entry.h"
+#include "sync/source.h"
+
+namespace mig::agent {
+
+inline constexpr size_t kMaxPath = 4096;
+inline constexpr size_t kMaxName = 255;
+inline constexpr size_t kMaxLinkTarget = 4096;
+inline constexpr size_t kMaxMessage = 16384;
+inline constexpr uint64_t kGrowthSlack = 1ull << 30;  // a file may grow this much while read
+
+// HELLO: who speaks, and which protocol.
+struct Hello {
+  uint16_t version = kProtocolVersion;
+  std::string program_version;
+  std::string machine;  // uname -m
+};
+std::string EncodeHello(const Hello& h);
+Hello DecodeHello(std::string_view payload, std::string_view peer);
+
+// GET: the file at `index` of the listing, whole or as a delta against a signature of
+// `sig_bytes` bytes that follows in SIG frames.
+struct Get {
+  uint32_t index = 0;
+  uint8_t mode = 0;  // 0 whole, 1 delta
+  uint32_t sig_bytes = 0;
+};
+std::string EncodeGet(const Get& g);
+Get DecodeGet(std::string_view payload, std::string_view peer);
+
+// FILE: the answer to a GET begins.
+struct FileBegin {
+  uint32_t index = 0;
+  uint8_t mode = 0;
+};
+std::string EncodeFileBegin(const FileBegin& f);
+FileBegin DecodeFileBegin(std::string_view payload, std::string_view peer);
+
+// FILE_END: what the agent read.
+struct FileEnd {
+  uint32_t index = 0;
+  uint64_t size = 0;
+  sync::Hash128 hash;
+  int64_t mtime_sec = 0;
+  uint32_t mtime_nsec = 0;
+  bool changed = false;
+};
+std::string EncodeFileEnd(const FileEnd& f);
+FileEnd DecodeFileEnd(std::string_view payload, std::string_view peer);
+
+// FILE_FAIL and ERROR carry an index (FILE_FAIL only) and a sentence.
+std::string EncodeFileFail(uint32_t index, std::string_view reason);
+std::string EncodeError(std::string_view message);
+
+// ENTRIES: `entries` appended in the wire form (the caller cuts frames below kMaxFrame).
+void EncodeEntry(const sync::Entry& e, PayloadWriter& w);
+size_t EncodedEntrySize(const sync::Entry& e);
+sync::Entry DecodeEntry(PayloadReader& r);
+
+// Checks a listing as it arrives: names well-formed, in ListTree's order (so no duplicates),
+// the root first, every parent a folder sent earlier (so nothing passes through a symlink).
+class ListChecker {
+ public:
+  explicit ListChecker(std::string_view peer) : peer_(peer) {}
+  void Check(const sync::Entry& e);
+  uint64_t count() const { return count_; }
+
+ private:
+  struct Open {
+    std::string path;      // a folder whose entries may still come
+    std::string last_child;  // the name of its last entry so far
+  };
+  std::string_view peer_;
+  std::vector<Open> open_;
+  uint64_t count_ = 0;
+};
+
+// Name rules alone: relative, '/'-separated, no empty, "." or ".." component, no NUL, bounded.
+// Returns "" when fine, else why not.
+std::string BadPathReason(std::string_view path);
+
+}  // namespace mig::agent
