@@ -70,7 +70,9 @@ Frame AgentSession::Receive() {
     if (auto f = dec_.Next()) {
       if (f->type == Type::kError) {
         PayloadReader r(f->payload, peer_);
+        bool bad_input = r.U8() != 0;
         std::string msg(r.LStr(kMaxMessage));
+        if (bad_input) BadInput(peer_ + ": " + msg);
         Fail(peer_ + " failed: " + msg);
       }
       return std::move(*f);
@@ -98,7 +100,7 @@ AgentSource::AgentSource(AgentSession& s, std::string root, std::string display)
     : s_(s), root_(std::move(root)), display_(std::move(display)) {}
 
 std::vector<Entry> AgentSource::List() {
-  s_.Send(Type::kList, PayloadWriter().Str(root_).U8(0).data());
+  s_.Send(Type::kList, PayloadWriter().Str(root_).U8(1).data());  // unreadable files: refused up front
   std::vector<Entry> out;
   ListChecker check(s_.peer());
   index_.clear();

@@ -55,7 +55,7 @@ class Server {
       }
     } catch (const Error& e) {
       try {
-        Send(Type::kError, EncodeError(e.what()));
+        Send(Type::kError, EncodeError(e.what(), e.kind() != ErrorKind::kFailed));
         Flush();
       } catch (const Error&) {
       }

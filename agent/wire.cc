@@ -84,9 +84,9 @@ std::string EncodeFileFail(uint32_t index, std::string_view reason) {
   return w.take();
 }
 
-std::string EncodeError(std::string_view message) {
+std::string EncodeError(std::string_view message, bool bad_input) {
   PayloadWriter w;
-  w.LStr(message.substr(0, kMaxMessage));
+  w.U8(bad_input ? 1 : 0).LStr(message.substr(0, kMaxMessage));
   return w.take();
 }
 

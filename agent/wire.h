@@ -58,9 +58,10 @@ struct FileEnd {
 std::string EncodeFileEnd(const FileEnd& f);
 FileEnd DecodeFileEnd(std::string_view payload, std::string_view peer);
 
-// FILE_FAIL and ERROR carry an index (FILE_FAIL only) and a sentence.
+// FILE_FAIL carries an index and a sentence; ERROR a kind (bad input: something on the
+// agent's host the operator must fix) and a sentence.
 std::string EncodeFileFail(uint32_t index, std::string_view reason);
-std::string EncodeError(std::string_view message);
+std::string EncodeError(std::string_view message, bool bad_input);
 
 // ENTRIES: `entries` appended in the wire form (the caller cuts frames below kMaxFrame).
 void EncodeEntry(const sync::Entry& e, PayloadWriter& w);

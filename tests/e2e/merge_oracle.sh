@@ -8,7 +8,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 bin=${MIGRATE_BIN:?MIGRATE_BIN is the folder with the built programs}
 seeds=${MERGE_SEEDS:-"1 2 3 4 5 6 7 8"}
 files=${MERGE_FILES:-400}
-checksum_seeds=${MERGE_CHECKSUM_SEEDS:-"1 2 3"}
+checksum_seeds=${MERGE_CHECKSUM_SEEDS-"1 2 3"}
+flags=${MERGE_FLAGS:-}  # e.g. --via-agent: the same oracle through the agent protocol
 work=$(mktemp -d /tmp/merge-oracle.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 state() { python3 "$here/../tools/treestate.py" "$1"; }
@@ -21,7 +22,7 @@ for seed in $seeds; do
   cp -al "$d/by-migrate" "$d/backup"
   state "$d/backup" >"$d/backup.before"
   rsync -a --force "$d/src/" "$d/by-rsync/"
-  "$bin/migrate" merge-dir -q "$d/src" "$d/by-migrate" >"$d/out1"
+  "$bin/migrate" merge-dir -q $flags "$d/src" "$d/by-migrate" >"$d/out1"
   state "$d/by-rsync" >"$d/expect"
   state "$d/by-migrate" >"$d/got"
   state "$d/backup" >"$d/backup.after"
@@ -31,7 +32,7 @@ for seed in $seeds; do
   if ! diff -u "$d/backup.before" "$d/backup.after" >"$d/bdiff"; then
     echo "FAIL seed $seed: the hard-link snapshot changed:"; head -20 "$d/bdiff"; fail=1; continue
   fi
-  "$bin/migrate" merge-dir -q --json "$d/src" "$d/by-migrate" >"$d/out2"
+  "$bin/migrate" merge-dir -q $flags --json "$d/src" "$d/by-migrate" >"$d/out2"
   if ! python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); p=j["plan"]; sys.exit(0 if j["files_written"]==0 and p["create"]==0 and p["replace"]==0 and p["attrs"]==0 else 1)' "$d/out2"; then
     echo "FAIL seed $seed: a second run still changed something:"; cat "$d/out2"; fail=1; continue
   fi
