@@ -104,9 +104,11 @@ compose_cmd() {
 
 # What building and testing migrate needs, all Debian packages.
 BUILD_PACKAGES=(g++ cmake ninja-build pkg-config libboost-dev libboost-filesystem-dev libyaml-cpp-dev
-  nlohmann-json3-dev libcli11-dev libxxhash-dev catch2)
+  nlohmann-json3-dev libcli11-dev libxxhash-dev catch2 librsync-dev libb2-dev libzstd-dev libssh2-1-dev)
 RUNTIME_PACKAGES=(docker.io docker-compose rsync postgresql-15 postgresql-client-15 busybox-static python3
   python3-yaml curl util-linux bind9-dnsutils)  # bind9 (a DNS server) only for the tests: scripts/rig/bind.sh
+# Only the tests need these: a real sshd for the remote migration, clang's libFuzzer.
+TEST_PACKAGES=(openssh-server openssh-client clang-14 libclang-rt-14-dev)
 
 # build_migrate [BUILD_DIR] : configure and build (Release with debug info) into BUILD_DIR (default build).
 build_migrate() {
