@@ -67,7 +67,15 @@ Frame AgentSession::Receive() {
   auto idle_since = std::chrono::steady_clock::now();
   uint64_t seen = bytes_in_;
   while (true) {
-    if (auto f = dec_.Next()) {
+    std::optional<Frame> f;
+    try {
+      f = dec_.Next();
+    } catch (const Error&) {
+      if (got_frame_) throw;
+      NotAnAgent();
+    }
+    if (f) {
+      got_frame_ = true;
       if (f->type == Type::kError) {
         PayloadReader r(f->payload, peer_);
         bool bad_input = r.U8() != 0;
@@ -78,6 +86,7 @@ Frame AgentSession::Receive() {
       return std::move(*f);
     }
     if (ended_) {
+      if (!got_frame_ && dec_.buffered() != 0) NotAnAgent();
       if (dec_.buffered() != 0) Violation(peer_, "the stream ends in the middle of a frame");
       Fail(peer_ + " ended the connection: " + t_->EndReason());
     }
@@ -89,6 +98,13 @@ Frame AgentSession::Receive() {
       Fail(peer_ + " sent nothing for " + std::to_string(kIdleTimeoutMs / 1000) + " s: the connection is stuck");
     }
   }
+}
+
+void AgentSession::NotAnAgent() {
+  std::string said;
+  for (char c : dec_.pending().substr(0, 120)) said += (c >= 0x20 && c < 0x7f) ? c : ' ';
+  Violation(peer_, "it does not speak the migrate agent protocol (it sent '" + said +
+                       "'): is something printing on the remote shell's startup?");
 }
 
 void AgentSession::Close() {

@@ -45,12 +45,14 @@ class AgentSession {
  private:
   // Moves bytes both ways; with `block`, waits (bounded) until something moved.
   void Pump(bool block);
+  [[noreturn]] void NotAnAgent();
   std::unique_ptr<Transport> t_;
   std::string peer_;
   FrameDecoder dec_;
   std::string out_;
   size_t out_pos_ = 0;
   bool ended_ = false;
+  bool got_frame_ = false;
   Hello hello_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
 };

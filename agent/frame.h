@@ -87,6 +87,8 @@ class FrameDecoder {
   std::optional<Frame> Next();
   // Bytes received but not yet a whole frame (0 at a clean end of stream).
   size_t buffered() const { return buf_.size() - pos_; }
+  // Those bytes, for telling what a peer that speaks something else said.
+  std::string_view pending() const { return std::string_view(buf_).substr(pos_); }
   const std::string& peer() const { return peer_; }
 
  private:
