@@ -31,6 +31,13 @@ int main(int argc, char** argv) {
     merge->add_flag("-q,--quiet", mo.quiet, "no progress display");
     merge->add_flag("--via-agent", mo.via_agent,
                     "read SRC through a local migrate-agent and the agent protocol (as a remote migration does)");
+    merge->add_option("--from", mo.from, "SRC is on this host, user@host[:port], read over SSH by migrate-agent");
+    merge->add_option("--key", mo.ssh.key_file, "with --from: the SSH private key (default: ssh-agent, ~/.ssh/id_*)")
+        ->envname("KEY");
+    merge->add_option("--known-hosts", mo.ssh.known_hosts, "with --from: the known hosts file (default ~/.ssh/known_hosts)");
+    merge->add_flag("--accept-new-host-key", mo.ssh.accept_new_host_key,
+                    "with --from: add an unknown host key to known_hosts (a changed one is always refused)");
+    merge->add_flag("--sudo", mo.sudo, "with --from: run the agent with sudo -n (files only root may read)");
     mig::PrefixOptions po;
     CLI::App* release = app.add_subcommand("release", "side-by-side release folders");
     release->require_subcommand(1);

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "agent/client.h"
+#include "ssh/remote_agent.h"
 #include "core/error.h"
 #include "core/timer.h"
 #include "migrate/progress.h"
@@ -23,17 +24,24 @@ std::string AgentBesideMe() {
 
 nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, const MergeDirOptions& o) {
   std::error_code ec;
-  if (!fs::is_directory(src_dir, ec)) BadInput("the source " + src_dir + " is not a folder");
-  std::string s = fs::canonical(src_dir).string();
+  const bool remote = !o.from.empty();
+  if (!remote && !fs::is_directory(src_dir, ec)) BadInput("the source " + src_dir + " is not a folder");
+  if (remote && (src_dir.empty() || src_dir[0] != '/')) BadUsage("with --from, SRC is an absolute path on that host");
+  std::string s = remote ? src_dir : fs::canonical(src_dir).string();
   std::string d = fs::weakly_canonical(dst_dir).string();
-  if (s == d || d.rfind(s + "/", 0) == 0 || s.rfind(d + "/", 0) == 0)
+  if (!remote && (s == d || d.rfind(s + "/", 0) == 0 || s.rfind(d + "/", 0) == 0))
     BadInput("the source " + s + " and the target " + d + " overlap");
   if (fs::exists(d, ec) && !fs::is_directory(fs::symlink_status(d, ec)))
     BadInput("the target " + d + " exists and is not a folder");
   Stopwatch sw;
+  std::unique_ptr<ssh::Session> ssh_session;
   std::unique_ptr<agent::AgentSession> session;
   std::unique_ptr<sync::Source> source;
-  if (o.via_agent) {
+  if (remote) {
+    ssh_session = std::make_unique<ssh::Session>(ssh::ParseTarget(o.from), o.ssh);
+    session = ssh::StartRemoteAgent(*ssh_session, AgentBesideMe(), o.sudo);
+    source = std::make_unique<agent::AgentSource>(*session, s, ssh_session->target().Show() + ":" + s);
+  } else if (o.via_agent) {
     session = std::make_unique<agent::AgentSession>(agent::StartLocalAgent(AgentBesideMe()));
     session->Handshake(MIGRATE_VERSION);
     source = std::make_unique<agent::AgentSource>(*session, s, s);

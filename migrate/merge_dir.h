@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "ssh/session.h"
 #include "sync/apply.h"
 #include "sync/plan.h"
 
@@ -14,6 +15,10 @@ struct MergeDirOptions {
   // Read SRC through a local migrate-agent and the agent protocol, as a remote migration does
   // (its frames, deltas and checks, without SSH): for tests and benchmarks.
   bool via_agent = false;
+  // SRC is on this host (user@host[:port]), read by migrate-agent over SSH.
+  std::string from;
+  ssh::Options ssh;
+  bool sudo = false;
 };
 
 // The migrate-agent beside this program (or $MIGRATE_AGENT when set).

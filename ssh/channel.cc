@@ -1,0 +1,151 @@
+// Exec channels on a Session: commands run to completion, and the agent's byte stream.
+#include <libssh2.h>
+
+#include <chrono>
+
+#include "core/error.h"
+#include "ssh/session.h"
+
+namespace mig::ssh {
+
+namespace {
+
+constexpr size_t kKeepTail = 1 << 20;
+
+void KeepTail(std::string& s, const char* p, size_t n) {
+  s.append(p, n);
+  if (s.size() > 2 * kKeepTail) s.erase(0, s.size() - kKeepTail);
+}
+
+}  // namespace
+
+LIBSSH2_CHANNEL* Session::OpenExec(const std::string& command) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kOperationTimeoutS);
+  LIBSSH2_CHANNEL* ch = nullptr;
+  while (!(ch = libssh2_channel_open_session(s_))) {
+    if (libssh2_session_last_errno(s_) != LIBSSH2_ERROR_EAGAIN)
+      Fail("cannot open a channel to " + t_.Show() + ": " + LastError());
+    if (std::chrono::steady_clock::now() > deadline) Fail(t_.Show() + " did not open a channel within " + std::to_string(kOperationTimeoutS) + " s");
+    WaitSocket(1000);
+  }
+  int rc;
+  while ((rc = libssh2_channel_exec(ch, command.c_str())) == LIBSSH2_ERROR_EAGAIN) {
+    if (std::chrono::steady_clock::now() > deadline) Fail(t_.Show() + " did not start a command within " + std::to_string(kOperationTimeoutS) + " s");
+    WaitSocket(1000);
+  }
+  if (rc != 0) {
+    libssh2_channel_free(ch);
+    Fail("cannot run a command on " + t_.Show() + ": " + LastError());
+  }
+  return ch;
+}
+
+namespace {
+
+// The stdin/stdout of a remote command, read and written without blocking.
+class ChannelTransport : public agent::Transport {
+ public:
+  ChannelTransport(Session& s, LIBSSH2_CHANNEL* ch, std::string what) : s_(s), ch_(ch), what_(std::move(what)) {}
+  ~ChannelTransport() override {
+    libssh2_channel_free(ch_);
+  }
+
+  size_t WriteSome(const char* p, size_t n) override {
+    ssize_t w = libssh2_channel_write(ch_, p, n);
+    if (w == LIBSSH2_ERROR_EAGAIN) return 0;
+    if (w < 0) Fail("the connection to " + s_.target().Show() + " was lost while sending (" + s_.LastError() + ")");
+    return static_cast<size_t>(w);
+  }
+
+  long ReadSome(char* p, size_t n) override {
+    DrainStderr();
+    ssize_t r = libssh2_channel_read(ch_, p, n);
+    if (r > 0) return r;
+    if (r == LIBSSH2_ERROR_EAGAIN) return libssh2_channel_eof(ch_) ? -1 : 0;
+    if (r == 0) return libssh2_channel_eof(ch_) ? -1 : 0;
+    Fail("the connection to " + s_.target().Show() + " was lost (" + s_.LastError() + ")");
+  }
+
+  void Wait(bool want_write, int timeout_ms) override {
+    int next = 0;
+    libssh2_keepalive_send(s_.raw(), &next);
+    s_.WaitSocket(timeout_ms);
+  }
+
+  std::string EndReason() override {
+    DrainStderr();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (libssh2_channel_close(ch_) == LIBSSH2_ERROR_EAGAIN && std::chrono::steady_clock::now() < deadline)
+      s_.WaitSocket(200);
+    while (libssh2_channel_wait_closed(ch_) == LIBSSH2_ERROR_EAGAIN && std::chrono::steady_clock::now() < deadline)
+      s_.WaitSocket(200);
+    DrainStderr();
+    int code = libssh2_channel_get_exit_status(ch_);
+    std::string err = err_;
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    if (err.size() > 400) err = "..." + err.substr(err.size() - 400);
+    return "it exited with status " + std::to_string(code) + (err.empty() ? "" : ": " + err);
+  }
+
+  std::string Describe() const override { return what_; }
+
+ private:
+  void DrainStderr() {
+    char buf[4096];
+    ssize_t n;
+    while ((n = libssh2_channel_read_stderr(ch_, buf, sizeof buf)) > 0) KeepTail(err_, buf, static_cast<size_t>(n));
+  }
+  Session& s_;
+  LIBSSH2_CHANNEL* ch_;
+  std::string what_;
+  std::string err_;
+};
+
+}  // namespace
+
+std::unique_ptr<agent::Transport> Session::Exec(const std::string& command) {
+  return std::make_unique<ChannelTransport>(*this, OpenExec(command), "the agent on " + t_.Show());
+}
+
+ProcResult Session::Run(const std::string& command, const std::string& input) {
+  LIBSSH2_CHANNEL* ch = OpenExec(command);
+  std::unique_ptr<LIBSSH2_CHANNEL, decltype(&libssh2_channel_free)> hold(ch, libssh2_channel_free);
+  ProcResult res;
+  size_t sent = 0;
+  bool eof_sent = false;
+  auto idle = std::chrono::steady_clock::now();
+  char buf[65536];
+  while (true) {
+    bool moved = false;
+    if (sent < input.size()) {
+      ssize_t w = libssh2_channel_write(ch, input.data() + sent, input.size() - sent);
+      if (w < 0 && w != LIBSSH2_ERROR_EAGAIN) Fail("the connection to " + t_.Show() + " was lost while sending (" + LastError() + ")");
+      if (w > 0) sent += static_cast<size_t>(w), moved = true;
+    } else if (!eof_sent) {
+      int rc = libssh2_channel_send_eof(ch);
+      if (rc == 0) eof_sent = true, moved = true;
+      else if (rc != LIBSSH2_ERROR_EAGAIN) Fail("the connection to " + t_.Show() + " was lost (" + LastError() + ")");
+    }
+    ssize_t n;
+    while ((n = libssh2_channel_read(ch, buf, sizeof buf)) > 0) KeepTail(res.out, buf, static_cast<size_t>(n)), moved = true;
+    if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) Fail("the connection to " + t_.Show() + " was lost (" + LastError() + ")");
+    while ((n = libssh2_channel_read_stderr(ch, buf, sizeof buf)) > 0) KeepTail(res.err, buf, static_cast<size_t>(n)), moved = true;
+    if (libssh2_channel_eof(ch) && eof_sent) break;
+    if (moved) {
+      idle = std::chrono::steady_clock::now();
+    } else {
+      if (std::chrono::steady_clock::now() - idle > std::chrono::seconds(kOperationTimeoutS * 5))
+        Fail("`" + command + "` on " + t_.Show() + " printed nothing for " + std::to_string(kOperationTimeoutS * 5) + " s");
+      int next = 0;
+      libssh2_keepalive_send(s_, &next);
+      WaitSocket(1000);
+    }
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kOperationTimeoutS);
+  while (libssh2_channel_close(ch) == LIBSSH2_ERROR_EAGAIN && std::chrono::steady_clock::now() < deadline) WaitSocket(200);
+  while (libssh2_channel_wait_closed(ch) == LIBSSH2_ERROR_EAGAIN && std::chrono::steady_clock::now() < deadline) WaitSocket(200);
+  res.code = libssh2_channel_get_exit_status(ch);
+  return res;
+}
+
+}  // namespace mig::ssh

@@ -1,0 +1,369 @@
+#include "ssh/session.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libssh2.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <vector>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace mig::ssh {
+
+namespace {
+
+std::string HomeDir() {
+  if (const char* h = std::getenv("HOME"); h && *h) return h;
+  if (struct passwd* pw = ::getpwuid(::geteuid())) return pw->pw_dir;
+  return "/";
+}
+
+std::string Base64(const unsigned char* p, size_t n) {
+  std::string out(4 * ((n + 2) / 3) + 1, '\0');
+  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), p, static_cast<int>(n));
+  out.resize(static_cast<size_t>(len));
+  while (!out.empty() && out.back() == '=') out.pop_back();  // as OpenSSH prints it
+  return out;
+}
+
+const char* KeyTypeName(int type) {
+  switch (type) {
+    case LIBSSH2_HOSTKEY_TYPE_RSA: return "RSA";
+    case LIBSSH2_HOSTKEY_TYPE_DSS: return "DSA";
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_256:
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_384:
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: return "ECDSA";
+    case LIBSSH2_HOSTKEY_TYPE_ED25519: return "ED25519";
+  }
+  return "unknown";
+}
+
+int KnownHostKeyBit(int type) {
+  switch (type) {
+    case LIBSSH2_HOSTKEY_TYPE_RSA: return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
+    case LIBSSH2_HOSTKEY_TYPE_DSS: return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
+    case LIBSSH2_HOSTKEY_TYPE_ED25519: return LIBSSH2_KNOWNHOST_KEY_ED25519;
+  }
+  return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
+}
+
+// Reads a passphrase from the terminal without echo.
+std::string AskPassphrase(const std::string& prompt) {
+  std::fprintf(stderr, "%s", prompt.c_str());
+  struct termios old {};
+  ::tcgetattr(0, &old);
+  struct termios quiet = old;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  ::tcsetattr(0, TCSANOW, &quiet);
+  std::string line;
+  char c;
+  while (::read(0, &c, 1) == 1 && c != '\n') line += c;
+  ::tcsetattr(0, TCSANOW, &old);
+  std::fprintf(stderr, "\n");
+  return line;
+}
+
+bool LooksEncrypted(const std::string& key_file) {
+  std::ifstream in(key_file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.find("ENCRYPTED") != std::string::npos) return true;  // PEM
+  // OpenSSH format: base64 of "openssh-key-v1\0" + cipher name; "none" means not encrypted.
+  return text.find("OPENSSH PRIVATE KEY") != std::string::npos &&
+         text.find("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ") == std::string::npos;
+}
+
+}  // namespace
+
+std::string Target::Show() const {
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return user + "@" + h + (port == 22 ? "" : ":" + std::to_string(port));
+}
+
+Target ParseTarget(const std::string& s) {
+  Target t;
+  std::string rest = s;
+  if (size_t at = rest.rfind('@'); at != std::string::npos) {
+    t.user = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+  }
+  std::string port;
+  if (!rest.empty() && rest[0] == '[') {
+    size_t close = rest.find(']');
+    if (close == std::string::npos) BadUsage("the address '" + s + "' has a '[' without ']'");
+    t.host = rest.substr(1, close - 1);
+    std::string after = rest.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') BadUsage("the address '" + s + "' has text after ']' that is not :PORT");
+      port = after.substr(1);
+    }
+  } else if (std::count(rest.begin(), rest.end(), ':') == 1) {
+    t.host = rest.substr(0, rest.find(':'));
+    port = rest.substr(rest.find(':') + 1);
+  } else {
+    t.host = rest;
+  }
+  if (t.host.empty()) BadUsage("the address '" + s + "' names no host (expected user@host[:port])");
+  if (!port.empty()) {
+    char* end = nullptr;
+    long p = std::strtol(port.c_str(), &end, 10);
+    if (*end != '\0' || p < 1 || p > 65535) BadUsage("the port in '" + s + "' is not a number from 1 to 65535");
+    t.port = static_cast<int>(p);
+  }
+  if (t.user.empty()) {
+    const char* u = std::getenv("USER");
+    struct passwd* pw = ::getpwuid(::geteuid());
+    t.user = u && *u ? u : pw ? pw->pw_name : "root";
+  }
+  return t;
+}
+
+Session::Session(const Target& t, const Options& o) : t_(t) {
+  static std::once_flag once;
+  std::call_once(once, [] { libssh2_init(0); });
+  try {
+    Connect();
+    CheckHostKey(o);
+    Authenticate(o);
+  } catch (...) {
+    if (s_) libssh2_session_free(s_);
+    if (sock_ >= 0) ::close(sock_);
+    throw;
+  }
+  libssh2_keepalive_config(s_, 1, kKeepaliveS);
+}
+
+Session::~Session() {
+  if (s_) {
+    libssh2_session_set_blocking(s_, 1);
+    libssh2_session_set_timeout(s_, 2000);
+    libssh2_session_disconnect(s_, "migrate is done");
+    libssh2_session_free(s_);
+  }
+  if (sock_ >= 0) ::close(sock_);
+}
+
+std::string Session::LastError() {
+  char* msg = nullptr;
+  libssh2_session_last_error(s_, &msg, nullptr, 0);
+  return msg && *msg ? msg : "unknown error";
+}
+
+void Session::WaitSocket(int timeout_ms) {
+  int dir = libssh2_session_block_directions(s_);
+  struct pollfd p {sock_, 0, 0};
+  if (dir & LIBSSH2_SESSION_BLOCK_INBOUND) p.events |= POLLIN;
+  if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) p.events |= POLLOUT;
+  if (p.events == 0) p.events = POLLIN;
+  ::poll(&p, 1, timeout_ms);
+}
+
+namespace {
+// Calls a non-blocking libssh2 function until it stops saying EAGAIN (bounded).
+template <typename F>
+int Call(Session& s, F f, int timeout_s, const std::string& what) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (true) {
+    int rc = f();
+    if (rc != LIBSSH2_ERROR_EAGAIN) return rc;
+    if (std::chrono::steady_clock::now() > deadline)
+      Fail(s.target().Show() + " did not answer within " + std::to_string(timeout_s) + " s while " + what);
+    s.WaitSocket(1000);
+  }
+}
+}  // namespace
+
+void Session::Connect() {
+  struct addrinfo hints {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  struct addrinfo* res = nullptr;
+  int gai = ::getaddrinfo(t_.host.c_str(), std::to_string(t_.port).c_str(), &hints, &res);
+  if (gai != 0)
+    Fail("the name " + t_.host + " could not be resolved (" + gai_strerror(gai) + "): check the spelling in --from");
+  std::unique_ptr<struct addrinfo, decltype(&::freeaddrinfo)> hold(res, ::freeaddrinfo);
+  std::string why;
+  for (struct addrinfo* a = res; a; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) continue;
+    int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    int err = rc == 0 ? 0 : errno;
+    if (err == EINPROGRESS) {
+      struct pollfd p {fd, POLLOUT, 0};
+      int n = ::poll(&p, 1, kConnectTimeoutS * 1000);
+      socklen_t len = sizeof err;
+      if (n == 0) err = ETIMEDOUT;
+      else ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    }
+    if (err == 0) {
+      sock_ = fd;
+      break;
+    }
+    ::close(fd);
+    if (err == ECONNREFUSED)
+      why = "refused the connection on port " + std::to_string(t_.port) + ": is sshd running there, on that port?";
+    else if (err == ETIMEDOUT)
+      why = "did not answer within " + std::to_string(kConnectTimeoutS) + " s: a firewall, or a wrong address?";
+    else
+      why = "cannot be reached: " + ErrnoString(err);
+  }
+  if (sock_ < 0) Fail(t_.host + " " + why);
+  s_ = libssh2_session_init();
+  if (!s_) Fail("cannot start an SSH session (libssh2)");
+  libssh2_session_set_blocking(s_, 0);
+  int rc = Call(*this, [&] { return libssh2_session_handshake(s_, sock_); }, kConnectTimeoutS, "starting SSH");
+  if (rc != 0) Fail("the SSH handshake with " + t_.Show() + " failed: " + LastError() + " (is it an SSH server?)");
+}
+
+void Session::CheckHostKey(const Options& o) {
+  size_t len = 0;
+  int type = 0;
+  const char* key = libssh2_session_hostkey(s_, &len, &type);
+  if (!key) Fail("the SSH server " + t_.Show() + " sent no host key");
+  const char* hash = libssh2_hostkey_hash(s_, LIBSSH2_HOSTKEY_HASH_SHA256);
+  fingerprint_ = std::string(KeyTypeName(type)) + " key SHA256:" +
+                 (hash ? Base64(reinterpret_cast<const unsigned char*>(hash), 32) : "?");
+  std::string file = o.known_hosts.empty() ? HomeDir() + "/.ssh/known_hosts" : o.known_hosts;
+  LIBSSH2_KNOWNHOSTS* kh = libssh2_knownhost_init(s_);
+  std::unique_ptr<LIBSSH2_KNOWNHOSTS, decltype(&libssh2_knownhost_free)> hold(kh, libssh2_knownhost_free);
+  if (::access(file.c_str(), F_OK) == 0 &&
+      libssh2_knownhost_readfile(kh, file.c_str(), LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0)
+    Fail("cannot read the known hosts file " + file + ": " + LastError());
+  int mask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | KnownHostKeyBit(type);
+  struct libssh2_knownhost* found = nullptr;
+  int check = libssh2_knownhost_checkp(kh, t_.host.c_str(), t_.port, key, len, mask, &found);
+  std::string spec = t_.port == 22 ? t_.host : "[" + t_.host + "]:" + std::to_string(t_.port);
+  if (check == LIBSSH2_KNOWNHOST_CHECK_MATCH) return;
+  if (check == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+    Fail("the host key of " + spec + " has CHANGED: it now offers the " + fingerprint_ + ", and " + file +
+         " holds another. Someone may be in the middle; if you know the server was reinstalled, remove the old "
+         "key with `ssh-keygen -f " + file + " -R '" + spec + "'` and run again with --accept-new-host-key");
+  if (check != LIBSSH2_KNOWNHOST_CHECK_NOTFOUND) Fail("cannot check the host key of " + spec + ": " + LastError());
+  if (!o.accept_new_host_key)
+    Fail("the host key of " + spec + " is not known (" + fingerprint_ + " is not in " + file +
+         "): compare it with the server's own (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` there), "
+         "then run again with --accept-new-host-key to add it");
+  struct libssh2_knownhost* entry = nullptr;
+  if (libssh2_knownhost_addc(kh, spec.c_str(), nullptr, key, len, nullptr, 0, mask, &entry) != 0)
+    Fail("cannot add the host key of " + spec + ": " + LastError());
+  std::vector<char> line(16384);
+  size_t out = 0;
+  if (libssh2_knownhost_writeline(kh, entry, line.data(), line.size(), &out, LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0)
+    Fail("cannot write the host key of " + spec + ": " + LastError());
+  std::string dir = file.substr(0, file.rfind('/'));
+  if (!dir.empty()) ::mkdir(dir.c_str(), 0700);
+  int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || ::write(fd, line.data(), out) != static_cast<ssize_t>(out) || ::fsync(fd) != 0) {
+    std::string err = ErrnoString();
+    if (fd >= 0) ::close(fd);
+    Fail("cannot add the host key of " + spec + " to " + file + ": " + err);
+  }
+  ::close(fd);
+  TheLog().info("added the host key of " + spec + " (" + fingerprint_ + ") to " + file);
+}
+
+void Session::Authenticate(const Options& o) {
+  const std::string& u = t_.user;
+  const unsigned ulen = static_cast<unsigned>(u.size());
+  char* methods = nullptr;
+  Call(*this, [&] {
+    methods = libssh2_userauth_list(s_, u.c_str(), ulen);
+    if (methods) return 0;
+    return libssh2_session_last_errno(s_);
+  }, kOperationTimeoutS, "asking for the authentication methods");
+  if (libssh2_userauth_authenticated(s_)) return;
+  std::string offered = methods ? methods : "none";
+  if (offered.find("publickey") == std::string::npos)
+    Fail(t_.Show() + " accepts no public key authentication (it offers: " + offered + "): migrate needs a key");
+  std::vector<std::string> tried;
+  auto try_file = [&](const std::string& key, bool must) -> bool {
+    if (::access(key.c_str(), R_OK) != 0) {
+      if (must) BadInput("cannot read the key file " + key + ": " + ErrnoString());
+      return false;
+    }
+    const char* env = std::getenv("SSH_KEY_PASSPHRASE");
+    std::string pass = env ? env : "";
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      int rc = Call(*this, [&] {
+        return libssh2_userauth_publickey_fromfile_ex(s_, u.c_str(), ulen, nullptr, key.c_str(),
+                                                      pass.empty() ? nullptr : pass.c_str());
+      }, kOperationTimeoutS, "authenticating");
+      if (rc == 0) return true;
+      if (rc == LIBSSH2_ERROR_FILE && pass.empty() && must && LooksEncrypted(key) && ::isatty(0) && attempt == 0) {
+        pass = AskPassphrase("Passphrase for " + key + ": ");
+        continue;
+      }
+      if (rc == LIBSSH2_ERROR_FILE && must)
+        BadInput("cannot use the key file " + key + ": " +
+                 (LooksEncrypted(key) ? std::string(pass.empty() ? "it needs a passphrase (set SSH_KEY_PASSPHRASE, or run on a terminal)"
+                                                                  : "wrong passphrase")
+                                      : "unreadable or unsupported format (" + LastError() + ")"));
+      break;
+    }
+    tried.push_back(key);
+    return false;
+  };
+  // libssh2 before 1.11 signs with RSA keys by SHA-1 (ssh-rsa), which OpenSSH 8.8+ refuses.
+  auto rsa_hint = [&]() -> std::string {
+    if (libssh2_version(0x010b00)) return "";
+    for (const auto& k : tried) {
+      std::ifstream in(k);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text.find("RSA PRIVATE KEY") != std::string::npos || k.find("rsa") != std::string::npos)
+        return ". Note: this libssh2 (" + std::string(libssh2_version(0)) +
+               ") signs with RSA keys by SHA-1 (ssh-rsa), which OpenSSH 8.8 and later refuse by default: use an "
+               "ed25519 or ecdsa key, or allow `PubkeyAcceptedAlgorithms +ssh-rsa` in the old server's sshd_config";
+    }
+    return "";
+  };
+  if (!o.key_file.empty()) {
+    if (try_file(o.key_file, true)) return;
+  } else {
+    const char* sock = std::getenv("SSH_AUTH_SOCK");
+    if (sock && *sock) {
+      LIBSSH2_AGENT* agent = libssh2_agent_init(s_);
+      std::unique_ptr<LIBSSH2_AGENT, decltype(&libssh2_agent_free)> hold(agent, libssh2_agent_free);
+      if (agent && libssh2_agent_connect(agent) == 0 && libssh2_agent_list_identities(agent) == 0) {
+        struct libssh2_agent_publickey* id = nullptr;
+        int n = 0;
+        while (libssh2_agent_get_identity(agent, &id, id) == 0) {
+          ++n;
+          int rc = Call(*this, [&] { return libssh2_agent_userauth(agent, u.c_str(), id); }, kOperationTimeoutS,
+                        "authenticating with ssh-agent");
+          if (rc == 0) {
+            libssh2_agent_disconnect(agent);
+            return;
+          }
+        }
+        libssh2_agent_disconnect(agent);
+        tried.push_back("ssh-agent (" + std::to_string(n) + " keys)");
+      }
+    }
+    for (const char* name : {"id_ed25519", "id_ecdsa", "id_rsa"})
+      if (try_file(HomeDir() + "/.ssh/" + name, false)) return;
+  }
+  std::string list;
+  for (const auto& k : tried) list += (list.empty() ? "" : ", ") + k;
+  Fail(t_.Show() + " rejected the authentication of " + u + " (tried: " + (list.empty() ? "no key found" : list) +
+       "): give a key with --key FILE whose public half is in " + u + "'s ~/.ssh/authorized_keys there" + rsa_hint());
+}
+
+}  // namespace mig::ssh

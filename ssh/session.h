@@ -1,0 +1,74 @@
+// SSH to the old server with libssh2 (docs/remote.md): connect, verify the host key against
+// known_hosts, authenticate with a key file or ssh-agent, run commands, open exec channels.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agent/transport.h"
+#include "core/process.h"
+
+typedef struct _LIBSSH2_SESSION LIBSSH2_SESSION;
+typedef struct _LIBSSH2_CHANNEL LIBSSH2_CHANNEL;
+
+namespace mig::ssh {
+
+// Bounds of every wait on the network, named where they are used.
+inline constexpr int kConnectTimeoutS = 10;   // TCP connect and the SSH handshake
+inline constexpr int kOperationTimeoutS = 60; // one request (auth, open a channel) without progress
+inline constexpr int kKeepaliveS = 15;        // keepalive interval while a channel is busy
+
+// user@host[:port], as the operator gives it (--from, FROM).
+struct Target {
+  std::string user;  // default: $USER
+  std::string host;
+  int port = 22;
+  std::string Show() const;  // user@host or user@host:port
+};
+// Parses "user@host", "host:2222", "user@[::1]:2222". Throws mig::Error (usage) when malformed.
+Target ParseTarget(const std::string& s);
+
+// How to connect.
+struct Options {
+  std::string key_file;     // --key / KEY; empty: ssh-agent, then ~/.ssh/id_{ed25519,ecdsa,rsa}
+  std::string known_hosts;  // --known-hosts; empty: ~/.ssh/known_hosts
+  bool accept_new_host_key = false;  // unknown key: append it (a changed key is always refused)
+};
+
+// One authenticated SSH connection. Not thread-safe: one thread drives it and its channels.
+class Session {
+ public:
+  // Connects, verifies the host key, authenticates. Throws mig::Error with one sentence for
+  // each way that fails (not resolved, refused, timed out, host key unknown or changed,
+  // authentication rejected).
+  Session(const Target& t, const Options& o);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Runs `command` through the remote user's shell, feeds `input`, returns exit code and
+  // outputs (each kept to its last 1 MiB).
+  ProcResult Run(const std::string& command, const std::string& input = {});
+  // Starts `command` on an exec channel and hands back its stdin/stdout as a Transport.
+  std::unique_ptr<agent::Transport> Exec(const std::string& command);
+
+  const Target& target() const { return t_; }
+  const std::string& host_key_fingerprint() const { return fingerprint_; }
+
+  // Internal, for channels: waits until the socket is ready in the direction libssh2 needs.
+  void WaitSocket(int timeout_ms);
+  LIBSSH2_SESSION* raw() { return s_; }
+  LIBSSH2_CHANNEL* OpenExec(const std::string& command);
+  std::string LastError();
+
+ private:
+  void Connect();
+  void CheckHostKey(const Options& o);
+  void Authenticate(const Options& o);
+  Target t_;
+  int sock_ = -1;
+  LIBSSH2_SESSION* s_ = nullptr;
+  std::string fingerprint_;
+};
+
+}  // namespace mig::ssh
