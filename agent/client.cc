@@ -5,6 +5,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "agent/io.h"
 #include "core/error.h"
 #include "sync/plan.h"
@@ -284,11 +287,27 @@ sync::CopyResult AgentSource::CopyTo(const Entry& e, int out_fd) {
   XXH3_128bits_reset(st);
   const uint64_t limit = e.size + kGrowthSlack;
   uint64_t written = 0;
+  // Blocks of zeros become holes (the local merge keeps sparse files sparse too); the file is
+  // sized at the end in case it ends in one.
+  constexpr size_t kBlock = 4096;
+  static const char zeros[kBlock] = {};
+  bool ends_in_hole = false;
   auto write_out = [&](const char* p, size_t n) {
     if (n > limit - written) Violation(peer, "more content for " + what + " than its size allows");
-    WriteFd(out_fd, p, n, what.c_str());
     XXH3_128bits_update(st, p, n);
-    written += n;
+    while (n > 0) {
+      size_t chunk = std::min(n, kBlock - static_cast<size_t>(written % kBlock));
+      if (chunk == kBlock && std::memcmp(p, zeros, kBlock) == 0) {
+        if (::lseek(out_fd, kBlock, SEEK_CUR) < 0) Fail("cannot seek in the copy of " + what + ": " + ErrnoString());
+        ends_in_hole = true;
+      } else {
+        WriteFd(out_fd, p, chunk, what.c_str());
+        ends_in_hole = false;
+      }
+      p += chunk;
+      n -= chunk;
+      written += chunk;
+    }
   };
   std::string out(kMaxChunk, '\0');
   bool patch_done = !req.delta;
@@ -330,6 +349,8 @@ sync::CopyResult AgentSource::CopyTo(const Entry& e, int out_fd) {
     if (!patch_done) Violation(peer, "the delta of " + what + " ends early");
     XXH128_hash_t h = XXH3_128bits_digest(st);
     sync::Hash128 got{h.low64, h.high64};
+    if (ends_in_hole && ::ftruncate(out_fd, static_cast<off_t>(written)) != 0)
+      Fail("cannot size the copy of " + what + ": " + ErrnoString());
     if (end.size != written || !(end.hash == got))
       Fail("the copy of " + what + " does not match what the agent read (" + std::to_string(written) + " of " +
            std::to_string(end.size) + " bytes, hash " + (end.hash == got ? "equal" : "differs") +

@@ -140,7 +140,7 @@ void Child::write(const char* buf, size_t len) {
   }
 }
 
-bool Child::read_line(std::string& line) {
+bool Proc::read_line(std::string& line) {
   for (;;) {
     auto nl = line_buf_.find('\n');
     if (nl != std::string::npos) {
@@ -191,6 +191,29 @@ std::string Child::err_text() const {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+namespace {
+
+// This machine: programs through Boost.Process.
+class LocalHost : public Host {
+ public:
+  ProcResult Run(const std::vector<std::string>& argv, const std::string& input,
+                 std::chrono::seconds timeout) const override {
+    return RunCapture(argv, input, timeout);
+  }
+  std::unique_ptr<Proc> Start(const std::vector<std::string>& argv, int pipes) const override {
+    return std::make_unique<Child>(argv, pipes);
+  }
+  std::string Describe() const override { return "this machine"; }
+  bool local() const override { return true; }
+};
+
+}  // namespace
+
+const Host& ThisHost() {
+  static const LocalHost host;
+  return host;
 }
 
 }  // namespace mig

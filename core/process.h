@@ -29,39 +29,74 @@ ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& i
 // argv as one shell-like line, for logs and error messages.
 std::string CommandLine(const std::vector<std::string>& argv);
 
-// A running program whose stdin and stdout we hold as pipes (a psql session kept open, or
-// the two ends of a dump stream). stderr goes to a temporary file read by err_text().
-class Child {
+// A running program whose stdin and/or stdout we hold: on this machine (Child) or on the
+// old server, through an SSH channel (ssh/remote_host.cc).
+class Proc {
  public:
   enum Pipes { kStdin = 1, kStdout = 2 };
-  Child(const std::vector<std::string>& argv, int pipes);
-  ~Child();
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  // Raw pipe I/O. read() returns 0 at end of output. write() throws mig::Error when the
-  // program has gone away.
-  size_t read(char* buf, size_t len);
-  void write(const char* buf, size_t len);
+  virtual ~Proc() = default;
+  // read() returns 0 at end of output; write() throws mig::Error when the program has gone.
+  virtual size_t read(char* buf, size_t len) = 0;
+  virtual void write(const char* buf, size_t len) = 0;
   void write(const std::string& s) { write(s.data(), s.size()); }
   // Reads one line of stdout (without '\n'); false at end of output.
   bool read_line(std::string& line);
-  void close_stdin();
+  virtual void close_stdin() = 0;
+  virtual int wait() = 0;  // exit code
+  virtual void kill() = 0;
+  virtual std::string err_text() const = 0;
+  const std::string& command() const { return command_; }
+
+ protected:
+  std::string command_;
+
+ private:
+  std::string line_buf_;
+};
+
+// A program on this machine (a psql session kept open, or one end of a dump stream). stderr
+// goes to a temporary file read by err_text().
+class Child : public Proc {
+ public:
+  Child(const std::vector<std::string>& argv, int pipes);
+  ~Child() override;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  size_t read(char* buf, size_t len) override;
+  using Proc::write;
+  void write(const char* buf, size_t len) override;
+  void close_stdin() override;
   // The pipes' descriptors, for a caller that polls them itself (-1 when closed or not held).
   int in_fd() const;
   int out_fd() const;
   // The exit code if the program has ended, else -1 (does not wait).
   int poll_exit();
-  int wait();          // exit code
-  void kill();
-  std::string err_text() const;
-  const std::string& command() const { return command_; }
+  int wait() override;
+  void kill() override;
+  std::string err_text() const override;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  std::string command_;
-  std::string line_buf_;
 };
+
+// Where programs run: this machine, or the old server over SSH. The migration's steps take a
+// Host and do not know which.
+class Host {
+ public:
+  virtual ~Host() = default;
+  // As RunCapture: argv[0] looked up on that host's PATH; a non-zero exit is not an error here.
+  virtual ProcResult Run(const std::vector<std::string>& argv, const std::string& input = {},
+                         std::chrono::seconds timeout = std::chrono::seconds(0)) const = 0;
+  // Starts argv with the pipes asked for (Proc::kStdin | Proc::kStdout).
+  virtual std::unique_ptr<Proc> Start(const std::vector<std::string>& argv, int pipes) const = 0;
+  // "this machine", "root@old-host:2222": for messages.
+  virtual std::string Describe() const = 0;
+  virtual bool local() const { return false; }
+};
+
+// This machine.
+const Host& ThisHost();
 
 }  // namespace mig

@@ -78,7 +78,7 @@ std::vector<std::string> Postgres::Query(const std::string& sql, const std::stri
   auto cmd = Tool("psql", {"-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-P", "fieldsep=\x1f",
                            "-P", "recordsep=\x1e", "-d", db.empty() ? t_.db : db, "-f", "-"},
                   true);
-  ProcResult r = RunCapture(cmd, sql, std::chrono::seconds(3600));
+  ProcResult r = host().Run(cmd, sql, std::chrono::seconds(3600));
   if (!r.ok())
     Fail("the " + t_.label + " database (container " + t_.container + ") refused a query: " + r.last_error_line());
   return SplitRows(r.out);
@@ -123,16 +123,16 @@ ServerInfo Postgres::WaitReady(int seconds, const std::string& retired) const {
 
 Session::Session(const Postgres& pg, const std::string& db)
     : pg_(pg),
-      psql_(pg.Tool("psql", {"-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-P", "fieldsep=\x1f", "-P",
-                             "recordsep=\x1e", "-d", db},
-                    true),
-            Child::kStdin | Child::kStdout) {}
+      psql_(pg.host().Start(pg.Tool("psql", {"-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-P", "fieldsep=\x1f",
+                                             "-P", "recordsep=\x1e", "-d", db},
+                                    true),
+                            Proc::kStdin | Proc::kStdout)) {}
 
 Session::~Session() {
   if (dead_) return;
   try {
-    psql_.write("\\q\n");
-    psql_.wait();
+    psql_->write("\\q\n");
+    psql_->wait();
   } catch (...) {
   }
 }
@@ -144,7 +144,7 @@ std::vector<std::string> Session::Ask(const std::string& sql) {
     // A statement left open would swallow the next one: close it (";" alone is a no-op).
     auto last = sql.find_last_not_of(" \t\n");
     bool closed = last != std::string::npos && sql[last] == ';';
-    psql_.write(sql + (closed ? "" : "\n;") + "\n\\echo " + kMarker);
+    psql_->write(sql + (closed ? "" : "\n;") + "\n\\echo " + kMarker);
   } catch (const Error&) {
     // psql is gone; its stderr says why (read below).
   }
@@ -154,13 +154,13 @@ std::vector<std::string> Session::Ask(const std::string& sql) {
     if (out.size() >= kMarker.size() && out.compare(out.size() - kMarker.size(), kMarker.size(), kMarker) == 0 &&
         (out.size() == kMarker.size() || out[out.size() - kMarker.size() - 1] == '\n'))
       return SplitRows(out.substr(0, out.size() - kMarker.size()));
-    size_t n = psql_.read(buf, sizeof buf);
+    size_t n = psql_->read(buf, sizeof buf);
     if (n == 0) break;
     out.append(buf, n);
   }
   dead_ = true;
-  psql_.wait();
-  std::string err = psql_.err_text();
+  psql_->wait();
+  std::string err = psql_->err_text();
   while (!err.empty() && err.back() == '\n') err.pop_back();
   Fail("the " + pg_.target().label + " database (container " + pg_.target().container + ") refused a query: " + err);
 }
@@ -220,7 +220,8 @@ uint64_t Postgres::DumpToFile(const std::string& path) const {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) Fail("cannot create " + path + ": " + ErrnoString());
   Fd out(fd);
-  Child dump(Tool("pg_dump", {"-Fc", "-d", t_.db}), Child::kStdout);
+  std::unique_ptr<Proc> dump_proc = host().Start(Tool("pg_dump", {"-Fc", "-d", t_.db}), Proc::kStdout);
+  Proc& dump = *dump_proc;
   std::vector<char> buf(1 << 20);
   uint64_t total = 0;
   for (;;) {

@@ -19,6 +19,7 @@ struct PgTarget {
   std::string password;
   std::string db = "postgres";
   std::string label;      // "source" / "target", for messages
+  const Host* host = nullptr;  // where docker runs: nullptr is this machine
 };
 
 // Row counts per table and sequence values: what the replay verifies.
@@ -44,6 +45,7 @@ class Postgres {
  public:
   explicit Postgres(PgTarget t) : t_(std::move(t)) {}
   const PgTarget& target() const { return t_; }
+  const Host& host() const { return t_.host ? *t_.host : ThisHost(); }
 
   // docker exec [-i] -e PGPASSWORD container TOOL -U user ARGS
   std::vector<std::string> Tool(const std::string& tool, const std::vector<std::string>& args,
@@ -85,7 +87,7 @@ class Session {
 
  private:
   const Postgres& pg_;
-  Child psql_;
+  std::unique_ptr<Proc> psql_;
   bool dead_ = false;
 };
 

@@ -38,8 +38,11 @@ uint64_t Stream(const Postgres& src, const std::string& snapshot, const Postgres
                 const ReplayOptions& opts) {
     // Compressed: the bytes cross docker's stdio relay twice, which costs more than gzip -3
   // (measured: 4.5 s against 9.5 s uncompressed for pgbench scale 20; docs/benchmarks.md).
-  Child dump(src.Tool("pg_dump", {"-Fc", "-Z3", "--snapshot=" + snapshot, "-d", src.target().db}), Child::kStdout);
-  Child restore(dst.Tool("pg_restore", {"--exit-on-error", "-d", staging}, true), Child::kStdin);
+  auto dump_proc = src.host().Start(src.Tool("pg_dump", {"-Fc", "-Z3", "--snapshot=" + snapshot, "-d", src.target().db}),
+                                    Proc::kStdout);
+  auto restore_proc = dst.host().Start(dst.Tool("pg_restore", {"--exit-on-error", "-d", staging}, true), Proc::kStdin);
+  Proc& dump = *dump_proc;
+  Proc& restore = *restore_proc;
   std::vector<char> buf(1 << 20);
   uint64_t total = 0;
   bool write_failed = false;

@@ -36,23 +36,23 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 
 }  // namespace
 
-std::string EngineVersion() {
-  ProcResult r = RunCapture({"docker", "version", "--format", "{{.Server.Version}}"}, {}, kQueryTimeout);
+std::string EngineVersion(const Host& host) {
+  ProcResult r = host.Run({"docker", "version", "--format", "{{.Server.Version}}"}, {}, kQueryTimeout);
   if (!r.ok())
     Fail("the docker engine does not answer (" + r.last_error_line() +
-         "): start it (systemctl start docker) or check that this user may use it");
+         ") on " + host.Describe() + ": start it (systemctl start docker) or check that this user may use it");
   return Lines(r.out).empty() ? "" : Lines(r.out).front();
 }
 
-ComposeTool DetectCompose() {
-  ProcResult v2 = RunCapture({"docker", "compose", "version", "--short"}, {}, kQueryTimeout);
+ComposeTool DetectCompose(const Host& host) {
+  ProcResult v2 = host.Run({"docker", "compose", "version", "--short"}, {}, kQueryTimeout);
   if (v2.ok() && !Lines(v2.out).empty()) return {{"docker", "compose"}, Lines(v2.out).front()};
   try {
-    ProcResult v1 = RunCapture({"docker-compose", "version", "--short"}, {}, kQueryTimeout);
+    ProcResult v1 = host.Run({"docker-compose", "version", "--short"}, {}, kQueryTimeout);
     if (v1.ok() && !Lines(v1.out).empty()) return {{"docker-compose"}, Lines(v1.out).front()};
   } catch (const Error&) {
   }
-  Fail("neither 'docker compose' (v2) nor 'docker-compose' (v1) answers: install one of them");
+  Fail("neither 'docker compose' (v2) nor 'docker-compose' (v1) answers on " + host.Describe() + ": install one of them");
 }
 
 bool Container::healthy_or_no_check() const {
@@ -69,8 +69,8 @@ std::vector<std::string> Stack::Command(const std::vector<std::string>& args) co
 
 void Stack::Run(const std::vector<std::string>& args, std::chrono::seconds timeout) const {
   auto cmd = Command(args);
-  ProcResult r = RunCapture(cmd, {}, timeout);
-  if (!r.ok()) Fail(CommandLine(cmd) + " failed: " + r.last_error_line());
+  ProcResult r = host_->Run(cmd, {}, timeout);
+  if (!r.ok()) Fail(CommandLine(cmd) + (host_->local() ? "" : " on " + host_->Describe()) + " failed: " + r.last_error_line());
 }
 
 void Stack::Up(const std::vector<std::string>& services) const {
@@ -85,8 +85,8 @@ void Stack::Stop(const std::vector<std::string>& services) const {
   Run(args, kComposeTimeout);
 }
 
-std::vector<Container> ProjectContainers(const std::string& project) {
-  ProcResult r = RunCapture({"docker", "ps", "-a", "--filter", "label=com.docker.compose.project=" + project,
+std::vector<Container> ProjectContainers(const std::string& project, const Host& host) {
+  ProcResult r = host.Run({"docker", "ps", "-a", "--filter", "label=com.docker.compose.project=" + project,
                              "--format",
                              "{{.ID}}\t{{.Names}}\t{{.Label \"com.docker.compose.service\"}}\t{{.State}}\t{{.Status}}"},
                             {}, kQueryTimeout);
@@ -100,7 +100,7 @@ std::vector<Container> ProjectContainers(const std::string& project) {
   return out;
 }
 
-std::vector<Container> Stack::Containers() const { return ProjectContainers(project_); }
+std::vector<Container> Stack::Containers() const { return ProjectContainers(project_, *host_); }
 
 std::string Stack::RunningContainer(const std::string& service) const {
   for (const auto& c : Containers())
@@ -134,8 +134,8 @@ void Stack::WaitUp(const std::vector<std::string>& services, std::chrono::second
   }
 }
 
-std::string ProjectStartedFrom(const std::string& dir) {
-  ProcResult r = RunCapture({"docker", "ps", "-a", "--filter", "label=com.docker.compose.project.working_dir=" + dir,
+std::string ProjectStartedFrom(const std::string& dir, const Host& host) {
+  ProcResult r = host.Run({"docker", "ps", "-a", "--filter", "label=com.docker.compose.project.working_dir=" + dir,
                              "--format", "{{.Label \"com.docker.compose.project\"}}"},
                             {}, kQueryTimeout);
   if (!r.ok()) return "";

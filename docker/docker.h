@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/process.h"
+
 namespace mig::docker {
 
 // Which compose a host has: the v2 plugin (`docker compose`) or v1 (`docker-compose`).
@@ -14,9 +16,10 @@ struct ComposeTool {
 };
 
 // The engine's server version; throws mig::Error with what to do when it does not answer.
-std::string EngineVersion();
+// `host`: where the engine runs (this machine, or the old server over SSH).
+std::string EngineVersion(const Host& host = ThisHost());
 // Detects compose; throws when neither answers.
-ComposeTool DetectCompose();
+ComposeTool DetectCompose(const Host& host = ThisHost());
 
 // One container of a compose project, as `docker ps` shows it.
 struct Container {
@@ -29,8 +32,10 @@ struct Container {
 // A release's compose stack under its project name.
 class Stack {
  public:
-  Stack(ComposeTool tool, std::string dir, std::string file, std::string project)
-      : tool_(std::move(tool)), dir_(std::move(dir)), file_(std::move(file)), project_(std::move(project)) {}
+  Stack(ComposeTool tool, std::string dir, std::string file, std::string project, const Host& host = ThisHost())
+      : tool_(std::move(tool)), dir_(std::move(dir)), file_(std::move(file)), project_(std::move(project)),
+        host_(&host) {}
+  const Host& host() const { return *host_; }
 
   const std::string& project() const { return project_; }
   // compose ... -p project -f file --project-directory dir <args>
@@ -50,14 +55,15 @@ class Stack {
  private:
   ComposeTool tool_;
   std::string dir_, file_, project_;
+  const Host* host_;
 };
 
 // The containers (all states) of compose project `project`.
-std::vector<Container> ProjectContainers(const std::string& project);
+std::vector<Container> ProjectContainers(const std::string& project, const Host& host = ThisHost());
 
 // The compose project whose containers were started from `dir` (label
 // com.docker.compose.project.working_dir), or "" when none was.
-std::string ProjectStartedFrom(const std::string& dir);
+std::string ProjectStartedFrom(const std::string& dir, const Host& host = ThisHost());
 
 // Containers (of any project) that publish host port `port`: "name (project/service)".
 std::vector<std::string> ContainersPublishing(int port, const std::string& except_project);

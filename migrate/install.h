@@ -17,6 +17,8 @@ struct Install {
   std::string project_name;  // the compose project it runs (or would run) under
   std::string db_service;    // "" with --skip-db
   db::PgTarget pg;           // credentials; container filled in by preflight
+  std::string host;          // "" on this server, else user@host (the old server of a remote migration)
+  std::string mirror;        // remote only: a local copy of the install's top-level files
 
   std::string data_dir() const { return dir + "/data"; }
 };

@@ -7,17 +7,28 @@
 #include "migrate/merge_dir.h"
 #include "dns/dns.h"
 #include "migrate/release.h"
+#include "core/log.h"
+#include "migrate/install.h"
+#include "migrate/options.h"
+#include "migrate/pipeline.h"
 
 int main(int argc, char** argv) {
   return mig::RunMain("migrate", [&]() -> int {
     CLI::App app{"migrate " MIGRATE_VERSION
                  ": move a docker-compose based install to a new release or a new server.\n\n"
+                 "Run on the NEW server: migrate --from user@old-host[:port] --from-path /srv/app/releases/OLD\n"
+                 "  [--to-path NEW] [--key FILE]: reaches the old server over SSH (host key checked against\n"
+                 "  known_hosts), runs migrate-agent there (uploaded when absent), merges its data/ with rsync -a\n"
+                 "  rules (librsync deltas), replays its postgres database into the new one, restarts the new\n"
+                 "  release. Same steps and options as migrate-local (see docs/remote.md).\n"
                  "Same-server upgrades: use migrate-local (see migrate-local --help).\n"
-                 "Remote migration over SSH (--from user@old-host) is not implemented in this version.\n"
                  "Exit codes: 0 ok, 1 failed, 2 bad usage/input.",
                  "migrate"};
     app.set_version_flag("--version", MIGRATE_VERSION);
     app.require_subcommand(0, 1);
+    mig::Options opts;
+    mig::AddMigrateOptions(app, opts);
+    mig::AddRemoteOptions(app, opts);
 
     mig::MergeDirOptions mo;
     std::string src, dst;
@@ -134,7 +145,14 @@ int main(int argc, char** argv) {
       if (*c) return mig::ReleaseUpDownPs(c->get_name(), rel_dir, rel_project, rel_wait);
     if (*list) return mig::ReleaseList(rel_dir, list_json);
     if (*show) return mig::ReleaseShow(rel_dir, rel_project);
-    mig::BadUsage("remote migration (--from user@host) is not implemented yet; for two installs on this server "
-                  "use migrate-local --from-path OLD --to-path NEW");
+    if (opts.from.empty())
+      mig::BadUsage("no old server given: use --from user@old-host (or FROM=...) with --from-path; for two installs "
+                    "on this server use migrate-local --from-path OLD --to-path NEW");
+    mig::ApplyEnvironment(opts, mig::ProcessEnv(), app.count("--to-path") > 0, app.count("--dry-run") > 0);
+    mig::TheLog().set_quiet(opts.quiet || opts.json);
+    mig::Report r = mig::RunMigration(opts);
+    if (opts.json) std::cout << r.ToJson().dump(2) << "\n";
+    else std::cout << r.Summary();
+    return 0;
   });
 }

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
     }
     mig::ApplyEnvironment(o, mig::ProcessEnv(), app.count("--to-path") > 0, app.count("--dry-run") > 0);
     mig::TheLog().set_quiet(o.quiet || o.json);
-    mig::Report r = mig::RunLocalMigration(o);
+    mig::Report r = mig::RunMigration(o);
     if (o.json) std::cout << r.ToJson().dump(2) << "\n";
     else std::cout << r.Summary();
     return 0;

@@ -36,6 +36,19 @@ void AddMigrateOptions(CLI::App& app, Options& o) {
   app.add_option("--wait", o.wait_seconds, "seconds to wait for the new stack to come up")->capture_default_str();
 }
 
+void AddRemoteOptions(CLI::App& app, Options& o) {
+  app.add_option("--from", o.from, "the old server, user@host[:port] (env FROM)")->envname("FROM");
+  app.add_option("--to", o.to_host, "the new server as you name it, user@host (env TO; informative: migrate runs here)")
+      ->envname("TO");
+  app.add_option("--key", o.ssh.key_file,
+                 "the SSH private key (env KEY; passphrase from SSH_KEY_PASSPHRASE; default: ssh-agent, ~/.ssh/id_*)")
+      ->envname("KEY");
+  app.add_option("--known-hosts", o.ssh.known_hosts, "the known hosts file (default ~/.ssh/known_hosts)");
+  app.add_flag("--accept-new-host-key", o.ssh.accept_new_host_key,
+               "add the old server's host key to known_hosts when it is not there (a changed key is always refused)");
+  app.add_flag("--sudo", o.sudo, "run the agent on the old server with sudo -n (data/ files only root may read)");
+}
+
 void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, bool dry_run_given) {
   auto get = [&](const char* k) {
     auto it = env.find(k);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "compose/compose.h"
+#include "ssh/session.h"
 
 namespace CLI {
 class App;
@@ -20,10 +21,18 @@ struct Options {
   bool checksum = false, skip_db = false, skip_data = false, stop_old = false, no_restart = false;
   int wait_seconds = 180;
   bool show_plan = false;  // --dry-run --list: every path, not only totals
+  // The remote migration (migrate --from): the old server and how to reach it.
+  std::string from;     // user@host[:port] (env FROM); empty: the old install is on this server
+  std::string to_host;  // env TO: the new server as the operator names it (informative)
+  ssh::Options ssh;     // --key (env KEY), --known-hosts, --accept-new-host-key
+  bool sudo = false;    // run the agent with sudo -n
 };
 
 // Declares the flags on `app`.
 void AddMigrateOptions(CLI::App& app, Options& o);
+// The remote migration's flags: --from (env FROM), --to (env TO), --key (env KEY),
+// --known-hosts, --accept-new-host-key, --sudo.
+void AddRemoteOptions(CLI::App& app, Options& o);
 // Fills what the flags left unset from FROM_PATH, TO_PATH, TO_PATH_TEMP, DRY_RUN; to_path
 // defaults to the current folder.
 void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, bool dry_run_given);

@@ -17,6 +17,11 @@
 #include "migrate/install.h"
 #include "migrate/lock.h"
 #include "migrate/progress.h"
+#include "migrate/merge_dir.h"
+#include "migrate/remote_install.h"
+#include "agent/client.h"
+#include "ssh/remote_agent.h"
+#include "ssh/remote_host.h"
 #include "sync/apply.h"
 #include "sync/plan.h"
 #include "sync/source.h"
@@ -98,10 +103,10 @@ struct RunState {
   }
 };
 
-class LocalMigration {
+class Migration {
  public:
-  explicit LocalMigration(const Options& o) : o_(o) {
-    rep_.command = "migrate-local";
+  explicit Migration(const Options& o) : o_(o) {
+    rep_.command = o.from.empty() ? "migrate-local" : "migrate";
     rep_.started_at = UtcStamp("%Y-%m-%dT%H:%M:%SZ");
     rep_.dry_run = o.dry_run;
   }
@@ -130,10 +135,15 @@ class LocalMigration {
   void RunSteps() {
     auto env = ProcessEnv();
     const std::string db = o_.skip_db ? "" : o_.db_service;
-    from_ = LoadInstall(o_.from_path, "source", db, o_.from_project, env);
+    if (!o_.from.empty()) {
+      ConnectRemote();
+      from_ = LoadRemoteInstall(*remote_, o_.from_path, db, o_.from_project, env, mirror_.path());
+    } else {
+      from_ = LoadInstall(o_.from_path, "source", db, o_.from_project, env);
+    }
     to_ = LoadInstall(o_.to_path, "target", db, o_.to_project, env);
-    CheckDistinct(from_, to_);
-    rep_.from = from_.dir;
+    if (!remote_) CheckDistinct(from_, to_);
+    rep_.from = remote_ ? from_.host + ":" + from_.dir : from_.dir;
     rep_.to = to_.dir;
     mroot_ = o_.temp_dir.empty() ? to_.dir + "/migration" : o_.temp_dir;
 
@@ -162,21 +172,50 @@ class LocalMigration {
     AddNextSteps();
     rep_.Write(mdir_ + "/report.json");
     ::unlink((mroot_ + "/in-progress").c_str());
+    if (agent_) agent_->Close();
   }
 
+  // The old server: SSH (host key, authentication), checked before anything else.
+  void ConnectRemote() {
+    if (o_.checksum) BadUsage("--checksum is not available for a remote migration yet: size and time decide");
+    Step step(rep_, "connect");
+    ssh_ = std::make_unique<ssh::Session>(ssh::ParseTarget(o_.from), o_.ssh);
+    remote_ = std::make_unique<ssh::RemoteHost>(*ssh_);
+    rep_.Check("ssh", true, ssh_->target().Show() + ", host key " + ssh_->host_key_fingerprint());
+    step.Done(ssh_->target().Show());
+  }
+
+  const Host& SourceHost() const { return remote_ ? static_cast<const Host&>(*remote_) : ThisHost(); }
+
+  // Where the old data/ is read from: this server's folder, or the agent on the old server.
+  std::unique_ptr<sync::Source> DataSource() {
+    if (!remote_) return sync::MakeLocalSource(from_.data_dir());
+    if (!agent_) {
+      agent_ = ssh::StartRemoteAgent(*ssh_, AgentBesideMe(), o_.sudo);
+      rep_.Check("agent", true, "migrate-agent " + agent_->hello().program_version + " on " + from_.host);
+    }
+    return std::make_unique<agent::AgentSource>(*agent_, from_.data_dir(), from_.host + ":" + from_.data_dir());
+  }
   void Preflight() {
     Step step(rep_, "preflight");
     std::string engine = docker::EngineVersion();
     rep_.Check("docker engine", true, engine);
     docker::ComposeTool tool = docker::DetectCompose();
     rep_.Check("compose", true, CommandLine(tool.argv) + " " + tool.version);
-    src_stack_.emplace(tool, from_.dir, from_.project.file, from_.project_name);
+    docker::ComposeTool src_tool = tool;
+    if (remote_) {
+      rep_.Check("old server's docker engine", true, docker::EngineVersion(*remote_) + " on " + from_.host);
+      src_tool = docker::DetectCompose(*remote_);
+      rep_.Check("old server's compose", true, CommandLine(src_tool.argv) + " " + src_tool.version);
+    }
+    src_stack_.emplace(src_tool, from_.dir, from_.project.file, from_.project_name, SourceHost());
     dst_stack_.emplace(tool, to_.dir, to_.project.file, to_.project_name);
     std::error_code ec;
     if (!o_.skip_data) {
-      if (!fs::is_directory(from_.data_dir(), ec))
-        BadInput("the source " + from_.dir + " has no data/ folder (use --skip-data to migrate only the database)");
-      rep_.Check("source data/", true, from_.data_dir());
+      bool there = remote_ ? remote_->Run({"test", "-d", from_.data_dir()}).ok() : fs::is_directory(from_.data_dir(), ec);
+      if (!there)
+        BadInput("the source " + rep_.from + " has no data/ folder (use --skip-data to migrate only the database)");
+      rep_.Check("source data/", true, rep_.from + "/data");
     }
     uint64_t dst_db_size = 0;
     if (!o_.skip_db) {
@@ -225,7 +264,11 @@ class LocalMigration {
     // (about the source's size) where docker keeps its volumes.
     uint64_t data_bytes = 0;
     if (!o_.skip_data) {
-      for (const auto& e : sync::ListTreeIfExists(from_.data_dir())) data_bytes += e.size;
+      if (remote_) {
+        for (const auto& e : DataSource()->List()) data_bytes += e.size;
+      } else {
+        for (const auto& e : sync::ListTreeIfExists(from_.data_dir())) data_bytes += e.size;
+      }
     }
     uint64_t need_here = data_bytes + dst_db_size, free_here = FreeBytes(to_.dir);
     bool ok_here = free_here >= need_here + (need_here / 10);
@@ -271,7 +314,7 @@ class LocalMigration {
   void DryRun() {
     if (!o_.skip_data) {
       Step step(rep_, "plan data/");
-      auto src = sync::MakeLocalSource(from_.data_dir());
+      auto src = DataSource();
       sync::Plan plan = sync::PlanMerge(*src, to_.data_dir(), o_.checksum);
       rep_.data["plan"] = TotalsJson(plan.totals);
       const auto& t = plan.totals;
@@ -303,7 +346,7 @@ class LocalMigration {
 
   void Confirm() {
     if (o_.yes || !::isatty(STDIN_FILENO)) return;
-    std::cerr << "Migrate " << from_.dir << " into " << to_.dir << " (its data/ is merged"
+    std::cerr << "Migrate " << rep_.from << " into " << to_.dir << " (its data/ is merged"
               << (o_.skip_db ? "" : ", its database " + to_.pg.db + " replaced") << ")? [y/N] ";
     std::string answer;
     std::getline(std::cin, answer);
@@ -381,7 +424,7 @@ class LocalMigration {
       step.Skip("--skip-data");
       return;
     }
-    auto src = sync::MakeLocalSource(from_.data_dir());
+    auto src = DataSource();
     sync::Plan plan = sync::PlanMerge(*src, to_.data_dir(), o_.checksum);
     rep_.data["plan"] = TotalsJson(plan.totals);
     Progress progress("data/", plan.items.size(), plan.totals.bytes_to_copy, o_.quiet || o_.json);
@@ -391,6 +434,9 @@ class LocalMigration {
     sync::ApplyStats stats = sync::Apply(plan, *src, to_.data_dir(), ao);
     progress.Done();
     rep_.data["merge"] = StatsJson(stats);
+    if (agent_)
+      rep_.data["wire"] = {{"bytes_received", agent_->bytes_in()}, {"bytes_sent", agent_->bytes_out()},
+                           {"delta_files", static_cast<agent::AgentSource&>(*src).delta_files()}};
     rep_.Check("data/ content hashes", stats.hashes_checked >= stats.files_written,
                std::to_string(stats.hashes_checked) + " files read back and matched");
     step.Done(std::to_string(stats.files_written) + " files (" + HumanBytes(stats.bytes_written) + ") written, " +
@@ -455,7 +501,7 @@ class LocalMigration {
       rep_.next_steps.push_back("data/ before the merge is in " + mdir_ + "/data.backup (rsync -a --delete it back)");
     if (!o_.skip_db && state_.dump_done && dst_pg_)
       rep_.next_steps.push_back("the database before the replay: " + DbRollbackCommand());
-    rep_.next_steps.push_back("running migrate-local again resumes this migration");
+    rep_.next_steps.push_back("running " + rep_.command + " again resumes this migration");
   }
 
   // Puts the target database back as it was before the replay: dropped and recreated from
@@ -469,14 +515,35 @@ class LocalMigration {
   void AddNextSteps() {
     rep_.next_steps.push_back("test the new release (project " + to_.project_name + ", folder " + to_.dir + ")");
     if (!o_.stop_old)
-      rep_.next_steps.push_back("when happy, stop the old one: " +
-                                CommandLine(src_stack_->Command({"down"})));
+      rep_.next_steps.push_back("when happy, stop the old one" + (remote_ ? " (on " + from_.host + ")" : std::string()) +
+                                ": " + CommandLine(src_stack_->Command({"down"})));
     if (!o_.skip_data)
       rep_.next_steps.push_back("roll back data/: rsync -a --delete " + mdir_ + "/data.backup/ " + to_.data_dir() + "/");
     if (!o_.skip_db && dst_pg_) rep_.next_steps.push_back("roll back the database: " + DbRollbackCommand());
   }
 
+  // A private folder for the old install's mirrored files, removed at the end.
+  struct TempDir {
+    std::string p;
+    const std::string& path() {
+      if (p.empty()) {
+        char tmpl[] = "/tmp/migrate-remote.XXXXXX";
+        if (!::mkdtemp(tmpl)) Fail(std::string("cannot create a folder in /tmp: ") + ErrnoString());
+        p = tmpl;
+      }
+      return p;
+    }
+    ~TempDir() {
+      std::error_code ec;
+      if (!p.empty()) fs::remove_all(p, ec);
+    }
+  };
+
   Options o_;
+  TempDir mirror_;
+  std::unique_ptr<ssh::Session> ssh_;
+  std::unique_ptr<ssh::RemoteHost> remote_;
+  std::unique_ptr<agent::AgentSession> agent_;
   Report rep_;
   Install from_, to_;
   std::string mroot_, mdir_;
@@ -490,8 +557,8 @@ class LocalMigration {
 
 }  // namespace
 
-Report RunLocalMigration(const Options& o) {
-  LocalMigration m(o);
+Report RunMigration(const Options& o) {
+  Migration m(o);
   return m.Run();
 }
 

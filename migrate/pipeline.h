@@ -8,6 +8,8 @@ namespace mig {
 
 // Runs migrate-local with `o`. Returns the report of a finished (or dry) run; throws mig::Error
 // on failure after writing report.json (result "failed") where a migration folder exists.
-Report RunLocalMigration(const Options& o);
+// With o.from empty, the old install is a folder on this server (migrate-local); otherwise it
+// is on the old server o.from, read over SSH through migrate-agent (migrate).
+Report RunMigration(const Options& o);
 
 }  // namespace mig

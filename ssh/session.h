@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "agent/transport.h"
@@ -58,6 +59,8 @@ class Session {
   // Internal, for channels: waits until the socket is ready in the direction libssh2 needs.
   void WaitSocket(int timeout_ms);
   LIBSSH2_SESSION* raw() { return s_; }
+  // Held around libssh2 calls when several threads use the session's channels.
+  std::recursive_mutex& mutex() { return mu_; }
   LIBSSH2_CHANNEL* OpenExec(const std::string& command);
   std::string LastError();
 
@@ -69,6 +72,7 @@ class Session {
   int sock_ = -1;
   LIBSSH2_SESSION* s_ = nullptr;
   std::string fingerprint_;
+  std::recursive_mutex mu_;
 };
 
 }  // namespace mig::ssh

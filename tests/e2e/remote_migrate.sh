@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# migrate --from: the old release "on another server" reached over real SSH (sshd on
+# 127.0.0.2:2222; the same docker engine stands behind both sides), the same assertions an
+# operator makes after migrate-local, plus the agent's upload and a refused host key.
+. "$(dirname "$0")/lib.sh"
+rig=$WORK/sshrig
+bash "$ROOT/scripts/rig/sshd.sh" start "$rig" 127.0.0.2 2222 >/dev/null
+trap 'bash "$ROOT/scripts/rig/sshd.sh" stop "$rig"; cleanup_suite' EXIT
+make_pair
+from=root@127.0.0.2:2222
+ssh_flags=(--key "$rig/client_ed25519" --known-hosts "$rig/known_hosts")
+run_remote() {
+  local out=$1 err=$2
+  shift 2
+  set +e
+  "$BIN/migrate" "$@" </dev/null >"$out" 2>"$err"
+  RC=$?
+  set -e
+}
+
+# --- an unknown host key: refused before anything is read or changed
+: >"$WORK/empty_known_hosts"
+state "$NEW/data" >"$WORK/new.before"
+schema "$NEW" >"$WORK/new-schema.before"
+run_remote "$WORK/k.out" "$WORK/k.err" --from "$from" --from-path "$OLD" --to-path "$NEW" --key "$rig/client_ed25519" \
+  --known-hosts "$WORK/empty_known_hosts" --yes
+check "an unknown host key stops the migration (exit 1)" test "$RC" = 1
+check "it says the key is not known and how to accept it" grep -q "is not known.*--accept-new-host-key" "$WORK/k.err"
+check "nothing changed in the new release" bash -c "test ! -e '$NEW/migration' && cmp -s '$WORK/new.before' <(python3 '$ROOT/tests/tools/treestate.py' '$NEW/data')"
+
+# --- a dry run over SSH prints the plan and changes nothing
+rm -rf "$HOME/.cache/migrate"
+run_remote "$WORK/dry.out" "$WORK/dry.err" --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" --dry-run
+check "dry run over SSH exits 0" test "$RC" = 0
+[[ $RC -eq 0 ]] || cat "$WORK/dry.err"
+check "dry run prints the data plan" grep -q "to create" "$WORK/dry.out"
+check "dry run prints the database plan" grep -q "^database: replace appdb" "$WORK/dry.out"
+check "the agent was uploaded to the old server" grep -q "uploading migrate-agent" "$WORK/dry.err"
+check "dry run leaves the database as it was" cmp -s "$WORK/new-schema.before" <(schema "$NEW")
+
+cp -a "$NEW/data" "$WORK/expected"
+rsync -a --force "$OLD/data/" "$WORK/expected/"
+
+# --- the migration, FROM and KEY from the environment as the classic scripts set them
+set +e
+FROM=$from KEY=$rig/client_ed25519 FROM_PATH=$OLD TO_PATH=$NEW "$BIN/migrate" --known-hosts "$rig/known_hosts" --json \
+  </dev/null >"$WORK/report.out" 2>"$WORK/run.err"
+rc=$?
+set -e
+check "migrate --from exits 0" test "$rc" -eq 0
+[[ $rc -eq 0 ]] || cat "$WORK/run.err"
+check "--json prints result ok" test "$(json "$WORK/report.out" 'j["result"]')" = ok
+check "the report names the old server" test "$(json "$WORK/report.out" 'j["from"]')" = "$from:$OLD"
+check "the report has the ssh check with the host key" test "$(json "$WORK/report.out" '[c for c in j["checks"] if c["name"]=="ssh"][0]["ok"]')" = True
+check "the report counts the bytes on the wire" test "$(json "$WORK/report.out" 'j["data"]["wire"]["bytes_received"]')" -gt 0
+check "data/ equals rsync -a --force (every entry and attribute)" diff <(state "$WORK/expected") <(state "$NEW/data")
+check "symlinks stay symlinks" test "$(readlink "$NEW/data/outside-link")" = /etc/passwd
+check "sparse file stays sparse" test "$(du -k "$NEW/data/sparse.img" | cut -f1)" -lt 1024
+for t in users events audit; do
+  check "rows of $t equal the source's" test "$(sql "$NEW" "select count(*) from $t")" = "$(sql "$OLD" "select count(*) from $t")"
+done
+check "sequence users_id_seq carried" test "$(sql "$NEW" "select last_value from users_id_seq")" = "$(sql "$OLD" "select last_value from users_id_seq")"
+check "schema (pg_dump -s) equals the source's" diff <(schema "$OLD") <(schema "$NEW")
+check "large objects carried" test "$(sql "$NEW" "select count(*) from pg_largeobject_metadata")" = 1
+port=$(sed -n 's/^APP_PORT=//p' "$NEW/.env")
+check "the new app serves the migrated data" bash -c "curl -fsS http://127.0.0.1:$port/index.html | grep -qx 'old index'"
+check "the old stack is still running" test -n "$(pg_container "$OLD")"
+check "the next steps say where to stop the old one" grep -q "stop the old one (on $from)" <(json "$WORK/report.out" '"\n".join(j["next_steps"])')
+
+# --- a second run: the agent is cached, nothing to copy
+run_remote "$WORK/r2.out" "$WORK/r2.err" --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" --json
+check "a second run exits 0" test "$RC" = 0
+check "a second run uploads nothing" bash -c "! grep -q uploading '$WORK/r2.err'"
+check "a second run writes no file" test "$(json "$WORK/r2.out" 'j["data"]["merge"]["files_written"]')" = 0
+finish
