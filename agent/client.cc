@@ -106,6 +106,7 @@ Frame AgentSession::Receive() {
 void AgentSession::NotAnAgent() {
   std::string said;
   for (char c : dec_.pending().substr(0, 120)) said += (c >= 0x20 && c < 0x7f) ? c : ' ';
+  not_agent_text_ = said;
   Violation(peer_, "it does not speak the migrate agent protocol (it sent '" + said +
                        "'): is something printing on the remote shell's startup?");
 }

@@ -39,6 +39,8 @@ class AgentSession {
   void Close();
   const std::string& peer() const { return peer_; }
   const Hello& hello() const { return hello_; }
+  // When the far side printed text instead of frames: that text (printable), else "".
+  const std::string& not_agent_text() const { return not_agent_text_; }
   uint64_t bytes_in() const { return bytes_in_; }
   uint64_t bytes_out() const { return bytes_out_; }
 
@@ -53,6 +55,7 @@ class AgentSession {
   size_t out_pos_ = 0;
   bool ended_ = false;
   bool got_frame_ = false;
+  std::string not_agent_text_;
   Hello hello_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
 };

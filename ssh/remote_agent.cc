@@ -39,26 +39,33 @@ std::unique_ptr<agent::AgentSession> StartRemoteAgent(Session& s, const std::str
   const std::string name = std::string("migrate-agent-") + MIGRATE_VERSION + "-" + std::string(id, 12);
   const std::string path = "\"$HOME/.cache/migrate/" + name + "\"";  // expanded by the remote user's shell
   const std::string expect = std::string(MIGRATE_VERSION) + " " + agent::MachineName();
-  ProcResult probe = s.Run("uname -m; if [ -x " + path + " ]; then " + path + " --version; fi");
-  std::string machine = Line(probe.out, 0), have = Line(probe.out, 1);
-  if (machine.empty())
-    Fail(s.target().Show() + " did not answer `uname -m` (" + probe.last_error_line() + "): is its shell a POSIX shell?");
-  if (machine != agent::MachineName())
-    Fail("the old server " + s.target().Show() + " is " + machine.substr(0, 40) + " and this migrate carries an " +
-         agent::MachineName() + " agent: run migrate from a machine of the same architecture, or build migrate-agent for " +
-         machine.substr(0, 40));
-  if (have != expect) {
-    TheLog().info("uploading migrate-agent (" + std::to_string(bytes.size() >> 10) + " KiB) to " + s.target().Show() +
-                  ":~/.cache/migrate/" + name);
-    ProcResult up = s.Run("umask 077 && mkdir -p \"$HOME/.cache/migrate\" && t=\"$HOME/.cache/migrate/.upload.$$\" && "
-                          "cat > \"$t\" && chmod 700 \"$t\" && mv -f \"$t\" " + path + " && " + path + " --version",
-                          bytes);
-    if (!up.ok() || Line(up.out, 0) != expect)
-      Fail("cannot install migrate-agent on " + s.target().Show() + " in ~/.cache/migrate (" + up.last_error_line() +
-           "): is the home folder writable and not mounted noexec?");
-  }
+  const std::string serve = std::string(sudo ? "exec sudo -n " : "exec ") + path + " serve";
+  // One channel in the usual case (the agent is there): each exec costs a remote login.
   auto session = std::make_unique<agent::AgentSession>(
-      s.Exec(std::string(sudo ? "exec sudo -n " : "exec ") + path + " serve"));
+      s.Exec("if [ -x " + path + " ] && [ \"$(" + path + " --version 2>/dev/null)\" = '" + expect + "' ]; then " +
+             serve + "; fi; echo \"migrate-agent-missing $(uname -m)\""));
+  try {
+    session->Handshake(MIGRATE_VERSION);
+    return session;
+  } catch (const Error&) {
+    const std::string said = session->not_agent_text();
+    if (said.rfind("migrate-agent-missing ", 0) != 0) throw;
+    std::string machine = said.substr(std::string("migrate-agent-missing ").size());
+    while (!machine.empty() && machine.back() == ' ') machine.pop_back();
+    if (machine != agent::MachineName())
+      Fail("the old server " + s.target().Show() + " is " + machine.substr(0, 40) + " and this migrate carries an " +
+           agent::MachineName() + " agent: run migrate from a machine of the same architecture, or build " +
+           "migrate-agent for " + machine.substr(0, 40));
+  }
+  TheLog().info("uploading migrate-agent (" + std::to_string(bytes.size() >> 10) + " KiB) to " + s.target().Show() +
+                ":~/.cache/migrate/" + name);
+  ProcResult up = s.Run("umask 077 && mkdir -p \"$HOME/.cache/migrate\" && t=\"$HOME/.cache/migrate/.upload.$$\" && "
+                        "cat > \"$t\" && chmod 700 \"$t\" && mv -f \"$t\" " + path + " && " + path + " --version",
+                        bytes);
+  if (!up.ok() || Line(up.out, 0) != expect)
+    Fail("cannot install migrate-agent on " + s.target().Show() + " in ~/.cache/migrate (" + up.last_error_line() +
+         "): is the home folder writable and not mounted noexec?");
+  session = std::make_unique<agent::AgentSession>(s.Exec(serve));
   session->Handshake(MIGRATE_VERSION);
   return session;
 }
