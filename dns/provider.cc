@@ -20,6 +20,7 @@ struct Backend {
 // Adding a backend: its file in dns/, its Open function in provider.h, one line here.
 constexpr Backend kBackends[] = {
     {"rfc2136", OpenRfc2136},
+    {"route53", OpenRoute53},
     {"command", OpenCommand},
 };
 
