@@ -21,6 +21,7 @@ struct Backend {
 constexpr Backend kBackends[] = {
     {"rfc2136", OpenRfc2136},
     {"route53", OpenRoute53},
+    {"cloudflare", OpenCloudflare},
     {"command", OpenCommand},
 };
 

@@ -1,5 +1,5 @@
 // The interface every DNS backend implements, one file each (rfc2136.cc, route53.cc,
-// command.cc, ...); dns/cutover.cc drives them and knows none by name.
+// cloudflare.cc, command.cc); dns/cutover.cc drives them and knows none by name.
 #pragma once
 
 #include <chrono>
@@ -42,6 +42,7 @@ using ProviderFactory = std::unique_ptr<Provider> (*)(const Update& u);
 // The backends, in the order --help lists them. One line per backend in provider.cc.
 std::unique_ptr<Provider> OpenRfc2136(const Update& u);
 std::unique_ptr<Provider> OpenRoute53(const Update& u);
+std::unique_ptr<Provider> OpenCloudflare(const Update& u);
 std::unique_ptr<Provider> OpenCommand(const Update& u);
 
 // The backend u.provider names. Throws mig::Error (usage) for an unknown name.
