@@ -4,6 +4,7 @@
 #include <string>
 
 #include "compose/compose.h"
+#include "migrate/dns_hook.h"
 
 namespace CLI {
 class App;
@@ -20,12 +21,14 @@ struct Options {
   bool checksum = false, skip_db = false, skip_data = false, stop_old = false, no_restart = false;
   int wait_seconds = 180;
   bool show_plan = false;  // --dry-run --list: every path, not only totals
+  DnsHook dns_hook;        // --dns-hook and the values it gets
 };
 
 // Declares the flags on `app`.
 void AddMigrateOptions(CLI::App& app, Options& o);
 // Fills what the flags left unset from FROM_PATH, TO_PATH, TO_PATH_TEMP, DRY_RUN; to_path
-// defaults to the current folder.
+// defaults to the current folder. With a --dns-hook: DNS_NAME, NEW_IP (default: this host's
+// address), OLD_IP (default: NEW_IP, the same server).
 void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, bool dry_run_given);
 // True for "1", "true", "yes", "on" (any case).
 bool Truthy(const std::string& v);
