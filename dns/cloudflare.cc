@@ -95,7 +95,8 @@ class Cloudflare : public Provider {
         if (!r.value("proxied", false)) patch["ttl"] = ttl;
         Call("PATCH", records + "/" + Id(r), patch, "update the A record of " + u_.name);
       } else {
-        Call("POST", records, {{"type", "A"}, {"name", u_.name}, {"content", a}, {"ttl", ttl}, {"proxied", false}},
+        Call("POST", records,
+             {{"type", "A"}, {"name", CanonicalName(u_.name)}, {"content", a}, {"ttl", ttl}, {"proxied", false}},
              "create an A record for " + u_.name);
       }
       placed.insert(a);
@@ -126,7 +127,8 @@ class Cloudflare : public Provider {
 
   // The name's A records.
   std::vector<json> List() {
-    const std::string path = "/zones/" + ZoneId() + "/dns_records?type=A&per_page=100&name=" + UrlEscape(u_.name);
+    const std::string path =
+        "/zones/" + ZoneId() + "/dns_records?type=A&per_page=100&name=" + UrlEscape(CanonicalName(u_.name));
     json result = Call("GET", path, nullptr, "list the A records of " + u_.name);
     std::vector<json> out;
     if (result.is_array())
