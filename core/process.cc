@@ -43,6 +43,18 @@ std::string ProcResult::last_error_line() const {
   return "exit code " + std::to_string(code);
 }
 
+std::string ProcResult::error_tail(size_t n) const {
+  std::vector<std::string> lines;
+  std::istringstream in(err.find_first_not_of(" \t\r\n") != std::string::npos ? err : out);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(line);
+  if (lines.empty()) return "exit code " + std::to_string(code);
+  std::string s;
+  for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) s += (s.empty() ? "" : "; ") + lines[i];
+  return s;
+}
+
 std::string CommandLine(const std::vector<std::string>& argv) {
   std::string s;
   for (const auto& a : argv) {
@@ -53,15 +65,27 @@ std::string CommandLine(const std::vector<std::string>& argv) {
   return s;
 }
 
+bool ProgramExists(const std::string& name) {
+  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0;
+  return !bp::search_path(name).empty();
+}
+
 ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& input,
                       std::chrono::seconds timeout) {
+  return RunCapture(argv, input, timeout, {});
+}
+
+ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& input, std::chrono::seconds timeout,
+                      const EnvVars& env) {
   ProcResult r;
   boost::asio::io_context ios;
   std::future<std::string> out, err;
   std::error_code ec;
+  bp::environment child_env = boost::this_process::environment();
+  for (const auto& [k, v] : env) child_env[k] = v;
   bp::child c(FindProgram(argv.at(0)), bp::args(Rest(argv)),
               bp::std_in < boost::asio::buffer(input), bp::std_out > out, bp::std_err > err, ios,
-              ec);
+              child_env, ec);
   if (ec) Fail("cannot start " + argv[0] + ": " + ec.message());
   if (timeout.count() > 0) {
     ios.run_for(timeout);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mig {
@@ -18,6 +19,8 @@ struct ProcResult {
   bool ok() const { return code == 0; }
   // The last non-empty line of stderr (or stdout), for error messages.
   std::string last_error_line() const;
+  // The last `n` non-empty lines of stderr (or stdout when stderr is empty) joined by "; ".
+  std::string error_tail(size_t n = 5) const;
 };
 
 // Runs argv (argv[0] is looked up on PATH), feeds `input` to its stdin, captures both outputs.
@@ -25,6 +28,16 @@ struct ProcResult {
 // (zero: no limit). A non-zero exit is not an error here: the caller reads `code`.
 ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& input = {},
                       std::chrono::seconds timeout = std::chrono::seconds(0));
+
+// Variables set (or replaced) in a program's environment on top of ours, in order.
+using EnvVars = std::vector<std::pair<std::string, std::string>>;
+
+// RunCapture with `env` added to the program's environment (an empty value is set, not removed).
+ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& input, std::chrono::seconds timeout,
+                      const EnvVars& env);
+
+// True when `name` is a path to a program or a program found on PATH.
+bool ProgramExists(const std::string& name);
 
 // argv as one shell-like line, for logs and error messages.
 std::string CommandLine(const std::vector<std::string>& argv);

@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "migrate/run_main.h"
 #include "migrate/merge_dir.h"
-#include "dns/dns.h"
+#include "migrate/dns_cmd.h"
 #include "migrate/release.h"
 #include "core/log.h"
 #include "migrate/install.h"
@@ -83,30 +83,8 @@ int main(int argc, char** argv) {
     CLI::App* list = release->add_subcommand("list", "the releases under ROOT/releases with their versions and state");
     list->add_option("ROOT", rel_dir, "the folder holding releases/ (default: the current folder)");
     list->add_flag("--json", list_json, "print JSON");
-    // The flags every DNS subcommand shares: which record, where, with which key.
-    auto dns_target_options = [](CLI::App* c, mig::dns::Update& u) {
-      c->add_option("--name", u.name, "the DNS name, e.g. www.example.org")->required();
-      c->add_option("--provider", u.provider, "rfc2136 (Route 53, Cloudflare, command: not yet)")->capture_default_str();
-      c->add_option("--server", u.server, "rfc2136: the authoritative server HOST[:PORT]");
-      c->add_option("--tsig-key", u.tsig_key, "rfc2136: the TSIG key file (tsig-keygen's format)");
-      c->add_option("--zone", u.zone, "the zone (default: NAME without its first label)");
-    };
-    mig::dns::Update du;
-    CLI::App* dns = app.add_subcommand("dns", "the DNS cutover (see scripts/update-dns.sh)");
-    dns->require_subcommand(1);
-    CLI::App* dns_update = dns->add_subcommand(
-        "update", "point NAME's A record at the new server, then wait until the server answers it");
-    dns_target_options(dns_update, du);
-    dns_update->add_option("--to", du.address, "the new server's IPv4 address")->required();
-    dns_update->add_option("--ttl", du.ttl, "the record's TTL in seconds")->capture_default_str();
-    dns_update->add_option("--wait", du.wait_seconds, "seconds to wait for the server to answer the new address")
-        ->capture_default_str();
-    mig::dns::Update dl;
-    dl.ttl = 60;
-    CLI::App* dns_ttl = dns->add_subcommand(
-        "lower-ttl", "shorten the TTL of NAME's A records ahead of the cutover (addresses kept)");
-    dns_target_options(dns_ttl, dl);
-    dns_ttl->add_option("--ttl", dl.ttl, "the new TTL in seconds")->capture_default_str();
+    mig::DnsCommands dns;
+    mig::AddDnsCommands(app, dns);
     try {
       app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -124,21 +102,7 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
-    if (*dns_update) {
-      std::string before = mig::dns::Apply(du);
-      std::cout << du.name << " now answers " << du.address << " at " << du.server << " (it answered "
-                << (before.empty() ? "nothing" : before) << ")\n";
-      if (!before.empty() && before.find(' ') == std::string::npos)
-        std::cout << "roll back with: migrate dns update --name " << du.name << " --to " << before << " --server "
-                  << du.server << " --tsig-key " << du.tsig_key << "\n";
-      return 0;
-    }
-    if (*dns_ttl) {
-      std::string kept = mig::dns::LowerTtl(dl);
-      std::cout << dl.name << " (" << kept << ") now has a TTL of " << dl.ttl << " s at " << dl.server
-                << "; wait the old TTL out before the cutover\n";
-      return 0;
-    }
+    if (mig::DnsChosen(dns)) return mig::RunDns(dns);
     if (*prefix) return mig::ReleasePrefix(po);
     if (*check) return mig::ReleaseCheck(check_dirs, check_json);
     for (CLI::App* c : verbs)

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "core/log.h"
+#include "migrate/dns_hook.h"
 #include "migrate/install.h"
 #include "migrate/run_main.h"
 #include "migrate/options.h"
@@ -31,6 +32,8 @@ int main(int argc, char** argv) {
     mig::Report r = mig::RunMigration(o);
     if (o.json) std::cout << r.ToJson().dump(2) << "\n";
     else std::cout << r.Summary();
+    std::cout.flush();
+    mig::FailIfDnsHookFailed(r);  // exit 1, saying that the migration itself succeeded
     return 0;
   });
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "dns/dns.h"
 
 namespace mig {
 
@@ -34,6 +35,13 @@ void AddMigrateOptions(CLI::App& app, Options& o) {
                "stop the old stack's services before copying (integrity over uptime); its database last");
   app.add_flag("--no-restart", o.no_restart, "do not restart the new stack at the end");
   app.add_option("--wait", o.wait_seconds, "seconds to wait for the new stack to come up")->capture_default_str();
+  app.add_option("--dns-hook", o.dns_hook.command,
+                 "after a successful migration, run CMD (by /bin/sh) with DNS_NAME, NEW_IP, OLD_IP in its "
+                 "environment, e.g. 'migrate dns update --name \"$DNS_NAME\" --to \"$NEW_IP\" ...'");
+  app.add_option("--dns-name", o.dns_hook.dns_name, "--dns-hook's DNS_NAME (env DNS_NAME; default empty)");
+  app.add_option("--new-ip", o.dns_hook.new_ip, "--dns-hook's NEW_IP (env NEW_IP; default: this host's address)");
+  app.add_option("--old-ip", o.dns_hook.old_ip,
+                 "--dns-hook's OLD_IP (env OLD_IP; default: NEW_IP, as migrate-local stays on this host)");
 }
 
 void AddRemoteOptions(CLI::App& app, Options& o) {
@@ -63,6 +71,20 @@ void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, b
     BadUsage("no source install given: use --from-path OLD (or FROM_PATH=OLD)");
   if (o.skip_db && o.skip_data) BadUsage("--skip-db and --skip-data together leave nothing to migrate");
   if (o.wait_seconds <= 0) BadUsage("--wait must be a positive number of seconds");
+  DnsHook& h = o.dns_hook;
+  if (h.command.empty()) {
+    if (!h.dns_name.empty() || !h.new_ip.empty() || !h.old_ip.empty())
+      BadUsage("--dns-name, --new-ip and --old-ip are for --dns-hook CMD: give the hook too");
+    return;
+  }
+  if (h.dns_name.empty()) h.dns_name = get("DNS_NAME");
+  if (h.new_ip.empty()) h.new_ip = get("NEW_IP");
+  if (h.old_ip.empty()) h.old_ip = get("OLD_IP");
+  if (h.new_ip.empty()) h.new_ip = HostAddress();
+  if (h.new_ip.empty()) BadUsage("this host has no IPv4 address besides loopback: give --dns-hook's --new-ip IP");
+  if (h.old_ip.empty()) h.old_ip = h.new_ip;
+  for (const auto* ip : {&h.new_ip, &h.old_ip})
+    if (!dns::IsIPv4(*ip)) BadUsage("'" + *ip + "' is not an IPv4 address (--new-ip, --old-ip)");
 }
 
 }  // namespace mig

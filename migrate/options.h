@@ -5,6 +5,7 @@
 
 #include "compose/compose.h"
 #include "ssh/session.h"
+#include "migrate/dns_hook.h"
 
 namespace CLI {
 class App;
@@ -26,6 +27,7 @@ struct Options {
   std::string to_host;  // env TO: the new server as the operator names it (informative)
   ssh::Options ssh;     // --key (env KEY), --known-hosts, --accept-new-host-key
   bool sudo = false;    // run the agent with sudo -n
+  DnsHook dns_hook;        // --dns-hook and the values it gets
 };
 
 // Declares the flags on `app`.
@@ -34,7 +36,8 @@ void AddMigrateOptions(CLI::App& app, Options& o);
 // --known-hosts, --accept-new-host-key, --sudo.
 void AddRemoteOptions(CLI::App& app, Options& o);
 // Fills what the flags left unset from FROM_PATH, TO_PATH, TO_PATH_TEMP, DRY_RUN; to_path
-// defaults to the current folder.
+// defaults to the current folder. With a --dns-hook: DNS_NAME, NEW_IP (default: this host's
+// address), OLD_IP (default: NEW_IP, the same server).
 void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, bool dry_run_given);
 // True for "1", "true", "yes", "on" (any case).
 bool Truthy(const std::string& v);

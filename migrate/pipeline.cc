@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "db/replay.h"
 #include "docker/docker.h"
+#include "migrate/dns_hook.h"
 #include "migrate/install.h"
 #include "migrate/lock.h"
 #include "migrate/progress.h"
@@ -157,6 +158,7 @@ class Migration {
     Preflight();
     if (o_.dry_run) {
       DryRun();
+      DnsHookStep(rep_, o_.dns_hook, true);
       return;
     }
     Confirm();
@@ -169,6 +171,7 @@ class Migration {
     else if (started_source_db_) src_stack_->Stop({from_.db_service});
     Restart();
     rep_.result = "ok";
+    DnsHookStep(rep_, o_.dns_hook, false);  // a failure is recorded; the migration stands
     AddNextSteps();
     rep_.Write(mdir_ + "/report.json");
     ::unlink((mroot_ + "/in-progress").c_str());

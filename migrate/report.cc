@@ -38,6 +38,7 @@ nlohmann::json Report::ToJson() const {
   j["database"] = database;
   j["checks"] = checks;
   j["next_steps"] = next_steps;
+  if (!dns_hook.is_null()) j["dns_hook"] = dns_hook;
   return j;
 }
 
@@ -87,6 +88,14 @@ Step::~Step() {
 void Step::Done(const std::string& detail) {
   rec_.status = "ok";
   rec_.detail = detail;
+  rec_.seconds = sw_.seconds();
+  r_.steps.push_back(rec_);
+  closed_ = true;
+}
+
+void Step::Failed(const std::string& why) {
+  rec_.status = "failed";
+  rec_.detail = why;
   rec_.seconds = sw_.seconds();
   r_.steps.push_back(rec_);
   closed_ = true;

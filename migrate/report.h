@@ -26,6 +26,7 @@ struct Report {
   nlohmann::json database = nlohmann::json::object();  // replay result
   nlohmann::json checks = nlohmann::json::array();     // {name, ok, detail}
   std::vector<std::string> next_steps;                 // what to test, how to roll back
+  nlohmann::json dns_hook;                             // --dns-hook: what it ran and how it ended (null: none)
 
   void Check(const std::string& name, bool ok, const std::string& detail);
   nlohmann::json ToJson() const;
@@ -41,6 +42,7 @@ class Step {
   ~Step();  // a step left without Done() or Skip() is recorded as failed
   void Done(const std::string& detail = "");
   void Skip(const std::string& why);
+  void Failed(const std::string& why);  // recorded as failed, the run goes on
 
  private:
   Report& r_;

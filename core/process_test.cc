@@ -1,0 +1,31 @@
+// Running programs: the environment a program is given, and how its failure reads.
+#include "core/process.h"
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+
+namespace mig {
+
+TEST_CASE("a program gets the variables added to its environment, empty ones included") {
+  ::setenv("MIGRATE_PROCESS_TEST_KEPT", "kept", 1);
+  ProcResult r = RunCapture({"/bin/sh", "-c", "echo \"$A|${B-unset}|$MIGRATE_PROCESS_TEST_KEPT\""}, {},
+                            std::chrono::seconds(10), {{"A", "one two"}, {"B", ""}});
+  ::unsetenv("MIGRATE_PROCESS_TEST_KEPT");
+  CHECK(r.ok());
+  CHECK(r.out == "one two||kept\n");
+}
+
+TEST_CASE("a failing program's error tail is its last stderr lines") {
+  ProcResult r = RunCapture({"/bin/sh", "-c", "echo out; echo one >&2; echo >&2; echo two >&2; exit 3"});
+  CHECK(r.code == 3);
+  CHECK(r.error_tail() == "one; two");
+  CHECK(r.error_tail(1) == "two");
+}
+
+TEST_CASE("programs are found on PATH or by path") {
+  CHECK(ProgramExists("sh"));
+  CHECK(ProgramExists("/bin/sh"));
+  CHECK_FALSE(ProgramExists("migrate-no-such-program"));
+}
+
+}  // namespace mig
