@@ -36,12 +36,18 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 
 }  // namespace
 
-std::string EngineVersion() {
+const char* const kEngineFix = "start it (systemctl start docker) or check that this user may use it";
+
+EngineAnswer ProbeEngine() {
   ProcResult r = RunCapture({"docker", "version", "--format", "{{.Server.Version}}"}, {}, kQueryTimeout);
-  if (!r.ok())
-    Fail("the docker engine does not answer (" + r.last_error_line() +
-         "): start it (systemctl start docker) or check that this user may use it");
-  return Lines(r.out).empty() ? "" : Lines(r.out).front();
+  if (!r.ok()) return {"", r.last_error_line()};
+  return {Lines(r.out).empty() ? "" : Lines(r.out).front(), ""};
+}
+
+std::string EngineVersion() {
+  EngineAnswer a = ProbeEngine();
+  if (!a.error.empty()) Fail("the docker engine does not answer (" + a.error + "): " + kEngineFix);
+  return a.version;
 }
 
 ComposeTool DetectCompose() {
