@@ -1,6 +1,4 @@
 // This server's rows: docker, compose, the install(s), their postgres, free disk.
-#include <unistd.h>
-
 #include <filesystem>
 #include <optional>
 
@@ -20,6 +18,7 @@ namespace mig::health {
 namespace {
 
 const char* const kToPathFix = "give --to-path the release folder that holds docker-compose.yml";
+const char* const kFromPathFix = "give --from-path the old release's folder, the one that holds docker-compose.yml";
 // How long a running postgres container may take to answer (one just started initialises).
 constexpr int kPostgresWaitSeconds = 15;
 
@@ -48,18 +47,19 @@ std::string Absolute(const std::string& path) {
 // The install row; `rows` gets it, the install is returned when it could be read.
 std::optional<Install> InstallRow(const std::string& row, const std::string& path, bool given, const std::string& role,
                                   std::vector<Check>& rows) {
+  const std::string fix = role == "source" ? kFromPathFix : kToPathFix;
   std::error_code ec;
   if (!fs::exists(path, ec)) {
-    rows.push_back(Failed(row, "the folder " + path + " does not exist", kToPathFix));
+    rows.push_back(Failed(row, "the folder " + path + " does not exist", fix));
     return std::nullopt;
   }
   if (!fs::is_directory(path, ec)) {
-    rows.push_back(Failed(row, path + " is not a folder", kToPathFix));
+    rows.push_back(Failed(row, path + " is not a folder", fix));
     return std::nullopt;
   }
   if (compose::FindComposeFile(path).empty()) {
     std::string what = path + " is not an install: it has no docker-compose.yml";
-    if (given) rows.push_back(Failed(row, what, role == "source" ? "give --from-path the old release's folder" : kToPathFix));
+    if (given) rows.push_back(Failed(row, what, fix));
     else rows.push_back(Skip(row, "the current folder " + what + "; give --to-path DIR to check one"));
     return std::nullopt;
   }
@@ -67,7 +67,8 @@ std::optional<Install> InstallRow(const std::string& row, const std::string& pat
     Install in = LoadInstall(path, role, "", "", ProcessEnv());
     std::string detail = in.dir + ": " + (in.version.empty() ? "no VERSION" : "release " + in.version) +
                          ", compose project " + in.project_name + ", " +
-                         std::to_string(in.project.services.size()) + " services";
+                         std::to_string(in.project.services.size()) +
+                         (in.project.services.size() == 1 ? " service" : " services");
     std::error_code dec;
     if (role == "source" && !fs::is_directory(in.data_dir(), dec))
       rows.push_back(Warn(row, detail + "; no data/ folder", "migrate-local needs --skip-data for a source without data/"));
@@ -135,7 +136,13 @@ void DiskRows(const CheckOptions& o, const std::string& dir, const Looked& targe
                                          "; the source could not be read, so the need is unknown"));
     return;
   }
-  uint64_t data = TreeBytes(source.install->data_dir());
+  uint64_t data = 0;
+  try {
+    data = TreeBytes(source.install->data_dir());
+  } catch (const Error& e) {  // a folder of data/ this user may not read
+    rows.push_back(Failed("free disk", e.what(), "run the check as the user that will run the migration (root)"));
+    return;
+  }
   RoomVerdict here = TargetRoom(dir, data, target.db_bytes);
   std::string parts = " (data/ " + HumanBytes(data) + ", target database " +
                       (target.db_answered ? HumanBytes(target.db_bytes) : std::string("unknown")) + ")";
