@@ -36,12 +36,20 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 
 }  // namespace
 
-std::string EngineVersion(const Host& host) {
+const char* const kEngineFix = "start it (systemctl start docker) or check that this user may use it";
+
+EngineAnswer ProbeEngine(const Host& host) {
   ProcResult r = host.Run({"docker", "version", "--format", "{{.Server.Version}}"}, {}, kQueryTimeout);
-  if (!r.ok())
-    Fail("the docker engine does not answer (" + r.last_error_line() +
-         ") on " + host.Describe() + ": start it (systemctl start docker) or check that this user may use it");
-  return Lines(r.out).empty() ? "" : Lines(r.out).front();
+  if (!r.ok()) return {"", r.last_error_line()};
+  return {Lines(r.out).empty() ? "" : Lines(r.out).front(), ""};
+}
+
+std::string EngineVersion(const Host& host) {
+  EngineAnswer a = ProbeEngine(host);
+  if (!a.error.empty())
+    Fail("the docker engine does not answer (" + a.error + ")" + (host.local() ? "" : " on " + host.Describe()) +
+         ": " + kEngineFix);
+  return a.version;
 }
 
 ComposeTool DetectCompose(const Host& host) {

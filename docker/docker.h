@@ -15,9 +15,20 @@ struct ComposeTool {
   std::string version;
 };
 
+// What `docker version` answered: the server version, or the line saying why the engine did
+// not answer (error empty on success).
+struct EngineAnswer {
+  std::string version;
+  std::string error;
+};
+// Asks the engine for its version; never throws for an engine that does not answer, only
+// when the docker client cannot be started.
+EngineAnswer ProbeEngine(const Host& host = ThisHost());
 // The engine's server version; throws mig::Error with what to do when it does not answer.
 // `host`: where the engine runs (this machine, or the old server over SSH).
 std::string EngineVersion(const Host& host = ThisHost());
+// What to do when the engine does not answer.
+extern const char* const kEngineFix;
 // Detects compose; throws when neither answers.
 ComposeTool DetectCompose(const Host& host = ThisHost());
 

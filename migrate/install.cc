@@ -52,21 +52,26 @@ Install LoadInstall(const std::string& path, const std::string& role, const std:
     BadInput("cannot derive a compose project name for " + in.dir + ": give --" +
              (role == "source" ? std::string("from") : std::string("to")) + "-project");
   if (!db_service.empty()) {
-    const compose::Service* s = in.project.service(db_service);
-    if (!s)
+    if (!in.project.service(db_service))
       BadInput(file + " has no service '" + db_service + "' (the " + role +
                "'s database): name it with --db-service, or use --skip-db");
-    in.db_service = db_service;
-    auto get = [&](const char* k, const std::string& def) {
-      auto it = s->environment.find(k);
-      return it == s->environment.end() || it->second.empty() ? def : it->second;
-    };
-    in.pg.user = get("POSTGRES_USER", "postgres");
-    in.pg.password = get("POSTGRES_PASSWORD", "");
-    in.pg.db = get("POSTGRES_DB", in.pg.user);
-    in.pg.label = role;
+    UseDbService(in, db_service);
   }
   return in;
+}
+
+void UseDbService(Install& in, const std::string& db_service) {
+  const compose::Service* s = in.project.service(db_service);
+  if (!s) BadInput(in.project.file + " has no service '" + db_service + "' (the " + in.role + "'s database)");
+  in.db_service = db_service;
+  auto get = [&](const char* k, const std::string& def) {
+    auto it = s->environment.find(k);
+    return it == s->environment.end() || it->second.empty() ? def : it->second;
+  };
+  in.pg.user = get("POSTGRES_USER", "postgres");
+  in.pg.password = get("POSTGRES_PASSWORD", "");
+  in.pg.db = get("POSTGRES_DB", in.pg.user);
+  in.pg.label = in.role;
 }
 
 void CheckDistinct(const Install& from, const Install& to) {

@@ -28,6 +28,11 @@ struct Install {
 Install LoadInstall(const std::string& path, const std::string& role, const std::string& db_service,
                     const std::string& project_override, const compose::Env& process_env);
 
+// Names `db_service` as the install's database and reads its credentials (POSTGRES_USER,
+// POSTGRES_PASSWORD, POSTGRES_DB from the service's environment). Throws mig::Error (input)
+// when the compose file has no such service.
+void UseDbService(Install& in, const std::string& db_service);
+
 // The process environment as a map.
 compose::Env ProcessEnv();
 

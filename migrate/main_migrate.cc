@@ -1,8 +1,10 @@
 // migrate: the remote migration (run on the new server) and the tool's subcommands.
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 
 #include "core/error.h"
+#include "migrate/check_cmd.h"
 #include "migrate/run_main.h"
 #include "migrate/merge_dir.h"
 #include "migrate/dns_cmd.h"
@@ -21,6 +23,7 @@ int main(int argc, char** argv) {
                  "  known_hosts), runs migrate-agent there (uploaded when absent), merges its data/ with rsync -a\n"
                  "  rules (librsync deltas), replays its postgres database into the new one, restarts the new\n"
                  "  release. Same steps and options as migrate-local (see docs/remote.md).\n"
+                 "Test a server first: migrate check (see migrate check --help).\n"
                  "Same-server upgrades: use migrate-local (see migrate-local --help).\n"
                  "Exit codes: 0 ok, 1 failed, 2 bad usage/input.",
                  "migrate"};
@@ -59,10 +62,10 @@ int main(int argc, char** argv) {
     prefix->add_flag("-n,--dry-run", po.dry_run, "print the changed lines, write nothing");
     std::vector<std::string> check_dirs;
     bool check_json = false;
-    CLI::App* check = release->add_subcommand(
+    CLI::App* rel_check = release->add_subcommand(
         "check", "report what two or more release folders would collide on if run at once (exit 1 if any)");
-    check->add_option("DIRS", check_dirs, "release folders")->required();
-    check->add_flag("--json", check_json, "print the collisions as JSON");
+    rel_check->add_option("DIRS", check_dirs, "release folders")->required();
+    rel_check->add_flag("--json", check_json, "print the collisions as JSON");
     std::string rel_dir, rel_project;
     int rel_wait = 180;
     bool list_json = false;
@@ -85,10 +88,45 @@ int main(int argc, char** argv) {
     list->add_flag("--json", list_json, "print JSON");
     mig::DnsCommands dns;
     mig::AddDnsCommands(app, dns);
+    mig::health::CheckOptions co;
+    bool co_json = false;
+    CLI::App* check = app.add_subcommand(
+        "check",
+        "test this server before a migration (docker, compose, the install and its postgres, free disk, GPUs): "
+        "a table of checks, each failure with what to do; changes nothing");
+    check->add_option("--to-path", co.to_path,
+                      "the install to check, i.e. the new release's folder (default: the current folder; env TO_PATH)")
+        ->type_name("DIR");
+    check->add_option("--from-path", co.from_path,
+                      "an old install on this server: check it too, and that the disk holds what migrating it needs "
+                      "(env FROM_PATH)")
+        ->type_name("OLD");
+    check->add_option("--from", co.from_remote,
+                      "the old server of a remote migration (env FROM); remote checks come with the remote migration")
+        ->type_name("USER@HOST");
+    check->add_option("--db-service", co.db_service, "the compose service that runs postgres")
+        ->type_name("NAME")
+        ->capture_default_str();
+    check->add_flag("--json", co_json, "print JSON for scripts instead of the table (docs/check.md)");
+    check->add_flag("--require-gpu", co.require_gpu,
+                    "fail when this host has no working NVIDIA GPU (without it, a host without GPUs passes)");
+    check->add_option("--gpu-image", co.gpu_image,
+                      "run IMAGE with docker run --gpus all and check that it sees every GPU of the host")
+        ->type_name("IMAGE");
+    check->footer("Statuses: ok, warn (works, but look at it), fail (fix it before migrating), skip (not checked here).\n"
+                  "Exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad usage.");
     try {
       app.parse(argc, argv);
     } catch (const CLI::Success& e) {
       return app.exit(e);
+    }
+    if (*check) {
+      auto env = [](const char* k) { const char* v = std::getenv(k); return v ? std::string(v) : std::string(); };
+      co.to_path_given = check->count("--to-path") > 0;
+      if (!co.to_path_given && !env("TO_PATH").empty()) co.to_path = env("TO_PATH"), co.to_path_given = true;
+      if (check->count("--from-path") == 0) co.from_path = env("FROM_PATH");
+      if (check->count("--from") == 0) co.from_remote = env("FROM");
+      return mig::RunCheck(co, co_json);
     }
     if (*merge) {
       nlohmann::json j = mig::MergeDir(src, dst, mo);
@@ -104,7 +142,7 @@ int main(int argc, char** argv) {
     }
     if (mig::DnsChosen(dns)) return mig::RunDns(dns);
     if (*prefix) return mig::ReleasePrefix(po);
-    if (*check) return mig::ReleaseCheck(check_dirs, check_json);
+    if (*rel_check) return mig::ReleaseCheck(check_dirs, check_json);
     for (CLI::App* c : verbs)
       if (*c) return mig::ReleaseUpDownPs(c->get_name(), rel_dir, rel_project, rel_wait);
     if (*list) return mig::ReleaseList(rel_dir, list_json);

@@ -1,6 +1,5 @@
 #include "migrate/pipeline.h"
 
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -23,6 +22,7 @@
 #include "agent/client.h"
 #include "ssh/remote_agent.h"
 #include "ssh/remote_host.h"
+#include "migrate/room.h"
 #include "sync/apply.h"
 #include "sync/plan.h"
 #include "sync/source.h"
@@ -38,12 +38,6 @@ std::string UtcStamp(const char* fmt) {
   std::time_t now = std::time(nullptr);
   std::strftime(buf, sizeof buf, fmt, std::gmtime(&now));
   return buf;
-}
-
-uint64_t FreeBytes(const std::string& path) {
-  struct statvfs st;
-  if (::statvfs(path.c_str(), &st) != 0) return UINT64_MAX;
-  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 std::string ReadSmall(const std::string& path) {
@@ -270,27 +264,17 @@ class Migration {
       if (remote_) {
         for (const auto& e : DataSource()->List()) data_bytes += e.size;
       } else {
-        for (const auto& e : sync::ListTreeIfExists(from_.data_dir())) data_bytes += e.size;
+        data_bytes = TreeBytes(from_.data_dir());
       }
     }
-    uint64_t need_here = data_bytes + dst_db_size, free_here = FreeBytes(to_.dir);
-    bool ok_here = free_here >= need_here + (need_here / 10);
-    rep_.Check("free space in target", ok_here,
-               HumanBytes(free_here) + " free, " + HumanBytes(need_here) + " needed at most");
-    if (!ok_here)
-      Fail("not enough free space in " + to_.dir + ": " + HumanBytes(free_here) + " free, up to " +
-           HumanBytes(need_here) + " needed for data/ and the target's database dump; free some space first");
+    RoomVerdict here = TargetRoom(to_.dir, data_bytes, dst_db_size);
+    rep_.Check("free space in target", here.ok, here.detail);
+    if (!here.ok) Fail(here.error);
     if (!o_.skip_db) {
-      ProcResult r = RunCapture({"docker", "info", "--format", "{{.DockerRootDir}}"}, {}, std::chrono::seconds(30));
-      std::string root = r.ok() ? r.out.substr(0, r.out.find('\n')) : "";
-      if (!root.empty()) {
-        uint64_t free_docker = FreeBytes(root);
-        bool ok_docker = free_docker >= src_db_size_ * 2;
-        rep_.Check("free space for the database", ok_docker,
-                   HumanBytes(free_docker) + " free in " + root + ", " + HumanBytes(src_db_size_ * 2) + " needed");
-        if (!ok_docker)
-          Fail("not enough free space in " + root + " for the replayed database: " + HumanBytes(free_docker) +
-               " free, about " + HumanBytes(src_db_size_ * 2) + " needed");
+      RoomVerdict db_room = DatabaseRoom(DockerRootDir(), src_db_size_);
+      if (!db_room.where.empty()) {
+        rep_.Check("free space for the database", db_room.ok, db_room.detail);
+        if (!db_room.ok) Fail(db_room.error);
       }
     }
     step.Done();
