@@ -9,6 +9,7 @@
 #include "health/check.h"
 #include "health/gpu.h"
 #include "health/runner.h"
+#include "ssh/session.h"
 
 namespace mig::health {
 
@@ -17,7 +18,8 @@ struct CheckOptions {
   std::string to_path;            // the install to check; "" = the current folder
   bool to_path_given = false;     // --to-path (or TO_PATH) named it
   std::string from_path;          // an old install on this server (a local migration's source)
-  std::string from_remote;        // user@old-host (a remote migration's source)
+  std::string from_remote;        // user@old-host (a remote migration's source); from_path is then there
+  ssh::Options ssh;               // --key (env KEY), --known-hosts, --accept-new-host-key
   std::string db_service = "postgres";
   bool require_gpu = false;       // no GPU is a failure, not a skip
   std::string gpu_image;          // run it with --gpus all and compare the GPUs it sees
@@ -26,8 +28,9 @@ struct CheckOptions {
 // docker engine, compose, the install(s), their postgres, free disk. Uses the real engine.
 std::vector<Check> LocalChecks(const CheckOptions& o);
 
-// The remote source's checks (--from user@host). Until the remote migration exists: one
-// row saying so.
+// The remote source's checks (--from user@host): ssh and host key, clock skew, the agent's
+// architecture, the old docker, compose, install and postgres, room here for what it holds,
+// the old server's disk.
 std::vector<Check> RemoteChecks(const CheckOptions& o);
 
 // The driver and each GPU of `host` (read by ReadGpus), docker's nvidia runtime and, with

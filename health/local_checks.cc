@@ -126,9 +126,10 @@ void DiskRows(const CheckOptions& o, const std::string& dir, const Looked& targe
     rows.push_back(Skip("free disk", "no folder to measure"));
     return;
   }
-  if (o.from_path.empty()) {
+  if (o.from_path.empty() || !o.from_remote.empty()) {
     rows.push_back(Ok("free disk", HumanBytes(FreeBytes(dir)) + " free in " + dir +
-                                       "; give --from-path OLD to compare with what a migration needs"));
+                                       (o.from_remote.empty() ? "; give --from-path OLD to compare with what a migration needs"
+                                                              : "; the remote rows below compare it with the old install")));
     return;
   }
   if (!source.install) {
@@ -186,7 +187,7 @@ std::vector<Check> LocalChecks(const CheckOptions& o) {
   const std::string to = o.to_path.empty() ? CurrentDir() : Absolute(o.to_path);
   Looked target, source;
   target.install = InstallRow("install", to, o.to_path_given, "target", rows);
-  if (!o.from_path.empty()) source.install = InstallRow("source install", Absolute(o.from_path), true, "source", rows);
+  if (!o.from_path.empty() && o.from_remote.empty()) source.install = InstallRow("source install", Absolute(o.from_path), true, "source", rows);
   if (target.install && source.install) {
     try {
       CheckDistinct(*source.install, *target.install);

@@ -98,12 +98,16 @@ int main(int argc, char** argv) {
                       "the install to check, i.e. the new release's folder (default: the current folder; env TO_PATH)")
         ->type_name("DIR");
     check->add_option("--from-path", co.from_path,
-                      "an old install on this server: check it too, and that the disk holds what migrating it needs "
+                      "the old install (on this server, or with --from on the old one): check it too, and that the disk holds what migrating it needs "
                       "(env FROM_PATH)")
         ->type_name("OLD");
     check->add_option("--from", co.from_remote,
-                      "the old server of a remote migration (env FROM); remote checks come with the remote migration")
+                      "the old server of a remote migration (env FROM): checks SSH, its docker, its install at "
+                      "--from-path, its postgres, the clock skew")
         ->type_name("USER@HOST");
+    check->add_option("--key", co.ssh.key_file, "with --from: the SSH private key (env KEY)")->envname("KEY");
+    check->add_option("--known-hosts", co.ssh.known_hosts, "with --from: the known hosts file");
+    check->add_flag("--accept-new-host-key", co.ssh.accept_new_host_key, "with --from: add an unknown host key");
     check->add_option("--db-service", co.db_service, "the compose service that runs postgres")
         ->type_name("NAME")
         ->capture_default_str();

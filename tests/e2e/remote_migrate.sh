@@ -28,6 +28,19 @@ check "an unknown host key stops the migration (exit 1)" test "$RC" = 1
 check "it says the key is not known and how to accept it" grep -q "is not known.*--accept-new-host-key" "$WORK/k.err"
 check "nothing changed in the new release" bash -c "test ! -e '$NEW/migration' && cmp -s '$WORK/new.before' <(python3 '$ROOT/tests/tools/treestate.py' '$NEW/data')"
 
+# --- migrate check --from: the remote rows
+run_remote "$WORK/chk.out" "$WORK/chk.err" check --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" --json
+check "migrate check --from passes (exit 0)" test "$RC" = 0
+row() { json "$1" '[c["status"] for c in j["checks"] if c["name"]==sys.argv[3]][0]' "$2"; }
+for r in ssh "clock skew" agent "old docker engine" "old install" "old postgres" "room for the old data/"; do
+  check "check row '$r' is ok" test "$(row "$WORK/chk.out" "$r")" = ok
+done
+check "the clock skew of one machine with itself reads under a second" \
+  python3 -c "import json,re,sys; d=[c['detail'] for c in json.load(open(sys.argv[1]))['checks'] if c['name']=='clock skew'][0]; sys.exit(0 if float(re.search(r'by ([0-9.]+) s', d).group(1)) < 1 else 1)" "$WORK/chk.out"
+run_remote "$WORK/chk2.out" "$WORK/chk2.err" check --from "$from" --key "$rig/stranger" --known-hosts "$rig/known_hosts"
+check "migrate check with a key the old server refuses exits 1" test "$RC" = 1
+check "its ssh row fails and says why" grep -q "^ssh .*fail.*rejected the authentication" "$WORK/chk2.out"
+
 # --- a dry run over SSH prints the plan and changes nothing
 rm -rf "$HOME/.cache/migrate"
 run_remote "$WORK/dry.out" "$WORK/dry.err" --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" --dry-run
