@@ -41,7 +41,7 @@ void AddMigrateOptions(CLI::App& app, Options& o) {
   app.add_option("--dns-name", o.dns_hook.dns_name, "--dns-hook's DNS_NAME (env DNS_NAME; default empty)");
   app.add_option("--new-ip", o.dns_hook.new_ip, "--dns-hook's NEW_IP (env NEW_IP; default: this host's address)");
   app.add_option("--old-ip", o.dns_hook.old_ip,
-                 "--dns-hook's OLD_IP (env OLD_IP; default: NEW_IP, as migrate-local stays on this host)");
+                 "--dns-hook's OLD_IP (env OLD_IP; default: the old server's address with --from, else NEW_IP)");
 }
 
 void AddRemoteOptions(CLI::App& app, Options& o) {
@@ -82,9 +82,11 @@ void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, b
   if (h.old_ip.empty()) h.old_ip = get("OLD_IP");
   if (h.new_ip.empty()) h.new_ip = HostAddress();
   if (h.new_ip.empty()) BadUsage("this host has no IPv4 address besides loopback: give --dns-hook's --new-ip IP");
-  if (h.old_ip.empty()) h.old_ip = h.new_ip;
+  // migrate-local stays on this host; a remote migration's OLD_IP is the old server's address,
+  // known once connected (the pipeline fills it in).
+  if (h.old_ip.empty() && o.from.empty()) h.old_ip = h.new_ip;
   for (const auto* ip : {&h.new_ip, &h.old_ip})
-    if (!dns::IsIPv4(*ip)) BadUsage("'" + *ip + "' is not an IPv4 address (--new-ip, --old-ip)");
+    if (!ip->empty() && !dns::IsIPv4(*ip)) BadUsage("'" + *ip + "' is not an IPv4 address (--new-ip, --old-ip)");
 }
 
 }  // namespace mig

@@ -179,6 +179,10 @@ class Migration {
     ssh_ = std::make_unique<ssh::Session>(ssh::ParseTarget(o_.from), o_.ssh);
     remote_ = std::make_unique<ssh::RemoteHost>(*ssh_);
     rep_.Check("ssh", true, ssh_->target().Show() + ", host key " + ssh_->host_key_fingerprint());
+    if (!o_.dns_hook.command.empty() && o_.dns_hook.old_ip.empty()) {
+      o_.dns_hook.old_ip = ssh_->PeerIPv4();
+      if (o_.dns_hook.old_ip.empty()) BadUsage("the old server was reached over IPv6: give --dns-hook's --old-ip IP");
+    }
     step.Done(ssh_->target().Show());
   }
 

@@ -167,6 +167,15 @@ std::string Session::LastError() {
   return msg && *msg ? msg : "unknown error";
 }
 
+std::string Session::PeerIPv4() const {
+  struct sockaddr_storage ss {};
+  socklen_t len = sizeof ss;
+  if (::getpeername(sock_, reinterpret_cast<struct sockaddr*>(&ss), &len) != 0 || ss.ss_family != AF_INET) return "";
+  char buf[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &reinterpret_cast<struct sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  return buf;
+}
+
 void Session::WaitSocket(int timeout_ms) {
   int dir = libssh2_session_block_directions(s_);
   struct pollfd p {sock_, 0, 0};

@@ -55,6 +55,8 @@ class Session {
 
   const Target& target() const { return t_; }
   const std::string& host_key_fingerprint() const { return fingerprint_; }
+  // The IPv4 address this connection reached ("" for IPv6).
+  std::string PeerIPv4() const;
 
   // Internal, for channels: waits until the socket is ready in the direction libssh2 needs.
   void WaitSocket(int timeout_ms);

@@ -111,7 +111,7 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config libboost-dev libboost-filesyste
 RUNTIME_PACKAGES=(docker.io docker-compose rsync postgresql-15 postgresql-client-15 busybox-static python3
   python3-yaml curl util-linux bind9-dnsutils awscli)
 # Only the tests need these: a real sshd for the remote migration, clang's libFuzzer.
-TEST_PACKAGES=(openssh-server openssh-client clang-14 libclang-rt-14-dev)
+TEST_PACKAGES=(openssh-server openssh-client sudo clang-14 libclang-rt-14-dev)
 
 # build_migrate [BUILD_DIR] : configure and build (Release with debug info) into BUILD_DIR (default build).
 build_migrate() {

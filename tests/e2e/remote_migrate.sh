@@ -57,12 +57,15 @@ rsync -a --force "$OLD/data/" "$WORK/expected/"
 # --- the migration, FROM and KEY from the environment as the classic scripts set them
 set +e
 FROM=$from KEY=$rig/client_ed25519 FROM_PATH=$OLD TO_PATH=$NEW "$BIN/migrate" --known-hosts "$rig/known_hosts" --json \
-  </dev/null >"$WORK/report.out" 2>"$WORK/run.err"
+  --dns-hook "env | grep -E '^(DNS_NAME|NEW_IP|OLD_IP)=' | sort > '$WORK/hook.env'" --dns-name www.example.test \
+  --new-ip 192.0.2.20 </dev/null >"$WORK/report.out" 2>"$WORK/run.err"
 rc=$?
 set -e
 check "migrate --from exits 0" test "$rc" -eq 0
 [[ $rc -eq 0 ]] || cat "$WORK/run.err"
 check "--json prints result ok" test "$(json "$WORK/report.out" 'j["result"]')" = ok
+check "the DNS hook ran with the old server's address as OLD_IP" \
+  test "$(cat "$WORK/hook.env" 2>/dev/null | tr '\n' ' ')" = "DNS_NAME=www.example.test NEW_IP=192.0.2.20 OLD_IP=127.0.0.2 "
 check "the report names the old server" test "$(json "$WORK/report.out" 'j["from"]')" = "$from:$OLD"
 check "the report has the ssh check with the host key" test "$(json "$WORK/report.out" '[c for c in j["checks"] if c["name"]=="ssh"][0]["ok"]')" = True
 check "the report counts the bytes on the wire" test "$(json "$WORK/report.out" 'j["data"]["wire"]["bytes_received"]')" -gt 0

@@ -76,6 +76,12 @@ ssh-agent -k >/dev/null
 from=root@127.0.0.2:2223 m "$work/o11" "$work/d11" --key "$rig/client_ed25519" --known-hosts "$rig/known_hosts"
 check "a port nobody listens on: refused, clearly" grep -q "refused the connection on port 2223" "$work/o11"
 
+# --sudo: the agent runs under sudo -n (root here, so sudo lets it through without a password).
+if command -v sudo >/dev/null; then
+  m "$work/o12" "$work/d12" --key "$rig/client_ed25519" --known-hosts "$rig/known_hosts" --sudo
+  check "--sudo runs the agent through sudo -n" test "$rc" = 0
+fi
+
 # The oracle across the link: the same generated trees as merge_oracle.sh, read over SSH.
 MERGE_FLAGS="--from $from --key $rig/client_ed25519 --known-hosts $rig/known_hosts" MERGE_CHECKSUM_SEEDS="" \
   MERGE_SEEDS="1 2" bash "$here/merge_oracle.sh" && oracle=0 || oracle=1
