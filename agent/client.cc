@@ -38,10 +38,12 @@ void AgentSession::Send(Type type, std::string_view payload, bool compress) {
     out_pos_ = 0;
   }
   out_ += EncodeFrame(type, payload, compress);
-  while (out_.size() - out_pos_ > (8u << 20)) Pump(true);
+  // Much queued: wait until the agent takes it. Meanwhile its answers are read even past the
+  // usual bound, or an agent blocked on writing them would never read our requests.
+  while (out_.size() - out_pos_ > (8u << 20)) Pump(true, /*over_cap=*/true);
 }
 
-void AgentSession::Pump(bool block) {
+void AgentSession::Pump(bool block, bool over_cap) {
   bool moved = false;
   while (out_pos_ < out_.size()) {
     size_t n = t_->WriteSome(out_.data() + out_pos_, out_.size() - out_pos_);
@@ -52,7 +54,7 @@ void AgentSession::Pump(bool block) {
   }
   if (out_pos_ == out_.size() && out_pos_ > 0) out_.clear(), out_pos_ = 0;
   char buf[1 << 16];
-  while (!ended_ && dec_.buffered() < (64u << 20)) {
+  while (!ended_ && (over_cap || dec_.buffered() < kMaxBuffered)) {
     long n = t_->ReadSome(buf, sizeof buf);
     if (n < 0) {
       ended_ = true;
@@ -242,12 +244,16 @@ void AgentSource::SendRequest(const Request& r) {
     s_.Send(Type::kSig, std::string_view(sig).substr(off, kMaxChunk));
 }
 
+// What a request is expected to bring back: a whole file its size, a delta much less (several
+// deltas in flight let the agent compute one while this side signs or patches another).
+uint64_t AgentSource::Weight(const Request& r) { return r.delta ? r.src->size / 16 : r.src->size; }
+
 void AgentSource::TopUp() {
   while (sent_ < reqs_.size() &&
          (sent_ == taken_ || (sent_ - taken_ < kWindowFiles && in_flight_bytes_ < kWindowBytes))) {
     Request& r = reqs_[sent_];
     SendRequest(r);
-    in_flight_bytes_ += r.src->size;
+    in_flight_bytes_ += Weight(r);
     ++sent_;
   }
 }
@@ -357,7 +363,7 @@ sync::CopyResult AgentSource::CopyTo(const Entry& e, int out_fd) {
            std::to_string(end.size) + " bytes, hash " + (end.hash == got ? "equal" : "differs") +
            "): the transfer was corrupted; run again");
     ++taken_;
-    in_flight_bytes_ -= req.src->size;
+    in_flight_bytes_ -= Weight(req);
     if (req.delta) ++delta_files_;
     TopUp();
     sync::CopyResult res;

@@ -21,6 +21,8 @@ inline constexpr int kIdleTimeoutMs = 300 * 1000;
 // Requests in flight (sent, answers not yet taken): at most this many files and bytes.
 inline constexpr size_t kWindowFiles = 1024;
 inline constexpr uint64_t kWindowBytes = 32ull << 20;
+// Answers read ahead of the frame being consumed, at most (the agent then waits).
+inline constexpr size_t kMaxBuffered = 8u << 20;
 // Files smaller than this travel whole even when the target has an older copy.
 inline constexpr uint64_t kMinDeltaSize = 64 << 10;
 
@@ -46,7 +48,7 @@ class AgentSession {
 
  private:
   // Moves bytes both ways; with `block`, waits (bounded) until something moved.
-  void Pump(bool block);
+  void Pump(bool block, bool over_cap = false);
   [[noreturn]] void NotAnAgent();
   std::unique_ptr<Transport> t_;
   std::string peer_;
@@ -79,6 +81,7 @@ class AgentSource : public sync::Source {
     bool delta;
   };
   void TopUp();
+  static uint64_t Weight(const Request& r);
   void SendRequest(const Request& r);
   AgentSession& s_;
   std::string root_, display_;

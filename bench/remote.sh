@@ -55,6 +55,7 @@ run_case() {
       if [[ $t == r ]]; then
         measure "r-$case-$i" rsync -a --stats -e "$ssh_cmd" "root@127.0.0.2:$work/src/" "$work/by-rsync$SUFFIX/"
         rsync_bytes "$work/r-$case-$i.out" >"$work/r-$case-$i.bytes"
+        measure "s-$case-$i" sync  # rsync + sync: the durability migrate gives (it syncs in batches)
       else
         measure "m-$case-$i" "$bin/migrate" merge-dir -q --json --from root@127.0.0.2:2222 --key "$key" \
           --known-hosts "$rig/known_hosts" "$work/src" "$work/by-migrate$SUFFIX"
@@ -62,14 +63,16 @@ run_case() {
       fi
     done
   done
-  for t in r m; do
+  for t in r m s; do
     for i in $(seq 1 "$REPS"); do cut -d' ' -f1 "$work/$t-$case-$i"; done | median >"$work/$t-$case.t"
     for i in $(seq 1 "$REPS"); do cut -d' ' -f2 "$work/$t-$case-$i"; done | sort -n | tail -1 >"$work/$t-$case.m"
-    cat "$work/$t-$case-$REPS.bytes" >"$work/$t-$case.b"
   done
-  local r m rb mb
+  for t in r m; do cat "$work/$t-$case-$REPS.bytes" >"$work/$t-$case.b"; done
+  local r m rb mb rs
   r=$(cat "$work/r-$case.t") m=$(cat "$work/m-$case.t") rb=$(cat "$work/r-$case.b") mb=$(cat "$work/m-$case.b")
-  printf '| %s | %.2f | %.2f | %s | %s | %s | %s | %d | %d | %s |\n' "$case" "$r" "$m" "$(ratio "$m" "$r")" \
+  rs=$(python3 -c "import sys; print(float(sys.argv[1]) + float(sys.argv[2]))" "$r" "$(cat "$work/s-$case.t")")
+  printf '| %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s | %d | %d | %s |\n' "$case" "$r" "$rs" "$m" "$(ratio "$m" "$r")" \
+    "$(ratio "$m" "$rs")" \
     "$rb" "$mb" "$(ratio "$mb" "$rb")" "$(($(cat "$work/r-$case.m") / 1024))" "$(($(cat "$work/m-$case.m") / 1024))" \
     "$(ratio "$(cat "$work/m-$case.m")" "$(cat "$work/r-$case.m")")"
 }
@@ -77,8 +80,8 @@ run_case() {
 echo
 echo "### remote data/ merge over loopback SSH: $DIRS x $FILES small files + $BIG x $BIG_MB MiB ($size), median of $REPS"
 echo
-echo "| case | rsync -a -e ssh s | migrate s | time ratio | rsync bytes in | migrate bytes in | bytes ratio | rsync RSS MiB | migrate RSS MiB | memory ratio |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| case | rsync -a -e ssh s | rsync, then sync s | migrate s | vs rsync | vs rsync+sync | rsync bytes in | migrate bytes in | bytes ratio | rsync RSS MiB | migrate RSS MiB | memory ratio |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 SUFFIX=
 run_case initial 'SUFFIX=.$i'
 mv "$work/by-rsync.$REPS" "$work/by-rsync"
