@@ -1,6 +1,7 @@
 #include "agent/client.h"
 
 #include <librsync.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -118,23 +119,95 @@ void AgentSession::Close() {
   while (out_pos_ < out_.size() && !ended_) Pump(true);
 }
 
-AgentSource::AgentSource(AgentSession& s, std::string root, std::string display)
-    : s_(s), root_(std::move(root)), display_(std::move(display)) {}
+AgentSource::AgentSource(AgentSession& s, std::string root, std::string display, std::string spool_dir)
+    : s_(s), root_(std::move(root)), display_(std::move(display)), spool_dir_(std::move(spool_dir)) {}
 
-std::vector<Entry> AgentSource::List() {
-  s_.Send(Type::kList, PayloadWriter().Str(root_).U8(1).data());  // unreadable files: refused up front
-  std::vector<Entry> out;
+namespace {
+
+// An unlinked temporary file in `dir`: it vanishes with the process, whatever happens.
+Fd SpoolFile(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {  // a file system without O_TMPFILE
+    std::string name = dir + "/.migrate.listing.XXXXXX";
+    fd = ::mkostemp(name.data(), O_CLOEXEC);
+    if (fd >= 0) ::unlink(name.c_str());
+  }
+  if (fd < 0) Fail("cannot create the listing's spool file in " + dir + ": " + ErrnoString());
+  return Fd(fd);
+}
+
+// Reads the spool back: the checked ENTRIES payloads, each after its u32 length.
+class SpoolStream : public sync::TreeStream {
+ public:
+  SpoolStream(Fd fd, std::string peer, std::string what) : fd_(std::move(fd)), peer_(std::move(peer)), what_(std::move(what)) {}
+
+  bool Next(Entry& e) override {
+    while (pos_ == batch_.size()) {
+      if (!ReadBatch()) return false;
+    }
+    e = std::move(batch_[pos_++]);
+    return true;
+  }
+
+ private:
+  bool ReadBatch() {
+    batch_.clear();
+    pos_ = 0;
+    char len_bytes[4];
+    if (!ReadExactly(len_bytes, 4, true)) return false;
+    uint32_t len = static_cast<uint8_t>(len_bytes[0]) | static_cast<uint8_t>(len_bytes[1]) << 8 |
+                   static_cast<uint8_t>(len_bytes[2]) << 16 | static_cast<uint32_t>(static_cast<uint8_t>(len_bytes[3])) << 24;
+    if (len > kMaxFrame) Fail("the listing's spool file is damaged (" + what_ + ")");
+    std::string payload(len, '\0');
+    ReadExactly(payload.data(), len, false);
+    PayloadReader r(payload, peer_);
+    uint32_t count = r.U32();
+    batch_.reserve(count);
+    for (uint32_t i = 0; i < count; ++i) batch_.push_back(DecodeEntry(r));
+    r.Done("ENTRIES");
+    return true;
+  }
+
+  bool ReadExactly(char* p, size_t n, bool eof_ok) {
+    size_t got = 0;
+    while (got < n) {
+      size_t k = ReadFd(fd_.get(), p + got, n - got, "the listing's spool file");
+      if (k == 0) {
+        if (eof_ok && got == 0) return false;
+        Fail("the listing's spool file ends early (" + what_ + ")");
+      }
+      got += k;
+    }
+    return true;
+  }
+
+  Fd fd_;
+  std::string peer_, what_;
+  std::vector<Entry> batch_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+ListEnd AgentSource::ReceiveListing(int spool_fd) {
   ListChecker check(s_.peer());
-  index_.clear();
+  uint64_t bytes = 0;
+  std::string buf;
   while (true) {
     Frame f = s_.Receive();
     if (f.type == Type::kListEnd) {
-      PayloadReader r(f.payload, s_.peer());
-      uint64_t total = r.U64();
-      r.Done("LIST_END");
-      if (total != out.size()) Violation(s_.peer(), "LIST_END counts " + std::to_string(total) + " entries, " + std::to_string(out.size()) + " came");
-      return out;
+      ListEnd end = DecodeListEnd(f.payload, s_.peer());
+      if (end.entries != check.count())
+        Violation(s_.peer(), "LIST_END counts " + std::to_string(end.entries) + " entries, " + std::to_string(check.count()) + " came");
+      if (spool_fd >= 0 && end.bytes != bytes)
+        Violation(s_.peer(), "LIST_END counts " + std::to_string(end.bytes) + " bytes, the entries " + std::to_string(bytes));
+      if (spool_fd >= 0) {
+        WriteFd(spool_fd, buf.data(), buf.size(), "the listing's spool file");
+        if (::lseek(spool_fd, 0, SEEK_SET) != 0) Fail("cannot rewind the listing's spool file: " + ErrnoString());
+      }
+      return end;
     }
+    if (spool_fd < 0) Violation(s_.peer(), std::string("a ") + TypeName(f.type) + " frame where only the totals were asked");
     if (f.type != Type::kEntries) Violation(s_.peer(), std::string("a ") + TypeName(f.type) + " frame inside a listing");
     PayloadReader r(f.payload, s_.peer());
     uint32_t count = r.U32();
@@ -142,12 +215,32 @@ std::vector<Entry> AgentSource::List() {
     for (uint32_t i = 0; i < count; ++i) {
       Entry e = DecodeEntry(r);
       check.Check(e);
-      if (out.size() >= UINT32_MAX) Violation(s_.peer(), "a listing of more than 2^32 entries");
-      index_.emplace(e.path, static_cast<uint32_t>(out.size()));
-      out.push_back(std::move(e));
+      if (e.size > UINT64_MAX - bytes) Violation(s_.peer(), "a listing whose sizes add up past 2^64");
+      bytes += e.size;
     }
     r.Done("ENTRIES");
+    const uint32_t len = static_cast<uint32_t>(f.payload.size());
+    const char len_bytes[4] = {static_cast<char>(len), static_cast<char>(len >> 8), static_cast<char>(len >> 16),
+                               static_cast<char>(len >> 24)};
+    buf.append(len_bytes, 4).append(f.payload);
+    if (buf.size() >= (4u << 20)) {
+      WriteFd(spool_fd, buf.data(), buf.size(), "the listing's spool file");
+      buf.clear();
+    }
   }
+}
+
+std::unique_ptr<sync::TreeStream> AgentSource::Stream(bool with_hashes) {
+  Fd spool = SpoolFile(spool_dir_);
+  uint8_t flags = kListCheckReadable | (with_hashes ? kListHashes : 0);  // unreadable files: refused up front
+  s_.Send(Type::kList, EncodeList({root_, flags}));
+  ReceiveListing(spool.get());
+  return std::make_unique<SpoolStream>(std::move(spool), s_.peer(), display_);
+}
+
+ListEnd AgentSource::Totals() {
+  s_.Send(Type::kList, EncodeList({root_, kListTotalsOnly}));
+  return ReceiveListing(-1);
 }
 
 void AgentSource::Prepare(const sync::Plan& plan, const sync::OpenBasis& open_basis) {
@@ -158,11 +251,9 @@ void AgentSource::Prepare(const sync::Plan& plan, const sync::OpenBasis& open_ba
   for (const sync::Item& item : plan.items) {
     if (item.src.type != sync::FileType::kRegular) continue;
     if (item.action != sync::Action::kCreate && item.action != sync::Action::kReplace) continue;
-    auto it = index_.find(item.src.path);
-    if (it == index_.end()) Fail("internal: " + item.src.path + " is not in the agent's listing");
     bool delta = item.action == sync::Action::kReplace && item.dst && item.dst->type == sync::FileType::kRegular &&
                  item.dst->size >= kMinDeltaSize && item.src.size >= kMinDeltaSize;
-    reqs_.push_back({it->second, &item.src, delta});
+    reqs_.push_back({next_index_++, &item.src, delta});
   }
 }
 
@@ -228,18 +319,18 @@ rs_result CopyFromBasis(void* arg, rs_long_t pos, size_t* len, void** buf) {
 
 void AgentSource::SendRequest(const Request& r) {
   if (!r.delta) {
-    s_.Send(Type::kGet, EncodeGet({r.index, 0, 0}));
+    s_.Send(Type::kGet, EncodeGet({r.index, 0, 0, r.src->path}));
     return;
   }
   Fd basis = open_basis_(*r.src);
   if (!basis.valid()) {  // gone since the plan: the file travels whole
-    s_.Send(Type::kGet, EncodeGet({r.index, 0, 0}));
+    s_.Send(Type::kGet, EncodeGet({r.index, 0, 0, r.src->path}));
     return;
   }
   struct stat st {};
   ::fstat(basis.get(), &st);
   std::string sig = Signature(basis.get(), static_cast<uint64_t>(st.st_size), display_ + "/" + r.src->path);
-  s_.Send(Type::kGet, EncodeGet({r.index, 1, static_cast<uint32_t>(sig.size())}));
+  s_.Send(Type::kGet, EncodeGet({r.index, 1, static_cast<uint32_t>(sig.size()), r.src->path}));
   for (size_t off = 0; off < sig.size(); off += kMaxChunk)
     s_.Send(Type::kSig, std::string_view(sig).substr(off, kMaxChunk));
 }
@@ -371,13 +462,18 @@ sync::CopyResult AgentSource::CopyTo(const Entry& e, int out_fd) {
     res.size = written;
     res.mtime_sec = end.mtime_sec;
     res.mtime_nsec = end.mtime_nsec;
-    res.changed_since_listing = end.changed;
+    // What the agent read against what it listed (it keeps no listing: compared here).
+    res.changed_since_listing = end.changed || end.size != e.size || end.mtime_sec != e.mtime_sec ||
+                                end.mtime_nsec != e.mtime_nsec;
     return res;
   }
 }
 
+// The agent hashed the file while listing (--checksum); none when it could not read it, and
+// then no hash matches: the file is copied (and its GET says why it cannot be read).
 sync::Hash128 AgentSource::HashOf(const Entry& e) {
-  BadUsage("--checksum is not available with a remote source yet: run without it (size and time decide)");
+  if (!e.has_hash) return {~0ull, ~0ull};
+  return {e.hash_lo, e.hash_hi};
 }
 
 }  // namespace mig::agent

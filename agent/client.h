@@ -6,7 +6,6 @@
 #include <deque>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "agent/frame.h"
@@ -62,11 +61,15 @@ class AgentSession {
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
 };
 
-// The merge's source when the files are on the agent's host.
+// The merge's source when the files are on the agent's host. The listing is checked as it
+// arrives and spooled to an unlinked file in `spool_dir` (beside the target: never held in
+// memory), then read back as the stream (docs/streaming-merge.md).
 class AgentSource : public sync::Source {
  public:
-  AgentSource(AgentSession& s, std::string root, std::string display);
-  std::vector<sync::Entry> List() override;
+  AgentSource(AgentSession& s, std::string root, std::string display, std::string spool_dir);
+  std::unique_ptr<sync::TreeStream> Stream(bool with_hashes) override;
+  // The entry count and the bytes of the tree, without its listing (LIST, totals only).
+  ListEnd Totals();
   void Prepare(const sync::Plan& plan, const sync::OpenBasis& open_basis) override;
   sync::CopyResult CopyTo(const sync::Entry& e, int out_fd) override;
   sync::Hash128 HashOf(const sync::Entry& e) override;
@@ -74,18 +77,20 @@ class AgentSource : public sync::Source {
   uint64_t delta_files() const { return delta_files_; }
 
  private:
-  // One GET: which file, whole or delta.
+  // One GET: which file, whole or delta; `index` numbers the requests of a session.
   struct Request {
     uint32_t index;
     const sync::Entry* src;
     bool delta;
   };
+  // Receives a listing into a fresh spool; returns its LIST_END.
+  ListEnd ReceiveListing(int spool_fd);
   void TopUp();
   static uint64_t Weight(const Request& r);
   void SendRequest(const Request& r);
   AgentSession& s_;
-  std::string root_, display_;
-  std::unordered_map<std::string, uint32_t> index_;  // path -> index in the agent's listing
+  std::string root_, display_, spool_dir_;
+  uint32_t next_index_ = 0;
   std::vector<Request> reqs_;
   size_t sent_ = 0, taken_ = 0;
   uint64_t in_flight_bytes_ = 0;

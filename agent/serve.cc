@@ -87,16 +87,15 @@ class Server {
     out_buf_.clear();
   }
 
+  // Walks the tree and sends it as it goes: nothing of the listing stays here.
   void DoList(std::string_view payload) {
-    PayloadReader r(payload, kPeer);
-    std::string root(r.Str(kMaxPath));
-    uint8_t flags = r.U8();
-    r.Done("LIST");
-    root_fd_ = Fd(sync::OpenDir(root));
-    root_ = root;
-    entries_ = sync::ListTree(root_fd_.get(), root, flags & 1);
+    ListRequest req = DecodeList(payload, kPeer);
+    root_fd_ = Fd(sync::OpenDir(req.root));
+    root_ = req.root;
+    std::unique_ptr<sync::TreeStream> walk = sync::WalkTree(root_fd_.get(), root_, req.flags & kListCheckReadable);
     PayloadWriter w;
     uint32_t count = 0;
+    ListEnd total;
     auto flush_entries = [&] {
       PayloadWriter head;
       head.U32(count).Raw(w.data());
@@ -104,22 +103,50 @@ class Server {
       w = PayloadWriter();
       count = 0;
     };
-    for (const Entry& e : entries_) {
+    Entry e;
+    while (walk->Next(e)) {
+      ++total.entries;
+      total.bytes += e.size;
+      if (req.flags & kListTotalsOnly) continue;
+      if ((req.flags & kListHashes) && e.type == sync::FileType::kRegular) HashInto(e);
       if (w.data().size() + EncodedEntrySize(e) > kMaxFrame - 16) flush_entries();
       EncodeEntry(e, w);
       ++count;
     }
     if (count) flush_entries();
-    Send(Type::kListEnd, PayloadWriter().U64(entries_.size()).data());
+    Send(Type::kListEnd, EncodeListEnd(total));
   }
 
-  // Opens the listed file `e` under the root, never through a symlink.
-  // O_NONBLOCK: a fifo put there since the listing must not hang the agent.
-  Fd OpenListed(const Entry& e) {
+  // For --checksum: the content hash of a listed file (left out when it cannot be read; the
+  // receiver then copies it).
+  void HashInto(Entry& e) {
     Fd fd(OpenBeneath(root_fd_.get(), e.path, O_RDONLY | O_NONBLOCK));
     struct stat st {};
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    XXH3_state_t* st3 = XXH3_createState();
+    std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hold(st3, XXH3_freeState);
+    XXH3_128bits_reset(st3);
+    std::string buf(kMaxChunk, '\0');
+    while (true) {
+      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return;
+      if (n == 0) break;
+      XXH3_128bits_update(st3, buf.data(), static_cast<size_t>(n));
+    }
+    XXH128_hash_t h = XXH3_128bits_digest(st3);
+    e.has_hash = true;
+    e.hash_lo = h.low64;
+    e.hash_hi = h.high64;
+  }
+
+  // Opens the regular file `path` under the root, never through a symlink.
+  // O_NONBLOCK: a fifo put there since the listing must not hang the agent.
+  Fd OpenListed(const std::string& path) {
+    Fd fd(OpenBeneath(root_fd_.get(), path, O_RDONLY | O_NONBLOCK));
+    struct stat st {};
     if (fd.valid() && (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))) {
-      errno = EINVAL;  // "Invalid argument": no longer a regular file
+      errno = EINVAL;  // "Invalid argument": not a regular file
       return Fd();
     }
     return fd;
@@ -139,12 +166,11 @@ class Server {
 
   void DoGet(const Get& g) {
     std::string sig = g.mode == 1 ? ReadSignature(g.sig_bytes) : std::string();
-    if (g.index >= entries_.size() || entries_[g.index].type != sync::FileType::kRegular)
-      Violation(kPeer, "a GET for entry " + std::to_string(g.index) + ", which is not a listed file");
-    const Entry& e = entries_[g.index];
-    Fd fd = OpenListed(e);
+    if (!root_fd_.valid()) Violation(kPeer, "a GET before LIST");
+    const std::string& path = g.path;
+    Fd fd = OpenListed(path);
     if (!fd.valid()) {
-      Send(Type::kFileFail, EncodeFileFail(g.index, "cannot open " + root_ + "/" + e.path + ": " + ErrnoString()));
+      Send(Type::kFileFail, EncodeFileFail(g.index, "cannot open " + root_ + "/" + path + ": " + ErrnoString()));
       return;
     }
     Send(Type::kFile, EncodeFileBegin({g.index, g.mode}));
@@ -158,14 +184,14 @@ class Server {
       while (true) {
         ssize_t n = ::read(fd.get(), buf.data(), buf.size());
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) { fail = "cannot read " + root_ + "/" + e.path + ": " + ErrnoString(); break; }
+        if (n < 0) { fail = "cannot read " + root_ + "/" + path + ": " + ErrnoString(); break; }
         if (n == 0) break;
         XXH3_128bits_update(st, buf.data(), n);
         size += n;
         Send(Type::kData, std::string_view(buf.data(), n), true);
       }
     } else {
-      fail = SendDelta(fd.get(), e, sig, st, size);
+      fail = SendDelta(fd.get(), path, sig, st, size);
     }
     if (!fail.empty()) {
       Send(Type::kFileFail, EncodeFileFail(g.index, fail));
@@ -180,12 +206,11 @@ class Server {
     end.hash = {h.low64, h.high64};
     end.mtime_sec = after.st_mtim.tv_sec;
     end.mtime_nsec = static_cast<uint32_t>(after.st_mtim.tv_nsec);
-    end.changed = size != e.size || end.mtime_sec != e.mtime_sec || end.mtime_nsec != e.mtime_nsec;
     Send(Type::kFileEnd, EncodeFileEnd(end));
   }
 
   // Streams a librsync delta of the file against `sig`; returns "" or why reading failed.
-  std::string SendDelta(int fd, const Entry& e, const std::string& sig, XXH3_state_t* st, uint64_t& size) {
+  std::string SendDelta(int fd, const std::string& path, const std::string& sig, XXH3_state_t* st, uint64_t& size) {
     rs_signature_t* sumset = nullptr;
     rs_job_t* load = rs_loadsig_begin(&sumset);
     rs_buffers_t b{};
@@ -206,7 +231,7 @@ class Server {
       if (in_pos == in_len && !eof) {
         ssize_t n;
         do n = ::read(fd, in.data(), in.size()); while (n < 0 && errno == EINTR);
-        if (n < 0) return "cannot read " + root_ + "/" + e.path + ": " + ErrnoString();
+        if (n < 0) return "cannot read " + root_ + "/" + path + ": " + ErrnoString();
         in_pos = 0;
         in_len = static_cast<size_t>(n);
         if (n == 0) eof = true;
@@ -224,7 +249,7 @@ class Server {
       size_t produced = out.size() - buf.avail_out;
       if (produced) Send(Type::kData, std::string_view(out.data(), produced), true);
       if (r == RS_DONE) return "";
-      if (r != RS_BLOCKED) return std::string("librsync failed on ") + e.path + ": " + rs_strerror(r);
+      if (r != RS_BLOCKED) return std::string("librsync failed on ") + path + ": " + rs_strerror(r);
     }
   }
 
@@ -234,7 +259,6 @@ class Server {
   std::string out_buf_;
   Fd root_fd_;
   std::string root_;
-  std::vector<Entry> entries_;
 };
 
 }  // namespace

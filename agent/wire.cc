@@ -22,9 +22,40 @@ Hello DecodeHello(std::string_view payload, std::string_view peer) {
   return h;
 }
 
+std::string EncodeList(const ListRequest& l) {
+  PayloadWriter w;
+  w.Str(l.root).U8(l.flags);
+  return w.take();
+}
+
+ListRequest DecodeList(std::string_view payload, std::string_view peer) {
+  PayloadReader r(payload, peer);
+  ListRequest l;
+  l.root = r.Str(kMaxPath);
+  l.flags = r.U8();
+  r.Done("LIST");
+  if (l.flags > 7) Violation(peer, "a LIST with unknown flags " + std::to_string(l.flags));
+  return l;
+}
+
+std::string EncodeListEnd(const ListEnd& e) {
+  PayloadWriter w;
+  w.U64(e.entries).U64(e.bytes);
+  return w.take();
+}
+
+ListEnd DecodeListEnd(std::string_view payload, std::string_view peer) {
+  PayloadReader r(payload, peer);
+  ListEnd e;
+  e.entries = r.U64();
+  e.bytes = r.U64();
+  r.Done("LIST_END");
+  return e;
+}
+
 std::string EncodeGet(const Get& g) {
   PayloadWriter w;
-  w.U32(g.index).U8(g.mode).U32(g.sig_bytes);
+  w.U32(g.index).U8(g.mode).U32(g.sig_bytes).Str(g.path);
   return w.take();
 }
 
@@ -34,9 +65,12 @@ Get DecodeGet(std::string_view payload, std::string_view peer) {
   g.index = r.U32();
   g.mode = r.U8();
   g.sig_bytes = r.U32();
+  g.path = r.Str(kMaxPath);
   r.Done("GET");
   if (g.mode > 1) Violation(peer, "a GET with mode " + std::to_string(g.mode));
   if (g.mode == 0 && g.sig_bytes != 0) Violation(peer, "a whole-file GET with a signature");
+  if (g.path.empty()) Violation(peer, "a GET for the root folder");
+  if (std::string why = BadPathReason(g.path); !why.empty()) Violation(peer, "a GET for " + why);
   return g;
 }
 
@@ -92,10 +126,13 @@ std::string EncodeError(std::string_view message, bool bad_input) {
 
 void EncodeEntry(const Entry& e, PayloadWriter& w) {
   w.Str(e.path).U8(static_cast<uint8_t>(e.type)).U32(e.mode).U32(e.uid).U32(e.gid).U64(e.size);
-  w.I64(e.mtime_sec).U32(e.mtime_nsec).U64(e.rdev).LStr(e.link_target);
+  w.I64(e.mtime_sec).U32(e.mtime_nsec).U64(e.rdev).LStr(e.link_target).U8(e.has_hash ? 1 : 0);
+  if (e.has_hash) w.U64(e.hash_lo).U64(e.hash_hi);
 }
 
-size_t EncodedEntrySize(const Entry& e) { return 2 + e.path.size() + 1 + 4 * 3 + 8 + 8 + 4 + 8 + 4 + e.link_target.size(); }
+size_t EncodedEntrySize(const Entry& e) {
+  return 2 + e.path.size() + 1 + 4 * 3 + 8 + 8 + 4 + 8 + 4 + e.link_target.size() + 1 + (e.has_hash ? 16 : 0);
+}
 
 Entry DecodeEntry(PayloadReader& r) {
   Entry e;
@@ -109,12 +146,20 @@ Entry DecodeEntry(PayloadReader& r) {
   e.mtime_nsec = r.U32();
   e.rdev = r.U64();
   e.link_target = r.LStr(kMaxLinkTarget);
+  uint8_t extra = r.U8();
+  if (extra > 1) Violation(r.peer(), "an entry with unknown flags " + std::to_string(extra));
+  if (extra & 1) {
+    e.has_hash = true;
+    e.hash_lo = r.U64();
+    e.hash_hi = r.U64();
+  }
   if (type > static_cast<uint8_t>(FileType::kSocket))
     Violation(r.peer(), "an entry of unknown type " + std::to_string(type));
   e.type = static_cast<FileType>(type);
   if (e.mode > 07777) Violation(r.peer(), "an entry with mode bits outside 07777");
   if (e.mtime_nsec >= 1000000000u) Violation(r.peer(), "an entry with a nanosecond field over 1e9");
   if (e.type != FileType::kRegular && e.size != 0) Violation(r.peer(), "a size on an entry that is not a file");
+  if (e.type != FileType::kRegular && e.has_hash) Violation(r.peer(), "a content hash on an entry that is not a file");
   if (e.type == FileType::kSymlink) {
     if (e.link_target.empty() || e.link_target.find('\0') != std::string::npos)
       Violation(r.peer(), "a symlink with an empty target or a NUL in it");

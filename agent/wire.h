@@ -28,12 +28,32 @@ struct Hello {
 std::string EncodeHello(const Hello& h);
 Hello DecodeHello(std::string_view payload, std::string_view peer);
 
-// GET: the file at `index` of the listing, whole or as a delta against a signature of
-// `sig_bytes` bytes that follows in SIG frames.
+// LIST: a folder on the agent's host, and what to send of it.
+inline constexpr uint8_t kListCheckReadable = 1;  // an unreadable file stops the listing
+inline constexpr uint8_t kListHashes = 2;         // each regular file's XXH3-128 (--checksum)
+inline constexpr uint8_t kListTotalsOnly = 4;     // no entries: LIST_END's counts only
+struct ListRequest {
+  std::string root;
+  uint8_t flags = 0;
+};
+std::string EncodeList(const ListRequest& l);
+ListRequest DecodeList(std::string_view payload, std::string_view peer);
+
+// LIST_END: how many entries the listing had, and the bytes of its regular files.
+struct ListEnd {
+  uint64_t entries = 0, bytes = 0;
+};
+std::string EncodeListEnd(const ListEnd& e);
+ListEnd DecodeListEnd(std::string_view payload, std::string_view peer);
+
+// GET: the regular file at `path` (relative to the listed root), whole or as a delta against
+// a signature of `sig_bytes` bytes that follows in SIG frames. `index` numbers the requests
+// (the answer carries it back).
 struct Get {
   uint32_t index = 0;
   uint8_t mode = 0;  // 0 whole, 1 delta
   uint32_t sig_bytes = 0;
+  std::string path;
 };
 std::string EncodeGet(const Get& g);
 Get DecodeGet(std::string_view payload, std::string_view peer);

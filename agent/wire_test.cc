@@ -131,3 +131,43 @@ TEST_CASE("messages decode what was encoded and refuse what is out of range", "[
   CHECK_THROWS_WITH(DecodeGet(EncodeGet({1, 0, 5}), "peer"), Catch::Contains("whole-file GET with a signature"));
   CHECK_THROWS_WITH(DecodeFileBegin(EncodeFileBegin({1, 2}), "peer"), Catch::Contains("mode 2"));
 }
+
+TEST_CASE("GET names its file by path, checked like a listed name") {
+  Get g = DecodeGet(EncodeGet({7, 0, 0, "d/x"}), "peer");
+  CHECK(g.index == 7);
+  CHECK(g.path == "d/x");
+  CHECK_THROWS_WITH(DecodeGet(EncodeGet({1, 0, 0, "../etc/passwd"}), "peer"), Catch::Contains("'..' component"));
+  CHECK_THROWS_WITH(DecodeGet(EncodeGet({1, 0, 0, "/etc/passwd"}), "peer"), Catch::Contains("absolute"));
+  CHECK_THROWS_WITH(DecodeGet(EncodeGet({1, 0, 0, ""}), "peer"), Catch::Contains("root folder"));
+}
+
+TEST_CASE("an entry may carry a content hash, a regular file only") {
+  Entry e = E("f");
+  e.has_hash = true;
+  e.hash_lo = 0x1122334455667788ull;
+  e.hash_hi = 42;
+  PayloadWriter w;
+  EncodeEntry(e, w);
+  CHECK(w.data().size() == EncodedEntrySize(e));
+  PayloadReader r(w.data(), "peer");
+  Entry back = DecodeEntry(r);
+  CHECK(back.has_hash);
+  CHECK(back.hash_lo == e.hash_lo);
+  CHECK(back.hash_hi == 42);
+  Entry d = D("d");
+  d.has_hash = true;
+  PayloadWriter w2;
+  EncodeEntry(d, w2);
+  PayloadReader r2(w2.data(), "peer");
+  CHECK_THROWS_WITH(DecodeEntry(r2), Catch::Contains("content hash on an entry that is not a file"));
+}
+
+TEST_CASE("LIST flags and LIST_END totals") {
+  ListRequest l = DecodeList(EncodeList({"/srv/app/data", kListCheckReadable | kListHashes}), "peer");
+  CHECK(l.root == "/srv/app/data");
+  CHECK(l.flags == 3);
+  CHECK_THROWS_WITH(DecodeList(EncodeList({"/x", 8}), "peer"), Catch::Contains("unknown flags"));
+  ListEnd e = DecodeListEnd(EncodeListEnd({12, 345}), "peer");
+  CHECK(e.entries == 12);
+  CHECK(e.bytes == 345);
+}

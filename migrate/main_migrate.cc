@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
     merge->add_option("--known-hosts", mo.ssh.known_hosts, "with --from: the known hosts file (default ~/.ssh/known_hosts)");
     merge->add_flag("--accept-new-host-key", mo.ssh.accept_new_host_key,
                     "with --from: add an unknown host key to known_hosts (a changed one is always refused)");
+    merge->add_option("--chunk-items", mo.chunk_items, "plan and apply this many entries at a time (tests)")
+        ->check(CLI::Range(1, 1 << 20))
+        ->group("");  // hidden: a knob for the tests of chunk boundaries
     merge->add_flag("--sudo", mo.sudo, "with --from: run the agent with sudo -n (files only root may read)");
     mig::PrefixOptions po;
     CLI::App* release = app.add_subcommand("release", "side-by-side release folders");

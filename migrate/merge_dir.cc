@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "migrate/progress.h"
+#include "sync/apply.h"
 #include "sync/source.h"
 
 namespace fs = std::filesystem;
@@ -34,37 +35,40 @@ nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, 
   if (fs::exists(d, ec) && !fs::is_directory(fs::symlink_status(d, ec)))
     BadInput("the target " + d + " exists and is not a folder");
   Stopwatch sw;
+  // The agent's listing is spooled beside the target (the target itself may not exist yet).
+  const std::string spool = fs::path(d).parent_path().string();
   std::unique_ptr<ssh::Session> ssh_session;
   std::unique_ptr<agent::AgentSession> session;
   std::unique_ptr<sync::Source> source;
   if (remote) {
     ssh_session = std::make_unique<ssh::Session>(ssh::ParseTarget(o.from), o.ssh);
     session = ssh::StartRemoteAgent(*ssh_session, AgentBesideMe(), o.sudo);
-    source = std::make_unique<agent::AgentSource>(*session, s, ssh_session->target().Show() + ":" + s);
+    source = std::make_unique<agent::AgentSource>(*session, s, ssh_session->target().Show() + ":" + s, spool);
   } else if (o.via_agent) {
     session = std::make_unique<agent::AgentSession>(agent::StartLocalAgent(AgentBesideMe()));
     session->Handshake(MIGRATE_VERSION);
-    source = std::make_unique<agent::AgentSource>(*session, s, s);
+    source = std::make_unique<agent::AgentSource>(*session, s, s, spool);
   } else {
     source = sync::MakeLocalSource(s);
   }
-  sync::Plan plan = sync::PlanMerge(*source, d, o.checksum);
-  const auto& t = plan.totals;
+  Progress progress("merge", 0, 0, o.quiet || o.json || o.dry_run);
+  sync::MergeOptions mo;
+  mo.checksum = o.checksum;
+  mo.dry_run = o.dry_run;
+  mo.chunk_items = o.chunk_items;
+  mo.apply.set_owner = ::geteuid() == 0;
+  mo.apply.progress = [&](const sync::ApplyStats& st) { progress.Update(st.items_done, st.bytes_written); };
+  sync::MergeResult r = sync::Merge(*source, d, mo);
+  progress.Done();
+  const auto& t = r.totals;
+  const auto& st = r.stats;
   nlohmann::json j = {{"plan", {{"create", t.create}, {"replace", t.replace}, {"attrs", t.attrs},
                                 {"skip", t.skip}, {"kept_target_only", t.kept}, {"bytes_to_copy", t.bytes_to_copy}}}};
-  j["plan_seconds"] = sw.seconds();
+  j["seconds"] = sw.seconds();
   if (o.dry_run) {
     if (session) session->Close();
     return j;
   }
-  sw.restart();
-  Progress progress("merge", plan.items.size(), t.bytes_to_copy, o.quiet || o.json);
-  sync::ApplyOptions ao;
-  ao.set_owner = ::geteuid() == 0;
-  ao.progress = [&](const sync::ApplyStats& st) { progress.Update(st.items_done, st.bytes_written); };
-  sync::ApplyStats st = sync::Apply(plan, *source, d, ao);
-  progress.Done();
-  j["apply_seconds"] = sw.seconds();
   j["files_written"] = st.files_written;
   j["bytes_written"] = st.bytes_written;
   j["hashes_checked"] = st.hashes_checked;

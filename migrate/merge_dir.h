@@ -19,6 +19,7 @@ struct MergeDirOptions {
   std::string from;
   ssh::Options ssh;
   bool sudo = false;
+  size_t chunk_items = 4096;  // entries planned and applied at a time
 };
 
 // The migrate-agent beside this program (or $MIGRATE_AGENT when set).

@@ -174,7 +174,6 @@ class Migration {
 
   // The old server: SSH (host key, authentication), checked before anything else.
   void ConnectRemote() {
-    if (o_.checksum) BadUsage("--checksum is not available for a remote migration yet: size and time decide");
     Step step(rep_, "connect");
     ssh_ = std::make_unique<ssh::Session>(ssh::ParseTarget(o_.from), o_.ssh);
     remote_ = std::make_unique<ssh::RemoteHost>(*ssh_);
@@ -195,7 +194,8 @@ class Migration {
       agent_ = ssh::StartRemoteAgent(*ssh_, AgentBesideMe(), o_.sudo);
       rep_.Check("agent", true, "migrate-agent " + agent_->hello().program_version + " on " + from_.host);
     }
-    return std::make_unique<agent::AgentSource>(*agent_, from_.data_dir(), from_.host + ":" + from_.data_dir());
+    // The listing is spooled beside the target's data/ (docs/streaming-merge.md).
+    return std::make_unique<agent::AgentSource>(*agent_, from_.data_dir(), from_.host + ":" + from_.data_dir(), to_.dir);
   }
   void Preflight() {
     Step step(rep_, "preflight");
@@ -266,7 +266,8 @@ class Migration {
     uint64_t data_bytes = 0;
     if (!o_.skip_data) {
       if (remote_) {
-        for (const auto& e : DataSource()->List()) data_bytes += e.size;
+        auto src = DataSource();
+        data_bytes = static_cast<agent::AgentSource&>(*src).Totals().bytes;
       } else {
         data_bytes = TreeBytes(from_.data_dir());
       }
@@ -306,7 +307,18 @@ class Migration {
     if (!o_.skip_data) {
       Step step(rep_, "plan data/");
       auto src = DataSource();
-      sync::Plan plan = sync::PlanMerge(*src, to_.data_dir(), o_.checksum);
+      sync::MergeOptions mo;
+      mo.checksum = o_.checksum;
+      mo.dry_run = true;
+      const bool show = o_.show_plan && !o_.quiet && !o_.json;
+      if (show) std::cout << "data/ changes:\n";
+      mo.on_chunk = [&](const sync::Plan& chunk) {
+        if (!show) return;
+        for (const auto& it : chunk.items)
+          if (it.action != sync::Action::kSkip)
+            std::cout << "  " << sync::ActionName(it.action) << "  " << (it.src.path.empty() ? "." : it.src.path) << "\n";
+      };
+      sync::MergeResult plan = sync::Merge(*src, to_.data_dir(), mo);
       rep_.data["plan"] = TotalsJson(plan.totals);
       const auto& t = plan.totals;
       std::ostringstream o;
@@ -314,14 +326,7 @@ class Migration {
         << " attributes to update, " << t.skip << " unchanged, " << t.kept << " target-only kept";
       if (t.removed) o << ", " << t.removed << " removed (a folder replaced by a file)";
       o << "; " << HumanBytes(t.bytes_to_copy) << " to copy";
-      if (!o_.quiet && !o_.json) {
-        std::cout << o.str() << "\n";
-        if (o_.show_plan)
-          for (const auto& it : plan.items)
-            if (it.action != sync::Action::kSkip)
-              std::cout << "  " << sync::ActionName(it.action) << "  " << (it.src.path.empty() ? "." : it.src.path)
-                        << "\n";
-      }
+      if (!o_.quiet && !o_.json) std::cout << o.str() << "\n";
       step.Done(o.str());
     }
     if (!o_.skip_db) {
@@ -416,13 +421,14 @@ class Migration {
       return;
     }
     auto src = DataSource();
-    sync::Plan plan = sync::PlanMerge(*src, to_.data_dir(), o_.checksum);
+    Progress progress("data/", 0, 0, o_.quiet || o_.json);
+    sync::MergeOptions mo;
+    mo.checksum = o_.checksum;
+    mo.apply.set_owner = ::geteuid() == 0;
+    mo.apply.progress = [&](const sync::ApplyStats& s) { progress.Update(s.items_done, s.bytes_written); };
+    sync::MergeResult plan = sync::Merge(*src, to_.data_dir(), mo);
+    const sync::ApplyStats& stats = plan.stats;
     rep_.data["plan"] = TotalsJson(plan.totals);
-    Progress progress("data/", plan.items.size(), plan.totals.bytes_to_copy, o_.quiet || o_.json);
-    sync::ApplyOptions ao;
-    ao.set_owner = ::geteuid() == 0;
-    ao.progress = [&](const sync::ApplyStats& s) { progress.Update(s.items_done, s.bytes_written); };
-    sync::ApplyStats stats = sync::Apply(plan, *src, to_.data_dir(), ao);
     progress.Done();
     rep_.data["merge"] = StatsJson(stats);
     if (agent_)

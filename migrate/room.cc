@@ -18,7 +18,9 @@ uint64_t FreeBytes(const std::string& path) {
 
 uint64_t TreeBytes(const std::string& dir) {
   uint64_t n = 0;
-  for (const auto& e : sync::ListTreeIfExists(dir)) n += e.size;
+  auto walk = sync::WalkTreeIfExists(dir);
+  sync::Entry e;
+  while (walk->Next(e)) n += e.size;
   return n;
 }
 

@@ -9,7 +9,7 @@
 #include <future>
 #include <memory>
 #include <unordered_map>
-#include <unordered_set>
+#include <optional>
 #include <vector>
 
 #include "core/error.h"
@@ -113,6 +113,17 @@ struct timespec Ts(int64_t sec, uint32_t nsec) {
 }
 
 class Applier {
+  struct Pending {
+    DirFd dir;
+    std::string tmp, name;
+  };
+  struct OpenFolder {
+    Entry src;
+    Action action;
+    bool touched;  // something was written into it or removed from it
+  };
+  static constexpr size_t kMaxClosedDirs = 4096;  // closed folders waiting for a batch
+
  public:
   Applier(Source& src, const std::string& root, const ApplyOptions& opts)
       : src_(src), opts_(opts), tree_(root, ::geteuid() == 0), pid_(::getpid()) {}
@@ -127,7 +138,8 @@ class Applier {
     pending_.clear();
   }
 
-  ApplyStats Run(const Plan& plan) {
+  // Carries out one chunk of a plan (the chunks of one merge, in order).
+  void ApplyChunk(const Plan& plan) {
     src_.Prepare(plan, [this](const Entry& e) {
       try {
         DirFd dir = tree_.Dir(DirName(e.path));
@@ -141,24 +153,20 @@ class Applier {
         return Fd();
       }
     });
-    for (const auto& p : plan.stale_temps) {
-      DirFd dir = tree_.Dir(DirName(p));
-      stats_.stale_temps_removed += RemoveTree(dir->get(), std::string(BaseName(p)), tree_.Show(p));
-      touched_.emplace(DirName(p));
-    }
-    for (const auto& item : plan.items) {
-      Do(item);
+    size_t stale = 0;
+    for (size_t i = 0; i <= plan.items.size(); ++i) {
+      for (; stale < plan.stale_temps.size() && plan.stale_before[stale] == i; ++stale) RemoveStale(plan.stale_temps[stale]);
+      if (i == plan.items.size()) break;
+      Do(plan.items[i]);
       ++stats_.items_done;
       if (opts_.progress) opts_.progress(stats_);
     }
+  }
+
+  // After the last chunk: the folders still open are closed, everything made durable.
+  ApplyStats Finish() {
+    CloseUntil(nullptr);
     Flush(/*wait=*/true);
-    // Folders last, deepest first: writing into a folder changes its mtime.
-    // An unchanged folder we wrote into gets its own mtime back, as rsync does.
-    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
-      const Item& d = **it;
-      if (d.action != Action::kSkip) SetDirAttrs(d.src);
-      else if (touched_.count(d.src.path)) RestoreDirTime(d.src);
-    }
     if (::syncfs(tree_.root_fd()) != 0) Fail("cannot flush " + tree_.Show("") + ": " + ErrnoString());
     ++stats_.syncs;
     return stats_;
@@ -169,12 +177,16 @@ class Applier {
 
   void Do(const Item& item) {
     const Entry& s = item.src;
+    if (!s.path.empty()) {
+      std::string_view parent = DirName(s.path);
+      CloseUntil(&parent);
+    }
     if (s.type == FileType::kDirectory) {
       DoDir(item);
       return;
     }
     if (item.action == Action::kSkip) return;
-    touched_.emplace(DirName(s.path));
+    Touch();
     DirFd dir = tree_.Dir(DirName(s.path));
     std::string name(BaseName(s.path));
     if (item.type_change() && item.dst->type == FileType::kDirectory) {
@@ -199,9 +211,34 @@ class Applier {
       if (::mkdirat(parent->get(), name.c_str(), 0700) != 0)
         Fail("cannot create the folder " + tree_.Show(s.path) + ": " + ErrnoString());
       ++stats_.dirs_created;
-      touched_.emplace(DirName(s.path));
+      Touch();
     }
-    dirs_.push_back(&item);
+    open_.push_back({s, item.action, false});
+  }
+
+  // The folder being written into (the innermost open one) changes its mtime.
+  void Touch() {
+    if (!open_.empty()) open_.back().touched = true;
+  }
+
+  // Removes a temporary file an interrupted run left (its folder is one of the open ones,
+  // unless only the target has that folder).
+  void RemoveStale(const std::string& p) {
+    DirFd dir = tree_.Dir(DirName(p));
+    stats_.stale_temps_removed += RemoveTree(dir->get(), std::string(BaseName(p)), tree_.Show(p));
+    for (auto it = open_.rbegin(); it != open_.rend(); ++it)
+      if (it->src.path == DirName(p)) it->touched = true;
+  }
+
+  // Closes the open folders down to `parent` (all of them with nullptr): a closed folder gets
+  // its attributes once the files written into it are in place (Flush), deepest first.
+  void CloseUntil(const std::string_view* parent) {
+    while (!open_.empty() && (!parent || open_.back().src.path != *parent)) {
+      closed_.push_back(std::move(open_.back()));
+      open_.pop_back();
+    }
+    if (parent && open_.empty()) Fail("internal: the plan reaches " + std::string(*parent) + " before its folder");
+    if (closed_.size() >= kMaxClosedDirs) Flush();
   }
 
   void SetOwnerModeTimes(int fd, const Entry& s, int64_t msec, uint32_t mnsec, const std::string& what) {
@@ -226,8 +263,12 @@ class Applier {
       ++stats_.attrs_updated;
       return;
     }
-    std::string tmp = TempName();
-    int fd = ::openat(dir->get(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    std::string tmp;
+    int fd;
+    do {  // a stale temporary of another run may hold the name still (removed later in order)
+      tmp = TempName();
+      fd = ::openat(dir->get(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    } while (fd < 0 && errno == EEXIST);
     if (fd < 0) Fail("cannot create a file in " + tree_.Show(DirName(s.path)) + ": " + ErrnoString());
     Fd out(fd);
     pending_.push_back({dir, tmp, name});  // from here a failure leaves only a temp name
@@ -321,8 +362,10 @@ class Applier {
 
   // One syncfs makes a batch durable; only then do its files take their final names. That
   // happens on a background thread while the next batch is written; one batch at a time.
+  // The folders closed before a batch get their attributes once its renames are done.
   void Flush(bool wait = false) {
     WaitFlush();  // the batch before is in place (or its error surfaces here)
+    FinishDirs(flushed_dirs_);
     if (!pending_.empty()) {
       auto batch = std::make_shared<std::vector<Pending>>(std::move(pending_));
       pending_.clear();
@@ -336,12 +379,29 @@ class Applier {
           if (::renameat(p.dir->get(), p.tmp.c_str(), p.dir->get(), p.name.c_str()) != 0)
             Fail("cannot put " + p.name + " in place: " + ErrnoString());
       });
+      flushed_dirs_ = std::move(closed_);
+    } else {
+      FinishDirs(closed_);
     }
-    if (wait) WaitFlush();
+    closed_.clear();
+    if (wait) {
+      WaitFlush();
+      FinishDirs(flushed_dirs_);
+    }
   }
 
   void WaitFlush() {
     if (flushing_.valid()) flushing_.get();
+  }
+
+  // Writing into a folder changes its mtime: a changed folder gets the source's attributes,
+  // an unchanged one we wrote into its own mtime back, as rsync does.
+  void FinishDirs(std::vector<OpenFolder>& dirs) {
+    for (const auto& d : dirs) {
+      if (d.action != Action::kSkip) SetDirAttrs(d.src);
+      else if (d.touched) RestoreDirTime(d.src);
+    }
+    dirs.clear();
   }
 
   void SetDirAttrs(const Entry& s) {
@@ -355,10 +415,6 @@ class Applier {
     if (::futimens(d->get(), ts) != 0) Fail("cannot set the time of " + tree_.Show(s.path) + ": " + ErrnoString());
   }
 
-  struct Pending {
-    DirFd dir;
-    std::string tmp, name;
-  };
 
   Source& src_;
   ApplyOptions opts_;
@@ -368,27 +424,48 @@ class Applier {
   std::vector<Pending> pending_;
   uint64_t pending_bytes_ = 0;
   std::future<void> flushing_;  // the batch being made durable and renamed
-  std::vector<const Item*> dirs_;                // every source folder, in plan order
-  std::unordered_set<std::string_view> touched_;  // folders something was written into
+  std::vector<OpenFolder> open_;          // the current item's folder and its ancestors
+  std::vector<OpenFolder> closed_;        // left by the walk, waiting for the next batch
+  std::vector<OpenFolder> flushed_dirs_;  // closed before the batch being renamed
   ApplyStats stats_;
 };
 
 }  // namespace
 
-Plan PlanMerge(Source& src, const std::string& dst_root, bool checksum) {
+MergeResult Merge(Source& src, const std::string& dst_root, const MergeOptions& o) {
   PlanOptions po;
   po.set_owner = ::geteuid() == 0;
-  if (checksum) po.same_content = SameContentByHash(src, dst_root);
-  return MakePlan(src.List(), ListTreeIfExists(dst_root), po);
+  if (o.checksum) po.same_content = SameContentByHash(src, dst_root);
+  std::unique_ptr<TreeStream> source = src.Stream(o.checksum);
+  std::unique_ptr<TreeStream> target = WalkTreeIfExists(dst_root);
+  Planner planner(*source, *target, po);
+  MergeResult r;
+  Plan chunk;
+  std::optional<Applier> a;
+  if (!o.dry_run) a.emplace(src, dst_root, o.apply);
+  try {
+    while (planner.Next(chunk, o.chunk_items)) {
+      if (o.on_chunk) o.on_chunk(chunk);
+      if (a) a->ApplyChunk(chunk);
+    }
+    if (a) r.stats = a->Finish();
+  } catch (const Error&) {
+    if (a) a->DropPending();  // give back the space of the unfinished batch (a full disk, say)
+    throw;
+  }
+  r.totals = planner.totals();
+  r.kept_sample = std::move(chunk.kept_sample);
+  return r;
 }
 
 ApplyStats Apply(const Plan& plan, Source& src, const std::string& target_root,
                  const ApplyOptions& opts) {
   Applier a(src, target_root, opts);
   try {
-    return a.Run(plan);
+    a.ApplyChunk(plan);
+    return a.Finish();
   } catch (const Error&) {
-    a.DropPending();  // give back the space of the unfinished batch (a full disk, say)
+    a.DropPending();
     throw;
   }
 }

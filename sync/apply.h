@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "sync/plan.h"
 #include "sync/source.h"
@@ -34,14 +35,29 @@ struct ApplyOptions {
   std::function<void(const ApplyStats&)> progress;  // called after each item
 };
 
-// Plans the merge of `src` into the local folder `dst_root` as rsync -a would: owners
-// compared when running as root; with `checksum`, contents instead of size and time.
-Plan PlanMerge(Source& src, const std::string& dst_root, bool checksum);
+struct MergeOptions {
+  bool checksum = false;  // contents instead of size and time decide
+  bool dry_run = false;   // plan only: nothing is written
+  size_t chunk_items = 4096;
+  ApplyOptions apply;
+  std::function<void(const Plan& chunk)> on_chunk;  // each chunk as planned (--show-plan)
+};
 
-// Applies `plan` to the folder `target_root` (created when missing), reading from `src`.
-// Every file is written under a temporary name, hashed back, made durable in batches and
-// renamed; nothing is written through a symlink. Throws mig::Error on the first failure
-// (what was renamed so far stays; no file stands half-written under its final name).
+struct MergeResult {
+  PlanTotals totals;
+  std::vector<std::string> kept_sample;  // a few target-only paths
+  ApplyStats stats;                      // empty in a dry run
+};
+
+// Merges `src` into the local folder `dst_root` (created when missing) as rsync -a --force
+// would: owners compared and set when running as root; planned and applied a chunk at a time,
+// so memory does not grow with the number of files (docs/streaming-merge.md). Every file is
+// written under a temporary name, hashed back, made durable in batches and renamed; nothing is
+// written through a symlink. Throws mig::Error on the first failure (what was renamed so far
+// stays; no file stands half-written under its final name).
+MergeResult Merge(Source& src, const std::string& dst_root, const MergeOptions& o);
+
+// Applies a whole `plan` (one chunk) to `target_root`, as Merge does (tests).
 ApplyStats Apply(const Plan& plan, Source& src, const std::string& target_root,
                  const ApplyOptions& opts);
 

@@ -69,7 +69,7 @@ Plan PlanFor(const std::string& src, const std::string& dst) {
 // Plans and applies a merge of the local folder src into dst.
 ApplyStats Merge(const std::string& src, const std::string& dst) {
   auto source = MakeLocalSource(src);
-  Plan plan = MakePlan(source->List(), List(dst), {});
+  Plan plan = MakePlan(Collect(*source->Stream(false)), List(dst), {});
   return Apply(plan, *source, dst, {});
 }
 
@@ -186,7 +186,7 @@ TEST_CASE("merge refuses a plan whose folder is a symlink in the target") {
   Write(s / "data/f", "payload");
   fs::create_directories(d / "data");
   auto source = MakeLocalSource(s.path);
-  Plan plan = MakePlan(source->List(), List(d.path), {});
+  Plan plan = MakePlan(Collect(*source->Stream(false)), List(d.path), {});
   fs::remove(d / "data");
   REQUIRE(::symlink(elsewhere.path.c_str(), (d / "data").c_str()) == 0);
   CHECK_THROWS_AS(Apply(plan, *source, d.path, {}), Error);

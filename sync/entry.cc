@@ -77,109 +77,185 @@ Entry FromStat(std::string path, const struct stat& st) {
   return e;
 }
 
-struct Walker {
-  std::string root_display;
-  bool check_readable;
-  std::vector<Entry>* out;
-
-  std::string Show(const std::string& rel) const {
-    return rel.empty() ? root_display : root_display + "/" + rel;
+// Reads the names of the open folder `fd` (taken), sorted; throws on a read error.
+std::vector<std::string> SortedNames(int fd, const std::string& display) {
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    int e = errno;
+    ::close(fd);
+    Fail("cannot read the folder " + display + ": " + ErrnoString(e));
   }
-
-  void Walk(int dir_fd, const std::string& rel) {
-    int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) Fail("cannot read the folder " + Show(rel) + ": " + ErrnoString());
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-      ::close(fd);
-      Fail("cannot read the folder " + Show(rel) + ": " + ErrnoString());
-    }
-    std::vector<std::string> names;
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* de = ::readdir(d)) {
+    std::string_view n = de->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
     errno = 0;
-    while (struct dirent* de = ::readdir(d)) {
-      std::string_view n = de->d_name;
-      if (n == "." || n == "..") continue;
-      names.emplace_back(n);
-    }
-    int err = errno;
-    if (err) {
-      ::closedir(d);
-      Fail("cannot read the folder " + Show(rel) + ": " + ErrnoString(err));
-    }
-    std::sort(names.begin(), names.end());
-    for (const auto& name : names) {
-      struct stat st;
-      std::string child = rel.empty() ? name : rel + "/" + name;
-      if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno == ENOENT) continue;  // vanished while we listed: like rsync, carry on
-        int e = errno;
-        ::closedir(d);
-        Fail("cannot read " + Show(child) + ": " + ErrnoString(e));
-      }
-      Entry e = FromStat(child, st);
-      if (e.type == FileType::kSymlink) {
-        std::string buf(static_cast<size_t>(st.st_size) + 1, '\0');
-        for (;;) {
-          ssize_t n = ::readlinkat(::dirfd(d), name.c_str(), buf.data(), buf.size());
-          if (n < 0) {
-            int er = errno;
-            ::closedir(d);
-            Fail("cannot read the symlink " + Show(child) + ": " + ErrnoString(er));
-          }
-          if (static_cast<size_t>(n) < buf.size()) {
-            buf.resize(static_cast<size_t>(n));
-            break;
-          }
-          buf.resize(buf.size() * 2);
-        }
-        e.link_target = std::move(buf);
-      } else if (e.type == FileType::kRegular && check_readable &&
-                 ::faccessat(::dirfd(d), name.c_str(), R_OK, AT_EACCESS) != 0) {
-        int er = errno;
-        ::closedir(d);
-        BadInput("cannot read " + Show(child) + ": " + ErrnoString(er) +
-                 " (run as root, or fix its permissions)");
-      }
-      bool is_dir = e.type == FileType::kDirectory;
-      out->push_back(std::move(e));
-      if (is_dir) {
-        int sub = ::openat(::dirfd(d), name.c_str(),
-                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub < 0) {
-          int er = errno;
-          ::closedir(d);
-          Fail("cannot read the folder " + Show(child) + ": " + ErrnoString(er));
-        }
-        Fd guard(sub);
-        try {
-          Walk(sub, child);
-        } catch (...) {
-          ::closedir(d);
-          throw;
-        }
-      }
-    }
-    ::closedir(d);
   }
+  int err = errno;
+  ::closedir(d);
+  if (err) Fail("cannot read the folder " + display + ": " + ErrnoString(err));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+class TreeWalker : public TreeStream {
+ public:
+  TreeWalker(int root_fd, std::string root_display, bool check_readable)
+      : root_fd_(root_fd), root_display_(std::move(root_display)), check_readable_(check_readable) {}
+
+  bool Next(Entry& out) override {
+    if (!started_) {
+      started_ = true;
+      struct stat st;
+      if (::fstat(root_fd_, &st) != 0) Fail("cannot read " + root_display_ + ": " + ErrnoString());
+      out = FromStat("", st);
+      Enter(root_fd_, "");
+      return true;
+    }
+    while (!levels_.empty()) {
+      Level& l = levels_.back();
+      if (l.next == l.names.size()) {
+        levels_.pop_back();
+        continue;
+      }
+      const std::string& name = l.names[l.next++];
+      std::string child = l.rel.empty() ? name : l.rel + "/" + name;
+      struct stat st;
+      if (::fstatat(l.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) continue;  // vanished while we listed: like rsync, carry on
+        Fail("cannot read " + Show(child) + ": " + ErrnoString());
+      }
+      out = FromStat(child, st);
+      if (out.type == FileType::kSymlink) {
+        out.link_target = ReadLink(l.fd.get(), name, static_cast<size_t>(st.st_size), child);
+      } else if (out.type == FileType::kRegular && check_readable_ &&
+                 ::faccessat(l.fd.get(), name.c_str(), R_OK, AT_EACCESS) != 0) {
+        BadInput("cannot read " + Show(child) + ": " + ErrnoString() + " (run as root, or fix its permissions)");
+      } else if (out.type == FileType::kDirectory) {
+        Enter(l.fd.get(), name, child);
+      }
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  struct Level {
+    Fd fd;
+    std::string rel;
+    std::vector<std::string> names;
+    size_t next = 0;
+  };
+
+  std::string Show(const std::string& rel) const { return rel.empty() ? root_display_ : root_display_ + "/" + rel; }
+
+  void Enter(int root_fd, const std::string& rel) {
+    int fd = ::openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) Fail("cannot read the folder " + Show(rel) + ": " + ErrnoString());
+    Push(fd, rel);
+  }
+  void Enter(int parent_fd, const std::string& name, const std::string& rel) {
+    int fd = ::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) Fail("cannot read the folder " + Show(rel) + ": " + ErrnoString());
+    Push(fd, rel);
+  }
+  void Push(int fd, const std::string& rel) {
+    Level l;
+    l.fd = Fd(::dup(fd));  // fdopendir takes fd; the level keeps its own for fstatat/openat
+    if (!l.fd.valid()) {
+      int e = errno;
+      ::close(fd);
+      Fail("cannot read the folder " + Show(rel) + ": " + ErrnoString(e));
+    }
+    l.names = SortedNames(fd, Show(rel));
+    l.rel = rel;
+    levels_.push_back(std::move(l));
+  }
+
+  std::string ReadLink(int dir, const std::string& name, size_t size_hint, const std::string& child) {
+    std::string buf(size_hint + 1, '\0');
+    for (;;) {
+      ssize_t n = ::readlinkat(dir, name.c_str(), buf.data(), buf.size());
+      if (n < 0) Fail("cannot read the symlink " + Show(child) + ": " + ErrnoString());
+      if (static_cast<size_t>(n) < buf.size()) {
+        buf.resize(static_cast<size_t>(n));
+        return buf;
+      }
+      buf.resize(buf.size() * 2);
+    }
+  }
+
+  int root_fd_;
+  std::string root_display_;
+  bool check_readable_;
+  bool started_ = false;
+  std::vector<Level> levels_;
+};
+
+class VectorStream : public TreeStream {
+ public:
+  explicit VectorStream(std::vector<Entry> v) : v_(std::move(v)) {}
+  bool Next(Entry& e) override {
+    if (i_ == v_.size()) return false;
+    e = v_[i_++];
+    return true;
+  }
+
+ private:
+  std::vector<Entry> v_;
+  size_t i_ = 0;
+};
+
+// A TreeWalker that owns its root folder's descriptor.
+class OwningWalker : public TreeStream {
+ public:
+  OwningWalker(Fd fd, const std::string& display) : fd_(std::move(fd)), w_(fd_.get(), display, false) {}
+  bool Next(Entry& e) override { return w_.Next(e); }
+
+ private:
+  Fd fd_;
+  TreeWalker w_;
 };
 
 }  // namespace
 
-std::vector<Entry> ListTree(int root_fd, const std::string& root_display, bool check_readable) {
+bool ListOrderLess(std::string_view a, std::string_view b) {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] == b[i]) continue;
+    unsigned char x = a[i] == '/' ? 0 : static_cast<unsigned char>(a[i]);
+    unsigned char y = b[i] == '/' ? 0 : static_cast<unsigned char>(b[i]);
+    return x < y;
+  }
+  return a.size() < b.size();
+}
+
+std::unique_ptr<TreeStream> WalkTree(int root_fd, const std::string& root_display, bool check_readable) {
+  return std::make_unique<TreeWalker>(root_fd, root_display, check_readable && ::geteuid() != 0);
+}
+
+std::unique_ptr<TreeStream> WalkTreeIfExists(const std::string& dir) {
   struct stat st;
-  if (::fstat(root_fd, &st) != 0) Fail("cannot read " + root_display + ": " + ErrnoString());
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return StreamOf({});
+  return std::make_unique<OwningWalker>(Fd(OpenDir(dir)), dir);
+}
+
+std::unique_ptr<TreeStream> StreamOf(std::vector<Entry> entries) {
+  return std::make_unique<VectorStream>(std::move(entries));
+}
+
+std::vector<Entry> Collect(TreeStream& s) {
   std::vector<Entry> out;
-  out.push_back(FromStat("", st));
-  Walker w{root_display, check_readable && ::geteuid() != 0, &out};
-  w.Walk(root_fd, "");
+  Entry e;
+  while (s.Next(e)) out.push_back(std::move(e));
   return out;
 }
 
-std::vector<Entry> ListTreeIfExists(const std::string& dir) {
-  struct stat st;
-  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return {};
-  Fd fd(OpenDir(dir));
-  return ListTree(fd.get(), dir, false);
+std::vector<Entry> ListTree(int root_fd, const std::string& root_display, bool check_readable) {
+  return Collect(*WalkTree(root_fd, root_display, check_readable));
 }
+
+std::vector<Entry> ListTreeIfExists(const std::string& dir) { return Collect(*WalkTreeIfExists(dir)); }
 
 }  // namespace mig::sync

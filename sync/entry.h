@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,8 @@ struct Entry {
   uint64_t rdev = 0;        // devices only
   uint64_t nlink = 1;       // > 1: the inode is shared (e.g. with data.backup/)
   std::string link_target;  // symlinks only
+  bool has_hash = false;    // a remote listing made for --checksum: the content's XXH3-128
+  uint64_t hash_lo = 0, hash_hi = 0;
 
   bool same_mtime(const Entry& o) const {
     return mtime_sec == o.mtime_sec && mtime_nsec == o.mtime_nsec;
@@ -37,14 +40,34 @@ std::string_view BaseName(std::string_view path);
 // Everything before the last component ("a/b" -> "a", "b" -> "").
 std::string_view DirName(std::string_view path);
 
-// Lists the tree under the folder `root_fd` depth first, a folder before what it holds,
-// names in byte order. Never follows a symlink. The root itself is the first entry ("").
-// `root_display` names the tree in error messages. Throws mig::Error on an unreadable folder;
-// with `check_readable`, also on a regular file this process may not read.
-std::vector<Entry> ListTree(int root_fd, const std::string& root_display, bool check_readable);
+// A tree's entries one at a time, in the listing order: depth first, a folder before what it
+// holds, names in byte order; the root itself ("") first (docs/streaming-merge.md).
+class TreeStream {
+ public:
+  virtual ~TreeStream() = default;
+  // The next entry into `e`; false at the end.
+  virtual bool Next(Entry& e) = 0;
+};
 
-// ListTree of the folder `dir`, or nothing when there is no such folder (a target without
-// data/ yet).
+// True when `a` comes before `b` in the listing order: bytes compared with '/' lowest.
+bool ListOrderLess(std::string_view a, std::string_view b);
+
+// Walks the folder `root_fd` (not taken: it must outlive the walker) as a TreeStream. Holds
+// only the sorted names of the folders on the current path. Never follows a symlink.
+// `root_display` names the tree in error messages. Throws mig::Error on an unreadable folder;
+// with `check_readable`, also on a regular file this process may not read (not as root).
+std::unique_ptr<TreeStream> WalkTree(int root_fd, const std::string& root_display, bool check_readable);
+
+// WalkTree of the folder `dir`, or an empty stream when there is no such folder (a target
+// without data/ yet).
+std::unique_ptr<TreeStream> WalkTreeIfExists(const std::string& dir);
+
+// The entries of a vector as a stream (tests, and what is already in memory).
+std::unique_ptr<TreeStream> StreamOf(std::vector<Entry> entries);
+
+// Every entry of a stream (for tests and small trees only: memory grows with the tree).
+std::vector<Entry> Collect(TreeStream& s);
+std::vector<Entry> ListTree(int root_fd, const std::string& root_display, bool check_readable);
 std::vector<Entry> ListTreeIfExists(const std::string& dir);
 
 // Opens `path` (an existing folder) with O_DIRECTORY; throws a clear error otherwise.

@@ -88,7 +88,7 @@ class LocalSource : public Source {
  public:
   explicit LocalSource(std::string root) : root_(std::move(root)), root_fd_(OpenDir(root_)) {}
 
-  std::vector<Entry> List() override { return ListTree(root_fd_.get(), root_, true); }
+  std::unique_ptr<TreeStream> Stream(bool) override { return WalkTree(root_fd_.get(), root_, true); }
 
   CopyResult CopyTo(const Entry& e, int out_fd) override {
     Fd in = OpenFile(e);

@@ -1,6 +1,8 @@
 #include "sync/plan.h"
 
-#include <unordered_map>
+#include "core/error.h"
+
+#include <cstdint>
 
 namespace mig::sync {
 
@@ -55,65 +57,104 @@ bool Under(const std::string& path, const std::string& dir) {
 
 }  // namespace
 
-Plan MakePlan(const std::vector<Entry>& src, const std::vector<Entry>& dst,
-              const PlanOptions& opts) {
-  Plan plan;
-  std::unordered_map<std::string_view, const Entry*> by_path;
-  by_path.reserve(dst.size());
-  for (const auto& e : dst) {
-    if (!plan.stale_temps.empty() && Under(e.path, plan.stale_temps.back())) continue;  // goes with it
-    if (IsTempName(BaseName(e.path))) {
-      plan.stale_temps.push_back(e.path);
-      continue;
-    }
-    by_path.emplace(e.path, &e);
-  }
-  plan.totals.stale_temps = plan.stale_temps.size();
+namespace {
 
-  std::vector<std::string> replaced_dirs;  // target folders that become something else
-  plan.items.reserve(src.size());
-  std::string skipped;  // a source folder with a temporary name: never carried, nor what it holds
-  for (const auto& s : src) {
-    if (!skipped.empty() && Under(s.path, skipped)) continue;
-    if (IsTempName(BaseName(s.path))) {
-      skipped = s.path;
+// Reads the next entry of `in` into `slot`, checking that the stream is in the listing order.
+void Advance(TreeStream& in, std::optional<Entry>& slot, bool& done, std::string& last, bool first, const char* which) {
+  Entry e;
+  if (!in.Next(e)) {
+    done = true;
+    return;
+  }
+  if (!first && !ListOrderLess(last, e.path))
+    Fail(std::string("internal: the ") + which + " listing is out of order at " + e.path);
+  last = e.path;
+  slot = std::move(e);
+}
+
+}  // namespace
+
+bool Planner::PeekSrc() {
+  if (!s_ && !s_done_) Advance(src_, s_, s_done_, s_last_, src_count_++ == 0, "source");
+  return s_.has_value();
+}
+
+bool Planner::PeekDst() {
+  if (!d_ && !d_done_) Advance(dst_, d_, d_done_, d_last_, dst_count_++ == 0, "target");
+  return d_.has_value();
+}
+
+uint64_t Planner::DrainDstUnder(const std::string& dir) {
+  uint64_t n = 0;
+  while (PeekDst() && Under(d_->path, dir)) {
+    d_.reset();
+    ++n;
+  }
+  return n;
+}
+
+void Planner::DrainSrcUnder(const std::string& dir) {
+  while (PeekSrc() && Under(s_->path, dir)) s_.reset();
+}
+
+bool Planner::Next(Plan& chunk, size_t max_items) {
+  chunk.items.clear();
+  chunk.stale_temps.clear();
+  chunk.stale_before.clear();
+  auto& t = totals_;
+  while (chunk.items.size() < max_items) {
+    bool has_s = PeekSrc(), has_d = PeekDst();
+    if (!has_s && !has_d) break;
+    if (has_d && (!has_s || ListOrderLess(d_->path, s_->path))) {
+      // Only in the target: kept, or a temporary file of an interrupted run (removed).
+      std::string path = std::move(d_->path);
+      d_.reset();
+      if (IsTempName(BaseName(path))) {
+        DrainDstUnder(path);  // goes with it
+        chunk.stale_temps.push_back(std::move(path));
+        chunk.stale_before.push_back(chunk.items.size());
+        ++t.stale_temps;
+      } else {
+        ++t.kept;
+        if (kept_sample_.size() < 20) kept_sample_.push_back(std::move(path));
+      }
       continue;
     }
-    auto it = by_path.find(s.path);
-    const Entry* d = it == by_path.end() ? nullptr : it->second;
     Item item;
-    item.src = s;
-    item.action = Decide(s, d, opts);
-    if (d) {
-      item.dst = *d;
-      by_path.erase(it);
-      if (d->type == FileType::kDirectory && s.type != FileType::kDirectory)
-        replaced_dirs.push_back(d->path);
+    item.src = std::move(*s_);
+    s_.reset();
+    if (IsTempName(BaseName(item.src.path))) {
+      // A source entry with a temporary name: never carried, nor what it holds.
+      DrainSrcUnder(item.src.path);
+      continue;
     }
-    auto& t = plan.totals;
+    if (has_d && d_->path == item.src.path) {
+      item.dst = std::move(*d_);
+      d_.reset();
+    }
+    item.action = Decide(item.src, item.dst ? &*item.dst : nullptr, opts_);
+    if (item.dst && item.dst->type == FileType::kDirectory && item.src.type != FileType::kDirectory)
+      t.removed += DrainDstUnder(item.dst->path);  // a folder becoming a file takes its contents
     ++t.source_entries;
-    t.source_bytes += s.size;
+    t.source_bytes += item.src.size;
     switch (item.action) {
-      case Action::kCreate: ++t.create; t.bytes_to_copy += s.size; break;
-      case Action::kReplace: ++t.replace; t.bytes_to_copy += s.size; break;
+      case Action::kCreate: ++t.create; t.bytes_to_copy += item.src.size; break;
+      case Action::kReplace: ++t.replace; t.bytes_to_copy += item.src.size; break;
       case Action::kAttrs: ++t.attrs; break;
       case Action::kSkip: ++t.skip; break;
     }
-    plan.items.push_back(std::move(item));
+    chunk.items.push_back(std::move(item));
   }
-  // What is left of the target is not in the source: kept, unless a replaced folder held it.
-  for (const auto& e : dst) {
-    if (!by_path.count(e.path)) continue;
-    bool removed = false;
-    for (const auto& r : replaced_dirs)
-      if (Under(e.path, r)) removed = true;
-    if (removed) {
-      ++plan.totals.removed;
-    } else {
-      ++plan.totals.kept;
-      if (plan.kept_sample.size() < 20) plan.kept_sample.push_back(e.path);
-    }
-  }
+  chunk.totals = totals_;
+  chunk.kept_sample = kept_sample_;
+  return !chunk.items.empty() || !chunk.stale_temps.empty();
+}
+
+Plan MakePlan(const std::vector<Entry>& src, const std::vector<Entry>& dst, const PlanOptions& opts) {
+  auto s = StreamOf(src), d = StreamOf(dst);
+  Planner planner(*s, *d, opts);
+  Plan plan;
+  planner.Next(plan, SIZE_MAX);
   return plan;
 }
 

@@ -38,11 +38,13 @@ struct PlanTotals {
   uint64_t stale_temps = 0;     // temporary files of an interrupted run, removed
 };
 
+// A plan, or one chunk of a streamed plan (Planner): items in the listing order.
 struct Plan {
   std::vector<Item> items;                   // source order: a folder before its contents
   std::vector<std::string> stale_temps;      // target paths of '.migrate.tmp.*' files
+  std::vector<size_t> stale_before;          // for each stale temp: the item it comes before
   std::vector<std::string> kept_sample;      // a few target-only paths, for --dry-run
-  PlanTotals totals;
+  PlanTotals totals;                         // of everything planned so far
 };
 
 struct PlanOptions {
@@ -55,7 +57,34 @@ struct PlanOptions {
 // True for the names this program gives its temporary files.
 bool IsTempName(std::string_view base);
 
-// Compares a source listing with a target listing (both from ListTree).
+// Compares a source stream with a target stream (both in the listing order), a chunk at a
+// time: a merge-join that keeps nothing but the chunk and the counts (docs/streaming-merge.md).
+class Planner {
+ public:
+  Planner(TreeStream& src, TreeStream& dst, PlanOptions opts) : src_(src), dst_(dst), opts_(std::move(opts)) {}
+  // Fills `chunk` with the next items (at most `max_items`) and the stale temporaries among
+  // them; its totals and kept_sample are those of everything so far. False when both streams
+  // are done and the chunk is empty.
+  bool Next(Plan& chunk, size_t max_items);
+  const PlanTotals& totals() const { return totals_; }
+
+ private:
+  bool PeekSrc();
+  bool PeekDst();
+  uint64_t DrainDstUnder(const std::string& dir);
+  void DrainSrcUnder(const std::string& dir);
+  TreeStream& src_;
+  TreeStream& dst_;
+  PlanOptions opts_;
+  std::optional<Entry> s_, d_;  // the next entry of each stream, read ahead
+  std::string s_last_, d_last_;  // the path before it (each stream must be in order)
+  uint64_t src_count_ = 0, dst_count_ = 0;
+  bool s_done_ = false, d_done_ = false;
+  PlanTotals totals_;
+  std::vector<std::string> kept_sample_;
+};
+
+// The whole plan of two listings at once (tests, small trees).
 Plan MakePlan(const std::vector<Entry>& src, const std::vector<Entry>& dst,
               const PlanOptions& opts);
 

@@ -154,16 +154,16 @@ TEST_CASE("plan item without type change reports none") {
 
 TEST_CASE("plan counts target-only entries as kept") {
   Plan p = MakePlan({Dir(""), File("f")},
-                    {Dir(""), File("f"), File("old"), Dir("keep"), File("keep/x")}, {});
+                    {Dir(""), File("f"), Dir("keep"), File("keep/x"), File("old")}, {});
   CHECK(p.totals.kept == 3);
   CHECK(p.totals.removed == 0);
-  CHECK(p.kept_sample == std::vector<std::string>{"old", "keep", "keep/x"});
+  CHECK(p.kept_sample == std::vector<std::string>{"keep", "keep/x", "old"});
   CHECK(p.items.size() == 2);  // target-only entries are no items
 }
 
 TEST_CASE("plan counts entries under a folder replaced by a file as removed") {
   Plan p = MakePlan({Dir(""), File("d"), File("dx")},
-                    {Dir(""), Dir("d"), File("d/x"), Dir("d/sub"), File("d/sub/y"), File("dx"), File("d2")},
+                    {Dir(""), Dir("d"), Dir("d/sub"), File("d/sub/y"), File("d/x"), File("d2"), File("dx")},
                     {});
   CHECK(ItemAt(p, "d").action == Action::kReplace);
   CHECK(p.totals.removed == 3);  // d/x, d/sub, d/sub/y
@@ -179,7 +179,7 @@ TEST_CASE("plan counts entries under a folder replaced by a symlink as removed")
 
 TEST_CASE("plan lists target temporary files as stale") {
   Plan p = MakePlan({Dir(""), Dir("a")},
-                    {Dir(""), Dir("a"), File(".migrate.tmp.12.3"), File("a/.migrate.tmp.1.1")}, {});
+                    {Dir(""), File(".migrate.tmp.12.3"), Dir("a"), File("a/.migrate.tmp.1.1")}, {});
   CHECK(p.stale_temps == std::vector<std::string>{".migrate.tmp.12.3", "a/.migrate.tmp.1.1"});
   CHECK(p.totals.stale_temps == 2);
   CHECK(p.totals.kept == 0);
@@ -231,8 +231,8 @@ TEST_CASE("plan with checksum does not hash files of different size") {
 TEST_CASE("plan totals add up") {
   Entry attrs_dst = File("attrs", 4);
   attrs_dst.mode = 0600;
-  Plan p = MakePlan({Dir(""), File("new", 100), File("changed", 50), File("same", 7), File("attrs", 4)},
-                    {Dir(""), File("changed", 49), File("same", 7), attrs_dst, File("only", 1000)}, {});
+  Plan p = MakePlan({Dir(""), File("attrs", 4), File("changed", 50), File("new", 100), File("same", 7)},
+                    {Dir(""), attrs_dst, File("changed", 49), File("only", 1000), File("same", 7)}, {});
   const PlanTotals& t = p.totals;
   CHECK(t.create == 1);
   CHECK(t.replace == 1);
@@ -250,6 +250,45 @@ TEST_CASE("plan item keeps what the target had") {
   const Item& i = ItemAt(p, "f");
   REQUIRE(i.dst.has_value());
   CHECK(i.dst->size == 2);
+}
+
+
+TEST_CASE("plan refuses a listing out of order (the merge-join would go wrong)") {
+  CHECK_THROWS_WITH(MakePlan({Dir(""), File("b"), File("a")}, {Dir("")}, {}), Catch::Contains("out of order"));
+  CHECK_THROWS_WITH(MakePlan({Dir("")}, {Dir(""), File("b"), File("b")}, {}), Catch::Contains("out of order"));
+}
+
+TEST_CASE("plan in chunks gives the same items as one plan") {
+  std::vector<Entry> src = {Dir(""), Dir("a"), File("a/1"), File("a/2"), Dir("a/b"), File("a/b/3"), File("a.x"), File("z")};
+  std::vector<Entry> dst = {Dir(""), File("a"), Dir("a.x"), File("a.x/in"), File("m"), File("z", 3)};
+  Plan whole = MakePlan(src, dst, {});
+  auto s = StreamOf(src), d = StreamOf(dst);
+  Planner planner(*s, *d, {});
+  Plan chunk;
+  std::vector<std::string> paths;
+  int chunks = 0;
+  while (planner.Next(chunk, 3)) {
+    ++chunks;
+    CHECK(chunk.items.size() <= 3);
+    for (const auto& i : chunk.items) paths.push_back(i.src.path + ":" + ActionName(i.action));
+  }
+  std::vector<std::string> want;
+  for (const auto& i : whole.items) want.push_back(i.src.path + ":" + ActionName(i.action));
+  CHECK(paths == want);
+  CHECK(chunks == 3);
+  CHECK(planner.totals().removed == 1);  // a.x/in, under a folder that becomes a file
+  CHECK(planner.totals().kept == 1);     // m
+  CHECK(planner.totals().create == whole.totals.create);
+}
+
+TEST_CASE("listing order: a folder's contents before the next name, whatever the bytes") {
+  CHECK(ListOrderLess("", "a"));
+  CHECK(ListOrderLess("a", "a/b"));
+  CHECK(ListOrderLess("a/b", "a.x"));   // '.' < '/' in bytes, yet a's contents come first
+  CHECK(ListOrderLess("a/z", "a!"));
+  CHECK(ListOrderLess("a", "ab"));
+  CHECK_FALSE(ListOrderLess("a/b", "a"));
+  CHECK(ListOrderLess("a\x7f", "a\xc3\xa9"));  // bytes unsigned: UTF-8 after ASCII
 }
 
 }  // namespace mig::sync

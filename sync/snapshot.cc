@@ -11,7 +11,7 @@ namespace mig::sync {
 
 uint64_t HardLinkSnapshot(const std::string& root, const std::string& backup_root) {
   Fd src(OpenDir(root));
-  std::vector<Entry> entries = ListTree(src.get(), root, false);
+  std::unique_ptr<TreeStream> walk = WalkTree(src.get(), root, false);
   if (::mkdir(backup_root.c_str(), 0700) != 0)
     Fail("cannot create " + backup_root + ": " + ErrnoString());
   Fd dst(OpenDir(backup_root));
@@ -23,13 +23,30 @@ uint64_t HardLinkSnapshot(const std::string& root, const std::string& backup_roo
     struct timespec ts[2] = {{0, UTIME_OMIT}, {e.mtime_sec, static_cast<long>(e.mtime_nsec)}};
     ::utimensat(dst.get(), p, ts, AT_SYMLINK_NOFOLLOW);
   };
-  for (const auto& e : entries) {
-    if (e.path.empty()) continue;
+  // A folder gets its attributes when the walk leaves it (its mtime after what it holds).
+  std::vector<Entry> open;
+  auto close_until = [&](const std::string* parent) {
+    while (!open.empty() && (!parent || open.back().path != *parent)) {
+      set_attrs(open.back().path, open.back());
+      open.pop_back();
+    }
+  };
+  uint64_t count = 0;
+  Entry e;
+  while (walk->Next(e)) {
+    ++count;
+    if (e.path.empty()) {
+      open.push_back(e);
+      continue;
+    }
+    std::string parent(DirName(e.path));
+    close_until(&parent);
     const std::string show = backup_root + "/" + e.path;
     const char* p = e.path.c_str();
     switch (e.type) {
       case FileType::kDirectory:
         if (::mkdirat(dst.get(), p, 0700) != 0) Fail("cannot create " + show + ": " + ErrnoString());
+        open.push_back(e);
         break;
       case FileType::kRegular:
         if (::linkat(src.get(), p, dst.get(), p, 0) != 0) {
@@ -57,10 +74,9 @@ uint64_t HardLinkSnapshot(const std::string& root, const std::string& backup_roo
       }
     }
   }
-  for (auto it = entries.rbegin(); it != entries.rend(); ++it)
-    if (it->type == FileType::kDirectory) set_attrs(it->path, *it);
+  close_until(nullptr);
   if (::syncfs(dst.get()) != 0) Fail("cannot flush " + backup_root + ": " + ErrnoString());
-  return entries.size();
+  return count;
 }
 
 }  // namespace mig::sync

@@ -38,8 +38,10 @@ using OpenBasis = std::function<Fd(const Entry& e)>;
 class Source {
  public:
   virtual ~Source() = default;
-  // The whole tree, as ListTree returns it.
-  virtual std::vector<Entry> List() = 0;
+  // The tree, entry by entry in the listing order (one stream at a time). `with_hashes`: the
+  // merge will ask HashOf for files (--checksum); a remote source then has them computed
+  // while it lists.
+  virtual std::unique_ptr<TreeStream> Stream(bool with_hashes) = 0;
   // Called once by Apply before the first CopyTo: CopyTo will then be asked, in plan order,
   // for every regular file the plan creates or replaces. A remote source sends its requests
   // ahead from here. The default does nothing.

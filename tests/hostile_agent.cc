@@ -59,7 +59,9 @@ void SendListing(const std::vector<Entry>& es) {
   w.U32(static_cast<uint32_t>(es.size()));
   for (const Entry& e : es) EncodeEntry(e, w);
   Send(Type::kEntries, w.data());
-  Send(Type::kListEnd, PayloadWriter().U64(es.size()).data());
+  uint64_t bytes = 0;
+  for (const Entry& e : es) bytes += e.size;
+  Send(Type::kListEnd, EncodeListEnd({es.size(), bytes}));
 }
 
 // A librsync delta (big-endian numbers): magic, then COPY (offset u32, length u32), then END.
@@ -126,7 +128,10 @@ int main() {
       return 0;
     }
     Send(Type::kFile, EncodeFileBegin({g.index, g.mode}));
-    std::string content(es[g.index].size, 'h');
+    uint64_t size = 0;
+    for (const Entry& e : es)
+      if (e.path == g.path) size = e.size;
+    std::string content(size, 'h');
     if (scenario == "copy-outside" && g.mode == 1) {
       Send(Type::kData, CopyDelta(0x7ffff000, 0x10000));  // far past the end of the receiver's copy
       FileEnd end{g.index, 0x10000, {}, 1700000000, 0, false};
@@ -134,7 +139,7 @@ int main() {
       continue;
     }
     if (g.mode == 1) {
-      std::fprintf(stderr, "hostile-agent: the receiver asked for a delta of entry %u\n", g.index);
+      std::fprintf(stderr, "hostile-agent: the receiver asked for a delta of %s\n", g.path.c_str());
       return 3;
     }
     Send(Type::kData, content);
