@@ -3,6 +3,7 @@
 #include <librsync.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -39,9 +40,27 @@ void AgentSession::Send(Type type, std::string_view payload, bool compress) {
     out_pos_ = 0;
   }
   out_ += EncodeFrame(type, payload, compress);
-  // Much queued: wait until the agent takes it. Meanwhile its answers are read even past the
-  // usual bound, or an agent blocked on writing them would never read our requests.
-  while (out_.size() - out_pos_ > (8u << 20)) Pump(true, /*over_cap=*/true);
+  // Much queued: wait until the agent takes it. Meanwhile its answers are read past the usual
+  // bound, or an agent blocked on writing them would never read our requests; but not without
+  // end (an agent that only writes), and not forever (one that does nothing).
+  WaitSent(8u << 20);
+}
+
+void AgentSession::WaitSent(size_t queued_at_most) {
+  auto idle_since = std::chrono::steady_clock::now();
+  while (out_.size() - out_pos_ > queued_at_most && !ended_) {
+    size_t before = out_pos_;
+    uint64_t seen = bytes_in_;
+    Pump(true, /*over_cap=*/true);
+    if (dec_.buffered() > kMaxOverCap)
+      Violation(peer_, "it sends without reading what it is asked (" + std::to_string(dec_.buffered() >> 20) +
+                           " MiB unread)");
+    if (out_pos_ != before || bytes_in_ != seen) {
+      idle_since = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - idle_since > std::chrono::milliseconds(kIdleTimeoutMs)) {
+      Fail(peer_ + " took nothing for " + std::to_string(kIdleTimeoutMs / 1000) + " s: the connection is stuck");
+    }
+  }
 }
 
 void AgentSession::Pump(bool block, bool over_cap) {
@@ -85,7 +104,7 @@ Frame AgentSession::Receive() {
       if (f->type == Type::kError) {
         PayloadReader r(f->payload, peer_);
         bool bad_input = r.U8() != 0;
-        std::string msg(r.LStr(kMaxMessage));
+        std::string msg = Printable(r.LStr(kMaxMessage), 2000);
         if (bad_input) BadInput(peer_ + ": " + msg);
         Fail(peer_ + " failed: " + msg);
       }
@@ -116,7 +135,7 @@ void AgentSession::NotAnAgent() {
 
 void AgentSession::Close() {
   Send(Type::kBye, "");
-  while (out_pos_ < out_.size() && !ended_) Pump(true);
+  WaitSent(0);
 }
 
 AgentSource::AgentSource(AgentSession& s, std::string root, std::string display, std::string spool_dir)
@@ -197,7 +216,7 @@ ListEnd AgentSource::ReceiveListing(int spool_fd) {
     Frame f = s_.Receive();
     if (f.type == Type::kListEnd) {
       ListEnd end = DecodeListEnd(f.payload, s_.peer());
-      if (end.entries != check.count())
+      if (spool_fd >= 0 && end.entries != check.count())
         Violation(s_.peer(), "LIST_END counts " + std::to_string(end.entries) + " entries, " + std::to_string(check.count()) + " came");
       if (spool_fd >= 0 && end.bytes != bytes)
         Violation(s_.peer(), "LIST_END counts " + std::to_string(end.bytes) + " bytes, the entries " + std::to_string(bytes));
@@ -207,11 +226,15 @@ ListEnd AgentSource::ReceiveListing(int spool_fd) {
       }
       return end;
     }
-    if (spool_fd < 0) Violation(s_.peer(), std::string("a ") + TypeName(f.type) + " frame where only the totals were asked");
     if (f.type != Type::kEntries) Violation(s_.peer(), std::string("a ") + TypeName(f.type) + " frame inside a listing");
     PayloadReader r(f.payload, s_.peer());
     uint32_t count = r.U32();
     if (count > kMaxFrame / 40) Violation(s_.peer(), "an ENTRIES frame claiming " + std::to_string(count) + " entries");
+    if (count == 0) {  // the agent saying it is still at work
+      r.Done("ENTRIES");
+      continue;
+    }
+    if (spool_fd < 0) Violation(s_.peer(), "entries where only the totals were asked");
     for (uint32_t i = 0; i < count; ++i) {
       Entry e = DecodeEntry(r);
       check.Check(e);
@@ -226,6 +249,11 @@ ListEnd AgentSource::ReceiveListing(int spool_fd) {
     if (buf.size() >= (4u << 20)) {
       WriteFd(spool_fd, buf.data(), buf.size(), "the listing's spool file");
       buf.clear();
+      // An endless listing (a hostile agent) must not fill the target's disk.
+      struct statvfs vfs {};
+      if (::fstatvfs(spool_fd, &vfs) == 0 && static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize < kMinFreeForSpool)
+        Fail("the listing of " + display_ + " (" + std::to_string(check.count()) + " entries so far) would fill " +
+             spool_dir_ + ": free space there, or check the old server's folder");
     }
   }
 }
@@ -354,15 +382,19 @@ sync::CopyResult AgentSource::CopyTo(const Entry& e, int out_fd) {
     Fail("internal: the merge asked the agent for " + e.path + " out of the plan's order");
   TopUp();
   const Request req = reqs_[taken_];
-  const std::string what = display_ + "/" + e.path;
+  const std::string what = Printable(display_ + "/" + e.path, 4200);
   const std::string peer = s_.peer();
   Frame f = s_.Receive();
   if (f.type == Type::kFileFail) {
-    PayloadReader r(f.payload, peer);
-    uint32_t index = r.U32();
-    std::string reason(r.LStr(kMaxMessage));
-    if (index != req.index) Violation(peer, "an answer for another file than " + what);
-    Fail("cannot copy " + what + ": " + reason);
+    FileFail fail = DecodeFileFail(f.payload, peer);
+    if (fail.index != req.index) Violation(peer, "an answer for another file than " + what);
+    if (!fail.vanished) Fail("cannot copy " + what + ": " + fail.reason);
+    ++taken_;
+    in_flight_bytes_ -= Weight(req);
+    TopUp();
+    sync::CopyResult gone;
+    gone.vanished = true;
+    return gone;
   }
   if (f.type != Type::kFile) Violation(peer, std::string("a ") + TypeName(f.type) + " frame where " + what + " was due");
   FileBegin begin = DecodeFileBegin(f.payload, peer);
@@ -437,9 +469,9 @@ sync::CopyResult AgentSource::CopyTo(const Entry& e, int out_fd) {
       continue;
     }
     if (f.type == Type::kFileFail) {
-      PayloadReader r(f.payload, peer);
-      r.U32();
-      Fail("cannot copy " + what + ": " + std::string(r.LStr(kMaxMessage)));
+      FileFail fail = DecodeFileFail(f.payload, peer);
+      if (fail.index != req.index) Violation(peer, "a FILE_FAIL for another file than " + what);
+      Fail("cannot copy " + what + ": " + fail.reason);
     }
     if (f.type != Type::kFileEnd) Violation(peer, std::string("a ") + TypeName(f.type) + " frame inside " + what);
     FileEnd end = DecodeFileEnd(f.payload, peer);

@@ -22,6 +22,10 @@ inline constexpr size_t kWindowFiles = 1024;
 inline constexpr uint64_t kWindowBytes = 32ull << 20;
 // Answers read ahead of the frame being consumed, at most (the agent then waits).
 inline constexpr size_t kMaxBuffered = 8u << 20;
+// ... and while our own requests wait to be taken (past that, the agent is not reading).
+inline constexpr size_t kMaxOverCap = 64u << 20;
+// The listing's spool stops when less than this is left beside the target.
+inline constexpr uint64_t kMinFreeForSpool = 256ull << 20;
 // Files smaller than this travel whole even when the target has an older copy.
 inline constexpr uint64_t kMinDeltaSize = 64 << 10;
 
@@ -46,6 +50,8 @@ class AgentSession {
   uint64_t bytes_out() const { return bytes_out_; }
 
  private:
+  // Pumps until at most `queued_at_most` bytes of ours wait to be sent (bounded in memory and time).
+  void WaitSent(size_t queued_at_most);
   // Moves bytes both ways; with `block`, waits (bounded) until something moved.
   void Pump(bool block, bool over_cap = false);
   [[noreturn]] void NotAnAgent();

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -85,7 +86,13 @@ class Server {
   void Flush() {
     WriteFd(out_, out_buf_.data(), out_buf_.size(), "the receiver's stream");
     out_buf_.clear();
+    last_flush_ = std::chrono::steady_clock::now();
   }
+
+  // True when the receiver has heard nothing for a while: long work (a delta of a big file
+  // that matches throughout, hashing for --checksum, a slow walk) must not look like a dead
+  // connection to its idle timeout. The caller then sends an empty frame and flushes.
+  bool TimeToTalk() const { return std::chrono::steady_clock::now() - last_flush_ > std::chrono::seconds(10); }
 
   // Walks the tree and sends it as it goes: nothing of the listing stays here.
   void DoList(std::string_view payload) {
@@ -105,6 +112,10 @@ class Server {
     };
     Entry e;
     while (walk->Next(e)) {
+      if (TimeToTalk()) {
+        flush_entries();  // possibly empty: count 0
+        Flush();
+      }
       ++total.entries;
       total.bytes += e.size;
       if (req.flags & kListTotalsOnly) continue;
@@ -133,6 +144,10 @@ class Server {
       if (n < 0) return;
       if (n == 0) break;
       XXH3_128bits_update(st3, buf.data(), static_cast<size_t>(n));
+      if (TimeToTalk()) {
+        Send(Type::kEntries, PayloadWriter().U32(0).data());  // no entries: "still here"
+        Flush();
+      }
     }
     XXH128_hash_t h = XXH3_128bits_digest(st3);
     e.has_hash = true;
@@ -170,7 +185,8 @@ class Server {
     const std::string& path = g.path;
     Fd fd = OpenListed(path);
     if (!fd.valid()) {
-      Send(Type::kFileFail, EncodeFileFail(g.index, "cannot open " + root_ + "/" + path + ": " + ErrnoString()));
+      const bool vanished = errno == ENOENT;
+      Send(Type::kFileFail, EncodeFileFail(g.index, "cannot open " + root_ + "/" + path + ": " + ErrnoString(), vanished));
       return;
     }
     Send(Type::kFile, EncodeFileBegin({g.index, g.mode}));
@@ -237,6 +253,10 @@ class Server {
         if (n == 0) eof = true;
         XXH3_128bits_update(st, in.data(), in_len);
         size += in_len;
+        if (TimeToTalk()) {
+          Send(Type::kData, "");  // no bytes: "still here"
+          Flush();
+        }
       }
       rs_buffers_t buf{};
       buf.next_in = in.data() + in_pos;
@@ -257,6 +277,7 @@ class Server {
   std::string version_;
   FrameDecoder dec_;
   std::string out_buf_;
+  std::chrono::steady_clock::time_point last_flush_ = std::chrono::steady_clock::now();
   Fd root_fd_;
   std::string root_;
 };

@@ -19,6 +19,8 @@ class PipeTransport : public Transport {
   }
   ~PipeTransport() override {
     child_.close_stdin();
+    // An agent told BYE (or seeing its input end) exits at once; give it a moment, then kill.
+    for (int i = 0; i < 40 && child_.poll_exit() < 0; ++i) ::usleep(50 * 1000);
     if (child_.poll_exit() < 0) child_.kill();
   }
 

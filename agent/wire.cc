@@ -16,10 +16,18 @@ Hello DecodeHello(std::string_view payload, std::string_view peer) {
   if (r.left() < 4 || r.U32() != kMagic) Violation(peer, "it does not speak the migrate agent protocol");
   Hello h;
   h.version = r.U16();
-  h.program_version = r.Str(64);
-  h.machine = r.Str(64);
+  if (h.version != kProtocolVersion) return h;  // another version may say more: the caller says which
+  h.program_version = Printable(r.Str(64), 64);
+  h.machine = Printable(r.Str(64), 64);
   r.Done("HELLO");
   return h;
+}
+
+std::string Printable(std::string_view s, size_t max) {
+  std::string out;
+  for (char c : s.substr(0, max)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  if (s.size() > max) out += "...";
+  return out;
 }
 
 std::string EncodeList(const ListRequest& l) {
@@ -112,10 +120,22 @@ FileEnd DecodeFileEnd(std::string_view payload, std::string_view peer) {
   return f;
 }
 
-std::string EncodeFileFail(uint32_t index, std::string_view reason) {
+std::string EncodeFileFail(uint32_t index, std::string_view reason, bool vanished) {
   PayloadWriter w;
-  w.U32(index).LStr(reason.substr(0, kMaxMessage));
+  w.U32(index).U8(vanished ? 1 : 0).LStr(reason.substr(0, kMaxMessage));
   return w.take();
+}
+
+FileFail DecodeFileFail(std::string_view payload, std::string_view peer) {
+  PayloadReader r(payload, peer);
+  FileFail f;
+  f.index = r.U32();
+  uint8_t kind = r.U8();
+  f.reason = Printable(r.LStr(kMaxMessage), 2000);
+  r.Done("FILE_FAIL");
+  if (kind > 1) Violation(peer, "a FILE_FAIL of unknown kind " + std::to_string(kind));
+  f.vanished = kind == 1;
+  return f;
 }
 
 std::string EncodeError(std::string_view message, bool bad_input) {
@@ -190,9 +210,7 @@ std::string BadPathReason(std::string_view path) {
 
 namespace {
 std::string Quoted(std::string_view s) {
-  std::string out = "'";
-  for (char c : s.substr(0, 200)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-  return out + (s.size() > 200 ? "...'" : "'");
+  return "'" + Printable(s, 200) + "'";
 }
 }  // namespace
 

@@ -78,9 +78,16 @@ struct FileEnd {
 std::string EncodeFileEnd(const FileEnd& f);
 FileEnd DecodeFileEnd(std::string_view payload, std::string_view peer);
 
-// FILE_FAIL carries an index and a sentence; ERROR a kind (bad input: something on the
-// agent's host the operator must fix) and a sentence.
-std::string EncodeFileFail(uint32_t index, std::string_view reason);
+// FILE_FAIL: the file could not be read; `vanished` when it no longer exists (deleted since
+// the listing: the merge goes on without it, as rsync does). ERROR carries a kind (bad input:
+// something on the agent's host the operator must fix) and a sentence.
+struct FileFail {
+  uint32_t index = 0;
+  bool vanished = false;
+  std::string reason;  // printable
+};
+std::string EncodeFileFail(uint32_t index, std::string_view reason, bool vanished = false);
+FileFail DecodeFileFail(std::string_view payload, std::string_view peer);
 std::string EncodeError(std::string_view message, bool bad_input);
 
 // ENTRIES: `entries` appended in the wire form (the caller cuts frames below kMaxFrame).
@@ -105,6 +112,10 @@ class ListChecker {
   std::vector<Open> open_;
   uint64_t count_ = 0;
 };
+
+// `s` cut to `max` bytes with control characters as '?': text from the agent, fit for a
+// terminal and a log.
+std::string Printable(std::string_view s, size_t max);
 
 // Name rules alone: relative, '/'-separated, no empty, "." or ".." component, no NUL, bounded.
 // Returns "" when fine, else why not.

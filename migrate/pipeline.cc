@@ -70,7 +70,8 @@ nlohmann::json StatsJson(const sync::ApplyStats& s) {
           {"dirs_created", s.dirs_created}, {"symlinks_written", s.links_written},
           {"specials_written", s.specials_written}, {"removed", s.removed},
           {"stale_temps_removed", s.stale_temps_removed}, {"syncs", s.syncs},
-          {"changed_during_copy", s.changed_during_copy}, {"skipped_devices", s.skipped_devices}};
+          {"changed_during_copy", s.changed_during_copy}, {"vanished", s.vanished},
+          {"skipped_devices", s.skipped_devices}};
 }
 
 nlohmann::json StateJson(const db::DbState& st) {

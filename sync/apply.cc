@@ -24,6 +24,9 @@ using DirFd = std::shared_ptr<Fd>;
 
 // The target folder, opened one component at a time, never through a symlink.
 class TargetTree {
+  // Open folders kept for reuse: well under the usual limit of 1024 descriptors.
+  static constexpr size_t kMaxCachedDirs = 256;
+
  public:
   TargetTree(std::string root, bool root_user) : root_(std::move(root)), root_user_(root_user) {
     ::mkdir(root_.c_str(), 0700);  // a target without data/ gets one; EEXIST is fine
@@ -31,8 +34,12 @@ class TargetTree {
   }
 
   int root_fd() const { return root_fd_->get(); }
+  // For messages: control characters of a name (a hostile listing's escape sequences) as '?'.
   std::string Show(std::string_view rel) const {
-    return rel.empty() ? root_ : root_ + "/" + std::string(rel);
+    std::string out = rel.empty() ? root_ : root_ + "/" + std::string(rel);
+    for (char& c : out)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return out;
   }
 
   DirFd Dir(std::string_view rel) {
@@ -52,7 +59,7 @@ class TargetTree {
       struct stat st;
       if (::fstat(fd, &st) == 0 && (st.st_mode & 0700) != 0700) ::fchmod(fd, (st.st_mode & 07777) | 0700);
     }
-    if (cache_.size() > 8192) cache_.clear();
+    if (cache_.size() >= kMaxCachedDirs) cache_.clear();  // each holds a descriptor
     cache_.emplace(std::string(rel), d);
     return d;
   }
@@ -275,18 +282,27 @@ class Applier {
     CopyResult r;
     if (item.action == Action::kAttrs) {
       // The inode is shared (data.backup/): give the target its own copy before the change.
-      int in = ::openat(dir->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      int in = ::openat(dir->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
       if (in < 0) Fail("cannot open " + what + ": " + ErrnoString());
       Fd in_fd(in);
+      struct stat st {};
+      if (::fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) Fail(what + " is no longer a regular file: run again");
       r = CopyFd(in, out.get(), what);
       r.mtime_sec = s.mtime_sec;
       r.mtime_nsec = s.mtime_nsec;
       ++stats_.attrs_updated;
     } else {
       r = src_.CopyTo(s, out.get());
+      if (r.vanished) {  // deleted at the source since the listing: like rsync, go on without it
+        ::unlinkat(dir->get(), tmp.c_str(), 0);
+        pending_.pop_back();
+        ++stats_.vanished;
+        TheLog().warn(what + ": the source file vanished since the listing; not copied");
+        return;
+      }
       if (r.changed_since_listing) {
         ++stats_.changed_during_copy;
-        TheLog().warn(src_.Describe() + "/" + s.path + " changed while it was copied; the copy has what was read");
+        TheLog().warn(what + " changed at the source while it was copied; the copy has what was read");
       } else {
         r.mtime_sec = s.mtime_sec;
         r.mtime_nsec = s.mtime_nsec;
@@ -306,7 +322,8 @@ class Applier {
   void SetAttrsAt(int dir, const std::string& name, const Entry& s, const std::string& what) {
     if (opts_.set_owner && ::fchownat(dir, name.c_str(), s.uid, s.gid, AT_SYMLINK_NOFOLLOW) != 0)
       Fail("cannot set the owner of " + what + ": " + ErrnoString());
-    if (s.type != FileType::kSymlink && ::fchmodat(dir, name.c_str(), s.mode, 0) != 0)
+    // AT_SYMLINK_NOFOLLOW: should the name have become a symlink since, it fails, never follows.
+    if (s.type != FileType::kSymlink && ::fchmodat(dir, name.c_str(), s.mode, AT_SYMLINK_NOFOLLOW) != 0)
       Fail("cannot set the mode of " + what + ": " + ErrnoString());
     struct timespec ts[2] = {Ts(0, UTIME_OMIT), Ts(s.mtime_sec, s.mtime_nsec)};
     if (::utimensat(dir, name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)

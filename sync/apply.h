@@ -24,6 +24,7 @@ struct ApplyStats {
   uint64_t stale_temps_removed = 0;
   uint64_t syncs = 0;            // syncfs calls (one per batch)
   uint64_t changed_during_copy = 0;
+  uint64_t vanished = 0;         // source files deleted since the listing (not copied)
   uint64_t skipped_devices = 0;  // devices the merge could not create (not root)
   uint64_t items_done = 0;
 };

@@ -328,4 +328,48 @@ TEST_CASE("hard-link snapshot refuses an existing backup folder") {
   CHECK_THROWS_AS(HardLinkSnapshot(t / "data", t / "data.backup"), Error);
 }
 
+namespace {
+// A source whose file `gone` is deleted between the listing and the copy.
+TEST_CASE("merge goes on without a source file deleted since the listing, as rsync does") {
+  TempDir src, dst;
+  Write(src / "a", "aaa");
+  Write(src / "gone", "soon deleted");
+  Write(src / "z", "zzz");
+  auto source = MakeLocalSource(src.path);
+  Plan plan = MakePlan(Collect(*source->Stream(false)), List(dst.path), {});
+  REQUIRE(::unlink((src / "gone").c_str()) == 0);
+  ApplyStats st = Apply(plan, *source, dst.path, {});
+  CHECK(st.vanished == 1);
+  CHECK(st.files_written == 2);
+  CHECK(Read(dst / "a") == "aaa");
+  CHECK(Read(dst / "z") == "zzz");
+  CHECK(Paths(List(dst.path)) == std::vector<std::string>{"", "a", "z"});  // no temporary left
+}
+
+TEST_CASE("merge in chunks of one entry equals the merge in one piece") {
+  TempDir src, one, many;
+  fs::create_directories(src / "d/e");
+  Write(src / "d/e/f", "deep");
+  Write(src / "d/x", "x");
+  Write(src / "top", "t");
+  SetMtime(src / "d/e", 1000, 1);
+  SetMtime(src / "d", 2000, 2);
+  auto source = MakeLocalSource(src.path);
+  MergeOptions whole;
+  whole.chunk_items = 1u << 20;
+  MergeResult a = sync::Merge(*source, one.path, whole);
+  MergeOptions tiny;
+  tiny.chunk_items = 1;
+  MergeResult b = sync::Merge(*source, many.path, tiny);
+  CHECK(a.stats.files_written == 3);
+  CHECK(b.stats.files_written == 3);
+  CHECK(b.totals.create == a.totals.create);
+  for (const char* p : {"d", "d/e"}) {
+    CHECK(Lstat(one / p).st_mtim.tv_sec == Lstat(many / p).st_mtim.tv_sec);
+    CHECK(Lstat(many / p).st_mtim.tv_nsec == Lstat(src / p).st_mtim.tv_nsec);
+  }
+  CHECK(Read(many / "d/e/f") == "deep");
+}
+}  // namespace
+
 }  // namespace mig::sync

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "agent/io.h"
 #include "core/error.h"
 #include "core/fd.h"
 #include "sync/source.h"
@@ -91,7 +92,12 @@ class LocalSource : public Source {
   std::unique_ptr<TreeStream> Stream(bool) override { return WalkTree(root_fd_.get(), root_, true); }
 
   CopyResult CopyTo(const Entry& e, int out_fd) override {
-    Fd in = OpenFile(e);
+    Fd in = OpenFile(e, /*may_vanish=*/true);
+    if (!in.valid()) {
+      CopyResult gone;
+      gone.vanished = true;
+      return gone;
+    }
     return CopyFd(in.get(), out_fd, root_ + "/" + e.path);
   }
 
@@ -103,10 +109,14 @@ class LocalSource : public Source {
   std::string Describe() const override { return root_; }
 
  private:
-  Fd OpenFile(const Entry& e) {
-    int fd = ::openat(root_fd_.get(), e.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) Fail("cannot open " + root_ + "/" + e.path + ": " + ErrnoString());
-    return Fd(fd);
+  // Beneath the root, through no symlink (the tree may change while the merge runs).
+  Fd OpenFile(const Entry& e, bool may_vanish = false) {
+    Fd fd(agent::OpenBeneath(root_fd_.get(), e.path, O_RDONLY | O_NONBLOCK));
+    struct stat st {};
+    if (!fd.valid() && may_vanish && errno == ENOENT) return fd;
+    if (!fd.valid()) Fail("cannot open " + root_ + "/" + e.path + ": " + ErrnoString());
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) Fail(root_ + "/" + e.path + " is no longer a regular file");
+    return fd;
   }
 
   std::string root_;
@@ -175,10 +185,12 @@ std::function<bool(const Entry&, const Entry&)> SameContentByHash(Source& src, c
   auto root = std::make_shared<Fd>();
   return [&src, dst_root, root](const Entry& s, const Entry& d) {
     if (!root->valid()) *root = Fd(::open(dst_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    int f = root->valid() ? ::openat(root->get(), d.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
-    if (f < 0) return false;
-    Fd file(f);
-    return HashFd(f, dst_root + "/" + d.path) == src.HashOf(s);
+    // Beneath the target, through no symlink, a regular file only: nothing else is hashed (and
+    // so nothing outside the target is revealed by what the merge then copies or skips).
+    Fd file(root->valid() ? agent::OpenBeneath(root->get(), d.path, O_RDONLY | O_NONBLOCK) : -1);
+    struct stat st {};
+    if (!file.valid() || ::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    return HashFd(file.get(), dst_root + "/" + d.path) == src.HashOf(s);
   };
 }
 

@@ -26,6 +26,7 @@ struct CopyResult {
   int64_t mtime_sec = 0;  // the source's mtime when it was read (it may have changed since
   uint32_t mtime_nsec = 0;  // the listing; the copy carries what it read)
   bool changed_since_listing = false;
+  bool vanished = false;  // the file was deleted since the listing: nothing was written
 };
 
 struct Plan;
@@ -47,7 +48,8 @@ class Source {
   // ahead from here. The default does nothing.
   virtual void Prepare(const Plan& plan, const OpenBasis& open_basis) {}
   // Writes the content of the regular file `e` into `out_fd` (from offset 0; holes stay
-  // holes) and returns its hash. Throws mig::Error when the file cannot be read.
+  // holes) and returns its hash; `vanished` when the file no longer exists. Throws mig::Error
+  // when the file cannot be read.
   virtual CopyResult CopyTo(const Entry& e, int out_fd) = 0;
   // For --checksum: the hash of a file's content.
   virtual Hash128 HashOf(const Entry& e) = 0;

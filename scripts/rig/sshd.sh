@@ -5,6 +5,7 @@
 #          host key DIR/host_ed25519; client keys DIR/client_ed25519, DIR/client_rsa and
 #          DIR/client_enc (passphrase "sesame") are authorized for root, DIR/stranger is not;
 #          DIR/known_hosts knows the host key
+#        (RIG_SSHD_EXTRA: more sshd_config lines, e.g. SetEnv for a test's fake remote)
 #        scripts/rig/sshd.sh stop DIR
 #        scripts/rig/sshd.sh cut DIR   -> kill -9 the server's connection processes (a cut link)
 set -euo pipefail
@@ -37,6 +38,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 LogLevel VERBOSE
+${RIG_SSHD_EXTRA:-}
 CONF
     [ -f "$dir/sshd.pid" ] && kill "$(cat "$dir/sshd.pid")" 2>/dev/null && sleep 0.3 || true
     /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"

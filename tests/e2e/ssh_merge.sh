@@ -9,7 +9,7 @@ src_dir=${SRC_DIR:-$(cd "$here/../.." && pwd)}
 bin=${MIGRATE_BIN:?MIGRATE_BIN is the folder with the built programs}
 work=$(mktemp -d /tmp/ssh-merge.XXXXXX)
 rig=$work/rig
-trap 'bash "$src_dir/scripts/rig/sshd.sh" stop "$rig"; rm -rf "$work"' EXIT
+trap 'bash "$src_dir/scripts/rig/sshd.sh" stop "$rig"; bash "$src_dir/scripts/rig/sshd.sh" stop "$work/arm"; rm -rf "$work"' EXIT
 bash "$src_dir/scripts/rig/sshd.sh" start "$rig" 127.0.0.2 2222 >/dev/null
 from=root@127.0.0.2:2222
 mkdir -p "$work/src/sub"
@@ -86,6 +86,22 @@ fi
 MERGE_FLAGS="--from $from --key $rig/client_ed25519 --known-hosts $rig/known_hosts" MERGE_CHECKSUM_SEEDS="1" \
   MERGE_SEEDS="1 2" bash "$here/merge_oracle.sh" && oracle=0 || oracle=1
 check "over SSH the merge equals rsync -a --force on generated trees" test "$oracle" = 0
+
+# An old server of another architecture: a second sshd whose sessions see a `uname -m` of
+# another machine name and an empty home (no cached agent). Refused before anything is uploaded.
+here_arch=$(uname -m)
+other_arch=aarch64
+[ "$here_arch" = aarch64 ] && other_arch=x86_64
+mkdir -p "$work/fakebin" "$work/armhome"
+printf '#!/bin/sh\n[ "$1" = -m ] && { echo %s; exit 0; }\nexec /bin/uname "$@"\n' "$other_arch" >"$work/fakebin/uname"
+chmod +x "$work/fakebin/uname"
+RIG_SSHD_EXTRA="SetEnv PATH=$work/fakebin:/usr/sbin:/usr/bin:/sbin:/bin HOME=$work/armhome" \
+  bash "$src_dir/scripts/rig/sshd.sh" start "$work/arm" 127.0.0.2 2224 >/dev/null
+from=root@127.0.0.2:2224 m "$work/oarch" "$work/darch" --key "$work/arm/client_ed25519" --known-hosts "$work/arm/known_hosts"
+check "an old server of another architecture is refused (exit 1)" test "$rc" = 1
+check "... saying which, and what to do" grep -q "is $other_arch and this migrate carries an $here_arch agent: run migrate from a machine of the same architecture" "$work/oarch"
+check "... before uploading anything" test ! -e "$work/armhome/.cache"
+bash "$src_dir/scripts/rig/sshd.sh" stop "$work/arm"
 
 # A connection cut mid-transfer: a clear error, no half-written file under a final name, and
 # the next run finishes the job, reusing the files that had arrived.

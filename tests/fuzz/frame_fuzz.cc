@@ -35,8 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           r.Done("ENTRIES");
           break;
         }
-        case Type::kError:
-        case Type::kFileFail: {
+        case Type::kFileFail: DecodeFileFail(f->payload, "fuzz"); break;
+        case Type::kError: {
           PayloadReader r(f->payload, "fuzz");
           r.U8();
           r.LStr(kMaxMessage);
