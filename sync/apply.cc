@@ -133,7 +133,7 @@ class Applier {
 
  public:
   Applier(Source& src, const std::string& root, const ApplyOptions& opts)
-      : src_(src), opts_(opts), tree_(root, ::geteuid() == 0), pid_(::getpid()) {}
+      : src_(src), opts_(opts), root_user_(::geteuid() == 0), tree_(root, root_user_), pid_(::getpid()) {}
 
   // Removes the temporary files of the batch not yet renamed (best effort).
   void DropPending() {
@@ -413,12 +413,25 @@ class Applier {
 
   // Writing into a folder changes its mtime: a changed folder gets the source's attributes,
   // an unchanged one we wrote into its own mtime back, as rsync does.
+  // Not root, TargetTree gave folders on the way u+rwx to write into them: an unchanged one
+  // gets its own mode back too.
   void FinishDirs(std::vector<OpenFolder>& dirs) {
     for (const auto& d : dirs) {
-      if (d.action != Action::kSkip) SetDirAttrs(d.src);
-      else if (d.touched) RestoreDirTime(d.src);
+      if (d.action != Action::kSkip) {
+        SetDirAttrs(d.src);
+        continue;
+      }
+      if (!root_user_) RestoreDirMode(d.src);
+      if (d.touched) RestoreDirTime(d.src);
     }
     dirs.clear();
+  }
+
+  void RestoreDirMode(const Entry& s) {
+    struct stat st {};
+    DirFd d = tree_.Dir(s.path);
+    if (::fstat(d->get(), &st) == 0 && (st.st_mode & 07777) != s.mode && ::fchmod(d->get(), s.mode) != 0)
+      Fail("cannot set the mode of " + tree_.Show(s.path) + ": " + ErrnoString());
   }
 
   void SetDirAttrs(const Entry& s) {
@@ -435,6 +448,7 @@ class Applier {
 
   Source& src_;
   ApplyOptions opts_;
+  bool root_user_;
   TargetTree tree_;
   pid_t pid_;
   uint64_t seq_ = 0;
