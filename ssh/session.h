@@ -68,7 +68,8 @@ class Session {
 
  private:
   void Connect();
-  void CheckHostKey(const Options& o);
+  void Handshake(const std::string& known_hosts);
+  void CheckHostKey(const Options& o, const std::string& known_hosts);
   void Authenticate(const Options& o);
   Target t_;
   int sock_ = -1;
