@@ -67,9 +67,10 @@ class ChannelTransport : public agent::Transport {
   }
 
   void Wait(bool want_write, int timeout_ms) override {
-    int next = 0;
-    libssh2_keepalive_send(s_.raw(), &next);
-    s_.WaitSocket(timeout_ms);
+    s_.Keepalive();
+    // Data waits to be sent: wake when the socket takes it, unless the channel's window holds
+    // it back (then only the server's window adjustment, inbound, lets it go).
+    s_.WaitSocket(timeout_ms, want_write && libssh2_channel_window_write(ch_) > 0);
   }
 
   std::string EndReason() override {
@@ -136,9 +137,8 @@ ProcResult Session::Run(const std::string& command, const std::string& input) {
     } else {
       if (std::chrono::steady_clock::now() - idle > std::chrono::seconds(kOperationTimeoutS * 5))
         Fail("`" + command + "` on " + t_.Show() + " printed nothing for " + std::to_string(kOperationTimeoutS * 5) + " s");
-      int next = 0;
-      libssh2_keepalive_send(s_, &next);
-      WaitSocket(1000);
+      Keepalive();
+      WaitSocket(1000, sent < input.size() && libssh2_channel_window_write(ch) > 0);
     }
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kOperationTimeoutS);

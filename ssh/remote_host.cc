@@ -49,7 +49,7 @@ class RemoteProc : public Proc {
         if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) Fail("the connection to " + s_.target().Show() + " was lost (" + s_.LastError() + ")");
         if (libssh2_channel_eof(ch_)) return 0;
       }
-      Idle();
+      Idle(false);
     }
   }
 
@@ -66,7 +66,7 @@ class RemoteProc : public Proc {
         }
         if (n != LIBSSH2_ERROR_EAGAIN) Fail(command_ + " stopped reading its input (" + s_.LastError() + ")");
       }
-      Idle();
+      Idle(true);
     }
   }
 
@@ -81,7 +81,7 @@ class RemoteProc : public Proc {
           return;
         }
       }
-      Idle();
+      Idle(false);
     }
   }
 
@@ -98,7 +98,7 @@ class RemoteProc : public Proc {
         if (rc == 0) rc = libssh2_channel_wait_closed(ch_);
         if (rc != LIBSSH2_ERROR_EAGAIN) return libssh2_channel_get_exit_status(ch_);
       }
-      Idle();
+      Idle(false);
     }
     Fail(command_ + " did not end within " + std::to_string(kOperationTimeoutS) + " s");
   }
@@ -119,13 +119,15 @@ class RemoteProc : public Proc {
       if (err_.size() > (1 << 20)) err_.erase(0, err_.size() - (1 << 19));
     }
   }
-  void Idle() {
-    int next = 0;
+  // Lets the socket move (other threads' channels too); `want_write`: our input waits to be sent.
+  void Idle(bool want_write) {
+    bool window = false;
     {
       std::lock_guard<std::recursive_mutex> lock(s_.mutex());
-      libssh2_keepalive_send(s_.raw(), &next);
+      s_.Keepalive();
+      window = want_write && libssh2_channel_window_write(ch_) > 0;
     }
-    s_.WaitSocket(50);
+    s_.WaitSocket(50, window);
   }
 
   Session& s_;

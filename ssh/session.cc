@@ -5,6 +5,7 @@
 #include <libssh2.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -167,13 +168,20 @@ std::string Session::PeerIPv4() const {
   return buf;
 }
 
-void Session::WaitSocket(int timeout_ms) {
+void Session::WaitSocket(int timeout_ms, bool want_write) {
   int dir = libssh2_session_block_directions(s_);
   struct pollfd p {sock_, 0, 0};
   if (dir & LIBSSH2_SESSION_BLOCK_INBOUND) p.events |= POLLIN;
-  if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) p.events |= POLLOUT;
+  if ((dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) || want_write) p.events |= POLLOUT;
   if (p.events == 0) p.events = POLLIN;
   ::poll(&p, 1, timeout_ms);
+}
+
+void Session::Keepalive() {
+  int next = 0;
+  if (libssh2_keepalive_send(s_, &next) != 0)
+    Fail("the connection to " + t_.Show() + " was lost (" + LastError() + "; no answer for " +
+         std::to_string(kDeadLinkS) + " s, or it was cut)");
 }
 
 namespace {
@@ -226,6 +234,15 @@ void Session::Connect() {
       why = "cannot be reached: " + ErrnoString(err);
   }
   if (sock_ < 0) Fail(t_.host + " " + why);
+  // A dead link must fail the run, not hang it: probes while idle (libssh2's keepalives keep the
+  // link busy besides), and data unacknowledged for kDeadLinkS ends the connection.
+  int on = 1, idle = kKeepaliveS, count = 4;
+  unsigned int user_timeout_ms = kDeadLinkS * 1000;
+  ::setsockopt(sock_, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(sock_, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(sock_, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof idle);
+  ::setsockopt(sock_, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+  ::setsockopt(sock_, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
 }
 
 void Session::Handshake(const std::string& known_hosts) {

@@ -18,6 +18,7 @@ namespace mig::ssh {
 inline constexpr int kConnectTimeoutS = 10;   // TCP connect and the SSH handshake
 inline constexpr int kOperationTimeoutS = 60; // one request (auth, open a channel) without progress
 inline constexpr int kKeepaliveS = 15;        // keepalive interval while a channel is busy
+inline constexpr int kDeadLinkS = 60;         // unacknowledged data this long: the connection is dead
 
 // user@host[:port], as the operator gives it (--from, FROM).
 struct Target {
@@ -58,8 +59,11 @@ class Session {
   // The IPv4 address this connection reached ("" for IPv6).
   std::string PeerIPv4() const;
 
-  // Internal, for channels: waits until the socket is ready in the direction libssh2 needs.
-  void WaitSocket(int timeout_ms);
+  // Internal, for channels: waits until the socket is ready in the direction libssh2 needs,
+  // or writable when `want_write` (a channel has data to send and room in its window).
+  void WaitSocket(int timeout_ms, bool want_write = false);
+  // Sends a keepalive when one is due. Throws mig::Error when the connection is lost.
+  void Keepalive();
   LIBSSH2_SESSION* raw() { return s_; }
   // Held around libssh2 calls when several threads use the session's channels.
   std::recursive_mutex& mutex() { return mu_; }
