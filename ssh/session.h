@@ -2,6 +2,7 @@
 // known_hosts, authenticate with a key file or ssh-agent, run commands, open exec channels.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,6 +20,8 @@ inline constexpr int kConnectTimeoutS = 10;   // TCP connect and the SSH handsha
 inline constexpr int kOperationTimeoutS = 60; // one request (auth, open a channel) without progress
 inline constexpr int kKeepaliveS = 15;        // keepalive interval while a channel is busy
 inline constexpr int kDeadLinkS = 60;         // unacknowledged data this long: the connection is dead
+inline constexpr int kIdleTimeoutS = 5 * kOperationTimeoutS;  // a command that prints nothing (Run)
+inline constexpr size_t kMaxRunOutput = 64u << 20;            // stdout that Run keeps (more fails)
 
 // user@host[:port], as the operator gives it (--from, FROM).
 struct Target {
@@ -37,6 +40,12 @@ struct Options {
   bool accept_new_host_key = false;  // unknown key: append it (a changed key is always refused)
 };
 
+// Bounds of one Session::Run.
+struct RunLimits {
+  std::chrono::seconds deadline{0};  // the whole command; zero: none (the idle limit still holds)
+  size_t max_out = kMaxRunOutput;    // stdout larger than this fails the run
+};
+
 // One authenticated SSH connection. Not thread-safe: one thread drives it and its channels.
 class Session {
  public:
@@ -48,9 +57,12 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Runs `command` through the remote user's shell, feeds `input`, returns exit code and
-  // outputs (each kept to its last 1 MiB).
-  ProcResult Run(const std::string& command, const std::string& input = {});
+  // Runs `command` through the remote user's shell, feeds `input`, returns its exit code
+  // (128 + the signal's number, and a line in `err`, when a signal killed it), its whole stdout
+  // and the last 1 MiB of its stderr. Throws mig::Error when the connection is lost, the
+  // command prints nothing for kIdleTimeoutS, outlives `limits.deadline`, prints more than
+  // `limits.max_out` bytes on stdout, or ends without reporting an exit status.
+  ProcResult Run(const std::string& command, const std::string& input = {}, const RunLimits& limits = {});
   // Starts `command` on an exec channel and hands back its stdin/stdout as a Transport.
   std::unique_ptr<agent::Transport> Exec(const std::string& command);
 
