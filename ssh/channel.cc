@@ -1,23 +1,58 @@
 // Exec channels on a Session: commands run to completion, and the agent's byte stream.
+#include "ssh/channel.h"
+
 #include <libssh2.h>
 
 #include <chrono>
+#include <cstring>
 
 #include "core/error.h"
 #include "ssh/session.h"
 
 namespace mig::ssh {
 
-namespace {
-
-constexpr size_t kKeepTail = 1 << 20;
-
 void KeepTail(std::string& s, const char* p, size_t n) {
   s.append(p, n);
-  if (s.size() > 2 * kKeepTail) s.erase(0, s.size() - kKeepTail);
+  if (s.size() > 2 * kStderrTail) s.erase(0, s.size() - kStderrTail);
 }
 
-}  // namespace
+bool AppendWithin(std::string& s, const char* p, size_t n, size_t max) {
+  if (n > max || s.size() > max - n) return false;
+  s.append(p, n);
+  return true;
+}
+
+int Ending::code() const {
+  if (!closed) return -1;
+  if (signal.empty()) return status;
+  // RFC 4254 names signals without "SIG"; the numbers are Linux's.
+  static const char* const kNames[] = {"",     "HUP",  "INT",  "QUIT", "ILL",  "TRAP", "ABRT", "BUS",
+                                       "FPE",  "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM"};
+  for (int i = 1; i < static_cast<int>(sizeof kNames / sizeof kNames[0]); ++i)
+    if (signal == kNames[i]) return 128 + i;
+  return 255;
+}
+
+std::string Ending::Describe() const {
+  if (!closed) return "ended without reporting an exit status (its channel did not close)";
+  if (!signal.empty()) return "was killed by signal " + signal;
+  return "exited with status " + std::to_string(status);
+}
+
+Ending EndingOf(LIBSSH2_SESSION* s, LIBSSH2_CHANNEL* ch, bool closed) {
+  Ending e;
+  e.closed = closed;
+  e.status = libssh2_channel_get_exit_status(ch);
+  char* sig = nullptr;
+  size_t len = 0;
+  if (libssh2_channel_get_exit_signal(ch, &sig, &len, nullptr, nullptr, nullptr, nullptr) == 0 && sig) {
+    e.signal.assign(sig, len);
+    libssh2_free(s, sig);
+    if (e.signal.rfind("SIG", 0) == 0) e.signal.erase(0, 3);
+    if (e.signal.empty()) e.signal = "?";
+  }
+  return e;
+}
 
 LIBSSH2_CHANNEL* Session::OpenExec(const std::string& command) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kOperationTimeoutS);
@@ -67,24 +102,27 @@ class ChannelTransport : public agent::Transport {
   }
 
   void Wait(bool want_write, int timeout_ms) override {
-    int next = 0;
-    libssh2_keepalive_send(s_.raw(), &next);
-    s_.WaitSocket(timeout_ms);
+    s_.Keepalive();
+    // Data waits to be sent: wake when the socket takes it, unless the channel's window holds
+    // it back (then only the server's window adjustment, inbound, lets it go).
+    s_.WaitSocket(timeout_ms, want_write && libssh2_channel_window_write(ch_) > 0);
   }
 
   std::string EndReason() override {
     DrainStderr();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (libssh2_channel_close(ch_) == LIBSSH2_ERROR_EAGAIN && std::chrono::steady_clock::now() < deadline)
+    int rc;
+    while ((rc = libssh2_channel_close(ch_)) == LIBSSH2_ERROR_EAGAIN && std::chrono::steady_clock::now() < deadline)
       s_.WaitSocket(200);
-    while (libssh2_channel_wait_closed(ch_) == LIBSSH2_ERROR_EAGAIN && std::chrono::steady_clock::now() < deadline)
+    while (rc == 0 && (rc = libssh2_channel_wait_closed(ch_)) == LIBSSH2_ERROR_EAGAIN &&
+           std::chrono::steady_clock::now() < deadline)
       s_.WaitSocket(200);
     DrainStderr();
-    int code = libssh2_channel_get_exit_status(ch_);
+    Ending end = EndingOf(s_.raw(), ch_, rc == 0);
     std::string err = err_;
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
     if (err.size() > 400) err = "..." + err.substr(err.size() - 400);
-    return "it exited with status " + std::to_string(code) + (err.empty() ? "" : ": " + err);
+    return "it " + end.Describe() + (err.empty() ? "" : ": " + err);
   }
 
   std::string Describe() const override { return what_; }
@@ -107,13 +145,15 @@ std::unique_ptr<agent::Transport> Session::Exec(const std::string& command) {
   return std::make_unique<ChannelTransport>(*this, OpenExec(command), "the agent on " + t_.Show());
 }
 
-ProcResult Session::Run(const std::string& command, const std::string& input) {
+ProcResult Session::Run(const std::string& command, const std::string& input, const RunLimits& limits) {
   LIBSSH2_CHANNEL* ch = OpenExec(command);
   std::unique_ptr<LIBSSH2_CHANNEL, decltype(&libssh2_channel_free)> hold(ch, libssh2_channel_free);
+  const std::string what = "`" + command + "` on " + t_.Show();
   ProcResult res;
   size_t sent = 0;
   bool eof_sent = false;
-  auto idle = std::chrono::steady_clock::now();
+  const auto start = std::chrono::steady_clock::now();
+  auto idle = start;
   char buf[65536];
   while (true) {
     bool moved = false;
@@ -127,24 +167,46 @@ ProcResult Session::Run(const std::string& command, const std::string& input) {
       else if (rc != LIBSSH2_ERROR_EAGAIN) Fail("the connection to " + t_.Show() + " was lost (" + LastError() + ")");
     }
     ssize_t n;
-    while ((n = libssh2_channel_read(ch, buf, sizeof buf)) > 0) KeepTail(res.out, buf, static_cast<size_t>(n)), moved = true;
+    while ((n = libssh2_channel_read(ch, buf, sizeof buf)) > 0) {
+      if (!AppendWithin(res.out, buf, static_cast<size_t>(n), limits.max_out)) {
+        libssh2_channel_close(ch);
+        Fail(what + " printed more than " + std::to_string(limits.max_out) +
+             " bytes on its standard output, the most migrate takes from one command");
+      }
+      moved = true;
+    }
     if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) Fail("the connection to " + t_.Show() + " was lost (" + LastError() + ")");
     while ((n = libssh2_channel_read_stderr(ch, buf, sizeof buf)) > 0) KeepTail(res.err, buf, static_cast<size_t>(n)), moved = true;
     if (libssh2_channel_eof(ch) && eof_sent) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (limits.deadline.count() > 0 && now - start > limits.deadline) {
+      libssh2_channel_close(ch);
+      Fail(what + " did not finish within " + std::to_string(limits.deadline.count()) + " s");
+    }
     if (moved) {
-      idle = std::chrono::steady_clock::now();
+      idle = now;
     } else {
-      if (std::chrono::steady_clock::now() - idle > std::chrono::seconds(kOperationTimeoutS * 5))
-        Fail("`" + command + "` on " + t_.Show() + " printed nothing for " + std::to_string(kOperationTimeoutS * 5) + " s");
-      int next = 0;
-      libssh2_keepalive_send(s_, &next);
-      WaitSocket(1000);
+      if (now - idle > std::chrono::seconds(kIdleTimeoutS))
+        Fail(what + " printed nothing for " + std::to_string(kIdleTimeoutS) + " s");
+      Keepalive();
+      WaitSocket(1000, sent < input.size() && libssh2_channel_window_write(ch) > 0);
     }
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kOperationTimeoutS);
-  while (libssh2_channel_close(ch) == LIBSSH2_ERROR_EAGAIN && std::chrono::steady_clock::now() < deadline) WaitSocket(200);
-  while (libssh2_channel_wait_closed(ch) == LIBSSH2_ERROR_EAGAIN && std::chrono::steady_clock::now() < deadline) WaitSocket(200);
-  res.code = libssh2_channel_get_exit_status(ch);
+  int rc;
+  while ((rc = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN && std::chrono::steady_clock::now() < deadline)
+    WaitSocket(200);
+  while (rc == 0 && (rc = libssh2_channel_wait_closed(ch)) == LIBSSH2_ERROR_EAGAIN &&
+         std::chrono::steady_clock::now() < deadline)
+    WaitSocket(200);
+  for (ssize_t n; (n = libssh2_channel_read_stderr(ch, buf, sizeof buf)) > 0;) KeepTail(res.err, buf, static_cast<size_t>(n));
+  Ending end = EndingOf(s_, ch, rc == 0);
+  if (!end.closed)
+    Fail(what + " ended without reporting an exit status: " +
+         (rc == LIBSSH2_ERROR_EAGAIN ? "its channel did not close within " + std::to_string(kOperationTimeoutS) + " s"
+                                     : "the connection was lost (" + LastError() + ")"));
+  res.code = end.code();
+  if (!end.signal.empty()) res.err += std::string(res.err.empty() || res.err.back() == '\n' ? "" : "\n") + what + " " + end.Describe() + "\n";
   return res;
 }
 

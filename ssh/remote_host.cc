@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "ssh/channel.h"
 
 namespace mig::ssh {
 
@@ -49,7 +50,7 @@ class RemoteProc : public Proc {
         if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) Fail("the connection to " + s_.target().Show() + " was lost (" + s_.LastError() + ")");
         if (libssh2_channel_eof(ch_)) return 0;
       }
-      Idle();
+      Idle(false);
     }
   }
 
@@ -66,7 +67,7 @@ class RemoteProc : public Proc {
         }
         if (n != LIBSSH2_ERROR_EAGAIN) Fail(command_ + " stopped reading its input (" + s_.LastError() + ")");
       }
-      Idle();
+      Idle(true);
     }
   }
 
@@ -81,7 +82,7 @@ class RemoteProc : public Proc {
           return;
         }
       }
-      Idle();
+      Idle(false);
     }
   }
 
@@ -96,11 +97,18 @@ class RemoteProc : public Proc {
         DrainStderr();
         int rc = libssh2_channel_close(ch_);
         if (rc == 0) rc = libssh2_channel_wait_closed(ch_);
-        if (rc != LIBSSH2_ERROR_EAGAIN) return libssh2_channel_get_exit_status(ch_);
+        if (rc != LIBSSH2_ERROR_EAGAIN) {
+          Ending end = EndingOf(s_.raw(), ch_, rc == 0);
+          if (!end.closed)
+            Fail(command_ + " ended without reporting an exit status: the connection was lost (" + s_.LastError() + ")");
+          if (!end.signal.empty()) err_ += std::string(err_.empty() || err_.back() == '\n' ? "" : "\n") + command_ + " " + end.Describe() + "\n";
+          return end.code();
+        }
       }
-      Idle();
+      Idle(false);
     }
-    Fail(command_ + " did not end within " + std::to_string(kOperationTimeoutS) + " s");
+    Fail(command_ + " ended without reporting an exit status: its channel did not close within " +
+         std::to_string(kOperationTimeoutS) + " s");
   }
 
   void kill() override {
@@ -114,18 +122,17 @@ class RemoteProc : public Proc {
   void DrainStderr() {
     char b[4096];
     ssize_t n;
-    while ((n = libssh2_channel_read_stderr(ch_, b, sizeof b)) > 0) {
-      err_.append(b, static_cast<size_t>(n));
-      if (err_.size() > (1 << 20)) err_.erase(0, err_.size() - (1 << 19));
-    }
+    while ((n = libssh2_channel_read_stderr(ch_, b, sizeof b)) > 0) KeepTail(err_, b, static_cast<size_t>(n));
   }
-  void Idle() {
-    int next = 0;
+  // Lets the socket move (other threads' channels too); `want_write`: our input waits to be sent.
+  void Idle(bool want_write) {
+    bool window = false;
     {
       std::lock_guard<std::recursive_mutex> lock(s_.mutex());
-      libssh2_keepalive_send(s_.raw(), &next);
+      s_.Keepalive();
+      window = want_write && libssh2_channel_window_write(ch_) > 0;
     }
-    s_.WaitSocket(50);
+    s_.WaitSocket(50, window);
   }
 
   Session& s_;
@@ -139,7 +146,9 @@ class RemoteProc : public Proc {
 ProcResult RemoteHost::Run(const std::vector<std::string>& argv, const std::string& input,
                            std::chrono::seconds timeout) const {
   std::lock_guard<std::recursive_mutex> lock(s_.mutex());
-  return s_.Run(ShellQuote(argv) + (input.empty() ? " </dev/null" : ""), input);
+  RunLimits limits;
+  limits.deadline = timeout;
+  return s_.Run(ShellQuote(argv) + (input.empty() ? " </dev/null" : ""), input, limits);
 }
 
 std::unique_ptr<Proc> RemoteHost::Start(const std::vector<std::string>& argv, int pipes) const {
@@ -148,8 +157,12 @@ std::unique_ptr<Proc> RemoteHost::Start(const std::vector<std::string>& argv, in
 
 bool RemoteHost::ReadFile(const std::string& path, std::string& out, size_t max) const {
   std::lock_guard<std::recursive_mutex> lock(s_.mutex());
+  // At most one byte more than `max` comes, so that a larger file is told from one of `max`
+  // bytes; the limit makes a shell that prints more than asked fail rather than be cut.
+  RunLimits limits;
+  limits.max_out = max + 1;
   ProcResult r = s_.Run("f=" + ShellQuote({path}) + "; if [ -f \"$f\" ]; then head -c " + std::to_string(max + 1) +
-                        " \"$f\"; else echo absent >&2; exit 3; fi");
+                        " \"$f\"; else echo absent >&2; exit 3; fi", {}, limits);
   if (r.code == 3) return false;
   if (!r.ok()) Fail("cannot read " + path + " on " + s_.target().Show() + ": " + r.last_error_line());
   if (r.out.size() > max) Fail(path + " on " + s_.target().Show() + " is larger than " + std::to_string(max) + " bytes");

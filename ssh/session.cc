@@ -5,6 +5,7 @@
 #include <libssh2.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -23,6 +24,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "ssh/known_hosts.h"
 
 namespace mig::ssh {
 
@@ -52,18 +54,6 @@ const char* KeyTypeName(int type) {
     case LIBSSH2_HOSTKEY_TYPE_ED25519: return "ED25519";
   }
   return "unknown";
-}
-
-int KnownHostKeyBit(int type) {
-  switch (type) {
-    case LIBSSH2_HOSTKEY_TYPE_RSA: return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
-    case LIBSSH2_HOSTKEY_TYPE_DSS: return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
-    case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
-    case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
-    case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
-    case LIBSSH2_HOSTKEY_TYPE_ED25519: return LIBSSH2_KNOWNHOST_KEY_ED25519;
-  }
-  return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
 }
 
 // Reads a passphrase from the terminal without echo.
@@ -139,9 +129,11 @@ Target ParseTarget(const std::string& s) {
 Session::Session(const Target& t, const Options& o) : t_(t) {
   static std::once_flag once;
   std::call_once(once, [] { libssh2_init(0); });
+  const std::string known_hosts = o.known_hosts.empty() ? HomeDir() + "/.ssh/known_hosts" : o.known_hosts;
   try {
     Connect();
-    CheckHostKey(o);
+    Handshake(known_hosts);
+    CheckHostKey(o, known_hosts);
     Authenticate(o);
   } catch (...) {
     if (s_) libssh2_session_free(s_);
@@ -176,13 +168,20 @@ std::string Session::PeerIPv4() const {
   return buf;
 }
 
-void Session::WaitSocket(int timeout_ms) {
+void Session::WaitSocket(int timeout_ms, bool want_write) {
   int dir = libssh2_session_block_directions(s_);
   struct pollfd p {sock_, 0, 0};
   if (dir & LIBSSH2_SESSION_BLOCK_INBOUND) p.events |= POLLIN;
-  if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) p.events |= POLLOUT;
+  if ((dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) || want_write) p.events |= POLLOUT;
   if (p.events == 0) p.events = POLLIN;
   ::poll(&p, 1, timeout_ms);
+}
+
+void Session::Keepalive() {
+  int next = 0;
+  if (libssh2_keepalive_send(s_, &next) != 0)
+    Fail("the connection to " + t_.Show() + " was lost (" + LastError() + "; no answer for " +
+         std::to_string(kDeadLinkS) + " s, or it was cut)");
 }
 
 namespace {
@@ -235,14 +234,46 @@ void Session::Connect() {
       why = "cannot be reached: " + ErrnoString(err);
   }
   if (sock_ < 0) Fail(t_.host + " " + why);
-  s_ = libssh2_session_init();
-  if (!s_) Fail("cannot start an SSH session (libssh2)");
-  libssh2_session_set_blocking(s_, 0);
-  int rc = Call(*this, [&] { return libssh2_session_handshake(s_, sock_); }, kConnectTimeoutS, "starting SSH");
-  if (rc != 0) Fail("the SSH handshake with " + t_.Show() + " failed: " + LastError() + " (is it an SSH server?)");
+  // A dead link must fail the run, not hang it: probes while idle (libssh2's keepalives keep the
+  // link busy besides), and data unacknowledged for kDeadLinkS ends the connection.
+  int on = 1, idle = kKeepaliveS, count = 4;
+  unsigned int user_timeout_ms = kDeadLinkS * 1000;
+  ::setsockopt(sock_, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(sock_, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(sock_, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof idle);
+  ::setsockopt(sock_, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+  ::setsockopt(sock_, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
 }
 
-void Session::CheckHostKey(const Options& o) {
+void Session::Handshake(const std::string& known_hosts) {
+  for (int attempt = 0;; ++attempt) {
+    s_ = libssh2_session_init();
+    if (!s_) Fail("cannot start an SSH session (libssh2)");
+    libssh2_session_set_blocking(s_, 0);
+    // Ask for a key of a type known_hosts holds for this server, or it is checked against none
+    // (libssh2 takes ECDSA first; OpenSSH writes the ED25519 key).
+    std::string methods;
+    if (attempt == 0) methods = KnownHosts(s_, known_hosts).HostKeyMethods(t_.host, t_.port);
+    if (!methods.empty() && libssh2_session_method_pref(s_, LIBSSH2_METHOD_HOSTKEY, methods.c_str()) != 0)
+      Fail("cannot ask " + t_.Show() + " for a host key of the types known for it (" + methods + "): " + LastError());
+    int rc = Call(*this, [&] { return libssh2_session_handshake(s_, sock_); }, kConnectTimeoutS, "starting SSH");
+    if (rc == 0) return;
+    if (rc == LIBSSH2_ERROR_KEX_FAILURE && !methods.empty()) {
+      // It offers no key of those types: connect again taking what it offers, so that the
+      // check refuses it by name (CheckHostKey).
+      TheLog().file_only(t_.Show() + " offers no host key of the types " + methods + "; connecting again to name its key");
+      libssh2_session_free(s_);
+      s_ = nullptr;
+      ::close(sock_);
+      sock_ = -1;
+      Connect();
+      continue;
+    }
+    Fail("the SSH handshake with " + t_.Show() + " failed: " + LastError() + " (is it an SSH server?)");
+  }
+}
+
+void Session::CheckHostKey(const Options& o, const std::string& known_hosts) {
   size_t len = 0;
   int type = 0;
   const char* key = libssh2_session_hostkey(s_, &len, &type);
@@ -250,42 +281,21 @@ void Session::CheckHostKey(const Options& o) {
   const char* hash = libssh2_hostkey_hash(s_, LIBSSH2_HOSTKEY_HASH_SHA256);
   fingerprint_ = std::string(KeyTypeName(type)) + " key SHA256:" +
                  (hash ? Base64(reinterpret_cast<const unsigned char*>(hash), 32) : "?");
-  std::string file = o.known_hosts.empty() ? HomeDir() + "/.ssh/known_hosts" : o.known_hosts;
-  LIBSSH2_KNOWNHOSTS* kh = libssh2_knownhost_init(s_);
-  std::unique_ptr<LIBSSH2_KNOWNHOSTS, decltype(&libssh2_knownhost_free)> hold(kh, libssh2_knownhost_free);
-  if (::access(file.c_str(), F_OK) == 0 &&
-      libssh2_knownhost_readfile(kh, file.c_str(), LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0)
-    Fail("cannot read the known hosts file " + file + ": " + LastError());
-  int mask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | KnownHostKeyBit(type);
-  struct libssh2_knownhost* found = nullptr;
-  int check = libssh2_knownhost_checkp(kh, t_.host.c_str(), t_.port, key, len, mask, &found);
-  std::string spec = t_.port == 22 ? t_.host : "[" + t_.host + "]:" + std::to_string(t_.port);
-  if (check == LIBSSH2_KNOWNHOST_CHECK_MATCH) return;
-  if (check == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+  KnownHosts known(s_, known_hosts);
+  const std::string& file = known.file();
+  const std::string spec = KnownHostsName(t_.host, t_.port);
+  HostKeyVerdict verdict = known.Check(t_.host, t_.port, key, len, type);
+  if (verdict == HostKeyVerdict::kKnown) return;
+  if (verdict == HostKeyVerdict::kChanged || verdict == HostKeyVerdict::kOtherType)
     Fail("the host key of " + spec + " has CHANGED: it now offers the " + fingerprint_ + ", and " + file +
-         " holds another. Someone may be in the middle; if you know the server was reinstalled, remove the old "
+         (verdict == HostKeyVerdict::kChanged ? " holds another" : " holds only keys of other types for it") +
+         ". Someone may be in the middle; if you know the server was reinstalled, remove the old "
          "key with `ssh-keygen -f " + file + " -R '" + spec + "'` and run again with --accept-new-host-key");
-  if (check != LIBSSH2_KNOWNHOST_CHECK_NOTFOUND) Fail("cannot check the host key of " + spec + ": " + LastError());
   if (!o.accept_new_host_key)
     Fail("the host key of " + spec + " is not known (" + fingerprint_ + " is not in " + file +
          "): compare it with the server's own (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` there), "
          "then run again with --accept-new-host-key to add it");
-  struct libssh2_knownhost* entry = nullptr;
-  if (libssh2_knownhost_addc(kh, spec.c_str(), nullptr, key, len, nullptr, 0, mask, &entry) != 0)
-    Fail("cannot add the host key of " + spec + ": " + LastError());
-  std::vector<char> line(16384);
-  size_t out = 0;
-  if (libssh2_knownhost_writeline(kh, entry, line.data(), line.size(), &out, LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0)
-    Fail("cannot write the host key of " + spec + ": " + LastError());
-  std::string dir = file.substr(0, file.rfind('/'));
-  if (!dir.empty()) ::mkdir(dir.c_str(), 0700);
-  int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0 || ::write(fd, line.data(), out) != static_cast<ssize_t>(out) || ::fsync(fd) != 0) {
-    std::string err = ErrnoString();
-    if (fd >= 0) ::close(fd);
-    Fail("cannot add the host key of " + spec + " to " + file + ": " + err);
-  }
-  ::close(fd);
+  known.Append(t_.host, t_.port, key, len, type);
   TheLog().info("added the host key of " + spec + " (" + fingerprint_ + ") to " + file);
 }
 

@@ -2,6 +2,7 @@
 // known_hosts, authenticate with a key file or ssh-agent, run commands, open exec channels.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,6 +19,9 @@ namespace mig::ssh {
 inline constexpr int kConnectTimeoutS = 10;   // TCP connect and the SSH handshake
 inline constexpr int kOperationTimeoutS = 60; // one request (auth, open a channel) without progress
 inline constexpr int kKeepaliveS = 15;        // keepalive interval while a channel is busy
+inline constexpr int kDeadLinkS = 60;         // unacknowledged data this long: the connection is dead
+inline constexpr int kIdleTimeoutS = 5 * kOperationTimeoutS;  // a command that prints nothing (Run)
+inline constexpr size_t kMaxRunOutput = 64u << 20;            // stdout that Run keeps (more fails)
 
 // user@host[:port], as the operator gives it (--from, FROM).
 struct Target {
@@ -36,6 +40,12 @@ struct Options {
   bool accept_new_host_key = false;  // unknown key: append it (a changed key is always refused)
 };
 
+// Bounds of one Session::Run.
+struct RunLimits {
+  std::chrono::seconds deadline{0};  // the whole command; zero: none (the idle limit still holds)
+  size_t max_out = kMaxRunOutput;    // stdout larger than this fails the run
+};
+
 // One authenticated SSH connection. Not thread-safe: one thread drives it and its channels.
 class Session {
  public:
@@ -47,9 +57,12 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Runs `command` through the remote user's shell, feeds `input`, returns exit code and
-  // outputs (each kept to its last 1 MiB).
-  ProcResult Run(const std::string& command, const std::string& input = {});
+  // Runs `command` through the remote user's shell, feeds `input`, returns its exit code
+  // (128 + the signal's number, and a line in `err`, when a signal killed it), its whole stdout
+  // and the last 1 MiB of its stderr. Throws mig::Error when the connection is lost, the
+  // command prints nothing for kIdleTimeoutS, outlives `limits.deadline`, prints more than
+  // `limits.max_out` bytes on stdout, or ends without reporting an exit status.
+  ProcResult Run(const std::string& command, const std::string& input = {}, const RunLimits& limits = {});
   // Starts `command` on an exec channel and hands back its stdin/stdout as a Transport.
   std::unique_ptr<agent::Transport> Exec(const std::string& command);
 
@@ -58,8 +71,11 @@ class Session {
   // The IPv4 address this connection reached ("" for IPv6).
   std::string PeerIPv4() const;
 
-  // Internal, for channels: waits until the socket is ready in the direction libssh2 needs.
-  void WaitSocket(int timeout_ms);
+  // Internal, for channels: waits until the socket is ready in the direction libssh2 needs,
+  // or writable when `want_write` (a channel has data to send and room in its window).
+  void WaitSocket(int timeout_ms, bool want_write = false);
+  // Sends a keepalive when one is due. Throws mig::Error when the connection is lost.
+  void Keepalive();
   LIBSSH2_SESSION* raw() { return s_; }
   // Held around libssh2 calls when several threads use the session's channels.
   std::recursive_mutex& mutex() { return mu_; }
@@ -68,7 +84,8 @@ class Session {
 
  private:
   void Connect();
-  void CheckHostKey(const Options& o);
+  void Handshake(const std::string& known_hosts);
+  void CheckHostKey(const Options& o, const std::string& known_hosts);
   void Authenticate(const Options& o);
   Target t_;
   int sock_ = -1;

@@ -51,6 +51,24 @@ m "$work/o4" "$work/d4" --key "$rig/client_ed25519" --known-hosts "$work/changed
 check "a changed host key is refused (exit 1)" test "$rc" = 1
 check "the refusal says CHANGED and how to remove the old key" grep -q "has CHANGED.*ssh-keygen -f" "$work/o4"
 
+# A host known only by a key of another type than the one it offers (here ECDSA; the rig's is
+# ED25519) is refused like a changed key, even with --accept-new-host-key: libssh2 compares
+# keys of one type only, so this used to read as an unknown host and be appended.
+ssh-keygen -q -t ecdsa -N '' -f "$work/other_type_host"
+echo "[127.0.0.2]:2222 $(cut -d' ' -f1,2 "$work/other_type_host.pub")" >"$work/other_type_known_hosts"
+cp "$work/other_type_known_hosts" "$work/other_type_known_hosts.before"
+m "$work/o4t" "$work/d4t" --key "$rig/client_ed25519" --known-hosts "$work/other_type_known_hosts" --accept-new-host-key
+check "a host known only by a key of another type is refused (exit 1)" test "$rc" = 1
+check "the refusal says CHANGED, names the key offered and how to remove the old one" \
+  grep -q "has CHANGED: it now offers the ED25519 key SHA256:.*ssh-keygen -f" "$work/o4t"
+check "known_hosts is unchanged" cmp -s "$work/other_type_known_hosts" "$work/other_type_known_hosts.before"
+check "nothing was copied" test ! -e "$work/d4t"
+# The rig's known_hosts with its names hashed (ssh-keygen -H, as HashKnownHosts writes them).
+cp "$rig/known_hosts" "$work/hashed_known_hosts"
+ssh-keygen -q -H -f "$work/hashed_known_hosts" >/dev/null 2>&1
+m "$work/o4h" "$work/d4h" --key "$rig/client_ed25519" --known-hosts "$work/hashed_known_hosts"
+check "a hashed known_hosts entry is matched (exit 0: $(tail -1 "$work/o4h"))" test "$rc" = 0
+
 m "$work/o5" "$work/d5" --key "$rig/stranger" --known-hosts "$rig/known_hosts"
 check "a key the server does not know is rejected (exit 1)" test "$rc" = 1
 check "the rejection names the user and the key tried" grep -q "rejected the authentication of root (tried: $rig/stranger)" "$work/o5"
