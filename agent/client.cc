@@ -64,6 +64,7 @@ void AgentSession::WaitSent(size_t queued_at_most) {
 }
 
 void AgentSession::Pump(bool block, bool over_cap) {
+  if (!t_) Fail("the connection to " + peer_ + " was dropped");
   bool moved = false;
   while (out_pos_ < out_.size()) {
     size_t n = t_->WriteSome(out_.data() + out_pos_, out_.size() - out_pos_);
@@ -134,8 +135,81 @@ void AgentSession::NotAnAgent() {
 }
 
 void AgentSession::Close() {
+  if (!t_) return;
   Send(Type::kBye, "");
   WaitSent(0);
+}
+
+void AgentSession::Abandon() { t_.reset(); }
+
+namespace {
+
+class AgentProc : public Proc {
+ public:
+  AgentProc(AgentSession& s, const std::vector<std::string>& argv) : s_(s) {
+    command_ = CommandLine(argv) + " (through migrate-agent on " + s.peer() + ")";
+    s_.Send(Type::kRun, EncodeRun(argv));
+  }
+
+  size_t read(char* buf, size_t len) override {
+    while (pos_ == data_.size()) {
+      if (ended_) return 0;
+      Next();
+    }
+    size_t n = std::min(len, data_.size() - pos_);
+    std::memcpy(buf, data_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+  void write(const char*, size_t) override { Fail("internal: " + command_ + " has no stdin"); }
+  void close_stdin() override {}
+  int wait() override {
+    while (!ended_) {
+      if (s_.abandoned()) return 128 + 9;
+      Next();
+      data_.clear();
+      pos_ = 0;
+    }
+    return code_;
+  }
+  void kill() override {
+    if (!ended_) s_.Abandon();
+  }
+  std::string err_text() const override { return err_; }
+
+ private:
+  void Next() {
+    if (s_.abandoned()) {
+      ended_ = true;
+      code_ = 128 + 9;
+      return;
+    }
+    Frame f = s_.Receive();
+    if (f.type == Type::kData) {
+      data_ = std::move(f.payload);
+      pos_ = 0;
+    } else if (f.type == Type::kRunEnd) {
+      RunEnd e = DecodeRunEnd(f.payload, s_.peer());
+      ended_ = true;
+      code_ = e.code;
+      err_ = std::move(e.err);
+    } else {
+      Violation(s_.peer(), std::string("a ") + TypeName(f.type) + " frame in the output of " + command_);
+    }
+  }
+
+  AgentSession& s_;
+  std::string data_;
+  size_t pos_ = 0;
+  bool ended_ = false;
+  int code_ = -1;
+  std::string err_;
+};
+
+}  // namespace
+
+std::unique_ptr<Proc> RunThroughAgent(AgentSession& s, const std::vector<std::string>& argv) {
+  return std::make_unique<AgentProc>(s, argv);
 }
 
 AgentSource::AgentSource(AgentSession& s, std::string root, std::string display, std::string spool_dir)

@@ -11,6 +11,7 @@
 #include "agent/frame.h"
 #include "agent/transport.h"
 #include "agent/wire.h"
+#include "core/process.h"
 #include "sync/source.h"
 
 namespace mig::agent {
@@ -42,6 +43,9 @@ class AgentSession {
   Frame Receive();
   // Says BYE and waits for the agent to end.
   void Close();
+  // Drops the connection at once (the agent and what it runs die of it); nothing works after.
+  void Abandon();
+  bool abandoned() const { return !t_; }
   const std::string& peer() const { return peer_; }
   const Hello& hello() const { return hello_; }
   // When the far side printed text instead of frames: that text (printable), else "".
@@ -66,6 +70,11 @@ class AgentSession {
   Hello hello_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
 };
+
+// A program the agent runs on its host (RUN): its stdout read through the session, no stdin.
+// Nothing else may use the session until the program's end has been read (wait()). kill()
+// abandons the session.
+std::unique_ptr<Proc> RunThroughAgent(AgentSession& s, const std::vector<std::string>& argv);
 
 // The merge's source when the files are on the agent's host. The listing is checked as it
 // arrives and spooled to an unlinked file in `spool_dir` (beside the target: never held in

@@ -22,6 +22,8 @@ const char* TypeName(Type t) {
     case Type::kFileEnd: return "FILE_END";
     case Type::kFileFail: return "FILE_FAIL";
     case Type::kBye: return "BYE";
+    case Type::kRun: return "RUN";
+    case Type::kRunEnd: return "RUN_END";
   }
   return "?";
 }

@@ -18,8 +18,9 @@ inline constexpr uint8_t kFlagZstd = 1;
 
 enum class Type : uint8_t {
   kHello = 1, kError, kList, kEntries, kListEnd, kGet, kSig, kFile, kData, kFileEnd, kFileFail, kBye,
+  kRun, kRunEnd,
 };
-inline constexpr uint8_t kLastType = static_cast<uint8_t>(Type::kBye);
+inline constexpr uint8_t kLastType = static_cast<uint8_t>(Type::kRunEnd);
 const char* TypeName(Type t);
 
 // One decoded frame: its type and its payload (decompressed).

@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <librsync.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -50,6 +52,7 @@ class Server {
           }
           case Type::kList: DoList(f.payload); break;
           case Type::kGet: DoGet(DecodeGet(f.payload, kPeer)); break;
+          case Type::kRun: DoRun(DecodeRun(f.payload, kPeer)); break;
           case Type::kBye: Flush(); return 0;
           default: Violation(kPeer, std::string("an unexpected ") + TypeName(f.type) + " frame");
         }
@@ -165,6 +168,62 @@ class Server {
       return Fd();
     }
     return fd;
+  }
+
+  // Runs argv (stdin /dev/null), streams its stdout in DATA frames, then RUN_END with its exit
+  // code and the tail of its stderr. The receiver reads nothing else meanwhile.
+  void DoRun(const std::vector<std::string>& argv) {
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) Fail("cannot make a pipe: " + ErrnoString());
+    if (::pipe2(err, O_CLOEXEC) != 0) Fail("cannot make a pipe: " + ErrnoString());
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = ::fork();
+    if (pid < 0) Fail("cannot start " + argv[0] + ": " + ErrnoString());
+    if (pid == 0) {
+      int null = ::open("/dev/null", O_RDONLY);
+      if (null >= 0) ::dup2(null, 0);
+      ::dup2(out[1], 1);
+      ::dup2(err[1], 2);
+      ::execvp(args[0], args.data());
+      std::string msg = "cannot run " + argv[0] + ": " + std::strerror(errno) + "\n";
+      (void)!::write(2, msg.data(), msg.size());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    ::close(err[1]);
+    Fd out_fd(out[0]), err_fd(err[0]);
+    std::string tail, buf(kMaxChunk, '\0');
+    bool out_open = true, err_open = true;
+    while (out_open || err_open) {
+      struct pollfd fds[2] = {{out_open ? out_fd.get() : -1, POLLIN, 0}, {err_open ? err_fd.get() : -1, POLLIN, 0}};
+      int n = ::poll(fds, 2, 10000);
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0 || TimeToTalk()) {  // a quiet program: the receiver must not think us dead
+        Send(Type::kData, "");
+        Flush();
+        if (n == 0) continue;
+      }
+      if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+        ssize_t k = ::read(out_fd.get(), buf.data(), buf.size());
+        if (k > 0) Send(Type::kData, std::string_view(buf.data(), static_cast<size_t>(k)));
+        else if (k == 0 || errno != EINTR) out_open = false;
+      }
+      if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+        ssize_t k = ::read(err_fd.get(), buf.data(), buf.size());
+        if (k > 0) {
+          tail.append(buf.data(), static_cast<size_t>(k));
+          if (tail.size() > kMaxStderrTail) tail.erase(0, tail.size() - kMaxStderrTail);
+        } else if (k == 0 || errno != EINTR) {
+          err_open = false;
+        }
+      }
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    Send(Type::kRunEnd, EncodeRunEnd(code, tail));
   }
 
   std::string ReadSignature(uint32_t bytes) {

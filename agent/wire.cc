@@ -23,6 +23,43 @@ Hello DecodeHello(std::string_view payload, std::string_view peer) {
   return h;
 }
 
+std::string EncodeRun(const std::vector<std::string>& argv) {
+  PayloadWriter w;
+  w.U16(static_cast<uint16_t>(argv.size()));
+  for (const auto& a : argv) w.Str(a);
+  return w.take();
+}
+
+std::vector<std::string> DecodeRun(std::string_view payload, std::string_view peer) {
+  PayloadReader r(payload, peer);
+  uint16_t n = r.U16();
+  if (n == 0 || n > kMaxArgs) Violation(peer, "a RUN with " + std::to_string(n) + " arguments");
+  std::vector<std::string> argv;
+  for (uint16_t i = 0; i < n; ++i) {
+    argv.emplace_back(r.Str(kMaxPath));
+    if (argv.back().find('\0') != std::string::npos) Violation(peer, "a RUN argument with a NUL byte");
+  }
+  r.Done("RUN");
+  return argv;
+}
+
+std::string EncodeRunEnd(int32_t code, std::string_view err) {
+  PayloadWriter w;
+  w.U32(static_cast<uint32_t>(code)).LStr(err.substr(err.size() > kMaxStderrTail ? err.size() - kMaxStderrTail : 0));
+  return w.take();
+}
+
+RunEnd DecodeRunEnd(std::string_view payload, std::string_view peer) {
+  PayloadReader r(payload, peer);
+  RunEnd e;
+  e.code = static_cast<int32_t>(r.U32());
+  for (char c : r.LStr(kMaxStderrTail))  // lines kept, other control characters not
+    e.err += c == '\n' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) ? c : '?';
+  r.Done("RUN_END");
+  if (e.code < 0 || e.code > 255) Violation(peer, "a RUN_END with exit code " + std::to_string(e.code));
+  return e;
+}
+
 std::string Printable(std::string_view s, size_t max) {
   std::string out;
   for (char c : s.substr(0, max)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;

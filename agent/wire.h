@@ -113,6 +113,20 @@ class ListChecker {
   uint64_t count_ = 0;
 };
 
+// RUN: a program for the agent to run on its host (argv[0] looked up on PATH), its stdout
+// streamed back in DATA frames, then RUN_END: its exit code (128 + signal when killed) and the
+// tail of its stderr. The database dump of a remote migration travels this way.
+inline constexpr size_t kMaxArgs = 64;
+inline constexpr size_t kMaxStderrTail = 64 << 10;
+std::string EncodeRun(const std::vector<std::string>& argv);
+std::vector<std::string> DecodeRun(std::string_view payload, std::string_view peer);
+struct RunEnd {
+  int32_t code = 0;
+  std::string err;  // printable
+};
+std::string EncodeRunEnd(int32_t code, std::string_view err);
+RunEnd DecodeRunEnd(std::string_view payload, std::string_view peer);
+
 // `s` cut to `max` bytes with control characters as '?': text from the agent, fit for a
 // terminal and a log.
 std::string Printable(std::string_view s, size_t max);

@@ -171,3 +171,15 @@ TEST_CASE("LIST flags and LIST_END totals") {
   CHECK(e.entries == 12);
   CHECK(e.bytes == 345);
 }
+
+TEST_CASE("RUN and RUN_END: arguments and exit codes bounded") {
+  CHECK(DecodeRun(EncodeRun({"docker", "exec", "c", "pg_dump"}), "peer") ==
+        std::vector<std::string>{"docker", "exec", "c", "pg_dump"});
+  CHECK_THROWS_WITH(DecodeRun(EncodeRun({}), "peer"), Catch::Contains("with 0 arguments"));
+  CHECK_THROWS_WITH(DecodeRun(EncodeRun({std::string("a\0b", 3)}), "peer"), Catch::Contains("NUL"));
+  RunEnd e = DecodeRunEnd(EncodeRunEnd(1, "pg_dump: error\n"), "peer");
+  CHECK(e.code == 1);
+  CHECK(e.err == "pg_dump: error\n");
+  CHECK_THROWS_WITH(DecodeRunEnd(EncodeRunEnd(300, ""), "peer"), Catch::Contains("exit code 300"));
+  CHECK_THROWS_WITH(DecodeRunEnd(EncodeRunEnd(-1, ""), "peer"), Catch::Contains("exit code -1"));
+}

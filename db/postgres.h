@@ -20,6 +20,9 @@ struct PgTarget {
   std::string db = "postgres";
   std::string label;      // "source" / "target", for messages
   const Host* host = nullptr;  // where docker runs: nullptr is this machine
+  // Where a replay's pg_dump is started, when not `host`: the agent of a remote migration,
+  // which streams it over its own connection.
+  const Host* dump_host = nullptr;
 };
 
 // Row counts per table and sequence values: what the replay verifies.
@@ -46,6 +49,7 @@ class Postgres {
   explicit Postgres(PgTarget t) : t_(std::move(t)) {}
   const PgTarget& target() const { return t_; }
   const Host& host() const { return t_.host ? *t_.host : ThisHost(); }
+  const Host& dump_host() const { return t_.dump_host ? *t_.dump_host : host(); }
 
   // docker exec [-i] -e PGPASSWORD container TOOL -U user ARGS
   std::vector<std::string> Tool(const std::string& tool, const std::vector<std::string>& args,

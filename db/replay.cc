@@ -38,7 +38,7 @@ uint64_t Stream(const Postgres& src, const std::string& snapshot, const Postgres
                 const ReplayOptions& opts) {
     // Compressed: the bytes cross docker's stdio relay twice, which costs more than gzip -3
   // (measured: 4.5 s against 9.5 s uncompressed for pgbench scale 20; docs/benchmarks.md).
-  auto dump_proc = src.host().Start(src.Tool("pg_dump", {"-Fc", "-Z3", "--snapshot=" + snapshot, "-d", src.target().db}),
+  auto dump_proc = src.dump_host().Start(src.Tool("pg_dump", {"-Fc", "-Z3", "--snapshot=" + snapshot, "-d", src.target().db}),
                                     Proc::kStdout);
   auto restore_proc = dst.host().Start(dst.Tool("pg_restore", {"--exit-on-error", "-d", staging}, true), Proc::kStdin);
   Proc& dump = *dump_proc;

@@ -99,6 +99,27 @@ struct RunState {
   }
 };
 
+// The old server as the replay's pg_dump sees it in a remote migration: the dump runs through
+// migrate-agent (RUN) and streams over the agent's channel; everything else as `remote`.
+class AgentDumpHost : public Host {
+ public:
+  AgentDumpHost(const Host& remote, std::function<agent::AgentSession&()> agent)
+      : remote_(remote), agent_(std::move(agent)) {}
+  ProcResult Run(const std::vector<std::string>& argv, const std::string& input,
+                 std::chrono::seconds timeout) const override {
+    return remote_.Run(argv, input, timeout);
+  }
+  std::unique_ptr<Proc> Start(const std::vector<std::string>& argv, int pipes) const override {
+    if (pipes != Proc::kStdout) return remote_.Start(argv, pipes);
+    return agent::RunThroughAgent(agent_(), argv);
+  }
+  std::string Describe() const override { return remote_.Describe(); }
+
+ private:
+  const Host& remote_;
+  std::function<agent::AgentSession&()> agent_;
+};
+
 class Migration {
  public:
   explicit Migration(const Options& o) : o_(o) {
@@ -188,13 +209,19 @@ class Migration {
 
   const Host& SourceHost() const { return remote_ ? static_cast<const Host&>(*remote_) : ThisHost(); }
 
-  // Where the old data/ is read from: this server's folder, or the agent on the old server.
-  std::unique_ptr<sync::Source> DataSource() {
-    if (!remote_) return sync::MakeLocalSource(from_.data_dir());
+  // The agent on the old server, started at the first need.
+  agent::AgentSession& Agent() {
     if (!agent_) {
       agent_ = ssh::StartRemoteAgent(*ssh_, AgentBesideMe(), o_.sudo);
       rep_.Check("agent", true, "migrate-agent " + agent_->hello().program_version + " on " + from_.host);
     }
+    return *agent_;
+  }
+
+  // Where the old data/ is read from: this server's folder, or the agent on the old server.
+  std::unique_ptr<sync::Source> DataSource() {
+    if (!remote_) return sync::MakeLocalSource(from_.data_dir());
+    Agent();
     // The listing is spooled beside the target's data/ (docs/streaming-merge.md).
     return std::make_unique<agent::AgentSource>(*agent_, from_.data_dir(), from_.host + ":" + from_.data_dir(), to_.dir);
   }
@@ -224,6 +251,10 @@ class Migration {
       from_.pg.container = EnsureDb(*src_stack_, from_, started_source_db_);
       to_.pg.container = EnsureDb(*dst_stack_, to_, started_target_db_);
       if (!from_.pg.container.empty()) {
+        if (remote_) {  // the dump streams through the agent's connection (docs/remote.md)
+          dump_host_ = std::make_unique<AgentDumpHost>(*remote_, [this]() -> agent::AgentSession& { return Agent(); });
+          from_.pg.dump_host = dump_host_.get();
+        }
         src_pg_.emplace(from_.pg);
         db::ServerInfo si = src_pg_->WaitReady(90, db::RetiredName(from_.pg.db));
         if (!si.db_exists)
@@ -457,6 +488,8 @@ class Migration {
                      {"dump_bytes", r.dump_bytes}, {"roles_created", r.roles_created},
                      {"seconds", nlohmann::json::object()}};
     for (const auto& [name, secs] : r.timings) rep_.database["seconds"][name] = secs;
+    if (agent_ && !agent_->abandoned())  // the dump came through the agent (RUN): its bytes on the wire
+      rep_.database["wire"] = {{"via", "migrate-agent"}, {"agent_bytes_received", agent_->bytes_in()}};
     rep_.Check("database row counts and sequences", true,
                std::to_string(r.source.tables.size()) + " tables, " + std::to_string(r.source.sequences.size()) +
                    " sequences equal to the source");
@@ -542,6 +575,7 @@ class Migration {
   std::unique_ptr<ssh::Session> ssh_;
   std::unique_ptr<ssh::RemoteHost> remote_;
   std::unique_ptr<agent::AgentSession> agent_;
+  std::unique_ptr<Host> dump_host_;
   Report rep_;
   Install from_, to_;
   std::string mroot_, mdir_;

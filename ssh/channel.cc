@@ -3,7 +3,9 @@
 
 #include <libssh2.h>
 
+#include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <cstring>
 
 #include "core/error.h"
@@ -77,15 +79,19 @@ LIBSSH2_CHANNEL* Session::OpenExec(const std::string& command) {
 
 namespace {
 
-// The stdin/stdout of a remote command, read and written without blocking.
+// The stdin/stdout of a remote command, read and written without blocking. Other threads may
+// use other channels of the session meanwhile (the replay counts rows while the agent streams
+// the dump): every libssh2 call holds the session's lock, and waits are short.
 class ChannelTransport : public agent::Transport {
  public:
   ChannelTransport(Session& s, LIBSSH2_CHANNEL* ch, std::string what) : s_(s), ch_(ch), what_(std::move(what)) {}
   ~ChannelTransport() override {
+    std::lock_guard<std::recursive_mutex> lock(s_.mutex());
     libssh2_channel_free(ch_);
   }
 
   size_t WriteSome(const char* p, size_t n) override {
+    std::lock_guard<std::recursive_mutex> lock(s_.mutex());
     ssize_t w = libssh2_channel_write(ch_, p, n);
     if (w == LIBSSH2_ERROR_EAGAIN) return 0;
     if (w < 0) Fail("the connection to " + s_.target().Show() + " was lost while sending (" + s_.LastError() + ")");
@@ -93,6 +99,7 @@ class ChannelTransport : public agent::Transport {
   }
 
   long ReadSome(char* p, size_t n) override {
+    std::lock_guard<std::recursive_mutex> lock(s_.mutex());
     DrainStderr();
     ssize_t r = libssh2_channel_read(ch_, p, n);
     if (r > 0) return r;
@@ -102,13 +109,20 @@ class ChannelTransport : public agent::Transport {
   }
 
   void Wait(bool want_write, int timeout_ms) override {
-    s_.Keepalive();
-    // Data waits to be sent: wake when the socket takes it, unless the channel's window holds
-    // it back (then only the server's window adjustment, inbound, lets it go).
-    s_.WaitSocket(timeout_ms, want_write && libssh2_channel_window_write(ch_) > 0);
+    bool window = false;
+    {
+      std::lock_guard<std::recursive_mutex> lock(s_.mutex());
+      s_.Keepalive();
+      // Data waits to be sent: wake when the socket takes it, unless the channel's window holds
+      // it back (then only the server's window adjustment, inbound, lets it go).
+      window = want_write && libssh2_channel_window_write(ch_) > 0;
+    }
+    // Briefly: another thread may have read our channel's data off the socket already.
+    s_.WaitSocket(std::min(timeout_ms, 50), window);
   }
 
   std::string EndReason() override {
+    std::lock_guard<std::recursive_mutex> lock(s_.mutex());
     DrainStderr();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     int rc;

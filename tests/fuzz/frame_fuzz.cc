@@ -27,6 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         case Type::kFile: DecodeFileBegin(f->payload, "fuzz"); break;
         case Type::kFileEnd: DecodeFileEnd(f->payload, "fuzz"); break;
         case Type::kList: DecodeList(f->payload, "fuzz"); break;
+        case Type::kRun: DecodeRun(f->payload, "fuzz"); break;
+        case Type::kRunEnd: DecodeRunEnd(f->payload, "fuzz"); break;
         case Type::kListEnd: DecodeListEnd(f->payload, "fuzz"); break;
         case Type::kEntries: {
           PayloadReader r(f->payload, "fuzz");
