@@ -470,7 +470,8 @@ class Migration {
                std::to_string(stats.hashes_checked) + " files read back and matched");
     step.Done(std::to_string(stats.files_written) + " files (" + HumanBytes(stats.bytes_written) + ") written, " +
               std::to_string(stats.attrs_updated) + " attributes updated, " + std::to_string(plan.totals.skip) +
-              " unchanged, " + std::to_string(plan.totals.kept) + " target-only kept");
+              " unchanged, " + std::to_string(plan.totals.kept) + " target-only kept" +
+              (stats.vanished ? ", " + std::to_string(stats.vanished) + " deleted at the source since the listing (not copied)" : ""));
   }
 
   void ReplayDb() {

@@ -1,8 +1,10 @@
 #include "migrate/run_main.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 
@@ -12,6 +14,13 @@ namespace mig {
 
 int RunMain(const std::string& program, const std::function<int()>& body) {
   ::signal(SIGPIPE, SIG_IGN);  // a child that exits early is an error we report, not a kill
+  // The merge holds a folder descriptor per file of a batch waiting for its rename (up to 1000)
+  // besides its cache: the usual soft limit of 1024 is too tight; the hard limit is not.
+  struct rlimit nofile {};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 65536 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = std::min<rlim_t>(nofile.rlim_max, 65536);
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   try {
     return body();
   } catch (const CLI::ParseError& e) {
