@@ -37,6 +37,7 @@ nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, 
   Stopwatch sw;
   // The agent's listing is spooled beside the target (the target itself may not exist yet).
   const std::string spool = fs::path(d).parent_path().string();
+  if (!fs::is_directory(spool, ec)) BadInput("the folder the target goes into, " + spool + ", does not exist");
   std::unique_ptr<ssh::Session> ssh_session;
   std::unique_ptr<agent::AgentSession> session;
   std::unique_ptr<sync::Source> source;
