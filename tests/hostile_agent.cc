@@ -54,12 +54,12 @@ Entry Mk(std::string path, FileType t, uint64_t size = 0, std::string target = "
   return e;
 }
 
-void SendListing(const std::vector<Entry>& es) {
+void SendListing(const std::vector<Entry>& es, uint64_t extra_bytes = 0) {
   PayloadWriter w;
   w.U32(static_cast<uint32_t>(es.size()));
   for (const Entry& e : es) EncodeEntry(e, w);
   Send(Type::kEntries, w.data());
-  uint64_t bytes = 0;
+  uint64_t bytes = extra_bytes;
   for (const Entry& e : es) bytes += e.size;
   Send(Type::kListEnd, EncodeListEnd({es.size(), bytes}));
 }
@@ -101,6 +101,12 @@ int main() {
     return SendListing({root, Mk("a", FileType::kRegular, 4), Mk("a", FileType::kRegular, 4)}), 0;
   if (scenario == "through-symlink")  // a -> outside, then a/pwned: rsync's CVE-2024-12087 shape
     return SendListing({root, Mk("a", FileType::kSymlink, 0, outside), Mk("a/pwned", FileType::kRegular, 4)}), 0;
+  if (scenario == "wrong-totals") return SendListing({root, Mk("f", FileType::kRegular, 4)}, 1000), 0;
+  if (scenario == "hash-on-folder") {
+    Entry d = Mk("d", FileType::kDirectory);
+    d.has_hash = true;
+    return SendListing({root, d}), 0;
+  }
   if (scenario == "truncated") {
     Out(EncodeFrame(Type::kEntries, "\x05\x00\x00\x00").substr(0, 6));
     return 0;

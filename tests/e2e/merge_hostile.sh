@@ -45,6 +45,8 @@ run nul "a name with a NUL byte"
 run long-name "longer than 255 bytes"
 run duplicate "duplicate or out of order"
 run through-symlink "not inside a folder sent before it"
+run wrong-totals "LIST_END counts 1004 bytes"
+run hash-on-folder "a content hash on an entry that is not a file"
 run wrong-index "an answer for another file"
 run data-outside-file "DATA frame where"
 # A delta whose COPY reaches past the receiver's copy of the file: refused, nothing served.
