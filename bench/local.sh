@@ -22,13 +22,7 @@ rm -rf "$work"
 mkdir -p "$work"
 trap 'rm -rf "$work"; bash "$root/scripts/rig/cleanup.sh" migbench >/dev/null 2>&1 || true' EXIT
 
-# measure NAME CMD...: runs CMD, records wall seconds and max RSS (KiB) in $work/NAME.
-measure() {
-  local name=$1
-  shift
-  /usr/bin/time -f "%e %M" -o "$work/$name" "$@" >/dev/null 2>"$work/$name.err" || { cat "$work/$name.err" >&2; die "$name failed"; }
-}
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b if b else float('nan')))" "$1" "$2"; }
+. "$root/bench/lib.sh"
 field() { cut -d' ' -f"$2" "$work/$1"; }
 
 PARTS=${PARTS:-data db}
@@ -39,7 +33,6 @@ size=$(du -sh "$work/src" | cut -f1)
 cat "$work/src"/d*/* "$work/src"/big* >/dev/null  # both tools start from a warm cache
 
 REPS=${REPS:-3}
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # run_case CASE PREP: REPS rounds, the tools' order alternating, each after `sync` and a pause
 # (what one tool left dirty must not slow the other). PREP runs before each round. The `sync`
 # right after rsync is timed too: rsync + sync is the same durability migrate gives.
@@ -86,19 +79,8 @@ mv "$work/by-rsync.$REPS" "$work/by-rsync"
 mv "$work/by-migrate.$REPS" "$work/by-migrate"
 SUFFIX=
 run_case nochange ':'
-# rsync's quick check compares whole seconds (migrate's, nanoseconds): change the files in a
-# later second than the copy, or rsync would rightly be blamed for missing them.
-touch_set() {
-  sleep 1.1
-  python3 "$root/bench/gendata.py" "$work/src" --dirs "$DIRS" --files "$FILES" --big "$BIG" --big-mb "$BIG_MB" --touch
-}
 run_case changed 'touch_set'
-# Both copies started empty: each must now equal the source, attribute for attribute.
-python3 "$root/tests/tools/treestate.py" "$work/src" >"$work/src.state"
-if ! diff "$work/src.state" <(python3 "$root/tests/tools/treestate.py" "$work/by-migrate") >"$work/diff"; then
-  head -20 "$work/diff" >&2
-  die "migrate's copy differs from the source: the benchmark is void"
-fi
+check_migrate_copy
 if ! diff -q "$work/src.state" <(python3 "$root/tests/tools/treestate.py" "$work/by-rsync" 2>/dev/null) >/dev/null; then
   echo
   echo "note: rsync's copy differs from the source in folder mtimes (rsync compares whole seconds;"

@@ -31,15 +31,7 @@ python3 "$root/bench/gendata.py" "$work/src" --dirs "$DIRS" --files "$FILES" --b
 size=$(du -sh "$work/src" | cut -f1)
 cat "$work/src"/d*/* "$work/src"/big* >/dev/null
 
-# measure NAME CMD...: wall seconds and max RSS (KiB) in $work/NAME, output in $work/NAME.out.
-measure() {
-  local name=$1
-  shift
-  /usr/bin/time -f "%e %M" -o "$work/$name" "$@" >"$work/$name.out" 2>"$work/$name.err" ||
-    { cat "$work/$name.err" >&2; die "$name failed"; }
-}
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b if b else float('nan')))" "$1" "$2"; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+. "$root/bench/lib.sh"
 rsync_bytes() { sed -n 's/^Total bytes received: \([0-9,.]*\).*/\1/p' "$1" | tr -d ',.'; }
 migrate_bytes() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["agent"]["bytes_in"])' "$1"; }
 
@@ -89,16 +81,8 @@ mv "$work/by-migrate.$REPS" "$work/by-migrate"
 rm -rf "$work"/by-rsync.* "$work"/by-migrate.*
 SUFFIX=
 run_case nochange ':'
-touch_set() {
-  sleep 1.1
-  python3 "$root/bench/gendata.py" "$work/src" --dirs "$DIRS" --files "$FILES" --big "$BIG" --big-mb "$BIG_MB" --touch
-}
 run_case changed 'touch_set'
-python3 "$root/tests/tools/treestate.py" "$work/src" >"$work/src.state"
-if ! diff "$work/src.state" <(python3 "$root/tests/tools/treestate.py" "$work/by-migrate") >"$work/diff"; then
-  head -20 "$work/diff" >&2
-  die "migrate's copy differs from the source: the benchmark is void"
-fi
+check_migrate_copy
 echo
 echo "rsync's RSS is its local (receiving) process; migrate's is migrate's (the agent's and the"
 echo "remote rsync's are not counted). Bytes are application bytes before SSH's encryption."

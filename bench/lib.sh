@@ -1,0 +1,31 @@
+# Shared by bench/local.sh and bench/remote.sh (sourced after $root, $work, the data-set
+# variables DIRS FILES BIG BIG_MB and scripts/lib/common.sh are set).
+
+# measure NAME CMD...: runs CMD; wall seconds and max RSS (KiB) in $work/NAME, its output in
+# $work/NAME.out.
+measure() {
+  local name=$1
+  shift
+  /usr/bin/time -f "%e %M" -o "$work/$name" "$@" >"$work/$name.out" 2>"$work/$name.err" ||
+    { cat "$work/$name.err" >&2; die "$name failed"; }
+}
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b if b else float('nan')))" "$1" "$2"; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# The third case's change: rsync's quick check compares whole seconds (migrate's, nanoseconds):
+# change the files in a later second than the copy, or rsync would rightly be blamed for
+# missing them.
+touch_set() {
+  sleep 1.1
+  python3 "$root/bench/gendata.py" "$work/src" --dirs "$DIRS" --files "$FILES" --big "$BIG" --big-mb "$BIG_MB" --touch
+}
+
+# Both copies started empty: migrate's must now equal the source, attribute for attribute.
+# Writes the source's state to $work/src.state.
+check_migrate_copy() {
+  python3 "$root/tests/tools/treestate.py" "$work/src" >"$work/src.state"
+  if ! diff "$work/src.state" <(python3 "$root/tests/tools/treestate.py" "$work/by-migrate") >"$work/diff"; then
+    head -20 "$work/diff" >&2
+    die "migrate's copy differs from the source: the benchmark is void"
+  fi
+}
