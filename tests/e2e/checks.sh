@@ -22,3 +22,13 @@ finish() {
   fi
   echo "all checks passed"
 }
+
+# capture NAME ARGS...: runs ARGS; stdout and stderr in $work/NAME.out and .err, exit status in $rc.
+capture() {
+  local n=$1
+  shift
+  set +e
+  "$@" >"$work/$n.out" 2>"$work/$n.err"
+  rc=$?
+  set -e
+}

@@ -45,25 +45,17 @@ requests() {  # METHOD PATH-PART : how many such requests the stand-in got
 import json, sys
 print(sum(1 for r in json.load(sys.stdin) if r["method"] == sys.argv[1] and sys.argv[2] in r["path"]))' "$1" "$2"
 }
-run() {  # NAME ARGS... : runs ARGS; stdout/stderr in $work/NAME.out/.err, exit status in $rc
-  local n=$1
-  shift
-  set +e
-  "$@" >"$work/$n.out" 2>"$work/$n.err"
-  rc=$?
-  set -e
-}
 r53=(--name www.migrate.test --provider route53)
 
 standin
 export AWS_ENDPOINT_URL_ROUTE53=$url
-run lower "$MIGRATE" dns lower-ttl "${r53[@]}" --ttl 60
+capture lower "$MIGRATE" dns lower-ttl "${r53[@]}" --ttl 60
 check "lower-ttl succeeds" test "$rc" -eq 0
 check "the TTL is lowered, the address kept" test "$(record www.migrate.test)" = "192.0.2.10 60"
 check "lower-ttl says what the TTL was" grep -q "now has a TTL of 60 s at Route 53 hosted zone Z0MIGRATE (migrate.test) (it was 300 s)" "$work/lower.out"
 check "the zone was found by name (AWS_ENDPOINT_URL_ROUTE53 honoured)" test "$(requests GET hostedzonesbyname)" -ge 1
 
-run update "$root/scripts/update-dns.sh" "${r53[@]}" --to 192.0.2.20
+capture update "$root/scripts/update-dns.sh" "${r53[@]}" --to 192.0.2.20
 check "the update succeeds" test "$rc" -eq 0
 check "Route 53 holds the new address with the default TTL" test "$(record www.migrate.test)" = "192.0.2.20 300"
 check "the change was followed until INSYNC" test "$(requests GET /change/)" -ge 1
@@ -71,44 +63,44 @@ check "the old address is reported" grep -q "now answers 192.0.2.20 at Route 53 
 check "the update is recorded" test -s "$work/state/dns/www.migrate.test.json"
 check "a one-command roll-back is printed" grep -qx "roll back with: migrate dns update --name www.migrate.test --rollback" "$work/update.out"
 
-AWS_DEFAULT_REGION= run rollback "$MIGRATE" dns update --name www.migrate.test --rollback
+AWS_DEFAULT_REGION= capture rollback "$MIGRATE" dns update --name www.migrate.test --rollback
 check "the rollback succeeds with the name alone (and no AWS region set)" test "$rc" -eq 0
 check "the name points back at the old address with its TTL" test "$(record www.migrate.test)" = "192.0.2.10 60"
 check "the rollback says so" grep -q "points back at 192.0.2.10" "$work/rollback.out"
 
 unset AWS_ENDPOINT_URL_ROUTE53
 standin --throttle-changes 1
-run byid "$MIGRATE" dns update "${r53[@]}" --to 192.0.2.30 --hosted-zone-id /hostedzone/Z0MIGRATE --endpoint-url "$url"
+capture byid "$MIGRATE" dns update "${r53[@]}" --to 192.0.2.30 --hosted-zone-id /hostedzone/Z0MIGRATE --endpoint-url "$url"
 check "--hosted-zone-id and --endpoint-url work" test "$rc" -eq 0
 check "a given zone id is not looked up" test "$(requests GET hostedzonesbyname)" -eq 0
 check "a throttled change is retried by the aws CLI" test "$(requests POST /rrset/)" -eq 2
 check "and lands" test "$(record www.migrate.test)" = "192.0.2.30 300"
 
 export AWS_ENDPOINT_URL=$url  # the generic override is honoured too
-AWS_ACCESS_KEY_ID=AKIAWRONG run badkey "$MIGRATE" dns update "${r53[@]}" --to 192.0.2.40
+AWS_ACCESS_KEY_ID=AKIAWRONG capture badkey "$MIGRATE" dns update "${r53[@]}" --to 192.0.2.40
 check "wrong credentials fail with exit 1" test "$rc" -eq 1
 check "and say to check the credentials" grep -q "InvalidClientTokenId: The security token included in the request is invalid.; check the AWS credentials" "$work/badkey.err"
 check "and change nothing" test "$(record www.migrate.test)" = "192.0.2.30 300"
 
-run nozone "$MIGRATE" dns update --name www.elsewhere.test --provider route53 --to 192.0.2.40
+capture nozone "$MIGRATE" dns update --name www.elsewhere.test --provider route53 --to 192.0.2.40
 check "a name in no hosted zone fails with exit 1" test "$rc" -eq 1
 check "and says which zones were tried" grep -q "no Route 53 hosted zone holding www.elsewhere.test is visible to these credentials (tried www.elsewhere.test, elsewhere.test)" "$work/nozone.err"
 
-run noid "$MIGRATE" dns update "${r53[@]}" --to 192.0.2.40 --hosted-zone-id Z0NOPE
+capture noid "$MIGRATE" dns update "${r53[@]}" --to 192.0.2.40 --hosted-zone-id Z0NOPE
 check "an unknown hosted zone id fails with exit 1" test "$rc" -eq 1
 check "and says to check it" grep -q "NoSuchHostedZone: No hosted zone found with ID: Z0NOPE; check --hosted-zone-id" "$work/noid.err"
 
-run badip "$MIGRATE" dns update "${r53[@]}" --to 192.0.2
+capture badip "$MIGRATE" dns update "${r53[@]}" --to 192.0.2
 check "a bad address is a usage error (exit 2)" test "$rc" -eq 2
 check "and nothing is sent" test "$(requests POST /rrset/)" -eq 2
 
 standin --pending-polls 1000
 export AWS_ENDPOINT_URL=$url
-run pending "$MIGRATE" dns update "${r53[@]}" --to 192.0.2.50 --wait 3
+capture pending "$MIGRATE" dns update "${r53[@]}" --to 192.0.2.50 --wait 3
 check "a change that stays PENDING fails after --wait with exit 1" test "$rc" -eq 1
 check "and says how to look at it later" grep -q "is still PENDING after 3 s: check it later with aws route53 get-change --id" "$work/pending.err"
 
-run norecord "$MIGRATE" dns update --name www.migrate.test --rollback --state-dir "$work/empty"
+capture norecord "$MIGRATE" dns update --name www.migrate.test --rollback --state-dir "$work/empty"
 check "a rollback with nothing recorded is refused (exit 2)" test "$rc" -eq 2
 check "and says to give the address" grep -q "point it back with --to OLD_IP" "$work/norecord.err"
 

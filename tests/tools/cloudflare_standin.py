@@ -26,11 +26,12 @@ import argparse
 import http.server
 import ipaddress
 import json
-import os
 import sys
 import threading
 import urllib.parse
 import uuid
+
+from standin import serve
 
 LOCK = threading.Lock()
 PREFIX = "/client/v4"
@@ -216,12 +217,7 @@ def main():
     ap.add_argument("--throttle", type=int, default=0, help="the first N API requests get 429")
     args = ap.parse_args()
     Handler.state = State(args)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(server.server_address[1]))
-    os.rename(tmp, args.port_file)
-    server.serve_forever()
+    serve(Handler, args.port_file)
 
 
 if __name__ == "__main__":

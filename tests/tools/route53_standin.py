@@ -26,7 +26,6 @@ Only the Python 3 standard library is used.
 import argparse
 import http.server
 import json
-import os
 import random
 import string
 import sys
@@ -35,6 +34,8 @@ import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from ipaddress import IPv4Address
+
+from standin import serve
 
 NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 LOCK = threading.Lock()
@@ -320,12 +321,7 @@ def main():
     ap.add_argument("--throttle-changes", type=int, default=0, help="the first N changes are throttled")
     args = ap.parse_args()
     Handler.state = State(args)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(server.server_address[1]))
-    os.rename(tmp, args.port_file)
-    server.serve_forever()
+    serve(Handler, args.port_file)
 
 
 if __name__ == "__main__":
