@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "agent/io.h"
 #include "core/error.h"
@@ -229,123 +230,201 @@ Fd SpoolFile(const std::string& dir) {
   return Fd(fd);
 }
 
-// Reads the spool back: the checked ENTRIES payloads, each after its u32 length.
-class SpoolStream : public sync::TreeStream {
+}  // namespace
+
+// A listing as it arrives (docs/streaming-merge.md): each ENTRIES frame is checked on arrival.
+// The merge takes the batches as they come, so it walks the target while the agent walks the
+// source; what arrives while the merge waits for files (Drain) goes to the spool first, and is
+// read back from there in order.
+class AgentSource::Listing {
  public:
-  SpoolStream(Fd fd, std::string peer, std::string what) : fd_(std::move(fd)), peer_(std::move(peer)), what_(std::move(what)) {}
+  Listing(AgentSession& s, std::string display, std::string spool_dir, Fd spool)
+      : s_(s), display_(std::move(display)), spool_dir_(std::move(spool_dir)), spool_(std::move(spool)),
+        check_(s.peer()) {}
+
+  // The next batch of checked entries into `batch` (cleared first); false once the listing
+  // has ended (LIST_END checked against what came).
+  bool Next(std::vector<Entry>& batch) {
+    batch.clear();
+    while (batch.empty()) {
+      if (ReadSpooled(batch)) continue;
+      if (end_) return false;
+      if (!Receive(batch, nullptr)) return false;
+    }
+    return true;
+  }
+
+  // Receives the rest of the listing into the spool, so that the session is free for the
+  // merge's requests; nothing has been written to the target before this returns (the plan's
+  // chunks so far changed nothing), so a listing that breaks the rules stops the merge first.
+  void Drain() {
+    std::vector<Entry> batch;
+    std::string buf;
+    std::string payload;
+    while (!end_) {
+      if (!Receive(batch, &payload)) break;
+      const uint32_t len = static_cast<uint32_t>(payload.size());
+      const char len_bytes[4] = {static_cast<char>(len), static_cast<char>(len >> 8), static_cast<char>(len >> 16),
+                                 static_cast<char>(len >> 24)};
+      buf.append(len_bytes, 4).append(payload);
+      if (buf.size() >= (4u << 20)) Spool(buf);
+    }
+    Spool(buf);
+  }
+
+  bool ended() const { return end_.has_value(); }
+  const ListEnd& end() const { return *end_; }
+
+ private:
+  // One frame of the listing: ENTRIES checked and decoded into `batch` (its payload kept in
+  // `*payload` when asked), true; LIST_END checked, false. Heartbeats (no entries) skipped.
+  bool Receive(std::vector<Entry>& batch, std::string* payload) {
+    batch.clear();
+    while (true) {
+      Frame f = s_.Receive();
+      if (f.type == Type::kListEnd) {
+        ListEnd end = DecodeListEnd(f.payload, s_.peer());
+        if (end.entries != check_.count())
+          Violation(s_.peer(), "LIST_END counts " + std::to_string(end.entries) + " entries, " +
+                                   std::to_string(check_.count()) + " came");
+        if (end.bytes != bytes_)
+          Violation(s_.peer(), "LIST_END counts " + std::to_string(end.bytes) + " bytes, the entries " + std::to_string(bytes_));
+        end_ = end;
+        return false;
+      }
+      if (f.type != Type::kEntries) Violation(s_.peer(), std::string("a ") + TypeName(f.type) + " frame inside a listing");
+      PayloadReader r(f.payload, s_.peer());
+      uint32_t count = r.U32();
+      if (count > kMaxFrame / 40) Violation(s_.peer(), "an ENTRIES frame claiming " + std::to_string(count) + " entries");
+      if (count == 0) {  // the agent saying it is still at work
+        r.Done("ENTRIES");
+        continue;
+      }
+      batch.reserve(count);
+      for (uint32_t i = 0; i < count; ++i) {
+        Entry e = DecodeEntry(r);
+        check_.Check(e);
+        if (e.size > UINT64_MAX - bytes_) Violation(s_.peer(), "a listing whose sizes add up past 2^64");
+        bytes_ += e.size;
+        batch.push_back(std::move(e));
+      }
+      r.Done("ENTRIES");
+      if (payload) *payload = std::move(f.payload);
+      return true;
+    }
+  }
+
+  void Spool(std::string& buf) {
+    if (buf.empty()) return;
+    size_t done = 0;
+    while (done < buf.size()) {
+      ssize_t n = ::pwrite(spool_.get(), buf.data() + done, buf.size() - done, static_cast<off_t>(write_off_ + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) Fail("cannot write the listing's spool file in " + spool_dir_ + ": " + ErrnoString());
+      done += static_cast<size_t>(n);
+    }
+    write_off_ += buf.size();
+    buf.clear();
+    // An endless listing (a hostile agent) must not fill the target's disk.
+    struct statvfs vfs {};
+    if (::fstatvfs(spool_.get(), &vfs) == 0 && static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize < kMinFreeForSpool)
+      Fail("the listing of " + display_ + " (" + std::to_string(check_.count()) + " entries so far) would fill " +
+           spool_dir_ + ": free space there, or check the old server's folder");
+  }
+
+  // The next spooled batch (payloads checked when they arrived), false when none is left.
+  bool ReadSpooled(std::vector<Entry>& batch) {
+    if (read_off_ == write_off_) return false;
+    char len_bytes[4];
+    ReadAt(len_bytes, 4);
+    uint32_t len = static_cast<uint8_t>(len_bytes[0]) | static_cast<uint8_t>(len_bytes[1]) << 8 |
+                   static_cast<uint8_t>(len_bytes[2]) << 16 | static_cast<uint32_t>(static_cast<uint8_t>(len_bytes[3])) << 24;
+    if (len > kMaxFrame || len > write_off_ - read_off_) Fail("the listing's spool file is damaged (" + display_ + ")");
+    std::string payload(len, '\0');
+    ReadAt(payload.data(), len);
+    PayloadReader r(payload, s_.peer());
+    uint32_t count = r.U32();
+    batch.reserve(count);
+    for (uint32_t i = 0; i < count; ++i) batch.push_back(DecodeEntry(r));
+    r.Done("ENTRIES");
+    return true;
+  }
+
+  void ReadAt(char* p, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+      ssize_t k = ::pread(spool_.get(), p + got, n - got, static_cast<off_t>(read_off_ + got));
+      if (k < 0 && errno == EINTR) continue;
+      if (k < 0) Fail("cannot read the listing's spool file: " + ErrnoString());
+      if (k == 0) Fail("the listing's spool file ends early (" + display_ + ")");
+      got += static_cast<size_t>(k);
+    }
+    read_off_ += n;
+  }
+
+  AgentSession& s_;
+  std::string display_, spool_dir_;
+  Fd spool_;
+  ListChecker check_;
+  uint64_t bytes_ = 0;
+  std::optional<ListEnd> end_;
+  uint64_t write_off_ = 0, read_off_ = 0;
+};
+
+namespace {
+
+// The merge's view of a listing: its batches, one entry at a time.
+class ListingStream : public sync::TreeStream {
+ public:
+  explicit ListingStream(std::shared_ptr<AgentSource::Listing> l) : l_(std::move(l)) {}
 
   bool Next(Entry& e) override {
     while (pos_ == batch_.size()) {
-      if (!ReadBatch()) return false;
+      pos_ = 0;
+      if (!l_->Next(batch_)) return false;
     }
     e = std::move(batch_[pos_++]);
     return true;
   }
 
  private:
-  bool ReadBatch() {
-    batch_.clear();
-    pos_ = 0;
-    char len_bytes[4];
-    if (!ReadExactly(len_bytes, 4, true)) return false;
-    uint32_t len = static_cast<uint8_t>(len_bytes[0]) | static_cast<uint8_t>(len_bytes[1]) << 8 |
-                   static_cast<uint8_t>(len_bytes[2]) << 16 | static_cast<uint32_t>(static_cast<uint8_t>(len_bytes[3])) << 24;
-    if (len > kMaxFrame) Fail("the listing's spool file is damaged (" + what_ + ")");
-    std::string payload(len, '\0');
-    ReadExactly(payload.data(), len, false);
-    PayloadReader r(payload, peer_);
-    uint32_t count = r.U32();
-    batch_.reserve(count);
-    for (uint32_t i = 0; i < count; ++i) batch_.push_back(DecodeEntry(r));
-    r.Done("ENTRIES");
-    return true;
-  }
-
-  bool ReadExactly(char* p, size_t n, bool eof_ok) {
-    size_t got = 0;
-    while (got < n) {
-      size_t k = ReadFd(fd_.get(), p + got, n - got, "the listing's spool file");
-      if (k == 0) {
-        if (eof_ok && got == 0) return false;
-        Fail("the listing's spool file ends early (" + what_ + ")");
-      }
-      got += k;
-    }
-    return true;
-  }
-
-  Fd fd_;
-  std::string peer_, what_;
+  std::shared_ptr<AgentSource::Listing> l_;
   std::vector<Entry> batch_;
   size_t pos_ = 0;
 };
 
 }  // namespace
 
-ListEnd AgentSource::ReceiveListing(int spool_fd) {
-  ListChecker check(s_.peer());
-  uint64_t bytes = 0;
-  std::string buf;
-  while (true) {
-    Frame f = s_.Receive();
-    if (f.type == Type::kListEnd) {
-      ListEnd end = DecodeListEnd(f.payload, s_.peer());
-      if (spool_fd >= 0 && end.entries != check.count())
-        Violation(s_.peer(), "LIST_END counts " + std::to_string(end.entries) + " entries, " + std::to_string(check.count()) + " came");
-      if (spool_fd >= 0 && end.bytes != bytes)
-        Violation(s_.peer(), "LIST_END counts " + std::to_string(end.bytes) + " bytes, the entries " + std::to_string(bytes));
-      if (spool_fd >= 0) {
-        WriteFd(spool_fd, buf.data(), buf.size(), "the listing's spool file");
-        if (::lseek(spool_fd, 0, SEEK_SET) != 0) Fail("cannot rewind the listing's spool file: " + ErrnoString());
-      }
-      return end;
-    }
-    if (f.type != Type::kEntries) Violation(s_.peer(), std::string("a ") + TypeName(f.type) + " frame inside a listing");
-    PayloadReader r(f.payload, s_.peer());
-    uint32_t count = r.U32();
-    if (count > kMaxFrame / 40) Violation(s_.peer(), "an ENTRIES frame claiming " + std::to_string(count) + " entries");
-    if (count == 0) {  // the agent saying it is still at work
-      r.Done("ENTRIES");
-      continue;
-    }
-    if (spool_fd < 0) Violation(s_.peer(), "entries where only the totals were asked");
-    for (uint32_t i = 0; i < count; ++i) {
-      Entry e = DecodeEntry(r);
-      check.Check(e);
-      if (e.size > UINT64_MAX - bytes) Violation(s_.peer(), "a listing whose sizes add up past 2^64");
-      bytes += e.size;
-    }
-    r.Done("ENTRIES");
-    const uint32_t len = static_cast<uint32_t>(f.payload.size());
-    const char len_bytes[4] = {static_cast<char>(len), static_cast<char>(len >> 8), static_cast<char>(len >> 16),
-                               static_cast<char>(len >> 24)};
-    buf.append(len_bytes, 4).append(f.payload);
-    if (buf.size() >= (4u << 20)) {
-      WriteFd(spool_fd, buf.data(), buf.size(), "the listing's spool file");
-      buf.clear();
-      // An endless listing (a hostile agent) must not fill the target's disk.
-      struct statvfs vfs {};
-      if (::fstatvfs(spool_fd, &vfs) == 0 && static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize < kMinFreeForSpool)
-        Fail("the listing of " + display_ + " (" + std::to_string(check.count()) + " entries so far) would fill " +
-             spool_dir_ + ": free space there, or check the old server's folder");
-    }
-  }
+AgentSource::~AgentSource() = default;
+
+void AgentSource::BeforeWriting() {
+  if (listing_) listing_->Drain();
 }
 
 std::unique_ptr<sync::TreeStream> AgentSource::Stream(bool with_hashes) {
   Fd spool = SpoolFile(spool_dir_);
   uint8_t flags = kListCheckReadable | (with_hashes ? kListHashes : 0);  // unreadable files: refused up front
   s_.Send(Type::kList, EncodeList({root_, flags}));
-  ReceiveListing(spool.get());
-  return std::make_unique<SpoolStream>(std::move(spool), s_.peer(), display_);
+  listing_ = std::make_shared<Listing>(s_, display_, spool_dir_, std::move(spool));
+  return std::make_unique<ListingStream>(listing_);
 }
 
 ListEnd AgentSource::Totals() {
+  if (listing_ && !listing_->ended()) Fail("internal: the totals of " + display_ + " asked during its listing");
   s_.Send(Type::kList, EncodeList({root_, kListTotalsOnly}));
-  return ReceiveListing(-1);
+  while (true) {
+    Frame f = s_.Receive();
+    if (f.type == Type::kListEnd) return DecodeListEnd(f.payload, s_.peer());
+    if (f.type != Type::kEntries) Violation(s_.peer(), std::string("a ") + TypeName(f.type) + " frame inside a listing");
+    PayloadReader r(f.payload, s_.peer());
+    if (r.U32() != 0) Violation(s_.peer(), "entries where only the totals were asked");
+    r.Done("ENTRIES");
+  }
 }
 
 void AgentSource::Prepare(const sync::Plan& plan, const sync::OpenBasis& open_basis) {
+  if (listing_ && !listing_->ended() && !plan.ChangesNothing())
+    Fail("internal: requests for " + display_ + " before its listing was received");
   open_basis_ = open_basis;
   reqs_.clear();
   sent_ = taken_ = 0;

@@ -77,19 +77,25 @@ class AgentSession {
 std::unique_ptr<Proc> RunThroughAgent(AgentSession& s, const std::vector<std::string>& argv);
 
 // The merge's source when the files are on the agent's host. The listing is checked as it
-// arrives and spooled to an unlinked file in `spool_dir` (beside the target: never held in
-// memory), then read back as the stream (docs/streaming-merge.md).
+// arrives and taken by the merge as it comes; what arrives while the merge waits for files is
+// spooled to an unlinked file in `spool_dir` (beside the target: never held in memory) and read
+// back from there (docs/streaming-merge.md).
 class AgentSource : public sync::Source {
  public:
   AgentSource(AgentSession& s, std::string root, std::string display, std::string spool_dir);
+  ~AgentSource() override;
   std::unique_ptr<sync::TreeStream> Stream(bool with_hashes) override;
   // The entry count and the bytes of the tree, without its listing (LIST, totals only).
   ListEnd Totals();
+  // Receives the rest of the listing (into the spool): the agent answers requests only after it.
+  void BeforeWriting() override;
   void Prepare(const sync::Plan& plan, const sync::OpenBasis& open_basis) override;
   sync::CopyResult CopyTo(const sync::Entry& e, int out_fd) override;
   sync::Hash128 HashOf(const sync::Entry& e) override;
   std::string Describe() const override { return display_; }
   uint64_t delta_files() const { return delta_files_; }
+
+  class Listing;
 
  private:
   // One GET: which file, whole or delta; `index` numbers the requests of a session.
@@ -98,8 +104,6 @@ class AgentSource : public sync::Source {
     const sync::Entry* src;
     bool delta;
   };
-  // Receives a listing into a fresh spool; returns its LIST_END.
-  ListEnd ReceiveListing(int spool_fd);
   void TopUp();
   static uint64_t Weight(const Request& r);
   void SendRequest(const Request& r);
@@ -111,6 +115,7 @@ class AgentSource : public sync::Source {
   uint64_t in_flight_bytes_ = 0;
   sync::OpenBasis open_basis_;
   uint64_t delta_files_ = 0;
+  std::shared_ptr<Listing> listing_;  // of the last Stream()
 };
 
 }  // namespace mig::agent

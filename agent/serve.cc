@@ -32,6 +32,9 @@ namespace {
 
 using sync::Entry;
 constexpr std::string_view kPeer = "migrate (the receiver)";
+// Raw bytes of entries per ENTRIES frame (about a thousand entries): small enough that the
+// receiver's walk of its target keeps pace with ours, large enough to compress well.
+constexpr size_t kListFrameBytes = 64u << 10;
 
 // One session: the listing it sent, and the stream it answers on.
 class Server {
@@ -123,7 +126,10 @@ class Server {
       total.bytes += e.size;
       if (req.flags & kListTotalsOnly) continue;
       if ((req.flags & kListHashes) && e.type == sync::FileType::kRegular) HashInto(e);
-      if (w.data().size() + EncodedEntrySize(e) > kMaxFrame - 16) flush_entries();
+      if (w.data().size() + EncodedEntrySize(e) > kListFrameBytes) {
+        flush_entries();
+        Flush();  // the receiver walks its target with what it has
+      }
       EncodeEntry(e, w);
       ++count;
     }

@@ -472,13 +472,18 @@ MergeResult Merge(Source& src, const std::string& dst_root, const MergeOptions& 
   Planner planner(*source, *target, po);
   MergeResult r;
   Plan chunk;
-  std::optional<Applier> a;
-  if (!o.dry_run) a.emplace(src, dst_root, o.apply);
+  std::optional<Applier> a;  // made at the first chunk: its making creates a missing target
   try {
     while (planner.Next(chunk, o.chunk_items)) {
       if (o.on_chunk) o.on_chunk(chunk);
-      if (a) a->ApplyChunk(chunk);
+      if (o.dry_run) continue;
+      // Chunks that change nothing go on while the source's listing still arrives (the
+      // target's walk overlaps the source's).
+      if (!chunk.ChangesNothing()) src.BeforeWriting();
+      if (!a) a.emplace(src, dst_root, o.apply);
+      a->ApplyChunk(chunk);
     }
+    if (!o.dry_run && !a) a.emplace(src, dst_root, o.apply);
     if (a) r.stats = a->Finish();
   } catch (const Error&) {
     if (a) a->DropPending();  // give back the space of the unfinished batch (a full disk, say)

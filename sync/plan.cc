@@ -6,6 +6,13 @@
 
 namespace mig::sync {
 
+bool Plan::ChangesNothing() const {
+  if (!stale_temps.empty()) return false;
+  for (const Item& item : items)
+    if (item.action != Action::kSkip) return false;
+  return true;
+}
+
 const char* ActionName(Action a) {
   switch (a) {
     case Action::kCreate: return "create";

@@ -45,6 +45,8 @@ struct Plan {
   std::vector<size_t> stale_before;          // for each stale temp: the item it comes before
   std::vector<std::string> kept_sample;      // a few target-only paths, for --dry-run
   PlanTotals totals;                         // of everything planned so far
+  // True when applying this plan writes nothing: every item the same, no stale temporaries.
+  bool ChangesNothing() const;
 };
 
 struct PlanOptions {

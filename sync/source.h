@@ -43,6 +43,11 @@ class Source {
   // merge will ask HashOf for files (--checksum); a remote source then has them computed
   // while it lists.
   virtual std::unique_ptr<TreeStream> Stream(bool with_hashes) = 0;
+  // Called by Merge before it first changes the target (then again, harmlessly, before each
+  // chunk that changes something). A source whose listing is still arriving receives the rest
+  // here: a listing that breaks the rules then stops the merge before anything is written, and
+  // the connection is free for CopyTo's requests. The default does nothing.
+  virtual void BeforeWriting() {}
   // Called once by Apply before the first CopyTo: CopyTo will then be asked, in plan order,
   // for every regular file the plan creates or replaces. A remote source sends its requests
   // ahead from here. The default does nothing.

@@ -4,6 +4,7 @@
 // so the tests can show that no signature of a file outside the target was ever sent).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -106,6 +107,27 @@ int main() {
     Entry d = Mk("d", FileType::kDirectory);
     d.has_hash = true;
     return SendListing({root, d}), 0;
+  }
+  if (scenario == "late-violation") {
+    // Entries the target already has (so the receiver plans them while the listing still
+    // comes), in frames of 100, then an entry out of order: nothing may have been written.
+    std::vector<Entry> es = {root, Mk("a", FileType::kDirectory)};
+    for (int i = 0; i < 1000; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "a/f%04d", i);
+      es.push_back(Mk(name, FileType::kRegular, 4));
+    }
+    es.push_back(Mk("a/f0000", FileType::kRegular, 4));
+    for (size_t at = 0; at < es.size(); at += 100) {
+      PayloadWriter w;
+      size_t n = std::min<size_t>(100, es.size() - at);
+      w.U32(static_cast<uint32_t>(n));
+      for (size_t i = at; i < at + n; ++i) EncodeEntry(es[i], w);
+      Send(Type::kEntries, w.data());
+    }
+    Send(Type::kListEnd, EncodeListEnd({es.size(), 4 * (es.size() - 2)}));
+    Next();  // nothing more should come
+    return 0;
   }
   if (scenario == "truncated") {
     Out(EncodeFrame(Type::kEntries, "\x05\x00\x00\x00").substr(0, 6));

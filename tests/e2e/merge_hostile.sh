@@ -25,7 +25,7 @@ run() {
   : >"$work/$scenario.log"
   set +e
   HOSTILE=$scenario HOSTILE_LOG=$work/$scenario.log HOSTILE_OUTSIDE=$work/outside MIGRATE_AGENT=$bin/hostile-agent \
-    timeout 60 "$bin/migrate" merge-dir -q --via-agent "$work/outside" "$dst" >"$work/$scenario.out" 2>&1
+    timeout 60 "$bin/migrate" merge-dir -q ${MERGE_EXTRA:-} --via-agent "$work/outside" "$dst" >"$work/$scenario.out" 2>&1
   local rc=$?
   set -e
   check "$scenario: refused with exit 1 ($(tail -c 160 "$work/$scenario.out" | tr '\n' ' '))" test "$rc" = 1
@@ -47,6 +47,14 @@ run duplicate "duplicate or out of order"
 run through-symlink "not inside a folder sent before it"
 run wrong-totals "LIST_END counts 1004 bytes"
 run hash-on-folder "a content hash on an entry that is not a file"
+# The target already holds the listing's first thousand entries but one (a/f0500's mtime
+# differs): the receiver plans them in chunks of 16 while the listing still comes, and the
+# entry out of order after them must stop the merge with the target exactly as it was, a/f0500
+# included: nothing is written before the whole listing is checked.
+same_as_listed='touch -d @1600000000 big.bin && mkdir a && for i in $(seq -f %04g 0 999); do printf abcd >a/f$i; done &&
+  chmod 644 a/f* && chmod 755 a . && touch -d @1700000000 a/f* a . && touch -m -d @1600000001 a/f0500'
+MERGE_EXTRA="--chunk-items 16" run late-violation "duplicate or out of order" "$same_as_listed"
+check "late-violation: the target is exactly as it was" diff -q "$work/late-violation.before" <(state "$work/dst-late-violation")
 run wrong-index "an answer for another file"
 run data-outside-file "DATA frame where"
 # A delta whose COPY reaches past the receiver's copy of the file: refused, nothing served.
