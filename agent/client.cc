@@ -40,7 +40,7 @@ void AgentSession::Send(Type type, std::string_view payload, bool compress) {
     out_.clear();
     out_pos_ = 0;
   }
-  out_ += EncodeFrame(type, payload, compress);
+  AppendFrame(out_, type, payload, compress);
   // Much queued: wait until the agent takes it. Meanwhile its answers are read past the usual
   // bound, or an agent blocked on writing them would never read our requests; but not without
   // end (an agent that only writes), and not forever (one that does nothing).
@@ -571,25 +571,38 @@ sync::CopyResult AgentSource::CopyTo(const Entry& e, int out_fd) {
   const uint64_t limit = e.size + kGrowthSlack;
   uint64_t written = 0;
   // Blocks of zeros become holes (the local merge keeps sparse files sparse too); the file is
-  // sized at the end in case it ends in one.
+  // sized at the end in case it ends in one. Runs of other blocks are written in one call, and
+  // their write-back started every kWritebackChunk bytes.
   constexpr size_t kBlock = 4096;
   static const char zeros[kBlock] = {};
   bool ends_in_hole = false;
+  uint64_t kicked = 0;
   auto write_out = [&](const char* p, size_t n) {
     if (n > limit - written) Violation(peer, "more content for " + what + " than its size allows");
     XXH3_128bits_update(st, p, n);
     while (n > 0) {
-      size_t chunk = std::min(n, kBlock - static_cast<size_t>(written % kBlock));
-      if (chunk == kBlock && std::memcmp(p, zeros, kBlock) == 0) {
+      size_t run = 0;  // bytes up to the next whole block of zeros
+      while (run < n) {
+        size_t chunk = std::min(n - run, kBlock - static_cast<size_t>((written + run) % kBlock));
+        if (chunk == kBlock && std::memcmp(p + run, zeros, kBlock) == 0) break;
+        run += chunk;
+      }
+      if (run == 0) {
         if (::lseek(out_fd, kBlock, SEEK_CUR) < 0) Fail("cannot seek in the copy of " + what + ": " + ErrnoString());
         ends_in_hole = true;
+        run = kBlock;
       } else {
-        WriteFd(out_fd, p, chunk, what.c_str());
+        WriteFd(out_fd, p, run, what.c_str());
         ends_in_hole = false;
       }
-      p += chunk;
-      n -= chunk;
-      written += chunk;
+      p += run;
+      n -= run;
+      written += run;
+      if (written - kicked >= static_cast<uint64_t>(sync::kWritebackChunk)) {
+        ::sync_file_range(out_fd, static_cast<off_t>(kicked), static_cast<off_t>(written - kicked),
+                          SYNC_FILE_RANGE_WRITE);
+        kicked = written;
+      }
     }
   };
   std::string out(kMaxChunk, '\0');

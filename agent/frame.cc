@@ -3,6 +3,7 @@
 #include <zstd.h>
 
 #include <cstring>
+#include <memory>
 
 #include "core/error.h"
 
@@ -90,25 +91,36 @@ void PayloadReader::Done(const char* what) {
   if (left() != 0) Violation(peer_, std::to_string(left()) + " unexpected bytes after a " + what + " message");
 }
 
-std::string EncodeFrame(Type type, std::string_view payload, bool compress) {
-  std::string z;
+bool AppendFrame(std::string& out, Type type, std::string_view payload, bool compress) {
+  // One compression context and output buffer per thread, reused: zstd's one-shot call would
+  // build and clear a context for every frame.
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(nullptr, ZSTD_freeCCtx);
+  thread_local std::string z;
   uint8_t flags = 0;
+  bool worth = false;
   if (compress && payload.size() > 64) {
-    z.resize(ZSTD_compressBound(payload.size()));
-    size_t n = ZSTD_compress(z.data(), z.size(), payload.data(), payload.size(), 1);
-    if (!ZSTD_isError(n) && n < payload.size()) {
-      z.resize(n);
-      payload = z;
+    if (!cctx) cctx.reset(ZSTD_createCCtx());
+    const size_t bound = ZSTD_compressBound(payload.size());
+    if (z.size() < bound) z.resize(bound);
+    size_t n = cctx ? ZSTD_compressCCtx(cctx.get(), z.data(), bound, payload.data(), payload.size(), 1) : 0;
+    if (cctx && !ZSTD_isError(n) && n < payload.size()) {
+      worth = n <= payload.size() - payload.size() / 32;
+      payload = std::string_view(z.data(), n);
       flags = kFlagZstd;
     }
   }
-  std::string out;
-  out.reserve(kHeaderSize + payload.size());
+  out.reserve(out.size() + kHeaderSize + payload.size());
   PutLE(out, static_cast<uint32_t>(payload.size()));
   out.push_back(static_cast<char>(type));
   out.push_back(static_cast<char>(flags));
   PutLE(out, static_cast<uint16_t>(0));
   out.append(payload);
+  return worth;
+}
+
+std::string EncodeFrame(Type type, std::string_view payload, bool compress) {
+  std::string out;
+  AppendFrame(out, type, payload, compress);
   return out;
 }
 
@@ -146,7 +158,9 @@ std::optional<Frame> FrameDecoder::Next() {
     if (n == ZSTD_CONTENTSIZE_UNKNOWN || n == ZSTD_CONTENTSIZE_ERROR || n > kMaxFrame)
       Violation(peer_, "a compressed payload without a valid size of at most " + std::to_string(kMaxFrame) + " bytes");
     f.payload.resize(n);
-    size_t got = ZSTD_decompress(f.payload.data(), n, payload.data(), payload.size());
+    if (!dctx_) dctx_.reset(ZSTD_createDCtx());
+    if (!dctx_) Fail("out of memory for decompressing what " + peer_ + " sends");
+    size_t got = ZSTD_decompressDCtx(dctx_.get(), f.payload.data(), n, payload.data(), payload.size());
     if (ZSTD_isError(got) || got != n) Violation(peer_, "a compressed payload that does not decompress");
   } else {
     f.payload.assign(payload);

@@ -2,7 +2,10 @@
 // migrate (the receiver) and migrate-agent (the sender). The decoder assumes the bytes lie.
 #pragma once
 
+#include <zstd.h>
+
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,8 +78,11 @@ class PayloadReader {
   std::string_view peer_;
 };
 
-// Header + payload; with `compress`, the payload travels as one zstd frame when that is
-// smaller. REQUIRES: payload.size() <= kMaxFrame.
+// Appends header + payload to `out`; with `compress`, the payload travels as one zstd frame
+// when that is smaller. Returns whether compressing was worth it (it saved at least 1/32):
+// a sender may stop trying on data that does not compress. REQUIRES: payload.size() <= kMaxFrame.
+bool AppendFrame(std::string& out, Type type, std::string_view payload, bool compress = false);
+// The same, as a string of its own.
 std::string EncodeFrame(Type type, std::string_view payload, bool compress = false);
 
 // Cuts a byte stream into frames. Feed() what arrives, then take frames with Next() until it
@@ -96,6 +102,7 @@ class FrameDecoder {
   std::string peer_;
   std::string buf_;
   size_t pos_ = 0;
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx_{nullptr, ZSTD_freeDCtx};  // reused
 };
 
 }  // namespace mig::agent

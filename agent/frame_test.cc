@@ -92,3 +92,29 @@ TEST_CASE("a payload reader never reads past the end and rejects leftovers", "[a
   r3.U32();
   CHECK_THROWS_WITH(r3.Done("T"), Catch::Contains("unexpected bytes after a T message"));
 }
+
+TEST_CASE("AppendFrame says whether compressing paid, and both kinds decode with one decoder", "[agent]") {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "line " + std::to_string(i % 50) + "\n";
+  std::string noise(200000, '\0');
+  uint64_t x = 88172645463325252ull;  // xorshift: bytes zstd cannot squeeze
+  for (char& c : noise) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  std::string stream;
+  CHECK(AppendFrame(stream, Type::kData, text, true));
+  const size_t after_text = stream.size();
+  CHECK(after_text < text.size() / 4);
+  CHECK_FALSE(AppendFrame(stream, Type::kData, noise, true));
+  CHECK(stream.size() - after_text == 8 + noise.size());  // sent as it is: flag clear
+  CHECK_FALSE(AppendFrame(stream, Type::kData, text, false));
+  FrameDecoder d("test");
+  d.Feed(stream);
+  std::vector<std::string> got;
+  while (auto f = d.Next()) got.push_back(f->payload);
+  REQUIRE(got.size() == 3);
+  CHECK(got[0] == text);
+  CHECK(got[1] == noise);
+  CHECK(got[2] == text);
+}

@@ -85,9 +85,11 @@ class Server {
     }
   }
 
-  void Send(Type t, std::string_view payload, bool compress = false) {
-    out_buf_ += EncodeFrame(t, payload, compress);
+  // Returns whether compressing was worth it (AppendFrame).
+  bool Send(Type t, std::string_view payload, bool compress = false) {
+    bool worth = AppendFrame(out_buf_, t, payload, compress);
     if (out_buf_.size() >= (1u << 20)) Flush();
+    return worth;
   }
   void Flush() {
     WriteFd(out_, out_buf_.data(), out_buf_.size(), "the receiver's stream");
@@ -261,7 +263,12 @@ class Server {
     uint64_t size = 0;
     std::string fail;
     if (g.mode == 0) {
-      std::string buf(kMaxChunk, '\0');
+      if (read_buf_.size() != kMaxChunk) read_buf_.assign(kMaxChunk, '\0');
+      std::string& buf = read_buf_;
+      // Content that does not compress (media, archives) is not tried again for the next
+      // kRawRun frames of the file: zstd's time on it buys nothing.
+      constexpr int kRawRun = 15;
+      int raw_left = 0;
       while (true) {
         ssize_t n = ::read(fd.get(), buf.data(), buf.size());
         if (n < 0 && errno == EINTR) continue;
@@ -269,7 +276,10 @@ class Server {
         if (n == 0) break;
         XXH3_128bits_update(st, buf.data(), n);
         size += n;
-        Send(Type::kData, std::string_view(buf.data(), n), true);
+        const bool try_zstd = raw_left == 0;
+        const bool worth = Send(Type::kData, std::string_view(buf.data(), n), try_zstd);
+        if (try_zstd) raw_left = worth ? 0 : kRawRun;
+        else --raw_left;
       }
     } else {
       fail = SendDelta(fd.get(), path, sig, st, size);
@@ -342,6 +352,7 @@ class Server {
   std::string version_;
   FrameDecoder dec_;
   std::string out_buf_;
+  std::string read_buf_;  // what GET reads a file into, reused from file to file
   std::chrono::steady_clock::time_point last_flush_ = std::chrono::steady_clock::now();
   Fd root_fd_;
   std::string root_;

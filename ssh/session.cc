@@ -205,6 +205,9 @@ void Session::Connect() {
   hints.ai_socktype = SOCK_STREAM;
   struct addrinfo* res = nullptr;
   int gai = ::getaddrinfo(t_.host.c_str(), std::to_string(t_.port).c_str(), &hints, &res);
+  if (gai == EAI_AGAIN)
+    Fail("the name " + t_.host + " could not be resolved (" + gai_strerror(gai) +
+         "): no name server answered; check this machine's DNS (/etc/resolv.conf), or give --from an address");
   if (gai != 0)
     Fail("the name " + t_.host + " could not be resolved (" + gai_strerror(gai) + "): check the spelling in --from");
   std::unique_ptr<struct addrinfo, decltype(&::freeaddrinfo)> hold(res, ::freeaddrinfo);

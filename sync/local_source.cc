@@ -18,7 +18,6 @@ namespace mig::sync {
 namespace {
 
 constexpr size_t kBufSize = 1 << 20;
-constexpr off_t kWritebackChunk = 8 << 20;
 
 thread_local std::vector<char> t_buf;
 

@@ -31,6 +31,10 @@ struct CopyResult {
 
 struct Plan;
 
+// A CopyTo starts the write-back of every this many bytes it has written
+// (sync_file_range WRITE), so the batch's syncfs finds little left to wait for.
+inline constexpr int64_t kWritebackChunk = 8 << 20;
+
 // Opens the target's current copy of `e` read-only, never through a symlink (an invalid Fd
 // when there is none): the basis a delta is computed against.
 using OpenBasis = std::function<Fd(const Entry& e)>;

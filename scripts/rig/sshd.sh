@@ -2,8 +2,9 @@
 # A real SSH server on a loopback address standing in for the old server (tests, benchmarks).
 #
 # Usage: scripts/rig/sshd.sh start DIR [ADDR [PORT]]  -> sshd on ADDR:PORT (127.0.0.2:2222),
-#          host key DIR/host_ed25519; client keys DIR/client_ed25519, DIR/client_rsa and
-#          DIR/client_enc (passphrase "sesame") are authorized for root, DIR/stranger is not;
+#          host key DIR/host_ed25519; client keys DIR/client_ed25519, DIR/client_ecdsa,
+#          DIR/client_rsa and DIR/client_enc (passphrase "sesame") are authorized for root,
+#          DIR/stranger is not;
 #          DIR/known_hosts knows the host key
 #        (RIG_SSHD_EXTRA: more sshd_config lines, e.g. SetEnv for a test's fake remote)
 #        scripts/rig/sshd.sh stop DIR
@@ -22,10 +23,11 @@ case "$cmd" in
     dir=$(cd "$dir" && pwd)
     [ -f "$dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C rig-host -f "$dir/host_ed25519"
     [ -f "$dir/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C rig-client -f "$dir/client_ed25519"
+    [ -f "$dir/client_ecdsa" ] || ssh-keygen -q -t ecdsa -b 256 -N '' -C rig-ecdsa -f "$dir/client_ecdsa"
     [ -f "$dir/client_rsa" ] || ssh-keygen -q -t rsa -b 3072 -m PEM -N '' -C rig-rsa -f "$dir/client_rsa"
     [ -f "$dir/client_enc" ] || ssh-keygen -q -t ed25519 -N sesame -C rig-enc -f "$dir/client_enc"
     [ -f "$dir/stranger" ] || ssh-keygen -q -t ed25519 -N '' -C stranger -f "$dir/stranger"
-    cat "$dir/client_ed25519.pub" "$dir/client_rsa.pub" "$dir/client_enc.pub" >"$dir/authorized_keys"
+    cat "$dir/client_ed25519.pub" "$dir/client_ecdsa.pub" "$dir/client_rsa.pub" "$dir/client_enc.pub" >"$dir/authorized_keys"
     echo "[$addr]:$port $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" >"$dir/known_hosts"
     cat >"$dir/sshd_config" <<CONF
 ListenAddress $addr:$port

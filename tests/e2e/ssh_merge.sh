@@ -79,6 +79,8 @@ if [ "$rc" != 0 ]; then
   check "an RSA key the server refuses for its SHA-1 signature: the error explains it" \
     grep -q "signs with RSA keys by SHA-1.*ed25519" "$work/o6"
 fi
+m "$work/o6e" "$work/d6e" --key "$rig/client_ecdsa" --known-hosts "$rig/known_hosts"
+check "an ECDSA key authenticates (exit 0: $(tail -1 "$work/o6e"))" test "$rc" = 0
 m "$work/o7" "$work/d7" --key "$rig/client_enc" --known-hosts "$rig/known_hosts"
 check "an encrypted key without a passphrase and no terminal: exit 2" test "$rc" = 2
 check "it says to set SSH_KEY_PASSPHRASE" grep -q "SSH_KEY_PASSPHRASE" "$work/o7"
@@ -93,6 +95,58 @@ check "ssh-agent authenticates when no key is given" test "$rc" = 0
 ssh-agent -k >/dev/null
 from=root@127.0.0.2:2223 m "$work/o11" "$work/d11" --key "$rig/client_ed25519" --known-hosts "$rig/known_hosts"
 check "a port nobody listens on: refused, clearly" grep -q "refused the connection on port 2223" "$work/o11"
+
+# Names that do not resolve, without asking any real name server (a mount namespace of its
+# own): with hosts looked up in /etc/hosts only, the name is unknown; with a resolv.conf naming
+# a loopback server nobody runs, no name server answers. Each says what to check.
+if unshare -m true 2>/dev/null; then
+  printf 'hosts: files\n' >"$work/nsswitch.conf"
+  echo "nameserver 127.0.0.1" >"$work/resolv.conf"
+  # resolve OUT FILE-OVER-ETC ETC-FILE
+  resolve() {
+    set +e
+    unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$2" "$3" \
+      "$bin/migrate" merge-dir -q --from root@old-server.invalid:2222 --key "$rig/client_ed25519" \
+      --known-hosts "$rig/known_hosts" "$work/src" "$work/d11n" </dev/null >"$1" 2>&1
+    rc=$?
+    set -e
+  }
+  resolve "$work/o11n" "$work/nsswitch.conf" /etc/nsswitch.conf
+  check "a name that does not exist fails (exit 1: $(tail -1 "$work/o11n"))" test "$rc" = 1
+  check "... saying so and to check its spelling" \
+    grep -q "the name old-server.invalid could not be resolved (.*): check the spelling in --from" "$work/o11n"
+  resolve "$work/o11d" "$work/resolv.conf" /etc/resolv.conf
+  check "a name no name server answers for fails (exit 1: $(tail -1 "$work/o11d"))" test "$rc" = 1
+  check "... saying no name server answered, and where to look" \
+    grep -q "the name old-server.invalid could not be resolved (.*): no name server answered; check this machine's DNS (/etc/resolv.conf)" "$work/o11d"
+  check "nothing was copied" test ! -e "$work/d11n"
+else
+  echo "skip: the unresolvable-name cases need a mount namespace (unshare -m)" >&2
+fi
+
+# A server that accepts the connection and then says nothing: the run stops after the
+# handshake's timeout (10 s) with a message saying what it waited for, instead of hanging.
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.2", 2225)); s.listen(4)
+print("ready", flush=True)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)
+' >"$work/silent.out" 2>&1 &
+silent=$!
+for _ in $(seq 100); do grep -q ready "$work/silent.out" && break; sleep 0.1; done
+set +e
+timeout 120 "$bin/migrate" merge-dir -q --from root@127.0.0.2:2225 --key "$rig/client_ed25519" \
+  --known-hosts "$rig/known_hosts" "$work/src" "$work/d11s" </dev/null >"$work/o11s" 2>&1
+rc=$?
+set -e
+kill "$silent" 2>/dev/null || true
+check "a server that never speaks SSH fails the run, not hangs it (exit 1, got $rc)" test "$rc" = 1
+check "... saying it did not answer while starting SSH" \
+  grep -q "127.0.0.2:2225 did not answer within 10 s while starting SSH" "$work/o11s"
+check "nothing was copied" test ! -e "$work/d11s"
 
 # --sudo: the agent runs under sudo -n (root here, so sudo lets it through without a password).
 if command -v sudo >/dev/null; then
