@@ -59,7 +59,20 @@ Ending EndingOf(LIBSSH2_SESSION* s, LIBSSH2_CHANNEL* ch, bool closed) {
   return e;
 }
 
-LIBSSH2_CHANNEL* Session::OpenExec(const std::string& command) {
+std::string ForAnyLoginShell(const std::string& command) {
+  if (command.find('\n') != std::string::npos || command.find('\r') != std::string::npos) return command;
+  std::string out = "exec /bin/sh -c '";
+  for (char c : command) {
+    if (c == '\'') out += "'\\''";
+    else if (c == '\\') out += "'\\\\'";
+    else if (c == '!') out += "'\\!'";  // csh expands history even inside quotes
+    else out += c;
+  }
+  return out + "'";
+}
+
+LIBSSH2_CHANNEL* Session::OpenExec(const std::string& command_for_sh) {
+  const std::string command = ForAnyLoginShell(command_for_sh);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kOperationTimeoutS);
   LIBSSH2_CHANNEL* ch = nullptr;
   while (!(ch = libssh2_channel_open_session(s_))) {

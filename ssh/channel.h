@@ -19,6 +19,15 @@ void KeepTail(std::string& s, const char* p, size_t n);
 // Appends to `s` when it stays within `max` bytes; false (and `s` unchanged) when it would not.
 bool AppendWithin(std::string& s, const char* p, size_t n, size_t max);
 
+// sshd runs an exec channel's command with the remote user's login shell, which need not be
+// POSIX (fish, tcsh). Returns `command` as `exec /bin/sh -c '...'`, quoted so that sh, bash,
+// zsh, fish and csh/tcsh all read it alike: inside single quotes only characters none of them
+// treats specially there; a quote as '\'', a backslash as '\\' and a '!' as '\!' (escaped
+// outside quotes: csh expands history even inside single quotes).
+// A command with a newline (csh cannot quote one) is returned as it is: it then needs a POSIX
+// login shell, as before.
+std::string ForAnyLoginShell(const std::string& command);
+
 // How a remote command ended, as its channel told.
 struct Ending {
   bool closed = false;  // the channel closed: the exit status or signal, if any, had come

@@ -1,7 +1,11 @@
 // What exec channels share: how a remote command ended, and its outputs within bounds.
 #include "ssh/channel.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+
+#include "core/process.h"
 
 namespace mig::ssh {
 
@@ -49,6 +53,32 @@ TEST_CASE("channel: an exit status counts only when the channel closed and no si
   CHECK_FALSE(lost.exited());
   CHECK(lost.code() != 0);
   CHECK(lost.Describe().find("without reporting an exit status") != std::string::npos);
+}
+
+TEST_CASE("channel: a command reaches /bin/sh alike through sh, bash, dash, fish and tcsh") {
+  // What sshd does: LOGIN_SHELL -c COMMAND. Each command prints its words between bars.
+  const std::vector<std::string> commands = {
+      R"sh(printf '%s|' a 'b c' "d e" "$HOME")sh",
+      R"sh(printf '%s|' 'it'\''s' 'back\slash' 'two\\ and \' '!x' a!b '$(no)' '`no`' '*' \\)sh",
+      R"sh(if [ -d / ]; then printf '%s|' "$(echo yes)"; fi; echo "$((1 + 2))")sh",
+  };
+  std::vector<std::string> shells;
+  for (const char* sh : {"/bin/sh", "/bin/bash", "/bin/dash", "/usr/bin/fish", "/usr/bin/tcsh"})
+    if (::access(sh, X_OK) == 0) shells.push_back(sh);
+  for (const auto& cmd : commands) {
+    const ProcResult want = RunCapture({"/bin/sh", "-c", cmd});
+    REQUIRE(want.code == 0);
+    REQUIRE(!want.out.empty());
+    const std::string wrapped = ForAnyLoginShell(cmd);
+    CHECK(wrapped.rfind("exec /bin/sh -c '", 0) == 0);
+    for (const auto& sh : shells) {
+      INFO(sh << " -c " << wrapped << "\nwant: " << want.out);
+      const ProcResult got = RunCapture({sh, "-c", wrapped});
+      CHECK(got.code == 0);
+      CHECK(got.out == want.out);
+    }
+  }
+  CHECK(ForAnyLoginShell("echo a\necho b") == "echo a\necho b");  // csh cannot quote a newline
 }
 
 }  // namespace mig::ssh

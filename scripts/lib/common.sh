@@ -110,8 +110,10 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config libboost-dev libboost-filesyste
 # the tests: scripts/rig/bind.sh.
 RUNTIME_PACKAGES=(docker.io docker-compose rsync postgresql-15 postgresql-client-15 busybox-static python3
   python3-yaml curl util-linux bind9-dnsutils awscli)
-# Only the tests need these: a real sshd for the remote migration, clang's libFuzzer.
-TEST_PACKAGES=(openssh-server openssh-client sudo clang-14 libclang-rt-14-dev)
+# Only the tests need these: a real sshd for the remote migration, clang's libFuzzer, iptables
+# (a port that drops connections, in a network namespace of the test's own), fish and tcsh (an
+# old server's user whose login shell is not POSIX).
+TEST_PACKAGES=(openssh-server openssh-client sudo clang-14 libclang-rt-14-dev iptables fish tcsh)
 
 # build_migrate [BUILD_DIR] : configure and build (Release with debug info) into BUILD_DIR (default build).
 build_migrate() {

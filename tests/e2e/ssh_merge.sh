@@ -9,7 +9,9 @@ src_dir=${SRC_DIR:-$(cd "$here/../.." && pwd)}
 bin=${MIGRATE_BIN:?MIGRATE_BIN is the folder with the built programs}
 work=$(mktemp -d /tmp/ssh-merge.XXXXXX)
 rig=$work/rig
-trap 'bash "$src_dir/scripts/rig/sshd.sh" stop "$rig"; bash "$src_dir/scripts/rig/sshd.sh" stop "$work/arm"; rm -rf "$work"' EXIT
+users=
+trap 'for r in "$rig" "$work/arm" "$work/rsa"; do bash "$src_dir/scripts/rig/sshd.sh" stop "$r"; done
+  for u in $users; do userdel "$u" 2>/dev/null; done; rm -rf "$work"' EXIT
 bash "$src_dir/scripts/rig/sshd.sh" start "$rig" 127.0.0.2 2222 >/dev/null
 from=root@127.0.0.2:2222
 mkdir -p "$work/src/sub"
@@ -79,6 +81,11 @@ if [ "$rc" != 0 ]; then
   check "an RSA key the server refuses for its SHA-1 signature: the error explains it" \
     grep -q "signs with RSA keys by SHA-1.*ed25519" "$work/o6"
 fi
+# ... and an old server that still accepts them (OpenSSH before 8.8, or told to) takes it.
+RIG_SSHD_EXTRA="PubkeyAcceptedAlgorithms +ssh-rsa" bash "$src_dir/scripts/rig/sshd.sh" start "$work/rsa" 127.0.0.2 2226 >/dev/null
+from=root@127.0.0.2:2226 m "$work/o6r" "$work/d6r" --key "$work/rsa/client_rsa" --known-hosts "$work/rsa/known_hosts"
+check "an RSA key authenticates where the server accepts ssh-rsa (exit 0: $(tail -1 "$work/o6r"))" test "$rc" = 0
+bash "$src_dir/scripts/rig/sshd.sh" stop "$work/rsa"
 m "$work/o6e" "$work/d6e" --key "$rig/client_ecdsa" --known-hosts "$rig/known_hosts"
 check "an ECDSA key authenticates (exit 0: $(tail -1 "$work/o6e"))" test "$rc" = 0
 m "$work/o7" "$work/d7" --key "$rig/client_enc" --known-hosts "$rig/known_hosts"
@@ -124,6 +131,23 @@ else
   echo "skip: the unresolvable-name cases need a mount namespace (unshare -m)" >&2
 fi
 
+# An address that drops the connection attempt (a firewall): in a network namespace of its
+# own with only loopback, a port whose SYNs are dropped. The connect gives up after 10 s.
+if command -v iptables >/dev/null && unshare -n true 2>/dev/null; then
+  set +e
+  unshare -n sh -c 'ip link set lo up && iptables -A INPUT -p tcp --dport 2231 -j DROP && exec "$@"' sh \
+    timeout 120 "$bin/migrate" merge-dir -q --from root@127.0.0.1:2231 --key "$rig/client_ed25519" \
+    --known-hosts "$rig/known_hosts" "$work/src" "$work/d11t" </dev/null >"$work/o11t" 2>&1
+  rc=$?
+  set -e
+  check "a connection that is never answered fails the run (exit 1: $(tail -1 "$work/o11t"))" test "$rc" = 1
+  check "... saying it did not answer, and what that suggests" \
+    grep -q "127.0.0.1 did not answer within 10 s: a firewall, or a wrong address?" "$work/o11t"
+  check "nothing was copied" test ! -e "$work/d11t"
+else
+  echo "skip: the dropped-connection case needs iptables and a network namespace (unshare -n)" >&2
+fi
+
 # A server that accepts the connection and then says nothing: the run stops after the
 # handshake's timeout (10 s) with a message saying what it waited for, instead of hanging.
 python3 -c '
@@ -147,6 +171,25 @@ check "a server that never speaks SSH fails the run, not hangs it (exit 1, got $
 check "... saying it did not answer while starting SSH" \
   grep -q "127.0.0.2:2225 did not answer within 10 s while starting SSH" "$work/o11s"
 check "nothing was copied" test ! -e "$work/d11s"
+
+# A remote user whose login shell is not POSIX (sshd runs every command with it): fish, tcsh.
+# The user is made for the test, with a home of its own (the agent is uploaded there).
+chmod 755 "$work"
+for shell in fish tcsh; do
+  sh_path=$(command -v "$shell" || true)
+  if [ -z "$sh_path" ] || ! command -v useradd >/dev/null; then
+    echo "skip: a $shell login shell (needs $shell and useradd)" >&2
+    continue
+  fi
+  user=mig-$shell-$$
+  useradd -M -p "*" -d "$work/home-$shell" -s "$sh_path" "$user"  # "*": no password, not locked
+  users="$users $user"
+  mkdir -p "$work/home-$shell" && chown "$user" "$work/home-$shell"
+  from=$user@127.0.0.2:2222 m "$work/osh-$shell" "$work/dsh-$shell" --key "$rig/client_ed25519" --known-hosts "$rig/known_hosts"
+  check "a $shell login shell on the old server: the merge runs (exit 0: $(tail -1 "$work/osh-$shell"))" test "$rc" = 0
+  check "... the agent was uploaded into that user's home" grep -q "uploading migrate-agent" "$work/osh-$shell"
+  check "... every file arrived" diff -r --no-dereference "$work/src" "$work/dsh-$shell"
+done
 
 # --sudo: the agent runs under sudo -n (root here, so sudo lets it through without a password).
 if command -v sudo >/dev/null; then
