@@ -2,6 +2,8 @@
 #include "ssh/channel.h"
 
 #include <libssh2.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,8 +12,10 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "core/error.h"
+#include "core/fd.h"
 #include "ssh/session.h"
 
 namespace mig::ssh {
@@ -73,22 +77,34 @@ std::string ForAnyLoginShell(const std::string& command) {
 
 LIBSSH2_CHANNEL* Session::OpenExec(const std::string& command_for_sh) {
   const std::string command = ForAnyLoginShell(command_for_sh);
+  // Other threads may be reading other channels of the session: libssh2 only with the lock,
+  // and waits without it, short (another thread may take our answer off the socket).
+  std::unique_lock<std::recursive_mutex> lock(mu_);
+  auto wait = [&] {
+    lock.unlock();
+    WaitSocket(50);
+    lock.lock();
+  };
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kOperationTimeoutS);
   LIBSSH2_CHANNEL* ch = nullptr;
   while (!(ch = libssh2_channel_open_session(s_))) {
     if (libssh2_session_last_errno(s_) != LIBSSH2_ERROR_EAGAIN)
       Fail("cannot open a channel to " + t_.Show() + ": " + LastError());
     if (std::chrono::steady_clock::now() > deadline) Fail(t_.Show() + " did not open a channel within " + std::to_string(kOperationTimeoutS) + " s");
-    WaitSocket(1000);
+    wait();
   }
   int rc;
   while ((rc = libssh2_channel_exec(ch, command.c_str())) == LIBSSH2_ERROR_EAGAIN) {
-    if (std::chrono::steady_clock::now() > deadline) Fail(t_.Show() + " did not start a command within " + std::to_string(kOperationTimeoutS) + " s");
-    WaitSocket(1000);
+    if (std::chrono::steady_clock::now() > deadline) {
+      libssh2_channel_free(ch);
+      Fail(t_.Show() + " did not start a command within " + std::to_string(kOperationTimeoutS) + " s");
+    }
+    wait();
   }
   if (rc != 0) {
+    std::string why = LastError();
     libssh2_channel_free(ch);
-    Fail("cannot run a command on " + t_.Show() + ": " + LastError());
+    Fail("cannot run a command on " + t_.Show() + ": " + why);
   }
   return ch;
 }
@@ -105,8 +121,17 @@ class ChannelTransport : public agent::Transport {
   static constexpr size_t kMaxAhead = 8u << 20;  // read ahead of ReadSome, at most
 
  public:
-  ChannelTransport(Session& s, LIBSSH2_CHANNEL* ch, std::string what)
-      : s_(s), ch_(ch), what_(std::move(what)), reader_([this] { ReadLoop(); }) {}
+  ChannelTransport(Session& s, LIBSSH2_CHANNEL* ch, std::string what) : s_(s), ch_(ch), what_(std::move(what)) {
+    try {
+      wake_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+      if (!wake_.valid()) Fail("cannot make an eventfd: " + ErrnoString());
+      reader_ = std::thread([this] { ReadLoop(); });
+    } catch (...) {
+      std::lock_guard<std::recursive_mutex> lock(s_.mutex());
+      libssh2_channel_free(ch_);
+      throw;
+    }
+  }
   ~ChannelTransport() override {
     StopReader();
     std::lock_guard<std::recursive_mutex> lock(s_.mutex());
@@ -114,11 +139,17 @@ class ChannelTransport : public agent::Transport {
   }
 
   size_t WriteSome(const char* p, size_t n) override {
-    std::lock_guard<std::recursive_mutex> lock(s_.mutex());
-    ssize_t w = libssh2_channel_write(ch_, p, n);
-    if (w == LIBSSH2_ERROR_EAGAIN) return 0;
-    if (w < 0) Fail("the connection to " + s_.target().Show() + " was lost while sending (" + s_.LastError() + ")");
-    return static_cast<size_t>(w);
+    ssize_t w;
+    {
+      std::lock_guard<std::recursive_mutex> lock(s_.mutex());
+      w = libssh2_channel_write(ch_, p, n);
+      if (w < 0 && w != LIBSSH2_ERROR_EAGAIN)
+        Fail("the connection to " + s_.target().Show() + " was lost while sending (" + s_.LastError() + ")");
+    }
+    // Writing reads what waits on the socket into libssh2's queues first: the reader may have
+    // data to take now that its poll of the socket would not show.
+    Wake();
+    return w == LIBSSH2_ERROR_EAGAIN ? 0 : static_cast<size_t>(w);
   }
 
   long ReadSome(char* p, size_t n) override {
@@ -147,7 +178,7 @@ class ChannelTransport : public agent::Transport {
       std::lock_guard<std::recursive_mutex> lock(s_.mutex());
       s_.Keepalive();
       // Data waits to be sent: wake when the socket takes it, unless the channel's window holds
-      // it back (then only the server's window adjustment, inbound, lets it go).
+      // it back (then only the server's window adjustment, which the reader takes in, lets it go).
       window = want_write && libssh2_channel_window_write(ch_) > 0;
     }
     timeout_ms = std::min(timeout_ms, 50);
@@ -156,8 +187,10 @@ class ChannelTransport : public agent::Transport {
       return;
     }
     std::unique_lock<std::mutex> lock(mu_);
-    data_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                   [this] { return !ahead_.empty() || ended_ || !error_.empty(); });
+    const uint64_t seen = window_grew_;
+    data_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+      return !ahead_.empty() || ended_ || !error_.empty() || window_grew_ != seen;
+    });
   }
 
   std::string EndReason() override {
@@ -185,7 +218,7 @@ class ChannelTransport : public agent::Transport {
   // The reader thread: reads the channel until its end, an error, or StopReader, keeping at
   // most kMaxAhead bytes that ReadSome has not taken.
   void ReadLoop() {
-    std::string buf;
+    std::vector<char> buf(kReadChunk);
     try {
       while (true) {
         {
@@ -193,32 +226,40 @@ class ChannelTransport : public agent::Transport {
           room_.wait(lock, [this] { return stop_ || ahead_bytes_ < kMaxAhead; });
           if (stop_) return;
         }
-        if (buf.size() != kReadChunk) buf.assign(kReadChunk, '\0');
         ssize_t r;
         bool eof;
+        uint32_t window = 0;
         std::string failure;
         {
           std::lock_guard<std::recursive_mutex> lock(s_.mutex());
           DrainStderr();
           r = libssh2_channel_read(ch_, buf.data(), buf.size());
           eof = libssh2_channel_eof(ch_) != 0;
+          window = libssh2_channel_window_write(ch_);
           if (r < 0 && r != LIBSSH2_ERROR_EAGAIN)
             failure = "the connection to " + s_.target().Show() + " was lost (" + s_.LastError() + ")";
         }
-        if (r > 0) {
-          buf.resize(static_cast<size_t>(r));
+        {
           std::lock_guard<std::mutex> lock(mu_);
-          ahead_bytes_ += buf.size();
-          ahead_.push_back(std::move(buf));
-          buf.clear();
-          data_.notify_one();
-        } else if (!failure.empty()) {
-          return Finish(false, failure);
-        } else if (eof) {
-          return Finish(true, "");
-        } else {  // nothing yet: wait for the socket, briefly (another thread may read it first)
-          s_.WaitSocket(50);
+          if (window > window_) ++window_grew_, data_.notify_one();
+          window_ = window;
+          if (r > 0) {
+            ahead_bytes_ += static_cast<size_t>(r);
+            // Small reads join the last piece: memory stays near the bytes held, however the
+            // far side cuts its packets.
+            if (!ahead_.empty() && ahead_.back().size() + static_cast<size_t>(r) <= kReadChunk)
+              ahead_.back().append(buf.data(), static_cast<size_t>(r));
+            else
+              ahead_.emplace_back(buf.data(), static_cast<size_t>(r));
+            data_.notify_one();
+            continue;
+          }
         }
+        if (!failure.empty()) return Finish(false, failure);
+        if (eof) return Finish(true, "");
+        // Until the socket has data, or our WriteSome woke us (writing reads the socket into
+        // libssh2's queue: data may wait there that poll does not see), or 50 ms.
+        s_.WaitSocket(50, false, wake_.get());
       }
     } catch (const std::exception& e) {
       Finish(false, "reading from " + s_.target().Show() + " failed: " + e.what());
@@ -232,12 +273,18 @@ class ChannelTransport : public agent::Transport {
     data_.notify_one();
   }
 
+  void Wake() {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t r = ::write(wake_.get(), &one, sizeof one);
+  }
+
   void StopReader() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
     }
     room_.notify_one();
+    if (wake_.valid()) Wake();
     if (reader_.joinable()) reader_.join();
   }
 
@@ -250,13 +297,16 @@ class ChannelTransport : public agent::Transport {
   LIBSSH2_CHANNEL* ch_;
   std::string what_;
   std::string err_;  // the command's stderr (its tail), under the session's lock
+  Fd wake_;          // written after our writes and at the stop: the reader's poll wakes
   std::mutex mu_;    // guards what follows
   std::condition_variable data_, room_;
   std::deque<std::string> ahead_;  // read, not yet taken by ReadSome
   size_t front_pos_ = 0, ahead_bytes_ = 0;
+  uint32_t window_ = 0;        // the channel's send window, as the reader last saw it
+  uint64_t window_grew_ = 0;   // times it grew: Wait wakes when data must go out
   bool ended_ = false, stop_ = false;
   std::string error_;
-  std::thread reader_;  // last: it starts once the rest is built
+  std::thread reader_;
 };
 
 }  // namespace
@@ -266,8 +316,15 @@ std::unique_ptr<agent::Transport> Session::Exec(const std::string& command) {
 }
 
 ProcResult Session::Run(const std::string& command, const std::string& input, const RunLimits& limits) {
+  // libssh2 with the session's lock (other threads may use other channels), waits without it.
+  std::unique_lock<std::recursive_mutex> lock(mu_);
   LIBSSH2_CHANNEL* ch = OpenExec(command);
   std::unique_ptr<LIBSSH2_CHANNEL, decltype(&libssh2_channel_free)> hold(ch, libssh2_channel_free);
+  auto wait = [&](int ms, bool want_write = false) {
+    lock.unlock();
+    WaitSocket(ms, want_write);
+    lock.lock();
+  };
   const std::string what = "`" + command + "` on " + t_.Show();
   ProcResult res;
   size_t sent = 0;
@@ -309,16 +366,16 @@ ProcResult Session::Run(const std::string& command, const std::string& input, co
       if (now - idle > std::chrono::seconds(kIdleTimeoutS))
         Fail(what + " printed nothing for " + std::to_string(kIdleTimeoutS) + " s");
       Keepalive();
-      WaitSocket(1000, sent < input.size() && libssh2_channel_window_write(ch) > 0);
+      wait(50, sent < input.size() && libssh2_channel_window_write(ch) > 0);
     }
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kOperationTimeoutS);
   int rc;
   while ((rc = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN && std::chrono::steady_clock::now() < deadline)
-    WaitSocket(200);
+    wait(200);
   while (rc == 0 && (rc = libssh2_channel_wait_closed(ch)) == LIBSSH2_ERROR_EAGAIN &&
          std::chrono::steady_clock::now() < deadline)
-    WaitSocket(200);
+    wait(200);
   for (ssize_t n; (n = libssh2_channel_read_stderr(ch, buf, sizeof buf)) > 0;) KeepTail(res.err, buf, static_cast<size_t>(n));
   Ending end = EndingOf(s_, ch, rc == 0);
   if (!end.closed)

@@ -50,6 +50,7 @@ std::unique_ptr<agent::AgentSession> StartRemoteAgent(Session& s, const std::str
   } catch (const Error&) {
     const std::string said = session->not_agent_text();
     if (said.rfind("migrate-agent-missing ", 0) != 0) throw;
+    session.reset();  // its channel (and the thread reading it) goes before the upload's
     std::string machine = said.substr(std::string("migrate-agent-missing ").size());
     while (!machine.empty() && machine.back() == ' ') machine.pop_back();
     if (machine != agent::MachineName())

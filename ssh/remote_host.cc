@@ -32,7 +32,6 @@ class RemoteProc : public Proc {
  public:
   RemoteProc(Session& s, const std::vector<std::string>& argv, int pipes) : s_(s) {
     command_ = CommandLine(argv) + " (on " + s.target().Show() + ")";
-    std::lock_guard<std::recursive_mutex> lock(s_.mutex());
     ch_ = s_.OpenExec(ShellQuote(argv) + ((pipes & kStdin) ? "" : " </dev/null"));
   }
   ~RemoteProc() override {
@@ -145,8 +144,7 @@ class RemoteProc : public Proc {
 
 ProcResult RemoteHost::Run(const std::vector<std::string>& argv, const std::string& input,
                            std::chrono::seconds timeout) const {
-  std::lock_guard<std::recursive_mutex> lock(s_.mutex());
-  RunLimits limits;
+  RunLimits limits;  // Session::Run takes the session's lock for its libssh2 calls
   limits.deadline = timeout;
   return s_.Run(ShellQuote(argv) + (input.empty() ? " </dev/null" : ""), input, limits);
 }
@@ -156,7 +154,6 @@ std::unique_ptr<Proc> RemoteHost::Start(const std::vector<std::string>& argv, in
 }
 
 bool RemoteHost::ReadFile(const std::string& path, std::string& out, size_t max) const {
-  std::lock_guard<std::recursive_mutex> lock(s_.mutex());
   // At most one byte more than `max` comes, so that a larger file is told from one of `max`
   // bytes; the limit makes a shell that prints more than asked fail rather than be cut.
   RunLimits limits;

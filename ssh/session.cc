@@ -168,13 +168,21 @@ std::string Session::PeerIPv4() const {
   return buf;
 }
 
-void Session::WaitSocket(int timeout_ms, bool want_write) {
-  int dir = libssh2_session_block_directions(s_);
-  struct pollfd p {sock_, 0, 0};
-  if (dir & LIBSSH2_SESSION_BLOCK_INBOUND) p.events |= POLLIN;
-  if ((dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) || want_write) p.events |= POLLOUT;
-  if (p.events == 0) p.events = POLLIN;
-  ::poll(&p, 1, timeout_ms);
+void Session::WaitSocket(int timeout_ms, bool want_write, int wake_fd) {
+  int dir;
+  {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    dir = libssh2_session_block_directions(s_);
+  }
+  struct pollfd p[2] = {{sock_, 0, 0}, {wake_fd, POLLIN, 0}};
+  if (dir & LIBSSH2_SESSION_BLOCK_INBOUND) p[0].events |= POLLIN;
+  if ((dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) || want_write) p[0].events |= POLLOUT;
+  if (p[0].events == 0) p[0].events = POLLIN;
+  ::poll(p, wake_fd >= 0 ? 2 : 1, timeout_ms);
+  if (wake_fd >= 0 && (p[1].revents & POLLIN)) {
+    uint64_t n;
+    [[maybe_unused]] ssize_t r = ::read(wake_fd, &n, sizeof n);
+  }
 }
 
 void Session::Keepalive() {

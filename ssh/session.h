@@ -72,8 +72,9 @@ class Session {
   std::string PeerIPv4() const;
 
   // Internal, for channels: waits until the socket is ready in the direction libssh2 needs,
-  // or writable when `want_write` (a channel has data to send and room in its window).
-  void WaitSocket(int timeout_ms, bool want_write = false);
+  // or writable when `want_write` (a channel has data to send and room in its window), or
+  // `wake_fd` (an eventfd, -1 for none) is readable; then empties `wake_fd`.
+  void WaitSocket(int timeout_ms, bool want_write = false, int wake_fd = -1);
   // Sends a keepalive when one is due. Throws mig::Error when the connection is lost.
   void Keepalive();
   LIBSSH2_SESSION* raw() { return s_; }
