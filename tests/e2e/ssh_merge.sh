@@ -19,12 +19,14 @@ echo hello >"$work/src/sub/a.txt"
 head -c 300000 /dev/urandom >"$work/src/big.bin"
 ln -s sub/a.txt "$work/src/link"
 
-# m OUT DST [flags...]: merge $work/src from the rig into DST; exit code in $rc, output in OUT.
+# m OUT DST [flags...]: merge $work/src from $from into DST; exit code in $rc, output in OUT.
+# The command runs under "${wrap[@]}" when set (a namespace of its own, a timeout).
+wrap=()
 m() {
   local out=$1 dst=$2
   shift 2
   set +e
-  "$bin/migrate" merge-dir -q --from "$from" "$@" "$work/src" "$dst" </dev/null >"$out" 2>&1
+  "${wrap[@]}" "$bin/migrate" merge-dir -q --from "$from" "$@" "$work/src" "$dst" </dev/null >"$out" 2>&1
   rc=$?
   set -e
 }
@@ -111,12 +113,9 @@ if unshare -m true 2>/dev/null; then
   echo "nameserver 127.0.0.1" >"$work/resolv.conf"
   # resolve OUT FILE-OVER-ETC ETC-FILE
   resolve() {
-    set +e
-    unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$2" "$3" \
-      "$bin/migrate" merge-dir -q --from root@old-server.invalid:2222 --key "$rig/client_ed25519" \
-      --known-hosts "$rig/known_hosts" "$work/src" "$work/d11n" </dev/null >"$1" 2>&1
-    rc=$?
-    set -e
+    wrap=(unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$2" "$3")
+    from=root@old-server.invalid:2222 m "$1" "$work/d11n" --key "$rig/client_ed25519" --known-hosts "$rig/known_hosts"
+    wrap=()
   }
   resolve "$work/o11n" "$work/nsswitch.conf" /etc/nsswitch.conf
   check "a name that does not exist fails (exit 1: $(tail -1 "$work/o11n"))" test "$rc" = 1
@@ -134,12 +133,9 @@ fi
 # An address that drops the connection attempt (a firewall): in a network namespace of its
 # own with only loopback, a port whose SYNs are dropped. The connect gives up after 10 s.
 if command -v iptables >/dev/null && unshare -n true 2>/dev/null; then
-  set +e
-  unshare -n sh -c 'ip link set lo up && iptables -A INPUT -p tcp --dport 2231 -j DROP && exec "$@"' sh \
-    timeout 120 "$bin/migrate" merge-dir -q --from root@127.0.0.1:2231 --key "$rig/client_ed25519" \
-    --known-hosts "$rig/known_hosts" "$work/src" "$work/d11t" </dev/null >"$work/o11t" 2>&1
-  rc=$?
-  set -e
+  wrap=(unshare -n sh -c 'ip link set lo up && iptables -A INPUT -p tcp --dport 2231 -j DROP && exec "$@"' sh timeout 120)
+  from=root@127.0.0.1:2231 m "$work/o11t" "$work/d11t" --key "$rig/client_ed25519" --known-hosts "$rig/known_hosts"
+  wrap=()
   check "a connection that is never answered fails the run (exit 1: $(tail -1 "$work/o11t"))" test "$rc" = 1
   check "... saying it did not answer, and what that suggests" \
     grep -q "127.0.0.1 did not answer within 10 s: a firewall, or a wrong address?" "$work/o11t"
@@ -161,11 +157,9 @@ while True:
 ' >"$work/silent.out" 2>&1 &
 silent=$!
 for _ in $(seq 100); do grep -q ready "$work/silent.out" && break; sleep 0.1; done
-set +e
-timeout 120 "$bin/migrate" merge-dir -q --from root@127.0.0.2:2225 --key "$rig/client_ed25519" \
-  --known-hosts "$rig/known_hosts" "$work/src" "$work/d11s" </dev/null >"$work/o11s" 2>&1
-rc=$?
-set -e
+wrap=(timeout 120)
+from=root@127.0.0.2:2225 m "$work/o11s" "$work/d11s" --key "$rig/client_ed25519" --known-hosts "$rig/known_hosts"
+wrap=()
 kill "$silent" 2>/dev/null || true
 check "a server that never speaks SSH fails the run, not hangs it (exit 1, got $rc)" test "$rc" = 1
 check "... saying it did not answer while starting SSH" \
