@@ -316,13 +316,8 @@ class AgentSource::Listing {
 
   void Spool(std::string& buf) {
     if (buf.empty()) return;
-    size_t done = 0;
-    while (done < buf.size()) {
-      ssize_t n = ::pwrite(spool_.get(), buf.data() + done, buf.size() - done, static_cast<off_t>(write_off_ + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) Fail("cannot write the listing's spool file in " + spool_dir_ + ": " + ErrnoString());
-      done += static_cast<size_t>(n);
-    }
+    WriteAllAt(spool_.get(), buf.data(), buf.size(), static_cast<off_t>(write_off_),
+               "the listing's spool file in " + spool_dir_);
     write_off_ += buf.size();
     buf.clear();
     // An endless listing (a hostile agent) must not fill the target's disk.

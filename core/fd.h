@@ -3,7 +3,11 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <string>
 #include <utility>
+
+#include "core/error.h"
 
 namespace mig {
 
@@ -35,5 +39,17 @@ class Fd {
  private:
   int fd_ = -1;
 };
+
+// Writes all of [p, p + n) at offset `off` of `fd`; throws mig::Error "cannot write WHAT: ...".
+inline void WriteAllAt(int fd, const char* p, size_t n, off_t off, const std::string& what) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) Fail("cannot write " + what + ": " + ErrnoString());
+    p += w;
+    n -= static_cast<size_t>(w);
+    off += w;
+  }
+}
 
 }  // namespace mig

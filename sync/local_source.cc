@@ -46,23 +46,11 @@ void HashZeros(XXH3_state_t* st, uint64_t n) {
   }
 }
 
-void WriteAll(int fd, const char* p, size_t n, off_t off, const std::string& what) {
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, p, n, off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      Fail("cannot write the copy of " + what + ": " + ErrnoString());
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-    off += w;
-  }
-}
-
 // Copies [from, to) of in to out; returns the bytes copied (less at an early end of file).
 uint64_t CopyRange(int in, int out, off_t from, off_t to, XXH3_state_t* st,
                    const std::string& what) {
   char* buf = Buffer();
+  const std::string copy_of = "the copy of " + what;
   off_t off = from, kicked = from;
   while (off < to) {
     if (out >= 0 && off - kicked >= kWritebackChunk) {
@@ -78,7 +66,7 @@ uint64_t CopyRange(int in, int out, off_t from, off_t to, XXH3_state_t* st,
     }
     if (r == 0) break;
     XXH3_128bits_update(st, buf, static_cast<size_t>(r));
-    if (out >= 0) WriteAll(out, buf, static_cast<size_t>(r), off, what);
+    if (out >= 0) WriteAllAt(out, buf, static_cast<size_t>(r), off, copy_of);
     off += r;
   }
   return static_cast<uint64_t>(off - from);
