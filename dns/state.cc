@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace fs = std::filesystem;
 
@@ -23,14 +24,13 @@ std::string Env(const char* k) {
   return v ? v : "";
 }
 
-// Writes `text` to `path` atomically: temporary name, fsync, rename.
+// Writes `text` to `path` atomically (core/files.h), naming --state-dir when it cannot.
 void WriteAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) Fail("cannot write " + tmp + ": " + ErrnoString() + "; give another folder with --state-dir");
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) Fail("cannot write " + path + ": " + ErrnoString());
+  try {
+    WriteFileAtomic(path, text);
+  } catch (const Error& e) {
+    Fail(std::string(e.what()) + "; or give another folder with --state-dir");
+  }
 }
 
 std::string UtcNow() {

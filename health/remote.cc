@@ -11,6 +11,7 @@
 
 #include "agent/serve.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "db/postgres.h"
 #include "db/replay.h"
 #include "docker/docker.h"
@@ -99,20 +100,15 @@ std::vector<Check> RemoteChecks(const CheckOptions& o) {
     return rows;
   }
   Install in;
-  char tmpl[] = "/tmp/migrate-check.XXXXXX";
-  std::string mirror = ::mkdtemp(tmpl) ? tmpl : "/tmp";
   try {
-    in = LoadRemoteInstall(host, o.from_path, o.db_service, "", ProcessEnv(), mirror);
+    TempDir mirror("migrate-check");  // the old install's top-level files, removed when read
+    in = LoadRemoteInstall(host, o.from_path, o.db_service, "", ProcessEnv(), mirror.path());
     rows.push_back(Ok("old install", in.dir + where + ", project " + in.project_name +
                                          (in.version.empty() ? "" : ", version " + in.version)));
   } catch (const Error& e) {
     rows.push_back(Failed("old install", e.what(), "give --from-path the old release folder (it holds docker-compose.yml)"));
-    std::error_code ec;
-    std::filesystem::remove_all(mirror, ec);
     return rows;
   }
-  std::error_code ec;
-  std::filesystem::remove_all(mirror, ec);
   uint64_t db_bytes = 0;
   if (tool) {
     docker::Stack stack(*tool, in.dir, in.project.file, in.project_name, host);

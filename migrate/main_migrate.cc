@@ -159,9 +159,6 @@ int main(int argc, char** argv) {
                     "on this server use migrate-local --from-path OLD --to-path NEW");
     mig::ApplyEnvironment(opts, mig::ProcessEnv(), app.count("--to-path") > 0, app.count("--dry-run") > 0);
     mig::TheLog().set_quiet(opts.quiet || opts.json);
-    mig::Report r = mig::RunMigration(opts);
-    if (opts.json) std::cout << r.ToJson().dump(2) << "\n";
-    else std::cout << r.Summary();
-    return 0;
+    return mig::FinishRun(mig::RunMigration(opts), opts.json);
   });
 }

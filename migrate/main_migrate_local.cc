@@ -29,11 +29,6 @@ int main(int argc, char** argv) {
     }
     mig::ApplyEnvironment(o, mig::ProcessEnv(), app.count("--to-path") > 0, app.count("--dry-run") > 0);
     mig::TheLog().set_quiet(o.quiet || o.json);
-    mig::Report r = mig::RunMigration(o);
-    if (o.json) std::cout << r.ToJson().dump(2) << "\n";
-    else std::cout << r.Summary();
-    std::cout.flush();
-    mig::FailIfDnsHookFailed(r);  // exit 1, saying that the migration itself succeeded
-    return 0;
+    return mig::FinishRun(mig::RunMigration(o), o.json);
   });
 }

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/log.h"
 #include "db/replay.h"
 #include "docker/docker.h"
@@ -26,6 +27,8 @@
 #include "sync/apply.h"
 #include "sync/plan.h"
 #include "sync/source.h"
+#include "pipeline/run_state.h"
+#include "pipeline/safety_copy.h"
 
 namespace fs = std::filesystem;
 
@@ -40,21 +43,11 @@ std::string UtcStamp(const char* fmt) {
   return buf;
 }
 
+// The first line of a small file ("" when absent).
 std::string ReadSmall(const std::string& path) {
-  std::ifstream in(path);
-  std::string s;
-  std::getline(in, s);
-  return s;
-}
-
-void WriteSmall(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text << "\n";
-    if (!out.flush()) Fail("cannot write " + tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) Fail("cannot write " + path + ": " + ErrnoString());
+  std::optional<std::string> text = ReadSmallFile(path, 4096);
+  if (!text) return "";
+  return text->substr(0, text->find('\n'));
 }
 
 nlohmann::json TotalsJson(const sync::PlanTotals& t) {
@@ -80,24 +73,6 @@ nlohmann::json StateJson(const db::DbState& st) {
   for (const auto& [k, v] : st.sequences) j["sequences"][k] = v;
   return j;
 }
-
-// What a resumable run has finished, in migration/<ts>/state.json.
-struct RunState {
-  bool backup_done = false, dump_done = false;
-  nlohmann::json ToJson() const { return {{"data_backup", backup_done}, {"target_dump", dump_done}}; }
-  static RunState Load(const std::string& path) {
-    RunState s;
-    std::ifstream in(path);
-    if (!in) return s;
-    try {
-      auto j = nlohmann::json::parse(in);
-      s.backup_done = j.value("data_backup", false);
-      s.dump_done = j.value("target_dump", false);
-    } catch (const std::exception&) {
-    }
-    return s;
-  }
-};
 
 // The old server as the replay's pg_dump sees it in a remote migration: the dump runs through
 // migrate-agent (RUN) and streams over the agent's channel; everything else as `remote`.
@@ -154,7 +129,8 @@ class Migration {
     const std::string db = o_.skip_db ? "" : o_.db_service;
     if (!o_.from.empty()) {
       ConnectRemote();
-      from_ = LoadRemoteInstall(*remote_, o_.from_path, db, o_.from_project, env, mirror_.path());
+      mirror_.emplace("migrate-remote");
+      from_ = LoadRemoteInstall(*remote_, o_.from_path, db, o_.from_project, env, mirror_->path());
     } else {
       from_ = LoadInstall(o_.from_path, "source", db, o_.from_project, env);
     }
@@ -275,13 +251,13 @@ class Migration {
           ti = dst_pg_->Probe(db::RetiredName(to_.pg.db));
         }
         if (!ti.db_exists)
-          Fail("the target database " + to_.pg.db + " does not exist in " + to_.project_name +
+          BadInput("the target database " + to_.pg.db + " does not exist in " + to_.project_name +
                ": start the new release once so that it initialises its database");
         if (!ti.superuser)
-          Fail("the target's user " + to_.pg.user + " is not a superuser: the replay creates and renames "
+          BadInput("the target's user " + to_.pg.user + " is not a superuser: the replay creates and renames "
                "databases and roles; use the postgres service's POSTGRES_USER");
         if (src_major_ && ti.major < src_major_)
-          Fail("the target runs postgres " + std::to_string(ti.major) + ", older than the source's " +
+          BadInput("the target runs postgres " + std::to_string(ti.major) + ", older than the source's " +
                std::to_string(src_major_) + ": a dump cannot go back to an older major version");
         dst_db_size = static_cast<uint64_t>(ti.db_size);
         rep_.Check("target postgres", true,
@@ -391,7 +367,8 @@ class Migration {
       if (fs::exists(mroot_ + "/" + ts, ec)) ts += "-" + std::to_string(::getpid());
       fs::create_directories(mroot_ + "/" + ts, ec);
       if (ec) Fail("cannot create " + mroot_ + "/" + ts + ": " + ec.message());
-      WriteSmall(mroot_ + "/in-progress", ts);
+      WriteFileAtomic(mroot_ + "/in-progress", ts + "\n");
+      RunState{}.Save(mroot_ + "/" + ts + "/state.json");
     }
     mdir_ = mroot_ + "/" + ts;
     rep_.migration_dir = mdir_;
@@ -400,40 +377,14 @@ class Migration {
                   " -> " + to_.dir);
   }
 
-  void SaveState() { WriteSmall(mdir_ + "/state.json", state_.ToJson().dump()); }
-
   void SafetyCopy() {
     Step step(rep_, "safety copy");
-    state_ = RunState::Load(mdir_ + "/state.json");
-    std::string detail;
-    std::error_code ec;
-    const std::string backup = mdir_ + "/data.backup";
-    if (o_.skip_data) {
-      detail = "data/ skipped";
-    } else if (state_.backup_done) {
-      detail = "data.backup/ kept from the interrupted run";
-    } else if (fs::is_directory(to_.data_dir(), ec)) {
-      fs::remove_all(backup, ec);  // a half-made snapshot of an interrupted run
-      uint64_t n = sync::HardLinkSnapshot(to_.data_dir(), backup);
-      detail = "data.backup/ (" + std::to_string(n) + " entries, hard links)";
-      state_.backup_done = true;
-      SaveState();
-    } else {
-      detail = "target had no data/";
-      state_.backup_done = true;
-      SaveState();
-    }
-    if (!o_.skip_db) {
-      if (state_.dump_done) {
-        detail += "; target-db.dump kept from the interrupted run";
-      } else {
-        uint64_t n = dst_pg_->DumpToFile(mdir_ + "/target-db.dump");
-        detail += "; target-db.dump (" + HumanBytes(n) + ")";
-        state_.dump_done = true;
-        SaveState();
-      }
-    }
-    step.Done(detail);
+    SafetyCopyInput in;
+    in.run_dir = mdir_;
+    if (!o_.skip_data) in.data_dir = to_.data_dir();
+    if (!o_.skip_db) in.dump_target = [this](const std::string& path) { return dst_pg_->DumpToFile(path); };
+    SafetyCopyResult r = mig::SafetyCopy(in, state_);
+    step.Done(r.detail);
   }
 
   void StopOld(bool db_too) {
@@ -554,25 +505,8 @@ class Migration {
     if (!o_.skip_db && dst_pg_) rep_.next_steps.push_back("roll back the database: " + DbRollbackCommand());
   }
 
-  // A private folder for the old install's mirrored files, removed at the end.
-  struct TempDir {
-    std::string p;
-    const std::string& path() {
-      if (p.empty()) {
-        char tmpl[] = "/tmp/migrate-remote.XXXXXX";
-        if (!::mkdtemp(tmpl)) Fail(std::string("cannot create a folder in /tmp: ") + ErrnoString());
-        p = tmpl;
-      }
-      return p;
-    }
-    ~TempDir() {
-      std::error_code ec;
-      if (!p.empty()) fs::remove_all(p, ec);
-    }
-  };
-
   Options o_;
-  TempDir mirror_;
+  std::optional<TempDir> mirror_;  // the old install's top-level files (remote)
   std::unique_ptr<ssh::Session> ssh_;
   std::unique_ptr<ssh::RemoteHost> remote_;
   std::unique_ptr<agent::AgentSession> agent_;

@@ -13,6 +13,7 @@
 #include "compose/compose.h"
 #include "compose/rewrite.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/fd.h"
 #include "docker/docker.h"
 #include "migrate/install.h"
@@ -25,24 +26,6 @@
 namespace fs = std::filesystem;
 
 namespace mig {
-
-namespace {
-
-// Writes `text` to `path` with `mode`: temporary name, fsync, rename.
-void WriteAtomically(const std::string& path, const std::string& text, mode_t mode) {
-  std::string tmp = path + ".migrate-tmp";
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 07777));
-  if (!fd.valid()) Fail("cannot write " + tmp + ": " + ErrnoString());
-  bool ok = ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fchmod(fd.get(), mode & 07777) == 0 && ::fsync(fd.get()) == 0;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    Fail("cannot write " + path + ": " + ErrnoString(e));
-  }
-}
-
-}  // namespace
 
 int ReleasePrefix(const PrefixOptions& o) {
   std::string file = o.file;
@@ -69,8 +52,8 @@ int ReleasePrefix(const PrefixOptions& o) {
   struct stat st;
   if (::stat(file.c_str(), &st) != 0) Fail("cannot read " + file + ": " + ErrnoString());
   const std::string backup = file + ".orig-" + stamp;
-  WriteAtomically(backup, before, st.st_mode);
-  WriteAtomically(file, after, st.st_mode);
+  WriteFileAtomic(backup, before, st.st_mode);
+  WriteFileAtomic(file, after, st.st_mode);
   std::cout << "written; the original is kept as " << backup << "\n";
   for (const auto& [key, name] : plan.names) std::cout << "  volume " << key << " -> " << name << "\n";
   return 0;

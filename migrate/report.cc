@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/log.h"
 
 namespace mig {
@@ -62,15 +63,7 @@ std::string Report::Summary() const {
   return o.str();
 }
 
-void Report::Write(const std::string& path) const {
-  std::string tmp = path + ".tmp";
-  std::string text = ToJson().dump(2) + "\n";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) Fail("cannot write " + tmp + ": " + ErrnoString());
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) Fail("cannot write " + path + ": " + ErrnoString());
-}
+void Report::Write(const std::string& path) const { WriteFileAtomic(path, ToJson().dump(2) + "\n"); }
 
 Step::Step(Report& r, std::string name) : r_(r) {
   rec_.name = std::move(name);

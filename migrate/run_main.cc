@@ -7,8 +7,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <iostream>
 
 #include "core/error.h"
+#include "migrate/dns_hook.h"
+#include "migrate/report.h"
 
 namespace mig {
 
@@ -33,6 +36,18 @@ int RunMain(const std::string& program, const std::function<int()>& body) {
     std::fprintf(stderr, "%s: error: %s\n", program.c_str(), e.what());
     return kExitFailed;
   }
+}
+
+int FinishRun(const Report& r, bool json) {
+  if (json) std::cout << r.ToJson().dump(2) << "\n";
+  else std::cout << r.Summary();
+  std::cout.flush();
+  FailIfDnsHookFailed(r);  // its own sentence: the migration itself succeeded
+  for (const auto& s : r.steps)
+    if (s.status == "failed")
+      Fail("the step '" + s.name + "' failed (" + s.detail + "); the rest of the run succeeded: see the next steps "
+           "for how to finish it by hand");
+  return kExitOk;
 }
 
 }  // namespace mig

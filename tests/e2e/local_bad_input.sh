@@ -36,6 +36,13 @@ check "a malformed compose file names file, line and column" expect 2 "docker-co
 printf 'services:\n  - postgres\n' >"$NEW/docker-compose.yml"
 check "a compose file of an unknown shape" expect 2 "must be a mapping" --from-path "$OLD" --to-path "$NEW"
 cp "$WORK/compose.good" "$NEW/docker-compose.yml"
+# A database that is not there is the install's fault, found before anything changes: exit 2.
+sed -i 's/^POSTGRES_DB=.*/POSTGRES_DB=nosuchdb/' "$OLD/.env"
+check "a source database that does not exist (exit 2)" expect 2 "the source database nosuchdb does not exist" --from-path "$OLD" --to-path "$NEW" --yes
+sed -i 's/^POSTGRES_DB=.*/POSTGRES_DB=appdb/' "$OLD/.env"
+sed -i 's/^POSTGRES_DB=.*/POSTGRES_DB=nosuchdb/' "$NEW/.env"
+check "a target database that does not exist (exit 2, start the new release once)" expect 2 "the target database nosuchdb does not exist.*start the new release once" --from-path "$OLD" --to-path "$NEW" --yes
+sed -i 's/^POSTGRES_DB=.*/POSTGRES_DB=appdb/' "$NEW/.env"
 check "nothing was changed by the refused runs" unchanged
 
 # A second run on a target being migrated is refused by the lock.

@@ -37,6 +37,12 @@ for r in ssh "clock skew" agent "old docker engine" "old install" "old postgres"
 done
 check "the clock skew of one machine with itself reads under a second" \
   python3 -c "import json,re,sys; d=[c['detail'] for c in json.load(open(sys.argv[1]))['checks'] if c['name']=='clock skew'][0]; sys.exit(0 if float(re.search(r'by ([0-9.]+) s', d).group(1)) < 1 else 1)" "$WORK/chk.out"
+echo "not a folder" >"$WORK/tmp-is-a-file"
+TMPDIR=$WORK/tmp-is-a-file run_remote "$WORK/chk3.out" "$WORK/chk3.err" check --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" --json
+check "migrate check --from without a usable TMPDIR exits 1" test "$RC" = 1
+check "its old install row fails naming the folder it could not make" \
+  grep -q "cannot create a private folder in $WORK/tmp-is-a-file" <(json "$WORK/chk3.out" '[c["detail"] for c in j["checks"] if c["name"]=="old install"][0]')
+check "and removes nothing (the path TMPDIR named is still there)" grep -qx "not a folder" "$WORK/tmp-is-a-file"
 run_remote "$WORK/chk2.out" "$WORK/chk2.err" check --from "$from" --key "$rig/stranger" --known-hosts "$rig/known_hosts"
 check "migrate check with a key the old server refuses exits 1" test "$RC" = 1
 check "its ssh row fails and says why" grep -q "^ssh .*fail.*rejected the authentication" "$WORK/chk2.out"
@@ -90,4 +96,11 @@ run_remote "$WORK/r2.out" "$WORK/r2.err" --from "$from" --from-path "$OLD" --to-
 check "a second run exits 0" test "$RC" = 0
 check "a second run uploads nothing" bash -c "! grep -q uploading '$WORK/r2.err'"
 check "a second run writes no file" test "$(json "$WORK/r2.out" 'j["data"]["merge"]["files_written"]')" = 0
+
+# --- a DNS hook that fails after a good migration: exit 1, as migrate-local, and says the migration stands
+run_remote "$WORK/r3.out" "$WORK/r3.err" --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" --json \
+  --dns-hook "echo 'zone not found' >&2; exit 3" --dns-name www.example.test --new-ip 192.0.2.20
+check "a failed DNS hook makes migrate --from exit 1" test "$RC" = 1
+check "it says the migration itself succeeded" grep -q "the DNS hook failed (exit 3: zone not found); the migration itself succeeded" "$WORK/r3.err"
+check "the report's result is still ok" test "$(json "$WORK/r3.out" 'j["result"]')" = ok
 finish

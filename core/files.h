@@ -1,0 +1,37 @@
+// Small files that must survive a crash, and private temporary folders.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+namespace mig {
+
+// Writes `text` to `path` so that after a crash `path` holds either its old content or all of
+// `text`, never a part: a temporary name beside it, write, fsync, rename over `path`, fsync
+// the folder. The file gets `mode`. Throws mig::Error (failed) naming `path` and the cause.
+// For state.json, report.json, the DNS state, release files: small files, not data.
+void WriteFileAtomic(const std::string& path, const std::string& text, mode_t mode = 0644);
+
+// The content of `path`, or nullopt when it does not exist. Throws mig::Error (failed) when it
+// exists but cannot be read, or is larger than `limit` bytes (a small file that is not small
+// is damaged).
+std::optional<std::string> ReadSmallFile(const std::string& path, size_t limit = 4 << 20);
+
+// A private folder (mode 0700) made with mkdtemp under $TMPDIR (else /tmp), removed with what
+// it holds when this object is destroyed. Construction throws mig::Error (failed) when the
+// folder cannot be made; then nothing is ever removed.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "migrate");
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace mig

@@ -1,0 +1,84 @@
+#include "core/files.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+
+namespace fs = std::filesystem;
+using namespace mig;
+
+namespace {
+// Sets an environment variable for the life of the object.
+struct ScopedEnv {
+  std::string key, old;
+  bool had;
+  ScopedEnv(const char* k, const std::string& v) : key(k) {
+    const char* o = std::getenv(k);
+    had = o != nullptr;
+    if (had) old = o;
+    ::setenv(k, v.c_str(), 1);
+  }
+  ~ScopedEnv() { had ? (void)::setenv(key.c_str(), old.c_str(), 1) : (void)::unsetenv(key.c_str()); }
+};
+}  // namespace
+
+TEST_CASE("WriteFileAtomic replaces the whole file with the mode asked and leaves no temporary") {
+  TempDir d("files-test");
+  const std::string p = d.path() + "/state.json";
+  WriteFileAtomic(p, "first\n");
+  WriteFileAtomic(p, "second, longer\n", 0600);
+  CHECK(*ReadSmallFile(p) == "second, longer\n");
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(std::distance(fs::directory_iterator(d.path()), fs::directory_iterator()) == 1);
+}
+
+TEST_CASE("WriteFileAtomic into a missing folder fails naming the file and keeps nothing") {
+  TempDir d("files-test");
+  try {
+    WriteFileAtomic(d.path() + "/nope/report.json", "x");
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.exit_code() == 1);
+    CHECK(std::string(e.what()).find("cannot write " + d.path() + "/nope/report.json") != std::string::npos);
+  }
+}
+
+TEST_CASE("ReadSmallFile: absent is nullopt, too large is an error naming the file") {
+  TempDir d("files-test");
+  CHECK_FALSE(ReadSmallFile(d.path() + "/absent").has_value());
+  WriteFileAtomic(d.path() + "/big", std::string(100, 'x'));
+  CHECK_THROWS_WITH(ReadSmallFile(d.path() + "/big", 10), Catch::Contains(d.path() + "/big is larger than 10 bytes"));
+}
+
+TEST_CASE("TempDir makes a private folder under TMPDIR and removes it with its contents") {
+  TempDir base("files-test");
+  std::string made;
+  {
+    ScopedEnv env("TMPDIR", base.path());
+    TempDir t("probe");
+    made = t.path();
+    CHECK(made.rfind(base.path() + "/probe.", 0) == 0);
+    struct stat st {};
+    REQUIRE(::stat(made.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+    std::ofstream(made + "/f") << "x";
+  }
+  CHECK_FALSE(fs::exists(made));
+}
+
+TEST_CASE("TempDir that cannot be made throws and removes nothing") {
+  TempDir base("files-test");
+  const std::string file = base.path() + "/a-file";
+  std::ofstream(file) << "keep me";
+  ScopedEnv env("TMPDIR", file);  // mkdtemp under a regular file fails (ENOTDIR)
+  CHECK_THROWS_WITH(TempDir("probe"), Catch::Contains("cannot create a private folder in " + file));
+  CHECK(*ReadSmallFile(file) == "keep me");
+}

@@ -1,0 +1,72 @@
+#include "pipeline/safety_copy.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "migrate/progress.h"
+#include "pipeline/run_state.h"
+#include "sync/apply.h"
+
+namespace fs = std::filesystem;
+
+namespace mig {
+
+SafetyCopyResult SafetyCopy(const SafetyCopyInput& in, RunState& state) {
+  const std::string state_file = in.run_dir + "/state.json";
+  const std::string backup = in.run_dir + "/data.backup";
+  const std::string partial = backup + ".partial";
+  std::error_code ec;
+  const bool had_state = fs::exists(state_file, ec);
+  state = RunState::Load(state_file);  // throws on a damaged file: nothing below runs
+  SafetyCopyResult r;
+  std::string detail;
+  if (in.data_dir.empty()) {
+    detail = "data/ skipped";
+  } else {
+    const bool backup_there = fs::is_directory(backup, ec);
+    if (backup_there && !had_state)
+      Fail(backup + " exists but " + state_file + " does not say what it holds (a run of an older migrate?): "
+           "the run stops rather than replace it; move that folder away (keep it until the target is checked) "
+           "and run again");
+    if (state.backup_done || backup_there) {
+      // Complete: it was renamed into place only once durable (a crash may come before the state).
+      detail = "data.backup/ kept from the interrupted run";
+      r.backup_reused = true;
+      if (!state.backup_done) {
+        state.backup_done = true;
+        state.Save(state_file);
+      }
+    } else if (fs::is_directory(in.data_dir, ec)) {
+      fs::remove_all(partial, ec);  // a half-made snapshot of an interrupted run: never data.backup/
+      if (ec) Fail("cannot remove the unfinished snapshot " + partial + ": " + ec.message());
+      uint64_t n = sync::HardLinkSnapshot(in.data_dir, partial);  // synced before it returns
+      fs::rename(partial, backup, ec);
+      if (ec) Fail("cannot rename " + partial + " to " + backup + ": " + ec.message());
+      detail = "data.backup/ (" + std::to_string(n) + " entries, hard links)";
+      state.backup_done = true;
+      state.Save(state_file);  // fsyncs the run folder, so the rename is durable too
+    } else {
+      detail = "target had no data/";
+      state.backup_done = true;
+      state.Save(state_file);
+    }
+    r.backup_done = true;
+  }
+  if (in.dump_target) {
+    if (state.dump_done) {
+      detail += "; target-db.dump kept from the interrupted run";
+      r.dump_reused = true;
+    } else {
+      uint64_t n = in.dump_target(in.run_dir + "/target-db.dump");
+      detail += "; target-db.dump (" + HumanBytes(n) + ")";
+      state.dump_done = true;
+      state.Save(state_file);
+    }
+    r.dump_done = true;
+  }
+  r.detail = detail;
+  return r;
+}
+
+}  // namespace mig
