@@ -11,7 +11,7 @@
 #include <cstring>
 #include <optional>
 
-#include "agent/io.h"
+#include "core/io.h"
 #include "core/error.h"
 #include "sync/plan.h"
 

@@ -4,13 +4,12 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "migrate/merge_dir.h"
 
 using namespace mig::agent;
 
 namespace {
 std::unique_ptr<AgentSession> Agent() {
-  auto s = std::make_unique<AgentSession>(StartLocalAgent(mig::AgentBesideMe()));
+  auto s = std::make_unique<AgentSession>(StartLocalAgent(AgentBesideMe()));
   s->Handshake(MIGRATE_VERSION);
   return s;
 }
@@ -23,7 +22,7 @@ std::string ReadAll(mig::Proc& p) {
 }  // namespace
 
 TEST_CASE("RUN: the agent runs a program and streams its stdout, then its exit code and stderr") {
-  REQUIRE(std::filesystem::exists(mig::AgentBesideMe()));
+  REQUIRE(std::filesystem::exists(AgentBesideMe()));
   auto s = Agent();
   auto p = RunThroughAgent(*s, {"sh", "-c", "printf 'hello\\n'; head -c 3000000 /dev/zero; printf 'oops\\033[2J\\n' >&2; exit 3"});
   std::string out = ReadAll(*p);

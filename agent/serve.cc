@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "agent/frame.h"
-#include "agent/io.h"
+#include "core/io.h"
 #include "agent/wire.h"
 #include "core/error.h"
 #include "core/fd.h"

@@ -23,6 +23,9 @@ class Transport {
   virtual std::string Describe() const = 0;
 };
 
+// The migrate-agent beside this program (or $MIGRATE_AGENT when set).
+std::string AgentBesideMe();
+
 // Starts `agent_path serve` on this machine and talks to it through pipes (tests, merge-dir).
 std::unique_ptr<Transport> StartLocalAgent(const std::string& agent_path);
 

@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include "agent/transport.h"
+#include <cstdlib>
+#include <filesystem>
+
 #include "core/error.h"
 #include "core/process.h"
 
@@ -62,6 +65,13 @@ class PipeTransport : public Transport {
 };
 
 }  // namespace
+
+std::string AgentBesideMe() {
+  if (const char* env = std::getenv("MIGRATE_AGENT"); env && *env) return env;
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path() / "migrate-agent").string();
+}
 
 std::unique_ptr<Transport> StartLocalAgent(const std::string& agent_path) {
   return std::make_unique<PipeTransport>(agent_path);

@@ -7,9 +7,9 @@
 #include "db/replay.h"
 #include "docker/docker.h"
 #include "health/checks.h"
-#include "migrate/install.h"
-#include "migrate/progress.h"
-#include "migrate/room.h"
+#include "install/install.h"
+#include "core/progress.h"
+#include "install/room.h"
 
 namespace fs = std::filesystem;
 

@@ -10,9 +10,9 @@
 #include "migrate/dns_cmd.h"
 #include "migrate/release.h"
 #include "core/log.h"
-#include "migrate/install.h"
+#include "install/install.h"
 #include "migrate/options.h"
-#include "migrate/pipeline.h"
+#include "pipeline/pipeline.h"
 
 int main(int argc, char** argv) {
   return mig::RunMain("migrate", [&]() -> int {

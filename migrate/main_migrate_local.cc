@@ -3,11 +3,11 @@
 #include <iostream>
 
 #include "core/log.h"
-#include "migrate/dns_hook.h"
-#include "migrate/install.h"
+#include "pipeline/dns_hook.h"
+#include "install/install.h"
 #include "migrate/run_main.h"
 #include "migrate/options.h"
-#include "migrate/pipeline.h"
+#include "pipeline/pipeline.h"
 
 int main(int argc, char** argv) {
   return mig::RunMain("migrate-local", [&]() -> int {

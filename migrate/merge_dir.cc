@@ -8,20 +8,13 @@
 #include "ssh/remote_agent.h"
 #include "core/error.h"
 #include "core/timer.h"
-#include "migrate/progress.h"
+#include "core/progress.h"
 #include "sync/apply.h"
 #include "sync/source.h"
 
 namespace fs = std::filesystem;
 
 namespace mig {
-
-std::string AgentBesideMe() {
-  if (const char* env = std::getenv("MIGRATE_AGENT"); env && *env) return env;
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  return (self.parent_path() / "migrate-agent").string();
-}
 
 nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, const MergeDirOptions& o) {
   std::error_code ec;
@@ -43,10 +36,10 @@ nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, 
   std::unique_ptr<sync::Source> source;
   if (remote) {
     ssh_session = std::make_unique<ssh::Session>(ssh::ParseTarget(o.from), o.ssh);
-    session = ssh::StartRemoteAgent(*ssh_session, AgentBesideMe(), o.sudo);
+    session = ssh::StartRemoteAgent(*ssh_session, agent::AgentBesideMe(), o.sudo);
     source = std::make_unique<agent::AgentSource>(*session, s, ssh_session->target().Show() + ":" + s, spool);
   } else if (o.via_agent) {
-    session = std::make_unique<agent::AgentSession>(agent::StartLocalAgent(AgentBesideMe()));
+    session = std::make_unique<agent::AgentSession>(agent::StartLocalAgent(agent::AgentBesideMe()));
     session->Handshake(MIGRATE_VERSION);
     source = std::make_unique<agent::AgentSource>(*session, s, s, spool);
   } else {

@@ -22,9 +22,6 @@ struct MergeDirOptions {
   size_t chunk_items = 4096;  // entries planned and applied at a time
 };
 
-// The migrate-agent beside this program (or $MIGRATE_AGENT when set).
-std::string AgentBesideMe();
-
 // Merges folder `src` into `dst` with rsync -a rules; returns what it did as JSON.
 nlohmann::json MergeDir(const std::string& src, const std::string& dst, const MergeDirOptions& o);
 

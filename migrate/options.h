@@ -1,34 +1,16 @@
-// The options of migrate-local (and, later, migrate), from flags and environment variables.
+// The flags and environment variables of migrate and migrate-local, into a pipeline Options.
 #pragma once
 
 #include <string>
 
 #include "compose/compose.h"
-#include "ssh/session.h"
-#include "migrate/dns_hook.h"
+#include "pipeline/options.h"
 
 namespace CLI {
 class App;
 }
 
 namespace mig {
-
-// Everything a migration run is told. Flags win over the environment.
-struct Options {
-  std::string from_path, to_path, temp_dir;
-  std::string from_project, to_project;
-  std::string db_service = "postgres";
-  bool dry_run = false, yes = false, json = false, quiet = false;
-  bool checksum = false, skip_db = false, skip_data = false, stop_old = false, no_restart = false;
-  int wait_seconds = 180;
-  bool show_plan = false;  // --dry-run --list: every path, not only totals
-  // The remote migration (migrate --from): the old server and how to reach it.
-  std::string from;     // user@host[:port] (env FROM); empty: the old install is on this server
-  std::string to_host;  // env TO: the new server as the operator names it (informative)
-  ssh::Options ssh;     // --key (env KEY), --known-hosts, --accept-new-host-key
-  bool sudo = false;    // run the agent with sudo -n
-  DnsHook dns_hook;        // --dns-hook and the values it gets
-};
 
 // Declares the flags on `app`.
 void AddMigrateOptions(CLI::App& app, Options& o);

@@ -20,6 +20,7 @@ ErrorKind KindOf(Options& o, const compose::Env& env, bool to_given = false, boo
   throw;
 }
 
+
 }  // namespace
 
 TEST_CASE("options take unset paths from the environment") {
@@ -111,6 +112,27 @@ TEST_CASE("truthy accepts 1 true yes on in any case") {
     INFO(v);
     CHECK_FALSE(Truthy(v));
   }
+}
+
+TEST_CASE("dns hook options come from flags, then the environment, and OLD_IP defaults to NEW_IP") {
+  Options o;
+  o.from_path = "/srv/old";
+  o.dns_hook.command = "true";
+  ApplyEnvironment(o, {{"DNS_NAME", "www.example.org"}, {"NEW_IP", "192.0.2.20"}}, false, false);
+  CHECK(o.dns_hook.dns_name == "www.example.org");
+  CHECK(o.dns_hook.new_ip == "192.0.2.20");
+  CHECK(o.dns_hook.old_ip == "192.0.2.20");
+
+  Options bad;
+  bad.from_path = "/srv/old";
+  bad.dns_hook.command = "true";
+  bad.dns_hook.new_ip = "not-an-ip";
+  CHECK_THROWS_AS(ApplyEnvironment(bad, {}, false, false), Error);
+
+  Options orphan;
+  orphan.from_path = "/srv/old";
+  orphan.dns_hook.dns_name = "www.example.org";
+  CHECK_THROWS_AS(ApplyEnvironment(orphan, {}, false, false), Error);
 }
 
 }  // namespace mig

@@ -16,7 +16,7 @@
 #include "core/files.h"
 #include "core/fd.h"
 #include "docker/docker.h"
-#include "migrate/install.h"
+#include "install/install.h"
 
 #include <algorithm>
 #include <chrono>

@@ -10,8 +10,8 @@
 #include <iostream>
 
 #include "core/error.h"
-#include "migrate/dns_hook.h"
-#include "migrate/report.h"
+#include "pipeline/dns_hook.h"
+#include "pipeline/report.h"
 
 namespace mig {
 

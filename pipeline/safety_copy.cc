@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "migrate/progress.h"
+#include "core/progress.h"
 #include "pipeline/run_state.h"
 #include "sync/apply.h"
 

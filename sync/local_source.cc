@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "agent/io.h"
+#include "core/io.h"
 #include "core/error.h"
 #include "core/fd.h"
 #include "sync/source.h"
@@ -98,7 +98,7 @@ class LocalSource : public Source {
  private:
   // Beneath the root, through no symlink (the tree may change while the merge runs).
   Fd OpenFile(const Entry& e, bool may_vanish = false) {
-    Fd fd(agent::OpenBeneath(root_fd_.get(), e.path, O_RDONLY | O_NONBLOCK));
+    Fd fd(OpenBeneath(root_fd_.get(), e.path, O_RDONLY | O_NONBLOCK));
     struct stat st {};
     if (!fd.valid() && may_vanish && errno == ENOENT) return fd;
     if (!fd.valid()) Fail("cannot open " + root_ + "/" + e.path + ": " + ErrnoString());
@@ -174,7 +174,7 @@ std::function<bool(const Entry&, const Entry&)> SameContentByHash(Source& src, c
     if (!root->valid()) *root = Fd(::open(dst_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     // Beneath the target, through no symlink, a regular file only: nothing else is hashed (and
     // so nothing outside the target is revealed by what the merge then copies or skips).
-    Fd file(root->valid() ? agent::OpenBeneath(root->get(), d.path, O_RDONLY | O_NONBLOCK) : -1);
+    Fd file(root->valid() ? OpenBeneath(root->get(), d.path, O_RDONLY | O_NONBLOCK) : -1);
     struct stat st {};
     if (!file.valid() || ::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
     return HashFd(file.get(), dst_root + "/" + d.path) == src.HashOf(s);

@@ -12,11 +12,13 @@
 #include <vector>
 
 #include "agent/frame.h"
-#include "agent/io.h"
+#include "core/io.h"
 #include "agent/wire.h"
 #include "core/error.h"
 
 using namespace mig::agent;
+using mig::ReadFd;
+using mig::WriteFd;
 using mig::sync::Entry;
 using mig::sync::FileType;
 

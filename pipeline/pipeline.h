@@ -1,8 +1,8 @@
 // The migration pipeline: preflight, plan, safety copy, merge, replay, restart, report.
 #pragma once
 
-#include "migrate/options.h"
-#include "migrate/report.h"
+#include "pipeline/options.h"
+#include "pipeline/report.h"
 
 namespace mig {
 

@@ -1,4 +1,4 @@
-#include "agent/io.h"
+#include "core/io.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 
-namespace mig::agent {
+namespace mig {
 
 size_t ReadFd(int fd, char* buf, size_t len, const char* what) {
   while (true) {
@@ -63,4 +63,4 @@ int OpenBeneath(int root_fd, const std::string& rel, int flags) {
   return -1;
 }
 
-}  // namespace mig::agent
+}  // namespace mig

@@ -1,4 +1,4 @@
-#include "migrate/progress.h"
+#include "core/progress.h"
 
 #include <unistd.h>
 

@@ -1,5 +1,5 @@
 // Source and target must be two separate folders.
-#include "migrate/install.h"
+#include "install/install.h"
 
 #include <catch2/catch.hpp>
 

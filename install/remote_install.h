@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "migrate/install.h"
+#include "install/install.h"
 #include "ssh/remote_host.h"
 
 namespace mig {

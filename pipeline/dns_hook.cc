@@ -1,4 +1,4 @@
-#include "migrate/dns_hook.h"
+#include "pipeline/dns_hook.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>

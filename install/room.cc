@@ -1,11 +1,11 @@
-#include "migrate/room.h"
+#include "install/room.h"
 
 #include <sys/statvfs.h>
 
 #include <chrono>
 
 #include "core/process.h"
-#include "migrate/progress.h"
+#include "core/progress.h"
 #include "sync/entry.h"
 
 namespace mig {

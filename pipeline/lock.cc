@@ -1,4 +1,4 @@
-#include "migrate/lock.h"
+#include "pipeline/lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -1,5 +1,5 @@
 // --dns-hook: a real /bin/sh command, its environment, and how its result lands in the report.
-#include "migrate/dns_hook.h"
+#include "pipeline/dns_hook.h"
 
 #include <unistd.h>
 
@@ -9,7 +9,6 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "migrate/options.h"
 
 namespace mig {
 namespace {
@@ -96,27 +95,6 @@ TEST_CASE("dns hook is only named in a dry run, and absent without --dns-hook") 
   CHECK(DnsHookStep(none, {}, false));
   CHECK(none.steps.empty());
   CHECK(none.dns_hook.is_null());
-}
-
-TEST_CASE("dns hook options come from flags, then the environment, and OLD_IP defaults to NEW_IP") {
-  Options o;
-  o.from_path = "/srv/old";
-  o.dns_hook.command = "true";
-  ApplyEnvironment(o, {{"DNS_NAME", "www.example.org"}, {"NEW_IP", "192.0.2.20"}}, false, false);
-  CHECK(o.dns_hook.dns_name == "www.example.org");
-  CHECK(o.dns_hook.new_ip == "192.0.2.20");
-  CHECK(o.dns_hook.old_ip == "192.0.2.20");
-
-  Options bad;
-  bad.from_path = "/srv/old";
-  bad.dns_hook.command = "true";
-  bad.dns_hook.new_ip = "not-an-ip";
-  CHECK_THROWS_AS(ApplyEnvironment(bad, {}, false, false), Error);
-
-  Options orphan;
-  orphan.from_path = "/srv/old";
-  orphan.dns_hook.dns_name = "www.example.org";
-  CHECK_THROWS_AS(ApplyEnvironment(orphan, {}, false, false), Error);
 }
 
 }  // namespace mig

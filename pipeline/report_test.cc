@@ -1,5 +1,5 @@
 // report.json and the human summary (docs/report.md).
-#include "migrate/report.h"
+#include "pipeline/report.h"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "migrate/progress.h"
+#include "core/progress.h"
 
 namespace fs = std::filesystem;
 

@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <string>
 
-namespace mig::agent {
+namespace mig {
 
 // read(2) retried on EINTR; 0 at end of input; throws mig::Error naming `what` on failure.
 size_t ReadFd(int fd, char* buf, size_t len, const char* what);
@@ -14,4 +14,4 @@ void WriteFd(int fd, const char* buf, size_t len, const char* what);
 // end (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS). Returns -1 with errno set on failure.
 int OpenBeneath(int root_fd, const std::string& rel, int flags);
 
-}  // namespace mig::agent
+}  // namespace mig

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <string>
 
-#include "migrate/report.h"
+#include "pipeline/report.h"
 
 namespace mig {
 

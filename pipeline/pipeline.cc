@@ -1,4 +1,4 @@
-#include "migrate/pipeline.h"
+#include "pipeline/pipeline.h"
 
 #include <unistd.h>
 
@@ -14,16 +14,15 @@
 #include "core/log.h"
 #include "db/replay.h"
 #include "docker/docker.h"
-#include "migrate/dns_hook.h"
-#include "migrate/install.h"
-#include "migrate/lock.h"
-#include "migrate/progress.h"
-#include "migrate/merge_dir.h"
-#include "migrate/remote_install.h"
+#include "pipeline/dns_hook.h"
+#include "install/install.h"
+#include "pipeline/lock.h"
+#include "core/progress.h"
+#include "install/remote_install.h"
 #include "agent/client.h"
 #include "ssh/remote_agent.h"
 #include "ssh/remote_host.h"
-#include "migrate/room.h"
+#include "install/room.h"
 #include "sync/apply.h"
 #include "sync/plan.h"
 #include "sync/source.h"
@@ -188,7 +187,7 @@ class Migration {
   // The agent on the old server, started at the first need.
   agent::AgentSession& Agent() {
     if (!agent_) {
-      agent_ = ssh::StartRemoteAgent(*ssh_, AgentBesideMe(), o_.sudo);
+      agent_ = ssh::StartRemoteAgent(*ssh_, agent::AgentBesideMe(), o_.sudo);
       rep_.Check("agent", true, "migrate-agent " + agent_->hello().program_version + " on " + from_.host);
     }
     return *agent_;

@@ -1,4 +1,4 @@
-#include "migrate/remote_install.h"
+#include "install/remote_install.h"
 
 #include <filesystem>
 #include <fstream>

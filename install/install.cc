@@ -1,4 +1,4 @@
-#include "migrate/install.h"
+#include "install/install.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "migrate/report.h"
+#include "pipeline/report.h"
 
 #include <fcntl.h>
 #include <unistd.h>
