@@ -11,17 +11,14 @@
 
 #include "agent/serve.h"
 #include "core/error.h"
-#include "core/files.h"
 #include "db/postgres.h"
 #include "db/replay.h"
 #include "docker/docker.h"
 #include "health/checks.h"
 #include "install/install.h"
-#include "install/remote_install.h"
 #include "core/progress.h"
 #include "install/room.h"
-#include "ssh/remote_host.h"
-#include "ssh/session.h"
+#include "origin/origin.h"
 
 namespace mig::health {
 
@@ -35,7 +32,7 @@ double Now() {
 
 // The remote clock minus ours, taken at the middle of a round trip through an already
 // running remote shell (a new channel costs a remote login, which would skew the estimate).
-std::optional<double> ClockSkew(const ssh::RemoteHost& host) {
+std::optional<double> ClockSkew(const Host& host) {
   try {
     auto p = host.Start({"sh", "-c", "echo ready; read x; date +%s.%N"}, Proc::kStdin | Proc::kStdout);
     std::string line;
@@ -58,16 +55,19 @@ std::optional<double> ClockSkew(const ssh::RemoteHost& host) {
 std::vector<Check> RemoteChecks(const CheckOptions& o) {
   if (o.from_remote.empty()) return {};
   std::vector<Check> rows;
-  std::unique_ptr<ssh::Session> s;
+  std::unique_ptr<Origin> origin;
   try {
-    s = std::make_unique<ssh::Session>(ssh::ParseTarget(o.from_remote), o.ssh);
-    rows.push_back(Ok("ssh", s->target().Show() + ", host key " + s->host_key_fingerprint()));
+    OriginSpec spec;
+    spec.from = o.from_remote;
+    spec.ssh = o.ssh;
+    origin = OpenOrigin(spec);
+    for (const auto& [name, detail] : origin->Checks()) rows.push_back(Ok(name, detail));
   } catch (const Error& e) {
     rows.push_back(Failed("ssh", e.what(), "fix the SSH access as the detail says (--key, --known-hosts, "
                                            "--accept-new-host-key), then check again"));
     return rows;
   }
-  ssh::RemoteHost host(*s);
+  const Host& host = origin->host();
   const std::string where = " on " + host.Describe();
   if (auto skew = ClockSkew(host)) {
     std::ostringstream d;
@@ -101,8 +101,7 @@ std::vector<Check> RemoteChecks(const CheckOptions& o) {
   }
   Install in;
   try {
-    TempDir mirror("migrate-check");  // the old install's top-level files, removed when read
-    in = LoadRemoteInstall(host, o.from_path, o.db_service, "", ProcessEnv(), mirror.path());
+    in = origin->LoadInstall(o.from_path, o.db_service, "", ProcessEnv());
     rows.push_back(Ok("old install", in.dir + where + ", project " + in.project_name +
                                          (in.version.empty() ? "" : ", version " + in.version)));
   } catch (const Error& e) {

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "agent/client.h"
-#include "ssh/remote_agent.h"
+#include "origin/origin.h"
 #include "core/error.h"
 #include "core/timer.h"
 #include "core/progress.h"
@@ -31,20 +31,13 @@ nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, 
   // The agent's listing is spooled beside the target (the target itself may not exist yet).
   const std::string spool = fs::path(d).parent_path().string();
   if (!fs::is_directory(spool, ec)) BadInput("the folder the target goes into, " + spool + ", does not exist");
-  std::unique_ptr<ssh::Session> ssh_session;
-  std::unique_ptr<agent::AgentSession> session;
-  std::unique_ptr<sync::Source> source;
-  if (remote) {
-    ssh_session = std::make_unique<ssh::Session>(ssh::ParseTarget(o.from), o.ssh);
-    session = ssh::StartRemoteAgent(*ssh_session, agent::AgentBesideMe(), o.sudo);
-    source = std::make_unique<agent::AgentSource>(*session, s, ssh_session->target().Show() + ":" + s, spool);
-  } else if (o.via_agent) {
-    session = std::make_unique<agent::AgentSession>(agent::StartLocalAgent(agent::AgentBesideMe()));
-    session->Handshake(MIGRATE_VERSION);
-    source = std::make_unique<agent::AgentSource>(*session, s, s, spool);
-  } else {
-    source = sync::MakeLocalSource(s);
-  }
+  OriginSpec spec;
+  spec.from = o.from;
+  spec.ssh = o.ssh;
+  spec.sudo = o.sudo;
+  spec.via_agent = o.via_agent;
+  std::unique_ptr<Origin> origin = OpenOrigin(spec);
+  std::unique_ptr<sync::Source> source = origin->OpenTree(s, spool);
   Progress progress("merge", 0, 0, o.quiet || o.json || o.dry_run);
   sync::MergeOptions mo;
   mo.checksum = o.checksum;
@@ -60,7 +53,7 @@ nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, 
                                 {"skip", t.skip}, {"kept_target_only", t.kept}, {"bytes_to_copy", t.bytes_to_copy}}}};
   j["seconds"] = sw.seconds();
   if (o.dry_run) {
-    if (session) session->Close();
+    origin->Close();
     return j;
   }
   j["files_written"] = st.files_written;
@@ -68,10 +61,11 @@ nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, 
   j["hashes_checked"] = st.hashes_checked;
   j["attrs_updated"] = st.attrs_updated;
   j["syncs"] = st.syncs;
-  if (session) {
-    session->Close();
-    j["agent"] = {{"bytes_in", session->bytes_in()}, {"bytes_out", session->bytes_out()},
-                  {"delta_files", static_cast<agent::AgentSource&>(*source).delta_files()}};
+  origin->Close();
+  if (auto* agent_src = dynamic_cast<agent::AgentSource*>(source.get())) {
+    nlohmann::json wire = origin->Wire();
+    j["agent"] = {{"bytes_in", wire["bytes_received"]}, {"bytes_out", wire["bytes_sent"]},
+                  {"delta_files", agent_src->delta_files()}};
   }
   return j;
 }

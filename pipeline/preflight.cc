@@ -1,0 +1,133 @@
+#include "pipeline/preflight.h"
+
+#include <set>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "db/replay.h"
+#include "install/room.h"
+
+namespace mig {
+
+namespace {
+
+// The running postgres container of an install, started when it is down (not in a dry run).
+std::string EnsureDb(const Options& o, const docker::Stack& stack, const Install& in, Report& rep, bool& started) {
+  std::string c = stack.RunningContainer(in.db_service);
+  if (!c.empty()) return c;
+  if (o.dry_run) {
+    rep.Check(in.role + " postgres", true, "not running: a real run starts service " + in.db_service);
+    return "";
+  }
+  TheLog().info("starting the " + in.role + "'s " + in.db_service + " service (project " + stack.project() + ")");
+  stack.Up({in.db_service});
+  stack.WaitUp({in.db_service}, std::chrono::seconds(o.wait_seconds));
+  started = true;
+  c = stack.RunningContainer(in.db_service);
+  if (c.empty())
+    Fail("the " + in.role + "'s " + in.db_service + " service (project " + stack.project() +
+         ") stopped right after it started: look at its log (" + CommandLine(stack.Command({"logs", in.db_service})) + ")");
+  return c;
+}
+
+void CheckDatabases(const Options& o, Origin& origin, Sides& s, Report& rep) {
+  bool started_target = false;
+  s.from.pg.container = EnsureDb(o, *s.src_stack, s.from, rep, s.started_source_db);
+  s.to.pg.container = EnsureDb(o, *s.dst_stack, s.to, rep, started_target);
+  if (!s.from.pg.container.empty()) {
+    s.from.pg.dump_host = &origin.DumpHost();  // a remote dump streams through the agent
+    s.src_pg.emplace(s.from.pg);
+    db::ServerInfo si = s.src_pg->WaitReady(90, db::RetiredName(s.from.pg.db));
+    if (!si.db_exists)
+      BadInput("the source database " + s.from.pg.db + " does not exist in " + s.from.project_name +
+               " (is POSTGRES_DB right in " + s.from.dir + "/.env?)");
+    s.src_db_bytes = static_cast<uint64_t>(si.db_size);
+    s.src_major = si.major;
+    rep.Check("source postgres", true,
+              s.from.pg.db + " in " + s.from.project_name + ", postgres " + std::to_string(si.major) + ", " +
+                  HumanBytes(s.src_db_bytes));
+  }
+  if (s.to.pg.container.empty()) return;
+  s.dst_pg.emplace(s.to.pg);
+  db::ServerInfo ti = s.dst_pg->WaitReady(90, db::RetiredName(s.to.pg.db));
+  if (!ti.db_exists && ti.retired_exists && !o.dry_run) {
+    db::RepairInterruptedSwap(*s.dst_pg);
+    TheLog().warn("an interrupted run left the target database renamed: it was put back");
+    ti = s.dst_pg->Probe(db::RetiredName(s.to.pg.db));
+  }
+  if (!ti.db_exists)
+    BadInput("the target database " + s.to.pg.db + " does not exist in " + s.to.project_name +
+             ": start the new release once so that it initialises its database");
+  if (!ti.superuser)
+    BadInput("the target's user " + s.to.pg.user + " is not a superuser: the replay creates and renames "
+             "databases and roles; use the postgres service's POSTGRES_USER");
+  if (s.src_major && ti.major < s.src_major)
+    BadInput("the target runs postgres " + std::to_string(ti.major) + ", older than the source's " +
+             std::to_string(s.src_major) + ": a dump cannot go back to an older major version");
+  s.dst_db_bytes = static_cast<uint64_t>(ti.db_size);
+  rep.Check("target postgres", true,
+            s.to.pg.db + " in " + s.to.project_name + ", postgres " + std::to_string(ti.major) + ", " +
+                HumanBytes(s.dst_db_bytes));
+}
+
+}  // namespace
+
+void CheckPorts(const Install& to) {
+  std::set<int> seen;
+  for (const auto& s : to.project.services)
+    for (const auto& p : s.ports) {
+      if (p.host_port == 0 || !seen.insert(p.host_port).second) continue;
+      auto holders = docker::ContainersPublishing(p.host_port, to.project_name);
+      if (!holders.empty())
+        Fail("port " + std::to_string(p.host_port) + " of service " + s.name + " is held by " + holders.front() +
+             ": stop the old stack first (run again with --stop-old), give the new release another port, "
+             "or use --no-restart");
+    }
+}
+
+Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Report& rep) {
+  Step step(rep, "preflight");
+  Sides s;
+  s.from = std::move(from);
+  s.to = std::move(to);
+  rep.Check("docker engine", true, docker::EngineVersion());
+  docker::ComposeTool tool = docker::DetectCompose();
+  rep.Check("compose", true, CommandLine(tool.argv) + " " + tool.version);
+  docker::ComposeTool src_tool = tool;
+  if (!origin.SharesEngineWithThisHost()) {
+    rep.Check("old server's docker engine", true, docker::EngineVersion(origin.host()) + " on " + origin.Where());
+    src_tool = docker::DetectCompose(origin.host());
+    rep.Check("old server's compose", true, CommandLine(src_tool.argv) + " " + src_tool.version);
+  }
+  s.src_stack.emplace(src_tool, s.from.dir, s.from.project.file, s.from.project_name, origin.host());
+  s.dst_stack.emplace(tool, s.to.dir, s.to.project.file, s.to.project_name);
+  const std::string shown = origin.Show(s.from.dir);
+  if (!o.skip_data) {
+    if (!origin.IsFolder(s.from.data_dir()))
+      BadInput("the source " + shown + " has no data/ folder (use --skip-data to migrate only the database)");
+    rep.Check("source data/", true, shown + "/data");
+  }
+  if (!o.skip_db) CheckDatabases(o, origin, s, rep);
+  if (!o.no_restart && !o.stop_old) {
+    CheckPorts(s.to);
+    rep.Check("web ports free", true, "no other stack holds the new release's published ports");
+  }
+  // Room: the data to copy and the target's dump beside the target; the staging database
+  // (about the source's size) where docker keeps its volumes.
+  if (!o.skip_data) s.data_bytes = origin.TreeBytes(s.from.data_dir());
+  RoomVerdict here = TargetRoom(s.to.dir, s.data_bytes, s.dst_db_bytes);
+  rep.Check("free space in target", here.ok, here.detail);
+  if (!here.ok) Fail(here.error);
+  if (!o.skip_db) {
+    RoomVerdict db_room = DatabaseRoom(DockerRootDir(), s.src_db_bytes);
+    if (!db_room.where.empty()) {
+      rep.Check("free space for the database", db_room.ok, db_room.detail);
+      if (!db_room.ok) Fail(db_room.error);
+    }
+  }
+  step.Done();
+  return s;
+}
+
+}  // namespace mig

@@ -1,0 +1,37 @@
+// The preflight step: everything checked before anything changes (docker and compose on both
+// sides, both postgres services, the new release's ports, room for the data and a dump).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "db/postgres.h"
+#include "docker/docker.h"
+#include "install/install.h"
+#include "origin/origin.h"
+#include "pipeline/options.h"
+#include "pipeline/report.h"
+
+namespace mig {
+
+// The two installs as the preflight found them: what the later steps work on.
+struct Sides {
+  Install from, to;
+  std::optional<docker::Stack> src_stack, dst_stack;
+  std::optional<db::Postgres> src_pg, dst_pg;  // absent with --skip-db, or in a dry run whose postgres is down
+  bool started_source_db = false;              // the preflight started it: stopped again at the end
+  int src_major = 0;
+  uint64_t src_db_bytes = 0, dst_db_bytes = 0;
+  uint64_t data_bytes = 0;  // the source's data/, the room check's figure
+};
+
+// Runs the preflight on the loaded installs, recording each check in `rep`. Starts a stopped
+// postgres service (not in a dry run). Throws mig::Error naming the first refusal: input
+// (exit 2) for what the operator must change in an install, failed (exit 1) otherwise.
+Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Report& rep);
+
+// Refuses (mig::Error) when another stack publishes a host port of the target's services:
+// checked in preflight and again right before the restart.
+void CheckPorts(const Install& to);
+
+}  // namespace mig

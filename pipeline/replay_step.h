@@ -1,0 +1,21 @@
+// The database step: the source database replaces the target's (db/replay.h), verified
+// before it is swapped in; recorded in the report with its timings and wire bytes.
+#pragma once
+
+#include "db/replay.h"
+#include "origin/origin.h"
+#include "pipeline/options.h"
+#include "pipeline/preflight.h"
+#include "pipeline/report.h"
+
+namespace mig {
+
+// Replays s.src_pg into s.dst_pg (the step "replay database"); skipped with --skip-db. On a
+// failure before the swap the target database is untouched (db::Replay's contract) and this
+// throws mig::Error naming what failed.
+void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep);
+
+// The one line that puts the target database back from the safety copy's dump.
+std::string DbRollbackCommand(const Install& to, const std::string& run_dir);
+
+}  // namespace mig

@@ -1,0 +1,50 @@
+#include "pipeline/run_dir.h"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
+#include <optional>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "pipeline/run_state.h"
+
+namespace fs = std::filesystem;
+
+namespace mig {
+
+namespace {
+
+std::string UtcStamp() {
+  char buf[32];
+  std::time_t now = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", std::gmtime(&now));
+  return buf;
+}
+
+}  // namespace
+
+RunDir OpenRunDir(const std::string& root) {
+  std::optional<std::string> named = ReadSmallFile(root + "/in-progress", 4096);
+  std::string ts = named ? named->substr(0, named->find('\n')) : "";
+  std::error_code ec;
+  RunDir d;
+  if (!ts.empty() && ts.find('/') == std::string::npos && ts != "." && ts != ".." &&
+      fs::is_directory(root + "/" + ts, ec)) {
+    d.resumed = true;
+  } else {
+    ts = UtcStamp();
+    if (fs::exists(root + "/" + ts, ec)) ts += "-" + std::to_string(::getpid());
+    fs::create_directories(root + "/" + ts, ec);
+    if (ec) Fail("cannot create " + root + "/" + ts + ": " + ec.message());
+    RunState{}.Save(root + "/" + ts + "/state.json");
+    WriteFileAtomic(root + "/in-progress", ts + "\n");
+  }
+  d.path = root + "/" + ts;
+  return d;
+}
+
+void CloseRunDir(const std::string& root) { ::unlink((root + "/in-progress").c_str()); }
+
+}  // namespace mig

@@ -1,0 +1,24 @@
+// The run's own folder, migration/<timestamp>/: made for a new run, or the unfinished one
+// named by migration/in-progress reused (resume). Holds state.json, the safety copy, the log
+// and report.json (docs/migrate-local.md).
+#pragma once
+
+#include <string>
+
+namespace mig {
+
+// The run folder that OpenRunDir chose.
+struct RunDir {
+  std::string path;      // <root>/<timestamp>
+  bool resumed = false;  // an interrupted run's folder, reused
+};
+
+// Reuses the folder that `root`/in-progress names, or makes a new one (with a fresh
+// state.json) and names it there; both files are written atomically. Throws mig::Error when
+// the folder cannot be made or in-progress cannot be read.
+RunDir OpenRunDir(const std::string& root);
+
+// Marks the run finished: in-progress removed, so that the next run starts anew.
+void CloseRunDir(const std::string& root);
+
+}  // namespace mig
