@@ -235,9 +235,17 @@ class LocalHost : public Host {
 
 }  // namespace
 
-const Host& ThisHost() {
+const Host& RealThisHost() {
   static const LocalHost host;
   return host;
 }
+
+namespace {
+const Host* g_this_host = nullptr;  // a stand-in (core/recorded_host.h), else the real machine
+}  // namespace
+
+const Host& ThisHost() { return g_this_host ? *g_this_host : RealThisHost(); }
+
+const Host* SwapThisHost(const Host* h) { return std::exchange(g_this_host, h); }
 
 }  // namespace mig

@@ -109,7 +109,9 @@ class Host {
   virtual bool local() const { return false; }
 };
 
-// This machine.
+// This machine (or the stand-in a ThisHostOverride put in place: core/recorded_host.h).
 const Host& ThisHost();
+// Internal to ThisHostOverride: sets the stand-in, returns the previous one.
+const Host* SwapThisHost(const Host* h);
 
 }  // namespace mig

@@ -152,9 +152,9 @@ std::string ProjectStartedFrom(const std::string& dir, const Host& host) {
 }
 
 std::vector<std::string> ContainersPublishing(int port, const std::string& except_project) {
-  ProcResult r = RunCapture({"docker", "ps", "--filter", "publish=" + std::to_string(port), "--format",
-                             "{{.Names}}\t{{.Label \"com.docker.compose.project\"}}\t{{.Label \"com.docker.compose.service\"}}"},
-                            {}, kQueryTimeout);
+  ProcResult r = ThisHost().Run({"docker", "ps", "--filter", "publish=" + std::to_string(port), "--format",
+                                 "{{.Names}}\t{{.Label \"com.docker.compose.project\"}}\t{{.Label \"com.docker.compose.service\"}}"},
+                                {}, kQueryTimeout);
   std::vector<std::string> out;
   if (!r.ok()) return out;
   for (const auto& l : Lines(r.out)) {

@@ -52,7 +52,7 @@ RoomVerdict DatabaseRoom(const std::string& docker_root, uint64_t source_db_byte
 }
 
 std::string DockerRootDir() {
-  ProcResult r = RunCapture({"docker", "info", "--format", "{{.DockerRootDir}}"}, {}, std::chrono::seconds(30));
+  ProcResult r = ThisHost().Run({"docker", "info", "--format", "{{.DockerRootDir}}"}, {}, std::chrono::seconds(30));
   return r.ok() ? r.out.substr(0, r.out.find('\n')) : "";
 }
 

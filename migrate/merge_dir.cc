@@ -38,13 +38,15 @@ nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, 
   spec.via_agent = o.via_agent;
   std::unique_ptr<Origin> origin = OpenOrigin(spec);
   std::unique_ptr<sync::Source> source = origin->OpenTree(s, spool);
-  Progress progress("merge", 0, 0, o.quiet || o.json || o.dry_run);
+  // No total: sizing the source first would cost a walk of its own (the pipeline has the
+  // preflight's figure).
+  Progress progress("merge", 0, o.dry_run ? ProgressMode::kQuiet : ProgressModeFor(o.quiet, o.json));
   sync::MergeOptions mo;
   mo.checksum = o.checksum;
   mo.dry_run = o.dry_run;
   mo.chunk_items = o.chunk_items;
   mo.apply.set_owner = ::geteuid() == 0;
-  mo.apply.progress = [&](const sync::ApplyStats& st) { progress.Update(st.items_done, st.bytes_written); };
+  mo.apply.progress = [&](const sync::ApplyStats& st) { progress.Update(st.items_done, st.source_bytes_done, st.bytes_written); };
   sync::MergeResult r = sync::Merge(*source, d, mo);
   progress.Done();
   const auto& t = r.totals;

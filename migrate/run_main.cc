@@ -6,10 +6,13 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <optional>
 #include <iostream>
 
 #include "core/error.h"
+#include "core/recorded_host.h"
 #include "pipeline/dns_hook.h"
 #include "pipeline/report.h"
 
@@ -23,6 +26,15 @@ int RunMain(const std::string& program, const std::function<int()>& body) {
   if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 65536 && nofile.rlim_cur < nofile.rlim_max) {
     nofile.rlim_cur = std::min<rlim_t>(nofile.rlim_max, 65536);
     ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  // MIGRATE_RECORD_PROGRAMS=FILE: every program this machine runs, recorded for the
+  // pipeline's replayed tests (core/recorded_host.h); MIGRATE_RECORD_ROOT: the folder to abstract.
+  std::optional<RecordingHost> recorder;
+  std::optional<ThisHostOverride> recording;
+  if (const char* file = std::getenv("MIGRATE_RECORD_PROGRAMS"); file && *file) {
+    const char* root = std::getenv("MIGRATE_RECORD_ROOT");
+    recorder.emplace(RealThisHost(), file, root ? root : "");
+    recording.emplace(*recorder);
   }
   try {
     return body();

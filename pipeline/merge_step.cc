@@ -70,11 +70,11 @@ sync::MergeResult MergeData(const Options& o, Origin& origin, const Sides& s, Re
   }
   // The listing of a remote tree is spooled beside the target's data/ (docs/streaming-merge.md).
   auto src = origin.OpenTree(s.from.data_dir(), s.to.dir);
-  Progress progress("data/", 0, 0, o.quiet || o.json);
+  Progress progress("data/", s.data_bytes, ProgressModeFor(o.quiet, o.json));  // against the preflight's size
   sync::MergeOptions mo;
   mo.checksum = o.checksum;
   mo.apply.set_owner = ::geteuid() == 0;
-  mo.apply.progress = [&](const sync::ApplyStats& st) { progress.Update(st.items_done, st.bytes_written); };
+  mo.apply.progress = [&](const sync::ApplyStats& st) { progress.Update(st.items_done, st.source_bytes_done, st.bytes_written); };
   sync::MergeResult r = sync::Merge(*src, s.to.data_dir(), mo);
   const sync::ApplyStats& stats = r.stats;
   rep.data["plan"] = PlanJson(r.totals);

@@ -21,9 +21,9 @@ void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& re
     step.Skip("--skip-db");
     return;
   }
-  Progress progress("database", 0, 0, o.quiet || o.json);
+  Progress progress("database", 0, ProgressModeFor(o.quiet, o.json));  // a dump's size is not known ahead
   db::ReplayOptions ro;
-  ro.progress = [&](uint64_t b) { progress.Update(0, b); };
+  ro.progress = [&](uint64_t b) { progress.Update(0, b, b); };
   db::ReplayResult r = db::Replay(*s.src_pg, *s.dst_pg, ro);
   progress.Done();
   rep.database = {{"source", StateJson(r.source)}, {"target", StateJson(r.target)},

@@ -166,6 +166,7 @@ class Applier {
       if (i == plan.items.size()) break;
       Do(plan.items[i]);
       ++stats_.items_done;
+      stats_.source_bytes_done += plan.items[i].src.size;
       if (opts_.progress) opts_.progress(stats_);
     }
   }

@@ -27,6 +27,7 @@ struct ApplyStats {
   uint64_t vanished = 0;         // source files deleted since the listing (not copied)
   uint64_t skipped_devices = 0;  // devices the merge could not create (not root)
   uint64_t items_done = 0;
+  uint64_t source_bytes_done = 0;  // sizes of the source files handled (copied, compared or skipped)
 };
 
 struct ApplyOptions {

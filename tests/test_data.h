@@ -9,6 +9,9 @@
 
 namespace mig {
 
+// The path of tests/data/<rel>.
+inline std::string TestDataPath(const std::string& rel) { return std::string(MIGRATE_TEST_DATA) + "/" + rel; }
+
 // The content of tests/data/<rel>; throws when it is missing.
 inline std::string TestData(const std::string& rel) {
   const std::string path = std::string(MIGRATE_TEST_DATA) + "/" + rel;

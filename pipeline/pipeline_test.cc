@@ -1,0 +1,121 @@
+// The pipeline's order and failure paths, on programs replayed from a recorded real migration
+// (tests/data/pipeline/record.sh): no docker needed.
+#include "pipeline/pipeline.h"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/recorded_host.h"
+#include "tests/test_data.h"
+
+namespace fs = std::filesystem;
+using namespace mig;
+
+namespace {
+
+// The recorded installs copied under a private root, and the replaying host in place.
+struct Replayed {
+  TempDir root{"pipeline-test"};
+  ReplayHost host{TestDataPath("pipeline/migrate-local.jsonl"), root.path()};
+  ThisHostOverride use{host};
+  std::string from = root.path() + "/releases/1.0.0", to = root.path() + "/releases/2.0.0";
+  Replayed() {
+    fs::create_directories(root.path() + "/releases");
+    fs::copy(TestDataPath("pipeline/installs"), root.path() + "/releases",
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  }
+  Options Opts() const {
+    Options o;
+    o.from_path = from;
+    o.to_path = to;
+    o.yes = o.quiet = true;
+    return o;
+  }
+  bool Asked(const std::string& needle) const {
+    for (const auto& c : host.calls())
+      if (c.find(needle) != std::string::npos) return true;
+    return false;
+  }
+  bool Sent(const std::string& needle) const {
+    for (const auto& c : host.inputs())
+      if (c.find(needle) != std::string::npos) return true;
+    return false;
+  }
+  nlohmann::json RunReport() const {
+    for (const auto& e : fs::directory_iterator(to + "/migration"))
+      if (fs::exists(e.path() / "report.json"))
+        return nlohmann::json::parse(*ReadSmallFile((e.path() / "report.json").string()));
+    return nullptr;
+  }
+};
+
+std::vector<std::string> StepNames(const Report& r) {
+  std::vector<std::string> names;
+  for (const auto& s : r.steps) names.push_back(s.name);
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("a migration runs its steps in order and merges data/ with rsync -a rules") {
+  Replayed t;
+  Report r = RunMigration(t.Opts());
+  CHECK(t.host.misses().empty());
+  CHECK(r.result == "ok");
+  CHECK(StepNames(r) ==
+        std::vector<std::string>{"connect", "preflight", "safety copy", "merge data/", "replay database", "restart"});
+  CHECK(*ReadSmallFile(t.to + "/data/index.html") == "old index\n");
+  CHECK(*ReadSmallFile(t.to + "/data/target-only/keep.me") == "kept\n");
+  CHECK(fs::read_symlink(t.to + "/data/latest") == "uploads");
+  CHECK_FALSE(fs::exists(t.to + "/migration/in-progress"));
+  CHECK(t.RunReport()["result"] == "ok");
+  CHECK(t.Sent("ALTER DATABASE \"appdb\" RENAME TO"));  // the swap: what a failed replay must never reach
+}
+
+TEST_CASE("a failed replay leaves the target database untouched and the report says how to roll back") {
+  Replayed t;
+  t.host.AddFault({[](const std::vector<std::string>& argv) {
+                     return std::find(argv.begin(), argv.end(), "pg_restore") != argv.end();
+                   },
+                   1, "pg_restore: error: could not write to the staging database: disk full"});
+  CHECK_THROWS_WITH(RunMigration(t.Opts()), Catch::Contains("disk full"));
+  // The target's own database was never renamed or dropped: only the staging one was touched.
+  CHECK(t.Sent("__migrate_new"));
+  CHECK_FALSE(t.Sent("ALTER DATABASE \"appdb\""));  // neither renamed nor closed to connections
+  CHECK_FALSE(t.Asked(" up -d"));  // not restarted
+  nlohmann::json rep = t.RunReport();
+  CHECK(rep["result"] == "failed");
+  std::string next = rep["next_steps"].dump();
+  CHECK(next.find("target-db.dump") != std::string::npos);
+  CHECK(next.find("data.backup") != std::string::npos);
+  CHECK(next.find("again resumes this migration") != std::string::npos);
+  CHECK(fs::exists(t.to + "/migration/in-progress"));
+}
+
+TEST_CASE("a damaged state.json never deletes data.backup and changes nothing") {
+  Replayed t;
+  const std::string run = t.to + "/migration/20261201-000000";
+  fs::create_directories(run + "/data.backup");
+  std::ofstream(run + "/data.backup/only-copy") << "precious";
+  WriteFileAtomic(t.to + "/migration/in-progress", "20261201-000000\n");
+  WriteFileAtomic(run + "/state.json", "{\"data_backup\": tr");
+  CHECK_THROWS_WITH(RunMigration(t.Opts()), Catch::Contains("state.json is damaged"));
+  CHECK(*ReadSmallFile(run + "/data.backup/only-copy") == "precious");
+  CHECK(*ReadSmallFile(t.to + "/data/index.html") == "new index (replaced)\n");
+  CHECK_FALSE(t.Asked("pg_dump"));
+}
+
+TEST_CASE("a dry run plans and changes nothing") {
+  Replayed t;
+  Options o = t.Opts();
+  o.dry_run = true;
+  Report r = RunMigration(o);
+  CHECK(r.result == "ok");
+  CHECK(StepNames(r) == std::vector<std::string>{"connect", "preflight", "plan data/", "plan database"});
+  CHECK(r.data["plan"]["create"].get<int>() > 0);
+  CHECK(*ReadSmallFile(t.to + "/data/index.html") == "new index (replaced)\n");
+  CHECK_FALSE(fs::exists(t.to + "/migration"));
+}
