@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "agent/listing.h"
+#include "agent/rsync_job.h"
 #include "core/error.h"
 #include "core/io.h"
 #include "sync/plan.h"
@@ -75,29 +77,12 @@ std::string Signature(int fd, uint64_t size, const std::string& what) {
   size_t block_len = 0, strong_len = 0;
   if (rs_sig_args(static_cast<rs_long_t>(size), &magic, &block_len, &strong_len) != RS_DONE)
     Fail("librsync cannot size a signature for " + what);
-  rs_job_t* job = rs_sig_begin(block_len, strong_len, magic);
-  std::unique_ptr<rs_job_t, decltype(&rs_job_free)> hold(job, rs_job_free);
-  std::string sig, in(1 << 16, '\0'), out(1 << 16, '\0');
-  size_t in_len = 0, in_pos = 0;
-  bool eof = false;
-  while (true) {
-    if (in_pos == in_len && !eof) {
-      in_len = ReadFd(fd, in.data(), in.size(), what.c_str());
-      in_pos = 0;
-      eof = in_len == 0;
-    }
-    rs_buffers_t b{};
-    b.next_in = in.data() + in_pos;
-    b.avail_in = in_len - in_pos;
-    b.eof_in = eof;
-    b.next_out = out.data();
-    b.avail_out = out.size();
-    rs_result r = rs_job_iter(job, &b);
-    in_pos = in_len - b.avail_in;
-    sig.append(out.data(), out.size() - b.avail_out);
-    if (r == RS_DONE) return sig;
-    if (r != RS_BLOCKED) Fail("librsync failed on " + what + ": " + rs_strerror(r));
-  }
+  RsyncJob job(rs_sig_begin(block_len, strong_len, magic), what);
+  std::string sig;
+  rs_result r = job.Pull([&](char* buf, size_t len) { return static_cast<long>(ReadFd(fd, buf, len, what.c_str())); },
+                         [&](std::string_view out) { sig.append(out); });
+  if (r != RS_DONE) Fail(job.Failure(r));
+  return sig;
 }
 
 // The basis of a patch: the target's old copy, read by offset with every range checked.
@@ -183,16 +168,15 @@ sync::CopyResult AgentSource::CopyTo(const Entry& e, int out_fd) {
     Violation(peer, "an answer for another file or mode than " + what);
   Fd basis_fd;
   Basis basis{-1, 0, peer};
-  rs_job_t* job = nullptr;
+  std::optional<RsyncJob> patch;  // with a delta: its patch against the target's copy
   if (req.delta) {
     basis_fd = open_basis_(e);
     if (!basis_fd.valid()) Fail("the target's copy of " + e.path + " went away during the merge");
     struct stat st {};
     ::fstat(basis_fd.get(), &st);
     basis = {basis_fd.get(), static_cast<uint64_t>(st.st_size), peer};
-    job = rs_patch_begin(CopyFromBasis, &basis);
+    patch.emplace(rs_patch_begin(CopyFromBasis, &basis), what, kMaxChunk);
   }
-  std::unique_ptr<rs_job_t, decltype(&rs_job_free)> hold(job, rs_job_free);
   XXH3_state_t* st = XXH3_createState();
   std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hst(st, XXH3_freeState);
   XXH3_128bits_reset(st);
@@ -233,8 +217,8 @@ sync::CopyResult AgentSource::CopyTo(const Entry& e, int out_fd) {
       }
     }
   };
-  std::string out(kMaxChunk, '\0');
   bool patch_done = !req.delta;
+  const RsyncJob::Sink patched = [&](std::string_view bytes) { write_out(bytes.data(), bytes.size()); };
   while (true) {
     f = s_.Receive();
     if (f.type == Type::kData) {
@@ -243,23 +227,15 @@ sync::CopyResult AgentSource::CopyTo(const Entry& e, int out_fd) {
         continue;
       }
       if (patch_done) Violation(peer, "delta bytes after the end of the delta of " + what);
-      rs_buffers_t b{};
-      b.next_in = f.payload.data();
-      b.avail_in = f.payload.size();
-      while (true) {
-        b.next_out = out.data();
-        b.avail_out = out.size();
-        rs_result r = rs_job_iter(job, &b);
-        write_out(out.data(), out.size() - b.avail_out);
-        if (r == RS_DONE) {
-          patch_done = true;
-          if (b.avail_in != 0) Violation(peer, "bytes after the end of the delta of " + what);
-          break;
-        }
-        if (basis.bad) Violation(peer, "a delta for " + what + " that copies from outside the target's copy");
-        if (r != RS_BLOCKED) Violation(peer, "a delta for " + what + " that librsync rejects: " + rs_strerror(r));
-        if (b.avail_in == 0 && b.avail_out != 0) break;  // needs the next DATA frame
+      size_t unused = 0;
+      rs_result r = patch->Push(f.payload, /*eof=*/false, patched, &unused);  // the delta ends itself
+      if (r == RS_DONE) {
+        patch_done = true;
+        if (unused != 0) Violation(peer, "bytes after the end of the delta of " + what);
+        continue;
       }
+      if (basis.bad) Violation(peer, "a delta for " + what + " that copies from outside the target's copy");
+      if (r != RS_BLOCKED) Violation(peer, "a delta for " + what + " that librsync rejects: " + rs_strerror(r));
       continue;
     }
     if (f.type == Type::kFileFail) {
