@@ -32,8 +32,7 @@ RsyncJob::Reader ReaderOf(const std::string& data, size_t step = SIZE_MAX) {
 // A Sink that appends to `out` and checks the chunk bound.
 RsyncJob::Sink Into(std::string& out, size_t chunk = kRsyncChunk) {
   return [&out, chunk](std::string_view b) {
-    CHECK(!b.empty());
-    CHECK(b.size() <= chunk);
+    if (b.empty() || b.size() > chunk) FAIL_CHECK("a chunk of " << b.size() << " bytes (at most " << chunk << ")");
     out.append(b);
   };
 }
