@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "agent/frame.h"
+#include "agent/rsync_job.h"
 #include "core/io.h"
 #include "agent/wire.h"
 #include "core/error.h"
@@ -303,49 +304,35 @@ class Server {
   // Streams a librsync delta of the file against `sig`; returns "" or why reading failed.
   std::string SendDelta(int fd, const std::string& path, const std::string& sig, XXH3_state_t* st, uint64_t& size) {
     rs_signature_t* sumset = nullptr;
-    rs_job_t* load = rs_loadsig_begin(&sumset);
-    rs_buffers_t b{};
-    b.next_in = const_cast<char*>(sig.data());
-    b.avail_in = sig.size();
-    b.eof_in = 1;
-    rs_result r = rs_job_iter(load, &b);
-    rs_job_free(load);
+    rs_result r;
+    {
+      RsyncJob load(rs_loadsig_begin(&sumset), "the signature of " + path);
+      r = load.Push(sig, /*eof=*/true, [](std::string_view) {});  // it fills `sumset`, writes nothing
+    }
     std::unique_ptr<rs_signature_t, decltype(&rs_free_sumset)> hold(sumset, rs_free_sumset);
     if (r != RS_DONE) Violation(kPeer, std::string("a signature librsync cannot read: ") + rs_strerror(r));
     if ((r = rs_build_hash_table(sumset)) != RS_DONE) Violation(kPeer, std::string("a bad signature: ") + rs_strerror(r));
-    rs_job_t* job = rs_delta_begin(sumset);
-    std::unique_ptr<rs_job_t, decltype(&rs_job_free)> jhold(job, rs_job_free);
-    std::string in(kMaxChunk, '\0'), out(kMaxChunk, '\0');
-    size_t in_len = 0, in_pos = 0;
-    bool eof = false;
-    while (true) {
-      if (in_pos == in_len && !eof) {
-        ssize_t n;
-        do n = ::read(fd, in.data(), in.size()); while (n < 0 && errno == EINTR);
-        if (n < 0) return "cannot read " + root_ + "/" + path + ": " + ErrnoString();
-        in_pos = 0;
-        in_len = static_cast<size_t>(n);
-        if (n == 0) eof = true;
-        XXH3_128bits_update(st, in.data(), in_len);
-        size += in_len;
-        if (TimeToTalk()) {
-          Send(Type::kData, "");  // no bytes: "still here"
-          Flush();
-        }
+    RsyncJob delta(rs_delta_begin(sumset), path, kMaxChunk);
+    std::string fail;
+    auto read = [&](char* buf, size_t len) -> long {
+      ssize_t n;
+      do n = ::read(fd, buf, len); while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        fail = "cannot read " + root_ + "/" + path + ": " + ErrnoString();
+        return -1;
       }
-      rs_buffers_t buf{};
-      buf.next_in = in.data() + in_pos;
-      buf.avail_in = in_len - in_pos;
-      buf.eof_in = eof;
-      buf.next_out = out.data();
-      buf.avail_out = out.size();
-      r = rs_job_iter(job, &buf);
-      in_pos = in_len - buf.avail_in;
-      size_t produced = out.size() - buf.avail_out;
-      if (produced) Send(Type::kData, std::string_view(out.data(), produced), true);
-      if (r == RS_DONE) return "";
-      if (r != RS_BLOCKED) return std::string("librsync failed on ") + path + ": " + rs_strerror(r);
-    }
+      XXH3_128bits_update(st, buf, static_cast<size_t>(n));
+      size += static_cast<uint64_t>(n);
+      if (TimeToTalk()) {
+        Send(Type::kData, "");  // no bytes: "still here"
+        Flush();
+      }
+      return static_cast<long>(n);
+    };
+    r = delta.Pull(read, [&](std::string_view out) { Send(Type::kData, out, true); });
+    if (r == RS_DONE) return "";
+    if (!fail.empty()) return fail;
+    return delta.Failure(r);
   }
 
   int in_, out_;
