@@ -19,7 +19,7 @@ namespace mig {
 
 namespace {
 
-boost::filesystem::path FindProgram(const std::string& name) {
+boost::filesystem::path ProgramPath(const std::string& name) {
   if (name.find('/') != std::string::npos) return boost::filesystem::path(name);
   auto p = bp::search_path(name);
   if (p.empty()) Fail("'" + name + "' is not installed or not on PATH");
@@ -70,6 +70,8 @@ bool ProgramExists(const std::string& name) {
   return !bp::search_path(name).empty();
 }
 
+std::string FindProgram(const std::string& name) { return bp::search_path(name).string(); }
+
 ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& input,
                       std::chrono::seconds timeout) {
   return RunCapture(argv, input, timeout, {});
@@ -83,7 +85,7 @@ ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& i
   std::error_code ec;
   bp::environment child_env = boost::this_process::environment();
   for (const auto& [k, v] : env) child_env[k] = v;
-  bp::child c(FindProgram(argv.at(0)), bp::args(Rest(argv)),
+  bp::child c(ProgramPath(argv.at(0)), bp::args(Rest(argv)),
               bp::std_in < boost::asio::buffer(input), bp::std_out > out, bp::std_err > err, ios,
               child_env, ec);
   if (ec) Fail("cannot start " + argv[0] + ": " + ec.message());
@@ -121,7 +123,7 @@ Child::Child(const std::vector<std::string>& argv, int pipes) : impl_(new Impl) 
   impl_->has_in = pipes & kStdin;
   impl_->has_out = pipes & kStdout;
   std::error_code ec;
-  auto exe = FindProgram(argv.at(0));
+  auto exe = ProgramPath(argv.at(0));
   if (impl_->has_in && impl_->has_out)
     impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < impl_->in,
                              bp::std_out > impl_->out, bp::std_err > impl_->err_path, ec);

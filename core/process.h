@@ -38,6 +38,8 @@ ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& i
 
 // True when `name` is a path to a program or a program found on PATH.
 bool ProgramExists(const std::string& name);
+// The path PATH gives for `name` ("" when none).
+std::string FindProgram(const std::string& name);
 
 // argv as one shell-like line, for logs and error messages.
 std::string CommandLine(const std::vector<std::string>& argv);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/timer.h"
 
 namespace mig {
 
@@ -65,6 +66,7 @@ class RecordingProc : public Proc {
     if (done_) return;
     done_ = true;
     rec_["code"] = code;
+    rec_["ms"] = static_cast<int64_t>(sw_.seconds() * 1000);
     rec_["err"] = EncodeText(host_.Abstract(inner_->err_text()));
     host_.Append(rec_.dump());
   }
@@ -72,13 +74,14 @@ class RecordingProc : public Proc {
   std::unique_ptr<Proc> inner_;
   nlohmann::json rec_;
   bool done_ = false;
+  Stopwatch sw_;
 };
 
 // A started program answered from its record: its reads in the recorded pieces, its end.
 class ReplayProc : public Proc {
  public:
   ReplayProc(std::string command, std::vector<std::string> reads, int code, std::string err,
-             std::shared_ptr<std::vector<std::string>> inputs)
+             std::shared_ptr<ReplayHost::Inputs> inputs)
       : reads_(std::move(reads)), code_(code), err_(std::move(err)), inputs_(std::move(inputs)) {
     command_ = std::move(command);
   }
@@ -90,7 +93,10 @@ class ReplayProc : public Proc {
     off_ += n;
     return n;
   }
-  void write(const char* buf, size_t len) override { inputs_->push_back(command_ + " <<< " + std::string(buf, len)); }
+  void write(const char* buf, size_t len) override {
+    std::lock_guard<std::mutex> lock(inputs_->mu);
+    inputs_->lines.push_back(command_ + " <<< " + std::string(buf, len));
+  }
   void close_stdin() override {}
   int wait() override { return code_; }
   void kill() override {}
@@ -101,7 +107,7 @@ class ReplayProc : public Proc {
   size_t next_ = 0, off_ = 0;
   int code_;
   std::string err_;
-  std::shared_ptr<std::vector<std::string>> inputs_;
+  std::shared_ptr<ReplayHost::Inputs> inputs_;
 };
 
 }  // namespace
@@ -125,8 +131,10 @@ void RecordingHost::Append(const std::string& line) const {
 ProcResult RecordingHost::Run(const std::vector<std::string>& argv, const std::string& input,
                               std::chrono::seconds timeout) const {
   const uint64_t seq = NextSeq();
+  Stopwatch sw;
   ProcResult r = inner_.Run(argv, input, timeout);
-  nlohmann::json rec = {{"seq", seq}, {"kind", "run"}, {"argv", nlohmann::json::array()}, {"code", r.code}};
+  nlohmann::json rec = {{"seq", seq}, {"kind", "run"}, {"argv", nlohmann::json::array()}, {"code", r.code},
+                        {"ms", static_cast<int64_t>(sw.seconds() * 1000)}};
   for (const auto& a : argv) rec["argv"].push_back(EncodeText(Abstract(a)));
   rec["out"] = EncodeText(Abstract(r.out));
   rec["err"] = EncodeText(Abstract(r.err));
@@ -142,7 +150,7 @@ std::unique_ptr<Proc> RecordingHost::Start(const std::vector<std::string>& argv,
 }
 
 ReplayHost::ReplayHost(const std::string& file, std::string root)
-    : inputs_(std::make_shared<std::vector<std::string>>()) {
+    : inputs_(std::make_shared<Inputs>()) {
   std::ifstream in(file);
   if (!in) Fail("cannot read the recording " + file);
   std::string line;
@@ -185,6 +193,7 @@ const ReplayHost::Fault* ReplayHost::FaultFor(const std::vector<std::string>& ar
 
 ProcResult ReplayHost::Run(const std::vector<std::string>& argv, const std::string& input,
                            std::chrono::seconds timeout) const {
+  std::lock_guard<std::mutex> lock(mu_);
   calls_.push_back(CommandLine(argv));
   if (const Fault* f = FaultFor(argv)) return {f->code, "", f->err};
   const Record* r = Find(argv, "run");
@@ -196,6 +205,7 @@ ProcResult ReplayHost::Run(const std::vector<std::string>& argv, const std::stri
 }
 
 std::unique_ptr<Proc> ReplayHost::Start(const std::vector<std::string>& argv, int pipes) const {
+  std::lock_guard<std::mutex> lock(mu_);
   calls_.push_back(CommandLine(argv));
   if (const Fault* f = FaultFor(argv)) return std::make_unique<ReplayProc>(CommandLine(argv), std::vector<std::string>{}, f->code, f->err, inputs_);
   const Record* r = Find(argv, "start");

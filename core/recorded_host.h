@@ -5,7 +5,8 @@
 // Recording format: one JSON object per line, in call order (docs/testing.md):
 //   {"seq": 0, "kind": "run", "argv": [...], "code": 0, "out": TEXT, "err": TEXT}
 //   {"seq": 1, "kind": "start", "argv": [...], "pipes": 3, "reads": [TEXT...], "code": 0, "err": TEXT}
-// seq orders the calls as they began (a started program's line is written when it ends).
+// seq orders the calls as they began (a started program's line is written when it ends); "ms"
+// is how long it took (for profiling fixed costs: bench/fixed.sh).
 // TEXT is a string, or {"hex": "..."} for bytes that are not UTF-8. Paths under the recording's
 // root are written as "@ROOT@" so that a replay can run under another folder.
 #pragma once
@@ -44,7 +45,7 @@ class RecordingHost : public Host {
 
 // Answers programs from a recording. A call is matched by its argv (after @ROOT@ is replaced
 // by `root`); calls with the same argv consume their records in order, the last one repeating.
-// Not thread-safe.
+// Thread-safe (the pipeline probes both sides at once); its accessors are for after the run.
 class ReplayHost : public Host {
  public:
   // What a test makes a matching call answer instead of the recording.
@@ -52,6 +53,12 @@ class ReplayHost : public Host {
     std::function<bool(const std::vector<std::string>& argv)> when;
     int code = 1;
     std::string err;
+  };
+
+  // What started programs were sent, shared with them (they may write from other threads).
+  struct Inputs {
+    std::mutex mu;
+    std::vector<std::string> lines;
   };
 
   ReplayHost(const std::string& file, std::string root);
@@ -64,7 +71,7 @@ class ReplayHost : public Host {
   void AddFault(Fault f) { faults_.push_back(std::move(f)); }
   // Every program asked for, in order, and what was written to the stdin of started ones.
   const std::vector<std::string>& calls() const { return calls_; }
-  const std::vector<std::string>& inputs() const { return *inputs_; }
+  const std::vector<std::string>& inputs() const { return inputs_->lines; }
   // Calls no record answered (a test asserts this is empty).
   const std::vector<std::string>& misses() const { return misses_; }
 
@@ -83,8 +90,9 @@ class ReplayHost : public Host {
   std::vector<Record> records_;
   mutable std::vector<size_t> used_;
   std::vector<Fault> faults_;
+  mutable std::mutex mu_;
   mutable std::vector<std::string> calls_, misses_;
-  std::shared_ptr<std::vector<std::string>> inputs_;
+  std::shared_ptr<Inputs> inputs_;
 };
 
 // Makes ThisHost() answer with `host` for the life of this object (tests; the recorder). Set

@@ -90,7 +90,7 @@ void CreateStaging(Session& src, Session& admin, const std::string& db, const st
 }
 
 // Puts staging in place of the target database; the old one is dropped.
-void Swap(const Postgres& dst, const std::string& staging) {
+void Swap(const Postgres& dst, const std::string& staging, bool keep_retired) {
   const std::string db = dst.target().db, retired = RetiredName(db);
   std::string last_error;
   for (int attempt = 0; attempt < 5; ++attempt) {
@@ -101,8 +101,8 @@ void Swap(const Postgres& dst, const std::string& staging) {
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN (" + QuoteLiteral(db) + ", " +
                 QuoteLiteral(staging) + ") AND pid <> pg_backend_pid();\n"
                 "BEGIN;\nALTER DATABASE " + QuoteIdent(db) + " RENAME TO " + QuoteIdent(retired) + ";\n" +
-                "ALTER DATABASE " + QuoteIdent(staging) + " RENAME TO " + QuoteIdent(db) + ";\nCOMMIT;\n" +
-                "DROP DATABASE " + QuoteIdent(retired) + " WITH (FORCE);");
+                "ALTER DATABASE " + QuoteIdent(staging) + " RENAME TO " + QuoteIdent(db) + ";\nCOMMIT;" +
+                (keep_retired ? std::string() : "\nDROP DATABASE " + QuoteIdent(retired) + " WITH (FORCE);"));
       return;
     } catch (const Error& e) {
       last_error = e.what();
@@ -117,6 +117,17 @@ void Swap(const Postgres& dst, const std::string& staging) {
 }
 
 }  // namespace
+
+void DropRetired(const Postgres& dst) {
+  const std::string retired = RetiredName(dst.target().db);
+  try {
+    Session admin(dst, "postgres");
+    admin.Ask("DROP DATABASE IF EXISTS " + QuoteIdent(retired) + " WITH (FORCE);");
+  } catch (const Error& e) {
+    Fail("the target's previous database, renamed " + retired + ", could not be dropped (" + e.what() +
+         "): it only takes room; drop it by hand (DROP DATABASE \"" + retired + "\")");
+  }
+}
 
 bool RepairInterruptedSwap(const Postgres& dst) {
   const std::string db = dst.target().db, retired = RetiredName(db);
@@ -167,7 +178,7 @@ ReplayResult Replay(const Postgres& src, const Postgres& dst, const ReplayOption
       for (const auto& m : r.mismatches) list += "\n  " + m;
       Fail("the replayed database does not match the source:" + list);
     }
-    Swap(dst, staging);
+    Swap(dst, staging, opts.keep_retired);
     lap("swap");
   } catch (const Error&) {
     try {

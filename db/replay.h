@@ -24,7 +24,15 @@ struct ReplayResult {
 
 struct ReplayOptions {
   std::function<void(uint64_t bytes)> progress;  // bytes streamed so far
+  // Leave the target's previous database, renamed RetiredName(db), for DropRetired(): its
+  // DROP costs a checkpoint (half a second even when small) that the caller can overlap with
+  // the restart.
+  bool keep_retired = false;
 };
+
+// Drops the database a replay with keep_retired left behind (nothing when there is none).
+// Throws mig::Error naming it when the drop fails.
+void DropRetired(const Postgres& dst);
 
 // Replays `src` into `dst`: snapshot + counts on the source, pg_dump | pg_restore into a
 // staging database, verify, swap it in under the target's name. On any failure before the

@@ -1,10 +1,16 @@
 #include "docker/docker.h"
 
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/process.h"
 
 namespace mig::docker {
@@ -52,12 +58,63 @@ std::string EngineVersion(const Host& host) {
   return a.version;
 }
 
+namespace {
+
+// Where compose versions are kept: $XDG_CACHE_HOME/migrate or ~/.cache/migrate ("" when unknown).
+std::string VersionCacheFile() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  std::string dir = xdg && *xdg ? std::string(xdg) + "/migrate" : home && *home ? std::string(home) + "/.cache/migrate" : "";
+  return dir.empty() ? "" : dir + "/compose-version";
+}
+
+// "path size mtime" of the program PATH finds, "" when none.
+std::string VersionCacheKey(const std::string& program) {
+  std::string path = FindProgram(program);
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return "";
+  return path + " " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
+// The version kept for `key` ("" when none): the file holds "KEY\tVERSION" lines.
+std::string CachedVersion(const std::string& key) {
+  std::ifstream in(VersionCacheFile());
+  std::string line;
+  while (std::getline(in, line))
+    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 && line[key.size()] == '\t')
+      return line.substr(key.size() + 1);
+  return "";
+}
+
+void CacheVersion(const std::string& key, const std::string& version) {
+  const std::string file = VersionCacheFile();
+  if (file.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
+  try {
+    WriteFileAtomic(file, key + "\t" + version + "\n");  // one program, one line: the newest
+  } catch (const Error&) {
+    // A cache that cannot be written costs the next run half a second, nothing more.
+  }
+}
+
+}  // namespace
+
 ComposeTool DetectCompose(const Host& host) {
   ProcResult v2 = host.Run({"docker", "compose", "version", "--short"}, {}, kQueryTimeout);
   if (v2.ok() && !Lines(v2.out).empty()) return {{"docker", "compose"}, Lines(v2.out).front()};
+  // v1 is a Python program that takes half a second to say its version: on this machine the
+  // answer is kept per executable (path, size, time) in ~/.cache/migrate/compose-version.
+  std::string key = host.local() ? VersionCacheKey("docker-compose") : "";
+  if (!key.empty())
+    if (std::string cached = CachedVersion(key); !cached.empty()) return {{"docker-compose"}, cached};
   try {
     ProcResult v1 = host.Run({"docker-compose", "version", "--short"}, {}, kQueryTimeout);
-    if (v1.ok() && !Lines(v1.out).empty()) return {{"docker-compose"}, Lines(v1.out).front()};
+    if (v1.ok() && !Lines(v1.out).empty()) {
+      if (!key.empty()) CacheVersion(key, Lines(v1.out).front());
+      return {{"docker-compose"}, Lines(v1.out).front()};
+    }
   } catch (const Error&) {
   }
   Fail("neither 'docker compose' (v2) nor 'docker-compose' (v1) answers on " + host.Describe() + ": install one of them");

@@ -1,8 +1,11 @@
 // The old install on another server: SSH (libssh2), its programs through exec channels,
 // migrate-agent for the tree and the database dump (docs/remote.md).
+#include <cstdlib>
+
 #include "agent/client.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/recorded_host.h"
 #include "install/remote_install.h"
 #include "origin/origin.h"
 #include "ssh/remote_agent.h"
@@ -40,13 +43,14 @@ class RemoteOrigin : public Origin {
       : sudo_(spec.sudo),
         ssh_(std::make_unique<ssh::Session>(ssh::ParseTarget(spec.from), spec.ssh)),
         host_(*ssh_),
-        dump_host_(host_, [this]() -> agent::AgentSession& { return Agent(); }) {
+        recorder_(RemoteRecorder(host_)),
+        dump_host_(programs(), [this]() -> agent::AgentSession& { return Agent(); }) {
     checks_.emplace_back("ssh", ssh_->target().Show() + ", host key " + ssh_->host_key_fingerprint());
   }
   ~RemoteOrigin() override = default;
 
   std::string Where() const override { return ssh_->target().Show(); }
-  const Host& host() override { return host_; }
+  const Host& host() override { return programs(); }
   bool SharesEngineWithThisHost() const override { return false; }
   std::vector<std::pair<std::string, std::string>> Checks() const override { return checks_; }
   std::string PeerIPv4() const override { return ssh_->PeerIPv4(); }
@@ -55,7 +59,7 @@ class RemoteOrigin : public Origin {
     if (!mirror_) mirror_.emplace("migrate-remote");
     return LoadRemoteInstall(host_, path, db_service, project_override, env, mirror_->path());
   }
-  bool IsFolder(const std::string& dir) override { return host_.Run({"test", "-d", dir}).ok(); }
+  bool IsFolder(const std::string& dir) override { return programs().Run({"test", "-d", dir}).ok(); }
   uint64_t TreeBytes(const std::string& dir) override {
     // LIST with the totals flag: the agent walks, sends only its totals (docs/protocol.md).
     agent::AgentSource src(Agent(), dir, Show(dir), "");
@@ -74,6 +78,15 @@ class RemoteOrigin : public Origin {
   }
 
  private:
+  // MIGRATE_RECORD_PROGRAMS=FILE records the old server's programs too, in FILE.remote
+  // (profiling: bench/fixed.sh).
+  static std::unique_ptr<RecordingHost> RemoteRecorder(const Host& inner) {
+    const char* file = std::getenv("MIGRATE_RECORD_PROGRAMS");
+    if (!file || !*file) return nullptr;
+    return std::make_unique<RecordingHost>(inner, std::string(file) + ".remote", "");
+  }
+  const Host& programs() const { return recorder_ ? static_cast<const Host&>(*recorder_) : host_; }
+
   agent::AgentSession& Agent() {
     if (!agent_) {
       agent_ = ssh::StartRemoteAgent(*ssh_, agent::AgentBesideMe(), sudo_);
@@ -85,6 +98,7 @@ class RemoteOrigin : public Origin {
   bool sudo_;
   std::unique_ptr<ssh::Session> ssh_;
   ssh::RemoteHost host_;
+  std::unique_ptr<RecordingHost> recorder_;  // null unless recording
   AgentDumpHost dump_host_;
   std::unique_ptr<agent::AgentSession> agent_;  // declared after ssh_: closed before it
   std::optional<TempDir> mirror_;               // the old install's top-level files

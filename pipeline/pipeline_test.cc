@@ -23,6 +23,7 @@ struct Replayed {
   ThisHostOverride use{host};
   std::string from = root.path() + "/releases/1.0.0", to = root.path() + "/releases/2.0.0";
   Replayed() {
+    ::setenv("XDG_CACHE_HOME", (root.path() + "/cache").c_str(), 1);  // compose's version is cached there
     fs::create_directories(root.path() + "/releases");
     fs::copy(TestDataPath("pipeline/installs"), root.path() + "/releases",
              fs::copy_options::recursive | fs::copy_options::copy_symlinks);

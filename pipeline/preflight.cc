@@ -1,5 +1,6 @@
 #include "pipeline/preflight.h"
 
+#include <future>
 #include <set>
 
 #include "core/error.h"
@@ -35,6 +36,14 @@ void CheckDatabases(const Options& o, Origin& origin, Sides& s, Report& rep) {
   bool started_target = false;
   s.from.pg.container = EnsureDb(o, *s.src_stack, s.from, rep, s.started_source_db);
   s.to.pg.container = EnsureDb(o, *s.dst_stack, s.to, rep, started_target);
+  // The target (on this server) is probed on a thread of its own while the source answers.
+  std::future<db::ServerInfo> target_probe;
+  if (!s.to.pg.container.empty()) {
+    s.dst_pg.emplace(s.to.pg);
+    const db::Postgres& dst = *s.dst_pg;
+    const std::string retired = db::RetiredName(s.to.pg.db);
+    target_probe = std::async(std::launch::async, [&dst, retired] { return dst.WaitReady(90, retired); });
+  }
   if (!s.from.pg.container.empty()) {
     s.from.pg.dump_host = &origin.DumpHost();  // a remote dump streams through the agent
     s.src_pg.emplace(s.from.pg);
@@ -48,9 +57,8 @@ void CheckDatabases(const Options& o, Origin& origin, Sides& s, Report& rep) {
               s.from.pg.db + " in " + s.from.project_name + ", postgres " + std::to_string(si.major) + ", " +
                   HumanBytes(s.src_db_bytes));
   }
-  if (s.to.pg.container.empty()) return;
-  s.dst_pg.emplace(s.to.pg);
-  db::ServerInfo ti = s.dst_pg->WaitReady(90, db::RetiredName(s.to.pg.db));
+  if (!target_probe.valid()) return;
+  db::ServerInfo ti = target_probe.get();
   if (!ti.db_exists && ti.retired_exists && !o.dry_run) {
     db::RepairInterruptedSwap(*s.dst_pg);
     TheLog().warn("an interrupted run left the target database renamed: it was put back");

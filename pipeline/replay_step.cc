@@ -1,5 +1,7 @@
 #include "pipeline/replay_step.h"
 
+#include "core/error.h"
+#include "core/log.h"
 #include "core/progress.h"
 
 namespace mig {
@@ -15,15 +17,17 @@ nlohmann::json StateJson(const db::DbState& st) {
 
 }  // namespace
 
-void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep) {
+Replayed ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep) {
   Step step(rep, "replay database");
+  Replayed out;
   if (o.skip_db) {
     step.Skip("--skip-db");
-    return;
+    return out;
   }
   Progress progress("database", 0, ProgressModeFor(o.quiet, o.json));  // a dump's size is not known ahead
   db::ReplayOptions ro;
   ro.progress = [&](uint64_t b) { progress.Update(0, b, b); };
+  ro.keep_retired = true;
   db::ReplayResult r = db::Replay(*s.src_pg, *s.dst_pg, ro);
   progress.Done();
   rep.database = {{"source", StateJson(r.source)}, {"target", StateJson(r.target)},
@@ -37,6 +41,19 @@ void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& re
             std::to_string(r.source.tables.size()) + " tables, " + std::to_string(r.source.sequences.size()) +
                 " sequences equal to the source");
   step.Done(std::to_string(r.source.tables.size()) + " tables, " + HumanBytes(r.dump_bytes) + " streamed");
+  const db::Postgres& dst = *s.dst_pg;
+  out.retired_drop = std::async(std::launch::async, [&dst] { db::DropRetired(dst); });
+  return out;
+}
+
+void FinishReplay(Replayed& r, Report& rep) {
+  if (!r.retired_drop.valid()) return;
+  try {
+    r.retired_drop.get();
+  } catch (const Error& e) {
+    TheLog().warn(e.what());
+    rep.Check("previous database dropped", false, e.what());
+  }
 }
 
 std::string DbRollbackCommand(const Install& to, const std::string& run_dir) {

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The fixed costs of a run with nothing to do: migrate-local between two small running
+# releases (a few files, a small database), run REPS times after a first real run. Prints the
+# median of each step's seconds (report.json) and of the whole command, then the programs the
+# run started and what they cost (MIGRATE_RECORD_PROGRAMS, core/recorded_host.h).
+# Usage: bench/fixed.sh   (REPS=5; needs what scripts/test.sh installs)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/tests/e2e/lib.sh"
+REPS=${REPS:-5}
+make_pair >/dev/null
+run() { "$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" --yes --json "$@" </dev/null 2>/dev/null; }
+run >"$WORK/first.json"
+for i in $(seq "$REPS"); do
+  s=$(date +%s.%N)
+  MIGRATE_RECORD_PROGRAMS=$WORK/calls.$i.jsonl run >"$WORK/run.$i.json"
+  e=$(date +%s.%N)
+  python3 -c "print(float('$e') - float('$s'))" >"$WORK/wall.$i"
+done
+python3 - "$WORK" "$REPS" <<'PY'
+import json, statistics, sys, collections
+work, reps = sys.argv[1], int(sys.argv[2])
+steps = collections.defaultdict(list)
+for i in range(1, reps + 1):
+    for s in json.load(open(f"{work}/run.{i}.json"))["steps"]:
+        steps[s["name"]].append(s["seconds"])
+walls = [float(open(f"{work}/wall.{i}").read()) for i in range(1, reps + 1)]
+print(f"migrate-local with nothing to do, median of {reps}:")
+for name, v in steps.items():
+    print(f"  {name:<18} {statistics.median(v):6.2f} s")
+print(f"  {'whole command':<18} {statistics.median(walls):6.2f} s")
+calls = collections.defaultdict(lambda: [0, 0])
+n = 0
+for line in open(f"{work}/calls.1.jsonl"):
+    j = json.loads(line)
+    argv = [a if isinstance(a, str) else "<bytes>" for a in j["argv"]]
+    key = " ".join(argv[:3]) if argv[0] != "docker" or argv[1] != "exec" else "docker exec " + " ".join(a for a in argv if a in ("psql", "pg_dump", "pg_restore"))
+    calls[key][0] += 1
+    calls[key][1] += j.get("ms", 0)
+    n += 1
+print(f"programs started in one run: {n}")
+for k, (c, ms) in sorted(calls.items(), key=lambda kv: -kv[1][1]):
+    print(f"  {c:3d} x {k:<45} {ms/1000:6.2f} s")
+PY
