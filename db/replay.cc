@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <optional>
 #include <vector>
 
 #include "core/error.h"
@@ -75,6 +76,14 @@ void CreateStaging(Session& src, Session& admin, const std::string& db, const st
       "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = current_database()"));
   std::string base = "CREATE DATABASE " + QuoteIdent(staging) + " WITH TEMPLATE template0 OWNER " + QuoteIdent(owner);
   if (enc.size() == 3) {
+    // The target's own encoding and locale are sure to work: no trial needed.
+    auto own = Fields(admin.AskValue(
+        "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = " + QuoteLiteral(db)));
+    if (own == enc) {
+      admin.Ask(base + " ENCODING " + QuoteLiteral(enc[0]) + " LC_COLLATE " + QuoteLiteral(enc[1]) + " LC_CTYPE " +
+                QuoteLiteral(enc[2]) + ";");
+      return;
+    }
     // Try the source's locale in a session of its own: a failure closes the session.
     try {
       Session probe(admin.postgres(), "postgres");
@@ -90,12 +99,15 @@ void CreateStaging(Session& src, Session& admin, const std::string& db, const st
 }
 
 // Puts staging in place of the target database; the old one is dropped.
-void Swap(const Postgres& dst, const std::string& staging, bool keep_retired) {
+void Swap(const Postgres& dst, Session& first, const std::string& staging, bool keep_retired) {
   const std::string db = dst.target().db, retired = RetiredName(db);
   std::string last_error;
   for (int attempt = 0; attempt < 5; ++attempt) {
     try {
-      Session admin(dst, "postgres");
+      // The replay's own session first (connected to "postgres"); a fresh one after a failure.
+      std::optional<Session> fresh;
+      if (attempt > 0) fresh.emplace(dst, "postgres");
+      Session& admin = attempt > 0 ? *fresh : first;
       admin.Ask("DROP DATABASE IF EXISTS " + QuoteIdent(retired) + " WITH (FORCE);\n"
                 "ALTER DATABASE " + QuoteIdent(db) + " ALLOW_CONNECTIONS false;\n"
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN (" + QuoteLiteral(db) + ", " +
@@ -118,15 +130,27 @@ void Swap(const Postgres& dst, const std::string& staging, bool keep_retired) {
 
 }  // namespace
 
-void DropRetired(const Postgres& dst) {
+void DropRetired(const Postgres& dst, bool detach) {
   const std::string retired = RetiredName(dst.target().db);
-  try {
-    Session admin(dst, "postgres");
-    admin.Ask("DROP DATABASE IF EXISTS " + QuoteIdent(retired) + " WITH (FORCE);");
-  } catch (const Error& e) {
-    Fail("the target's previous database, renamed " + retired + ", could not be dropped (" + e.what() +
-         "): it only takes room; drop it by hand (DROP DATABASE \"" + retired + "\")");
+  const std::string sql = "DROP DATABASE IF EXISTS " + QuoteIdent(retired) + " WITH (FORCE);";
+  std::string why;
+  if (detach) {
+    std::vector<std::string> argv = dst.Tool("psql", {"-X", "-q", "-d", "postgres", "-c", sql});
+    argv.insert(argv.begin() + 2, "-d");  // docker exec -d: runs on in the container
+    ProcResult r = dst.host().Run(argv, {}, std::chrono::seconds(60));
+    if (r.ok()) return;
+    why = r.last_error_line();
+  } else {
+    try {
+      Session admin(dst, "postgres");
+      admin.Ask(sql);
+      return;
+    } catch (const Error& e) {
+      why = e.what();
+    }
   }
+  Fail("the target's previous database, renamed " + retired + ", could not be dropped (" + why +
+       "): it only takes room; the next migration drops it, or drop it by hand (DROP DATABASE \"" + retired + "\")");
 }
 
 bool RepairInterruptedSwap(const Postgres& dst) {
@@ -178,7 +202,7 @@ ReplayResult Replay(const Postgres& src, const Postgres& dst, const ReplayOption
       for (const auto& m : r.mismatches) list += "\n  " + m;
       Fail("the replayed database does not match the source:" + list);
     }
-    Swap(dst, staging, opts.keep_retired);
+    Swap(dst, admin, staging, opts.keep_retired);
     lap("swap");
   } catch (const Error&) {
     try {

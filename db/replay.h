@@ -31,8 +31,10 @@ struct ReplayOptions {
 };
 
 // Drops the database a replay with keep_retired left behind (nothing when there is none).
-// Throws mig::Error naming it when the drop fails.
-void DropRetired(const Postgres& dst);
+// `detach`: started inside the container (docker exec -d) and not waited for; a drop that
+// fails there leaves it for the next replay, which drops it before its swap. Throws mig::Error
+// naming it when the drop (or, detached, its start) fails.
+void DropRetired(const Postgres& dst, bool detach);
 
 // Replays `src` into `dst`: snapshot + counts on the source, pg_dump | pg_restore into a
 // staging database, verify, swap it in under the target's name. On any failure before the

@@ -102,6 +102,18 @@ void CacheVersion(const std::string& key, const std::string& version) {
 }  // namespace
 
 ComposeTool DetectCompose(const Host& host) {
+  if (!host.local()) {
+    // Another server: one login for both questions (each command there is a login over SSH).
+    ProcResult r = host.Run({"sh", "-c",
+                             "if docker compose version --short 2>/dev/null; then echo v2; "
+                             "elif docker-compose version --short 2>/dev/null; then echo v1; fi"},
+                            {}, kQueryTimeout);
+    auto l = Lines(r.out);
+    if (r.ok() && l.size() >= 2 && (l.back() == "v2" || l.back() == "v1"))
+      return {l.back() == "v2" ? std::vector<std::string>{"docker", "compose"} : std::vector<std::string>{"docker-compose"},
+              l[l.size() - 2]};
+    Fail("neither 'docker compose' (v2) nor 'docker-compose' (v1) answers on " + host.Describe() + ": install one of them");
+  }
   ProcResult v2 = host.Run({"docker", "compose", "version", "--short"}, {}, kQueryTimeout);
   if (v2.ok() && !Lines(v2.out).empty()) return {{"docker", "compose"}, Lines(v2.out).front()};
   // v1 is a Python program that takes half a second to say its version: on this machine the

@@ -60,6 +60,7 @@ std::vector<Check> RemoteChecks(const CheckOptions& o) {
     OriginSpec spec;
     spec.from = o.from_remote;
     spec.ssh = o.ssh;
+    spec.programs_through_agent = false;  // a check changes nothing: no agent upload
     origin = OpenOrigin(spec);
     for (const auto& [name, detail] : origin->Checks()) rows.push_back(Ok(name, detail));
   } catch (const Error& e) {

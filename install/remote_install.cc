@@ -4,21 +4,54 @@
 #include <fstream>
 #include <sstream>
 
+#include <openssl/evp.h>
+
 #include "core/error.h"
+#include "core/files.h"
 #include "docker/docker.h"
 
 namespace fs = std::filesystem;
 
 namespace mig {
 
-Install LoadRemoteInstall(const ssh::RemoteHost& host, const std::string& path, const std::string& db_service,
+namespace {
+
+constexpr size_t kMaxFile = 4 << 20;  // a top-level file larger than this is not configuration
+
+// Prints the folder's real path, then "NAME<TAB>BASE64" for each top-level regular file under
+// 4 MiB (names with a newline or a tab are skipped: configuration files have none).
+const char* const kListScript = R"(cd "$1" || exit 3
+pwd -P
+for f in .[!.]* ..?* *; do
+  [ -f "$f" ] && [ ! -L "$f" ] || continue
+  case "$f" in *'
+'*|*'	'*) continue ;; esac
+  s=$(wc -c < "$f") || continue
+  [ "$s" -lt 4194304 ] || continue
+  printf '%s\t' "$f"; base64 < "$f" | tr -d '\n'; echo
+done)";
+
+std::string DecodeBase64(const std::string& in, const std::string& what) {
+  std::string out(in.size() / 4 * 3 + 3, '\0');
+  int n = in.empty() ? 0 : EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                           reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0 || in.size() % 4 != 0) Fail("the old server sent " + what + " damaged (not base64): is base64 (coreutils) there?");
+  size_t pad = in.size() >= 2 && in[in.size() - 1] == '=' ? (in[in.size() - 2] == '=' ? 2 : 1) : 0;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+}  // namespace
+
+Install LoadRemoteInstall(const Host& host, const std::string& path, const std::string& db_service,
                           const std::string& project_override, const compose::Env& process_env,
                           const std::string& mirror_root) {
   if (path.empty() || path[0] != '/')
     BadUsage("--from-path must be the absolute path of the old install on " + host.Describe());
-  ProcResult r = host.Run({"sh", "-c", "cd \"$1\" && pwd -P && find . -maxdepth 1 -type f -size -4096k", "sh", path});
-  if (!r.ok())
+  ProcResult r = host.Run({"sh", "-c", kListScript, "sh", path});
+  if (r.code == 3 || (!r.ok() && r.out.empty()))
     BadInput("the source folder " + path + " does not exist on " + host.Describe() + " (" + r.last_error_line() + ")");
+  if (!r.ok()) Fail("cannot read the install " + path + " on " + host.Describe() + ": " + r.last_error_line());
   std::istringstream lines(r.out);
   std::string dir;
   std::getline(lines, dir);
@@ -31,16 +64,16 @@ Install LoadRemoteInstall(const ssh::RemoteHost& host, const std::string& path, 
   fs::remove_all(mirror, ec);
   fs::create_directories(mirror, ec);
   if (ec) Fail("cannot create " + mirror + ": " + ec.message());
-  std::string name;
-  while (std::getline(lines, name)) {
-    if (name.rfind("./", 0) != 0) continue;
-    name = name.substr(2);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    std::string name = line.substr(0, tab);
+    // The far side is not trusted: one plain name, not a path.
     if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") continue;
-    std::string content;
-    if (!host.ReadFile(dir + "/" + name, content)) continue;  // gone since the listing
-    std::ofstream out(mirror + "/" + name, std::ios::binary | std::ios::trunc);
-    out << content;
-    if (!out.flush()) Fail("cannot write " + mirror + "/" + name);
+    if (line.size() - tab - 1 > kMaxFile / 3 * 4 + 8) Fail(dir + "/" + name + " on " + host.Describe() + " is larger than 4 MiB");
+    std::string content = DecodeBase64(line.substr(tab + 1), dir + "/" + name);
+    WriteFileAtomic(mirror + "/" + name, content, 0600);
   }
   if (compose::FindComposeFile(mirror).empty())
     BadInput("the source folder " + dir + " on " + host.Describe() + " is not an install: it has no docker-compose.yml");

@@ -5,13 +5,14 @@
 #include <string>
 
 #include "install/install.h"
-#include "ssh/remote_host.h"
+#include "core/process.h"
 
 namespace mig {
 
-// Reads the install folder `path` on `host` (the top-level regular files under 4 MiB go to
+// Reads the install folder `path` on `host` with one program there (each is a login over SSH:
+// the folder's real path and its top-level regular files under 4 MiB, base64 each, go to
 // `mirror_root`/<its folder name>/). Throws mig::Error (input) naming what is wrong there.
-Install LoadRemoteInstall(const ssh::RemoteHost& host, const std::string& path, const std::string& db_service,
+Install LoadRemoteInstall(const Host& host, const std::string& path, const std::string& db_service,
                           const std::string& project_override, const compose::Env& process_env,
                           const std::string& mirror_root);
 

@@ -24,6 +24,9 @@ struct OriginSpec {
   ssh::Options ssh;        // with `from`: --key, --known-hosts, --accept-new-host-key
   bool sudo = false;       // with `from`: run the agent with sudo -n
   bool via_agent = false;  // without `from`: read through a local migrate-agent (tests, benchmarks)
+  // With `from`: the old server's programs that read no stdin run through migrate-agent (no
+  // login each). `migrate check` says no: it must not upload the agent.
+  bool programs_through_agent = true;
 };
 
 // The source side of a run. Not thread-safe: one thread uses it. Sources it opens hold a

@@ -1,6 +1,7 @@
 // The old install on another server: SSH (libssh2), its programs through exec channels,
 // migrate-agent for the tree and the database dump (docs/remote.md).
 #include <cstdlib>
+#include <mutex>
 
 #include "agent/client.h"
 #include "core/error.h"
@@ -15,25 +16,63 @@ namespace mig {
 
 namespace {
 
-// The old server as a pg_dump sees it: the dump (a program whose stdout is read) runs through
-// migrate-agent (RUN) and streams over the agent's channel; everything else as `remote`.
-class AgentDumpHost : public Host {
+// The old server's programs. Those that read no stdin run through migrate-agent (RUN): one
+// connection, no login each (a login costs 0.1-0.9 s on real servers: profiles, motd); those
+// that need stdin get an exec channel of their own. RUNs are one at a time on the agent's
+// session (a started one holds it until it ends); REQUIRES nothing else uses that session
+// meanwhile (the merge's AgentSource runs in its own step).
+class AgentHost : public Host {
  public:
-  AgentDumpHost(const Host& remote, std::function<agent::AgentSession&()> agent)
+  AgentHost(const Host& remote, std::function<agent::AgentSession&()> agent)
       : remote_(remote), agent_(std::move(agent)) {}
   ProcResult Run(const std::vector<std::string>& argv, const std::string& input,
                  std::chrono::seconds timeout) const override {
-    return remote_.Run(argv, input, timeout);
+    if (!input.empty()) return remote_.Run(argv, input, timeout);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto p = agent::RunThroughAgent(agent_(), argv);
+    ProcResult r;
+    char buf[65536];
+    for (size_t n; (n = p->read(buf, sizeof buf)) > 0;) {
+      r.out.append(buf, n);
+      if (r.out.size() > kMaxOut) {
+        p->kill();
+        Fail(CommandLine(argv) + " on " + remote_.Describe() + " printed more than " + std::to_string(kMaxOut >> 20) +
+             " MiB: not what migrate asked for");
+      }
+    }
+    r.code = p->wait();
+    r.err = p->err_text();
+    return r;
   }
   std::unique_ptr<Proc> Start(const std::vector<std::string>& argv, int pipes) const override {
     if (pipes != Proc::kStdout) return remote_.Start(argv, pipes);
-    return agent::RunThroughAgent(agent_(), argv);
+    std::unique_lock<std::mutex> lock(mu_);
+    return std::make_unique<HeldProc>(agent::RunThroughAgent(agent_(), argv), std::move(lock));
   }
   std::string Describe() const override { return remote_.Describe(); }
 
  private:
+  static constexpr size_t kMaxOut = 64 << 20;
+  // A RUN holding the session's lock until it is destroyed.
+  class HeldProc : public Proc {
+   public:
+    HeldProc(std::unique_ptr<Proc> p, std::unique_lock<std::mutex> lock) : p_(std::move(p)), lock_(std::move(lock)) {
+      command_ = p_->command();
+    }
+    size_t read(char* buf, size_t len) override { return p_->read(buf, len); }
+    void write(const char* buf, size_t len) override { p_->write(buf, len); }
+    void close_stdin() override { p_->close_stdin(); }
+    int wait() override { return p_->wait(); }
+    void kill() override { p_->kill(); }
+    std::string err_text() const override { return p_->err_text(); }
+
+   private:
+    std::unique_ptr<Proc> p_;
+    std::unique_lock<std::mutex> lock_;
+  };
   const Host& remote_;
   std::function<agent::AgentSession&()> agent_;
+  mutable std::mutex mu_;
 };
 
 // One SSH session to the old server; the agent started at its first need.
@@ -41,10 +80,11 @@ class RemoteOrigin : public Origin {
  public:
   explicit RemoteOrigin(const OriginSpec& spec)
       : sudo_(spec.sudo),
+        through_agent_(spec.programs_through_agent),
         ssh_(std::make_unique<ssh::Session>(ssh::ParseTarget(spec.from), spec.ssh)),
         host_(*ssh_),
-        recorder_(RemoteRecorder(host_)),
-        dump_host_(programs(), [this]() -> agent::AgentSession& { return Agent(); }) {
+        agent_host_(host_, [this]() -> agent::AgentSession& { return Agent(); }),
+        recorder_(RemoteRecorder(through_agent_ ? static_cast<const Host&>(agent_host_) : host_)) {
     checks_.emplace_back("ssh", ssh_->target().Show() + ", host key " + ssh_->host_key_fingerprint());
   }
   ~RemoteOrigin() override = default;
@@ -57,7 +97,7 @@ class RemoteOrigin : public Origin {
   Install LoadInstall(const std::string& path, const std::string& db_service, const std::string& project_override,
                       const compose::Env& env) override {
     if (!mirror_) mirror_.emplace("migrate-remote");
-    return LoadRemoteInstall(host_, path, db_service, project_override, env, mirror_->path());
+    return LoadRemoteInstall(programs(), path, db_service, project_override, env, mirror_->path());
   }
   bool IsFolder(const std::string& dir) override { return programs().Run({"test", "-d", dir}).ok(); }
   uint64_t TreeBytes(const std::string& dir) override {
@@ -68,7 +108,7 @@ class RemoteOrigin : public Origin {
   std::unique_ptr<sync::Source> OpenTree(const std::string& dir, const std::string& spool_dir) override {
     return std::make_unique<agent::AgentSource>(Agent(), dir, Show(dir), spool_dir);
   }
-  const Host& DumpHost() override { return dump_host_; }
+  const Host& DumpHost() override { return programs(); }
   nlohmann::json Wire() const override {
     if (!agent_) return nullptr;
     return {{"bytes_received", agent_->bytes_in()}, {"bytes_sent", agent_->bytes_out()}};
@@ -85,9 +125,13 @@ class RemoteOrigin : public Origin {
     if (!file || !*file) return nullptr;
     return std::make_unique<RecordingHost>(inner, std::string(file) + ".remote", "");
   }
-  const Host& programs() const { return recorder_ ? static_cast<const Host&>(*recorder_) : host_; }
+  const Host& programs() const {
+    if (recorder_) return *recorder_;
+    return through_agent_ ? static_cast<const Host&>(agent_host_) : host_;
+  }
 
   agent::AgentSession& Agent() {
+    std::lock_guard<std::mutex> lock(agent_mu_);  // started once, whichever thread asks first
     if (!agent_) {
       agent_ = ssh::StartRemoteAgent(*ssh_, agent::AgentBesideMe(), sudo_);
       checks_.emplace_back("agent", "migrate-agent " + agent_->hello().program_version + " on " + Where());
@@ -96,13 +140,15 @@ class RemoteOrigin : public Origin {
   }
 
   bool sudo_;
+  bool through_agent_;
   std::unique_ptr<ssh::Session> ssh_;
   ssh::RemoteHost host_;
+  AgentHost agent_host_;
   std::unique_ptr<RecordingHost> recorder_;  // null unless recording
-  AgentDumpHost dump_host_;
   std::unique_ptr<agent::AgentSession> agent_;  // declared after ssh_: closed before it
   std::optional<TempDir> mirror_;               // the old install's top-level files
   std::vector<std::pair<std::string, std::string>> checks_;
+  std::mutex agent_mu_;
 };
 
 }  // namespace

@@ -152,11 +152,10 @@ Report RunMigration(const Options& opts) {
     }
     if (o.stop_old) StopOld(s, false);
     MergeData(o, *origin, s, rep);
-    Replayed replayed = ReplayDatabase(o, *origin, s, rep);
+    ReplayDatabase(o, *origin, s, rep);
     if (o.stop_old) StopOld(s, true);
     else if (s.started_source_db) s.src_stack->Stop({s.from.db_service});
-    Restart(o, s, rep);  // while the target's previous database is dropped
-    FinishReplay(replayed, rep);
+    Restart(o, s, rep);
     rep.result = "ok";
     DnsHookStep(rep, o.dns_hook, false);  // a failure is recorded; the migration stands
     AddNextSteps(o, *origin, s, run_dir, rep);

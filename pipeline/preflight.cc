@@ -99,20 +99,30 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
   Sides s;
   s.from = std::move(from);
   s.to = std::move(to);
-  rep.Check("docker engine", true, docker::EngineVersion());
-  docker::ComposeTool tool = docker::DetectCompose();
+  // This server's engine and compose are asked on a thread of their own while the old server
+  // answers (its programs run through migrate-agent: docs/remote.md).
+  auto this_server = std::async(std::launch::async, [] { return std::make_pair(docker::EngineVersion(), docker::DetectCompose()); });
+  const bool second_engine = !origin.SharesEngineWithThisHost();
+  const Host& there = origin.host();
+  std::future<std::string> there_engine;
+  if (second_engine) there_engine = std::async(std::launch::async, [&there] { return docker::EngineVersion(there); });
+  const std::string shown = origin.Show(s.from.dir);
+  std::optional<docker::ComposeTool> there_tool;
+  if (second_engine) there_tool = docker::DetectCompose(there);
+  const bool has_data = o.skip_data || origin.IsFolder(s.from.data_dir());
+  auto [engine, tool] = this_server.get();
+  rep.Check("docker engine", true, engine);
   rep.Check("compose", true, CommandLine(tool.argv) + " " + tool.version);
   docker::ComposeTool src_tool = tool;
-  if (!origin.SharesEngineWithThisHost()) {
-    rep.Check("old server's docker engine", true, docker::EngineVersion(origin.host()) + " on " + origin.Where());
-    src_tool = docker::DetectCompose(origin.host());
+  if (second_engine) {
+    rep.Check("old server's docker engine", true, there_engine.get() + " on " + origin.Where());
+    src_tool = *there_tool;
     rep.Check("old server's compose", true, CommandLine(src_tool.argv) + " " + src_tool.version);
   }
-  s.src_stack.emplace(src_tool, s.from.dir, s.from.project.file, s.from.project_name, origin.host());
+  s.src_stack.emplace(src_tool, s.from.dir, s.from.project.file, s.from.project_name, there);
   s.dst_stack.emplace(tool, s.to.dir, s.to.project.file, s.to.project_name);
-  const std::string shown = origin.Show(s.from.dir);
   if (!o.skip_data) {
-    if (!origin.IsFolder(s.from.data_dir()))
+    if (!has_data)
       BadInput("the source " + shown + " has no data/ folder (use --skip-data to migrate only the database)");
     rep.Check("source data/", true, shown + "/data");
   }

@@ -17,12 +17,11 @@ nlohmann::json StateJson(const db::DbState& st) {
 
 }  // namespace
 
-Replayed ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep) {
+void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep) {
   Step step(rep, "replay database");
-  Replayed out;
   if (o.skip_db) {
     step.Skip("--skip-db");
-    return out;
+    return;
   }
   Progress progress("database", 0, ProgressModeFor(o.quiet, o.json));  // a dump's size is not known ahead
   db::ReplayOptions ro;
@@ -41,15 +40,8 @@ Replayed ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report
             std::to_string(r.source.tables.size()) + " tables, " + std::to_string(r.source.sequences.size()) +
                 " sequences equal to the source");
   step.Done(std::to_string(r.source.tables.size()) + " tables, " + HumanBytes(r.dump_bytes) + " streamed");
-  const db::Postgres& dst = *s.dst_pg;
-  out.retired_drop = std::async(std::launch::async, [&dst] { db::DropRetired(dst); });
-  return out;
-}
-
-void FinishReplay(Replayed& r, Report& rep) {
-  if (!r.retired_drop.valid()) return;
   try {
-    r.retired_drop.get();
+    db::DropRetired(*s.dst_pg, true);
   } catch (const Error& e) {
     TheLog().warn(e.what());
     rep.Check("previous database dropped", false, e.what());
