@@ -3,13 +3,24 @@
 # releases (a few files, a small database), run REPS times after a first real run. Prints the
 # median of each step's seconds (report.json) and of the whole command, then the programs the
 # run started and what they cost (MIGRATE_RECORD_PROGRAMS, core/recorded_host.h).
-# Usage: bench/fixed.sh   (REPS=5; needs what scripts/test.sh installs)
+# Usage: bench/fixed.sh [--remote]   (REPS=5; needs what scripts/test.sh installs)
+#   --remote: migrate --from root@127.0.0.2:2222 (the test sshd) instead of migrate-local
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/tests/e2e/lib.sh"
 REPS=${REPS:-5}
 make_pair >/dev/null
-run() { "$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" --yes --json "$@" </dev/null 2>/dev/null; }
+if [[ "${1:-}" == --remote ]]; then
+  rig=$WORK/sshrig
+  bash "$root/scripts/rig/sshd.sh" start "$rig" 127.0.0.2 2222 >/dev/null
+  trap 'bash "$root/scripts/rig/sshd.sh" stop "$rig"; cleanup_suite' EXIT
+  run() {
+    "$BIN/migrate" --from root@127.0.0.2:2222 --key "$rig/client_ed25519" --known-hosts "$rig/known_hosts" \
+      --from-path "$OLD" --to-path "$NEW" --yes --json "$@" </dev/null 2>/dev/null
+  }
+else
+  run() { "$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" --yes --json "$@" </dev/null 2>/dev/null; }
+fi
 run >"$WORK/first.json"
 for i in $(seq "$REPS"); do
   s=$(date +%s.%N)
@@ -25,13 +36,17 @@ for i in range(1, reps + 1):
     for s in json.load(open(f"{work}/run.{i}.json"))["steps"]:
         steps[s["name"]].append(s["seconds"])
 walls = [float(open(f"{work}/wall.{i}").read()) for i in range(1, reps + 1)]
-print(f"migrate-local with nothing to do, median of {reps}:")
+print(f"a run with nothing to do, median of {reps}:")
 for name, v in steps.items():
     print(f"  {name:<18} {statistics.median(v):6.2f} s")
 print(f"  {'whole command':<18} {statistics.median(walls):6.2f} s")
+import os
 calls = collections.defaultdict(lambda: [0, 0])
 n = 0
-for line in open(f"{work}/calls.1.jsonl"):
+lines = list(open(f"{work}/calls.1.jsonl"))
+if os.path.exists(f"{work}/calls.1.jsonl.remote"):
+    lines += [l.replace('"argv":["', '"argv":["(old server) ', 1) for l in open(f"{work}/calls.1.jsonl.remote")]
+for line in lines:
     j = json.loads(line)
     argv = [a if isinstance(a, str) else "<bytes>" for a in j["argv"]]
     key = " ".join(argv[:3]) if argv[0] != "docker" or argv[1] != "exec" else "docker exec " + " ".join(a for a in argv if a in ("psql", "pg_dump", "pg_restore"))

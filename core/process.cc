@@ -1,11 +1,16 @@
 #include "core/process.h"
 
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
 
 #include <boost/asio.hpp>
 #include <boost/process.hpp>
+#include <boost/process/extend.hpp>
 #include <cstdio>
 #include <fstream>
 #include <future>
@@ -25,6 +30,22 @@ boost::filesystem::path ProgramPath(const std::string& name) {
   if (p.empty()) Fail("'" + name + "' is not installed or not on PATH");
   return p;
 }
+
+// In the child, between fork and exec: every descriptor above stderr is marked close-on-exec.
+// Boost.Process creates its pipes without O_CLOEXEC, so a program started while another
+// one's pipes are open (a probe on another thread, a held psql session) would inherit their
+// ends: the other program then never sees end of file on its stdin (two concurrent
+// `psql -f -` probes waited for each other forever). Marking, not closing, keeps Boost's own
+// exec-error pipe working until the exec.
+struct InheritNothing : bp::extend::handler {
+  template <typename Executor>
+  void on_exec_setup(Executor&) const {
+    if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) == 0) return;
+    struct rlimit lim {};  // kernels before 5.11: one fcntl per descriptor (async-signal-safe)
+    rlim_t top = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY ? lim.rlim_cur : 65536;
+    for (rlim_t fd = 3; fd < top; ++fd) ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+  }
+};
 
 std::vector<std::string> Rest(const std::vector<std::string>& argv) {
   return std::vector<std::string>(argv.begin() + 1, argv.end());
@@ -87,7 +108,7 @@ ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& i
   for (const auto& [k, v] : env) child_env[k] = v;
   bp::child c(ProgramPath(argv.at(0)), bp::args(Rest(argv)),
               bp::std_in < boost::asio::buffer(input), bp::std_out > out, bp::std_err > err, ios,
-              child_env, ec);
+              child_env, InheritNothing{}, ec);
   if (ec) Fail("cannot start " + argv[0] + ": " + ec.message());
   if (timeout.count() > 0) {
     ios.run_for(timeout);
@@ -126,13 +147,13 @@ Child::Child(const std::vector<std::string>& argv, int pipes) : impl_(new Impl) 
   auto exe = ProgramPath(argv.at(0));
   if (impl_->has_in && impl_->has_out)
     impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < impl_->in,
-                             bp::std_out > impl_->out, bp::std_err > impl_->err_path, ec);
+                             bp::std_out > impl_->out, bp::std_err > impl_->err_path, InheritNothing{}, ec);
   else if (impl_->has_in)
     impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < impl_->in,
-                             bp::std_out > bp::null, bp::std_err > impl_->err_path, ec);
+                             bp::std_out > bp::null, bp::std_err > impl_->err_path, InheritNothing{}, ec);
   else
     impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < bp::null,
-                             bp::std_out > impl_->out, bp::std_err > impl_->err_path, ec);
+                             bp::std_out > impl_->out, bp::std_err > impl_->err_path, InheritNothing{}, ec);
   if (ec) Fail("cannot start " + argv[0] + ": " + ec.message());
   // Our copies of the child's ends must go, or we never see end of file.
   if (impl_->has_in) ::close(impl_->in.native_source()), impl_->in.assign_source(-1);

@@ -29,3 +29,20 @@ TEST_CASE("programs are found on PATH or by path") {
 }
 
 }  // namespace mig
+
+TEST_CASE("a program inherits no descriptor of another program's pipes (concurrent starts cannot wait on each other)") {
+  // A program whose stdin we hold open, as a psql session or a probe on another thread does.
+  mig::Child held({"cat"}, mig::Proc::kStdin | mig::Proc::kStdout);
+  mig::ProcResult r = mig::RunCapture({"sh", "-c", "ls /proc/self/fd"});
+  REQUIRE(r.ok());
+  // ls sees its own 0, 1, 2 and the folder it reads: nothing of `held`'s pipes.
+  std::istringstream in(r.out);
+  std::string fd;
+  std::vector<std::string> fds;
+  while (in >> fd) fds.push_back(fd);
+  CHECK(fds.size() <= 4);
+  held.close_stdin();
+  char buf[16];
+  CHECK(held.read(buf, sizeof buf) == 0);  // cat saw end of file: nobody else holds its stdin
+  CHECK(held.wait() == 0);
+}
