@@ -57,10 +57,11 @@ void AgentSession::Pump(bool block, bool over_cap) {
   if (!t_) Fail("the connection to " + peer_ + " was dropped");
   bool moved = false;
   while (out_pos_ < out_.size()) {
-    size_t n = t_->WriteSome(out_.data() + out_pos_, out_.size() - out_pos_);
+    long n = t_->WriteSome(out_.data() + out_pos_, out_.size() - out_pos_);
+    if (n < 0) StoppedReading();
     if (n == 0) break;
-    out_pos_ += n;
-    bytes_out_ += n;
+    out_pos_ += static_cast<size_t>(n);
+    bytes_out_ += static_cast<uint64_t>(n);
     moved = true;
   }
   if (out_pos_ == out_.size() && out_pos_ > 0) out_.clear(), out_pos_ = 0;
@@ -83,28 +84,14 @@ Frame AgentSession::Receive() {
   auto idle_since = std::chrono::steady_clock::now();
   uint64_t seen = bytes_in_;
   while (true) {
-    std::optional<Frame> f;
-    try {
-      f = dec_.Next();
-    } catch (const Error&) {
-      if (got_frame_) throw;
-      NotAnAgent();
-    }
-    if (f) {
-      got_frame_ = true;
-      if (f->type == Type::kError) {
-        PayloadReader r(f->payload, peer_);
-        bool bad_input = r.U8() != 0;
-        std::string msg = Printable(r.LStr(kMaxMessage), 2000);
-        if (bad_input) BadInput(peer_ + ": " + msg);
-        Fail(peer_ + " failed: " + msg);
-      }
+    if (std::optional<Frame> f = NextFrame()) {
+      if (f->type == Type::kError) AgentFailed(*f);
       return std::move(*f);
     }
     if (ended_) {
       if (!got_frame_ && dec_.buffered() != 0) NotAnAgent();
       if (dec_.buffered() != 0) Violation(peer_, "the stream ends in the middle of a frame");
-      Fail(peer_ + " ended the connection: " + t_->EndReason());
+      Fail(peer_ + " ended the connection: " + EndReason());
     }
     Pump(true);
     if (bytes_in_ != seen) {
@@ -114,6 +101,62 @@ Frame AgentSession::Receive() {
       Fail(peer_ + " sent nothing for " + std::to_string(kIdleTimeoutMs / 1000) + " s: the connection is stuck");
     }
   }
+}
+
+std::optional<Frame> AgentSession::NextFrame() {
+  std::optional<Frame> f;
+  try {
+    f = dec_.Next();
+  } catch (const Error&) {
+    if (got_frame_) throw;
+    NotAnAgent();
+  }
+  if (f) got_frame_ = true;
+  return f;
+}
+
+void AgentSession::StoppedReading() {
+  out_.clear(), out_pos_ = 0;  // nothing more can go
+  // An agent that exits early (one that fails, or a shell that prints instead of running it)
+  // may go before our write; what it sent first, not the failed write, says why.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kLastWordsMs);
+  uint64_t taken = 0;
+  char buf[1 << 16];
+  while (true) {
+    while (std::optional<Frame> f = NextFrame())  // answers to what we asked: moot now
+      if (f->type == Type::kError) AgentFailed(*f);
+    if (ended_ || taken > kMaxOverCap || std::chrono::steady_clock::now() > deadline) break;
+    long n = t_->ReadSome(buf, sizeof buf);
+    if (n < 0) {
+      ended_ = true;
+    } else if (n == 0) {
+      t_->Wait(false, 100);
+    } else {
+      dec_.Feed(std::string_view(buf, static_cast<size_t>(n)));
+      bytes_in_ += static_cast<uint64_t>(n);
+      taken += static_cast<uint64_t>(n);
+    }
+  }
+  if (!got_frame_ && dec_.buffered() != 0) NotAnAgent();
+  if (!ended_)
+    Fail(peer_ + " stopped reading, and did not end its output within " + std::to_string(kLastWordsMs / 1000) +
+         " s or " + std::to_string(kMaxOverCap >> 20) + " MiB");
+  Fail(peer_ + " stopped reading: " + EndReason());
+}
+
+void AgentSession::AgentFailed(const Frame& f) {
+  PayloadReader r(f.payload, peer_);
+  bool bad_input = r.U8() != 0;
+  std::string msg = Printable(r.LStr(kMaxMessage), 2000);
+  if (bad_input) BadInput(peer_ + ": " + msg);
+  Fail(peer_ + " failed: " + msg);
+}
+
+std::string AgentSession::EndReason() {
+  std::string why = t_->EndReason();  // bounded by the transport (its stderr's tail)
+  for (char& c : why)
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\n') || c == 0x7f) c = '?';
+  return why;
 }
 
 void AgentSession::NotAnAgent() {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,9 @@ inline constexpr int kIdleTimeoutMs = 300 * 1000;
 inline constexpr size_t kMaxBuffered = 8u << 20;
 // ... and while our own requests wait to be taken (past that, the agent is not reading).
 inline constexpr size_t kMaxOverCap = 64u << 20;
+// When the agent takes no more of our writes (it exited): how long what it sent before it went
+// is awaited, at most (an agent that has exited sends its end at once).
+inline constexpr int kLastWordsMs = 5 * 1000;
 
 // One conversation with an agent: framed messages both ways, pumped from one thread.
 // Not thread-safe: one thread drives it (every call pumps the stream both ways). It owns its
@@ -51,6 +55,17 @@ class AgentSession {
   void WaitSent(size_t queued_at_most);
   // Moves bytes both ways; with `block`, waits (bounded) until something moved.
   void Pump(bool block, bool over_cap = false);
+  // The next whole frame read, if any; bytes that are not frames before the first frame throw
+  // NotAnAgent's error, after it the decoder's.
+  std::optional<Frame> NextFrame();
+  // The agent takes no more (a write found it gone): reads what it sent before it went, within
+  // kMaxOverCap bytes and kLastWordsMs, and throws what tells why: its ERROR frame, its text
+  // when it is not an agent, else how it ended (exit status, stderr).
+  [[noreturn]] void StoppedReading();
+  // Throws the message of the agent's ERROR frame `f`.
+  [[noreturn]] void AgentFailed(const Frame& f);
+  // How the far side ended (after the end of its stream), control characters as '?'.
+  std::string EndReason();
   [[noreturn]] void NotAnAgent();
   std::unique_ptr<Transport> t_;
   std::string peer_;

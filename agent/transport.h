@@ -10,8 +10,11 @@ namespace mig::agent {
 class Transport {
  public:
   virtual ~Transport() = default;
-  // Writes what the stream takes now; returns the bytes taken (0: it would block).
-  virtual size_t WriteSome(const char* p, size_t n) = 0;
+  // Writes what the stream takes now; returns the bytes taken, 0 when it would block, -1 when
+  // the far side takes no more (it exited or closed its input: what it sent before it went is
+  // still there to read, and EndReason tells why it went). Throws mig::Error when the
+  // connection itself fails.
+  virtual long WriteSome(const char* p, size_t n) = 0;
   // Reads what has arrived; returns the bytes read, 0 when nothing is there yet, -1 at the end
   // of the stream.
   virtual long ReadSome(char* p, size_t n) = 0;
@@ -27,6 +30,8 @@ class Transport {
 std::string AgentBesideMe();
 
 // Starts `agent_path serve` on this machine and talks to it through pipes (tests, merge-dir).
+// REQUIRES: SIGPIPE ignored (migrate's and the agent's mains do), so that writing to an agent
+// that has gone is a failed write, not a kill.
 std::unique_ptr<Transport> StartLocalAgent(const std::string& agent_path);
 
 }  // namespace mig::agent

@@ -27,11 +27,12 @@ class PipeTransport : public Transport {
     if (child_.poll_exit() < 0) child_.kill();
   }
 
-  size_t WriteSome(const char* p, size_t n) override {
+  long WriteSome(const char* p, size_t n) override {
     ssize_t w = ::write(child_.in_fd(), p, n);
-    if (w >= 0) return static_cast<size_t>(w);
+    if (w >= 0) return static_cast<long>(w);
     if (errno == EAGAIN || errno == EINTR) return 0;
-    Fail(Describe() + " stopped reading (" + ErrnoString() + ")" + Tail());
+    if (errno == EPIPE) return -1;  // it exited (or closed its stdin): its output says why
+    Fail("cannot write to " + Describe() + " (" + ErrnoString() + ")" + Tail());
   }
 
   long ReadSome(char* p, size_t n) override {

@@ -138,7 +138,12 @@ class ChannelTransport : public agent::Transport {
     libssh2_channel_free(ch_);
   }
 
-  size_t WriteSome(const char* p, size_t n) override {
+  // A remote command that has exited is not a failed write here, unlike a pipe's EPIPE: libssh2
+  // refuses to write only after our own close or EOF (which come after the conversation), and
+  // sshd drops what comes for a command that has ended, then holds back the window; the
+  // reader meanwhile takes in what the command printed and the end of the stream, which the
+  // session reports. So this never returns -1: a failure here is the connection's.
+  long WriteSome(const char* p, size_t n) override {
     ssize_t w;
     {
       std::lock_guard<std::recursive_mutex> lock(s_.mutex());
@@ -149,7 +154,7 @@ class ChannelTransport : public agent::Transport {
     // Writing reads what waits on the socket into libssh2's queues first: the reader may have
     // data to take now that its poll of the socket would not show.
     Wake();
-    return w == LIBSSH2_ERROR_EAGAIN ? 0 : static_cast<size_t>(w);
+    return w == LIBSSH2_ERROR_EAGAIN ? 0 : static_cast<long>(w);
   }
 
   long ReadSome(char* p, size_t n) override {

@@ -86,6 +86,11 @@ int main() {
     Out("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\nProtocol mismatch.\n");
     return 0;
   }
+  if (scenario == "error-at-once") {  // fails before reading anything: our HELLO may find it gone
+    Send(Type::kHello, EncodeHello({kProtocolVersion, MIGRATE_VERSION, "x86_64"}));
+    Send(Type::kError, EncodeError("hostile-agent: cannot serve \033[2Jtoday", false));
+    return 1;
+  }
   Next();  // HELLO
   Send(Type::kHello, EncodeHello({kProtocolVersion, MIGRATE_VERSION, "x86_64"}));
   if (scenario == "huge-frame") {

@@ -37,6 +37,23 @@ run() {
 }
 
 run not-agent "does not speak the migrate agent protocol"
+run error-at-once "the local agent failed: hostile-agent: cannot serve ?\[2Jtoday"
+# Both exit at once: our HELLO finds them gone (EPIPE) or not, at random (about 1 run in 5
+# found them gone). Either way the error must tell what they sent, not the failed write.
+# (agent/session_test.cc forces the EPIPE case.)
+for scenario in not-agent error-at-once; do
+  expect="does not speak the migrate agent protocol"
+  [ "$scenario" = error-at-once ] && expect="the local agent failed: hostile-agent: cannot serve"
+  told=0
+  for i in $(seq 20); do
+    set +e
+    HOSTILE=$scenario MIGRATE_AGENT=$bin/hostile-agent timeout 60 "$bin/migrate" merge-dir -q --via-agent \
+      "$work/outside" "$work/dst-$scenario" >"$work/$scenario-$i.out" 2>&1
+    set -e
+    grep -q "$expect" "$work/$scenario-$i.out" && told=$((told + 1))
+  done
+  check "$scenario, 20 runs: each error tells what the agent sent ($told of 20)" test "$told" = 20
+done
 run huge-frame "a frame of 4294967295 bytes"
 run truncated "ends in the middle of a frame"
 run absolute "an absolute name"
