@@ -218,7 +218,7 @@ std::vector<std::string> CompareStates(const DbState& src, const DbState& dst) {
 
 uint64_t Postgres::DumpToFile(const std::string& path) const {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) Fail("cannot create " + path + ": " + ErrnoString());
+  if (fd < 0) Fail("cannot create " + path + ": " + ErrnoString() + " (is its folder writable? give another with --temp-dir)");
   Fd out(fd);
   std::unique_ptr<Proc> dump_proc = host().Start(Tool("pg_dump", {"-Fc", "-d", t_.db}), Proc::kStdout);
   Proc& dump = *dump_proc;
@@ -231,7 +231,9 @@ uint64_t Postgres::DumpToFile(const std::string& path) const {
       ssize_t w = ::write(fd, buf.data() + off, n - off);
       if (w < 0) {
         if (errno == EINTR) continue;
-        Fail("cannot write " + path + ": " + ErrnoString());
+        const int e = errno;
+        Fail("cannot write " + path + ": " + ErrnoString(e) +
+             (e == ENOSPC ? " (the disk is full: free some room, or give a folder on another disk with --temp-dir)" : ""));
       }
       off += static_cast<size_t>(w);
     }

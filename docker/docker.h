@@ -40,7 +40,8 @@ struct Container {
   bool unhealthy() const;
 };
 
-// A release's compose stack under its project name.
+// A release's compose stack under its project name. Holds a reference to `host` (where compose
+// runs): the Host must outlive the Stack. Thread-compatible: const methods only run programs.
 class Stack {
  public:
   Stack(ComposeTool tool, std::string dir, std::string file, std::string project, const Host& host = ThisHost())

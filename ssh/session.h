@@ -46,7 +46,11 @@ struct RunLimits {
   size_t max_out = kMaxRunOutput;    // stdout larger than this fails the run
 };
 
-// One authenticated SSH connection. Not thread-safe: one thread drives it and its channels.
+// One authenticated SSH connection, used by several threads at once: each exec channel's
+// reader thread (channel.cc), the replay's row count beside the dump, concurrent Runs. Thread
+// safety is by mutex(): every libssh2 call on the session or one of its channels holds it (Run,
+// OpenExec and the channels take it themselves; a caller of raw() must). Waiting happens
+// without it. The Session must outlive its channels, the RemoteHost and agent sessions on it.
 class Session {
  public:
   // Connects, verifies the host key, authenticates. Throws mig::Error with one sentence for
