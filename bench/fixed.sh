@@ -49,7 +49,9 @@ if os.path.exists(f"{work}/calls.1.jsonl.remote"):
 for line in lines:
     j = json.loads(line)
     argv = [a if isinstance(a, str) else "<bytes>" for a in j["argv"]]
-    key = " ".join(argv[:3]) if argv[0] != "docker" or argv[1] != "exec" else "docker exec " + " ".join(a for a in argv if a in ("psql", "pg_dump", "pg_restore"))
+    argv = [a.split("\n")[0][:40] for a in argv]
+    tools = [a for a in argv if a in ("psql", "pg_dump", "pg_restore")]
+    key = " ".join(argv[:3]) if not tools else " ".join(argv[:1]) + " exec " + tools[0]
     calls[key][0] += 1
     calls[key][1] += j.get("ms", 0)
     n += 1
