@@ -75,10 +75,11 @@ std::vector<std::string> Fields(const std::string& row) {
 }
 
 std::vector<std::string> Postgres::Query(const std::string& sql, const std::string& db) const {
+  // The SQL as an argument, not on stdin: a program without stdin runs through migrate-agent on
+  // an old server (no login of its own: docs/pipeline.md).
   auto cmd = Tool("psql", {"-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-P", "fieldsep=\x1f",
-                           "-P", "recordsep=\x1e", "-d", db.empty() ? t_.db : db, "-f", "-"},
-                  true);
-  ProcResult r = host().Run(cmd, sql, std::chrono::seconds(3600));
+                           "-P", "recordsep=\x1e", "-d", db.empty() ? t_.db : db, "-c", sql});
+  ProcResult r = host().Run(cmd, {}, std::chrono::seconds(3600));
   if (!r.ok())
     Fail("the " + t_.label + " database (container " + t_.container + ") refused a query: " + r.last_error_line());
   return SplitRows(r.out);

@@ -48,6 +48,16 @@ std::unique_ptr<Provider> OpenCommand(const Update& u);
 // The backend u.provider names. Throws mig::Error (usage) for an unknown name.
 std::unique_ptr<Provider> OpenProvider(const Update& u);
 
+// Adds a backend under `name` for the life of this object, before the table's (a test's
+// in-memory provider: dns/cutover_test.cc). One at a time; set before other threads run.
+class ScopedProvider {
+ public:
+  ScopedProvider(std::string name, ProviderFactory open);
+  ~ScopedProvider();
+  ScopedProvider(const ScopedProvider&) = delete;
+  ScopedProvider& operator=(const ScopedProvider&) = delete;
+};
+
 // The zones a name may belong to, longest first: www.a.example.org -> www.a.example.org,
 // a.example.org, example.org (an API backend asks for each until one exists); just `zone`
 // when given.
