@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/timer.h"
 
 namespace fs = std::filesystem;
 
@@ -33,12 +34,6 @@ void WriteAtomically(const std::string& path, const std::string& text) {
   }
 }
 
-std::string UtcNow() {
-  char buf[32];
-  std::time_t now = std::time(nullptr);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return buf;
-}
 
 }  // namespace
 

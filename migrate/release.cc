@@ -14,6 +14,7 @@
 #include "compose/rewrite.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/timer.h"
 #include "core/fd.h"
 #include "docker/docker.h"
 #include "install/install.h"
@@ -46,9 +47,7 @@ int ReleasePrefix(const PrefixOptions& o) {
   std::cout << "--- " << file << "\n+++ " << file << (o.dry_run ? " (dry run: not written)" : "") << "\n"
             << compose::LineDiff(before, after);
   if (o.dry_run) return 0;
-  char stamp[32];
-  std::time_t now = std::time(nullptr);
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::gmtime(&now));
+  const std::string stamp = UtcNow(kStampFormat);
   struct stat st;
   if (::stat(file.c_str(), &st) != 0) Fail("cannot read " + file + ": " + ErrnoString());
   const std::string backup = file + ".orig-" + stamp;

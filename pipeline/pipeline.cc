@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/timer.h"
 #include "core/progress.h"
 #include "pipeline/dns_hook.h"
 #include "pipeline/lock.h"
@@ -28,12 +29,6 @@ namespace mig {
 
 namespace {
 
-std::string UtcNow() {
-  char buf[32];
-  std::time_t now = std::time(nullptr);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return buf;
-}
 
 // Asks once on a terminal; --yes or no terminal: go on.
 void Confirm(const Options& o, const Report& rep, const Sides& s) {

@@ -8,22 +8,12 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/timer.h"
 #include "pipeline/run_state.h"
 
 namespace fs = std::filesystem;
 
 namespace mig {
-
-namespace {
-
-std::string UtcStamp() {
-  char buf[32];
-  std::time_t now = std::time(nullptr);
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", std::gmtime(&now));
-  return buf;
-}
-
-}  // namespace
 
 RunDir OpenRunDir(const std::string& root) {
   std::optional<std::string> named = ReadSmallFile(root + "/in-progress", 4096);
@@ -34,7 +24,7 @@ RunDir OpenRunDir(const std::string& root) {
       fs::is_directory(root + "/" + ts, ec)) {
     d.resumed = true;
   } else {
-    ts = UtcStamp();
+    ts = UtcNow(kStampFormat);
     if (fs::exists(root + "/" + ts, ec)) ts += "-" + std::to_string(::getpid());
     fs::create_directories(root + "/" + ts, ec);
     if (ec) Fail("cannot create " + root + "/" + ts + ": " + ec.message());
