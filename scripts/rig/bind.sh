@@ -45,7 +45,13 @@ CONF
     die "named did not answer on 127.0.0.1:$port"
     ;;
   stop)
-    [[ -f "$dir/named.pid" ]] && kill "$(cat "$dir/named.pid")" 2>/dev/null || true
+    # Waits for named to end: it writes its journal as it shuts down, and a caller that removes
+    # DIR at once would race it ("Directory not empty").
+    if [[ -f "$dir/named.pid" ]]; then
+      pid=$(cat "$dir/named.pid")
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
     ;;
   *) die "usage: bind.sh start DIR PORT ZONE | stop DIR" ;;
 esac
