@@ -43,7 +43,8 @@ class Origin {
   virtual const Host& host() = 0;
   // True when docker on host() is this server's engine (no second engine to ask).
   virtual bool SharesEngineWithThisHost() const = 0;
-  // What the connection established, as report rows (name, detail): "ssh", "agent".
+  // What the connection established so far, as report rows (name, detail): "ssh", then
+  // "agent" once the agent was started (at its first need).
   virtual std::vector<std::pair<std::string, std::string>> Checks() const = 0;
   // The old server's IPv4 address as this server reached it ("" on this server or over IPv6).
   virtual std::string PeerIPv4() const = 0;

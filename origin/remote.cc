@@ -92,7 +92,10 @@ class RemoteOrigin : public Origin {
   std::string Where() const override { return ssh_->target().Show(); }
   const Host& host() override { return programs(); }
   bool SharesEngineWithThisHost() const override { return false; }
-  std::vector<std::pair<std::string, std::string>> Checks() const override { return checks_; }
+  std::vector<std::pair<std::string, std::string>> Checks() const override {
+    std::lock_guard<std::mutex> lock(agent_mu_);
+    return checks_;
+  }
   std::string PeerIPv4() const override { return ssh_->PeerIPv4(); }
   Install LoadInstall(const std::string& path, const std::string& db_service, const std::string& project_override,
                       const compose::Env& env) override {
@@ -148,7 +151,7 @@ class RemoteOrigin : public Origin {
   std::unique_ptr<agent::AgentSession> agent_;  // declared after ssh_: closed before it
   std::optional<TempDir> mirror_;               // the old install's top-level files
   std::vector<std::pair<std::string, std::string>> checks_;
-  std::mutex agent_mu_;
+  mutable std::mutex agent_mu_;  // agent_ and checks_
 };
 
 }  // namespace

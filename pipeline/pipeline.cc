@@ -75,6 +75,15 @@ void AddNextSteps(const Options& o, Origin& origin, const Sides& s, const std::s
   if (!o.skip_db && s.dst_pg) rep.next_steps.push_back("roll back the database: " + DbRollbackCommand(s.to, run_dir));
 }
 
+// The origin's rows not yet in the report (the agent's appears once it was started).
+void AddOriginChecks(const Origin& origin, Report& rep) {
+  for (const auto& [name, detail] : origin.Checks()) {
+    bool there = false;
+    for (const auto& c : rep.checks) there = there || c["name"] == name;
+    if (!there) rep.Check(name, true, detail);
+  }
+}
+
 // The connection to the old install (SSH and host key for a remote one), as the step "connect".
 std::unique_ptr<Origin> Connect(Options& o, Report& rep) {
   Step step(rep, "connect");
@@ -83,7 +92,7 @@ std::unique_ptr<Origin> Connect(Options& o, Report& rep) {
   spec.ssh = o.ssh;
   spec.sudo = o.sudo;
   std::unique_ptr<Origin> origin = OpenOrigin(spec);
-  for (const auto& [name, detail] : origin->Checks()) rep.Check(name, true, detail);
+  AddOriginChecks(*origin, rep);
   if (!origin->Where().empty() && !o.dns_hook.command.empty() && o.dns_hook.old_ip.empty()) {
     o.dns_hook.old_ip = origin->PeerIPv4();  // OLD_IP defaults to the old server's address
     if (o.dns_hook.old_ip.empty()) BadUsage("the old server was reached over IPv6: give --dns-hook's --old-ip IP");
@@ -122,6 +131,7 @@ Report RunMigration(const Options& opts) {
       lock.emplace(root);
     }
     sides.emplace(Preflight(o, *origin, std::move(from), std::move(to), rep));
+    AddOriginChecks(*origin, rep);
     Sides& s = *sides;
     if (o.dry_run) {
       DryRun(o, *origin, s, rep);

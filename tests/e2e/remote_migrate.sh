@@ -74,6 +74,7 @@ check "the DNS hook ran with the old server's address as OLD_IP" \
   test "$(cat "$WORK/hook.env" 2>/dev/null | tr '\n' ' ')" = "DNS_NAME=www.example.test NEW_IP=192.0.2.20 OLD_IP=127.0.0.2 "
 check "the report names the old server" test "$(json "$WORK/report.out" 'j["from"]')" = "$from:$OLD"
 check "the report has the ssh check with the host key" test "$(json "$WORK/report.out" '[c for c in j["checks"] if c["name"]=="ssh"][0]["ok"]')" = True
+check "the report names the agent it used" test "$(json "$WORK/report.out" '[c for c in j["checks"] if c["name"]=="agent"][0]["ok"]')" = True
 check "the report counts the bytes on the wire" test "$(json "$WORK/report.out" 'j["data"]["wire"]["bytes_received"]')" -gt 0
 check "the dump came through the agent's connection (RUN)" test "$(json "$WORK/report.out" \
   'j["database"]["wire"]["agent_bytes_received"] - j["data"]["wire"]["bytes_received"] >= j["database"]["dump_bytes"]')" = True
