@@ -69,26 +69,26 @@ uint64_t Stream(const Postgres& src, const std::string& snapshot, const Postgres
 
 // A fresh staging database owned like the target's, with the source's encoding and locale.
 void CreateStaging(Session& src, Session& admin, const std::string& db, const std::string& staging) {
-  const std::string owner =
-      admin.AskValue("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = " + QuoteLiteral(db));
+  // The target's owner, encoding and locale in one question; the source's encoding and locale.
+  auto own = Fields(admin.AskValue("SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding), datcollate, "
+                                   "datctype FROM pg_database WHERE datname = " + QuoteLiteral(db)));
+  if (own.size() != 4) Fail("the target database " + db + " is not in pg_database: was it dropped meanwhile?");
   admin.Ask("DROP DATABASE IF EXISTS " + QuoteIdent(staging) + " WITH (FORCE);");
   auto enc = Fields(src.AskValue(
       "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = current_database()"));
-  std::string base = "CREATE DATABASE " + QuoteIdent(staging) + " WITH TEMPLATE template0 OWNER " + QuoteIdent(owner);
+  std::string base = "CREATE DATABASE " + QuoteIdent(staging) + " WITH TEMPLATE template0 OWNER " + QuoteIdent(own[0]);
   if (enc.size() == 3) {
+    const std::string with_locale = base + " ENCODING " + QuoteLiteral(enc[0]) + " LC_COLLATE " + QuoteLiteral(enc[1]) +
+                                    " LC_CTYPE " + QuoteLiteral(enc[2]) + ";";
     // The target's own encoding and locale are sure to work: no trial needed.
-    auto own = Fields(admin.AskValue(
-        "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = " + QuoteLiteral(db)));
-    if (own == enc) {
-      admin.Ask(base + " ENCODING " + QuoteLiteral(enc[0]) + " LC_COLLATE " + QuoteLiteral(enc[1]) + " LC_CTYPE " +
-                QuoteLiteral(enc[2]) + ";");
+    if (std::vector<std::string>(own.begin() + 1, own.end()) == enc) {
+      admin.Ask(with_locale);
       return;
     }
     // Try the source's locale in a session of its own: a failure closes the session.
     try {
       Session probe(admin.postgres(), "postgres");
-      probe.Ask(base + " ENCODING " + QuoteLiteral(enc[0]) + " LC_COLLATE " + QuoteLiteral(enc[1]) + " LC_CTYPE " +
-                QuoteLiteral(enc[2]) + ";");
+      probe.Ask(with_locale);
       return;
     } catch (const Error& e) {
       TheLog().warn(std::string("the target cannot create a database with the source's locale (") + e.what() +
@@ -98,7 +98,8 @@ void CreateStaging(Session& src, Session& admin, const std::string& db, const st
   admin.Ask(base + ";");
 }
 
-// Puts staging in place of the target database; the old one is dropped.
+// Puts staging in place of the target database; the old one, renamed RetiredName(db), is
+// dropped unless `keep_retired` (then DropRetired does it).
 void Swap(const Postgres& dst, Session& first, const std::string& staging, bool keep_retired) {
   const std::string db = dst.target().db, retired = RetiredName(db);
   std::string last_error;

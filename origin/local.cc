@@ -3,6 +3,7 @@
 
 #include "agent/client.h"
 #include "install/room.h"
+#include "origin/agent_wire.h"
 #include "origin/origin.h"
 
 namespace mig {
@@ -36,10 +37,7 @@ class LocalOrigin : public Origin {
     return std::make_unique<agent::AgentSource>(*agent_, dir, dir, spool_dir);
   }
   const Host& DumpHost() override { return ThisHost(); }
-  nlohmann::json Wire() const override {
-    if (!agent_) return nullptr;
-    return {{"bytes_received", agent_->bytes_in()}, {"bytes_sent", agent_->bytes_out()}};
-  }
+  nlohmann::json Wire() const override { return AgentWire(agent_.get()); }
   void Close() override {
     if (agent_) agent_->Close();
   }

@@ -8,6 +8,7 @@
 #include "core/files.h"
 #include "core/recorded_host.h"
 #include "install/remote_install.h"
+#include "origin/agent_wire.h"
 #include "origin/origin.h"
 #include "ssh/remote_agent.h"
 #include "ssh/remote_host.h"
@@ -112,10 +113,7 @@ class RemoteOrigin : public Origin {
     return std::make_unique<agent::AgentSource>(Agent(), dir, Show(dir), spool_dir);
   }
   const Host& DumpHost() override { return programs(); }
-  nlohmann::json Wire() const override {
-    if (!agent_) return nullptr;
-    return {{"bytes_received", agent_->bytes_in()}, {"bytes_sent", agent_->bytes_out()}};
-  }
+  nlohmann::json Wire() const override { return AgentWire(agent_.get()); }
   void Close() override {
     if (agent_) agent_->Close();
   }
