@@ -1,0 +1,352 @@
+#include "restic/restic.h"
+
+#include <cstdlib>
+#include <regex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace mig::restic {
+
+namespace {
+
+using json = nlohmann::json;
+
+bool Has(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
+
+std::string EnvOr(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// restic's "Fatal: ..." line, else its last line.
+std::string FatalLine(const std::string& err) {
+  auto at = err.rfind("Fatal: ");
+  std::string line;
+  if (at != std::string::npos) {
+    line = err.substr(at + 7);
+  } else {
+    ProcResult r;
+    r.err = err;
+    line = r.last_error_line();
+  }
+  auto nl = line.find('\n');
+  return nl == std::string::npos ? line : line.substr(0, nl);
+}
+
+// Reads restic's stdout lines on a thread of its own (its status lines must never block it
+// while we feed its stdin), keeping the summary.
+class Pipe : public StdinBackup {
+ public:
+  Pipe(std::unique_ptr<Proc> proc, Repo repo) : proc_(std::move(proc)), repo_(std::move(repo)) {
+    reader_ = std::thread([this] {
+      std::string line;
+      while (proc_->read_line(line)) {
+        std::optional<BackupStatus> st;
+        std::optional<BackupSummary> sum;
+        ParseBackupLine(line, st, sum);
+        if (sum) summary_ = sum;
+      }
+    });
+  }
+  ~Pipe() override {
+    if (reader_.joinable()) {
+      proc_->kill();
+      reader_.join();
+      proc_->wait();
+    }
+  }
+  void write(const char* buf, size_t len) override { proc_->write(buf, len); }
+  BackupSummary Finish() override {
+    proc_->close_stdin();
+    reader_.join();
+    int code = proc_->wait();
+    if (code != 0 || !summary_) Throw(Diagnose(proc_->err_text()), repo_, "store the stream");
+    return *summary_;
+  }
+  void Abort() override {
+    proc_->kill();
+    if (reader_.joinable()) reader_.join();
+    proc_->wait();
+  }
+
+ private:
+  std::unique_ptr<Proc> proc_;
+  Repo repo_;
+  std::thread reader_;
+  std::optional<BackupSummary> summary_;
+};
+
+}  // namespace
+
+std::string Repo::where() const {
+  if (!location.empty()) return location;
+  std::string env = EnvOr("RESTIC_REPOSITORY");
+  return env.empty() ? "the repository" : env;
+}
+
+std::string Version::text() const {
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+}
+
+std::optional<Version> ParseVersion(const std::string& out) {
+  static const std::regex re(R"(restic (\d+)\.(\d+)\.(\d+))");
+  std::smatch m;
+  if (!std::regex_search(out, m, re)) return std::nullopt;
+  return Version{std::stoi(m[1]), std::stoi(m[2]), std::stoi(m[3])};
+}
+
+std::string Snapshot::tag(const std::string& key) const {
+  const std::string prefix = key + "=";
+  for (const auto& t : tags)
+    if (t.compare(0, prefix.size(), prefix) == 0) return t.substr(prefix.size());
+  return "";
+}
+
+std::vector<Snapshot> ParseSnapshots(const std::string& text) {
+  std::vector<Snapshot> out;
+  json j;
+  try {
+    j = json::parse(text.empty() ? "[]" : text);
+  } catch (const json::exception& e) {
+    Fail(std::string("restic's list of snapshots is not JSON: ") + e.what());
+  }
+  if (j.is_null()) return out;  // restic prints "null" for none in some versions
+  if (!j.is_array()) Fail("restic's list of snapshots is not a JSON array");
+  for (const auto& s : j) {
+    Snapshot snap;
+    snap.id = s.value("id", "");
+    snap.short_id = s.value("short_id", snap.id.substr(0, 8));
+    snap.time = s.value("time", "");
+    snap.hostname = s.value("hostname", "");
+    if (s.contains("tags") && s["tags"].is_array())
+      for (const auto& t : s["tags"]) snap.tags.push_back(t.get<std::string>());
+    if (s.contains("paths") && s["paths"].is_array())
+      for (const auto& p : s["paths"]) snap.paths.push_back(p.get<std::string>());
+    if (snap.id.empty()) Fail("restic listed a snapshot without an id");
+    out.push_back(std::move(snap));
+  }
+  return out;
+}
+
+void ParseBackupLine(const std::string& line, std::optional<BackupStatus>& status,
+                     std::optional<BackupSummary>& summary) {
+  if (line.empty() || line[0] != '{') return;
+  json j = json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return;
+  const std::string type = j.value("message_type", "");
+  if (type == "status") {
+    BackupStatus st;
+    st.fraction = j.value("percent_done", 0.0);
+    st.bytes_done = j.value("bytes_done", uint64_t{0});
+    st.total_bytes = j.value("total_bytes", uint64_t{0});
+    st.files_done = j.value("files_done", uint64_t{0});
+    st.total_files = j.value("total_files", uint64_t{0});
+    status = st;
+  } else if (type == "summary") {
+    BackupSummary s;
+    s.files_new = j.value("files_new", uint64_t{0});
+    s.files_changed = j.value("files_changed", uint64_t{0});
+    s.files_unmodified = j.value("files_unmodified", uint64_t{0});
+    s.total_files = j.value("total_files_processed", uint64_t{0});
+    s.total_bytes = j.value("total_bytes_processed", uint64_t{0});
+    s.data_added = j.value("data_added", uint64_t{0});
+    s.seconds = j.value("total_duration", 0.0);
+    s.snapshot_id = j.value("snapshot_id", "");
+    summary = s;
+  }
+}
+
+Diagnosis Diagnose(const std::string& err) {
+  Diagnosis d;
+  d.detail = FatalLine(err);
+  if (Has(err, "wrong password or no key found")) {
+    d.kind = Failure::kWrongPassword;
+  } else if (Has(err, "an empty password is not a password") || Has(err, "Please specify password") ||
+             Has(err, "resolving password failed")) {
+    d.kind = Failure::kNoPassword;
+  } else if (Has(err, "is already locked")) {
+    d.kind = Failure::kLocked;
+    static const std::regex holder(R"(locked (exclusively )?by (PID \d+ on \S+ by \S+)[^\n]*\nlock was created at ([^\n]*))");
+    std::smatch m;
+    if (std::regex_search(err, m, holder)) d.detail = m[2].str() + ", since " + m[3].str();
+  } else if (Has(err, "connection refused") || Has(err, "no such host") || Has(err, "i/o timeout") ||
+             Has(err, "unable to start the sftp session") || Has(err, "network is unreachable") ||
+             Has(err, "connection reset")) {
+    d.kind = Failure::kUnreachable;
+  } else if (Has(err, "Is there a repository at the following location?") ||
+             Has(err, "config file: stat") || Has(err, "The specified bucket does not exist")) {
+    d.kind = Failure::kNoRepository;
+  }
+  return d;
+}
+
+void Throw(const Diagnosis& d, const Repo& repo, const std::string& what) {
+  const std::string where = repo.where();
+  switch (d.kind) {
+    case Failure::kWrongPassword:
+      BadInput("the password does not open the repository " + where + " (restic: no key found for it): check "
+               "--password-file / RESTIC_PASSWORD_FILE");
+    case Failure::kNoPassword:
+      BadUsage("no password for the repository " + where + ": give --password-file FILE (or set "
+               "RESTIC_PASSWORD_FILE / RESTIC_PASSWORD_COMMAND)");
+    case Failure::kNoRepository:
+      BadInput("there is no restic repository at " + where + " (restic: " + d.detail +
+               "): check --repo; `migrate backup create` makes one");
+    case Failure::kUnreachable:
+      Fail("the repository " + where + " cannot be reached (restic: " + d.detail + ")");
+    case Failure::kLocked:
+      Fail("the repository " + where + " is locked by another restic (" + d.detail +
+           ") that is still alive; wait for it to end, then try again");
+    case Failure::kOther:
+      break;
+  }
+  Fail("restic could not " + what + " in " + where + ": " + d.detail);
+}
+
+std::vector<std::string> MetaArgs(const SnapshotMeta& meta) {
+  std::vector<std::string> a;
+  for (const auto& t : meta.tags) a.insert(a.end(), {"--tag", t});
+  if (!meta.time.empty()) a.insert(a.end(), {"--time", meta.time});
+  if (!meta.hostname.empty()) a.insert(a.end(), {"--host", meta.hostname});
+  return a;
+}
+
+Restic::Restic(Repo repo, const Host& host) : repo_(std::move(repo)), host_(&host) {
+  if (repo_.location.empty() && EnvOr("RESTIC_REPOSITORY").empty() && EnvOr("RESTIC_REPOSITORY_FILE").empty())
+    BadUsage("no repository: give --repo REPO (or set MIGRATE_REPO / RESTIC_REPOSITORY): a folder, "
+             "sftp:user@host:/path, s3:http://host:port/bucket or rest:http://host:port/");
+  if (repo_.password_file.empty() && EnvOr("RESTIC_PASSWORD_FILE").empty() &&
+      EnvOr("RESTIC_PASSWORD_COMMAND").empty() && EnvOr("RESTIC_PASSWORD").empty())
+    Throw({Failure::kNoPassword, ""}, repo_, "");
+}
+
+const Version& Restic::version() const {
+  if (!version_) {
+    ProcResult r = host_->Run({"restic", "version"}, {}, std::chrono::seconds(30));
+    auto v = r.ok() ? ParseVersion(r.out) : std::nullopt;
+    if (!v)
+      Fail("restic does not answer (" + (r.ok() ? r.out : r.last_error_line()) +
+           "): install it (apt-get install restic)");
+    version_ = v;
+  }
+  return *version_;
+}
+
+std::vector<std::string> Restic::Argv(const std::vector<std::string>& args) const {
+  std::vector<std::string> a{"restic"};
+  if (!repo_.location.empty()) a.insert(a.end(), {"--repo", repo_.location});
+  if (!repo_.password_file.empty()) a.insert(a.end(), {"--password-file", repo_.password_file});
+  a.insert(a.end(), args.begin(), args.end());
+  return a;
+}
+
+ProcResult Restic::Call(const std::vector<std::string>& args, const std::string& what,
+                        std::chrono::seconds timeout) const {
+  version();
+  for (int attempt = 0;; ++attempt) {
+    ProcResult r = host_->Run(Argv(args), {}, timeout);
+    if (r.ok()) return r;
+    Diagnosis d = Diagnose(r.err);
+    if (d.kind == Failure::kLocked && attempt == 0) {
+      TheLog().file_only("restic: the repository is locked (" + d.detail + "); clearing stale locks");
+      host_->Run(Argv({"unlock"}), {}, std::chrono::seconds(120));
+      continue;
+    }
+    if (d.kind == Failure::kLocked && attempt < 30) {  // a live lock: a short job ends soon
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    Throw(d, repo_, what);
+  }
+}
+
+bool Restic::Initialized() const {
+  version();
+  ProcResult r = host_->Run(Argv({"cat", "config", "--no-lock"}), {}, std::chrono::seconds(300));
+  if (r.ok()) return true;
+  Diagnosis d = Diagnose(r.err);
+  if (d.kind == Failure::kNoRepository) return false;
+  Throw(d, repo_, "open the repository");
+}
+
+void Restic::Init() const { Call({"init"}, "create the repository", std::chrono::seconds(300)); }
+
+std::vector<Snapshot> Restic::Snapshots(const std::vector<std::string>& tags) const {
+  std::vector<std::string> args{"snapshots", "--json", "--no-lock"};
+  if (!tags.empty()) {
+    std::string all;
+    for (const auto& t : tags) all += (all.empty() ? "" : ",") + t;
+    args.insert(args.end(), {"--tag", all});
+  }
+  return ParseSnapshots(Call(args, "list the snapshots", std::chrono::seconds(600)).out);
+}
+
+BackupSummary Restic::Backup(const std::string& dir, const std::vector<std::string>& paths, const SnapshotMeta& meta,
+                             const std::function<void(const BackupStatus&)>& progress) const {
+  version();
+  // env -C: restic stores relative paths relative, so the snapshot's tree starts at `dir`.
+  std::vector<std::string> args{"backup", "--json"};
+  for (const auto& a : MetaArgs(meta)) args.push_back(a);
+  args.push_back("--");
+  args.insert(args.end(), paths.begin(), paths.end());
+  std::vector<std::string> argv{"env", "-C", dir};
+  for (const auto& a : Argv(args)) argv.push_back(a);
+  auto proc = host_->Start(argv, Proc::kStdout);
+  std::optional<BackupSummary> summary;
+  std::string line;
+  while (proc->read_line(line)) {
+    std::optional<BackupStatus> st;
+    ParseBackupLine(line, st, summary);
+    if (st && progress) progress(*st);
+  }
+  int code = proc->wait();
+  // restic exits 3 when some files could not be read: the snapshot is incomplete.
+  if (code == 3)
+    Fail("restic could not read every file of " + dir + " (" + FatalLine(proc->err_text()) +
+         "): the backup would be incomplete");
+  if (code != 0 || !summary) Throw(Diagnose(proc->err_text()), repo_, "back up " + dir);
+  return *summary;
+}
+
+std::unique_ptr<StdinBackup> Restic::BackupStdin(const std::string& name, const SnapshotMeta& meta) const {
+  version();
+  std::vector<std::string> args{"backup", "--json", "--stdin", "--stdin-filename", name};
+  for (const auto& a : MetaArgs(meta)) args.push_back(a);
+  return std::make_unique<Pipe>(host_->Start(Argv(args), Proc::kStdin | Proc::kStdout), repo_);
+}
+
+std::unique_ptr<Proc> Restic::Dump(const std::string& snapshot, const std::string& path) const {
+  version();
+  return host_->Start(Argv({"dump", "--no-lock", snapshot, path}), Proc::kStdout);
+}
+
+void Restic::Forget(const std::vector<std::string>& ids, bool prune) const {
+  if (ids.empty() && !prune) return;
+  if (!ids.empty()) {
+    std::vector<std::string> args{"forget"};
+    args.insert(args.end(), ids.begin(), ids.end());
+    Call(args, "forget snapshots");
+  }
+  if (prune) Call({"prune"}, "prune the repository");
+}
+
+std::string Restic::Check(bool read_data) const {
+  version();
+  std::vector<std::string> args{"check"};
+  if (read_data) args.push_back("--read-data");
+  ProcResult r = host_->Run(Argv(args), {}, std::chrono::seconds(0));
+  if (r.ok()) return "";
+  Diagnosis d = Diagnose(r.err);
+  if (d.kind != Failure::kOther) Throw(d, repo_, "check the repository");
+  return r.error_tail(8);
+}
+
+void Restic::ChangePassword(const std::string& new_password_file) const {
+  Call({"key", "passwd", "--new-password-file", new_password_file}, "change the password");
+}
+
+}  // namespace mig::restic

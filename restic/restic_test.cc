@@ -1,0 +1,91 @@
+#include "restic/restic.h"
+
+#include <catch2/catch.hpp>
+#include <sstream>
+
+#include "core/error.h"
+#include "tests/test_data.h"
+
+using namespace mig;
+using namespace mig::restic;
+
+TEST_CASE("restic: the version line of Debian's 0.14") {
+  auto v = ParseVersion(TestData("restic/version.txt"));
+  REQUIRE(v);
+  CHECK(v->text() == "0.14.0");
+  CHECK(v->at_least(0, 14));
+  CHECK_FALSE(v->at_least(0, 16));
+  CHECK_FALSE(ParseVersion("bash: restic: command not found"));
+}
+
+TEST_CASE("restic: snapshots --json, with their tags") {
+  auto snaps = ParseSnapshots(TestData("restic/snapshots.json"));
+  REQUIRE(snaps.size() == 2);
+  CHECK(snaps[1].short_id == "b2d6a102");
+  CHECK(snaps[1].hostname == "h1");
+  CHECK(snaps[0].time == "2026-11-30T21:00:00Z");
+  CHECK(snaps[0].tag("migrate:id") == "ab12");
+  CHECK(snaps[0].tag("migrate:part") == "db");
+  CHECK(snaps[0].tag("migrate:ts").empty());
+  CHECK(snaps[0].paths == std::vector<std::string>{"/db.dump"});
+  CHECK(ParseSnapshots("null").empty());
+  CHECK(ParseSnapshots("[]").empty());
+  CHECK_THROWS_AS(ParseSnapshots("Fatal: not json"), Error);
+}
+
+TEST_CASE("restic: backup --json, status lines and the summary") {
+  std::istringstream in(TestData("restic/backup.jsonl"));
+  std::string line;
+  std::optional<BackupStatus> status;
+  std::optional<BackupSummary> summary;
+  while (std::getline(in, line)) ParseBackupLine(line, status, summary);
+  REQUIRE(status);
+  CHECK(status->total_bytes == 6);
+  REQUIRE(summary);
+  CHECK(summary->snapshot_id == "9b53893a");
+  CHECK(summary->files_new == 2);
+  CHECK(summary->total_bytes == 9);
+  std::optional<BackupSummary> none;
+  ParseBackupLine("scan finished", status, none);
+  ParseBackupLine("{broken", status, none);
+  CHECK_FALSE(none);
+}
+
+TEST_CASE("restic: each failure of 0.14 gets its kind") {
+  CHECK(Diagnose(TestData("restic/wrong_password.txt")).kind == Failure::kWrongPassword);
+  CHECK(Diagnose(TestData("restic/no_password.txt")).kind == Failure::kNoPassword);
+  CHECK(Diagnose(TestData("restic/no_repository.txt")).kind == Failure::kNoRepository);
+  // A backend that does not answer also asks "Is there a repository?": it is not a missing one.
+  CHECK(Diagnose(TestData("restic/s3_refused.txt")).kind == Failure::kUnreachable);
+  CHECK(Diagnose(TestData("restic/rest_refused.txt")).kind == Failure::kUnreachable);
+  CHECK(Diagnose(TestData("restic/sftp_failed.txt")).kind == Failure::kUnreachable);
+  auto locked = Diagnose(TestData("restic/locked.txt"));
+  CHECK(locked.kind == Failure::kLocked);
+  CHECK(locked.detail == "PID 18654 on vm by root, since 2026-12-01 05:00:27 (44.703264ms ago)");
+  CHECK(Diagnose("Fatal: something new").kind == Failure::kOther);
+  CHECK(Diagnose("Fatal: something new").detail == "something new");
+}
+
+TEST_CASE("restic: failures become one sentence with the right exit code") {
+  Repo repo{"/srv/backups", ""};
+  auto code = [&](const char* file) {
+    try {
+      Throw(Diagnose(TestData(file)), repo, "list the snapshots");
+    } catch (const Error& e) {
+      CHECK(std::string(e.what()).find("/srv/backups") != std::string::npos);
+      return e.exit_code();
+    }
+    return 0;
+  };
+  CHECK(code("restic/wrong_password.txt") == 2);
+  CHECK(code("restic/no_repository.txt") == 2);
+  CHECK(code("restic/no_password.txt") == 2);
+  CHECK(code("restic/s3_refused.txt") == 1);
+  CHECK(code("restic/locked.txt") == 1);
+}
+
+TEST_CASE("restic: a snapshot's tags, time and host as arguments") {
+  SnapshotMeta m{{"migrate", "migrate:id=ab12"}, "2026-11-30 21:00:00", "app-1"};
+  CHECK(MetaArgs(m) == std::vector<std::string>{"--tag", "migrate", "--tag", "migrate:id=ab12", "--time",
+                                                "2026-11-30 21:00:00", "--host", "app-1"});
+}
