@@ -1,7 +1,6 @@
 #include "db/replay.h"
 
 #include <algorithm>
-#include <future>
 #include <optional>
 #include <vector>
 
@@ -17,71 +16,73 @@ std::string RetiredName(const std::string& db) { return db.substr(0, 48) + "__mi
 namespace {
 
 // Creates the roles the source has and the target lacks (attributes, no password).
-void CreateMissingRoles(Session& src, Session& admin, ReplayResult& r) {
+void CreateMissingRoles(const std::vector<Role>& roles, Session& admin, ReplayResult& r) {
   auto have = admin.Ask("SELECT rolname FROM pg_roles");
   std::string create;
-  for (const auto& row : src.Ask("SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,"
-                                 " rolreplication, rolbypassrls FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1")) {
-    auto f = Fields(row);
-    if (f.size() != 8 || std::find(have.begin(), have.end(), f[0]) != have.end()) continue;
-    auto flag = [&](int i, const char* yes, const char* no) { return std::string(" ") + (f[i] == "t" ? yes : no); };
-    create += "CREATE ROLE " + QuoteIdent(f[0]) + " WITH" + flag(1, "SUPERUSER", "NOSUPERUSER") +
-              flag(2, "INHERIT", "NOINHERIT") + flag(3, "CREATEROLE", "NOCREATEROLE") +
-              flag(4, "CREATEDB", "NOCREATEDB") + flag(5, "LOGIN", "NOLOGIN") +
-              flag(6, "REPLICATION", "NOREPLICATION") + flag(7, "BYPASSRLS", "NOBYPASSRLS") + ";\n";
-    r.roles_created.push_back(f[0]);
+  for (const auto& role : roles) {
+    if (std::find(have.begin(), have.end(), role.name) != have.end()) continue;
+    create += CreateRoleSql(role) + "\n";
+    r.roles_created.push_back(role.name);
   }
   if (!create.empty()) admin.Ask(create);
 }
 
-// Streams pg_dump's output (source) into pg_restore (target's staging database).
-uint64_t Stream(const Postgres& src, const std::string& snapshot, const Postgres& dst, const std::string& staging,
-                const ReplayOptions& opts) {
-    // Compressed: the bytes cross docker's stdio relay twice, which costs more than gzip -3
-  // (measured: 4.5 s against 9.5 s uncompressed for pgbench scale 20; docs/benchmarks.md).
-  auto dump_proc = src.dump_host().Start(src.Tool("pg_dump", {"-Fc", "-Z3", "--snapshot=" + snapshot, "-d", src.target().db}),
-                                    Proc::kStdout);
+// Streams the dump into pg_restore (the target's staging database); returns its bytes and
+// the state the source says it holds.
+uint64_t Stream(DumpSource& src, const Postgres& dst, const std::string& staging, const ReplayOptions& opts,
+                DbState& expected) {
   auto restore_proc = dst.host().Start(dst.Tool("pg_restore", {"--exit-on-error", "-d", staging}, true), Proc::kStdin);
-  Proc& dump = *dump_proc;
   Proc& restore = *restore_proc;
+  src.Start();
   std::vector<char> buf(1 << 20);
   uint64_t total = 0;
   bool write_failed = false;
-  for (;;) {
-    size_t n = dump.read(buf.data(), buf.size());
-    if (n == 0) break;
-    try {
-      restore.write(buf.data(), n);
-    } catch (const Error&) {
-      write_failed = true;  // pg_restore stopped: its stderr says why
-      dump.kill();
-      break;
+  try {
+    for (;;) {
+      size_t n = src.Read(buf.data(), buf.size());
+      if (n == 0) break;
+      try {
+        restore.write(buf.data(), n);
+      } catch (const Error&) {
+        write_failed = true;  // pg_restore stopped: its stderr says why
+        break;
+      }
+      total += n;
+      if (opts.progress) opts.progress(total);
     }
-    total += n;
-    if (opts.progress) opts.progress(total);
+  } catch (const Error&) {
+    src.Abort();
+    restore.kill();
+    restore.wait();
+    throw;
   }
-  int dump_code = dump.wait();
+  if (write_failed) src.Abort();
+  restore.close_stdin();
   int restore_code = restore.wait();
-  if (restore_code != 0 || write_failed) Fail("pg_restore into the target failed: " + restore.err_text());
-  if (dump_code != 0) Fail("pg_dump of the source failed: " + dump.err_text());
+  if (write_failed) Fail("pg_restore into the target failed: " + restore.err_text());
+  // A dump cut short also fails pg_restore: the producer's failure is the cause to name.
+  if (restore_code != 0) {
+    src.End();
+    Fail("pg_restore into the target failed: " + restore.err_text());
+  }
+  expected = src.End();
   return total;
 }
 
 // A fresh staging database owned like the target's, with the source's encoding and locale.
-void CreateStaging(Session& src, Session& admin, const std::string& db, const std::string& staging) {
-  // The target's owner, encoding and locale in one question; the source's encoding and locale.
+void CreateStaging(const std::optional<DbLocale>& want, Session& admin, const std::string& db,
+                   const std::string& staging) {
+  // The target's owner, encoding and locale in one question.
   auto own = Fields(admin.AskValue("SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding), datcollate, "
                                    "datctype FROM pg_database WHERE datname = " + QuoteLiteral(db)));
   if (own.size() != 4) Fail("the target database " + db + " is not in pg_database: was it dropped meanwhile?");
   admin.Ask("DROP DATABASE IF EXISTS " + QuoteIdent(staging) + " WITH (FORCE);");
-  auto enc = Fields(src.AskValue(
-      "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = current_database()"));
   std::string base = "CREATE DATABASE " + QuoteIdent(staging) + " WITH TEMPLATE template0 OWNER " + QuoteIdent(own[0]);
-  if (enc.size() == 3) {
-    const std::string with_locale = base + " ENCODING " + QuoteLiteral(enc[0]) + " LC_COLLATE " + QuoteLiteral(enc[1]) +
-                                    " LC_CTYPE " + QuoteLiteral(enc[2]) + ";";
+  if (want) {
+    const std::string with_locale = base + " ENCODING " + QuoteLiteral(want->encoding) + " LC_COLLATE " +
+                                    QuoteLiteral(want->collate) + " LC_CTYPE " + QuoteLiteral(want->ctype) + ";";
     // The target's own encoding and locale are sure to work: no trial needed.
-    if (std::vector<std::string>(own.begin() + 1, own.end()) == enc) {
+    if (DbLocale{own[1], own[2], own[3]} == *want) {
       admin.Ask(with_locale);
       return;
     }
@@ -164,7 +165,7 @@ bool RepairInterruptedSwap(const Postgres& dst) {
   return true;
 }
 
-ReplayResult Replay(const Postgres& src, const Postgres& dst, const ReplayOptions& opts) {
+ReplayResult Replay(DumpSource& src, const Postgres& dst, const ReplayOptions& opts) {
   ReplayResult r;
   Stopwatch sw;
   auto lap = [&](const char* name) {
@@ -173,25 +174,12 @@ ReplayResult Replay(const Postgres& src, const Postgres& dst, const ReplayOption
     sw.restart();
   };
   const std::string db = dst.target().db, staging = StagingName(db);
-  // The source session's REPEATABLE READ transaction exports the snapshot pg_dump then uses,
-  // so the counts and the dump see the same data while the old stack keeps writing.
-  Session snap(src, src.target().db);
-  const std::string snapshot =
-      snap.Ask("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();").at(0);
   Session admin(dst, "postgres");  // the target's user is a superuser (checked in preflight)
-  CreateMissingRoles(snap, admin, r);
-  CreateStaging(snap, admin, db, staging);
+  CreateMissingRoles(src.Roles(), admin, r);
+  CreateStaging(src.Locale(), admin, db, staging);
   lap("prepare");
   try {
-    // The source's rows are counted in the snapshot while pg_dump streams it.
-    auto counting = std::async(std::launch::async, [&snap] { return snap.State(); });
-    try {
-      r.dump_bytes = Stream(src, snapshot, dst, staging, opts);
-    } catch (...) {
-      counting.wait();
-      throw;
-    }
-    r.source = counting.get();
+    r.dump_bytes = Stream(src, dst, staging, opts, r.source);
     lap("dump_restore");
     admin.Connect(staging);
     r.target = admin.State();
@@ -201,7 +189,7 @@ ReplayResult Replay(const Postgres& src, const Postgres& dst, const ReplayOption
     if (!r.mismatches.empty()) {
       std::string list;
       for (const auto& m : r.mismatches) list += "\n  " + m;
-      Fail("the replayed database does not match the source:" + list);
+      Fail("the replayed database does not match " + src.Describe() + ":" + list);
     }
     Swap(dst, admin, staging, opts.keep_retired);
     lap("swap");

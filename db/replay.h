@@ -7,13 +7,14 @@
 #include <utility>
 #include <vector>
 
+#include "db/dump.h"
 #include "db/postgres.h"
 
 namespace mig::db {
 
 // What a replay did and found.
 struct ReplayResult {
-  DbState source;                        // counted in the dump's own snapshot
+  DbState source;                        // what the dump holds (counted in its own snapshot)
   DbState target;                        // counted in the replayed database
   std::vector<std::string> mismatches;   // empty when verified
   std::vector<std::string> roles_created;
@@ -36,11 +37,11 @@ struct ReplayOptions {
 // naming it when the drop (or, detached, its start) fails.
 void DropRetired(const Postgres& dst, bool detach);
 
-// Replays `src` into `dst`: snapshot + counts on the source, pg_dump | pg_restore into a
-// staging database, verify, swap it in under the target's name. On any failure before the
-// swap the target database is untouched and the staging database is dropped; throws
-// mig::Error naming the step.
-ReplayResult Replay(const Postgres& src, const Postgres& dst, const ReplayOptions& opts);
+// Replays `src` into `dst`: its roles, a staging database with its locale, its dump streamed
+// into pg_restore there, verified against the rows and sequences it says it holds, swapped in
+// under the target's name. On any failure before the swap the target database is untouched
+// and the staging database is dropped; throws mig::Error naming the step.
+ReplayResult Replay(DumpSource& src, const Postgres& dst, const ReplayOptions& opts);
 
 // The staging and retired database names used for `db`.
 std::string StagingName(const std::string& db);

@@ -27,7 +27,8 @@ void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& re
   db::ReplayOptions ro;
   ro.progress = [&](uint64_t b) { progress.Update(0, b, b); };
   ro.keep_retired = true;
-  db::ReplayResult r = db::Replay(*s.src_pg, *s.dst_pg, ro);
+  db::LiveDump source(*s.src_pg, "the source");
+  db::ReplayResult r = db::Replay(source, *s.dst_pg, ro);
   progress.Done();
   rep.database = {{"source", StateJson(r.source)}, {"target", StateJson(r.target)},
                   {"dump_bytes", r.dump_bytes}, {"roles_created", r.roles_created},
