@@ -1,7 +1,9 @@
 #include "core/process.h"
 
 #include <fcntl.h>
+#include <csignal>
 #include <linux/close_range.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -38,8 +40,12 @@ boost::filesystem::path ProgramPath(const std::string& name) {
 // `psql -f -` probes waited for each other forever). Marking, not closing, keeps Boost's own
 // exec-error pipe working until the exec.
 struct InheritNothing : bp::extend::handler {
+  // Also: the program is killed when the thread that started it ends (PR_SET_PDEATHSIG), our
+  // process killed included.
+  bool die_with_us = false;
   template <typename Executor>
   void on_exec_setup(Executor&) const {
+    if (die_with_us) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) == 0) return;
     struct rlimit lim {};  // kernels before 5.11: one fcntl per descriptor (async-signal-safe)
     rlim_t top = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY ? lim.rlim_cur : 65536;
@@ -144,16 +150,18 @@ Child::Child(const std::vector<std::string>& argv, int pipes) : impl_(new Impl) 
   impl_->has_in = pipes & kStdin;
   impl_->has_out = pipes & kStdout;
   std::error_code ec;
+  InheritNothing inherit;
+  inherit.die_with_us = pipes & kDieWithUs;
   auto exe = ProgramPath(argv.at(0));
   if (impl_->has_in && impl_->has_out)
     impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < impl_->in,
-                             bp::std_out > impl_->out, bp::std_err > impl_->err_path, InheritNothing{}, ec);
+                             bp::std_out > impl_->out, bp::std_err > impl_->err_path, inherit, ec);
   else if (impl_->has_in)
     impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < impl_->in,
-                             bp::std_out > bp::null, bp::std_err > impl_->err_path, InheritNothing{}, ec);
+                             bp::std_out > bp::null, bp::std_err > impl_->err_path, inherit, ec);
   else
     impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < bp::null,
-                             bp::std_out > impl_->out, bp::std_err > impl_->err_path, InheritNothing{}, ec);
+                             bp::std_out > impl_->out, bp::std_err > impl_->err_path, inherit, ec);
   if (ec) Fail("cannot start " + argv[0] + ": " + ec.message());
   // Our copies of the child's ends must go, or we never see end of file.
   if (impl_->has_in) ::close(impl_->in.native_source()), impl_->in.assign_source(-1);

@@ -48,7 +48,9 @@ std::string CommandLine(const std::vector<std::string>& argv);
 // old server, through an SSH channel (ssh/remote_host.cc).
 class Proc {
  public:
-  enum Pipes { kStdin = 1, kStdout = 2 };
+  // kDieWithUs (this machine only): killed when the thread that started it ends, or our
+  // process dies (kill -9 included), so that no restic outlives an interrupted backup.
+  enum Pipes { kStdin = 1, kStdout = 2, kDieWithUs = 4 };
   virtual ~Proc() = default;
   // read() returns 0 at end of output; write() throws mig::Error when the program has gone.
   virtual size_t read(char* buf, size_t len) = 0;

@@ -51,6 +51,8 @@ class Progress {
   Progress(std::string label, uint64_t total_bytes, ProgressMode mode);
   // `done` bytes of the total handled, `written` of them written, `items` entries handled.
   void Update(uint64_t items, uint64_t done, uint64_t written);
+  // The total, once it is known (0: unknown).
+  void SetTotal(uint64_t total_bytes) { s_.total = total_bytes; }
   // The last reading, always printed when anything was printed before (or in JSON mode).
   void Done();
 

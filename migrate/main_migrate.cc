@@ -8,6 +8,7 @@
 #include "migrate/run_main.h"
 #include "migrate/merge_dir.h"
 #include "migrate/dns_cmd.h"
+#include "migrate/backup_cmd.h"
 #include "migrate/release.h"
 #include "core/log.h"
 #include "install/install.h"
@@ -91,6 +92,8 @@ int main(int argc, char** argv) {
     list->add_flag("--json", list_json, "print JSON");
     mig::DnsCommands dns;
     mig::AddDnsCommands(app, dns);
+    mig::BackupCommands backups;
+    mig::AddBackupCommands(app, backups);
     mig::health::CheckOptions co;
     bool co_json = false;
     CLI::App* check = app.add_subcommand(
@@ -148,6 +151,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (mig::DnsChosen(dns)) return mig::RunDns(dns);
+    if (mig::BackupChosen(backups)) {
+      mig::TheLog().set_quiet(backups.quiet || backups.json);
+      return mig::RunBackup(backups);
+    }
     if (*prefix) return mig::ReleasePrefix(po);
     if (*rel_check) return mig::ReleaseCheck(check_dirs, check_json);
     for (CLI::App* c : verbs)

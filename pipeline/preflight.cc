@@ -8,6 +8,7 @@
 #include "core/progress.h"
 #include "db/replay.h"
 #include "install/room.h"
+#include "install/stack.h"
 
 namespace mig {
 
@@ -15,21 +16,12 @@ namespace {
 
 // The running postgres container of an install, started when it is down (not in a dry run).
 std::string EnsureDb(const Options& o, const docker::Stack& stack, const Install& in, Report& rep, bool& started) {
-  std::string c = stack.RunningContainer(in.db_service);
-  if (!c.empty()) return c;
   if (o.dry_run) {
-    rep.Check(in.role + " postgres", true, "not running: a real run starts service " + in.db_service);
-    return "";
+    std::string c = stack.RunningContainer(in.db_service);
+    if (c.empty()) rep.Check(in.role + " postgres", true, "not running: a real run starts service " + in.db_service);
+    return c;
   }
-  TheLog().info("starting the " + in.role + "'s " + in.db_service + " service (project " + stack.project() + ")");
-  stack.Up({in.db_service});
-  stack.WaitUp({in.db_service}, std::chrono::seconds(o.wait_seconds));
-  started = true;
-  c = stack.RunningContainer(in.db_service);
-  if (c.empty())
-    Fail("the " + in.role + "'s " + in.db_service + " service (project " + stack.project() +
-         ") stopped right after it started: look at its log (" + CommandLine(stack.Command({"logs", in.db_service})) + ")");
-  return c;
+  return EnsureDbRunning(stack, in, o.wait_seconds, started);
 }
 
 void CheckDatabases(const Options& o, Origin& origin, Sides& s, Report& rep) {

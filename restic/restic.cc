@@ -295,7 +295,7 @@ BackupSummary Restic::Backup(const std::string& dir, const std::vector<std::stri
   args.insert(args.end(), paths.begin(), paths.end());
   std::vector<std::string> argv{"env", "-C", dir};
   for (const auto& a : Argv(args)) argv.push_back(a);
-  auto proc = host_->Start(argv, Proc::kStdout);
+  auto proc = host_->Start(argv, Proc::kStdout | Proc::kDieWithUs);
   std::optional<BackupSummary> summary;
   std::string line;
   while (proc->read_line(line)) {
@@ -316,12 +316,12 @@ std::unique_ptr<StdinBackup> Restic::BackupStdin(const std::string& name, const 
   version();
   std::vector<std::string> args{"backup", "--json", "--stdin", "--stdin-filename", name};
   for (const auto& a : MetaArgs(meta)) args.push_back(a);
-  return std::make_unique<Pipe>(host_->Start(Argv(args), Proc::kStdin | Proc::kStdout), repo_);
+  return std::make_unique<Pipe>(host_->Start(Argv(args), Proc::kStdin | Proc::kStdout | Proc::kDieWithUs), repo_);
 }
 
 std::unique_ptr<Proc> Restic::Dump(const std::string& snapshot, const std::string& path) const {
   version();
-  return host_->Start(Argv({"dump", "--no-lock", snapshot, path}), Proc::kStdout);
+  return host_->Start(Argv({"dump", "--no-lock", snapshot, path}), Proc::kStdout | Proc::kDieWithUs);
 }
 
 void Restic::Forget(const std::vector<std::string>& ids, bool prune) const {

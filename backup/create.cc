@@ -1,0 +1,275 @@
+#include "backup/create.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "backup/catalog.h"
+#include "core/error.h"
+#include "core/job_lock.h"
+#include "core/log.h"
+#include "core/timer.h"
+#include "db/dump.h"
+#include "docker/docker.h"
+#include "install/stack.h"
+
+namespace fs = std::filesystem;
+
+namespace mig::backup {
+
+namespace {
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string NewId(const std::vector<Entry>& existing) {
+  std::random_device rd;
+  for (;;) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
+    bool taken = std::any_of(existing.begin(), existing.end(), [&](const Entry& e) { return e.id == buf; });
+    if (!taken) return buf;
+  }
+}
+
+// Now, or the next second when a backup of the repository already has this one.
+std::string UniqueTimestamp(const std::vector<Entry>& existing) {
+  for (;;) {
+    std::string ts = TimestampNow();
+    bool taken = std::any_of(existing.begin(), existing.end(), [&](const Entry& e) { return e.timestamp == ts; });
+    if (!taken) return ts;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+// Puts back what the backup stopped or started: the services --suspend stopped are started
+// again, a database it started is stopped again. Done() reports a failure; the destructor (an
+// exception on the way) only logs it.
+class Resume {
+ public:
+  Resume(const docker::Stack& stack, std::string db_service) : stack_(stack), db_service_(std::move(db_service)) {}
+  ~Resume() {
+    try {
+      Done();
+    } catch (const Error& e) {
+      TheLog().warn(e.what());
+    }
+  }
+  void Done() {
+    std::vector<std::string> start = std::move(suspended), stop;
+    suspended.clear();
+    if (db_started) stop.push_back(db_service_);
+    db_started = false;
+    if (!start.empty()) {
+      std::vector<std::string> args{"start"};
+      args.insert(args.end(), start.begin(), start.end());
+      try {
+        stack_.Run(args, std::chrono::seconds(300));
+      } catch (const Error& e) {
+        Fail(std::string("the services stopped for the backup did not start again (") + e.what() +
+             "): start them with " + CommandLine(stack_.Command(args)));
+      }
+    }
+    if (!stop.empty()) stack_.Stop(stop);
+  }
+  std::vector<std::string> suspended;
+  bool db_started = false;
+
+ private:
+  const docker::Stack& stack_;
+  std::string db_service_;
+};
+
+// Progress of the two parts written at once, shown as one.
+class SharedProgress {
+ public:
+  explicit SharedProgress(ProgressMode mode) : p_("backup", 0, mode) {}
+  void Files(const restic::BackupStatus& st) {
+    std::lock_guard<std::mutex> g(mu_);
+    files_ = st;
+    Show();
+  }
+  void Dump(uint64_t bytes) {
+    std::lock_guard<std::mutex> g(mu_);
+    dump_ = bytes;
+    Show();
+  }
+  void Done() {
+    std::lock_guard<std::mutex> g(mu_);
+    p_.Done();
+  }
+
+ private:
+  void Show() {
+    if (files_.total_bytes) p_.SetTotal(files_.total_bytes + dump_);
+    p_.Update(files_.files_done, files_.bytes_done + dump_, files_.bytes_done + dump_);
+  }
+  std::mutex mu_;
+  Progress p_;
+  restic::BackupStatus files_;
+  uint64_t dump_ = 0;
+};
+
+// The database part: pg_dump in the container, streamed into `restic backup --stdin`.
+DbPart BackupDatabase(const Install& in, const std::string& container, const restic::Restic& repo,
+                      const restic::SnapshotMeta& meta, SharedProgress& progress) {
+  db::PgTarget t = in.pg;
+  t.container = container;
+  t.label = "database";
+  db::Postgres pg(t);
+  db::LiveDump dump(pg, "the database");
+  DbPart p;
+  p.major = dump.Major();
+  p.name = t.db;
+  p.user = t.user;
+  p.service = in.db_service;
+  p.roles = dump.Roles();
+  p.locale = dump.Locale();
+  auto out = repo.BackupStdin("db.dump", meta);
+  dump.Start();
+  std::vector<char> buf(1 << 20);
+  try {
+    for (;;) {
+      size_t n = dump.Read(buf.data(), buf.size());
+      if (n == 0) break;
+      out->write(buf.data(), n);
+      p.dump_bytes += n;
+      progress.Dump(p.dump_bytes);
+    }
+  } catch (const Error&) {
+    dump.Abort();
+    out->Finish();  // restic stopped: its error is the cause
+    throw;
+  }
+  try {
+    p.state = dump.End();
+  } catch (const Error&) {
+    out->Abort();  // never a snapshot of a dump cut short
+    throw;
+  }
+  p.snapshot = out->Finish().snapshot_id;
+  return p;
+}
+
+}  // namespace
+
+std::string JobLockPath(const Install& in) { return in.dir + "/backup/.lock"; }
+
+std::vector<std::string> ConfigFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("backup.tar", 0) == 0) continue;  // an exported backup is not configuration
+    if (e.is_symlink(ec) || e.is_regular_file(ec)) out.push_back(name);
+  }
+  if (ec) Fail("cannot list " + dir + ": " + ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Manifest CreateBackup(const Install& in, const restic::Restic& repo, const CreateOptions& o) {
+  JobLock lock(JobLockPath(in), "another backup or restore is running on " + in.dir);
+  Manifest m;
+  m.started = UtcNow();
+  m.host = Hostname();
+  m.name = o.name;
+  m.path = in.dir;
+  m.version = in.version;
+  m.project = in.project_name;
+  for (const auto& s : in.project.services) m.services.push_back(s.name);
+  m.migrate_version = MIGRATE_VERSION;
+  m.restic_version = repo.version().text();
+
+  if (!repo.Initialized()) {
+    TheLog().info("creating a restic repository at " + repo.repo().where());
+    repo.Init();
+  }
+  auto existing = Group(repo.Snapshots({kTag}), std::nullopt);
+  m.timestamp = UniqueTimestamp(existing);
+  m.id = NewId(existing);
+  lock.Describe(RunningDescription({m.id, m.timestamp}));
+  TheLog().info("backup " + m.timestamp + " (id " + m.id + ") of " + in.dir + " into " + repo.repo().where());
+
+  m.config = ConfigFiles(in.dir);
+  std::vector<std::string> paths = m.config;
+  if (fs::is_directory(in.data_dir())) paths.insert(paths.begin(), "data");
+
+  docker::Stack stack(docker::DetectCompose(), in.dir, in.project.file, in.project_name);
+  Resume resume(stack, in.db_service);
+  std::string container;
+  if (!in.db_service.empty()) container = EnsureDbRunning(stack, in, o.wait_seconds, resume.db_started);
+  if (o.suspend) {
+    for (const auto& c : stack.Containers())
+      if (c.running() && c.service != in.db_service &&
+          std::find(resume.suspended.begin(), resume.suspended.end(), c.service) == resume.suspended.end())
+        resume.suspended.push_back(c.service);
+    if (!resume.suspended.empty()) {
+      TheLog().info("suspending for the backup: " + [&] {
+        std::string s;
+        for (const auto& x : resume.suspended) s += (s.empty() ? "" : ", ") + x;
+        return s;
+      }());
+      stack.Stop(resume.suspended);
+    }
+    m.suspended = resume.suspended;
+  }
+
+  const std::string when = ResticTime(m.timestamp);
+  SharedProgress progress(o.progress);
+  std::exception_ptr files_error, db_error;
+  std::thread files([&] {
+    try {
+      auto sum = repo.Backup(in.dir, paths, {PartTags(m.id, m.timestamp, "files"), when, m.host},
+                             [&](const restic::BackupStatus& st) { progress.Files(st); });
+      m.files = sum.total_files;
+      m.bytes = sum.total_bytes;
+      m.files_snapshot = sum.snapshot_id;
+    } catch (...) {
+      files_error = std::current_exception();
+    }
+  });
+  if (!container.empty()) {
+    try {
+      m.db = BackupDatabase(in, container, repo, {PartTags(m.id, m.timestamp, "db"), when, m.host}, progress);
+    } catch (...) {
+      db_error = std::current_exception();
+    }
+  }
+  files.join();
+  progress.Done();
+
+  // What went wrong first, in words; the services are put back before the manifest is written.
+  std::string error;
+  for (auto* e : {&db_error, &files_error}) {
+    if (!*e || !error.empty()) continue;
+    try {
+      std::rethrow_exception(*e);
+    } catch (const std::exception& x) {
+      error = x.what();
+    }
+  }
+  try {
+    resume.Done();
+  } catch (const Error& e) {
+    if (error.empty()) error = e.what();
+  }
+  m.finished = UtcNow();
+  m.status = error.empty() ? "ready" : "failed";
+  m.error = error;
+  auto w = repo.BackupStdin("manifest.json", {ManifestTags(m), when, m.host});
+  const std::string text = ToJson(m).dump(2) + "\n";
+  w->write(text.data(), text.size());
+  w->Finish();
+  if (!error.empty()) Fail("backup " + m.timestamp + " failed: " + error);
+  return m;
+}
+
+}  // namespace mig::backup

@@ -1,0 +1,33 @@
+// `migrate backup create`: one backup of an install (docs/backup.md "backup create: steps").
+#pragma once
+
+#include <string>
+
+#include "backup/manifest.h"
+#include "core/progress.h"
+#include "install/install.h"
+#include "restic/restic.h"
+
+namespace mig::backup {
+
+struct CreateOptions {
+  std::string name;
+  bool suspend = false;  // stop the services other than the database for the snapshot
+  int wait_seconds = 180;
+  ProgressMode progress = ProgressMode::kHuman;
+};
+
+// Where an install's job lock lives (backups and restores: one at a time).
+std::string JobLockPath(const Install& in);
+
+// The install's top-level files kept as its configuration (VERSION, the compose file, .env,
+// custom.env, a legacy install's other root files), sorted; never an exported backup.tar.
+std::vector<std::string> ConfigFiles(const std::string& dir);
+
+// Makes one backup of `in` in the repository (made when it has none) and returns its manifest,
+// status ready. A failure once the backup has its id still writes its manifest, status failed
+// with the reason (when the repository takes it), restarts what --suspend stopped, and throws
+// mig::Error naming the first failure.
+Manifest CreateBackup(const Install& in, const restic::Restic& repo, const CreateOptions& o);
+
+}  // namespace mig::backup

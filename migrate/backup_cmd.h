@@ -1,0 +1,38 @@
+// `migrate backup create|list|status|delete|forget|check|passwd` (docs/backup.md).
+#pragma once
+
+#include <string>
+
+#include "backup/create.h"
+#include "restic/restic.h"
+
+namespace CLI {
+class App;
+}
+
+namespace mig {
+
+// The backup subcommands as declared on the command line, filled by parsing.
+struct BackupCommands {
+  CLI::App* backup = nullptr;
+  CLI::App *create = nullptr, *list = nullptr, *status = nullptr, *del = nullptr, *forget = nullptr,
+           *check = nullptr, *passwd = nullptr;
+  // Shared by all of them.
+  std::string to_path, project, db_service = "postgres";
+  restic::Repo repo;
+  bool json = false, quiet = false;
+  // Per command.
+  backup::CreateOptions create_opts;
+  std::string which;  // status / delete: ID | TIMESTAMP | latest
+  int keep_last = -1;
+  bool prune = false, read_data = false;
+  std::string new_password_file;
+};
+
+// Declares `backup ...` on `app`; `c` must outlive the parse.
+void AddBackupCommands(CLI::App& app, BackupCommands& c);
+bool BackupChosen(const BackupCommands& c);
+// Runs the chosen one and prints its result; returns the exit code.
+int RunBackup(BackupCommands& c);
+
+}  // namespace mig

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# migrate backup on a running demo install, into a restic repository in a folder: what an
+# operator checks afterwards (the repository read with restic itself), and the faults.
+. "$(dirname "$0")/lib.sh"
+
+INST=$WORK/releases/1.0.0
+new_release "$INST" 1.0.0 $((18100 + RANDOM % 800))
+compose_in "$INST" up -d >/dev/null 2>&1
+wait_healthy "$INST"
+OLD=$INST seed_old
+
+export MIGRATE_REPO=$WORK/repo
+echo "correct horse battery staple" >"$WORK/pw"
+export RESTIC_PASSWORD_FILE=$WORK/pw
+cd "$INST"
+work=$WORK
+mig() { "$BIN/migrate" "$@" </dev/null; }
+snap_of() { restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$1,migrate:part=$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])'; }
+snapshots() { restic -r "$MIGRATE_REPO" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+field() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+
+# A docker on PATH that breaks pg_dump on request (SHIM=fail: a dump cut short; SHIM=slow: it
+# sleeps first), everything else passed to the real one.
+mkdir -p "$WORK/shim"
+cat >"$WORK/shim/docker" <<EOF
+#!/usr/bin/env bash
+for a in "\$@"; do
+  if [[ \$a == pg_dump ]]; then
+    case "\${SHIM:-}" in
+      fail) "$(command -v docker)" "\$@" | head -c 3000; echo "pg_dump: error: injected failure" >&2; exit 1 ;;
+      slow) sleep "\${SHIM_SLEEP:-6}" ;;
+    esac
+  fi
+done
+exec "$(command -v docker)" "\$@"
+EOF
+chmod +x "$WORK/shim/docker"
+
+# --- usage and input errors: one sentence, exit 2
+capture nopw env -u RESTIC_PASSWORD_FILE "$BIN/migrate" backup list
+check "no password: exit 2" test "$rc" -eq 2
+check "no password: says how to give one" grep -q "password-file" "$work/nopw.err"
+capture norepo "$BIN/migrate" backup list
+check "no repository yet: list exits 2" test "$rc" -eq 2
+check "no repository yet: says so" grep -q "no restic repository at $MIGRATE_REPO" "$work/norepo.err"
+check "--help names the commands" bash -c "'$BIN/migrate' backup --help | grep -q forget"
+
+# --- the first backup makes the repository
+capture first mig backup create --name "first one" --json
+check "backup create exits 0" test "$rc" -eq 0
+[[ $rc -eq 0 ]] || cat "$work/first.err"
+id1=$(field "$work/first.out" 'j["id"]')
+ts1=$(field "$work/first.out" 'j["timestamp"]')
+check "it prints an id of 8 hex digits" grep -Eq '^[0-9a-f]{8}$' <<<"$id1"
+check "it prints a UTC timestamp 2026-11-30t21-00-00" grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}t[0-9]{2}-[0-9]{2}-[0-9]{2}$' <<<"$ts1"
+check "status ready" test "$(field "$work/first.out" 'j["status"]')" = ready
+check "the repository is a restic repository" restic -r "$MIGRATE_REPO" cat config
+check "three snapshots carry the backup's id" test "$(restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$id1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -eq 3
+
+# data/ as restic restores it: the same tree, attribute for attribute
+restic -r "$MIGRATE_REPO" restore "$(snap_of "$id1" files)" --target "$WORK/restored" >/dev/null
+check "restic restores data/ equal to the install's (every entry and attribute)" diff <(state "$INST/data") <(state "$WORK/restored/data")
+for f in VERSION docker-compose.yml .env; do
+  check "the configuration holds $f" cmp -s "$INST/$f" "$WORK/restored/$f"
+done
+check "no job files of migrate's own in the backup" test ! -e "$WORK/restored/backup"
+
+# the database: a pg_dump archive taken inside the container
+restic -r "$MIGRATE_REPO" dump "$(snap_of "$id1" db)" /db.dump >"$WORK/db.dump"
+pg_restore -l "$WORK/db.dump" >"$WORK/toc"
+for t in users events audit; do check "the dump holds table $t" grep -q "TABLE public $t " "$WORK/toc"; done
+check "the dump holds the large object" grep -q "BLOB" "$WORK/toc"
+capture status mig backup status "$id1" --json
+check "status exits 0 for a ready backup" test "$rc" -eq 0
+check "the manifest counts the rows of users" test "$(field "$work/status.out" 'j["manifest"]["db"]["tables"]["public.users"]')" = "$(sql "$INST" "select count(*) from users")"
+check "the manifest names the release" test "$(field "$work/status.out" 'j["manifest"]["install"]["version"]')" = 1.0.0
+check "the manifest knows the postgres major" test "$(field "$work/status.out" 'j["manifest"]["db"]["major"]')" = 15
+check "the manifest lists the role reporter" test "$(field "$work/status.out" '[r["name"] for r in j["manifest"]["db"]["roles"]].count("reporter")')" = 1
+
+# --- --suspend: the app is stopped for the snapshot and running again afterwards
+capture second mig backup create --suspend --json
+check "backup create --suspend exits 0" test "$rc" -eq 0
+id2=$(field "$work/second.out" 'j["id"]')
+check "--suspend stopped the app" test "$(field "$work/second.out" 'j["suspended"]')" = "['app']"
+check "the app runs again after --suspend" test "$(docker inspect -f '{{.State.Running}}' "$(compose_in "$INST" ps -q app)")" = true
+check "the two backups have distinct timestamps" test "$(field "$work/second.out" 'j["timestamp"]')" != "$ts1"
+
+# --- a failed dump never makes a ready backup; --suspend still starts the app again
+before=$(snapshots)
+capture failed env PATH="$WORK/shim:$PATH" SHIM=fail "$BIN/migrate" backup create --suspend --json
+check "a failed pg_dump: exit 1" test "$rc" -eq 1
+check "a failed pg_dump: the error names pg_dump" grep -q "pg_dump of the database failed" "$work/failed.err"
+check "a failed pg_dump: the app runs again" test "$(docker inspect -f '{{.State.Running}}' "$(compose_in "$INST" ps -q app)")" = true
+capture list mig backup list --json
+check "the failed backup is listed failed" test "$(field "$work/list.out" 'j[0]["status"]')" = failed
+check "no snapshot of the cut dump was stored" test "$(restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$(field "$work/list.out" 'j[0]["id"]'),migrate:part=db")" = "[]"
+check "latest is still the last ready backup" test "$(mig backup status latest --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')" = "$id2"
+capture failedstatus mig backup status "$(field "$work/list.out" 'j[0]["id"]')"
+check "status of a failed backup exits 1 and says why" bash -c "test $rc -eq 1 && grep -q 'injected failure' '$work/failedstatus.out'"
+
+# --- a wrong password: exit 2, nothing written
+echo wrong >"$WORK/wrong"
+capture wrongpw env RESTIC_PASSWORD_FILE="$WORK/wrong" "$BIN/migrate" backup create
+check "a wrong password: exit 2" test "$rc" -eq 2
+check "a wrong password: one sentence" grep -q "password does not open the repository" "$work/wrongpw.err"
+
+# --- two at once: the second is refused naming the first; list shows it running
+before=$(snapshots)
+PATH="$WORK/shim:$PATH" SHIM=slow SHIM_SLEEP=8 "$BIN/migrate" backup create --json </dev/null >"$WORK/slow.out" 2>"$WORK/slow.err" &
+slow=$!
+for _ in $(seq 50); do grep -q '^backup ' "$INST/backup/.lock" 2>/dev/null && break; sleep 0.2; done
+capture second_at_once mig backup create
+check "a second backup at once: exit 1" test "$rc" -eq 1
+check "a second backup at once: names the running one" grep -q "another backup or restore is running on .* (backup [0-9a-f]\{8\} " "$work/second_at_once.err"
+capture running mig backup list --json
+check "list shows the running backup as running" test "$(field "$work/running.out" '[e["status"] for e in j].count("running")')" = 1
+# kill -9 while it runs: nothing stays running, no restic outlives it, the next backup works
+kill -9 "$slow"
+wait "$slow" 2>/dev/null || true
+sleep 0.5
+alive_restic() { ps -eo stat=,args= | grep -v '^Z' | grep "[r]estic .*$MIGRATE_REPO" || true; }
+for _ in $(seq 20); do [[ -z "$(alive_restic)" ]] && break; sleep 0.2; done
+check "no restic outlives a killed backup" test -z "$(alive_restic)"
+capture afterkill mig backup list --json
+check "after kill -9 nothing is listed running" test "$(field "$work/afterkill.out" '[e["status"] for e in j].count("running")')" = 0
+capture third mig backup create --json
+check "the next backup after kill -9 works" test "$rc" -eq 0
+id3=$(field "$work/third.out" 'j["id"]')
+
+# --- a stopped database is started for the dump and stopped again
+compose_in "$INST" stop postgres >/dev/null 2>&1
+capture dbdown mig backup create --json
+check "backup with the database stopped: exit 0" test "$rc" -eq 0
+check "the database is stopped again afterwards" test -z "$(pg_container "$INST")"
+compose_in "$INST" up -d postgres >/dev/null 2>&1
+wait_healthy "$INST"
+
+# --- delete, forget, check
+capture del mig backup delete "$id1"
+check "delete exits 0" test "$rc" -eq 0
+check "a deleted backup is no longer listed" bash -c "! '$BIN/migrate' backup list | grep -q '$id1'"
+capture delunknown mig backup delete deadbeef
+check "delete of an unknown id: exit 2" test "$rc" -eq 2
+capture forget mig backup forget --keep-last 0 --prune --json
+check "forget exits 0" test "$rc" -eq 0
+capture afterforget mig backup list --json
+check "forget --keep-last 0 keeps the last ready backup" test "$(field "$work/afterforget.out" '[e["status"] for e in j]')" = "['ready']"
+capture chk mig backup check
+check "check of a sound repository: exit 0" test "$rc" -eq 0
+
+# --- passwd: the old password no longer opens it
+echo "a new password" >"$WORK/pw2"
+capture passwd mig backup passwd --new-password-file "$WORK/pw2"
+check "passwd exits 0" test "$rc" -eq 0
+capture oldpw mig backup list
+check "the old password no longer opens the repository" test "$rc" -eq 2
+capture newpw env RESTIC_PASSWORD_FILE="$WORK/pw2" "$BIN/migrate" backup list
+check "the new password opens it" test "$rc" -eq 0
+export RESTIC_PASSWORD_FILE=$WORK/pw2
+
+# --- a damaged pack: check --read-data finds it
+pack=$(find "$MIGRATE_REPO/data" -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2)
+printf 'garbage' | dd of="$pack" bs=1 seek=100 conv=notrunc status=none
+capture damaged mig backup check --read-data
+check "check --read-data of a damaged pack: exit 1" test "$rc" -eq 1
+check "check --read-data names the problem" grep -q "NOT ok" "$work/damaged.out"
+
+finish
