@@ -109,11 +109,11 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config libboost-dev libboost-filesyste
 # bind9-dnsutils: the rfc2136 DNS provider; awscli: the route53 one. bind9 (a DNS server) only for
 # the tests: scripts/rig/bind.sh.
 RUNTIME_PACKAGES=(docker.io docker-compose rsync postgresql-15 postgresql-client-15 busybox-static python3
-  python3-yaml curl util-linux bind9-dnsutils awscli)
+  python3-yaml curl util-linux bind9-dnsutils awscli restic)
 # Only the tests need these: a real sshd for the remote migration, clang's libFuzzer, iptables
 # (a port that drops connections, in a network namespace of the test's own), fish and tcsh (an
-# old server's user whose login shell is not POSIX).
-TEST_PACKAGES=(openssh-server openssh-client sudo clang-14 libclang-rt-14-dev iptables fish tcsh)
+# old server's user whose login shell is not POSIX), rclone (restic's REST backend).
+TEST_PACKAGES=(openssh-server openssh-client sudo clang-14 libclang-rt-14-dev iptables fish tcsh rclone)
 
 # build_migrate [BUILD_DIR] : configure and build (Release with debug info) into BUILD_DIR (default build).
 build_migrate() {

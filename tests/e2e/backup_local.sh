@@ -114,13 +114,19 @@ check "a second backup at once: exit 1" test "$rc" -eq 1
 check "a second backup at once: names the running one" grep -q "another backup or restore is running on .* (backup [0-9a-f]\{8\} " "$work/second_at_once.err"
 capture running mig backup list --json
 check "list shows the running backup as running" test "$(field "$work/running.out" '[e["status"] for e in j].count("running")')" = 1
-# kill -9 while it runs: nothing stays running, no restic outlives it, the next backup works
+# kill -9 while it runs: nothing stays running, no restic outlives it (a `backup --stdin` that
+# saw the end of its input would store the cut dump as a snapshot; restic's children die with
+# migrate, and would die of SIGPIPE at their next status line too), the next backup works
+killed=$(sed -n 's/^backup \([0-9a-f]*\) .*/\1/p' "$INST/backup/.lock")
+sleep 1  # the dump's restic has started; pg_dump sleeps
+check "the running backup's id is in its lock" test -n "$killed"
 kill -9 "$slow"
 wait "$slow" 2>/dev/null || true
 sleep 0.5
 alive_restic() { ps -eo stat=,args= | grep -v '^Z' | grep "[r]estic .*$MIGRATE_REPO" || true; }
 for _ in $(seq 20); do [[ -z "$(alive_restic)" ]] && break; sleep 0.2; done
 check "no restic outlives a killed backup" test -z "$(alive_restic)"
+check "no snapshot of the killed backup's dump" test "$(restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$killed,migrate:part=db")" = "[]"
 capture afterkill mig backup list --json
 check "after kill -9 nothing is listed running" test "$(field "$work/afterkill.out" '[e["status"] for e in j].count("running")')" = 0
 capture third mig backup create --json
