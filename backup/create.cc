@@ -49,42 +49,19 @@ std::string UniqueTimestamp(const std::vector<Entry>& existing) {
   }
 }
 
-// Puts back what the backup stopped or started: the services --suspend stopped are started
-// again, a database it started is stopped again. Done() reports a failure; the destructor (an
-// exception on the way) only logs it.
-class Resume {
- public:
-  Resume(const docker::Stack& stack, std::string db_service) : stack_(stack), db_service_(std::move(db_service)) {}
-  ~Resume() {
+// Stops again the database a backup started (when it was down), on every way out.
+struct StopDbAgain {
+  const docker::Stack& stack;
+  std::string service;
+  bool started = false;
+  ~StopDbAgain() {
+    if (!started) return;
     try {
-      Done();
+      stack.Stop({service});
     } catch (const Error& e) {
       TheLog().warn(e.what());
     }
   }
-  void Done() {
-    std::vector<std::string> start = std::move(suspended), stop;
-    suspended.clear();
-    if (db_started) stop.push_back(db_service_);
-    db_started = false;
-    if (!start.empty()) {
-      std::vector<std::string> args{"start"};
-      args.insert(args.end(), start.begin(), start.end());
-      try {
-        stack_.Run(args, std::chrono::seconds(300));
-      } catch (const Error& e) {
-        Fail(std::string("the services stopped for the backup did not start again (") + e.what() +
-             "): start them with " + CommandLine(stack_.Command(args)));
-      }
-    }
-    if (!stop.empty()) stack_.Stop(stop);
-  }
-  std::vector<std::string> suspended;
-  bool db_started = false;
-
- private:
-  const docker::Stack& stack_;
-  std::string db_service_;
 };
 
 // Progress of the two parts written at once, shown as one.
@@ -160,7 +137,7 @@ DbPart BackupDatabase(const Install& in, const std::string& container, const res
 
 }  // namespace
 
-std::string JobLockPath(const Install& in) { return in.dir + "/backup/.lock"; }
+std::string JobLockPath(const std::string& install_dir) { return install_dir + "/backup/.lock"; }
 
 std::vector<std::string> ConfigFiles(const std::string& dir) {
   std::vector<std::string> out;
@@ -176,7 +153,7 @@ std::vector<std::string> ConfigFiles(const std::string& dir) {
 }
 
 Manifest CreateBackup(const Install& in, const restic::Restic& repo, const CreateOptions& o) {
-  JobLock lock(JobLockPath(in), "another backup or restore is running on " + in.dir);
+  JobLock lock(JobLockPath(in.dir), "another backup or restore is running on " + in.dir);
   Manifest m;
   m.started = UtcNow();
   m.host = Hostname();
@@ -203,23 +180,13 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   if (fs::is_directory(in.data_dir())) paths.insert(paths.begin(), "data");
 
   docker::Stack stack(docker::DetectCompose(), in.dir, in.project.file, in.project_name);
-  Resume resume(stack, in.db_service);
+  StopDbAgain db_again{stack, in.db_service};
   std::string container;
-  if (!in.db_service.empty()) container = EnsureDbRunning(stack, in, o.wait_seconds, resume.db_started);
+  if (!in.db_service.empty()) container = EnsureDbRunning(stack, in, o.wait_seconds, db_again.started);
+  PausedServices paused(stack);
   if (o.suspend) {
-    for (const auto& c : stack.Containers())
-      if (c.running() && c.service != in.db_service &&
-          std::find(resume.suspended.begin(), resume.suspended.end(), c.service) == resume.suspended.end())
-        resume.suspended.push_back(c.service);
-    if (!resume.suspended.empty()) {
-      TheLog().info("suspending for the backup: " + [&] {
-        std::string s;
-        for (const auto& x : resume.suspended) s += (s.empty() ? "" : ", ") + x;
-        return s;
-      }());
-      stack.Stop(resume.suspended);
-    }
-    m.suspended = resume.suspended;
+    paused.Pause(RunningServices(stack, in.db_service), "for the backup");
+    m.suspended = paused.paused();
   }
 
   const std::string when = ResticTime(m.timestamp);
@@ -257,7 +224,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
     }
   }
   try {
-    resume.Done();
+    paused.StartAgain();
   } catch (const Error& e) {
     if (error.empty()) error = e.what();
   }

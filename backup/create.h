@@ -18,7 +18,7 @@ struct CreateOptions {
 };
 
 // Where an install's job lock lives (backups and restores: one at a time).
-std::string JobLockPath(const Install& in);
+std::string JobLockPath(const std::string& install_dir);
 
 // The install's top-level files kept as its configuration (VERSION, the compose file, .env,
 // custom.env, a legacy install's other root files), sorted; never an exported backup.tar.

@@ -42,7 +42,8 @@ boost::filesystem::path ProgramPath(const std::string& name) {
 struct InheritNothing : bp::extend::handler {
   // Also: the program is killed when the thread that started it ends (PR_SET_PDEATHSIG), our
   // process killed included.
-  bool die_with_us = false;
+  explicit InheritNothing(bool die = false) : die_with_us(die) {}
+  bool die_with_us;
   template <typename Executor>
   void on_exec_setup(Executor&) const {
     if (die_with_us) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -114,7 +115,7 @@ ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& i
   for (const auto& [k, v] : env) child_env[k] = v;
   bp::child c(ProgramPath(argv.at(0)), bp::args(Rest(argv)),
               bp::std_in < boost::asio::buffer(input), bp::std_out > out, bp::std_err > err, ios,
-              child_env, InheritNothing{}, ec);
+              child_env, InheritNothing{true}, ec);  // waited for on this thread: dies with us
   if (ec) Fail("cannot start " + argv[0] + ": " + ec.message());
   if (timeout.count() > 0) {
     ios.run_for(timeout);

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "install/install.h"
+#include "migrate/run_main.h"
 
 namespace mig {
 
@@ -42,9 +43,7 @@ Install LoadTheInstall(const BackupCommands& b) {
 
 // The install's running backup, when the command runs in one (its job lock).
 std::optional<backup::Running> RunningHere(const BackupCommands& b) {
-  std::error_code ec;
-  const std::string dir = b.to_path.empty() ? "." : b.to_path;
-  auto holder = JobLock::Holder(dir + "/backup/.lock");
+  auto holder = JobLock::Holder(backup::JobLockPath(b.to_path.empty() ? "." : b.to_path));
   return holder ? backup::ParseRunning(*holder) : std::nullopt;
 }
 
@@ -218,6 +217,17 @@ int Passwd(BackupCommands& b) {
   return 0;
 }
 
+int Restore(BackupCommands& b) {
+  restic::Restic repo(b.repo);
+  RestoreOptions& o = b.restore_opts;
+  o.to_path = b.to_path;
+  o.project = b.project;
+  o.db_service = b.db_service;
+  o.json = b.json;
+  o.quiet = b.quiet;
+  return FinishRun(RunRestore(o, repo), b.json);
+}
+
 }  // namespace
 
 void AddBackupCommands(CLI::App& app, BackupCommands& b) {
@@ -253,11 +263,31 @@ void AddBackupCommands(CLI::App& app, BackupCommands& b) {
   b.passwd->add_option("--new-password-file", b.new_password_file, "the file holding the new password")
       ->required()
       ->check(CLI::ExistingFile);
+  b.restore = app.add_subcommand(
+      "restore",
+      "make the install's data/ and database a backup's (full replacement, verified before it is swapped in; the "
+      "current state kept in restore/<timestamp>/ with the commands to roll back)");
+  Common(b.restore, b, true);
+  RestoreOptions& r = b.restore_opts;
+  b.restore->add_option("WHICH", r.which, "ID, TIMESTAMP or latest (default latest)");
+  b.restore->add_option("--skip", r.skip,
+                        "leave this compose service's state as it is: the database for the database service, else "
+                        "the data/ paths it mounts (repeatable)")
+      ->type_name("SERVICE");
+  b.restore->add_flag("--skip-data", r.skip_data, "leave data/ as it is");
+  b.restore->add_flag("--skip-db", r.skip_db, "leave the database as it is");
+  b.restore->add_flag("--with-config", r.with_config, "also put the backup's .env and custom.env back");
+  b.restore->add_flag("-n,--dry-run", r.dry_run, "print what would be replaced and kept, change nothing");
+  b.restore->add_flag("-y,--yes", r.yes, "do not ask; also restore a backup of another release");
+  b.restore->add_flag("--no-restart", r.no_restart, "leave the services stopped afterwards");
+  b.restore->add_option("--wait", r.wait_seconds, "seconds to wait for the services")->capture_default_str();
+  b.restore->add_flag("-q,--quiet", b.quiet, "print only warnings, errors and the summary");
 }
 
-bool BackupChosen(const BackupCommands& b) { return b.backup && *b.backup; }
+bool BackupChosen(const BackupCommands& b) { return (b.backup && *b.backup) || (b.restore && *b.restore); }
 
 int RunBackup(BackupCommands& b) {
+  if (*b.restore) return Restore(b);
   if (*b.create) return Create(b);
   if (*b.list) return List(b);
   if (*b.status) return Status(b);

@@ -1,9 +1,11 @@
-// `migrate backup create|list|status|delete|forget|check|passwd` (docs/backup.md).
+// `migrate backup create|list|status|delete|forget|check|passwd` and `migrate restore`
+// (docs/backup.md).
 #pragma once
 
 #include <string>
 
 #include "backup/create.h"
+#include "restore/restore.h"
 #include "restic/restic.h"
 
 namespace CLI {
@@ -16,7 +18,7 @@ namespace mig {
 struct BackupCommands {
   CLI::App* backup = nullptr;
   CLI::App *create = nullptr, *list = nullptr, *status = nullptr, *del = nullptr, *forget = nullptr,
-           *check = nullptr, *passwd = nullptr;
+           *check = nullptr, *passwd = nullptr, *restore = nullptr;
   // Shared by all of them.
   std::string to_path, project, db_service = "postgres";
   restic::Repo repo;
@@ -27,9 +29,10 @@ struct BackupCommands {
   int keep_last = -1;
   bool prune = false, read_data = false;
   std::string new_password_file;
+  RestoreOptions restore_opts;
 };
 
-// Declares `backup ...` on `app`; `c` must outlive the parse.
+// Declares `backup ...` and `restore` on `app`; `c` must outlive the parse.
 void AddBackupCommands(CLI::App& app, BackupCommands& c);
 bool BackupChosen(const BackupCommands& c);
 // Runs the chosen one and prints its result; returns the exit code.

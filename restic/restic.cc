@@ -324,6 +324,21 @@ std::unique_ptr<Proc> Restic::Dump(const std::string& snapshot, const std::strin
   return host_->Start(Argv({"dump", "--no-lock", snapshot, path}), Proc::kStdout | Proc::kDieWithUs);
 }
 
+void Restic::Restore(const std::string& snapshot, const std::string& target, const std::vector<std::string>& includes,
+                     const std::vector<std::string>& excludes) const {
+  std::vector<std::string> args{"restore", snapshot, "--target", target, "--verify"};
+  if (version().at_least(0, 15)) args.push_back("--sparse");
+  for (const auto& i : includes) args.insert(args.end(), {"--include", i});
+  for (const auto& e : excludes) args.insert(args.end(), {"--exclude", e});
+  ProcResult r = host_->Run(Argv(args), {}, std::chrono::seconds(0));
+  if (r.ok()) return;
+  Diagnosis d = Diagnose(r.err);
+  if (d.kind == Failure::kOther)
+    Fail("restic could not restore snapshot " + snapshot.substr(0, 8) + " into " + target + ": " + r.error_tail(4) +
+         " (is the disk full? df -h " + target + ")");
+  Throw(d, repo_, "restore snapshot " + snapshot.substr(0, 8));
+}
+
 void Restic::Forget(const std::vector<std::string>& ids, bool prune) const {
   if (ids.empty() && !prune) return;
   if (!ids.empty()) {

@@ -106,6 +106,11 @@ class Restic {
   std::unique_ptr<StdinBackup> BackupStdin(const std::string& name, const SnapshotMeta& meta) const;
   // `restic dump SNAPSHOT PATH`: the file's bytes on the Proc's stdout.
   std::unique_ptr<Proc> Dump(const std::string& snapshot, const std::string& path) const;
+  // `restic restore SNAPSHOT --target DIR --include ... --exclude ... --verify` (and --sparse
+  // where restic has it, 0.15 on): files written with their owners, modes and times, each read
+  // back and compared with the snapshot.
+  void Restore(const std::string& snapshot, const std::string& target, const std::vector<std::string>& includes,
+               const std::vector<std::string>& excludes) const;
   // `restic forget ID...` (and --prune).
   void Forget(const std::vector<std::string>& ids, bool prune) const;
   // `restic check` (--read-data): "" when it found nothing wrong, else what it said.

@@ -1,0 +1,272 @@
+#include "restore/restore.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "backup/catalog.h"
+#include "backup/create.h"
+#include "backup/repo_dump.h"
+#include "core/error.h"
+#include "core/job_lock.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "db/replay.h"
+#include "docker/docker.h"
+#include "install/install.h"
+#include "install/stack.h"
+#include "pipeline/replay_step.h"
+#include "pipeline/run_dir.h"
+#include "pipeline/safety_copy.h"
+#include "restore/data_step.h"
+#include "restore/skips.h"
+
+namespace fs = std::filesystem;
+
+namespace mig {
+
+namespace {
+
+// The backup to restore and what it holds: only a ready one.
+struct Chosen {
+  backup::Entry entry;
+  backup::Manifest manifest;
+};
+
+Chosen Choose(const restic::Restic& repo, const std::string& which, const std::string& dir) {
+  if (!repo.Initialized()) BadInput("there is no restic repository at " + repo.repo().where());
+  auto holder = JobLock::Holder(backup::JobLockPath(dir));
+  auto all = backup::Group(repo.Snapshots({backup::kTag}), holder ? backup::ParseRunning(*holder) : std::nullopt);
+  Chosen c{backup::Resolve(all, which.empty() ? "latest" : which), {}};
+  if (c.entry.status != "ready")
+    BadInput("backup " + c.entry.timestamp + " (" + c.entry.id + ") is " + c.entry.status +
+             ": only a ready backup is restored (migrate backup list)");
+  c.manifest = backup::ReadManifest(repo, c.entry);
+  return c;
+}
+
+bool IsEmptyOrMissing(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return true;
+  return fs::is_directory(dir, ec) && fs::is_empty(dir, ec);
+}
+
+void Confirm(const RestoreOptions& o, const std::string& what) {
+  if (o.yes || !::isatty(STDIN_FILENO)) return;
+  std::cerr << what << "? [y/N] ";
+  std::string answer;
+  std::getline(std::cin, answer);
+  if (answer != "y" && answer != "Y" && answer != "yes") BadUsage("cancelled: nothing was changed");
+}
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+}  // namespace
+
+Report RunRestore(const RestoreOptions& o, const restic::Restic& repo) {
+  Report rep;
+  rep.command = "restore";
+  rep.started_at = UtcNow();
+  rep.dry_run = o.dry_run;
+  std::string dir = fs::absolute(o.to_path.empty() ? "." : o.to_path).lexically_normal().string();
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  rep.to = dir;
+  std::string run_dir, root = dir + "/restore";
+  RunState state;
+  std::optional<Install> in;
+  bool data_swapped = false, db_swapped = false;
+  try {
+    Chosen c = [&] {
+      Step step(rep, "choose backup");
+      Chosen ch = Choose(repo, o.which, dir);
+      step.Done(ch.entry.timestamp + " (" + ch.entry.id + ", release " + ch.manifest.version + ")");
+      return ch;
+    }();
+    const backup::Manifest& m = c.manifest;
+    rep.from = repo.repo().where() + " " + m.timestamp;
+    const bool fresh = IsEmptyOrMissing(dir);
+    if (fresh && o.dry_run) {
+      rep.Check("install", true, dir + " holds no install: a restore creates it from the backup's configuration (" +
+                                     Joined(m.config) + ") and starts it");
+      rep.result = "ok";
+      return rep;
+    }
+    std::optional<JobLock> lock;
+    if (!o.dry_run) {
+      fs::create_directories(dir);
+      lock.emplace(backup::JobLockPath(dir), "another backup or restore is running on " + dir);
+      lock->Describe("restore of " + m.timestamp);
+      RunDir rd = OpenRunDir(root);
+      run_dir = rd.path;
+      rep.resumed = rd.resumed;
+      rep.migration_dir = run_dir;
+      TheLog().open_file(run_dir + "/restore.log");
+      TheLog().info(std::string(rd.resumed ? "resuming" : "starting") + " the restore of backup " + m.timestamp +
+                    " (" + m.id + ") into " + dir);
+    }
+    if (fresh || (o.with_config && !o.dry_run)) {
+      Step step(rep, "restore configuration");
+      std::vector<std::string> files;
+      for (const auto& f : m.config)
+        if (fresh || f == ".env" || f == "custom.env") files.push_back(f);
+      for (const auto& f : files) {  // what --with-config replaces is kept in the run folder
+        std::error_code ec;
+        if (!fs::exists(dir + "/" + f, ec)) continue;
+        fs::create_directories(run_dir + "/config.backup", ec);
+        fs::copy_file(dir + "/" + f, run_dir + "/config.backup/" + f, fs::copy_options::overwrite_existing, ec);
+        if (ec) Fail("cannot keep a copy of " + dir + "/" + f + ": " + ec.message());
+      }
+      std::vector<std::string> includes;
+      for (const auto& f : files) includes.push_back("/" + f);
+      if (!includes.empty()) repo.Restore(m.files_snapshot, dir, includes, {});
+      step.Done(Joined(files));
+    }
+    in.emplace(LoadInstall(dir, "target", o.skip_db ? "" : o.db_service, o.project, ProcessEnv()));
+    if (!m.version.empty() && m.version != in->version && !o.yes)
+      BadInput("backup " + m.timestamp + " is of release " + m.version + ", this install is " +
+               (in->version.empty() ? std::string("of no VERSION") : "release " + in->version) +
+               ": its database would be replayed into this release's postgres as a migration does; add --yes to "
+               "restore it anyway");
+    Keep keep = ResolveSkips(in->project, in->data_dir(), in->db_service, o.skip);
+    const bool skip_db = o.skip_db || keep.db || !m.db || in->db_service.empty();
+    const bool skip_data = o.skip_data || keep.data;
+
+    docker::Stack stack(docker::DetectCompose(), in->dir, in->project.file, in->project_name);
+    if (o.dry_run) {
+      Step step(rep, "plan");
+      std::string d = "data/: " + (skip_data ? std::string("kept as it is")
+                                            : "replaced by the backup's (" + std::to_string(m.files) + " files, " +
+                                                  HumanBytes(m.bytes) + ")" +
+                                                  (keep.paths.empty() ? "" : ", keeping " + Joined(keep.paths)));
+      d += "; database: " + (skip_db ? std::string("kept as it is")
+                                    : in->pg.db + " replaced by the backup's " + m.db->name + " (" +
+                                          std::to_string(m.db->state.tables.size()) + " tables)");
+      d += "; services stopped for it: " + Joined(RunningServices(stack, in->db_service));
+      if (!o.quiet && !o.json) std::cout << d << "\n";
+      step.Done(d);
+      rep.result = "ok";
+      return rep;
+    }
+    Confirm(o, "Replace " + dir + "'s " + (skip_data ? "" : "data/ ") + (skip_db ? "" : "and database ") +
+                   "with backup " + m.timestamp);
+
+    bool db_started = false;
+    std::string container;
+    if (!skip_db) container = EnsureDbRunning(stack, *in, o.wait_seconds, db_started);
+    in->pg.container = container;
+    std::optional<db::Postgres> pg;
+    if (!skip_db) pg.emplace(in->pg);
+    PausedServices paused(stack);
+    paused.Pause(RunningServices(stack, in->db_service), "for the restore");
+    if (pg) {
+      int major = pg->Probe(db::RetiredName(in->pg.db)).major;
+      if (major < m.db->major)
+        BadInput("backup " + m.timestamp + " holds a postgres " + std::to_string(m.db->major) +
+                 " database; this install runs postgres " + std::to_string(major) +
+                 ", which cannot read it: restore into a release with postgres " + std::to_string(m.db->major) +
+                 " or newer");
+      db::RepairInterruptedSwap(*pg);
+    }
+    {
+      Step step(rep, "safety copy");
+      SafetyCopyInput sc;
+      sc.run_dir = run_dir;
+      if (!skip_data) sc.data_dir = in->data_dir();
+      if (pg) sc.dump_target = [&pg](const std::string& path) { return pg->DumpToFile(path); };
+      step.Done(SafetyCopy(sc, state).detail);
+    }
+    std::optional<StagedData> staged;
+    {
+      Step step(rep, "restore data/");
+      if (skip_data) {
+        step.Skip(o.skip_data ? "--skip-data" : "a skipped service mounts data/");
+      } else {
+        staged = StageData(repo, m.files_snapshot, in->data_dir(), run_dir + "/new", keep.paths);
+        rep.data = {{"files", m.files}, {"bytes", m.bytes}, {"kept", keep.paths}, {"kept_entries", staged->kept}};
+        step.Done(std::to_string(m.files) + " files, " + HumanBytes(m.bytes) + " restored and read back" +
+                  (keep.paths.empty() ? "" : "; kept: " + Joined(keep.paths)));
+      }
+    }
+    {
+      Step step(rep, "restore database");
+      if (skip_db) {
+        step.Skip(!m.db ? "the backup holds no database" : "--skip-db or --skip " + in->db_service);
+      } else {
+        backup::RepoDump source(repo, m);
+        Progress progress("database", m.db->dump_bytes, ProgressModeFor(o.quiet, o.json));
+        db::ReplayOptions ro;
+        ro.progress = [&](uint64_t b) { progress.Update(0, b, b); };
+        ro.keep_retired = true;
+        db::ReplayResult r = db::Replay(source, *pg, ro);
+        progress.Done();
+        db_swapped = true;
+        rep.database = {{"tables", r.target.tables.size()}, {"sequences", r.target.sequences.size()},
+                        {"dump_bytes", r.dump_bytes}, {"roles_created", r.roles_created}};
+        rep.Check("database row counts and sequences", true,
+                  std::to_string(r.target.tables.size()) + " tables equal to the backup's manifest");
+        try {
+          db::DropRetired(*pg, true);
+        } catch (const Error& e) {
+          TheLog().warn(e.what());
+        }
+        step.Done(std::to_string(r.target.tables.size()) + " tables, " + HumanBytes(r.dump_bytes) + " streamed");
+      }
+    }
+    if (staged) {
+      Step step(rep, "swap data/");
+      SwapData(*staged);
+      data_swapped = true;
+      step.Done(in->data_dir());
+    }
+    {
+      Step step(rep, "restart");
+      if (o.no_restart) {
+        paused.Keep();
+        if (db_started) stack.Stop({in->db_service});
+        step.Skip("--no-restart: the services stay stopped");
+      } else {
+        stack.Up();
+        std::vector<std::string> services;
+        for (const auto& svc : in->project.services) services.push_back(svc.name);
+        stack.WaitUp(services, std::chrono::seconds(o.wait_seconds));
+        paused.Keep();
+        rep.Check("stack up", true, std::to_string(services.size()) + " services of " + in->project_name);
+        step.Done("project " + in->project_name);
+      }
+    }
+    rep.result = "ok";
+    if (!skip_data)
+      rep.next_steps.push_back("data/ before the restore is in " + run_dir + "/data.backup (roll back: rsync -a --delete " +
+                               run_dir + "/data.backup/ " + in->data_dir() + "/)");
+    if (!skip_db) rep.next_steps.push_back("roll back the database: " + DbRollbackCommand(*in, run_dir));
+    rep.Write(run_dir + "/report.json");
+    CloseRunDir(root);
+    return rep;
+  } catch (const Error& e) {
+    rep.result = "failed";
+    rep.error = e.what();
+    if (!run_dir.empty()) {
+      if (!data_swapped && !db_swapped) {
+        rep.next_steps.push_back("nothing was replaced: data/ and the database are as they were");
+      } else if (in) {
+        if (data_swapped)
+          rep.next_steps.push_back("roll back data/: rsync -a --delete " + run_dir + "/data.backup/ " + in->data_dir() + "/");
+        if (db_swapped) rep.next_steps.push_back("roll back the database: " + DbRollbackCommand(*in, run_dir));
+      }
+      rep.next_steps.push_back("running migrate restore again resumes this restore");
+      try {
+        rep.Write(run_dir + "/report.json");
+      } catch (const Error&) {
+      }
+    }
+    throw;
+  }
+}
+
+}  // namespace mig

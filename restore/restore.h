@@ -1,0 +1,28 @@
+// `migrate restore`: an install's data/ and database made a backup's (docs/backup.md "Restore:
+// steps"), with the safety copy and rollback of a migration.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "pipeline/report.h"
+#include "restic/restic.h"
+
+namespace mig {
+
+struct RestoreOptions {
+  std::string which;       // ID | TIMESTAMP | latest
+  std::string to_path;     // the install ("" = the current folder)
+  std::string project, db_service = "postgres";
+  std::vector<std::string> skip;  // compose services whose state stays as it is
+  bool skip_data = false, skip_db = false, with_config = false;
+  bool dry_run = false, yes = false, no_restart = false, json = false, quiet = false;
+  int wait_seconds = 180;
+};
+
+// Restores; returns the report (written to restore/<timestamp>/report.json unless a dry run).
+// Throws mig::Error after writing the report when a step failed: before the swaps nothing was
+// changed; the report says how to roll back what was.
+Report RunRestore(const RestoreOptions& o, const restic::Restic& repo);
+
+}  // namespace mig

@@ -1,0 +1,22 @@
+// What `restore --skip SERVICE` keeps: the database when it is the database service, else the
+// data/ paths the service bind-mounts.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "compose/compose.h"
+
+namespace mig {
+
+struct Keep {
+  bool db = false;                 // the database stays as it is
+  bool data = false;               // all of data/ stays (a skipped service mounts data/ itself)
+  std::vector<std::string> paths;  // data/-relative paths that stay, sorted, none inside another
+};
+
+// Throws mig::Error (input) naming the services when one in `skip` is not in the compose file.
+Keep ResolveSkips(const compose::Project& p, const std::string& data_dir, const std::string& db_service,
+                  const std::vector<std::string>& skip);
+
+}  // namespace mig
