@@ -326,6 +326,8 @@ std::unique_ptr<Proc> Restic::Dump(const std::string& snapshot, const std::strin
 
 void Restic::Restore(const std::string& snapshot, const std::string& target, const std::vector<std::string>& includes,
                      const std::vector<std::string>& excludes) const {
+  // restic before 0.17 refuses --include and --exclude together.
+  if (!includes.empty() && !excludes.empty()) Fail("restic restore takes --include or --exclude, not both");
   std::vector<std::string> args{"restore", snapshot, "--target", target, "--verify"};
   if (version().at_least(0, 15)) args.push_back("--sparse");
   for (const auto& i : includes) args.insert(args.end(), {"--include", i});
@@ -333,9 +335,11 @@ void Restic::Restore(const std::string& snapshot, const std::string& target, con
   ProcResult r = host_->Run(Argv(args), {}, std::chrono::seconds(0));
   if (r.ok()) return;
   Diagnosis d = Diagnose(r.err);
-  if (d.kind == Failure::kOther)
+  if (d.kind == Failure::kOther) {
+    const bool full = r.err.find("no space left on device") != std::string::npos;
     Fail("restic could not restore snapshot " + snapshot.substr(0, 8) + " into " + target + ": " + r.error_tail(4) +
-         " (is the disk full? df -h " + target + ")");
+         (full ? " (the disk is full: df -h " + target + ")" : ""));
+  }
   Throw(d, repo_, "restore snapshot " + snapshot.substr(0, 8));
 }
 

@@ -108,7 +108,7 @@ class Restic {
   std::unique_ptr<Proc> Dump(const std::string& snapshot, const std::string& path) const;
   // `restic restore SNAPSHOT --target DIR --include ... --exclude ... --verify` (and --sparse
   // where restic has it, 0.15 on): files written with their owners, modes and times, each read
-  // back and compared with the snapshot.
+  // back and compared with the snapshot. `includes` or `excludes`, not both (restic 0.14).
   void Restore(const std::string& snapshot, const std::string& target, const std::vector<std::string>& includes,
                const std::vector<std::string>& excludes) const;
   // `restic forget ID...` (and --prune).

@@ -17,9 +17,11 @@ struct StagedData {
 
 // Restores `snapshot`'s /data into `work_dir`/data (work_dir emptied first; on the file system
 // of data_dir, checked), then hard-links the current `keep` paths (data/-relative) into it.
+// `others`: the snapshot's other top-level names (the configuration files), not restored.
 // data/ itself is not changed. Throws mig::Error naming what failed.
 StagedData StageData(const restic::Restic& repo, const std::string& snapshot, const std::string& data_dir,
-                     const std::string& work_dir, const std::vector<std::string>& keep);
+                     const std::string& work_dir, const std::vector<std::string>& keep,
+                     const std::vector<std::string>& others);
 
 // Puts the staged tree in place of data/ in one step (renameat2 RENAME_EXCHANGE; a plain rename
 // when there was no data/), then removes the tree it replaced (hard links of the safety copy).

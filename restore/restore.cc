@@ -187,7 +187,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Restic& repo) {
       if (skip_data) {
         step.Skip(o.skip_data ? "--skip-data" : "a skipped service mounts data/");
       } else {
-        staged = StageData(repo, m.files_snapshot, in->data_dir(), run_dir + "/new", keep.paths);
+        staged = StageData(repo, m.files_snapshot, in->data_dir(), run_dir + "/new", keep.paths, m.config);
         rep.data = {{"files", m.files}, {"bytes", m.bytes}, {"kept", keep.paths}, {"kept_entries", staged->kept}};
         step.Done(std::to_string(m.files) + " files, " + HumanBytes(m.bytes) + " restored and read back" +
                   (keep.paths.empty() ? "" : "; kept: " + Joined(keep.paths)));

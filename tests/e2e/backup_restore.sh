@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# migrate restore on the real engine: back up, change data and rows, restore, and compare every
+# file and table with what the backup held; per-service skip; another release; a fresh folder
+# (disaster recovery); a failing restore changes nothing.
+. "$(dirname "$0")/lib.sh"
+
+INST=$WORK/releases/1.0.0
+new_release "$INST" 1.0.0 $((18100 + RANDOM % 800))
+# A worker that mounts two paths of data/: what `--skip worker` keeps.
+python3 - "$INST/docker-compose.yml" <<'EOF'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+worker = '''  worker:
+    image: migrate-test/busybox:1
+    command: ["sleep", "100000"]
+    init: true
+    volumes:
+      - ./data/uploads:/uploads
+      - ./data/conf/key.pem:/key.pem:ro
+
+volumes:
+'''
+s = s.replace("\nvolumes:\n", "\n" + worker, 1)
+open(p, "w").write(s)
+EOF
+compose_in "$INST" up -d postgres app >/dev/null 2>&1
+wait_healthy "$INST"
+OLD=$INST seed_old
+compose_in "$INST" up -d >/dev/null 2>&1  # the worker's mounts exist now
+
+export MIGRATE_REPO=$WORK/repo
+echo "restore test password" >"$WORK/pw"
+export RESTIC_PASSWORD_FILE=$WORK/pw
+cd "$INST"
+work=$WORK
+mig() { "$BIN/migrate" "$@" </dev/null; }
+field() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+running() { test "$(docker inspect -f '{{.State.Running}}' "$(compose_in "$INST" ps -q "$1")" 2>/dev/null)" = true; }
+# What the backup held: data/ with every attribute, the schema, rows, sequences, the large object.
+dbstate() {
+  sql "$1" "select 'users', count(*) from users union all select 'events', count(*) from events union all select 'audit', count(*) from audit"
+  sql "$1" "select last_value from users_id_seq"
+  sql "$1" "select encode(lo_get(oid), 'escape') from pg_largeobject_metadata"
+}
+
+capture create mig backup create --json
+check "backup create exits 0" test "$rc" -eq 0
+id=$(field "$work/create.out" 'j["id"]')
+ts=$(field "$work/create.out" 'j["timestamp"]')
+state "$INST/data" >"$WORK/data.backup-time"
+schema "$INST" >"$WORK/schema.backup-time"
+dbstate "$INST" >"$WORK/db.backup-time"
+
+# Changes after the backup: files modified, created, removed; rows added; a table created.
+change() {
+  echo "changed after the backup" >"$INST/data/index.html"
+  echo "created after the backup" >"$INST/data/created-since"
+  mkdir -p "$INST/data/new-folder" && echo x >"$INST/data/new-folder/f"
+  rm -rf "$INST/data/became-file"
+  echo "upload after the backup" >"$INST/data/uploads/after.jpg"
+  sql "$INST" "insert into users(email) values ('after@example.org'); create table later(x int); delete from events where id < 100" >/dev/null
+}
+change
+state "$INST/data" >"$WORK/data.changed"
+schema "$INST" >"$WORK/schema.changed"
+
+# --- a dry run changes nothing
+capture dry mig restore --dry-run
+check "restore --dry-run exits 0" test "$rc" -eq 0
+check "the dry run says what is replaced" grep -q "data/: replaced by the backup's" "$work/dry.out"
+check "the dry run leaves data/ as it was" diff "$WORK/data.changed" <(state "$INST/data")
+check "the dry run leaves the database as it was" diff "$WORK/schema.changed" <(schema "$INST")
+check "the dry run makes no restore folder" test ! -e "$INST/restore"
+
+# --- bad input: exit 2, nothing changed
+capture unknown mig restore --skip wokrer --yes
+check "--skip of an unknown service: exit 2" test "$rc" -eq 2
+check "--skip of an unknown service names the services" grep -q "postgres, app, worker" "$work/unknown.err"
+capture noid mig restore deadbeef --yes
+check "an unknown backup: exit 2" test "$rc" -eq 2
+echo wrong >"$WORK/wrong"
+capture wrongpw env RESTIC_PASSWORD_FILE="$WORK/wrong" "$BIN/migrate" restore --yes
+check "a wrong password: exit 2" test "$rc" -eq 2
+check "bad input changed nothing in data/" diff "$WORK/data.changed" <(state "$INST/data")
+
+# --- a failing restore (pg_restore breaks) changes nothing and starts the services again
+mkdir -p "$WORK/shim"
+cat >"$WORK/shim/docker" <<EOF
+#!/usr/bin/env bash
+for a in "\$@"; do [[ \$a == pg_restore ]] && { echo "pg_restore: error: injected failure" >&2; exit 1; }; done
+exec "$(command -v docker)" "\$@"
+EOF
+chmod +x "$WORK/shim/docker"
+capture broken env PATH="$WORK/shim:$PATH" "$BIN/migrate" restore --yes
+check "a failing pg_restore: exit 1" test "$rc" -eq 1
+check "a failing pg_restore: the error names it" grep -q "pg_restore into the target failed" "$work/broken.err"
+check "a failing restore leaves data/ as it was" diff "$WORK/data.changed" <(state "$INST/data")
+check "a failing restore leaves the database as it was" diff "$WORK/schema.changed" <(schema "$INST")
+check "a failing restore starts the app again" running app
+check "the report says nothing was replaced" grep -q "nothing was replaced" "$(ls -d "$INST"/restore/2*/ | tail -1)/report.json"
+
+# --- the restore: data/ and the database become the backup's
+capture restore mig restore "$ts" --yes --json
+check "restore exits 0" test "$rc" -eq 0
+[[ $rc -eq 0 ]] || cat "$work/restore.err"
+check "data/ is the backup's (every entry and attribute; files created since are gone)" diff "$WORK/data.backup-time" <(state "$INST/data")
+check "the schema (pg_dump -s) is the backup's" diff "$WORK/schema.backup-time" <(schema "$INST")
+check "rows, sequences and the large object are the backup's" diff "$WORK/db.backup-time" <(dbstate "$INST")
+run=$(field "$work/restore.out" 'j["migration_dir"]')
+check "the restore ran in restore/<timestamp>/" test "$(dirname "$run")" = "$INST/restore"
+check "the safety copy holds data/ as it was before" diff "$WORK/data.changed" <(state "$run/data.backup")
+check "the safety copy holds the database as it was" bash -c "pg_restore -l '$run/target-db.dump' | grep -q 'TABLE public later'"
+check "the report says how to roll back" grep -q "roll back the database" "$run/report.json"
+check "the app runs after the restore" running app
+check "the worker runs after the restore" running worker
+check "nothing is left staged" test ! -e "$run/new"
+
+# --- --skip worker keeps the worker's paths of data/; --skip postgres keeps the database
+change
+cp "$INST/data/uploads/after.jpg" "$WORK/after.jpg"
+capture skip mig restore --skip worker --skip postgres --yes
+check "restore --skip worker --skip postgres exits 0" test "$rc" -eq 0
+[[ $rc -eq 0 ]] || cat "$work/skip.err"
+check "a skipped service's folder is kept (a file added since stays)" cmp -s "$WORK/after.jpg" "$INST/data/uploads/after.jpg"
+check "the rest of data/ is the backup's" test "$(cat "$INST/data/index.html")" = "old index"
+check "a file created since, outside the kept paths, is gone" test ! -e "$INST/data/created-since"
+check "--skip postgres keeps the database (a table created since stays)" test "$(sql "$INST" "select count(*) from later")" = 0
+
+# --- another release: needs --yes
+NEW=$WORK/releases/2.0.0
+new_release "$NEW" 2.0.0 $((18900 + RANDOM % 80))
+compose_in "$NEW" up -d >/dev/null 2>&1
+wait_healthy "$NEW"
+capture cross "$BIN/migrate" restore "$id" --to-path "$NEW"
+check "a 1.0.0 backup into a 2.0.0 install without --yes: exit 2" test "$rc" -eq 2
+check "it says the releases" grep -q "release 1.0.0, this install is release 2.0.0" "$work/cross.err"
+capture crossyes "$BIN/migrate" restore "$id" --to-path "$NEW" --yes
+check "with --yes it restores" test "$rc" -eq 0
+check "the 2.0.0 install holds the backup's rows" diff "$WORK/db.backup-time" <(dbstate "$NEW")
+compose_in "$NEW" down -v >/dev/null 2>&1
+
+# --- disaster recovery: the install is gone; a fresh folder is made from the backup
+compose_in "$INST" down -v >/dev/null 2>&1
+FRESH=$WORK/fresh/1.0.0
+capture fresh "$BIN/migrate" restore latest --to-path "$FRESH" --yes
+check "restore into a missing folder exits 0" test "$rc" -eq 0
+[[ $rc -eq 0 ]] || cat "$work/fresh.err"
+for f in VERSION docker-compose.yml .env; do check "the fresh install has the backup's $f" test -f "$FRESH/$f"; done
+INST=$FRESH
+check "the fresh install runs" running app
+check "the fresh install's data/ is the backup's" diff "$WORK/data.backup-time" <(state "$FRESH/data")
+check "the fresh install's database is the backup's" diff "$WORK/db.backup-time" <(dbstate "$FRESH")
+check "the fresh install's schema is the backup's" diff "$WORK/schema.backup-time" <(schema "$FRESH")
+
+finish
