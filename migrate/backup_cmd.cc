@@ -27,6 +27,10 @@ void Common(CLI::App* c, BackupCommands& b, bool install_needed) {
   c->add_option("--password-file", b.repo.password_file,
                 "the file holding the repository's password (env RESTIC_PASSWORD_FILE; RESTIC_PASSWORD_COMMAND "
                 "is honoured)");
+  c->add_option("--repo-option", b.repo.options,
+                "an option of restic's backend, KEY=VALUE (restic -o), e.g. sftp.command='ssh -i KEY host -s sftp' "
+                "(repeatable)")
+      ->type_name("KEY=VALUE");
   c->add_flag("--json", b.json, "print JSON for scripts");
   if (install_needed) {
     c->add_option("--to-path", b.to_path, "the install (default: the current folder; env TO_PATH)")

@@ -240,6 +240,7 @@ std::vector<std::string> Restic::Argv(const std::vector<std::string>& args) cons
   std::vector<std::string> a{"restic"};
   if (!repo_.location.empty()) a.insert(a.end(), {"--repo", repo_.location});
   if (!repo_.password_file.empty()) a.insert(a.end(), {"--password-file", repo_.password_file});
+  for (const auto& o : repo_.options) a.insert(a.end(), {"-o", o});
   a.insert(a.end(), args.begin(), args.end());
   return a;
 }

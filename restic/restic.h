@@ -18,6 +18,7 @@ namespace mig::restic {
 struct Repo {
   std::string location;       // a folder, sftp:user@host:/path, s3:http://host:port/bucket, rest:http://...
   std::string password_file;
+  std::vector<std::string> options;  // restic -o KEY=VALUE (e.g. sftp.command=..., s3.region=...)
   std::string where() const;  // the location for messages
 };
 

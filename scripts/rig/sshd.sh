@@ -40,6 +40,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 LogLevel VERBOSE
+Subsystem sftp internal-sftp
 ${RIG_SSHD_EXTRA:-}
 CONF
     [ -f "$dir/sshd.pid" ] && kill "$(cat "$dir/sshd.pid")" 2>/dev/null && sleep 0.3 || true
