@@ -100,6 +100,26 @@ check "a failing restore leaves the database as it was" diff "$WORK/schema.chang
 check "a failing restore starts the app again" running app
 check "the report says nothing was replaced" grep -q "nothing was replaced" "$(ls -d "$INST"/restore/2*/ | tail -1)/report.json"
 
+# --- kill -9 in the middle of a restore (pg_restore running): nothing replaced, nothing left
+# running; the next restore resumes its folder (and its safety copy) and completes
+cat >"$WORK/shim/docker" <<EOF
+#!/usr/bin/env bash
+for a in "\$@"; do [[ \$a == pg_restore ]] && sleep 8; done
+exec "$(command -v docker)" "\$@"
+EOF
+PATH="$WORK/shim:$PATH" "$BIN/migrate" restore --yes </dev/null >"$WORK/killed.out" 2>"$WORK/killed.err" &
+victim=$!
+for _ in $(seq 100); do grep -q "== restore database" "$WORK/killed.err" 2>/dev/null && break; sleep 0.2; done
+sleep 1
+kill -9 "$victim"
+wait "$victim" 2>/dev/null || true
+check "the killed restore had reached the database" grep -q "== restore database" "$WORK/killed.err"
+check "a killed restore leaves data/ as it was" diff "$WORK/data.changed" <(state "$INST/data")
+check "a killed restore leaves the database as it was" diff "$WORK/schema.changed" <(schema "$INST")
+check "a killed restore leaves its folder to resume" test -f "$INST/restore/in-progress"
+capture afterkill mig backup list --json
+check "nothing is listed running after kill -9" test "$(field "$work/afterkill.out" '[e["status"] for e in j].count("running")')" = 0
+
 # --- the restore: data/ and the database become the backup's
 capture restore mig restore "$ts" --yes --json
 check "restore exits 0" test "$rc" -eq 0
@@ -115,6 +135,8 @@ check "the report says how to roll back" grep -q "roll back the database" "$run/
 check "the app runs after the restore" running app
 check "the worker runs after the restore" running worker
 check "nothing is left staged" test ! -e "$run/new"
+check "it resumed the interrupted restore's folder" test "$(field "$run/report.json" 'j["resumed"]')" = True
+check "no restore is left in progress" test ! -e "$INST/restore/in-progress"
 
 # --- --skip worker keeps the worker's paths of data/; --skip postgres keeps the database
 change
