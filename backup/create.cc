@@ -165,11 +165,13 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   m.migrate_version = MIGRATE_VERSION;
   m.restic_version = repo.version().text();
 
-  if (!repo.Initialized()) {
+  auto snaps = repo.SnapshotsIfAny({kTag});
+  if (!snaps) {
     TheLog().info("creating a restic repository at " + repo.repo().where());
     repo.Init();
+    snaps.emplace();
   }
-  auto existing = Group(repo.Snapshots({kTag}), std::nullopt);
+  auto existing = Group(*snaps, std::nullopt);
   m.timestamp = UniqueTimestamp(existing);
   m.id = NewId(existing);
   lock.Describe(RunningDescription({m.id, m.timestamp}));

@@ -52,9 +52,9 @@ std::optional<backup::Running> RunningHere(const BackupCommands& b) {
 }
 
 std::vector<backup::Entry> Backups(const restic::Restic& repo, const BackupCommands& b) {
-  if (!repo.Initialized())
-    BadInput("there is no restic repository at " + repo.repo().where() + ": `migrate backup create` makes one");
-  return backup::Group(repo.Snapshots({backup::kTag}), RunningHere(b));
+  auto snaps = repo.SnapshotsIfAny({backup::kTag});
+  if (!snaps) BadInput("there is no restic repository at " + repo.repo().where() + ": `migrate backup create` makes one");
+  return backup::Group(*snaps, RunningHere(b));
 }
 
 std::string Size(uint64_t bytes) { return bytes ? HumanBytes(bytes) : "-"; }

@@ -276,14 +276,29 @@ bool Restic::Initialized() const {
 
 void Restic::Init() const { Call({"init"}, "create the repository", std::chrono::seconds(300)); }
 
-std::vector<Snapshot> Restic::Snapshots(const std::vector<std::string>& tags) const {
+namespace {
+std::vector<std::string> SnapshotsArgs(const std::vector<std::string>& tags) {
   std::vector<std::string> args{"snapshots", "--json", "--no-lock"};
   if (!tags.empty()) {
     std::string all;
     for (const auto& t : tags) all += (all.empty() ? "" : ",") + t;
     args.insert(args.end(), {"--tag", all});
   }
-  return ParseSnapshots(Call(args, "list the snapshots", std::chrono::seconds(600)).out);
+  return args;
+}
+}  // namespace
+
+std::vector<Snapshot> Restic::Snapshots(const std::vector<std::string>& tags) const {
+  return ParseSnapshots(Call(SnapshotsArgs(tags), "list the snapshots", std::chrono::seconds(600)).out);
+}
+
+std::optional<std::vector<Snapshot>> Restic::SnapshotsIfAny(const std::vector<std::string>& tags) const {
+  version();
+  ProcResult r = host_->Run(Argv(SnapshotsArgs(tags)), {}, std::chrono::seconds(600));
+  if (r.ok()) return ParseSnapshots(r.out);
+  Diagnosis d = Diagnose(r.err);
+  if (d.kind == Failure::kNoRepository) return std::nullopt;
+  Throw(d, repo_, "list the snapshots");
 }
 
 BackupSummary Restic::Backup(const std::string& dir, const std::vector<std::string>& paths, const SnapshotMeta& meta,

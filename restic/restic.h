@@ -100,6 +100,8 @@ class Restic {
   void Init() const;
   // Snapshots carrying every tag in `tags`.
   std::vector<Snapshot> Snapshots(const std::vector<std::string>& tags) const;
+  // The same, or nullopt when there is no repository yet (one restic call for both questions).
+  std::optional<std::vector<Snapshot>> SnapshotsIfAny(const std::vector<std::string>& tags) const;
   // `restic backup` of `paths` (relative to `dir`, so that the snapshot's tree starts there).
   BackupSummary Backup(const std::string& dir, const std::vector<std::string>& paths, const SnapshotMeta& meta,
                        const std::function<void(const BackupStatus&)>& progress = {}) const;

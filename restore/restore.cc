@@ -36,9 +36,10 @@ struct Chosen {
 };
 
 Chosen Choose(const restic::Restic& repo, const std::string& which, const std::string& dir) {
-  if (!repo.Initialized()) BadInput("there is no restic repository at " + repo.repo().where());
+  auto snaps = repo.SnapshotsIfAny({backup::kTag});
+  if (!snaps) BadInput("there is no restic repository at " + repo.repo().where());
   auto holder = JobLock::Holder(backup::JobLockPath(dir));
-  auto all = backup::Group(repo.Snapshots({backup::kTag}), holder ? backup::ParseRunning(*holder) : std::nullopt);
+  auto all = backup::Group(*snaps, holder ? backup::ParseRunning(*holder) : std::nullopt);
   Chosen c{backup::Resolve(all, which.empty() ? "latest" : which), {}};
   if (c.entry.status != "ready")
     BadInput("backup " + c.entry.timestamp + " (" + c.entry.id + ") is " + c.entry.status +
