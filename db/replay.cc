@@ -191,6 +191,7 @@ ReplayResult Replay(DumpSource& src, const Postgres& dst, const ReplayOptions& o
       for (const auto& m : r.mismatches) list += "\n  " + m;
       Fail("the replayed database does not match " + src.Describe() + ":" + list);
     }
+    if (opts.before_swap) opts.before_swap();
     Swap(dst, admin, staging, opts.keep_retired);
     lap("swap");
   } catch (const Error&) {

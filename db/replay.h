@@ -29,6 +29,9 @@ struct ReplayOptions {
   // DROP costs a checkpoint (half a second even when small) that the caller can overlap with
   // the restart.
   bool keep_retired = false;
+  // Called once the replayed database is verified, before it is swapped in: a throw stops the
+  // replay with the target untouched (a restore waits there for its data/ part).
+  std::function<void()> before_swap;
 };
 
 // Drops the database a replay with keep_retired left behind (nothing when there is none).

@@ -50,7 +50,6 @@ StagedData StageData(const restic::Restic& repo, const std::string& snapshot, co
          "and `restic restore` into it by hand");
   if (DeviceOf(work_dir) != DeviceOf(parent))
     Fail(work_dir + " is not on the file system of " + data_dir + ": the restore cannot swap it in");
-  TheLog().info("restoring data/ from snapshot " + snapshot.substr(0, 8) + " into " + s.stage);
   if (keep.empty()) {
     repo.Restore(snapshot, work_dir, {"/data"}, {});
   } else {  // restic 0.14 takes no --include with --exclude: the other top-level names excluded

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <optional>
 
@@ -13,6 +14,7 @@
 #include "core/job_lock.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/timer.h"
 #include "db/replay.h"
 #include "docker/docker.h"
 #include "install/install.h"
@@ -60,6 +62,12 @@ void Confirm(const RestoreOptions& o, const std::string& what) {
   std::string answer;
   std::getline(std::cin, answer);
   if (answer != "y" && answer != "Y" && answer != "yes") BadUsage("cancelled: nothing was changed");
+}
+
+std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", s);
+  return buf;
 }
 
 std::string Joined(const std::vector<std::string>& v) {
@@ -182,19 +190,25 @@ Report RunRestore(const RestoreOptions& o, const restic::Restic& repo) {
       if (pg) sc.dump_target = [&pg](const std::string& path) { return pg->DumpToFile(path); };
       step.Done(SafetyCopy(sc, state).detail);
     }
+    // data/ is staged on a thread of its own while the database is replayed; the database is
+    // swapped in only once data/ is staged, so a failure of either changes nothing.
     std::optional<StagedData> staged;
-    {
-      Step step(rep, "restore data/");
-      if (skip_data) {
-        step.Skip(o.skip_data ? "--skip-data" : "a skipped service mounts data/");
-      } else {
-        staged = StageData(repo, m.files_snapshot, in->data_dir(), run_dir + "/new", keep.paths, m.config);
-        rep.data = {{"files", m.files}, {"bytes", m.bytes}, {"kept", keep.paths}, {"kept_entries", staged->kept}};
-        step.Done(std::to_string(m.files) + " files, " + HumanBytes(m.bytes) + " restored and read back" +
-                  (keep.paths.empty() ? "" : "; kept: " + Joined(keep.paths)));
-      }
+    std::future<StagedData> staging;
+    if (!skip_data) {
+      TheLog().info("restoring data/ from snapshot " + m.files_snapshot.substr(0, 8) + " beside " + in->data_dir());
+      staging = std::async(std::launch::async, [&] {
+        return StageData(repo, m.files_snapshot, in->data_dir(), run_dir + "/new", keep.paths, m.config);
+      });
     }
-    {
+    Stopwatch data_clock;
+    double data_seconds = 0;
+    auto wait_data = [&] {
+      if (!staging.valid()) return;
+      auto f = std::move(staging);
+      staged = f.get();  // throws StageData's error
+      data_seconds = data_clock.seconds();
+    };
+    try {
       Step step(rep, "restore database");
       if (skip_db) {
         step.Skip(!m.db ? "the backup holds no database" : "--skip-db or --skip " + in->db_service);
@@ -204,6 +218,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Restic& repo) {
         db::ReplayOptions ro;
         ro.progress = [&](uint64_t b) { progress.Update(0, b, b); };
         ro.keep_retired = true;
+        ro.before_swap = wait_data;
         db::ReplayResult r = db::Replay(source, *pg, ro);
         progress.Done();
         db_swapped = true;
@@ -217,6 +232,22 @@ Report RunRestore(const RestoreOptions& o, const restic::Restic& repo) {
           TheLog().warn(e.what());
         }
         step.Done(std::to_string(r.target.tables.size()) + " tables, " + HumanBytes(r.dump_bytes) + " streamed");
+      }
+    } catch (...) {
+      if (staging.valid()) staging.wait();  // never leave the thread running
+      throw;
+    }
+    {
+      Step step(rep, "restore data/");
+      if (skip_data) {
+        step.Skip(o.skip_data ? "--skip-data" : "a skipped service mounts data/");
+      } else {
+        wait_data();
+        rep.data = {{"files", m.files}, {"bytes", m.bytes}, {"kept", keep.paths}, {"kept_entries", staged->kept},
+                    {"seconds", data_seconds}};
+        step.Done(std::to_string(m.files) + " files, " + HumanBytes(m.bytes) + " restored and read back in " +
+                  Seconds(data_seconds) + " (beside the database)" +
+                  (keep.paths.empty() ? "" : "; kept: " + Joined(keep.paths)));
       }
     }
     if (staged) {
