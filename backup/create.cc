@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -165,13 +166,29 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   m.migrate_version = MIGRATE_VERSION;
   m.restic_version = repo.version().text();
 
-  auto snaps = repo.SnapshotsIfAny({kTag});
-  if (!snaps) {
-    TheLog().info("creating a restic repository at " + repo.repo().where());
-    repo.Init();
-    snaps.emplace();
+  // The repository is asked (and made when there is none) while the install's stack is.
+  auto asked = std::async(std::launch::async, [&repo] {
+    auto snaps = repo.SnapshotsIfAny({kTag});
+    const bool created = !snaps;
+    if (created) repo.Init();
+    return std::make_pair(created, Group(snaps ? *snaps : std::vector<restic::Snapshot>{}, std::nullopt));
+  });
+  docker::Stack stack(docker::DetectCompose(), in.dir, in.project.file, in.project_name);
+  StopDbAgain db_again{stack, in.db_service};
+  PausedServices paused(stack);
+  std::string container;
+  try {
+    if (!in.db_service.empty()) container = EnsureDbRunning(stack, in, o.wait_seconds, db_again.started);
+    if (o.suspend) {
+      paused.Pause(RunningServices(stack, in.db_service), "for the backup");
+      m.suspended = paused.paused();
+    }
+  } catch (...) {
+    asked.wait();
+    throw;
   }
-  auto existing = Group(*snaps, std::nullopt);
+  auto [created, existing] = asked.get();
+  if (created) TheLog().info("created a restic repository at " + repo.repo().where());
   m.timestamp = UniqueTimestamp(existing);
   m.id = NewId(existing);
   lock.Describe(RunningDescription({m.id, m.timestamp}));
@@ -180,16 +197,6 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   m.config = ConfigFiles(in.dir);
   std::vector<std::string> paths = m.config;
   if (fs::is_directory(in.data_dir())) paths.insert(paths.begin(), "data");
-
-  docker::Stack stack(docker::DetectCompose(), in.dir, in.project.file, in.project_name);
-  StopDbAgain db_again{stack, in.db_service};
-  std::string container;
-  if (!in.db_service.empty()) container = EnsureDbRunning(stack, in, o.wait_seconds, db_again.started);
-  PausedServices paused(stack);
-  if (o.suspend) {
-    paused.Pause(RunningServices(stack, in.db_service), "for the backup");
-    m.suspended = paused.paused();
-  }
 
   const std::string when = ResticTime(m.timestamp);
   SharedProgress progress(o.progress);
