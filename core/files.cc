@@ -71,9 +71,9 @@ std::optional<std::string> ReadSmallFile(const std::string& path, size_t limit) 
   return out;
 }
 
-TempDir::TempDir(const std::string& prefix) {
+TempDir::TempDir(const std::string& prefix, const std::string& in) {
   const char* env = std::getenv("TMPDIR");
-  std::string base = env && *env ? env : "/tmp";
+  std::string base = !in.empty() ? in : env && *env ? env : "/tmp";
   std::string tmpl = base + "/" + prefix + ".XXXXXX";
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');

@@ -24,7 +24,8 @@ std::optional<std::string> ReadSmallFile(const std::string& path, size_t limit =
 // folder cannot be made; then nothing is ever removed.
 class TempDir {
  public:
-  explicit TempDir(const std::string& prefix = "migrate");
+  // In `base`, or "" for $TMPDIR (else /tmp).
+  explicit TempDir(const std::string& prefix = "migrate", const std::string& base = "");
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   ~TempDir();

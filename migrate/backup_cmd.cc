@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "backup/catalog.h"
+#include "backup/export.h"
 #include "core/error.h"
 #include "core/job_lock.h"
 #include "core/log.h"
@@ -221,15 +222,28 @@ int Passwd(BackupCommands& b) {
   return 0;
 }
 
-int Restore(BackupCommands& b) {
+int Export(BackupCommands& b) {
   restic::Restic repo(b.repo);
+  auto all = Backups(repo, b);
+  const backup::Entry& e = backup::Resolve(all, b.which.empty() ? "latest" : b.which);
+  backup::Manifest m = backup::ReadManifest(repo, e);
+  uint64_t size = backup::ExportBackup(repo, e, m, b.output);
+  if (b.json)
+    std::cout << json{{"exported", backup::EntryJson(e)}, {"file", b.output}, {"bytes", size}}.dump() << "\n";
+  else
+    std::cout << "backup " << e.timestamp << " (id " << e.id << ") written to " << b.output << " (" << HumanBytes(size)
+              << "); restore it anywhere with: migrate restore " << b.output << "\n";
+  return 0;
+}
+
+int Restore(BackupCommands& b) {
   RestoreOptions& o = b.restore_opts;
   o.to_path = b.to_path;
   o.project = b.project;
   o.db_service = b.db_service;
   o.json = b.json;
   o.quiet = b.quiet;
-  return FinishRun(RunRestore(o, repo), b.json);
+  return FinishRun(RunRestore(o, b.repo), b.json);
 }
 
 }  // namespace
@@ -267,13 +281,21 @@ void AddBackupCommands(CLI::App& app, BackupCommands& b) {
   b.passwd->add_option("--new-password-file", b.new_password_file, "the file holding the new password")
       ->required()
       ->check(CLI::ExistingFile);
+  b.exp = b.backup->add_subcommand(
+      "export", "one backup as one portable file: a plain tar (manifest, configuration, data/, database dump, "
+                "SHA256SUMS) that `migrate restore FILE` restores without the repository");
+  Common(b.exp, b, true);
+  b.exp->add_option("WHICH", b.which, "ID, TIMESTAMP or latest (default latest)");
+  b.exp->add_option("-o,--output", b.output, "the file to write (e.g. backup.tar)")->required();
   b.restore = app.add_subcommand(
       "restore",
       "make the install's data/ and database a backup's (full replacement, verified before it is swapped in; the "
       "current state kept in restore/<timestamp>/ with the commands to roll back)");
   Common(b.restore, b, true);
   RestoreOptions& r = b.restore_opts;
-  b.restore->add_option("WHICH", r.which, "ID, TIMESTAMP or latest (default latest)");
+  b.restore->add_option("WHICH", r.which,
+                        "ID, TIMESTAMP or latest (default latest), or a file made by `migrate backup export` (no "
+                        "repository or password needed)");
   b.restore->add_option("--skip", r.skip,
                         "leave this compose service's state as it is: the database for the database service, else "
                         "the data/ paths it mounts (repeatable)")
@@ -298,6 +320,7 @@ int RunBackup(BackupCommands& b) {
   if (*b.del) return Delete(b);
   if (*b.forget) return Forget(b);
   if (*b.check) return Check(b);
+  if (*b.exp) return Export(b);
   return Passwd(b);
 }
 

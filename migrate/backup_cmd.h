@@ -1,4 +1,4 @@
-// `migrate backup create|list|status|delete|forget|check|passwd` and `migrate restore`
+// `migrate backup create|list|status|delete|forget|check|passwd|export` and `migrate restore`
 // (docs/backup.md).
 #pragma once
 
@@ -18,7 +18,7 @@ namespace mig {
 struct BackupCommands {
   CLI::App* backup = nullptr;
   CLI::App *create = nullptr, *list = nullptr, *status = nullptr, *del = nullptr, *forget = nullptr,
-           *check = nullptr, *passwd = nullptr, *restore = nullptr;
+           *check = nullptr, *passwd = nullptr, *restore = nullptr, *exp = nullptr;
   // Shared by all of them.
   std::string to_path, project, db_service = "postgres";
   restic::Repo repo;
@@ -29,6 +29,7 @@ struct BackupCommands {
   int keep_last = -1;
   bool prune = false, read_data = false;
   std::string new_password_file;
+  std::string output;  // export
   RestoreOptions restore_opts;
 };
 

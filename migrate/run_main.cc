@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <clocale>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -20,6 +21,10 @@ namespace mig {
 
 int RunMain(const std::string& program, const std::function<int()>& body) {
   ::signal(SIGPIPE, SIG_IGN);  // a child that exits early is an error we report, not a kill
+  // File names are bytes, most of them UTF-8: libarchive writes them into an exported backup as
+  // pax UTF-8 names only when the locale's character set is UTF-8 (else as "binary" names,
+  // which GNU tar warns about). Only LC_CTYPE: numbers and messages stay as in C.
+  std::setlocale(LC_CTYPE, "C.UTF-8");
   // The merge holds a folder descriptor per file of a batch waiting for its rename (up to 1000)
   // besides its cache: the usual soft limit of 1024 is too tight; the hard limit is not.
   struct rlimit nofile {};

@@ -32,9 +32,8 @@ void SyncFolder(const std::string& dir) {
 
 }  // namespace
 
-StagedData StageData(const restic::Restic& repo, const std::string& snapshot, const std::string& data_dir,
-                     const std::string& work_dir, const std::vector<std::string>& keep,
-                     const std::vector<std::string>& others) {
+StagedData StageData(const std::function<void(const std::string& work_dir)>& fill, const std::string& data_dir,
+                     const std::string& work_dir, const std::vector<std::string>& keep) {
   StagedData s;
   s.data_dir = data_dir;
   s.stage = work_dir + "/data";
@@ -50,14 +49,7 @@ StagedData StageData(const restic::Restic& repo, const std::string& snapshot, co
          "and `restic restore` into it by hand");
   if (DeviceOf(work_dir) != DeviceOf(parent))
     Fail(work_dir + " is not on the file system of " + data_dir + ": the restore cannot swap it in");
-  if (keep.empty()) {
-    repo.Restore(snapshot, work_dir, {"/data"}, {});
-  } else {  // restic 0.14 takes no --include with --exclude: the other top-level names excluded
-    std::vector<std::string> excludes;
-    for (const auto& k : keep) excludes.push_back("/data/" + k);
-    for (const auto& o : others) excludes.push_back("/" + o);
-    repo.Restore(snapshot, work_dir, {}, excludes);
-  }
+  fill(work_dir);
   if (!fs::is_directory(s.stage, ec)) {
     fs::create_directories(s.stage, ec);  // the backup had no data/: the install's becomes empty
     if (ec) Fail("cannot create " + s.stage + ": " + ec.message());

@@ -7,9 +7,8 @@
 #include <iostream>
 #include <optional>
 
-#include "backup/catalog.h"
 #include "backup/create.h"
-#include "backup/repo_dump.h"
+#include "backup/manifest.h"
 #include "core/error.h"
 #include "core/job_lock.h"
 #include "core/log.h"
@@ -24,31 +23,13 @@
 #include "pipeline/safety_copy.h"
 #include "restore/data_step.h"
 #include "restore/skips.h"
+#include "restore/source.h"
 
 namespace fs = std::filesystem;
 
 namespace mig {
 
 namespace {
-
-// The backup to restore and what it holds: only a ready one.
-struct Chosen {
-  backup::Entry entry;
-  backup::Manifest manifest;
-};
-
-Chosen Choose(const restic::Restic& repo, const std::string& which, const std::string& dir) {
-  auto snaps = repo.SnapshotsIfAny({backup::kTag});
-  if (!snaps) BadInput("there is no restic repository at " + repo.repo().where());
-  auto holder = JobLock::Holder(backup::JobLockPath(dir));
-  auto all = backup::Group(*snaps, holder ? backup::ParseRunning(*holder) : std::nullopt);
-  Chosen c{backup::Resolve(all, which.empty() ? "latest" : which), {}};
-  if (c.entry.status != "ready")
-    BadInput("backup " + c.entry.timestamp + " (" + c.entry.id + ") is " + c.entry.status +
-             ": only a ready backup is restored (migrate backup list)");
-  c.manifest = backup::ReadManifest(repo, c.entry);
-  return c;
-}
 
 bool IsEmptyOrMissing(const std::string& dir) {
   std::error_code ec;
@@ -78,7 +59,7 @@ std::string Joined(const std::vector<std::string>& v) {
 
 }  // namespace
 
-Report RunRestore(const RestoreOptions& o, const restic::Restic& repo) {
+Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
   Report rep;
   rep.command = "restore";
   rep.started_at = UtcNow();
@@ -91,14 +72,14 @@ Report RunRestore(const RestoreOptions& o, const restic::Restic& repo) {
   std::optional<Install> in;
   bool data_swapped = false, db_swapped = false;
   try {
-    Chosen c = [&] {
+    std::unique_ptr<RestoreSource> source = [&] {
       Step step(rep, "choose backup");
-      Chosen ch = Choose(repo, o.which, dir);
-      step.Done(ch.entry.timestamp + " (" + ch.entry.id + ", release " + ch.manifest.version + ")");
-      return ch;
+      auto src = NamesFile(o.which) ? FromFile(o.which) : FromRepository(repo, o.which, dir);
+      step.Done(src->Describe() + ", release " + src->manifest().version);
+      return src;
     }();
-    const backup::Manifest& m = c.manifest;
-    rep.from = repo.repo().where() + " " + m.timestamp;
+    const backup::Manifest& m = source->manifest();
+    rep.from = source->Describe();
     const bool fresh = IsEmptyOrMissing(dir);
     if (fresh && o.dry_run) {
       rep.Check("install", true, dir + " holds no install: a restore creates it from the backup's configuration (" +
@@ -131,9 +112,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Restic& repo) {
         fs::copy_file(dir + "/" + f, run_dir + "/config.backup/" + f, fs::copy_options::overwrite_existing, ec);
         if (ec) Fail("cannot keep a copy of " + dir + "/" + f + ": " + ec.message());
       }
-      std::vector<std::string> includes;
-      for (const auto& f : files) includes.push_back("/" + f);
-      if (!includes.empty()) repo.Restore(m.files_snapshot, dir, includes, {});
+      if (!files.empty()) source->Config(dir, files);
       step.Done(Joined(files));
     }
     in.emplace(LoadInstall(dir, "target", o.skip_db ? "" : o.db_service, o.project, ProcessEnv()));
@@ -195,9 +174,10 @@ Report RunRestore(const RestoreOptions& o, const restic::Restic& repo) {
     std::optional<StagedData> staged;
     std::future<StagedData> staging;
     if (!skip_data) {
-      TheLog().info("restoring data/ from snapshot " + m.files_snapshot.substr(0, 8) + " beside " + in->data_dir());
+      TheLog().info("restoring data/ beside " + in->data_dir());
       staging = std::async(std::launch::async, [&] {
-        return StageData(repo, m.files_snapshot, in->data_dir(), run_dir + "/new", keep.paths, m.config);
+        return StageData([&](const std::string& work) { source->Data(work, keep.paths); }, in->data_dir(),
+                         run_dir + "/new", keep.paths);
       });
     }
     Stopwatch data_clock;
@@ -213,13 +193,13 @@ Report RunRestore(const RestoreOptions& o, const restic::Restic& repo) {
       if (skip_db) {
         step.Skip(!m.db ? "the backup holds no database" : "--skip-db or --skip " + in->db_service);
       } else {
-        backup::RepoDump source(repo, m);
+        auto dump = source->Dump();
         Progress progress("database", m.db->dump_bytes, ProgressModeFor(o.quiet, o.json));
         db::ReplayOptions ro;
         ro.progress = [&](uint64_t b) { progress.Update(0, b, b); };
         ro.keep_retired = true;
         ro.before_swap = wait_data;
-        db::ReplayResult r = db::Replay(source, *pg, ro);
+        db::ReplayResult r = db::Replay(*dump, *pg, ro);
         progress.Done();
         db_swapped = true;
         rep.database = {{"tables", r.target.tables.size()}, {"sequences", r.target.sequences.size()},

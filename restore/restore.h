@@ -11,7 +11,7 @@
 namespace mig {
 
 struct RestoreOptions {
-  std::string which;       // ID | TIMESTAMP | latest
+  std::string which;       // ID | TIMESTAMP | latest | an exported file (backup.tar)
   std::string to_path;     // the install ("" = the current folder)
   std::string project, db_service = "postgres";
   std::vector<std::string> skip;  // compose services whose state stays as it is
@@ -23,6 +23,7 @@ struct RestoreOptions {
 // Restores; returns the report (written to restore/<timestamp>/report.json unless a dry run).
 // Throws mig::Error after writing the report when a step failed: before the swaps nothing was
 // changed; the report says how to roll back what was.
-Report RunRestore(const RestoreOptions& o, const restic::Restic& repo);
+// `repo` is opened only when `o.which` names a backup of the repository, not a file.
+Report RunRestore(const RestoreOptions& o, const restic::Repo& repo);
 
 }  // namespace mig

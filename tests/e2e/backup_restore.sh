@@ -138,6 +138,38 @@ check "nothing is left staged" test ! -e "$run/new"
 check "it resumed the interrupted restore's folder" test "$(field "$run/report.json" 'j["resumed"]')" = True
 check "no restore is left in progress" test ! -e "$INST/restore/in-progress"
 
+# --- export: one plain tar, checksummed; restored without the repository; tampering refused
+capture export mig backup export "$id" --output "$WORK/backup.tar"
+check "backup export exits 0" test "$rc" -eq 0
+[[ $rc -eq 0 ]] || cat "$work/export.err"
+check "tar -tf reads it, the manifest first" test "$(tar -tf "$WORK/backup.tar" | head -1)" = manifest.json
+check "it holds the database dump" bash -c "tar -tf '$WORK/backup.tar' | grep -qx db.dump"
+check "it holds the configuration" bash -c "tar -tf '$WORK/backup.tar' | grep -qx config/docker-compose.yml"
+mkdir -p "$WORK/untarred" && tar -xf "$WORK/backup.tar" -C "$WORK/untarred"
+check "sha256sum -c checks every member" bash -c "cd '$WORK/untarred' && sha256sum --quiet -c SHA256SUMS"
+python3 - "$WORK/backup.tar" "$WORK/tampered.tar" <<'EOF'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+i = b.find(b"old index")
+b[i] = ord("O")
+open(sys.argv[2], "wb").write(bytes(b))
+EOF
+head -c $(($(stat -c %s "$WORK/backup.tar") / 2)) "$WORK/backup.tar" >"$WORK/truncated.tar"
+change
+state "$INST/data" >"$WORK/data.changed"
+for bad in tampered truncated; do
+  capture "$bad" env -u RESTIC_PASSWORD_FILE -u MIGRATE_REPO "$BIN/migrate" restore "$WORK/$bad.tar" --yes
+  check "a $bad file is refused: exit 2" test "$rc" -eq 2
+  check "a $bad file changes nothing" diff "$WORK/data.changed" <(state "$INST/data")
+done
+check "the tampered file is refused for its checksum" grep -q "does not match its checksum" "$work/tampered.err"
+capture fromtar env -u RESTIC_PASSWORD_FILE -u MIGRATE_REPO "$BIN/migrate" restore "$WORK/backup.tar" --yes
+check "restore from the file, without repository or password: exit 0" test "$rc" -eq 0
+[[ $rc -eq 0 ]] || cat "$work/fromtar.err"
+check "from the file, data/ is the backup's (every entry and attribute)" diff "$WORK/data.backup-time" <(state "$INST/data")
+check "from the file, the schema is the backup's" diff "$WORK/schema.backup-time" <(schema "$INST")
+check "from the file, rows, sequences and the large object are the backup's" diff "$WORK/db.backup-time" <(dbstate "$INST")
+
 # --- --skip worker keeps the worker's paths of data/; --skip postgres keeps the database
 change
 cp "$INST/data/uploads/after.jpg" "$WORK/after.jpg"
@@ -174,5 +206,16 @@ check "the fresh install runs" running app
 check "the fresh install's data/ is the backup's" diff "$WORK/data.backup-time" <(state "$FRESH/data")
 check "the fresh install's database is the backup's" diff "$WORK/db.backup-time" <(dbstate "$FRESH")
 check "the fresh install's schema is the backup's" diff "$WORK/schema.backup-time" <(schema "$FRESH")
+
+# --- disaster recovery from the exported file alone (CapRover's backup.tar): no repository
+compose_in "$FRESH" down -v >/dev/null 2>&1
+FRESH2=$WORK/fresh2/1.0.0
+capture freshtar env -u RESTIC_PASSWORD_FILE -u MIGRATE_REPO "$BIN/migrate" restore "$WORK/backup.tar" --to-path "$FRESH2" --yes
+check "restore of the file into a missing folder exits 0" test "$rc" -eq 0
+[[ $rc -eq 0 ]] || cat "$work/freshtar.err"
+INST=$FRESH2
+check "the install made from the file runs" running app
+check "its data/ is the backup's" diff "$WORK/data.backup-time" <(state "$FRESH2/data")
+check "its database is the backup's" diff "$WORK/db.backup-time" <(dbstate "$FRESH2")
 
 finish

@@ -1,0 +1,404 @@
+#include "backup/archive.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/fd.h"
+
+namespace fs = std::filesystem;
+
+namespace mig::backup {
+
+namespace {
+
+constexpr const char* kManifest = "manifest.json";
+constexpr const char* kDump = "db.dump";
+constexpr const char* kSums = "SHA256SUMS";
+
+// SHA-256 of a stream, as lowercase hex.
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+  ~Sha256() { EVP_MD_CTX_free(ctx_); }
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void Add(const void* p, size_t n) { EVP_DigestUpdate(ctx_, p, n); }
+  std::string Hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_, md, &len);
+    std::string out;
+    char buf[3];
+    for (unsigned i = 0; i < len; ++i) {
+      std::snprintf(buf, sizeof buf, "%02x", md[i]);
+      out += buf;
+    }
+    return out;
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+// One line of SHA256SUMS as GNU sha256sum writes it: a name with a backslash or a newline is
+// escaped (\\, \n, \r) and the line starts with a backslash.
+std::string SumLine(const std::string& hex, const std::string& name) {
+  std::string escaped;
+  bool special = false;
+  for (char c : name) {
+    if (c == '\\') escaped += "\\\\", special = true;
+    else if (c == '\n') escaped += "\\n", special = true;
+    else if (c == '\r') escaped += "\\r", special = true;
+    else escaped += c;
+  }
+  return (special ? "\\" : "") + hex + "  " + escaped + "\n";
+}
+
+// Reads one SHA256SUMS line back: false when it is malformed.
+bool ParseSumLine(std::string line, std::string& hex, std::string& name) {
+  bool special = !line.empty() && line[0] == '\\';
+  if (special) line.erase(0, 1);
+  if (line.size() < 67 || line.compare(64, 2, "  ") != 0) return false;
+  hex = line.substr(0, 64);
+  name.clear();
+  for (size_t i = 66; i < line.size(); ++i) {
+    if (special && line[i] == '\\' && i + 1 < line.size()) {
+      char n = line[++i];
+      name += n == 'n' ? '\n' : n == 'r' ? '\r' : n;
+    } else {
+      name += line[i];
+    }
+  }
+  return true;
+}
+
+struct EntryFree {
+  void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+using Entry = std::unique_ptr<archive_entry, EntryFree>;
+
+// The archive being written, with the checksums of what went in.
+class Writer {
+ public:
+  explicit Writer(const std::string& path) : path_(path), a_(archive_write_new()) {
+    archive_write_set_format_pax(a_);  // pax headers always: nanosecond times
+    if (archive_write_open_filename(a_, path.c_str()) != ARCHIVE_OK) Fail("cannot write " + path + ": " + Why());
+  }
+  ~Writer() { archive_write_free(a_); }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // A regular member of `size` bytes whose content `fill` writes through the function it gets.
+  void File(const std::string& name, uint64_t size, const std::function<void(const std::function<void(const char*, size_t)>&)>& fill,
+            archive_entry* from = nullptr) {
+    Entry owned(from ? nullptr : archive_entry_new());
+    archive_entry* e = from ? from : owned.get();
+    archive_entry_set_pathname(e, name.c_str());
+    if (!from) {
+      archive_entry_set_filetype(e, AE_IFREG);
+      archive_entry_set_perm(e, 0600);
+      archive_entry_set_mtime(e, std::time(nullptr), 0);
+    }
+    archive_entry_set_size(e, static_cast<la_int64_t>(size));
+    Header(e, name);
+    Sha256 sum;
+    uint64_t written = 0;
+    fill([&](const char* p, size_t n) {
+      if (written + n > size) Fail(name + " grew while it was written into " + path_);
+      if (archive_write_data(a_, p, n) != static_cast<la_ssize_t>(n)) Fail("cannot write " + path_ + ": " + Why());
+      sum.Add(p, n);
+      written += n;
+    });
+    if (written != size)
+      Fail(name + " has " + std::to_string(written) + " bytes where " + std::to_string(size) + " were expected");
+    sums_ += SumLine(sum.Hex(), name);
+  }
+  void Text(const std::string& name, const std::string& text) {
+    File(name, text.size(), [&](const auto& out) { out(text.data(), text.size()); });
+  }
+  // A member that is not a regular file (folder, symlink, fifo...): its header only.
+  void Other(archive_entry* e, const std::string& name) {
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_size(e, 0);
+    Header(e, name);
+  }
+  void Finish() {
+    Text(kSums, sums_);
+    if (archive_write_close(a_) != ARCHIVE_OK) Fail("cannot finish " + path_ + ": " + Why());
+  }
+
+ private:
+  void Header(archive_entry* e, const std::string& name) {
+    if (archive_write_header(a_, e) < ARCHIVE_WARN) Fail("cannot write " + name + " into " + path_ + ": " + Why());
+  }
+  std::string Why() const {
+    const char* s = archive_error_string(a_);
+    return s ? s : "unknown error";
+  }
+  std::string path_;
+  struct archive* a_;
+  std::string sums_;
+};
+
+// Copies a file's content through `out`, by path, never through a symlink.
+void CopyFile(const std::string& path, const std::function<void(const char*, size_t)>& out) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) Fail("cannot read " + path + ": " + ErrnoString());
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) Fail("cannot read " + path + ": " + ErrnoString());
+    if (n == 0) break;
+    out(buf.data(), static_cast<size_t>(n));
+  }
+}
+
+// data/ from the disk into the archive, every entry with its attributes.
+void AddTree(Writer& w, const std::string& root, const std::string& prefix) {
+  struct archive* disk = archive_read_disk_new();
+  std::unique_ptr<struct archive, int (*)(struct archive*)> guard(disk, archive_read_free);
+  archive_read_disk_set_symlink_physical(disk);
+  archive_read_disk_set_standard_lookup(disk);
+  if (archive_read_disk_open(disk, root.c_str()) != ARCHIVE_OK)
+    Fail("cannot read " + root + ": " + archive_error_string(disk));
+  for (;;) {
+    Entry e(archive_entry_new());
+    int r = archive_read_next_header2(disk, e.get());
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) Fail("cannot read " + root + ": " + archive_error_string(disk));
+    archive_read_disk_descend(disk);
+    const std::string source = archive_entry_sourcepath(e.get());
+    std::string rel = source.substr(root.size());
+    const std::string name = prefix + rel;
+    archive_entry_sparse_clear(e.get());
+    archive_entry_set_hardlink(e.get(), nullptr);  // every file whole: no link entries to trust
+    if (archive_entry_filetype(e.get()) == AE_IFREG) {
+      uint64_t size = static_cast<uint64_t>(archive_entry_size(e.get()));
+      w.File(name, size, [&](const auto& out) { CopyFile(source, out); }, e.get());
+    } else {
+      w.Other(e.get(), name);
+    }
+  }
+}
+
+bool SafeName(const std::string& name) {
+  if (name.empty() || name[0] == '/') return false;
+  std::istringstream in(name);
+  std::string part;
+  while (std::getline(in, part, '/'))
+    if (part == ".." || part == ".") return false;
+  return true;
+}
+
+struct ReadFree {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+using Reader = std::unique_ptr<struct archive, ReadFree>;
+
+[[noreturn]] void Refuse(const std::string& path, const std::string& why) {
+  BadInput(path + " is not a backup file migrate can trust (" + why + "): nothing was changed");
+}
+
+Reader OpenRead(const std::string& path) {
+  Reader a(archive_read_new());
+  archive_read_support_format_tar(a.get());
+  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 20) != ARCHIVE_OK)
+    Refuse(path, std::string("it cannot be read as a tar: ") + archive_error_string(a.get()));
+  return a;
+}
+
+}  // namespace
+
+void WriteArchive(const std::string& output, const Manifest& m, const std::string& stage,
+                  const std::function<void(const std::function<void(const char*, size_t)>&)>& dump) {
+  const std::string partial = output + ".partial";
+  try {
+    Writer w(partial);
+    w.Text(kManifest, ToJson(m).dump(2) + "\n");
+    for (const auto& f : m.config) {
+      const std::string path = stage + "/" + f;
+      std::error_code ec;
+      if (fs::is_symlink(path, ec) || !fs::is_regular_file(path, ec)) continue;
+      w.File("config/" + f, fs::file_size(path), [&](const auto& out) { CopyFile(path, out); });
+    }
+    if (fs::is_directory(stage + "/data")) AddTree(w, stage + "/data", "data");
+    if (m.db) w.File(kDump, m.db->dump_bytes, dump);
+    w.Finish();
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(partial, ec);  // never a half-written file under any name
+    throw;
+  }
+  Fd fd(::open(partial.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid() || ::fsync(fd.get()) != 0) Fail("cannot sync " + partial + ": " + ErrnoString());
+  if (::rename(partial.c_str(), output.c_str()) != 0)
+    Fail("cannot rename " + partial + " to " + output + ": " + ErrnoString());
+}
+
+Manifest VerifyArchive(const std::string& path) {
+  Reader a = OpenRead(path);
+  std::map<std::string, std::string> sums;  // name -> sha256 as read
+  std::string sums_text, manifest_text;
+  bool first = true, dump_seen = false, sums_seen = false;
+  archive_entry* e = nullptr;
+  std::vector<char> buf(1 << 20);
+  int r;
+  while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+    const std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    if (sums_seen) Refuse(path, name + " comes after " + kSums);
+    if (!SafeName(name)) Refuse(path, "member name " + name);
+    if (first && name != kManifest) Refuse(path, std::string("it does not start with ") + kManifest);
+    first = false;
+    const bool known = name == kManifest || name == kDump || name == kSums || name == "data" ||
+                       name.rfind("data/", 0) == 0 || (name.rfind("config/", 0) == 0 && name.find('/', 7) == std::string::npos);
+    if (!known) Refuse(path, "unexpected member " + name);
+    if (archive_entry_hardlink(e)) Refuse(path, "hard link member " + name);
+    if (name == kDump) dump_seen = true;
+    if (archive_entry_filetype(e) != AE_IFREG) continue;
+    Sha256 sum;
+    std::string* keep = name == kSums ? &sums_text : name == kManifest ? &manifest_text : nullptr;
+    for (;;) {
+      la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
+      if (n < 0) Refuse(path, std::string("reading ") + name + ": " + archive_error_string(a.get()));
+      if (n == 0) break;
+      sum.Add(buf.data(), static_cast<size_t>(n));
+      if (keep) keep->append(buf.data(), static_cast<size_t>(n));
+    }
+    if (name == kSums)
+      sums_seen = true;
+    else if (!sums.emplace(name, sum.Hex()).second)
+      Refuse(path, "member " + name + " appears twice");
+  }
+  if (r != ARCHIVE_EOF) Refuse(path, std::string("it is cut short or damaged: ") + archive_error_string(a.get()));
+  if (first) Refuse(path, "it is empty");
+  if (!sums_seen) Refuse(path, std::string("no ") + kSums + " at its end: cut short?");
+  std::map<std::string, std::string> listed;
+  std::istringstream in(sums_text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::string hex, name;
+    if (!ParseSumLine(line, hex, name)) Refuse(path, std::string("a malformed line in ") + kSums);
+    listed[name] = hex;
+  }
+  if (listed != sums) {
+    for (const auto& [name, hex] : sums) {
+      auto it = listed.find(name);
+      if (it == listed.end()) Refuse(path, name + " is not in " + kSums);
+      if (it->second != hex) Refuse(path, name + " does not match its checksum: it was changed or damaged");
+    }
+    Refuse(path, std::string("a member listed in ") + kSums + " is missing");
+  }
+  Manifest m;
+  try {
+    m = ManifestFromJson(manifest_text);
+  } catch (const Error& x) {
+    Refuse(path, x.what());
+  }
+  if (m.status != "ready") Refuse(path, "its backup is " + m.status);
+  if (m.db && !dump_seen) Refuse(path, std::string("its manifest names a database but there is no ") + kDump);
+  return m;
+}
+
+uint64_t ExtractArchive(const std::string& path, const std::string& prefix, const std::string& dir,
+                        const std::vector<std::string>& skip) {
+  Reader a = OpenRead(path);
+  struct archive* out = archive_write_disk_new();
+  std::unique_ptr<struct archive, int (*)(struct archive*)> guard(out, archive_write_free);
+  archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
+                                          ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                          ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+  archive_write_disk_set_standard_lookup(out);
+  const std::string bare = prefix.substr(0, prefix.size() - 1);  // "data"
+  uint64_t n = 0;
+  archive_entry* e = nullptr;
+  int r;
+  while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+    const std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    // Checked by VerifyArchive already; the target is made absolute here, so its name must be
+    // safe on its own (libarchive's NOABSOLUTEPATHS would refuse the target itself).
+    if (!SafeName(name) || archive_entry_hardlink(e)) Fail(path + ": member " + name + " is not safe to write");
+    std::string rel;
+    if (name == bare) {
+      rel = "";
+    } else if (name.rfind(prefix, 0) == 0) {
+      rel = name.substr(prefix.size());
+    } else {
+      continue;
+    }
+    bool skipped = false;
+    for (const auto& s : skip) skipped = skipped || rel == s || rel.rfind(s + "/", 0) == 0;
+    if (skipped) continue;
+    const std::string target = rel.empty() ? dir : dir + "/" + rel;
+    archive_entry_set_pathname(e, target.c_str());
+    if (archive_write_header(out, e) < ARCHIVE_WARN)
+      Fail("cannot write " + target + ": " + archive_error_string(out));
+    if (archive_entry_filetype(e) == AE_IFREG) {
+      const void* block;
+      size_t size;
+      la_int64_t offset;
+      int rr;
+      while ((rr = archive_read_data_block(a.get(), &block, &size, &offset)) == ARCHIVE_OK)
+        if (archive_write_data_block(out, block, size, offset) < ARCHIVE_WARN)
+          Fail("cannot write " + target + ": " + archive_error_string(out));
+      if (rr != ARCHIVE_EOF) Fail("cannot read " + name + " from " + path + ": " + archive_error_string(a.get()));
+    }
+    if (archive_write_finish_entry(out) < ARCHIVE_WARN)
+      Fail("cannot finish " + target + ": " + archive_error_string(out));
+    ++n;
+  }
+  if (r != ARCHIVE_EOF) Fail("cannot read " + path + ": " + archive_error_string(a.get()));
+  if (archive_write_close(out) != ARCHIVE_OK) Fail("cannot finish extracting into " + dir + ": " + archive_error_string(out));
+  return n;
+}
+
+ArchiveDump::ArchiveDump(std::string path, const Manifest& m) : path_(std::move(path)), m_(m) {
+  if (!m_.db) Fail(path_ + " holds no database");
+}
+
+ArchiveDump::~ArchiveDump() { Abort(); }
+
+std::string ArchiveDump::Describe() const { return "the backup file " + path_; }
+
+void ArchiveDump::Start() {
+  Reader a = OpenRead(path_);
+  archive_entry* e = nullptr;
+  int r;
+  while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)
+    if (std::string(archive_entry_pathname(e)) == kDump) break;
+  if (r != ARCHIVE_OK && r != ARCHIVE_WARN) Fail(path_ + " has no " + kDump);
+  a_ = a.release();
+  bytes_ = 0;
+}
+
+size_t ArchiveDump::Read(char* buf, size_t len) {
+  la_ssize_t n = archive_read_data(a_, buf, len);
+  if (n < 0) Fail("cannot read " + std::string(kDump) + " from " + path_ + ": " + archive_error_string(a_));
+  bytes_ += static_cast<uint64_t>(n);
+  return static_cast<size_t>(n);
+}
+
+db::DbState ArchiveDump::End() {
+  Abort();
+  if (bytes_ != m_.db->dump_bytes)
+    Fail(path_ + "'s " + kDump + " has " + std::to_string(bytes_) + " bytes where its manifest says " +
+         std::to_string(m_.db->dump_bytes));
+  return m_.db->state;
+}
+
+void ArchiveDump::Abort() noexcept {
+  if (a_) archive_read_free(a_);
+  a_ = nullptr;
+}
+
+}  // namespace mig::backup

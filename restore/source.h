@@ -1,0 +1,39 @@
+// Where a restore reads its backup from: the repository (restic) or an exported file (a tar,
+// which needs no repository and no password).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backup/manifest.h"
+#include "db/dump.h"
+#include "restic/restic.h"
+
+namespace mig {
+
+class RestoreSource {
+ public:
+  virtual ~RestoreSource() = default;
+  // "backup 2026-11-30t21-00-00 (3fa85f64) in /srv/backups", "the backup file /root/backup.tar".
+  virtual std::string Describe() const = 0;
+  virtual const backup::Manifest& manifest() const = 0;
+  // Writes the listed configuration files (top-level names) into `dir`.
+  virtual void Config(const std::string& dir, const std::vector<std::string>& files) = 0;
+  // Writes the backup's data/ as `work_dir`/data, without the `skip` paths (data/-relative).
+  // May run on a thread of its own beside Dump()'s stream.
+  virtual void Data(const std::string& work_dir, const std::vector<std::string>& skip) = 0;
+  virtual std::unique_ptr<db::DumpSource> Dump() = 0;
+};
+
+// A ready backup of the repository: ID | TIMESTAMP | latest. `install_dir`: whose job lock says
+// which backup is running. Throws mig::Error (input) for a failed or running backup.
+std::unique_ptr<RestoreSource> FromRepository(const restic::Repo& repo, const std::string& which,
+                                              const std::string& install_dir);
+// An exported file, checked member by member before anything is read from it.
+std::unique_ptr<RestoreSource> FromFile(const std::string& path);
+
+// Whether `which` names an exported file rather than a backup of the repository.
+bool NamesFile(const std::string& which);
+
+}  // namespace mig
