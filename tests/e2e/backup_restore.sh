@@ -218,4 +218,18 @@ check "the install made from the file runs" running app
 check "its data/ is the backup's" diff "$WORK/data.backup-time" <(state "$FRESH2/data")
 check "its database is the backup's" diff "$WORK/db.backup-time" <(dbstate "$FRESH2")
 
+# --- a full disk during the restore: one sentence, exit 1, no half-written data/
+compose_in "$FRESH2" down -v >/dev/null 2>&1
+mkdir -p "$WORK/small"
+mount -t tmpfs -o size=24m tmpfs "$WORK/small"
+trap 'umount "$WORK/small" 2>/dev/null || true; cleanup_suite' EXIT
+SMALL=$WORK/small/1.0.0
+capture full "$BIN/migrate" restore latest --to-path "$SMALL" --yes --no-restart
+check "a full disk: exit 1" test "$rc" -eq 1
+check "a full disk: the error says so" grep -q "the disk is full" "$work/full.err"
+check "a full disk: no data/ was put in place" test ! -e "$SMALL/data"
+check "a full disk: the report says nothing was replaced" grep -q "nothing was replaced" "$(ls -d "$SMALL"/restore/2*/ | tail -1)/report.json"
+INST=$SMALL
+compose_in "$SMALL" down -v >/dev/null 2>&1
+
 finish
