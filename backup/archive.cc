@@ -330,6 +330,7 @@ uint64_t ExtractArchive(const std::string& path, const std::string& prefix, cons
     if (!SafeName(name) || archive_entry_hardlink(e)) Fail(path + ": member " + name + " is not safe to write");
     std::string rel;
     if (name == bare) {
+      if (prefix != "data/") continue;  // only data/ is a folder of its own: never `dir` itself
       rel = "";
     } else if (name.rfind(prefix, 0) == 0) {
       rel = name.substr(prefix.size());

@@ -87,6 +87,19 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       rep.result = "ok";
       return rep;
     }
+    // The install, the release and --skip are checked before anything is written (a fresh
+    // folder has no install yet: it is checked once its configuration is restored).
+    Keep keep;
+    auto load = [&] {
+      in.emplace(LoadInstall(dir, "target", o.skip_db ? "" : o.db_service, o.project, ProcessEnv()));
+      if (!m.version.empty() && m.version != in->version && !o.yes)
+        BadInput("backup " + m.timestamp + " is of release " + m.version + ", this install is " +
+                 (in->version.empty() ? std::string("of no VERSION") : "release " + in->version) +
+                 ": its database would be replayed into this release's postgres as a migration does; add --yes "
+                 "to restore it anyway");
+      keep = ResolveSkips(in->project, in->data_dir(), in->db_service, o.skip);
+    };
+    if (!fresh) load();
     std::optional<JobLock> lock;
     if (!o.dry_run) {
       fs::create_directories(dir);
@@ -114,14 +127,8 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       }
       if (!files.empty()) source->Config(dir, files);
       step.Done(Joined(files));
+      load();  // what the restored configuration says
     }
-    in.emplace(LoadInstall(dir, "target", o.skip_db ? "" : o.db_service, o.project, ProcessEnv()));
-    if (!m.version.empty() && m.version != in->version && !o.yes)
-      BadInput("backup " + m.timestamp + " is of release " + m.version + ", this install is " +
-               (in->version.empty() ? std::string("of no VERSION") : "release " + in->version) +
-               ": its database would be replayed into this release's postgres as a migration does; add --yes to "
-               "restore it anyway");
-    Keep keep = ResolveSkips(in->project, in->data_dir(), in->db_service, o.skip);
     const bool skip_db = o.skip_db || keep.db || !m.db || in->db_service.empty();
     const bool skip_data = o.skip_data || keep.data;
 

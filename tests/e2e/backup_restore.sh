@@ -83,6 +83,7 @@ echo wrong >"$WORK/wrong"
 capture wrongpw env RESTIC_PASSWORD_FILE="$WORK/wrong" "$BIN/migrate" restore --yes
 check "a wrong password: exit 2" test "$rc" -eq 2
 check "bad input changed nothing in data/" diff "$WORK/data.changed" <(state "$INST/data")
+check "bad input writes no restore folder" test ! -e "$INST/restore"
 
 # --- a failing restore (pg_restore breaks) changes nothing and starts the services again
 mkdir -p "$WORK/shim"
@@ -189,6 +190,7 @@ wait_healthy "$NEW"
 capture cross "$BIN/migrate" restore "$id" --to-path "$NEW"
 check "a 1.0.0 backup into a 2.0.0 install without --yes: exit 2" test "$rc" -eq 2
 check "it says the releases" grep -q "release 1.0.0, this install is release 2.0.0" "$work/cross.err"
+check "the refused restore wrote nothing into the 2.0.0 install" test ! -e "$NEW/restore"
 capture crossyes "$BIN/migrate" restore "$id" --to-path "$NEW" --yes
 check "with --yes it restores" test "$rc" -eq 0
 check "the 2.0.0 install holds the backup's rows" diff "$WORK/db.backup-time" <(dbstate "$NEW")
