@@ -95,21 +95,34 @@ class SharedProgress {
   uint64_t dump_ = 0;
 };
 
+// The database side of a backup, opened while the repository is asked: the exported snapshot
+// the dump and the counts will read, the roles, locale and major version.
+struct OpenDb {
+  db::Postgres pg;
+  db::LiveDump dump;
+  DbPart part;
+  OpenDb(const Install& in, const std::string& container)
+      : pg([&] {
+          db::PgTarget t = in.pg;
+          t.container = container;
+          t.label = "database";
+          return t;
+        }()),
+        dump(pg, "the database") {
+    part.major = dump.Major();
+    part.name = in.pg.db;
+    part.user = in.pg.user;
+    part.service = in.db_service;
+    part.roles = dump.Roles();
+    part.locale = dump.Locale();
+  }
+};
+
 // The database part: pg_dump in the container, streamed into `restic backup --stdin`.
-DbPart BackupDatabase(const Install& in, const std::string& container, const restic::Restic& repo,
-                      const restic::SnapshotMeta& meta, SharedProgress& progress) {
-  db::PgTarget t = in.pg;
-  t.container = container;
-  t.label = "database";
-  db::Postgres pg(t);
-  db::LiveDump dump(pg, "the database");
-  DbPart p;
-  p.major = dump.Major();
-  p.name = t.db;
-  p.user = t.user;
-  p.service = in.db_service;
-  p.roles = dump.Roles();
-  p.locale = dump.Locale();
+DbPart BackupDatabase(OpenDb& d, const restic::Restic& repo, const restic::SnapshotMeta& meta,
+                      SharedProgress& progress) {
+  db::LiveDump& dump = d.dump;
+  DbPart p = d.part;
   auto out = repo.BackupStdin("db.dump", meta);
   dump.Start();
   std::vector<char> buf(1 << 20);
@@ -176,13 +189,15 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   docker::Stack stack(docker::DetectCompose(), in.dir, in.project.file, in.project_name);
   StopDbAgain db_again{stack, in.db_service};
   PausedServices paused(stack);
-  std::string container;
+  std::optional<OpenDb> database;
   try {
+    std::string container;
     if (!in.db_service.empty()) container = EnsureDbRunning(stack, in, o.wait_seconds, db_again.started);
     if (o.suspend) {
       paused.Pause(RunningServices(stack, in.db_service), "for the backup");
       m.suspended = paused.paused();
     }
+    if (!container.empty()) database.emplace(in, container);
   } catch (...) {
     asked.wait();
     throw;
@@ -212,9 +227,9 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
       files_error = std::current_exception();
     }
   });
-  if (!container.empty()) {
+  if (database) {
     try {
-      m.db = BackupDatabase(in, container, repo, {PartTags(m.id, m.timestamp, "db"), when, m.host}, progress);
+      m.db = BackupDatabase(*database, repo, {PartTags(m.id, m.timestamp, "db"), when, m.host}, progress);
     } catch (...) {
       db_error = std::current_exception();
     }
