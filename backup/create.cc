@@ -181,7 +181,11 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
 
   // The repository is asked (and made when there is none) while the install's stack is.
   auto asked = std::async(std::launch::async, [&repo] {
+    // A stale lock (a restic killed with its backup) would stop the parts' restic: cleared
+    // beside the listing.
+    auto unlocking = std::async(std::launch::async, [&repo] { repo.UnlockStale(); });
     auto snaps = repo.SnapshotsIfAny({kTag});
+    unlocking.wait();
     const bool created = !snaps;
     if (created) repo.Init();
     return std::make_pair(created, Group(snaps ? *snaps : std::vector<restic::Snapshot>{}, std::nullopt));

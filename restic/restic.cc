@@ -380,6 +380,15 @@ std::string Restic::Check(bool read_data) const {
   return r.error_tail(8);
 }
 
+void Restic::UnlockStale() const {
+  try {
+    ProcResult r = host_->Run(Argv({"unlock"}), {}, std::chrono::seconds(120));
+    if (!r.ok()) TheLog().file_only("restic unlock: " + r.last_error_line());
+  } catch (const Error& e) {
+    TheLog().file_only(std::string("restic unlock: ") + e.what());
+  }
+}
+
 void Restic::ChangePassword(const std::string& new_password_file) const {
   Call({"key", "passwd", "--new-password-file", new_password_file}, "change the password");
 }

@@ -118,6 +118,9 @@ class Restic {
   void Forget(const std::vector<std::string>& ids, bool prune) const;
   // `restic check` (--read-data): "" when it found nothing wrong, else what it said.
   std::string Check(bool read_data) const;
+  // `restic unlock`: removes only stale locks (of dead processes on this host, or not refreshed
+  // for 30 minutes); never throws (a missing repository has none).
+  void UnlockStale() const;
   // `restic key passwd --new-password-file FILE`.
   void ChangePassword(const std::string& new_password_file) const;
 

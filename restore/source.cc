@@ -1,6 +1,7 @@
 #include "restore/source.h"
 
 #include <filesystem>
+#include <future>
 
 #include "backup/archive.h"
 #include "backup/catalog.h"
@@ -18,7 +19,10 @@ namespace {
 class RepoSource : public RestoreSource {
  public:
   RepoSource(const restic::Repo& repo, const std::string& which, const std::string& dir) : repo_(repo) {
+    // A stale lock would stop `restic restore`: cleared beside the listing.
+    auto unlocking = std::async(std::launch::async, [this] { repo_.UnlockStale(); });
     auto snaps = repo_.SnapshotsIfAny({backup::kTag});
+    unlocking.wait();
     if (!snaps) BadInput("there is no restic repository at " + repo_.repo().where());
     auto holder = JobLock::Holder(backup::JobLockPath(dir));
     auto all = backup::Group(*snaps, holder ? backup::ParseRunning(*holder) : std::nullopt);

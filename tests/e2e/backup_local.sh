@@ -133,6 +133,18 @@ capture third mig backup create --json
 check "the next backup after kill -9 works" test "$rc" -eq 0
 id3=$(field "$work/third.out" 'j["id"]')
 
+# --- a stale exclusive lock (a restic killed while it held one) is cleared, not waited for
+restic -r "$MIGRATE_REPO" check --read-data >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 200); do [[ -n "$(ls "$MIGRATE_REPO/locks" 2>/dev/null)" ]] && break; sleep 0.02; done
+kill -9 "$holder"
+wait "$holder" 2>/dev/null || true
+check "a dead restic left its exclusive lock" test -n "$(ls "$MIGRATE_REPO/locks")"
+capture stale mig backup create --json
+check "backup create with a stale lock works" test "$rc" -eq 0
+[[ $rc -eq 0 ]] || cat "$work/stale.err"
+check "the stale lock is gone" test -z "$(ls "$MIGRATE_REPO/locks")"
+
 # --- a stopped database is started for the dump and stopped again
 compose_in "$INST" stop postgres >/dev/null 2>&1
 capture dbdown mig backup create --json

@@ -49,6 +49,7 @@ check "backup create exits 0" test "$rc" -eq 0
 id=$(field "$work/create.out" 'j["id"]')
 ts=$(field "$work/create.out" 'j["timestamp"]')
 state "$INST/data" >"$WORK/data.backup-time"
+cp "$INST/.env" "$WORK/env.backup-time"
 schema "$INST" >"$WORK/schema.backup-time"
 dbstate "$INST" >"$WORK/db.backup-time"
 
@@ -170,6 +171,16 @@ check "restore from the file, without repository or password: exit 0" test "$rc"
 check "from the file, data/ is the backup's (every entry and attribute)" diff "$WORK/data.backup-time" <(state "$INST/data")
 check "from the file, the schema is the backup's" diff "$WORK/schema.backup-time" <(schema "$INST")
 check "from the file, rows, sequences and the large object are the backup's" diff "$WORK/db.backup-time" <(dbstate "$INST")
+
+# --- --with-config puts .env back (the replaced one kept); --no-restart leaves the services down
+echo "EXTRA_AFTER_BACKUP=1" >>"$INST/.env"
+capture withconfig mig restore --with-config --no-restart --yes --json
+check "restore --with-config --no-restart exits 0" test "$rc" -eq 0
+[[ $rc -eq 0 ]] || cat "$work/withconfig.err"
+check ".env is the backup's again" cmp -s "$WORK/env.backup-time" "$INST/.env"
+check "the replaced .env is kept in the restore folder" grep -q EXTRA_AFTER_BACKUP "$(field "$work/withconfig.out" 'j["migration_dir"]')/config.backup/.env"
+check "--no-restart leaves the app stopped" bash -c "! test \"\$(docker inspect -f '{{.State.Running}}' \$(docker ps -aq --filter label=com.docker.compose.project=$(project_of "$INST") --filter label=com.docker.compose.service=app))\" = true"
+compose_in "$INST" up -d >/dev/null 2>&1
 
 # --- --skip worker keeps the worker's paths of data/; --skip postgres keeps the database
 change
