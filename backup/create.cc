@@ -151,8 +151,6 @@ DbPart BackupDatabase(OpenDb& d, const restic::Restic& repo, const restic::Snaps
 
 }  // namespace
 
-std::string JobLockPath(const std::string& install_dir) { return install_dir + "/backup/.lock"; }
-
 std::vector<std::string> ConfigFiles(const std::string& dir) {
   std::vector<std::string> out;
   std::error_code ec;
@@ -167,7 +165,7 @@ std::vector<std::string> ConfigFiles(const std::string& dir) {
 }
 
 Manifest CreateBackup(const Install& in, const restic::Restic& repo, const CreateOptions& o) {
-  JobLock lock(JobLockPath(in.dir), "another backup or restore is running on " + in.dir);
+  JobLock lock(JobLockPath(in.dir), "another job (backup, restore or migration) is running on " + in.dir);
   Manifest m;
   m.started = UtcNow();
   m.host = Hostname();

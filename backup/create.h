@@ -17,9 +17,6 @@ struct CreateOptions {
   ProgressMode progress = ProgressMode::kHuman;
 };
 
-// Where an install's job lock lives (backups and restores: one at a time).
-std::string JobLockPath(const std::string& install_dir);
-
 // The install's top-level files kept as its configuration (VERSION, the compose file, .env,
 // custom.env, a legacy install's other root files), sorted; never an exported backup.tar.
 std::vector<std::string> ConfigFiles(const std::string& dir);

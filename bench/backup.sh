@@ -62,22 +62,10 @@ fresh_repos() {
   restic -r "$RH" init >/dev/null 2>&1
 }
 
+# run_case CASE PREP WHAT: both sides' WHAT script (backup or restore), alternating.
 run_case() {
-  local case=$1 prep=$2 i t
-  for ((i = 1; i <= REPS; i++)); do
-    eval "$prep"
-    local order="h m"
-    ((i % 2 == 0)) && order="m h"
-    for t in $order; do
-      sync
-      sleep 1
-      measure "$t-$case-$i" bash "$WORK/$t-$3.sh"
-    done
-  done
-  for t in h m; do
-    for i in $(seq 1 "$REPS"); do cut -d' ' -f1 "$work/$t-$case-$i"; done | median >"$work/$t-$case.t"
-    for i in $(seq 1 "$REPS"); do cut -d' ' -f2 "$work/$t-$case-$i"; done | sort -n | tail -1 >"$work/$t-$case.m"
-  done
+  local case=$1
+  alternate "$case" "$2" "$WORK/h-$3.sh" "$WORK/m-$3.sh"
   local h m hm mm
   h=$(cat "$work/h-$case.t") m=$(cat "$work/m-$case.t") hm=$(cat "$work/h-$case.m") mm=$(cat "$work/m-$case.m")
   printf '| %s | %.2f | %.2f | %s | %d | %d |\n' "$case" "$h" "$m" "$(ratio "$m" "$h")" $((hm / 1024)) $((mm / 1024))

@@ -61,20 +61,8 @@ reset_targets() {
 }
 
 run_case() {
-  local case=$1 prep=$2 i t
-  for ((i = 1; i <= REPS; i++)); do
-    eval "$prep"
-    local order="h m"
-    ((i % 2 == 0)) && order="m h"
-    for t in $order; do
-      sync
-      sleep 1
-      if [[ $t == h ]]; then measure "h-$case-$i" bash "$WORK/by-hand.sh"; else measure "m-$case-$i" bash "$WORK/by-migrate.sh"; fi
-    done
-  done
-  for t in h m; do
-    for i in $(seq 1 "$REPS"); do cut -d' ' -f1 "$work/$t-$case-$i"; done | median >"$work/$t-$case.t"
-  done
+  local case=$1
+  alternate "$case" "$2" "$WORK/by-hand.sh" "$WORK/by-migrate.sh"
   local h m
   h=$(cat "$work/h-$case.t") m=$(cat "$work/m-$case.t")
   printf '| %s | %.2f | %.2f | %s |\n' "$case" "$h" "$m" "$(ratio "$m" "$h")"

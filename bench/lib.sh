@@ -1,4 +1,4 @@
-# Shared by bench/local.sh and bench/remote.sh (sourced after $root, $work, the data-set
+# Shared by the benchmarks (sourced after $root, $work, the data-set
 # variables DIRS FILES BIG BIG_MB and scripts/lib/common.sh are set).
 
 # measure NAME CMD...: runs CMD; wall seconds and max RSS (KiB) in $work/NAME, its output in
@@ -28,4 +28,26 @@ check_migrate_copy() {
     head -20 "$work/diff" >&2
     die "migrate's copy differs from the source: the benchmark is void"
   fi
+}
+
+# alternate CASE PREP BY_HAND_SCRIPT MIGRATE_SCRIPT: REPS rounds; each runs PREP (eval'd), then
+# both scripts after a sync and a pause, by hand first in odd rounds and migrate first in even
+# ones. The median wall seconds go to $work/h-CASE.t and $work/m-CASE.t, the largest peak RSS
+# (KiB) of the rounds to $work/h-CASE.m and $work/m-CASE.m.
+alternate() {
+  local case=$1 prep=$2 by_hand=$3 by_migrate=$4 i t
+  for ((i = 1; i <= REPS; i++)); do
+    eval "$prep"
+    local order="h m"
+    ((i % 2 == 0)) && order="m h"
+    for t in $order; do
+      sync
+      sleep 1
+      if [[ $t == h ]]; then measure "h-$case-$i" bash "$by_hand"; else measure "m-$case-$i" bash "$by_migrate"; fi
+    done
+  done
+  for t in h m; do
+    for i in $(seq 1 "$REPS"); do cut -d' ' -f1 "$work/$t-$case-$i"; done | median >"$work/$t-$case.t"
+    for i in $(seq 1 "$REPS"); do cut -d' ' -f2 "$work/$t-$case-$i"; done | sort -n | tail -1 >"$work/$t-$case.m"
+  done
 }

@@ -85,4 +85,6 @@ void CheckDistinct(const Install& from, const Install& to) {
   if (inside(from.dir, to.dir)) BadInput("the source " + from.dir + " lies inside the target " + to.dir);
 }
 
+std::string JobLockPath(const std::string& install_dir) { return install_dir + "/backup/.lock"; }
+
 }  // namespace mig

@@ -36,6 +36,10 @@ void UseDbService(Install& in, const std::string& db_service);
 // The process environment as a map.
 compose::Env ProcessEnv();
 
+// Where an install's job lock lives (core/job_lock.h): one backup, restore or migration into
+// it at a time.
+std::string JobLockPath(const std::string& install_dir);
+
 // Refuses a source and target that are the same folder or lie inside one another.
 void CheckDistinct(const Install& from, const Install& to);
 

@@ -48,7 +48,7 @@ Install LoadTheInstall(const BackupCommands& b) {
 
 // The install's running backup, when the command runs in one (its job lock).
 std::optional<backup::Running> RunningHere(const BackupCommands& b) {
-  auto holder = JobLock::Holder(backup::JobLockPath(b.to_path.empty() ? "." : b.to_path));
+  auto holder = JobLock::Holder(JobLockPath(b.to_path.empty() ? "." : b.to_path));
   return holder ? backup::ParseRunning(*holder) : std::nullopt;
 }
 

@@ -10,9 +10,11 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/job_lock.h"
 #include "core/log.h"
 #include "core/timer.h"
 #include "core/progress.h"
+#include "install/install.h"
 #include "pipeline/dns_hook.h"
 #include "pipeline/lock.h"
 #include "pipeline/merge_step.h"
@@ -124,11 +126,14 @@ Report RunMigration(const Options& opts) {
     rep.to = to.dir;
     const std::string root = o.temp_dir.empty() ? to.dir + "/migration" : o.temp_dir;
     std::optional<TargetLock> lock;
+    std::optional<JobLock> job;
     if (!o.dry_run) {
       std::error_code ec;
       fs::create_directories(root, ec);
       if (ec) Fail("cannot create " + root + ": " + ec.message() + " (give another folder with --temp-dir)");
       lock.emplace(root);
+      job.emplace(JobLockPath(to.dir), "another job (backup, restore or migration) is running on " + to.dir);
+      job->Describe("migration into " + to.dir);
     }
     sides.emplace(Preflight(o, *origin, std::move(from), std::move(to), rep));
     AddOriginChecks(*origin, rep);

@@ -103,7 +103,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     std::optional<JobLock> lock;
     if (!o.dry_run) {
       fs::create_directories(dir);
-      lock.emplace(backup::JobLockPath(dir), "another backup or restore is running on " + dir);
+      lock.emplace(JobLockPath(dir), "another job (backup, restore or migration) is running on " + dir);
       lock->Describe("restore of " + m.timestamp);
       RunDir rd = OpenRunDir(root);
       run_dir = rd.path;

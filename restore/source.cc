@@ -9,6 +9,7 @@
 #include "backup/repo_dump.h"
 #include "core/error.h"
 #include "core/job_lock.h"
+#include "install/install.h"
 
 namespace fs = std::filesystem;
 
@@ -24,7 +25,7 @@ class RepoSource : public RestoreSource {
     auto snaps = repo_.SnapshotsIfAny({backup::kTag});
     unlocking.wait();
     if (!snaps) BadInput("there is no restic repository at " + repo_.repo().where());
-    auto holder = JobLock::Holder(backup::JobLockPath(dir));
+    auto holder = JobLock::Holder(JobLockPath(dir));
     auto all = backup::Group(*snaps, holder ? backup::ParseRunning(*holder) : std::nullopt);
     entry_ = backup::Resolve(all, which.empty() ? "latest" : which);
     if (entry_.status != "ready")

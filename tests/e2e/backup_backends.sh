@@ -18,7 +18,6 @@ echo "backends test password" >"$WORK/pw"
 export RESTIC_PASSWORD_FILE=$WORK/pw
 cd "$INST"
 work=$WORK
-field() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 state "$INST/data" >"$WORK/data.at-backup"
@@ -33,7 +32,7 @@ round_trip() {
   check "$name: backup create exits 0" test "$rc" -eq 0
   [[ $rc -eq 0 ]] || cat "$work/$name-create.err"
   capture "$name-list" "$BIN/migrate" backup list --repo "$repo" "$@" --json
-  check "$name: the backup is listed ready" test "$(field "$work/$name-list.out" '[e["status"] for e in j]')" = "['ready']"
+  check "$name: the backup is listed ready" test "$(json "$work/$name-list.out" '[e["status"] for e in j]')" = "['ready']"
   echo "changed" >"$INST/data/index.html"
   sql "$INST" "insert into users(email) values ('$name@after.example')" >/dev/null
   capture "$name-restore" "$BIN/migrate" restore latest --repo "$repo" "$@" --yes

@@ -17,7 +17,6 @@ work=$WORK
 mig() { "$BIN/migrate" "$@" </dev/null; }
 snap_of() { restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$1,migrate:part=$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])'; }
 snapshots() { restic -r "$MIGRATE_REPO" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
-field() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 
 # A docker on PATH that breaks pg_dump on request (SHIM=fail: a dump cut short; SHIM=slow: it
 # sleeps first), everything else passed to the real one.
@@ -49,11 +48,11 @@ check "--help names the commands" bash -c "'$BIN/migrate' backup --help | grep -
 capture first mig backup create --name "first one" --json
 check "backup create exits 0" test "$rc" -eq 0
 [[ $rc -eq 0 ]] || cat "$work/first.err"
-id1=$(field "$work/first.out" 'j["id"]')
-ts1=$(field "$work/first.out" 'j["timestamp"]')
+id1=$(json "$work/first.out" 'j["id"]')
+ts1=$(json "$work/first.out" 'j["timestamp"]')
 check "it prints an id of 8 hex digits" grep -Eq '^[0-9a-f]{8}$' <<<"$id1"
 check "it prints a UTC timestamp 2026-11-30t21-00-00" grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}t[0-9]{2}-[0-9]{2}-[0-9]{2}$' <<<"$ts1"
-check "status ready" test "$(field "$work/first.out" 'j["status"]')" = ready
+check "status ready" test "$(json "$work/first.out" 'j["status"]')" = ready
 check "the repository is a restic repository" restic -r "$MIGRATE_REPO" cat config
 check "three snapshots carry the backup's id" test "$(restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$id1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -eq 3
 
@@ -72,18 +71,18 @@ for t in users events audit; do check "the dump holds table $t" grep -q "TABLE p
 check "the dump holds the large object" grep -q "BLOB" "$WORK/toc"
 capture status mig backup status "$id1" --json
 check "status exits 0 for a ready backup" test "$rc" -eq 0
-check "the manifest counts the rows of users" test "$(field "$work/status.out" 'j["manifest"]["db"]["tables"]["public.users"]')" = "$(sql "$INST" "select count(*) from users")"
-check "the manifest names the release" test "$(field "$work/status.out" 'j["manifest"]["install"]["version"]')" = 1.0.0
-check "the manifest knows the postgres major" test "$(field "$work/status.out" 'j["manifest"]["db"]["major"]')" = 15
-check "the manifest lists the role reporter" test "$(field "$work/status.out" '[r["name"] for r in j["manifest"]["db"]["roles"]].count("reporter")')" = 1
+check "the manifest counts the rows of users" test "$(json "$work/status.out" 'j["manifest"]["db"]["tables"]["public.users"]')" = "$(sql "$INST" "select count(*) from users")"
+check "the manifest names the release" test "$(json "$work/status.out" 'j["manifest"]["install"]["version"]')" = 1.0.0
+check "the manifest knows the postgres major" test "$(json "$work/status.out" 'j["manifest"]["db"]["major"]')" = 15
+check "the manifest lists the role reporter" test "$(json "$work/status.out" '[r["name"] for r in j["manifest"]["db"]["roles"]].count("reporter")')" = 1
 
 # --- --suspend: the app is stopped for the snapshot and running again afterwards
 capture second mig backup create --suspend --json
 check "backup create --suspend exits 0" test "$rc" -eq 0
-id2=$(field "$work/second.out" 'j["id"]')
-check "--suspend stopped the app" test "$(field "$work/second.out" 'j["suspended"]')" = "['app']"
+id2=$(json "$work/second.out" 'j["id"]')
+check "--suspend stopped the app" test "$(json "$work/second.out" 'j["suspended"]')" = "['app']"
 check "the app runs again after --suspend" test "$(docker inspect -f '{{.State.Running}}' "$(compose_in "$INST" ps -q app)")" = true
-check "the two backups have distinct timestamps" test "$(field "$work/second.out" 'j["timestamp"]')" != "$ts1"
+check "the two backups have distinct timestamps" test "$(json "$work/second.out" 'j["timestamp"]')" != "$ts1"
 
 # --- a failed dump never makes a ready backup; --suspend still starts the app again
 before=$(snapshots)
@@ -92,10 +91,10 @@ check "a failed pg_dump: exit 1" test "$rc" -eq 1
 check "a failed pg_dump: the error names pg_dump" grep -q "pg_dump of the database failed" "$work/failed.err"
 check "a failed pg_dump: the app runs again" test "$(docker inspect -f '{{.State.Running}}' "$(compose_in "$INST" ps -q app)")" = true
 capture list mig backup list --json
-check "the failed backup is listed failed" test "$(field "$work/list.out" 'j[0]["status"]')" = failed
-check "no snapshot of the cut dump was stored" test "$(restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$(field "$work/list.out" 'j[0]["id"]'),migrate:part=db")" = "[]"
+check "the failed backup is listed failed" test "$(json "$work/list.out" 'j[0]["status"]')" = failed
+check "no snapshot of the cut dump was stored" test "$(restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$(json "$work/list.out" 'j[0]["id"]'),migrate:part=db")" = "[]"
 check "latest is still the last ready backup" test "$(mig backup status latest --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')" = "$id2"
-capture failedstatus mig backup status "$(field "$work/list.out" 'j[0]["id"]')"
+capture failedstatus mig backup status "$(json "$work/list.out" 'j[0]["id"]')"
 check "status of a failed backup exits 1 and says why" bash -c "test $rc -eq 1 && grep -q 'injected failure' '$work/failedstatus.out'"
 
 # --- a wrong password: exit 2, nothing written
@@ -111,9 +110,14 @@ slow=$!
 for _ in $(seq 50); do grep -q '^backup ' "$INST/backup/.lock" 2>/dev/null && break; sleep 0.2; done
 capture second_at_once mig backup create
 check "a second backup at once: exit 1" test "$rc" -eq 1
-check "a second backup at once: names the running one" grep -q "another backup or restore is running on .* (backup [0-9a-f]\{8\} " "$work/second_at_once.err"
+check "a second backup at once: names the running one" grep -q "another job (backup, restore or migration) is running on .* (backup [0-9a-f]\{8\} " "$work/second_at_once.err"
+OTHER=$WORK/releases/0.9.0
+new_release "$OTHER" 0.9.0 $((18100 + RANDOM % 800))
+capture migrate_at_once "$BIN/migrate-local" --from-path "$OTHER" --to-path "$INST" --yes
+check "a migration into the install while a backup runs: exit 1" test "$rc" -eq 1
+check "a migration into the install while a backup runs: names the backup" grep -q "another job (backup, restore or migration) is running on .* (backup " "$work/migrate_at_once.err"
 capture running mig backup list --json
-check "list shows the running backup as running" test "$(field "$work/running.out" '[e["status"] for e in j].count("running")')" = 1
+check "list shows the running backup as running" test "$(json "$work/running.out" '[e["status"] for e in j].count("running")')" = 1
 # kill -9 while it runs: nothing stays running, no restic outlives it (a `backup --stdin` that
 # saw the end of its input would store the cut dump as a snapshot; restic's children die with
 # migrate, and would die of SIGPIPE at their next status line too), the next backup works
@@ -128,10 +132,10 @@ for _ in $(seq 20); do [[ -z "$(alive_restic)" ]] && break; sleep 0.2; done
 check "no restic outlives a killed backup" test -z "$(alive_restic)"
 check "no snapshot of the killed backup's dump" test "$(restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$killed,migrate:part=db")" = "[]"
 capture afterkill mig backup list --json
-check "after kill -9 nothing is listed running" test "$(field "$work/afterkill.out" '[e["status"] for e in j].count("running")')" = 0
+check "after kill -9 nothing is listed running" test "$(json "$work/afterkill.out" '[e["status"] for e in j].count("running")')" = 0
 capture third mig backup create --json
 check "the next backup after kill -9 works" test "$rc" -eq 0
-id3=$(field "$work/third.out" 'j["id"]')
+id3=$(json "$work/third.out" 'j["id"]')
 
 # --- a stale exclusive lock (a restic killed while it held one) is cleared, not waited for
 restic -r "$MIGRATE_REPO" check --read-data >/dev/null 2>&1 &
@@ -162,7 +166,7 @@ check "delete of an unknown id: exit 2" test "$rc" -eq 2
 capture forget mig backup forget --keep-last 0 --prune --json
 check "forget exits 0" test "$rc" -eq 0
 capture afterforget mig backup list --json
-check "forget --keep-last 0 keeps the last ready backup" test "$(field "$work/afterforget.out" '[e["status"] for e in j]')" = "['ready']"
+check "forget --keep-last 0 keeps the last ready backup" test "$(json "$work/afterforget.out" '[e["status"] for e in j]')" = "['ready']"
 capture chk mig backup check
 check "check of a sound repository: exit 0" test "$rc" -eq 0
 

@@ -35,7 +35,6 @@ export RESTIC_PASSWORD_FILE=$WORK/pw
 cd "$INST"
 work=$WORK
 mig() { "$BIN/migrate" "$@" </dev/null; }
-field() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 running() { test "$(docker inspect -f '{{.State.Running}}' "$(compose_in "$INST" ps -q "$1")" 2>/dev/null)" = true; }
 # What the backup held: data/ with every attribute, the schema, rows, sequences, the large object.
 dbstate() {
@@ -46,8 +45,8 @@ dbstate() {
 
 capture create mig backup create --json
 check "backup create exits 0" test "$rc" -eq 0
-id=$(field "$work/create.out" 'j["id"]')
-ts=$(field "$work/create.out" 'j["timestamp"]')
+id=$(json "$work/create.out" 'j["id"]')
+ts=$(json "$work/create.out" 'j["timestamp"]')
 state "$INST/data" >"$WORK/data.backup-time"
 cp "$INST/.env" "$WORK/env.backup-time"
 schema "$INST" >"$WORK/schema.backup-time"
@@ -120,7 +119,7 @@ check "a killed restore leaves data/ as it was" diff "$WORK/data.changed" <(stat
 check "a killed restore leaves the database as it was" diff "$WORK/schema.changed" <(schema "$INST")
 check "a killed restore leaves its folder to resume" test -f "$INST/restore/in-progress"
 capture afterkill mig backup list --json
-check "nothing is listed running after kill -9" test "$(field "$work/afterkill.out" '[e["status"] for e in j].count("running")')" = 0
+check "nothing is listed running after kill -9" test "$(json "$work/afterkill.out" '[e["status"] for e in j].count("running")')" = 0
 
 # --- the restore: data/ and the database become the backup's
 capture restore mig restore "$ts" --yes --json
@@ -129,7 +128,7 @@ check "restore exits 0" test "$rc" -eq 0
 check "data/ is the backup's (every entry and attribute; files created since are gone)" diff "$WORK/data.backup-time" <(state "$INST/data")
 check "the schema (pg_dump -s) is the backup's" diff "$WORK/schema.backup-time" <(schema "$INST")
 check "rows, sequences and the large object are the backup's" diff "$WORK/db.backup-time" <(dbstate "$INST")
-run=$(field "$work/restore.out" 'j["migration_dir"]')
+run=$(json "$work/restore.out" 'j["migration_dir"]')
 check "the restore ran in restore/<timestamp>/" test "$(dirname "$run")" = "$INST/restore"
 check "the safety copy holds data/ as it was before" diff "$WORK/data.changed" <(state "$run/data.backup")
 check "the safety copy holds the database as it was" bash -c "pg_restore -l '$run/target-db.dump' | grep -q 'TABLE public later'"
@@ -137,7 +136,7 @@ check "the report says how to roll back" grep -q "roll back the database" "$run/
 check "the app runs after the restore" running app
 check "the worker runs after the restore" running worker
 check "nothing is left staged" test ! -e "$run/new"
-check "it resumed the interrupted restore's folder" test "$(field "$run/report.json" 'j["resumed"]')" = True
+check "it resumed the interrupted restore's folder" test "$(json "$run/report.json" 'j["resumed"]')" = True
 check "no restore is left in progress" test ! -e "$INST/restore/in-progress"
 
 # --- export: one plain tar, checksummed; restored without the repository; tampering refused
@@ -178,7 +177,7 @@ capture withconfig mig restore --with-config --no-restart --yes --json
 check "restore --with-config --no-restart exits 0" test "$rc" -eq 0
 [[ $rc -eq 0 ]] || cat "$work/withconfig.err"
 check ".env is the backup's again" cmp -s "$WORK/env.backup-time" "$INST/.env"
-check "the replaced .env is kept in the restore folder" grep -q EXTRA_AFTER_BACKUP "$(field "$work/withconfig.out" 'j["migration_dir"]')/config.backup/.env"
+check "the replaced .env is kept in the restore folder" grep -q EXTRA_AFTER_BACKUP "$(json "$work/withconfig.out" 'j["migration_dir"]')/config.backup/.env"
 check "--no-restart leaves the app stopped" bash -c "! test \"\$(docker inspect -f '{{.State.Running}}' \$(docker ps -aq --filter label=com.docker.compose.project=$(project_of "$INST") --filter label=com.docker.compose.service=app))\" = true"
 compose_in "$INST" up -d >/dev/null 2>&1
 
