@@ -165,6 +165,11 @@ std::vector<std::string> ConfigFiles(const std::string& dir) {
 }
 
 Manifest CreateBackup(const Install& in, const restic::Restic& repo, const CreateOptions& o) {
+  std::error_code ec;
+  if (fs::is_symlink(in.data_dir(), ec))
+    BadInput(in.data_dir() + " is a symbolic link (to " + fs::read_symlink(in.data_dir(), ec).string() +
+             "): restic keeps a link as a link, so the backup would hold no files; not supported yet (make data/ "
+             "a folder, e.g. a bind mount of the other disk)");
   JobLock lock(JobLockPath(in.dir), "another job (backup, restore or migration) is running on " + in.dir);
   Manifest m;
   m.started = UtcNow();
@@ -247,6 +252,8 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
       std::rethrow_exception(*e);
     } catch (const std::exception& x) {
       error = x.what();
+    } catch (...) {
+      error = "an unexpected error";  // never `ready` for a part that did not end well
     }
   }
   try {

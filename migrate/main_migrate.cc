@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
                  "  rules (librsync deltas), replays its postgres database into the new one, restarts the new\n"
                  "  release. Same steps and options as migrate-local (see docs/remote.md).\n"
                  "Test a server first: migrate check (see migrate check --help).\n"
+                 "Back up and restore the install (data/, database, configuration) in a restic repository:\n"
+                 "  migrate backup create|list|status|... and migrate restore (see their --help, docs/backup.md).\n"
                  "Same-server upgrades: use migrate-local (see migrate-local --help).\n"
                  "Exit codes: 0 ok, 1 failed, 2 bad usage/input.",
                  "migrate"};

@@ -41,7 +41,8 @@ std::string FatalLine(const std::string& err) {
 // while we feed its stdin), keeping the summary.
 class Pipe : public StdinBackup {
  public:
-  Pipe(std::unique_ptr<Proc> proc, Repo repo) : proc_(std::move(proc)), repo_(std::move(repo)) {
+  Pipe(std::unique_ptr<Proc> proc, Repo repo, std::string what)
+      : proc_(std::move(proc)), repo_(std::move(repo)), what_(std::move(what)) {
     reader_ = std::thread([this] {
       std::string line;
       while (proc_->read_line(line)) {
@@ -64,7 +65,7 @@ class Pipe : public StdinBackup {
     proc_->close_stdin();
     reader_.join();
     int code = proc_->wait();
-    if (code != 0 || !summary_) Throw(Diagnose(proc_->err_text()), repo_, "store the stream");
+    if (code != 0 || !summary_) Throw(Diagnose(proc_->err_text()), repo_, what_);
     return *summary_;
   }
   void Abort() override {
@@ -76,6 +77,7 @@ class Pipe : public StdinBackup {
  private:
   std::unique_ptr<Proc> proc_;
   Repo repo_;
+  std::string what_;
   std::thread reader_;
   std::optional<BackupSummary> summary_;
 };
@@ -332,7 +334,8 @@ std::unique_ptr<StdinBackup> Restic::BackupStdin(const std::string& name, const 
   version();
   std::vector<std::string> args{"backup", "--json", "--stdin", "--stdin-filename", name};
   for (const auto& a : MetaArgs(meta)) args.push_back(a);
-  return std::make_unique<Pipe>(host_->Start(Argv(args), Proc::kStdin | Proc::kStdout | Proc::kDieWithUs), repo_);
+  return std::make_unique<Pipe>(host_->Start(Argv(args), Proc::kStdin | Proc::kStdout | Proc::kDieWithUs), repo_,
+                                "store " + name);
 }
 
 std::unique_ptr<Proc> Restic::Dump(const std::string& snapshot, const std::string& path) const {

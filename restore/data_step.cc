@@ -43,6 +43,9 @@ StagedData StageData(const std::function<void(const std::string& work_dir)>& fil
   fs::create_directories(work_dir, ec);
   if (ec) Fail("cannot create " + work_dir + ": " + ec.message());
   const std::string parent = fs::path(data_dir).parent_path().string();
+  if (fs::is_symlink(data_dir, ec))
+    BadInput(data_dir + " is a symbolic link: a restore puts a folder in its place in one rename, which would "
+             "replace the link; not supported yet (make data/ a folder, e.g. a bind mount of the other disk)");
   if (fs::exists(data_dir, ec) && DeviceOf(data_dir) != DeviceOf(parent))
     Fail(data_dir + " is a file system of its own (a mount point): a restore puts the backup's data/ in its place "
          "in one rename, which cannot cross file systems; mount its parent instead, or restore with --skip-data "

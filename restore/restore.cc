@@ -98,6 +98,11 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
                  ": its database would be replayed into this release's postgres as a migration does; add --yes "
                  "to restore it anyway");
       keep = ResolveSkips(in->project, in->data_dir(), in->db_service, o.skip);
+      std::error_code ec;
+      if (!o.skip_data && !keep.data && fs::is_symlink(in->data_dir(), ec))
+        BadInput(in->data_dir() + " is a symbolic link: a restore puts a folder in its place in one rename, which "
+                 "would replace the link; not supported yet (make data/ a folder, e.g. a bind mount of the other "
+                 "disk), or restore with --skip-data");
     };
     if (!fresh) load();
     std::optional<JobLock> lock;

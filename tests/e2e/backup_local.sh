@@ -180,6 +180,13 @@ capture newpw env RESTIC_PASSWORD_FILE="$WORK/pw2" "$BIN/migrate" backup list
 check "the new password opens it" test "$rc" -eq 0
 export RESTIC_PASSWORD_FILE=$WORK/pw2
 
+# --- data/ as a symbolic link: refused (restic would keep the link, not the files)
+mv "$INST/data" "$WORK/data-elsewhere" && ln -s "$WORK/data-elsewhere" "$INST/data"
+capture symlinked mig backup create
+check "data/ as a symlink: exit 2" test "$rc" -eq 2
+check "data/ as a symlink: says why" grep -q "is a symbolic link" "$work/symlinked.err"
+rm "$INST/data" && mv "$WORK/data-elsewhere" "$INST/data"
+
 # --- a damaged pack: check --read-data finds it
 pack=$(find "$MIGRATE_REPO/data" -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2)
 printf 'garbage' | dd of="$pack" bs=1 seek=100 conv=notrunc status=none

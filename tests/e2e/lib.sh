@@ -93,7 +93,11 @@ seed_old() {
   printf 'x' >"$d/ünïcødé név"
   printf 'nl' >"$d/new"$'\n'"line"
   ln -s uploads/2024 "$d/latest"
-  ln -s /etc/passwd "$d/outside-link"
+  # A link out of data/ to a file of the suite's own (not /etc/passwd: other suites add users
+  # while this one runs, so its time says nothing about what a merge wrote through the link).
+  echo "outside data/" >"$WORK/outside-target"
+  touch -d '2020-01-02 03:04:05' "$WORK/outside-target"
+  ln -s "$WORK/outside-target" "$d/outside-link"
   echo "was a file in old" >"$d/became-dir"
   mkdir -p "$d/became-file"
   echo inner >"$d/became-file/inner"

@@ -39,8 +39,8 @@ check "a replaced file has the source content" grep -qx "old index" "$NEW/data/i
 check "mtime carried to the nanosecond" test "$(stat -c %y "$NEW/data/index.html")" = "$(stat -c %y "$OLD/data/index.html")"
 check "setuid bit carried" test "$(stat -c %a "$NEW/data/uploads/2024/photo one.jpg")" = 4755
 check "owner carried" test "$(stat -c %u:%g "$NEW/data/conf/key.pem")" = 1234:2345
-check "symlinks stay symlinks" test "$(readlink "$NEW/data/outside-link")" = /etc/passwd
-check "/etc/passwd was not written through the link" test "$(stat -c %Y /etc/passwd)" -lt "$(date -d '-1 minute' +%s)"
+check "symlinks stay symlinks" test "$(readlink "$NEW/data/outside-link")" = "$WORK/outside-target"
+check "nothing was written through the link" test "$(stat -c '%Y %s' "$WORK/outside-target")" = "$(date -d '2020-01-02 03:04:05' +%s) 14"
 check "a folder that became a file" test -f "$NEW/data/became-dir"
 check "a file that became a folder" test -f "$NEW/data/became-file/inner"
 check "sparse file content equal" cmp -s "$OLD/data/sparse.img" "$NEW/data/sparse.img"
