@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -169,6 +170,7 @@ void AddTree(Writer& w, const std::string& root, const std::string& prefix) {
   struct archive* disk = archive_read_disk_new();
   std::unique_ptr<struct archive, int (*)(struct archive*)> guard(disk, archive_read_free);
   archive_read_disk_set_symlink_physical(disk);
+  archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_XATTR);  // not restored from a file
   archive_read_disk_set_standard_lookup(disk);
   if (archive_read_disk_open(disk, root.c_str()) != ARCHIVE_OK)
     Fail("cannot read " + root + ": " + archive_error_string(disk));
@@ -183,6 +185,8 @@ void AddTree(Writer& w, const std::string& root, const std::string& prefix) {
     const std::string name = prefix + rel;
     archive_entry_sparse_clear(e.get());
     archive_entry_set_hardlink(e.get(), nullptr);  // every file whole: no link entries to trust
+    if (archive_entry_filetype(e.get()) == AE_IFCHR || archive_entry_filetype(e.get()) == AE_IFBLK)
+      Fail(source + " is a device node: an exported backup carries none (a reader refuses them)");
     if (archive_entry_filetype(e.get()) == AE_IFREG) {
       uint64_t size = static_cast<uint64_t>(archive_entry_size(e.get()));
       w.File(name, size, [&](const auto& out) { CopyFile(source, out); }, e.get());
@@ -249,13 +253,15 @@ void WriteArchive(const std::string& output, const Manifest& m, const std::strin
 Manifest VerifyArchive(const std::string& path) {
   Reader a = OpenRead(path);
   std::map<std::string, std::string> sums;  // name -> sha256 as read
+  std::set<std::string> folders;            // folder members seen so far
   std::string sums_text, manifest_text;
   bool first = true, dump_seen = false, sums_seen = false;
   archive_entry* e = nullptr;
   std::vector<char> buf(1 << 20);
   int r;
   while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-    const std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    while (name.size() > 1 && name.back() == '/') name.pop_back();  // a folder reads back as "data/"
     if (sums_seen) Refuse(path, name + " comes after " + kSums);
     if (!SafeName(name)) Refuse(path, "member name " + name);
     if (first && name != kManifest) Refuse(path, std::string("it does not start with ") + kManifest);
@@ -264,6 +270,14 @@ Manifest VerifyArchive(const std::string& path) {
                        name.rfind("data/", 0) == 0 || (name.rfind("config/", 0) == 0 && name.find('/', 7) == std::string::npos);
     if (!known) Refuse(path, "unexpected member " + name);
     if (archive_entry_hardlink(e)) Refuse(path, "hard link member " + name);
+    const auto type = archive_entry_filetype(e);
+    if (type == AE_IFCHR || type == AE_IFBLK) Refuse(path, "device member " + name);
+    if (name == "data" && type != AE_IFDIR) Refuse(path, "its data is not a folder");
+    // A member's folder must come before it, as a folder: nothing is written through a link.
+    const auto slash = name.rfind('/');
+    if (name.rfind("data/", 0) == 0 && !folders.count(name.substr(0, slash)))
+      Refuse(path, name + " comes without its folder before it");
+    if (type == AE_IFDIR) folders.insert(name);
     if (name == kDump) dump_seen = true;
     if (archive_entry_filetype(e) != AE_IFREG) continue;
     Sha256 sum;
@@ -315,9 +329,9 @@ uint64_t ExtractArchive(const std::string& path, const std::string& prefix, cons
   Reader a = OpenRead(path);
   struct archive* out = archive_write_disk_new();
   std::unique_ptr<struct archive, int (*)(struct archive*)> guard(out, archive_write_free);
+  // No extended attributes: the checksums cover contents, not metadata (security.capability).
   archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
-                                          ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                          ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+                                          ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
   archive_write_disk_set_standard_lookup(out);
   const std::string bare = prefix.substr(0, prefix.size() - 1);  // "data"
   uint64_t n = 0;

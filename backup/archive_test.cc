@@ -115,6 +115,18 @@ TEST_CASE("export file: a changed byte, a cut end or a foreign tar is refused (e
   refused(bytes.substr(0, bytes.size() / 2), "cut in the middle");
   refused(bytes.substr(0, bytes.find("SHA256SUMS") - 200), "cut before its checksums");
   refused("", "empty");
+  // data/ as a symbolic link (to /), or a device node: refused before anything is read further.
+  const std::string evil = f.tmp.path() + "/evil";
+  fs::create_directories(evil);
+  std::ofstream(evil + "/manifest.json") << "{}";
+  fs::create_symlink("/", evil + "/data");
+  REQUIRE(std::system(("tar -cf " + f.file + " -C " + evil + " manifest.json data").c_str()) == 0);
+  CHECK_THROWS_WITH(VerifyArchive(f.file), Catch::Contains("its data is not a folder"));
+  fs::remove(evil + "/data");
+  fs::create_directories(evil + "/data");
+  REQUIRE(std::system(("cd " + evil + " && cp -a /dev/null data/null && tar -cf " + f.file +
+                       " manifest.json data").c_str()) == 0);
+  CHECK_THROWS_WITH(VerifyArchive(f.file), Catch::Contains("device member data/null"));
   // A tar of something else.
   const std::string other = f.tmp.path() + "/other";
   fs::create_directories(other);

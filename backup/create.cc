@@ -59,8 +59,9 @@ struct StopDbAgain {
     if (!started) return;
     try {
       stack.Stop({service});
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       TheLog().warn(e.what());
+    } catch (...) {
     }
   }
 };
@@ -126,18 +127,24 @@ DbPart BackupDatabase(OpenDb& d, const restic::Restic& repo, const restic::Snaps
   auto out = repo.BackupStdin("db.dump", meta);
   dump.Start();
   std::vector<char> buf(1 << 20);
-  try {
-    for (;;) {
-      size_t n = dump.Read(buf.data(), buf.size());
-      if (n == 0) break;
-      out->write(buf.data(), n);
-      p.dump_bytes += n;
-      progress.Dump(p.dump_bytes);
+  for (;;) {
+    size_t n = 0;
+    try {
+      n = dump.Read(buf.data(), buf.size());
+    } catch (...) {
+      out->Abort();  // never a snapshot of a dump cut short
+      throw;
     }
-  } catch (const Error&) {
-    dump.Abort();
-    out->Finish();  // restic stopped: its error is the cause
-    throw;
+    if (n == 0) break;
+    try {
+      out->write(buf.data(), n);
+    } catch (const Error&) {
+      dump.Abort();
+      out->Finish();  // restic stopped: its error is the cause
+      throw;
+    }
+    p.dump_bytes += n;
+    progress.Dump(p.dump_bytes);
   }
   try {
     p.state = dump.End();
@@ -217,6 +224,10 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   TheLog().info("backup " + m.timestamp + " (id " + m.id + ") of " + in.dir + " into " + repo.repo().where());
 
   m.config = ConfigFiles(in.dir);
+  for (const auto& f : m.config)
+    if (fs::is_symlink(in.dir + "/" + f, ec))
+      BadInput(in.dir + "/" + f + " is a symbolic link: restic keeps a link as a link, so the backup would not hold "
+               "its content; not supported yet (make it a file)");
   std::vector<std::string> paths = m.config;
   if (fs::is_directory(in.data_dir())) paths.insert(paths.begin(), "data");
 

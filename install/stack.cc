@@ -33,8 +33,9 @@ std::vector<std::string> RunningServices(const docker::Stack& stack, const std::
 PausedServices::~PausedServices() {
   try {
     StartAgain();
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
     TheLog().warn(e.what());
+  } catch (...) {
   }
 }
 

@@ -44,20 +44,26 @@ class Pipe : public StdinBackup {
   Pipe(std::unique_ptr<Proc> proc, Repo repo, std::string what)
       : proc_(std::move(proc)), repo_(std::move(repo)), what_(std::move(what)) {
     reader_ = std::thread([this] {
-      std::string line;
-      while (proc_->read_line(line)) {
-        std::optional<BackupStatus> st;
-        std::optional<BackupSummary> sum;
-        ParseBackupLine(line, st, sum);
-        if (sum) summary_ = sum;
+      try {
+        std::string line;
+        while (proc_->read_line(line)) {
+          std::optional<BackupStatus> st;
+          std::optional<BackupSummary> sum;
+          ParseBackupLine(line, st, sum);
+          if (sum) summary_ = sum;
+        }
+      } catch (...) {  // Finish() then finds no summary and names restic's failure
       }
     });
   }
   ~Pipe() override {
-    if (reader_.joinable()) {
+    if (!reader_.joinable()) return;
+    try {
       proc_->kill();
       reader_.join();
       proc_->wait();
+    } catch (...) {
+      if (reader_.joinable()) reader_.join();
     }
   }
   void write(const char* buf, size_t len) override { proc_->write(buf, len); }
@@ -139,6 +145,7 @@ void ParseBackupLine(const std::string& line, std::optional<BackupStatus>& statu
   if (line.empty() || line[0] != '{') return;
   json j = json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return;
+  try {
   const std::string type = j.value("message_type", "");
   if (type == "status") {
     BackupStatus st;
@@ -159,6 +166,8 @@ void ParseBackupLine(const std::string& line, std::optional<BackupStatus>& statu
     s.seconds = j.value("total_duration", 0.0);
     s.snapshot_id = j.value("snapshot_id", "");
     summary = s;
+  }
+  } catch (const json::exception&) {  // a field of another type: not a line we understand
   }
 }
 

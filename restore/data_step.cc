@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -21,6 +22,37 @@ dev_t DeviceOf(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) Fail("cannot stat " + path + ": " + ErrnoString());
   return st.st_dev;
+}
+
+// True when a folder on the way from `root` to `root`/`rel` (root excluded, rel's last part
+// included) is a symbolic link: nothing is written through one.
+bool ThroughLink(const std::string& root, const std::string& rel) {
+  std::string path = root;
+  std::istringstream in(rel);
+  std::string part;
+  while (std::getline(in, part, '/')) {
+    path += "/" + part;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return false;  // the rest does not exist yet
+    if (S_ISLNK(st.st_mode)) return true;
+  }
+  return false;
+}
+
+// renameat2(RENAME_EXCHANGE) on two empty folders in `dir`: some file systems (NFS, ZFS before
+// 2.2) refuse it, and that must be known before the database is swapped in.
+void TryExchange(const std::string& dir) {
+  const std::string a = dir + "/.exchange-a", b = dir + "/.exchange-b";
+  std::error_code ec;
+  fs::create_directory(a, ec);
+  fs::create_directory(b, ec);
+  int r = ::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE);
+  int err = errno;
+  fs::remove(a, ec);
+  fs::remove(b, ec);
+  if (r != 0)
+    Fail("the file system of " + dir + " cannot exchange two folders in one step (renameat2: " + ErrnoString(err) +
+         "): a restore of data/ needs it; restore with --skip-data and `restic restore` data/ by hand");
 }
 
 void SyncFolder(const std::string& dir) {
@@ -52,7 +84,11 @@ StagedData StageData(const std::function<void(const std::string& work_dir)>& fil
          "and `restic restore` into it by hand");
   if (DeviceOf(work_dir) != DeviceOf(parent))
     Fail(work_dir + " is not on the file system of " + data_dir + ": the restore cannot swap it in");
+  TryExchange(work_dir);
   fill(work_dir);
+  struct stat staged {};
+  if (::lstat(s.stage.c_str(), &staged) == 0 && !S_ISDIR(staged.st_mode))
+    Fail("the backup's data/ is not a folder: nothing was changed");
   if (!fs::is_directory(s.stage, ec)) {
     fs::create_directories(s.stage, ec);  // the backup had no data/: the install's becomes empty
     if (ec) Fail("cannot create " + s.stage + ": " + ec.message());
@@ -61,6 +97,9 @@ StagedData StageData(const std::function<void(const std::string& work_dir)>& fil
     const std::string from = data_dir + "/" + k, to = s.stage + "/" + k;
     struct stat st {};
     if (::lstat(from.c_str(), &st) != 0) continue;  // nothing there to keep
+    if (ThroughLink(s.stage, k) || ThroughLink(data_dir, k))
+      Fail("the kept path data/" + k + " lies under a symbolic link (in the backup or in data/): a restore never "
+           "writes through one; restore without --skip for that service");
     fs::remove_all(to, ec);
     fs::create_directories(fs::path(to).parent_path(), ec);
     if (ec) Fail("cannot create the folder of " + to + ": " + ec.message());

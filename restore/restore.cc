@@ -64,7 +64,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
   rep.command = "restore";
   rep.started_at = UtcNow();
   rep.dry_run = o.dry_run;
-  std::string dir = fs::absolute(o.to_path.empty() ? "." : o.to_path).lexically_normal().string();
+  std::string dir = fs::weakly_canonical(fs::absolute(o.to_path.empty() ? "." : o.to_path)).string();
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   rep.to = dir;
   std::string run_dir, root = dir + "/restore";
@@ -105,6 +105,9 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
                  "disk), or restore with --skip-data");
     };
     if (!fresh) load();
+    if (!o.dry_run)
+      Confirm(o, "Replace " + dir + "'s data/ and database with " + source->Describe() +
+                     (o.with_config ? " (and its .env and custom.env)" : ""));
     std::optional<JobLock> lock;
     if (!o.dry_run) {
       fs::create_directories(dir);
@@ -127,7 +130,8 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
         std::error_code ec;
         if (!fs::exists(dir + "/" + f, ec)) continue;
         fs::create_directories(run_dir + "/config.backup", ec);
-        fs::copy_file(dir + "/" + f, run_dir + "/config.backup/" + f, fs::copy_options::overwrite_existing, ec);
+        // A resumed restore keeps the first copy: the install's own, not the backup's.
+        fs::copy_file(dir + "/" + f, run_dir + "/config.backup/" + f, fs::copy_options::skip_existing, ec);
         if (ec) Fail("cannot keep a copy of " + dir + "/" + f + ": " + ec.message());
       }
       if (!files.empty()) source->Config(dir, files);
@@ -153,8 +157,6 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       rep.result = "ok";
       return rep;
     }
-    Confirm(o, "Replace " + dir + "'s " + (skip_data ? "" : "data/ ") + (skip_db ? "" : "and database ") +
-                   "with backup " + m.timestamp);
 
     bool db_started = false;
     std::string container;
@@ -269,6 +271,8 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       rep.next_steps.push_back("data/ before the restore is in " + run_dir + "/data.backup (roll back: rsync -a --delete " +
                                run_dir + "/data.backup/ " + in->data_dir() + "/)");
     if (!skip_db) rep.next_steps.push_back("roll back the database: " + DbRollbackCommand(*in, run_dir));
+    if (fs::exists(run_dir + "/config.backup"))
+      rep.next_steps.push_back("the configuration files it replaced are in " + run_dir + "/config.backup/");
     rep.Write(run_dir + "/report.json");
     CloseRunDir(root);
     return rep;
