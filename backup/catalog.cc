@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <regex>
+#include <set>
 
 #include "core/error.h"
 
@@ -57,13 +58,14 @@ std::string DecodeTagValue(const std::string& s) {
   return out;
 }
 
-std::vector<std::string> PartTags(const std::string& id, const std::string& ts, const std::string& part) {
+std::vector<std::string> PartTags(const std::string& id, const std::string& ts, const std::string& part,
+                                  const std::string& project) {
   return {kTag, std::string(kIdKey) + "=" + id, std::string(kTimestampKey) + "=" + ts,
-          std::string(kPartKey) + "=" + part};
+          std::string(kPartKey) + "=" + part, "migrate:project=" + EncodeTagValue(project)};
 }
 
 std::vector<std::string> ManifestTags(const Manifest& m) {
-  auto tags = PartTags(m.id, m.timestamp, "manifest");
+  auto tags = PartTags(m.id, m.timestamp, "manifest", m.project);
   tags.push_back("migrate:status=" + m.status);
   tags.push_back("migrate:version=" + EncodeTagValue(m.version));
   tags.push_back("migrate:bytes=" + std::to_string(m.total_bytes()));
@@ -82,6 +84,7 @@ std::vector<Entry> Group(const std::vector<restic::Snapshot>& snaps, const std::
     e.parts[part] = s.id;
     e.snapshots.push_back(s.id);
     if (e.host.empty()) e.host = s.hostname;
+    if (e.project.empty()) e.project = DecodeTagValue(s.tag("migrate:project"));
     if (part == "manifest") {
       e.status = s.tag("migrate:status");
       e.version = DecodeTagValue(s.tag("migrate:version"));
@@ -114,9 +117,25 @@ std::vector<Entry> Group(const std::vector<restic::Snapshot>& snaps, const std::
   return out;
 }
 
+std::vector<Entry> OfProject(const std::vector<Entry>& all, const std::string& project) {
+  std::vector<Entry> out;
+  for (const auto& e : all)
+    if (e.project == project || (e.status == "running" && e.project.empty())) out.push_back(e);
+  return out;
+}
+
 const Entry& Resolve(const std::vector<Entry>& all, const std::string& which) {
   if (all.empty()) BadInput("the repository holds no backup yet (migrate backup create makes one)");
   if (which == "latest" || which.empty()) {
+    std::set<std::string> projects;
+    for (const auto& e : all)
+      if (e.status == "ready") projects.insert(e.project);
+    if (projects.size() > 1) {
+      std::string names;
+      for (const auto& p : projects) names += (names.empty() ? "" : ", ") + (p.empty() ? "(none)" : p);
+      BadInput("the repository holds the backups of several installs (projects " + names +
+               "): give a backup's ID or TIMESTAMP (migrate backup list)");
+    }
     for (const auto& e : all)
       if (e.status == "ready") return e;
     BadInput("the repository holds no ready backup (" + std::to_string(all.size()) +
@@ -138,6 +157,7 @@ const Entry& Resolve(const std::vector<Entry>& all, const std::string& which) {
 
 nlohmann::json EntryJson(const Entry& e) {
   return {{"id", e.id},         {"name", e.name},       {"timestamp", e.timestamp}, {"status", e.status},
+          {"project", e.project},
           {"version", e.version}, {"bytes", e.bytes},   {"host", e.host},           {"error", e.error},
           {"snapshots", e.parts}};
 }

@@ -28,7 +28,9 @@ bool LooksLikeTimestamp(const std::string& s);
 
 // The tags of a part's snapshot; the manifest's add its summary (status, version, bytes, name)
 // so that `backup list` needs one restic call.
-std::vector<std::string> PartTags(const std::string& id, const std::string& timestamp, const std::string& part);
+// `project`: the install's compose project, so that installs sharing a repository keep apart.
+std::vector<std::string> PartTags(const std::string& id, const std::string& timestamp, const std::string& part,
+                                  const std::string& project);
 std::vector<std::string> ManifestTags(const Manifest& m);
 // A text as a tag value (restic splits --tag at commas): '%', ',', spaces and controls escaped.
 std::string EncodeTagValue(const std::string& s);
@@ -37,6 +39,7 @@ std::string DecodeTagValue(const std::string& s);
 // One backup as the repository holds it.
 struct Entry {
   std::string id, timestamp, name, status, version, host, error;
+  std::string project;  // the install's compose project
   uint64_t bytes = 0;
   std::map<std::string, std::string> parts;  // "files", "db", "manifest" -> snapshot id
   std::vector<std::string> snapshots;         // every snapshot of it (what forget removes)
@@ -50,8 +53,11 @@ struct Running {
 // Groups the snapshots tagged `migrate` into backups, newest first. A backup with a manifest
 // has the manifest's status; one without is `running` when it is `running`, else `failed`.
 std::vector<Entry> Group(const std::vector<restic::Snapshot>& snaps, const std::optional<Running>& running);
+// The backups of one install (its compose project), and those running here.
+std::vector<Entry> OfProject(const std::vector<Entry>& all, const std::string& project);
 // ID (or a prefix of 4+ hex digits) | TIMESTAMP | latest (the newest ready backup). Throws
-// mig::Error (input) naming what there is when none or several match.
+// mig::Error (input) naming what there is when none or several match, and for `latest` among
+// the backups of several installs.
 const Entry& Resolve(const std::vector<Entry>& all, const std::string& which);
 nlohmann::json EntryJson(const Entry& e);
 

@@ -15,7 +15,7 @@ restic::Snapshot Snap(const std::string& id, const std::string& backup, const st
   s.id = id;
   s.short_id = id.substr(0, 8);
   s.hostname = "app-1";
-  s.tags = PartTags(backup, ts, part);
+  s.tags = PartTags(backup, ts, part, "app");
   s.tags.insert(s.tags.end(), extra.begin(), extra.end());
   return s;
 }
@@ -83,6 +83,22 @@ TEST_CASE("catalog: forget keeps the newest ready backups, never the last ready 
   CHECK(ids(ToForget(all, 2)) == std::vector<std::string>{"00000001", "00000000", "ffff0000"});
   CHECK(ids(ToForget(all, 0)) == std::vector<std::string>{"00000002", "00000001", "00000000", "ffff0000"});
   CHECK(ids(ToForget(all, 10)) == std::vector<std::string>{"ffff0000"});  // failed, older than every ready one
+}
+
+TEST_CASE("catalog: installs sharing a repository keep apart; latest among several is refused") {
+  auto mine = Snap("m1", "aaaa0001", "2026-11-30t21-00-00", "manifest", {"migrate:status=ready"});
+  auto theirs = Snap("t1", "bbbb0002", "2026-12-01t21-00-00", "manifest", {"migrate:status=ready"});
+  theirs.tags = PartTags("bbbb0002", "2026-12-01t21-00-00", "manifest", "other app");
+  theirs.tags.push_back("migrate:status=ready");
+  auto all = Group({mine, theirs}, std::nullopt);
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].project == "other app");
+  CHECK_THROWS_WITH(Resolve(all, "latest"), Catch::Contains("several installs (projects app, other app)"));
+  auto only_mine = OfProject(all, "app");
+  REQUIRE(only_mine.size() == 1);
+  CHECK(Resolve(only_mine, "latest").id == "aaaa0001");
+  CHECK(ToForget(OfProject(all, "app"), 0).empty());  // the other install's backup is not ours to forget
+  CHECK(Resolve(all, "bbbb0002").id == "bbbb0002");   // an explicit id works across installs
 }
 
 TEST_CASE("catalog: tag values survive commas, spaces and percent signs") {

@@ -216,7 +216,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
     asked.wait();
     throw;
   }
-  auto [created, existing] = asked.get();
+  auto [created, existing] = asked.get();  // of every install: timestamps unique in the repository
   if (created) TheLog().info("created a restic repository at " + repo.repo().where());
   m.timestamp = UniqueTimestamp(existing);
   m.id = NewId(existing);
@@ -236,7 +236,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   std::exception_ptr files_error, db_error;
   std::thread files([&] {
     try {
-      auto sum = repo.Backup(in.dir, paths, {PartTags(m.id, m.timestamp, "files"), when, m.host},
+      auto sum = repo.Backup(in.dir, paths, {PartTags(m.id, m.timestamp, "files", m.project), when, m.host},
                              [&](const restic::BackupStatus& st) { progress.Files(st); });
       m.files = sum.total_files;
       m.bytes = sum.total_bytes;
@@ -247,7 +247,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   });
   if (database) {
     try {
-      m.db = BackupDatabase(*database, repo, {PartTags(m.id, m.timestamp, "db"), when, m.host}, progress);
+      m.db = BackupDatabase(*database, repo, {PartTags(m.id, m.timestamp, "db", m.project), when, m.host}, progress);
     } catch (...) {
       db_error = std::current_exception();
     }

@@ -52,10 +52,28 @@ std::optional<backup::Running> RunningHere(const BackupCommands& b) {
   return holder ? backup::ParseRunning(*holder) : std::nullopt;
 }
 
-std::vector<backup::Entry> Backups(const restic::Restic& repo, const BackupCommands& b) {
+// The backups of the install at --to-path (a repository may hold several installs'); all of
+// the repository's when the folder holds no install, unless `install_required`.
+std::vector<backup::Entry> Backups(const restic::Restic& repo, const BackupCommands& b, bool install_required = false,
+                                   bool mine_only = true) {
+  std::optional<std::string> project;
+  try {
+    if (mine_only) project = LoadTheInstall(b).project_name;
+  } catch (const Error&) {
+    if (install_required) throw;
+  }
   auto snaps = repo.SnapshotsIfAny({backup::kTag});
   if (!snaps) BadInput("there is no restic repository at " + repo.repo().where() + ": `migrate backup create` makes one");
-  return backup::Group(*snaps, RunningHere(b));
+  auto all = backup::Group(*snaps, RunningHere(b));
+  return project ? backup::OfProject(all, *project) : all;
+}
+
+// The backup WHICH names: `latest` among this install's backups, an ID or TIMESTAMP among all
+// of the repository's.
+backup::Entry Pick(const restic::Restic& repo, const BackupCommands& b, const std::string& which) {
+  const bool latest = which.empty() || which == "latest";
+  auto list = Backups(repo, b, false, latest);
+  return backup::Resolve(list, latest ? "latest" : which);
 }
 
 std::string Size(uint64_t bytes) { return bytes ? HumanBytes(bytes) : "-"; }
@@ -106,8 +124,7 @@ int List(BackupCommands& b) {
 
 int Status(BackupCommands& b) {
   restic::Restic repo(b.repo);
-  auto all = Backups(repo, b);
-  const backup::Entry& e = backup::Resolve(all, b.which.empty() ? "latest" : b.which);
+  const backup::Entry e = Pick(repo, b, b.which);
   json j = backup::EntryJson(e);
   std::optional<backup::Manifest> m;
   if (e.parts.count("manifest")) {
@@ -143,8 +160,7 @@ int Status(BackupCommands& b) {
 
 int Delete(BackupCommands& b) {
   restic::Restic repo(b.repo);
-  auto all = Backups(repo, b);
-  const backup::Entry& e = backup::Resolve(all, b.which);
+  const backup::Entry e = Pick(repo, b, b.which);
   if (e.status == "running")
     Fail("backup " + e.timestamp + " is being made right now; it can be deleted once it ended");
   repo.Forget(e.snapshots, b.prune);
@@ -159,7 +175,7 @@ int Delete(BackupCommands& b) {
 
 int Forget(BackupCommands& b) {
   restic::Restic repo(b.repo);
-  auto all = Backups(repo, b);
+  auto all = Backups(repo, b, true);  // never another install's backups
   auto gone = backup::ToForget(all, b.keep_last);
   std::vector<std::string> ids;
   for (const auto& e : gone) ids.insert(ids.end(), e.snapshots.begin(), e.snapshots.end());
@@ -224,8 +240,7 @@ int Passwd(BackupCommands& b) {
 
 int Export(BackupCommands& b) {
   restic::Restic repo(b.repo);
-  auto all = Backups(repo, b);
-  const backup::Entry& e = backup::Resolve(all, b.which.empty() ? "latest" : b.which);
+  const backup::Entry e = Pick(repo, b, b.which);
   backup::Manifest m = backup::ReadManifest(repo, e);
   uint64_t size = backup::ExportBackup(repo, e, m, b.output);
   if (b.json)

@@ -72,15 +72,18 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
   std::optional<Install> in;
   bool data_swapped = false, db_swapped = false;
   try {
+    const bool fresh = IsEmptyOrMissing(dir);
     std::unique_ptr<RestoreSource> source = [&] {
       Step step(rep, "choose backup");
-      auto src = NamesFile(o.which) ? FromFile(o.which) : FromRepository(repo, o.which, dir);
+      // `latest` is among this install's backups (a repository may hold several installs').
+      const std::string project =
+          fresh || NamesFile(o.which) ? "" : LoadInstall(dir, "target", "", o.project, ProcessEnv()).project_name;
+      auto src = NamesFile(o.which) ? FromFile(o.which) : FromRepository(repo, o.which, dir, project);
       step.Done(src->Describe() + ", release " + src->manifest().version);
       return src;
     }();
     const backup::Manifest& m = source->manifest();
     rep.from = source->Describe();
-    const bool fresh = IsEmptyOrMissing(dir);
     if (fresh && o.dry_run) {
       rep.Check("install", true, dir + " holds no install: a restore creates it from the backup's configuration (" +
                                      Joined(m.config) + ") and starts it");

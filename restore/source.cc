@@ -19,7 +19,8 @@ namespace {
 
 class RepoSource : public RestoreSource {
  public:
-  RepoSource(const restic::Repo& repo, const std::string& which, const std::string& dir) : repo_(repo) {
+  RepoSource(const restic::Repo& repo, const std::string& which, const std::string& dir, const std::string& project)
+      : repo_(repo) {
     // A stale lock would stop `restic restore`: cleared beside the listing.
     auto unlocking = std::async(std::launch::async, [this] { repo_.UnlockStale(); });
     auto snaps = repo_.SnapshotsIfAny({backup::kTag});
@@ -27,6 +28,8 @@ class RepoSource : public RestoreSource {
     if (!snaps) BadInput("there is no restic repository at " + repo_.repo().where());
     auto holder = JobLock::Holder(JobLockPath(dir));
     auto all = backup::Group(*snaps, holder ? backup::ParseRunning(*holder) : std::nullopt);
+    const bool latest = which.empty() || which == "latest";
+    if (latest && !project.empty()) all = backup::OfProject(all, project);  // an ID names any install's
     entry_ = backup::Resolve(all, which.empty() ? "latest" : which);
     if (entry_.status != "ready")
       BadInput("backup " + entry_.timestamp + " (" + entry_.id + ") is " + entry_.status +
@@ -91,8 +94,8 @@ bool NamesFile(const std::string& which) {
 }
 
 std::unique_ptr<RestoreSource> FromRepository(const restic::Repo& repo, const std::string& which,
-                                              const std::string& install_dir) {
-  return std::make_unique<RepoSource>(repo, which, install_dir);
+                                              const std::string& install_dir, const std::string& project) {
+  return std::make_unique<RepoSource>(repo, which, install_dir, project);
 }
 
 std::unique_ptr<RestoreSource> FromFile(const std::string& path) {

@@ -28,8 +28,10 @@ class RestoreSource {
 
 // A ready backup of the repository: ID | TIMESTAMP | latest. `install_dir`: whose job lock says
 // which backup is running. Throws mig::Error (input) for a failed or running backup.
+// `project`: the install's compose project ("" for a folder without an install): `latest` is
+// among its backups.
 std::unique_ptr<RestoreSource> FromRepository(const restic::Repo& repo, const std::string& which,
-                                              const std::string& install_dir);
+                                              const std::string& install_dir, const std::string& project);
 // An exported file, checked member by member before anything is read from it.
 std::unique_ptr<RestoreSource> FromFile(const std::string& path);
 

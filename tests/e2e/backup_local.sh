@@ -157,6 +157,17 @@ check "the database is stopped again afterwards" test -z "$(pg_container "$INST"
 compose_in "$INST" up -d postgres >/dev/null 2>&1
 wait_healthy "$INST"
 
+# --- another install backing up into the same repository: its backups stay apart
+compose_in "$OTHER" up -d postgres >/dev/null 2>&1
+wait_healthy "$OTHER"
+capture other "$BIN/migrate" backup create --to-path "$OTHER" --json
+check "another install's backup into the same repository: exit 0" test "$rc" -eq 0
+other_id=$(json "$work/other.out" 'j["id"]')
+capture mine mig backup list --json
+check "this install's list leaves the other's backup out" test "$(json "$work/mine.out" '[e["id"] for e in j].count("'"$other_id"'")')" = 0
+capture theirs "$BIN/migrate" backup list --to-path "$OTHER" --json
+check "the other install's list holds only its own" test "$(json "$work/theirs.out" '[e["id"] for e in j]')" = "['$other_id']"
+
 # --- delete, forget, check
 capture del mig backup delete "$id1"
 check "delete exits 0" test "$rc" -eq 0
@@ -167,6 +178,10 @@ capture forget mig backup forget --keep-last 0 --prune --json
 check "forget exits 0" test "$rc" -eq 0
 capture afterforget mig backup list --json
 check "forget --keep-last 0 keeps the last ready backup" test "$(json "$work/afterforget.out" '[e["status"] for e in j]')" = "['ready']"
+check "forget never touches another install's backups" test "$("$BIN/migrate" backup list --to-path "$OTHER" --json </dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1
+capture fresh_latest env TO_PATH="$WORK/empty-folder" "$BIN/migrate" restore latest --yes
+check "restore latest into an empty folder, with two installs' backups: exit 2" test "$rc" -eq 2
+check "it names the installs and asks for an id" grep -q "backups of several installs" "$work/fresh_latest.err"
 capture chk mig backup check
 check "check of a sound repository: exit 0" test "$rc" -eq 0
 
