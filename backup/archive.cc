@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/fd.h"
+#include "core/io.h"
 
 namespace fs = std::filesystem;
 
@@ -156,13 +157,7 @@ void CopyFile(const std::string& path, const std::function<void(const char*, siz
   Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) Fail("cannot read " + path + ": " + ErrnoString());
   std::vector<char> buf(1 << 20);
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) Fail("cannot read " + path + ": " + ErrnoString());
-    if (n == 0) break;
-    out(buf.data(), static_cast<size_t>(n));
-  }
+  for (size_t n; (n = ReadFd(fd.get(), buf.data(), buf.size(), path.c_str())) > 0;) out(buf.data(), n);
 }
 
 // data/ from the disk into the archive, every entry with its attributes.

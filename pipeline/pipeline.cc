@@ -15,6 +15,7 @@
 #include "core/timer.h"
 #include "core/progress.h"
 #include "install/install.h"
+#include "pipeline/confirm.h"
 #include "pipeline/dns_hook.h"
 #include "pipeline/lock.h"
 #include "pipeline/merge_step.h"
@@ -34,12 +35,8 @@ namespace {
 
 // Asks once on a terminal; --yes or no terminal: go on.
 void Confirm(const Options& o, const Report& rep, const Sides& s) {
-  if (o.yes || !::isatty(STDIN_FILENO)) return;
-  std::cerr << "Migrate " << rep.from << " into " << s.to.dir << " (its data/ is merged"
-            << (o.skip_db ? "" : ", its database " + s.to.pg.db + " replaced") << ")? [y/N] ";
-  std::string answer;
-  std::getline(std::cin, answer);
-  if (answer != "y" && answer != "Y" && answer != "yes") BadUsage("cancelled: nothing was changed");
+  ConfirmOrCancel(o.yes, "Migrate " + rep.from + " into " + s.to.dir + " (its data/ is merged" +
+                             (o.skip_db ? "" : ", its database " + s.to.pg.db + " replaced") + ")");
 }
 
 // The dry run: the plan of each part, nothing changed.

@@ -1,7 +1,5 @@
 #include "restore/restore.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <future>
 #include <iostream>
@@ -18,6 +16,7 @@
 #include "docker/docker.h"
 #include "install/install.h"
 #include "install/stack.h"
+#include "pipeline/confirm.h"
 #include "pipeline/replay_step.h"
 #include "pipeline/run_dir.h"
 #include "pipeline/safety_copy.h"
@@ -35,14 +34,6 @@ bool IsEmptyOrMissing(const std::string& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return true;
   return fs::is_directory(dir, ec) && fs::is_empty(dir, ec);
-}
-
-void Confirm(const RestoreOptions& o, const std::string& what) {
-  if (o.yes || !::isatty(STDIN_FILENO)) return;
-  std::cerr << what << "? [y/N] ";
-  std::string answer;
-  std::getline(std::cin, answer);
-  if (answer != "y" && answer != "Y" && answer != "yes") BadUsage("cancelled: nothing was changed");
 }
 
 std::string Seconds(double s) {
@@ -109,7 +100,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     };
     if (!fresh) load();
     if (!o.dry_run)
-      Confirm(o, "Replace " + dir + "'s data/ and database with " + source->Describe() +
+      ConfirmOrCancel(o.yes, "Replace " + dir + "'s data/ and database with " + source->Describe() +
                      (o.with_config ? " (and its .env and custom.env)" : ""));
     std::optional<JobLock> lock;
     if (!o.dry_run) {
