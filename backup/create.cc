@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -35,8 +36,7 @@ std::string NewId(const std::vector<Entry>& existing) {
   for (;;) {
     char buf[16];
     std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
-    bool taken = std::any_of(existing.begin(), existing.end(), [&](const Entry& e) { return e.id == buf; });
-    if (!taken) return buf;
+    if (!Taken(existing, buf, "")) return buf;
   }
 }
 
@@ -44,8 +44,7 @@ std::string NewId(const std::vector<Entry>& existing) {
 std::string UniqueTimestamp(const std::vector<Entry>& existing) {
   for (;;) {
     std::string ts = TimestampNow();
-    bool taken = std::any_of(existing.begin(), existing.end(), [&](const Entry& e) { return e.timestamp == ts; });
-    if (!taken) return ts;
+    if (!Taken(existing, "", ts)) return ts;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }
@@ -119,12 +118,11 @@ struct OpenDb {
   }
 };
 
-// The database part: pg_dump in the container, streamed into `restic backup --stdin`.
-DbPart BackupDatabase(OpenDb& d, const restic::Restic& repo, const restic::SnapshotMeta& meta,
-                      SharedProgress& progress) {
+// The database part: pg_dump in the container, streamed into a `restic backup --stdin` that
+// is ready to read.
+DbPart BackupDatabase(OpenDb& d, restic::StdinBackup& out, SharedProgress& progress) {
   db::LiveDump& dump = d.dump;
   DbPart p = d.part;
-  auto out = repo.BackupStdin("db.dump", meta);
   dump.Start();
   std::vector<char> buf(1 << 20);
   for (;;) {
@@ -132,15 +130,15 @@ DbPart BackupDatabase(OpenDb& d, const restic::Restic& repo, const restic::Snaps
     try {
       n = dump.Read(buf.data(), buf.size());
     } catch (...) {
-      out->Abort();  // never a snapshot of a dump cut short
+      out.Abort();  // never a snapshot of a dump cut short
       throw;
     }
     if (n == 0) break;
     try {
-      out->write(buf.data(), n);
+      out.write(buf.data(), n);
     } catch (const Error&) {
       dump.Abort();
-      out->Finish();  // restic stopped: its error is the cause
+      out.Finish();  // restic stopped: its error is the cause
       throw;
     }
     p.dump_bytes += n;
@@ -149,14 +147,135 @@ DbPart BackupDatabase(OpenDb& d, const restic::Restic& repo, const restic::Snaps
   try {
     p.state = dump.End();
   } catch (const Error&) {
-    out->Abort();  // never a snapshot of a dump cut short
+    out.Abort();  // never a snapshot of a dump cut short
     throw;
   }
-  p.snapshot = out->Finish().snapshot_id;
+  p.snapshot = out.Finish().snapshot_id;
   return p;
 }
 
+struct Cancelled {};  // thrown from the files part's progress to stop its restic
+
+// The two parts of one backup under one id and timestamp, each on a thread of its own that
+// outlives its restic: data/ and the configuration (`restic backup`), and the database (a
+// `restic backup --stdin` started at once, fed once Go hands it the open database). Started
+// before the repository's listing has answered, so that restic's key derivation and index
+// overlap it and the stack's preparation; Discard drops them when the listing says they
+// cannot stay.
+class Parts {
+ public:
+  Parts(const Install& in, const restic::Restic& repo, const Manifest& m, std::vector<std::string> paths,
+        SharedProgress& progress)
+      : in_(in),
+        repo_(repo),
+        id_(m.id),
+        ts_(m.timestamp),
+        project_(m.project),
+        host_(m.host),
+        paths_(std::move(paths)),
+        progress_(progress) {}
+  ~Parts() { Stop(); }
+
+  void StartFiles() {
+    files_ = std::thread([this] {
+      try {
+        files_sum_ = repo_.Backup(in_.dir, paths_, Meta("files"), [this](const restic::BackupStatus& st) {
+          if (cancel_) throw Cancelled{};
+          progress_.Files(st);
+        });
+      } catch (const Cancelled&) {
+      } catch (...) {
+        files_error_ = std::current_exception();
+      }
+    });
+  }
+  void StartDb() {
+    has_db_ = true;
+    db_ = std::thread([this, go = go_.get_future()]() mutable {
+      try {
+        auto out = repo_.BackupStdin("db.dump", Meta("db"));
+        OpenDb* d = go.get();
+        if (!d) return;  // dropped: restic killed, no snapshot
+        db_part_ = BackupDatabase(*d, *out, progress_);
+      } catch (...) {
+        db_error_ = std::current_exception();
+      }
+    });
+  }
+  // The database is open and the parts stay: the dump starts.
+  void Go(OpenDb& d) { Release(&d); }
+  // Waits for both parts.
+  void Join() {
+    Release(nullptr);
+    if (files_.joinable()) files_.join();
+    if (db_.joinable()) db_.join();
+  }
+  // Stops both parts and forgets a files snapshot already written: nothing of them stays.
+  void Discard() {
+    Stop();
+    if (files_sum_.snapshot_id.empty()) return;
+    try {
+      repo_.Forget({files_sum_.snapshot_id}, false);
+    } catch (const std::exception& e) {
+      TheLog().warn("could not forget snapshot " + files_sum_.snapshot_id.substr(0, 8) +
+                    " of a dropped start: " + e.what());
+    }
+  }
+  // The parts' results into the manifest; returns the first error in words ("" when both
+  // parts ended well).
+  std::string Fill(Manifest& m) const {
+    m.files = files_sum_.total_files;
+    m.bytes = files_sum_.total_bytes;
+    m.files_snapshot = files_sum_.snapshot_id;
+    if (has_db_ && !db_error_) m.db = db_part_;
+    for (const auto& e : {db_error_, files_error_}) {
+      if (!e) continue;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        return x.what();
+      } catch (...) {
+        return "an unexpected error";  // never `ready` for a part that did not end well
+      }
+    }
+    return "";
+  }
+
+ private:
+  restic::SnapshotMeta Meta(const char* part) const {
+    return {PartTags(id_, ts_, part, project_), ResticTime(ts_), host_};
+  }
+  void Release(OpenDb* d) {
+    if (released_) return;
+    released_ = true;
+    go_.set_value(d);
+  }
+  void Stop() {
+    cancel_ = true;
+    Join();
+  }
+
+  const Install& in_;
+  const restic::Restic& repo_;
+  std::string id_, ts_, project_, host_;
+  std::vector<std::string> paths_;
+  SharedProgress& progress_;
+  std::atomic<bool> cancel_{false};
+  std::promise<OpenDb*> go_;
+  bool released_ = false, has_db_ = false;
+  std::thread files_, db_;
+  restic::BackupSummary files_sum_;
+  DbPart db_part_;
+  std::exception_ptr files_error_, db_error_;
+};
+
 }  // namespace
+
+bool Taken(const std::vector<Entry>& existing, const std::string& id, const std::string& timestamp) {
+  return std::any_of(existing.begin(), existing.end(), [&](const Entry& e) {
+    return (!id.empty() && e.id == id) || (!timestamp.empty() && e.timestamp == timestamp);
+  });
+}
 
 std::vector<std::string> ConfigFiles(const std::string& dir) {
   std::vector<std::string> out;
@@ -189,40 +308,6 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   m.migrate_version = MIGRATE_VERSION;
   m.restic_version = repo.version().text();
 
-  // The repository is asked (and made when there is none) while the install's stack is.
-  auto asked = std::async(std::launch::async, [&repo] {
-    // A stale lock (a restic killed with its backup) would stop the parts' restic: cleared
-    // beside the listing.
-    auto unlocking = std::async(std::launch::async, [&repo] { repo.UnlockStale(); });
-    auto snaps = repo.SnapshotsIfAny({kTag});
-    unlocking.wait();
-    const bool created = !snaps;
-    if (created) repo.Init();
-    return std::make_pair(created, Group(snaps ? *snaps : std::vector<restic::Snapshot>{}, std::nullopt));
-  });
-  docker::Stack stack(docker::DetectCompose(), in.dir, in.project.file, in.project_name);
-  StopDbAgain db_again{stack, in.db_service};
-  PausedServices paused(stack);
-  std::optional<OpenDb> database;
-  try {
-    std::string container;
-    if (!in.db_service.empty()) container = EnsureDbRunning(stack, in, o.wait_seconds, db_again.started);
-    if (o.suspend) {
-      paused.Pause(RunningServices(stack, in.db_service), "for the backup");
-      m.suspended = paused.paused();
-    }
-    if (!container.empty()) database.emplace(in, container);
-  } catch (...) {
-    asked.wait();
-    throw;
-  }
-  auto [created, existing] = asked.get();  // of every install: timestamps unique in the repository
-  if (created) TheLog().info("created a restic repository at " + repo.repo().where());
-  m.timestamp = UniqueTimestamp(existing);
-  m.id = NewId(existing);
-  lock.Describe(RunningDescription({m.id, m.timestamp}));
-  TheLog().info("backup " + m.timestamp + " (id " + m.id + ") of " + in.dir + " into " + repo.repo().where());
-
   m.config = ConfigFiles(in.dir);
   for (const auto& f : m.config)
     if (fs::is_symlink(in.dir + "/" + f, ec))
@@ -230,43 +315,77 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
                "its content; not supported yet (make it a file)");
   std::vector<std::string> paths = m.config;
   if (fs::is_directory(in.data_dir())) paths.insert(paths.begin(), "data");
+  m.timestamp = TimestampNow();
+  m.id = NewId({});
+  lock.Describe(RunningDescription({m.id, m.timestamp}));
 
-  const std::string when = ResticTime(m.timestamp);
-  SharedProgress progress(o.progress);
-  std::exception_ptr files_error, db_error;
-  std::thread files([&] {
-    try {
-      auto sum = repo.Backup(in.dir, paths, {PartTags(m.id, m.timestamp, "files", m.project), when, m.host},
-                             [&](const restic::BackupStatus& st) { progress.Files(st); });
-      m.files = sum.total_files;
-      m.bytes = sum.total_bytes;
-      m.files_snapshot = sum.snapshot_id;
-    } catch (...) {
-      files_error = std::current_exception();
-    }
+  // The repository is asked (and made when there is none) while the install's stack is
+  // prepared and the parts' restic start under this id and timestamp (docs/backup.md).
+  // Stale restic locks: a job on this install that was killed left its restic's, cleared
+  // beside the listing (`restic unlock` pays restic's key derivation: not on every run); a
+  // stale exclusive lock of anything else stops the parts' restic, which clear it and start
+  // again (Restic::Backup, BackupStdin).
+  const bool unlock = !lock.abandoned().empty();
+  if (unlock)
+    TheLog().warn("the last job on " + in.dir + " did not end (" + lock.abandoned() + "): clearing stale restic locks");
+  auto asked = std::async(std::launch::async, [&repo, unlock] {
+    auto unlocking = std::async(unlock ? std::launch::async : std::launch::deferred, [&repo] { repo.UnlockStale(); });
+    auto snaps = repo.SnapshotsIfAny({kTag});
+    if (unlock) unlocking.wait();
+    const bool created = !snaps;
+    if (created) repo.Init();
+    return std::make_pair(created, Group(snaps ? *snaps : std::vector<restic::Snapshot>{}, std::nullopt));
   });
-  if (database) {
-    try {
-      m.db = BackupDatabase(*database, repo, {PartTags(m.id, m.timestamp, "db", m.project), when, m.host}, progress);
-    } catch (...) {
-      db_error = std::current_exception();
+  SharedProgress progress(o.progress);
+  const bool with_db = !in.db_service.empty();
+  std::optional<OpenDb> database;  // outlives the parts, which read it
+  auto parts = std::make_unique<Parts>(in, repo, m, paths, progress);
+  if (with_db) parts->StartDb();
+  if (!o.suspend) parts->StartFiles();
+  docker::Stack stack(docker::DetectCompose(), in.dir, in.project.file, in.project_name);
+  StopDbAgain db_again{stack, in.db_service};
+  PausedServices paused(stack);
+  try {
+    std::string container;
+    if (with_db) container = EnsureDbRunning(stack, in, o.wait_seconds, db_again.started);
+    if (o.suspend) {
+      paused.Pause(RunningServices(stack, in.db_service), "for the backup");
+      m.suspended = paused.paused();
+      parts->StartFiles();
     }
+    if (!container.empty()) database.emplace(in, container);
+  } catch (...) {
+    parts->Discard();
+    asked.wait();
+    throw;
   }
-  files.join();
+  std::pair<bool, std::vector<Entry>> listing;
+  try {
+    listing = asked.get();  // of every install: timestamps unique in the repository
+  } catch (...) {
+    parts->Discard();
+    throw;
+  }
+  const auto& [created, existing] = listing;
+  if (created) TheLog().info("created a restic repository at " + repo.repo().where());
+  if (created || Taken(existing, m.id, m.timestamp)) {
+    // The parts started into no repository, or under an id or a timestamp the repository
+    // already has: dropped, and started again under new ones.
+    parts->Discard();
+    m.timestamp = UniqueTimestamp(existing);
+    m.id = NewId(existing);
+    lock.Describe(RunningDescription({m.id, m.timestamp}));
+    parts = std::make_unique<Parts>(in, repo, m, paths, progress);
+    if (with_db) parts->StartDb();
+    parts->StartFiles();
+  }
+  TheLog().info("backup " + m.timestamp + " (id " + m.id + ") of " + in.dir + " into " + repo.repo().where());
+  if (database) parts->Go(*database);
+  parts->Join();
   progress.Done();
 
   // What went wrong first, in words; the services are put back before the manifest is written.
-  std::string error;
-  for (auto* e : {&db_error, &files_error}) {
-    if (!*e || !error.empty()) continue;
-    try {
-      std::rethrow_exception(*e);
-    } catch (const std::exception& x) {
-      error = x.what();
-    } catch (...) {
-      error = "an unexpected error";  // never `ready` for a part that did not end well
-    }
-  }
+  std::string error = parts->Fill(m);
   try {
     paused.StartAgain();
   } catch (const Error& e) {
@@ -275,7 +394,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   m.finished = UtcNow();
   m.status = error.empty() ? "ready" : "failed";
   m.error = error;
-  auto w = repo.BackupStdin("manifest.json", {ManifestTags(m), when, m.host});
+  auto w = repo.BackupStdin("manifest.json", {ManifestTags(m), ResticTime(m.timestamp), m.host});
   const std::string text = ToJson(m).dump(2) + "\n";
   w->write(text.data(), text.size());
   w->Finish();

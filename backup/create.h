@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "backup/catalog.h"
 #include "backup/manifest.h"
 #include "core/progress.h"
 #include "install/install.h"
@@ -20,6 +21,9 @@ struct CreateOptions {
 // The install's top-level files kept as its configuration (VERSION, the compose file, .env,
 // custom.env, a legacy install's other root files), sorted; never an exported backup.tar.
 std::vector<std::string> ConfigFiles(const std::string& dir);
+
+// Whether a backup in `existing` already has this id or this timestamp ("" matches nothing).
+bool Taken(const std::vector<Entry>& existing, const std::string& id, const std::string& timestamp);
 
 // Makes one backup of `in` in the repository (made when it has none) and returns its manifest,
 // status ready. A failure once the backup has its id still writes its manifest, status failed

@@ -49,6 +49,7 @@ JobLock::JobLock(const std::string& path, const std::string& refusal) : path_(pa
     std::string who = ReadAll(fd);
     Fail(refusal + " (" + (who.empty() ? "it holds " + path : who) + ")");
   }
+  abandoned_ = ReadAll(fd);
   Describe("a job");
 }
 

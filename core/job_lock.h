@@ -24,6 +24,9 @@ class JobLock {
   // Says who holds it now (one line, e.g. `backup 3fa85f64 2026-11-30t21-00-00`): written into
   // the file for Holder().
   void Describe(const std::string& who);
+  // What the previous holder said about itself when it never let go (killed, crashed): "" when
+  // the last job ended, or none ran. Its own locks elsewhere (restic's) may then be stale.
+  const std::string& abandoned() const { return abandoned_; }
 
   // What the holder of the lock at `path` said about itself, or nullopt when nobody holds it.
   static std::optional<std::string> Holder(const std::string& path);
@@ -31,6 +34,7 @@ class JobLock {
  private:
   std::string path_;
   Fd fd_;
+  std::string abandoned_;
 };
 
 }  // namespace mig

@@ -31,3 +31,21 @@ TEST_CASE("job lock: a second job is refused naming the first, and a released lo
   JobLock again(path, "refused");
   CHECK(JobLock::Holder(path));
 }
+
+TEST_CASE("job lock: a holder that never let go (killed) is named to the next one") {
+  TempDir tmp("joblock-test");
+  const std::string path = tmp.path() + "/.lock";
+  {
+    JobLock first(path, "refused");
+    CHECK(first.abandoned().empty());  // none ran before
+    first.Describe("backup 3fa85f64 2026-11-30t21-00-00");
+  }
+  {
+    JobLock second(path, "refused");
+    CHECK(second.abandoned().empty());  // the first ended and let go
+  }
+  // kill -9: the kernel drops the lock and the description stays, as written here by hand.
+  WriteFileAtomic(path, "backup 3fa85f64 2026-11-30t21-00-00, pid 4242, since 2026-11-30T21:00:00Z\n");
+  JobLock third(path, "refused");
+  CHECK(third.abandoned() == "backup 3fa85f64 2026-11-30t21-00-00, pid 4242, since 2026-11-30T21:00:00Z");
+}

@@ -1,6 +1,8 @@
 #include "restic/restic.h"
 
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <regex>
 #include <thread>
 
@@ -38,7 +40,8 @@ std::string FatalLine(const std::string& err) {
 }
 
 // Reads restic's stdout lines on a thread of its own (its status lines must never block it
-// while we feed its stdin), keeping the summary.
+// while we feed its stdin), keeping the summary and noting restic's first status line: restic
+// prints it once it holds its lock and has read the index, i.e. when it is ready to read.
 class Pipe : public StdinBackup {
  public:
   Pipe(std::unique_ptr<Proc> proc, Repo repo, std::string what)
@@ -51,9 +54,11 @@ class Pipe : public StdinBackup {
           std::optional<BackupSummary> sum;
           ParseBackupLine(line, st, sum);
           if (sum) summary_ = sum;
+          if (st || sum) Note(started_);
         }
       } catch (...) {  // Finish() then finds no summary and names restic's failure
       }
+      Note(ended_);
     });
   }
   ~Pipe() override {
@@ -65,6 +70,19 @@ class Pipe : public StdinBackup {
     } catch (...) {
       if (reader_.joinable()) reader_.join();
     }
+  }
+  // Waits until restic is ready to read (true), has ended without (false), or `limit` passed
+  // (true: a restic that prints no status before its input is read as it comes).
+  bool AwaitStart(std::chrono::seconds limit) {
+    std::unique_lock<std::mutex> g(mu_);
+    cv_.wait_for(g, limit, [this] { return started_ || ended_; });
+    return started_ || !ended_;
+  }
+  // Why restic ended before it was ready.
+  Diagnosis Ended() {
+    reader_.join();
+    proc_->wait();
+    return Diagnose(proc_->err_text());
   }
   void write(const char* buf, size_t len) override { proc_->write(buf, len); }
   BackupSummary Finish() override {
@@ -81,11 +99,19 @@ class Pipe : public StdinBackup {
   }
 
  private:
+  void Note(bool& flag) {
+    std::lock_guard<std::mutex> g(mu_);
+    flag = true;
+    cv_.notify_all();
+  }
   std::unique_ptr<Proc> proc_;
   Repo repo_;
   std::string what_;
   std::thread reader_;
   std::optional<BackupSummary> summary_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool started_ = false, ended_ = false;
 };
 
 }  // namespace
@@ -256,6 +282,20 @@ std::vector<std::string> Restic::Argv(const std::vector<std::string>& args) cons
   return a;
 }
 
+bool Restic::AgainAfterLock(const Diagnosis& d, int attempt) const {
+  if (d.kind != Failure::kLocked) return false;
+  if (attempt == 0) {
+    TheLog().file_only("restic: the repository is locked (" + d.detail + "); clearing stale locks");
+    host_->Run(Argv({"unlock"}), {}, std::chrono::seconds(120));
+    return true;
+  }
+  if (attempt < 30) {  // a live lock: a short job ends soon
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    return true;
+  }
+  return false;
+}
+
 ProcResult Restic::Call(const std::vector<std::string>& args, const std::string& what,
                         std::chrono::seconds timeout) const {
   version();
@@ -263,16 +303,7 @@ ProcResult Restic::Call(const std::vector<std::string>& args, const std::string&
     ProcResult r = host_->Run(Argv(args), {}, timeout);
     if (r.ok()) return r;
     Diagnosis d = Diagnose(r.err);
-    if (d.kind == Failure::kLocked && attempt == 0) {
-      TheLog().file_only("restic: the repository is locked (" + d.detail + "); clearing stale locks");
-      host_->Run(Argv({"unlock"}), {}, std::chrono::seconds(120));
-      continue;
-    }
-    if (d.kind == Failure::kLocked && attempt < 30) {  // a live lock: a short job ends soon
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      continue;
-    }
-    Throw(d, repo_, what);
+    if (!AgainAfterLock(d, attempt)) Throw(d, repo_, what);
   }
 }
 
@@ -322,29 +353,37 @@ BackupSummary Restic::Backup(const std::string& dir, const std::vector<std::stri
   args.insert(args.end(), paths.begin(), paths.end());
   std::vector<std::string> argv{"env", "-C", dir};
   for (const auto& a : Argv(args)) argv.push_back(a);
-  auto proc = host_->Start(argv, Proc::kStdout | Proc::kDieWithUs);
-  std::optional<BackupSummary> summary;
-  std::string line;
-  while (proc->read_line(line)) {
-    std::optional<BackupStatus> st;
-    ParseBackupLine(line, st, summary);
-    if (st && progress) progress(*st);
+  for (int attempt = 0;; ++attempt) {
+    auto proc = host_->Start(argv, Proc::kStdout | Proc::kDieWithUs);
+    std::optional<BackupSummary> summary;
+    std::string line;
+    while (proc->read_line(line)) {
+      std::optional<BackupStatus> st;
+      ParseBackupLine(line, st, summary);
+      if (st && progress) progress(*st);
+    }
+    int code = proc->wait();
+    // restic exits 3 when some files could not be read: the snapshot is incomplete.
+    if (code == 3)
+      Fail("restic could not read every file of " + dir + " (" + FatalLine(proc->err_text()) +
+           "): the backup would be incomplete");
+    if (code == 0 && summary) return *summary;
+    Diagnosis d = Diagnose(proc->err_text());
+    if (!AgainAfterLock(d, attempt)) Throw(d, repo_, "back up " + dir);
   }
-  int code = proc->wait();
-  // restic exits 3 when some files could not be read: the snapshot is incomplete.
-  if (code == 3)
-    Fail("restic could not read every file of " + dir + " (" + FatalLine(proc->err_text()) +
-         "): the backup would be incomplete");
-  if (code != 0 || !summary) Throw(Diagnose(proc->err_text()), repo_, "back up " + dir);
-  return *summary;
 }
 
 std::unique_ptr<StdinBackup> Restic::BackupStdin(const std::string& name, const SnapshotMeta& meta) const {
   version();
   std::vector<std::string> args{"backup", "--json", "--stdin", "--stdin-filename", name};
   for (const auto& a : MetaArgs(meta)) args.push_back(a);
-  return std::make_unique<Pipe>(host_->Start(Argv(args), Proc::kStdin | Proc::kStdout | Proc::kDieWithUs), repo_,
-                                "store " + name);
+  for (int attempt = 0;; ++attempt) {
+    auto pipe = std::make_unique<Pipe>(host_->Start(Argv(args), Proc::kStdin | Proc::kStdout | Proc::kDieWithUs),
+                                       repo_, "store " + name);
+    if (pipe->AwaitStart(std::chrono::seconds(60))) return pipe;
+    Diagnosis d = pipe->Ended();
+    if (!AgainAfterLock(d, attempt)) Throw(d, repo_, "store " + name);
+  }
 }
 
 std::unique_ptr<Proc> Restic::Dump(const std::string& snapshot, const std::string& path) const {

@@ -102,10 +102,16 @@ class Restic {
   std::vector<Snapshot> Snapshots(const std::vector<std::string>& tags) const;
   // The same, or nullopt when there is no repository yet (one restic call for both questions).
   std::optional<std::vector<Snapshot>> SnapshotsIfAny(const std::vector<std::string>& tags) const;
-  // `restic backup` of `paths` (relative to `dir`, so that the snapshot's tree starts there).
+  // `restic backup` of `paths` (relative to `dir`, so that the snapshot's tree starts there);
+  // locks handled as Call handles them. An exception thrown by `progress` stops restic (no
+  // snapshot, unless it had written it already).
   BackupSummary Backup(const std::string& dir, const std::vector<std::string>& paths, const SnapshotMeta& meta,
                        const std::function<void(const BackupStatus&)>& progress = {}) const;
-  // `restic backup --stdin --stdin-filename NAME`.
+  // `restic backup --stdin --stdin-filename NAME`, returned once restic is ready to read (it
+  // holds its lock and has read the index), so that a producer that cannot be replayed (a
+  // dump) is never started into a restic about to fail on a lock or a missing repository.
+  // Locks are handled as Call handles them. Call it from a thread that outlives the backup
+  // (restic is killed when the thread that started it ends).
   std::unique_ptr<StdinBackup> BackupStdin(const std::string& name, const SnapshotMeta& meta) const;
   // `restic dump SNAPSHOT PATH`: the file's bytes on the Proc's stdout.
   std::unique_ptr<Proc> Dump(const std::string& snapshot, const std::string& path) const;
@@ -133,6 +139,9 @@ class Restic {
                   std::chrono::seconds timeout = std::chrono::seconds(0)) const;
 
  private:
+  // After restic failed on a lock: whether to try again (stale locks cleared the first time, a
+  // live lock waited for up to 30 s).
+  bool AgainAfterLock(const Diagnosis& d, int attempt) const;
   Repo repo_;
   const Host* host_;
   mutable std::optional<Version> version_;

@@ -133,9 +133,11 @@ check "no restic outlives a killed backup" test -z "$(alive_restic)"
 check "no snapshot of the killed backup's dump" test "$(restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$killed,migrate:part=db")" = "[]"
 capture afterkill mig backup list --json
 check "after kill -9 nothing is listed running" test "$(json "$work/afterkill.out" '[e["status"] for e in j].count("running")')" = 0
-capture third mig backup create --json
+capture afterkill_create mig backup create --json
 check "the next backup after kill -9 works" test "$rc" -eq 0
-id3=$(json "$work/third.out" 'j["id"]')
+check "it says the killed one did not end" grep -q "the last job on .* did not end (backup $killed " "$work/afterkill_create.err"
+check "and the killed one's restic locks are gone" test -z "$(ls "$MIGRATE_REPO/locks")"
+id3=$(json "$work/afterkill_create.out" 'j["id"]')
 
 # --- a stale exclusive lock (a restic killed while it held one) is cleared, not waited for
 restic -r "$MIGRATE_REPO" check --read-data >/dev/null 2>&1 &
@@ -143,7 +145,8 @@ holder=$!
 for _ in $(seq 200); do [[ -n "$(ls "$MIGRATE_REPO/locks" 2>/dev/null)" ]] && break; sleep 0.02; done
 kill -9 "$holder"
 wait "$holder" 2>/dev/null || true
-check "a dead restic left its exclusive lock" test -n "$(ls "$MIGRATE_REPO/locks")"
+exclusive_locks() { for l in $(ls "$MIGRATE_REPO/locks"); do restic -r "$MIGRATE_REPO" cat lock "$l" --no-lock; done | grep -c '"exclusive": true' || true; }
+check "a dead restic left its exclusive lock" test "$(exclusive_locks)" -eq 1
 capture stale mig backup create --json
 check "backup create with a stale lock works" test "$rc" -eq 0
 [[ $rc -eq 0 ]] || cat "$work/stale.err"
