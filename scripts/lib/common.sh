@@ -105,11 +105,11 @@ compose_cmd() {
 # What building and testing migrate needs, all Debian packages.
 BUILD_PACKAGES=(g++ cmake ninja-build pkg-config libboost-dev libboost-filesystem-dev libyaml-cpp-dev
   nlohmann-json3-dev libcli11-dev libxxhash-dev libcurl4-openssl-dev catch2 librsync-dev libb2-dev libzstd-dev
-  libssh2-1-dev libarchive-dev)
+  libssh2-1-dev libarchive-dev libhowardhinnant-date-dev)
 # bind9-dnsutils: the rfc2136 DNS provider; awscli: the route53 one. bind9 (a DNS server) only for
 # the tests: scripts/rig/bind.sh.
 RUNTIME_PACKAGES=(docker.io docker-compose rsync postgresql-15 postgresql-client-15 busybox-static python3
-  python3-yaml curl util-linux bind9-dnsutils awscli restic)
+  python3-yaml curl util-linux bind9-dnsutils awscli restic tzdata)
 # Only the tests need these: a real sshd for the remote migration, clang's libFuzzer, iptables
 # (a port that drops connections, in a network namespace of the test's own), fish and tcsh (an
 # old server's user whose login shell is not POSIX), rclone (restic's REST backend).
