@@ -372,9 +372,11 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
     // The parts started into no repository, or under an id or a timestamp the repository
     // already has: dropped, and started again under new ones.
     parts->Discard();
-    m.timestamp = UniqueTimestamp(existing);
-    m.id = NewId(existing);
-    lock.Describe(RunningDescription({m.id, m.timestamp}));
+    if (!created) {  // a new repository has neither: the backup keeps the id and timestamp it announced
+      m.timestamp = UniqueTimestamp(existing);
+      m.id = NewId(existing);
+      lock.Describe(RunningDescription({m.id, m.timestamp}));
+    }
     parts = std::make_unique<Parts>(in, repo, m, paths, progress);
     if (with_db) parts->StartDb();
     parts->StartFiles();

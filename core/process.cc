@@ -47,6 +47,9 @@ struct InheritNothing : bp::extend::handler {
   template <typename Executor>
   void on_exec_setup(Executor&) const {
     if (die_with_us) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    sigset_t none;  // a program starts with no signal blocked (the daemon blocks SIGTERM for sigwait)
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) == 0) return;
     struct rlimit lim {};  // kernels before 5.11: one fcntl per descriptor (async-signal-safe)
     rlim_t top = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY ? lim.rlim_cur : 65536;
@@ -225,6 +228,8 @@ void Child::close_stdin() {
 
 int Child::in_fd() const { return impl_->has_in ? impl_->in.native_sink() : -1; }
 int Child::out_fd() const { return impl_->has_out ? impl_->out.native_source() : -1; }
+
+int Child::pid() const { return impl_->child.id(); }
 
 int Child::poll_exit() {
   std::error_code ec;

@@ -89,6 +89,7 @@ class Child : public Proc {
   int out_fd() const;
   // The exit code if the program has ended, else -1 (does not wait).
   int poll_exit();
+  int pid() const;
   int wait() override;
   void kill() override;
   std::string err_text() const override;

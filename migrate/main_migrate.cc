@@ -9,6 +9,7 @@
 #include "migrate/merge_dir.h"
 #include "migrate/dns_cmd.h"
 #include "migrate/backup_cmd.h"
+#include "migrate/daemon_cmd.h"
 #include "migrate/release.h"
 #include "core/log.h"
 #include "install/install.h"
@@ -96,6 +97,8 @@ int main(int argc, char** argv) {
     mig::AddDnsCommands(app, dns);
     mig::BackupCommands backups;
     mig::AddBackupCommands(app, backups);
+    mig::DaemonCommand daemon_cmd;
+    mig::AddDaemonCommand(app, daemon_cmd);
     mig::health::CheckOptions co;
     bool co_json = false;
     CLI::App* check = app.add_subcommand(
@@ -153,6 +156,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (mig::DnsChosen(dns)) return mig::RunDns(dns);
+    if (*daemon_cmd.cmd) return mig::RunDaemonCommand(daemon_cmd);
     if (mig::BackupChosen(backups)) {
       mig::TheLog().set_quiet(backups.quiet || backups.json);
       return mig::RunBackup(backups);

@@ -1,0 +1,264 @@
+#include "daemon/runner.h"
+
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+
+#include "backup/catalog.h"
+#include "core/error.h"
+#include "core/job_lock.h"
+#include "core/log.h"
+#include "core/process.h"
+#include "install/install.h"
+#include "restic/restic.h"
+
+namespace mig::daemon {
+
+namespace {
+
+// Why a job failed: the last line of its stderr that is not one of its JSON progress events.
+std::string Reason(const std::string& err) {
+  std::string reason;
+  size_t pos = 0;
+  while (pos < err.size()) {
+    size_t nl = err.find('\n', pos);
+    std::string line = err.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? err.size() : nl + 1;
+    if (!line.empty() && line[0] != '{') reason = line;
+  }
+  if (reason.rfind("error: ", 0) == 0) reason = reason.substr(7);
+  return reason.empty() ? "it failed without saying why" : reason;
+}
+
+std::string When(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+}  // namespace
+
+Daemon::Daemon(DaemonConfig config, std::string exe)
+    : config_(std::move(config)), exe_(std::move(exe)), journal_(config_.state_dir + "/jobs.jsonl") {}
+
+Daemon::~Daemon() {
+  Stop();
+  if (job_.joinable()) job_.join();
+}
+
+std::vector<std::string> Daemon::RepoArgs() const {
+  std::vector<std::string> a{"--to-path", config_.install, "--repo", config_.repo};
+  if (!config_.password_file.empty()) a.insert(a.end(), {"--password-file", config_.password_file});
+  for (const auto& o : config_.repo_options) a.insert(a.end(), {"--repo-option", o});
+  return a;
+}
+
+void Daemon::Recover() {
+  std::lock_guard<std::mutex> g(mu_);
+  for (const JobEvent& e : journal_.Unfinished()) {
+    journal_.Ended(e.seq, "failed", "the daemon stopped while it ran (killed or crashed)", true);
+    TheLog().warn("the " + e.kind + " " + e.timestamp + " started at " + e.at +
+                  " never ended (the daemon was killed or crashed): marked failed");
+    if (e.kind == "backup") ForgetPartial(e.id, e.timestamp);
+  }
+}
+
+void Daemon::ForgetPartial(const std::string& id, const std::string& timestamp) const {
+  if (id.empty()) return;
+  try {
+    restic::Restic repo({config_.repo, config_.password_file, config_.repo_options});
+    auto snaps = repo.Snapshots({"migrate:id=" + id});
+    std::vector<std::string> ids;
+    for (const auto& s : snaps) {
+      if (s.tag("migrate:part") == "manifest") return;  // it ended: its manifest says how
+      ids.push_back(s.id);
+    }
+    if (ids.empty()) return;
+    repo.Forget(ids, false);
+    TheLog().info("forgot the " + std::to_string(ids.size()) + " part(s) the interrupted backup " + timestamp +
+                  " had written");
+  } catch (const std::exception& x) {
+    TheLog().warn("could not forget the parts of the interrupted backup " + timestamp + ": " + x.what());
+  }
+}
+
+std::optional<std::pair<std::string, std::string>> Daemon::Running() const {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (running_) return running_;
+  }
+  if (auto h = JobLock::Holder(JobLockPath(config_.install))) {
+    if (auto r = backup::ParseRunning(*h)) return std::make_pair(std::string("backup"), r->timestamp);
+    return std::make_pair(h->substr(0, h->find(' ')), std::string());
+  }
+  return std::nullopt;
+}
+
+Answer Daemon::RequestBackup(const std::string& name) {
+  Answer a;
+  if (auto r = Running()) {
+    a.busy = true;
+    a.timestamp = r->second;
+    a.error = "a " + r->first + " is running" + (r->second.empty() ? "" : " (" + r->second + ")");
+    return a;
+  }
+  std::unique_lock<std::mutex> g(mu_);
+  if (stopping_) {
+    a.error = "the daemon is stopping";
+    return a;
+  }
+  if (running_) {  // asked at the same moment
+    a.busy = true;
+    a.timestamp = running_->second;
+    a.error = "a " + running_->first + " is running";
+    return a;
+  }
+  if (job_.joinable()) job_.join();  // the last job's thread has ended its work
+  running_ = std::make_pair(std::string("backup"), std::string());
+  std::vector<std::string> argv{exe_, "backup", "create", "--json", "--quiet"};
+  for (const auto& x : RepoArgs()) argv.push_back(x);
+  if (config_.backup.suspend) argv.push_back("--suspend");
+  if (!name.empty()) argv.insert(argv.end(), {"--name", name});
+  auto error = std::make_shared<std::string>();
+  job_ = std::thread([this, argv, error] {
+    // Started on this thread, which lives as long as the job: its program dies with it.
+    std::unique_ptr<Child> child;
+    try {
+      child = std::make_unique<Child>(argv, Proc::kStdout | Proc::kDieWithUs);
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> g2(mu_);
+      *error = e.what();
+      running_.reset();
+      cv_.notify_all();
+      return;
+    }
+    RunBackupJob(std::move(child), 0, "");
+  });
+  cv_.wait_for(g, std::chrono::seconds(60), [&] { return !running_ || !running_->second.empty(); });
+  if (running_ && !running_->second.empty()) {
+    a.accepted = true;
+    a.timestamp = running_->second;
+  } else {
+    a.error = error->empty() ? "the backup ended before it had a timestamp (see the daemon's log)" : *error;
+  }
+  return a;
+}
+
+void Daemon::RunBackupJob(std::unique_ptr<Child> child, uint64_t, std::string) {
+  const std::string lock_path = JobLockPath(config_.install);
+  const std::string pid_text = ", pid " + std::to_string(child->pid()) + ",";
+  std::string ts, id;
+  // Its timestamp and id: what it writes in the install's job lock once it holds it.
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       std::chrono::steady_clock::now() < until && child->poll_exit() < 0;) {
+    if (auto h = JobLock::Holder(lock_path); h && h->find(pid_text) != std::string::npos)
+      if (auto r = backup::ParseRunning(*h)) {
+        ts = r->timestamp, id = r->id;
+        break;
+      }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  uint64_t seq = 0;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    seq = journal_.Started("backup", ts, id, child->pid());
+    child_ = child.get();
+    if (!ts.empty()) running_->second = ts;
+    cv_.notify_all();
+  }
+  std::string out, line;
+  while (child->read_line(line)) out += line + "\n";
+  const int code = child->wait();
+  std::string status = "failed", error;
+  if (code == 0) {
+    try {
+      auto j = nlohmann::json::parse(out);
+      status = j.value("status", "failed");
+      ts = j.value("timestamp", ts);
+    } catch (const std::exception& e) {
+      error = std::string("its output is not JSON: ") + e.what();
+    }
+  } else {
+    error = Reason(child->err_text());
+    std::lock_guard<std::mutex> g(mu_);
+    if (stopping_) error = "the daemon was stopped while it ran";
+  }
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    journal_.Ended(seq, status, error);
+    child_ = nullptr;
+  }
+  if (status != "ready") ForgetPartial(id, ts);  // a killed one left parts without a manifest
+  if (status == "ready") {
+    TheLog().info("backup " + ts + " ready");
+    ApplyRetention();
+  } else {
+    TheLog().warn("backup " + (ts.empty() ? std::string("(no timestamp)") : ts) + " failed: " + error);
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  running_.reset();
+  cv_.notify_all();
+}
+
+void Daemon::ApplyRetention() {
+  std::vector<std::string> argv{exe_, "backup", "forget", "--json", "--keep-last",
+                                std::to_string(config_.backup.backupRetentionCount)};
+  for (const auto& x : RepoArgs()) argv.push_back(x);
+  try {
+    Child forget(argv, Proc::kStdout | Proc::kDieWithUs);
+    std::string out, line;
+    while (forget.read_line(line)) out += line;
+    if (forget.wait() != 0) {
+      TheLog().warn("retention (keep the last " + std::to_string(config_.backup.backupRetentionCount) +
+                    ") failed: " + Reason(forget.err_text()));
+      return;
+    }
+    auto j = nlohmann::json::parse(out);
+    const size_t gone = j.at("forgotten").size();
+    if (gone) TheLog().info("retention: forgot " + std::to_string(gone) + " backup(s), kept the last " +
+                            std::to_string(config_.backup.backupRetentionCount));
+  } catch (const std::exception& e) {
+    TheLog().warn(std::string("retention failed: ") + e.what());
+  }
+}
+
+void Daemon::Stop() {
+  std::lock_guard<std::mutex> g(mu_);
+  stopping_ = true;
+  if (child_) ::kill(child_->pid(), SIGTERM);  // migrate ends; its restic die with it
+  cv_.notify_all();
+}
+
+void Daemon::Run() {
+  std::unique_lock<std::mutex> g(mu_);
+  while (!stopping_) {
+    if (!config_.backup.enableRegularBackups) {
+      TheLog().info("regular backups are off (backupConfig.enableRegularBackups: false)");
+      cv_.wait(g, [&] { return stopping_; });
+      break;
+    }
+    const CronSchedule sched = ParseCron(config_.backup.backupFrequency);
+    const Zone zone = Zone::Load(config_.backup.timezone);
+    auto next = NextFire(sched, zone, std::chrono::system_clock::now());
+    if (!next) {
+      TheLog().warn("backupFrequency \"" + config_.backup.backupFrequency + "\" never fires within five years");
+      cv_.wait(g, [&] { return stopping_; });
+      break;
+    }
+    const auto at = std::chrono::time_point_cast<std::chrono::system_clock::duration>(*next);
+    if (cv_.wait_until(g, at, [&] { return stopping_; })) break;
+    g.unlock();
+    Answer a = RequestBackup("");
+    if (a.busy) TheLog().warn("scheduled backup at " + When(at) + " skipped: " + a.error);
+    else if (!a.accepted) TheLog().warn("scheduled backup at " + When(at) + " did not start: " + a.error);
+    else TheLog().info("scheduled backup " + a.timestamp + " started");
+    g.lock();
+  }
+  g.unlock();
+  if (job_.joinable()) job_.join();
+}
+
+}  // namespace mig::daemon
