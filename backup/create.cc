@@ -366,7 +366,11 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
     parts->Discard();
     throw;
   }
-  const auto& [created, existing] = listing;
+  auto& [created, existing] = listing;
+  // The early files part may already be in the listing: this backup, not a collision.
+  existing.erase(std::remove_if(existing.begin(), existing.end(),
+                                [&](const Entry& e) { return e.id == m.id && e.timestamp == m.timestamp; }),
+                 existing.end());
   if (created) TheLog().info("created a restic repository at " + repo.repo().where());
   if (created || Taken(existing, m.id, m.timestamp)) {
     // The parts started into no repository, or under an id or a timestamp the repository

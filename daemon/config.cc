@@ -227,9 +227,13 @@ bool BlankOrComment(const std::string& s) {
 
 std::string ApplyBackupConfig(const std::string& text, const std::vector<ConfigChange>& changes) {
   std::vector<std::string> lines;
+  bool crlf = false;  // written back as it came
   {
     std::istringstream in(text);
-    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    for (std::string l; std::getline(in, l);) {
+      if (!l.empty() && l.back() == '\r') l.pop_back(), crlf = true;
+      lines.push_back(l);
+    }
   }
   static const std::regex header(R"(^backupConfig:\s*(#.*)?$)");
   size_t at = lines.size();
@@ -274,7 +278,7 @@ std::string ApplyBackupConfig(const std::string& text, const std::vector<ConfigC
     }
   }
   std::string out;
-  for (const auto& l : lines) out += l + "\n";
+  for (const auto& l : lines) out += l + (crlf ? "\r\n" : "\n");
   return out;
 }
 

@@ -99,3 +99,10 @@ TEST_CASE("daemon config: setConfig's change is written in place, comments and o
   CHECK_THROWS_AS(ApplyBackupConfig(std::string(kMinimal) + "backupConfig: {suspend: true}\n", {{"suspend", "false"}}),
                   Error);
 }
+
+TEST_CASE("daemon config: setConfig on a file with CRLF line ends finds its keys") {
+  const std::string text = std::string("install: /srv/app\r\nrepo: /r\r\nbackupConfig:\r\n  suspend: false\r\n\r\n") +
+                           "  backupRetentionCount: 4\r\n";
+  const std::string out = ApplyBackupConfig(text, {{"backupRetentionCount", "9"}});
+  CHECK(out == "install: /srv/app\r\nrepo: /r\r\nbackupConfig:\r\n  suspend: false\r\n\r\n  backupRetentionCount: 9\r\n");
+}

@@ -1,6 +1,7 @@
 #include "daemon/journal.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -67,6 +68,7 @@ Journal::Journal(std::string path) : path_(std::move(path)) {
     at += n;
   }
   size_t line_no = 0, pos = 0;
+  bool unterminated = false;  // the last line is whole but has no newline
   while (pos < text.size()) {
     ++line_no;
     const size_t start = pos;
@@ -78,6 +80,7 @@ Journal::Journal(std::string path) : path_(std::move(path)) {
     try {
       events_.push_back(FromJson(json::parse(line)));
       next_ = std::max(next_, events_.back().seq + 1);
+      unterminated = last;
     } catch (const std::exception& e) {
       if (!last) BadInput(path_ + ":" + std::to_string(line_no) + ": a damaged journal line (" + e.what() +
                           "); move the file aside to start with an empty journal");
@@ -86,13 +89,21 @@ Journal::Journal(std::string path) : path_(std::move(path)) {
         Fail("cannot write the journal " + path_ + ": " + ErrnoString());
     }
   }
+  // A whole last line without its newline: the next one must not join it.
+  if (unterminated && ::write(fd, "\n", 1) != 1)
+    Fail("cannot write the journal " + path_ + ": " + ErrnoString());
 }
 
 void Journal::Append(const JobEvent& e) {
   const std::string line = ToJson(e).dump() + "\n";
+  struct stat st {};
+  const off_t before = ::fstat(fd_.get(), &st) == 0 ? st.st_size : -1;
   ssize_t n = ::write(fd_.get(), line.data(), line.size());  // O_APPEND: one write, one line
-  if (n != static_cast<ssize_t>(line.size()) || ::fsync(fd_.get()) != 0)
-    Fail("cannot write the journal " + path_ + ": " + ErrnoString());
+  if (n != static_cast<ssize_t>(line.size()) || ::fsync(fd_.get()) != 0) {
+    const std::string why = ErrnoString();
+    if (before >= 0) (void)::ftruncate(fd_.get(), before);  // never half a line
+    Fail("cannot write the journal " + path_ + ": " + why);
+  }
   events_.push_back(e);
 }
 

@@ -54,6 +54,7 @@ TEST_CASE("journal: a torn last line is dropped, a damaged one before it refused
     Journal j(path);
     FAIL("a damaged line was read");
   } catch (const Error& e) {
+    INFO(e.what());
     CHECK(std::string(e.what()).find("jobs.jsonl:3: a damaged journal line") != std::string::npos);
   }
 }

@@ -1,11 +1,13 @@
 #include "daemon/runner.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 
 #include "backup/catalog.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/job_lock.h"
 #include "core/log.h"
 #include "core/process.h"
@@ -42,7 +44,12 @@ std::string When(std::chrono::system_clock::time_point t) {
 }  // namespace
 
 Daemon::Daemon(DaemonConfig config, std::string exe)
-    : config_(std::move(config)), exe_(std::move(exe)), journal_(config_.state_dir + "/jobs.jsonl") {}
+    : config_(std::move(config)),
+      exe_(std::move(exe)),
+      state_lock_(config_.state_dir + "/daemon.lock", "another migrate daemon uses the state folder " + config_.state_dir),
+      journal_(config_.state_dir + "/jobs.jsonl") {
+  state_lock_.Describe("daemon of " + config_.install);
+}
 
 Daemon::~Daemon() {
   Stop();
@@ -98,6 +105,21 @@ std::optional<std::pair<std::string, std::string>> Daemon::Running() const {
 }
 
 Answer Daemon::RequestBackup(const std::string& name) {
+  std::vector<std::string> argv{exe_, "backup", "create", "--json", "--quiet"};
+  for (const auto& x : RepoArgs()) argv.push_back(x);
+  if (backup_config().suspend) argv.push_back("--suspend");
+  if (!name.empty()) argv.insert(argv.end(), {"--name", name});
+  return Request("backup", argv, "");
+}
+
+Answer Daemon::RequestRestore(const std::string& timestamp, const std::vector<std::string>& skip) {
+  std::vector<std::string> argv{exe_, "restore", timestamp, "--yes", "--json", "--quiet"};
+  for (const auto& x : RepoArgs()) argv.push_back(x);
+  for (const auto& s : skip) argv.insert(argv.end(), {"--skip", s});
+  return Request("restore", argv, timestamp);
+}
+
+Answer Daemon::Request(const std::string& kind, std::vector<std::string> argv, const std::string& timestamp) {
   Answer a;
   if (auto r = Running()) {
     a.busy = true;
@@ -117,13 +139,10 @@ Answer Daemon::RequestBackup(const std::string& name) {
     return a;
   }
   if (job_.joinable()) job_.join();  // the last job's thread has ended its work
-  running_ = std::make_pair(std::string("backup"), std::string());
-  std::vector<std::string> argv{exe_, "backup", "create", "--json", "--quiet"};
-  for (const auto& x : RepoArgs()) argv.push_back(x);
-  if (config_.backup.suspend) argv.push_back("--suspend");
-  if (!name.empty()) argv.insert(argv.end(), {"--name", name});
+  running_ = std::make_pair(kind, timestamp);
   auto error = std::make_shared<std::string>();
-  job_ = std::thread([this, argv, error] {
+  bool named = !timestamp.empty();
+  job_ = std::thread([this, kind, argv, timestamp, error] {
     // Started on this thread, which lives as long as the job: its program dies with it.
     std::unique_ptr<Child> child;
     try {
@@ -135,25 +154,38 @@ Answer Daemon::RequestBackup(const std::string& name) {
       cv_.notify_all();
       return;
     }
-    RunBackupJob(std::move(child), 0, "");
+    try {
+      RunJob(kind, std::move(child), timestamp);
+    } catch (const std::exception& e) {  // a full disk under the journal: logged, the daemon goes on
+      TheLog().warn("the " + kind + " job failed in the daemon: " + e.what());
+      std::lock_guard<std::mutex> g2(mu_);
+      child_ = nullptr;
+      running_.reset();
+      cv_.notify_all();
+    }
   });
-  cv_.wait_for(g, std::chrono::seconds(60), [&] { return !running_ || !running_->second.empty(); });
+  cv_.wait_for(g, std::chrono::seconds(60), [&] { return !running_ || named || !running_->second.empty(); });
   if (running_ && !running_->second.empty()) {
     a.accepted = true;
     a.timestamp = running_->second;
   } else {
-    a.error = error->empty() ? "the backup ended before it had a timestamp (see the daemon's log)" : *error;
+    a.error = error->empty() ? "the " + kind + " ended before it started (see the daemon's log)" : *error;
   }
   return a;
 }
 
-void Daemon::RunBackupJob(std::unique_ptr<Child> child, uint64_t, std::string) {
+void Daemon::RunJob(const std::string& kind, std::unique_ptr<Child> child, std::string ts) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    child_ = child.get();
+    if (stopping_) ::kill(child->pid(), SIGTERM);  // stopped while it started
+  }
   const std::string lock_path = JobLockPath(config_.install);
   const std::string pid_text = ", pid " + std::to_string(child->pid()) + ",";
-  std::string ts, id;
-  // Its timestamp and id: what it writes in the install's job lock once it holds it.
+  std::string id;
+  // A backup's timestamp and id: what it writes in the install's job lock once it holds it.
   for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-       std::chrono::steady_clock::now() < until && child->poll_exit() < 0;) {
+       kind == "backup" && std::chrono::steady_clock::now() < until && child->poll_exit() < 0;) {
     if (auto h = JobLock::Holder(lock_path); h && h->find(pid_text) != std::string::npos)
       if (auto r = backup::ParseRunning(*h)) {
         ts = r->timestamp, id = r->id;
@@ -164,8 +196,7 @@ void Daemon::RunBackupJob(std::unique_ptr<Child> child, uint64_t, std::string) {
   uint64_t seq = 0;
   {
     std::lock_guard<std::mutex> g(mu_);
-    seq = journal_.Started("backup", ts, id, child->pid());
-    child_ = child.get();
+    seq = journal_.Started(kind, ts, id, child->pid());
     if (!ts.empty()) running_->second = ts;
     cv_.notify_all();
   }
@@ -174,12 +205,16 @@ void Daemon::RunBackupJob(std::unique_ptr<Child> child, uint64_t, std::string) {
   const int code = child->wait();
   std::string status = "failed", error;
   if (code == 0) {
-    try {
-      auto j = nlohmann::json::parse(out);
-      status = j.value("status", "failed");
-      ts = j.value("timestamp", ts);
-    } catch (const std::exception& e) {
-      error = std::string("its output is not JSON: ") + e.what();
+    status = "ready";
+    if (kind == "backup") {
+      try {
+        auto j = nlohmann::json::parse(out);
+        status = j.value("status", "failed");
+        ts = j.value("timestamp", ts);
+      } catch (const std::exception& e) {
+        status = "failed";
+        error = std::string("its output is not JSON: ") + e.what();
+      }
     }
   } else {
     error = Reason(child->err_text());
@@ -191,35 +226,69 @@ void Daemon::RunBackupJob(std::unique_ptr<Child> child, uint64_t, std::string) {
     journal_.Ended(seq, status, error);
     child_ = nullptr;
   }
-  if (status != "ready") ForgetPartial(id, ts);  // a killed one left parts without a manifest
+  if (kind == "backup" && status != "ready") ForgetPartial(id, ts);  // a killed one left parts without a manifest
   if (status == "ready") {
-    TheLog().info("backup " + ts + " ready");
-    ApplyRetention();
+    TheLog().info(kind + " " + ts + (kind == "backup" ? " ready" : " done"));
+    if (kind == "backup") ApplyRetention();
   } else {
-    TheLog().warn("backup " + (ts.empty() ? std::string("(no timestamp)") : ts) + " failed: " + error);
+    TheLog().warn(kind + " " + (ts.empty() ? std::string("(no timestamp)") : ts) + " failed: " + error);
   }
   std::lock_guard<std::mutex> g(mu_);
   running_.reset();
   cv_.notify_all();
 }
 
+std::string Daemon::RestoreStatus(const std::string& timestamp) const {
+  std::lock_guard<std::mutex> g(mu_);
+  std::string status;
+  uint64_t seq = 0;
+  for (const auto& e : journal_.events()) {
+    if (e.event == "started" && e.kind == "restore" && e.timestamp == timestamp) seq = e.seq, status = "running";
+    if (e.event == "ended" && seq && e.of == seq) status = e.status;
+  }
+  return status;
+}
+
+BackupConfig Daemon::backup_config() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return config_.backup;
+}
+
+void Daemon::SetBackupConfig(const std::vector<ConfigChange>& changes) {
+  std::lock_guard<std::mutex> g(mu_);
+  const auto text_now = ReadSmallFile(config_.path);
+  if (!text_now) BadInput("the configuration " + config_.path + " is gone: nothing changed");
+  const std::string& text = *text_now;
+  struct stat st {};
+  const mode_t mode = ::stat(config_.path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
+  const std::string changed = ApplyBackupConfig(text, changes);
+  DaemonConfig checked = ParseDaemonConfig(changed, config_.path);  // refused before anything is written
+  WriteFileAtomic(config_.path, changed, mode);
+  config_.backup = checked.backup;
+  TheLog().info("backupConfig changed: regular backups " +
+                (config_.backup.enableRegularBackups ? config_.backup.backupFrequency + " " + config_.backup.timezone
+                                                     : std::string("off")) +
+                ", keep the last " + std::to_string(config_.backup.backupRetentionCount));
+  ++config_version_;
+  cv_.notify_all();  // the schedule is computed again
+}
+
 void Daemon::ApplyRetention() {
-  std::vector<std::string> argv{exe_, "backup", "forget", "--json", "--keep-last",
-                                std::to_string(config_.backup.backupRetentionCount)};
+  const int keep = backup_config().backupRetentionCount;
+  std::vector<std::string> argv{exe_, "backup", "forget", "--json", "--keep-last", std::to_string(keep)};
   for (const auto& x : RepoArgs()) argv.push_back(x);
   try {
     Child forget(argv, Proc::kStdout | Proc::kDieWithUs);
     std::string out, line;
     while (forget.read_line(line)) out += line;
     if (forget.wait() != 0) {
-      TheLog().warn("retention (keep the last " + std::to_string(config_.backup.backupRetentionCount) +
+      TheLog().warn("retention (keep the last " + std::to_string(keep) +
                     ") failed: " + Reason(forget.err_text()));
       return;
     }
     auto j = nlohmann::json::parse(out);
     const size_t gone = j.at("forgotten").size();
-    if (gone) TheLog().info("retention: forgot " + std::to_string(gone) + " backup(s), kept the last " +
-                            std::to_string(config_.backup.backupRetentionCount));
+    if (gone) TheLog().info("retention: forgot " + std::to_string(gone) + " backup(s), kept the last " + std::to_string(keep));
   } catch (const std::exception& e) {
     TheLog().warn(std::string("retention failed: ") + e.what());
   }
@@ -235,21 +304,23 @@ void Daemon::Stop() {
 void Daemon::Run() {
   std::unique_lock<std::mutex> g(mu_);
   while (!stopping_) {
+    const uint64_t version = config_version_;
+    auto changed = [&] { return stopping_ || config_version_ != version; };
     if (!config_.backup.enableRegularBackups) {
       TheLog().info("regular backups are off (backupConfig.enableRegularBackups: false)");
-      cv_.wait(g, [&] { return stopping_; });
-      break;
+      cv_.wait(g, changed);
+      continue;
     }
     const CronSchedule sched = ParseCron(config_.backup.backupFrequency);
     const Zone zone = Zone::Load(config_.backup.timezone);
     auto next = NextFire(sched, zone, std::chrono::system_clock::now());
     if (!next) {
       TheLog().warn("backupFrequency \"" + config_.backup.backupFrequency + "\" never fires within five years");
-      cv_.wait(g, [&] { return stopping_; });
-      break;
+      cv_.wait(g, changed);
+      continue;
     }
     const auto at = std::chrono::time_point_cast<std::chrono::system_clock::duration>(*next);
-    if (cv_.wait_until(g, at, [&] { return stopping_; })) break;
+    if (cv_.wait_until(g, at, changed)) continue;  // stopped, or the schedule changed
     g.unlock();
     Answer a = RequestBackup("");
     if (a.busy) TheLog().warn("scheduled backup at " + When(at) + " skipped: " + a.error);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "daemon/config.h"
+#include "core/job_lock.h"
 #include "daemon/journal.h"
 
 namespace mig {
@@ -31,7 +32,8 @@ struct Answer {
 // Thread-safe: the scheduler, the API and the signal watcher call it at once.
 class Daemon {
  public:
-  // `exe`: this program (/proc/self/exe), run for each job.
+  // `exe`: this program (/proc/self/exe), run for each job. Throws mig::Error when another
+  // daemon holds the state folder.
   Daemon(DaemonConfig config, std::string exe);
   ~Daemon();
 
@@ -45,25 +47,39 @@ class Daemon {
   // A backup now (the API, the scheduler): answers once the child holds the install's lock
   // and named its timestamp.
   Answer RequestBackup(const std::string& name);
+  // A restore of backup `timestamp` (`migrate restore TIMESTAMP --yes`, services in `skip`
+  // left as they are).
+  Answer RequestRestore(const std::string& timestamp, const std::vector<std::string>& skip);
+  // The last restore of `timestamp` this daemon ran: "running", "ready" (done) or "failed";
+  // "" when none.
+  std::string RestoreStatus(const std::string& timestamp) const;
+  BackupConfig backup_config() const;
+  // setConfig: the changes written into the configuration file (in place, checked first) and
+  // applied at once (the schedule recomputed). Throws mig::Error (bad input) for a bad value.
+  void SetBackupConfig(const std::vector<ConfigChange>& changes);
   // The running job's kind and timestamp, when one runs (this daemon's, or any holder of the
   // install's job lock).
   std::optional<std::pair<std::string, std::string>> Running() const;
 
   const DaemonConfig& config() const { return config_; }
+  // --to-path, --repo, --password-file, --repo-option for a `migrate backup ...` of the install.
+  std::vector<std::string> RepoArgs() const;
 
  private:
-  std::vector<std::string> RepoArgs() const;
-  void RunBackupJob(std::unique_ptr<Child> child, uint64_t seq, std::string timestamp);
+  Answer Request(const std::string& kind, std::vector<std::string> argv, const std::string& timestamp);
+  void RunJob(const std::string& kind, std::unique_ptr<Child> child, std::string timestamp);
   void ApplyRetention();
   // Forgets the parts of backup `id` when it has no manifest (its run was killed).
   void ForgetPartial(const std::string& id, const std::string& timestamp) const;
 
   DaemonConfig config_;
   std::string exe_;
+  JobLock state_lock_;  // one daemon per state folder
   Journal journal_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  uint64_t config_version_ = 0;  // setConfig's changes: the schedule is computed again
   std::optional<std::pair<std::string, std::string>> running_;  // kind, timestamp
   Child* child_ = nullptr;                                       // the running job's program
   std::thread job_;

@@ -9,6 +9,8 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/process.h"
+#include "daemon/api.h"
 #include "daemon/config.h"
 #include "daemon/runner.h"
 
@@ -42,18 +44,65 @@ int RunDaemonCommand(const DaemonCommand& d) {
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  if (!cfg.tls_cert.empty())
+    BadInput(d.config + ": serving TLS is not built yet: listen on loopback or a unix socket for now "
+             "(docs/daemon.md)");
+  const std::string token = daemon::LoadOrMakeToken(cfg.token_file);
   daemon::Daemon dmn(cfg, exe);
   TheLog().info("migrate daemon " MIGRATE_VERSION ": install " + cfg.install + ", repository " + cfg.repo +
                 ", state in " + cfg.state_dir);
   dmn.Recover();
+  // The listing and status answers: `migrate backup ... --json` of the install.
+  daemon::Api api(dmn, token, [&dmn, exe = std::string(exe)](const std::vector<std::string>& args) {
+    std::vector<std::string> argv{exe};
+    argv.insert(argv.end(), args.begin(), args.end());
+    for (const auto& a : dmn.RepoArgs()) argv.push_back(a);
+    Child c(argv, Proc::kStdout);
+    std::string out, line;
+    while (c.read_line(line)) out += line + "\n";
+    const int code = c.wait();
+    if (code == 0) return std::make_pair(code, out);
+    std::string why, err = c.err_text();
+    for (size_t pos = 0; pos < err.size();) {
+      size_t nl = err.find('\n', pos);
+      std::string l = err.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      pos = nl == std::string::npos ? err.size() : nl + 1;
+      if (!l.empty() && l[0] != '{') why = l.rfind("error: ", 0) == 0 ? l.substr(7) : l;
+    }
+    return std::make_pair(code, why);
+  });
+  std::atomic<bool> stop_api{false};
+  std::exception_ptr api_error;
+  std::thread server([&] {
+    try {
+      daemon::Serve(api, cfg.listen, stop_api);
+    } catch (...) {
+      api_error = std::current_exception();
+      dmn.Stop();
+    }
+  });
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop, &sig);
-    TheLog().info(std::string("stopping (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
+    if (!stop_api) TheLog().info(std::string("stopping (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
+    stop_api = true;
     dmn.Stop();
   });
-  signals.detach();  // it ends with the process if no signal comes
-  dmn.Run();
+  try {
+    dmn.Run();
+  } catch (...) {
+    stop_api = true;
+    dmn.Stop();
+    pthread_kill(signals.native_handle(), SIGTERM);  // its sigwait takes it: it ends before dmn does
+    signals.join();
+    server.join();
+    throw;
+  }
+  stop_api = true;
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
+  server.join();
+  if (api_error) std::rethrow_exception(api_error);
   TheLog().info("stopped");
   return 0;
 }

@@ -13,6 +13,7 @@ work=$WORK
 mig() { "$BIN/migrate" "$@" </dev/null; }
 ready_count() { mig backup list --json --to-path "$INST" --repo "$WORK/repo" --password-file "$WORK/pw" |
   python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e["status"] == "ready"))'; }
+PORT=$((18900 + RANDOM % 90))
 config() {  # config FREQUENCY ENABLED
   cat >"$WORK/daemon.yml" <<Y
 # the test's daemon
@@ -24,6 +25,8 @@ backupConfig:
   enableRegularBackups: $2
   backupFrequency: "$1"   # seconds first
   backupRetentionCount: 2
+listen: 127.0.0.1:$PORT
+token_file: $WORK/token
 Y
 }
 
@@ -88,5 +91,61 @@ check "and it schedules on: a new backup is ready" grep -q "^backup .* ready$" "
 listed() { mig backup list --json --to-path "$INST" --repo "$WORK/repo" --password-file "$WORK/pw" |
   python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e["timestamp"] == sys.argv[1]))' "$1"; }
 check "the interrupted backup's parts are forgotten" test "$(listed "$killed")" -eq 0
-[[ $FAILED -eq 0 ]] || { echo "--- d1"; cat "$WORK/d1.log"; echo "--- d2"; cat "$WORK/d2.log"; echo "--- d3"; cat "$WORK/d3.log"; }
+
+# --- the REST API: the seed's own curl and jq lines, our URL and token
+config "*/5 * * * * *" false
+"$BIN/migrate" daemon --config "$WORK/daemon.yml" >"$WORK/d4.log" 2>&1 &
+d=$!
+for _ in $(seq 100); do [[ -s "$WORK/token" ]] && curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+TOKEN=$(cat "$WORK/token")
+check "the token file is made, mode 0600" test "$(stat -c %a "$WORK/token")" = 600
+URL=http://127.0.0.1:$PORT
+curl --location --request POST "$URL/api/backup" \
+--header "Cookie: prophecy-token=$TOKEN" \
+--header 'Content-Type: application/json' \
+--data-raw '{}' -s -w '\n%{http_code}\n' >"$WORK/post.out"
+check "POST /api/backup (the seed's curl): 202" test "$(tail -1 "$WORK/post.out")" = 202
+ts=$(head -1 "$WORK/post.out" | jq -r .message | sed -n 's/^Request Accepted with timestamp //p')
+check "its message names the timestamp" grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}t[0-9]{2}-[0-9]{2}-[0-9]{2}$' <<<"$ts"
+code=$(curl -s -o "$WORK/again.out" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" -d '{}' "$URL/api/backup")
+check "a second backup while one runs: 409" test "$code" = 409
+check "the 409 names the running one's timestamp" test "$(jq -r .timestamp "$WORK/again.out")" = "$ts"
+for _ in $(seq 120); do
+  st=$(curl -s -H "Cookie: prophecy-token=$TOKEN" "$URL/api/backup/status?timestamp=$ts" | jq -r .data.status)
+  [[ $st == Success || $st == Failed ]] && break
+  sleep 0.5
+done
+check "status?timestamp=T reaches Success" test "$st" = Success
+check "getConfig with the seed's jq line" test "$(curl -s "$URL/api/feature/getConfig?configType=backup" -H "cookie: prophecy-token=$TOKEN" | jq -r '.data.backupConfig.backupFrequency')" = "*/5 * * * * *"
+check "the list with the seed's jq tip holds it" test "$(curl -s -H "Cookie: prophecy-token=$TOKEN" "$URL/api/backup/list" | jq -r '.data["backup-list"] | map(select(.status == "Success")) | .[0].timestamp')" = "$ts"
+check "latest is it" test "$(curl -s -H "Cookie: prophecy-token=$TOKEN" "$URL/api/backup/latest" | jq -r .data.timestamp)" = "$ts"
+check "no token: 401" test "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/backup/list")" = 401
+check "a wrong token: 403" test "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "$URL/api/backup/list")" = 403
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+  -d '{"backupConfig": {"backupRetentionCount": 5}}' "$URL/api/feature/setConfig?configType=backup")
+check "setConfig: 200" test "$code" = 200
+check "setConfig wrote the file (its comments kept)" bash -c "grep -q '^  backupRetentionCount: 5' '$WORK/daemon.yml' && grep -q '# seconds first' '$WORK/daemon.yml'"
+# A burst of malformed and oversized requests leaves it answering.
+head -c 100000 /dev/zero | tr '\0' 'x' >"$WORK/big.body"
+check "an oversized body: 413" test "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" --data-binary "@$WORK/big.body" "$URL/api/backup")" = 413
+for i in $(seq 40); do
+  printf 'GARBAGE %d\r\n\r\n' "$i" >/dev/tcp/127.0.0.1/$PORT 2>/dev/null || true
+  curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -d '{"name": ' "$URL/api/backup" || true
+done
+check "after the burst it still answers" test "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/api/backup/latest")" = 200
+# Restore through the API: rows changed since the backup come back.
+sql "$INST" "create table if not exists after_backup(x int)" >/dev/null
+code=$(curl -s -o "$WORK/restore.out" -w '%{http_code}' -X POST -H "Cookie: prophecy-token=$TOKEN" \
+  -H 'Content-Type: application/json' -d "{\"timestamp\": \"$ts\"}" "$URL/api/restore")
+check "POST /api/restore: 202" test "$code" = 202
+for _ in $(seq 240); do
+  rst=$(curl -s -H "Cookie: prophecy-token=$TOKEN" "$URL/api/restore/status?timestamp=$ts" | jq -r .data.status)
+  [[ $rst == Success || $rst == Failed ]] && break
+  sleep 0.5
+done
+check "restore/status reaches Success" test "$rst" = Success
+check "the table made after the backup is gone" test -z "$(sql "$INST" "select to_regclass('after_backup')")"
+kill -TERM "$d"
+wait "$d" || true
+[[ $FAILED -eq 0 ]] || { echo "--- d1"; cat "$WORK/d1.log"; echo "--- d2"; cat "$WORK/d2.log"; echo "--- d3"; cat "$WORK/d3.log"; echo "--- d4"; cat "$WORK/d4.log"; }
 finish

@@ -1,0 +1,389 @@
+#include "daemon/api.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <utility>  // before asio: boost 1.74 uses std::exchange unincluded
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/log.h"
+#include "daemon/runner.h"
+
+namespace mig::daemon {
+
+namespace {
+
+using json = nlohmann::json;
+
+HttpResponse Reply(int status, const std::string& message, json extra = json::object()) {
+  json j = {{"code", status}, {"message", message}};
+  j.update(extra);
+  return {status, j.dump()};
+}
+
+// Prophecy's status words.
+std::string Word(const std::string& status) {
+  if (status == "ready") return "Success";
+  if (status == "running") return "Running";
+  return "Failed";
+}
+
+std::string PercentDecode(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> Query(const std::string& q) {
+  std::map<std::string, std::string> out;
+  size_t pos = 0;
+  while (pos <= q.size() && !q.empty()) {
+    size_t amp = q.find('&', pos);
+    std::string kv = q.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    size_t eq = kv.find('=');
+    if (!kv.empty()) out[PercentDecode(kv.substr(0, eq))] = eq == std::string::npos ? "" : PercentDecode(kv.substr(eq + 1));
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return out;
+}
+
+// The token a request carries: Authorization: Bearer T, or the cookie migrate-token / prophecy-token.
+std::optional<std::string> TokenOf(const HttpRequest& r) {
+  if (auto a = r.headers.find("authorization"); a != r.headers.end() && a->second.rfind("Bearer ", 0) == 0)
+    return a->second.substr(7);
+  if (auto c = r.headers.find("cookie"); c != r.headers.end()) {
+    std::string rest = c->second;
+    size_t pos = 0;
+    while (pos < rest.size()) {
+      size_t semi = rest.find(';', pos);
+      std::string item = rest.substr(pos, semi == std::string::npos ? std::string::npos : semi - pos);
+      pos = semi == std::string::npos ? rest.size() : semi + 1;
+      item.erase(0, item.find_first_not_of(' '));
+      for (const char* name : {"migrate-token=", "prophecy-token="})
+        if (item.rfind(name, 0) == 0) return item.substr(std::strlen(name));
+    }
+  }
+  return std::nullopt;
+}
+
+bool SameToken(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+json ToBackupConfig(const BackupConfig& b) {
+  return {{"enableRegularBackups", b.enableRegularBackups},
+          {"backupFrequency", b.backupFrequency},
+          {"backupRetentionCount", b.backupRetentionCount},
+          {"suspend", b.suspend},
+          {"timezone", b.timezone}};
+}
+
+// setConfig's body -> the changes, as YAML values; a wrong key or type is bad input.
+std::vector<ConfigChange> Changes(const json& body) {
+  if (!body.is_object() || !body.contains("backupConfig") || !body["backupConfig"].is_object())
+    BadInput("the body must be {\"backupConfig\": {...}}");
+  std::vector<ConfigChange> out;
+  for (const auto& [key, v] : body["backupConfig"].items()) {
+    if (key == "enableRegularBackups" || key == "suspend") {
+      if (!v.is_boolean()) BadInput(key + " must be true or false");
+      out.push_back({key, v.get<bool>() ? "true" : "false"});
+    } else if (key == "backupRetentionCount") {
+      if (!v.is_number_integer()) BadInput(key + " must be a whole number");
+      out.push_back({key, std::to_string(v.get<int64_t>())});
+    } else if (key == "backupFrequency" || key == "timezone") {
+      if (!v.is_string()) BadInput(key + " must be text");
+      out.push_back({key, json(v.get<std::string>()).dump()});  // a JSON string is a YAML string
+    } else {
+      BadInput("unknown key \"" + key +
+               "\" in backupConfig (its keys: enableRegularBackups, backupFrequency, backupRetentionCount, "
+               "suspend, timezone)");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string LoadOrMakeToken(const std::string& path) {
+  if (auto t = ReadSmallFile(path, 4096)) {
+    std::string token = *t;
+    while (!token.empty() && (token.back() == '\n' || token.back() == ' ' || token.back() == '\r')) token.pop_back();
+    if (token.size() < 16) BadInput("the token in " + path + " is shorter than 16 characters");
+    return token;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) Fail("no random bytes for a token (OpenSSL RAND_bytes)");
+  static const char* hex = "0123456789abcdef";
+  std::string token;
+  for (unsigned char c : raw) token += hex[c >> 4], token += hex[c & 15];
+  WriteFileAtomic(path, token + "\n", 0600);
+  TheLog().info("made a new API token in " + path);
+  return token;
+}
+
+Api::Api(Daemon& daemon, std::string token, Cli cli) : daemon_(daemon), token_(std::move(token)), cli_(std::move(cli)) {}
+
+HttpResponse Api::Handle(const HttpRequest& r) {
+  try {
+    auto token = TokenOf(r);
+    if (!token) return Reply(401, "unauthorized: give the token (Authorization: Bearer TOKEN)");
+    if (!SameToken(*token, token_)) return Reply(403, "forbidden");
+    const size_t q = r.target.find('?');
+    const std::string path = r.target.substr(0, q);
+    return Route(r, path, Query(q == std::string::npos ? "" : r.target.substr(q + 1)));
+  } catch (const Error& e) {
+    return Reply(e.kind() == ErrorKind::kFailed ? 500 : 400, e.what());
+  } catch (const std::exception& e) {
+    return Reply(500, e.what());
+  } catch (...) {
+    return Reply(500, "an unexpected error");
+  }
+}
+
+HttpResponse Api::Route(const HttpRequest& r, const std::string& path, const std::map<std::string, std::string>& query) {
+  auto arg = [&](const char* k) {
+    auto it = query.find(k);
+    return it == query.end() ? std::string() : it->second;
+  };
+  auto body = [&] {
+    if (r.body.empty()) return json::object();
+    try {
+      return json::parse(r.body);
+    } catch (const json::exception& e) {
+      BadInput(std::string("the body is not JSON: ") + e.what());
+    }
+  };
+  auto cli_json = [&](std::vector<std::string> args) {
+    auto [code, out] = cli_(args);
+    if (code == 2) BadInput("migrate " + args[0] + " " + args[1] + ": " + out);
+    if (code != 0 && out.empty()) Fail("migrate " + args[0] + " " + args[1] + " failed");
+    try {
+      return json::parse(out);
+    } catch (const json::exception&) {
+      Fail("migrate " + args[0] + " " + args[1] + " answered no JSON");
+    }
+  };
+  auto one = [&](const json& e) {
+    json d = {{"timestamp", e.value("timestamp", "")}, {"status", Word(e.value("status", ""))},
+              {"id", e.value("id", "")},               {"name", e.value("name", "")},
+              {"version", e.value("version", "")},     {"bytes", e.value("bytes", 0)}};
+    if (!e.value("error", "").empty()) d["error"] = e["error"];
+    return d;
+  };
+  const std::string& m = r.method;
+  if (path == "/api/backup" && m == "POST") {
+    json b = body();
+    if (!b.is_object()) BadInput("the body must be {} or {\"name\": \"...\"}");
+    const std::string name = b.contains("name") && b["name"].is_string() ? b["name"].get<std::string>() : "";
+    Answer a = daemon_.RequestBackup(name);
+    if (a.busy) return Reply(409, "Conflict: " + a.error, {{"timestamp", a.timestamp}});
+    if (!a.accepted) return Reply(500, a.error);
+    return Reply(202, "Request Accepted with timestamp " + a.timestamp, {{"timestamp", a.timestamp}});
+  }
+  if ((path == "/api/backup" && m == "DELETE") || (path == "/api/backup/delete" && m == "GET")) {
+    const std::string ts = arg("timestamp");
+    if (ts.empty()) BadInput("which backup: ?timestamp=T");
+    if (auto run = daemon_.Running(); run && run->second == ts) return Reply(409, "Conflict: it is running");
+    cli_json({"backup", "delete", ts, "--json"});
+    return Reply(200, "Deleted backup " + ts, {{"timestamp", ts}});
+  }
+  if (path == "/api/backup/list" && m == "GET") {
+    json list = json::array();
+    for (const auto& e : cli_json({"backup", "list", "--json"})) list.push_back(one(e));
+    return {200, json{{"data", {{"backup-list", list}}}}.dump()};
+  }
+  if ((path == "/api/backup/latest" || path == "/api/backup/status") && m == "GET") {
+    std::string which = path == "/api/backup/latest" ? "" : arg("timestamp");
+    if (which.empty() && path == "/api/backup/status") {
+      auto run = daemon_.Running();
+      if (!run || run->first != "backup") return Reply(404, "no backup is running; ask for one: ?timestamp=T");
+      which = run->second;
+    }
+    json list = cli_json({"backup", "list", "--json"});
+    for (const auto& e : list)
+      if (which.empty() || e.value("timestamp", "") == which) return {200, json{{"data", one(e)}}.dump()};
+    return Reply(404, which.empty() ? "no backup yet" : "no backup " + which);
+  }
+  if (path == "/api/restore" && m == "POST") {
+    json b = body();
+    if (!b.is_object() || !b.contains("timestamp") || !b["timestamp"].is_string())
+      BadInput("the body must be {\"timestamp\": T, \"svcs\": {\"SERVICE\": {\"disable\": true}}}");
+    std::vector<std::string> skip;
+    if (b.contains("svcs")) {
+      if (!b["svcs"].is_object()) BadInput("svcs must be an object of services");
+      for (const auto& [svc, v] : b["svcs"].items())
+        if (v.is_object() && v.value("disable", false)) skip.push_back(svc);
+    }
+    const std::string ts = b["timestamp"].get<std::string>();
+    Answer a = daemon_.RequestRestore(ts, skip);
+    if (a.busy) return Reply(409, "Conflict: " + a.error, {{"timestamp", a.timestamp}});
+    if (!a.accepted) return Reply(500, a.error);
+    return Reply(202, "Request Accepted with timestamp " + ts, {{"timestamp", ts}});
+  }
+  if (path == "/api/restore/status" && m == "GET") {
+    std::string ts = arg("timestamp");
+    if (ts.empty()) {  // the ongoing one
+      auto run = daemon_.Running();
+      if (!run || run->first != "restore") return Reply(404, "no restore is running; ask for one: ?timestamp=T");
+      ts = run->second;
+    }
+    const std::string st = daemon_.RestoreStatus(ts);
+    if (st.empty()) return Reply(404, "no restore of " + ts + " was asked of this daemon");
+    return {200, json{{"data", {{"timestamp", ts}, {"status", Word(st)}}}}.dump()};
+  }
+  if (path == "/api/feature/getConfig" && m == "GET") {
+    if (arg("configType") != "backup") BadInput("configType must be backup");
+    return {200, json{{"data", {{"backupConfig", ToBackupConfig(daemon_.backup_config())}}}}.dump()};
+  }
+  if (path == "/api/feature/setConfig" && m == "POST") {
+    if (arg("configType") != "backup") BadInput("configType must be backup");
+    daemon_.SetBackupConfig(Changes(body()));
+    return Reply(200, "backupConfig changed", {{"data", {{"backupConfig", ToBackupConfig(daemon_.backup_config())}}}});
+  }
+  for (const char* known : {"/api/backup", "/api/backup/list", "/api/backup/latest", "/api/backup/status",
+                            "/api/backup/delete", "/api/restore", "/api/restore/status", "/api/feature/getConfig",
+                            "/api/feature/setConfig"})
+    if (path == known) return Reply(405, "method " + m + " not allowed on " + path);
+  return Reply(404, "no such path: " + path);
+}
+
+}  // namespace mig::daemon
+
+// ---- the server: Boost.Beast, one short-lived thread per connection
+
+namespace mig::daemon {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+
+std::atomic<int> g_connections{0};
+
+template <typename Socket>
+void Converse(Api& api, Socket socket) {
+  struct Count {
+    Count() { ++g_connections; }
+    ~Count() { --g_connections; }
+  } count;
+  timeval tv{10, 0};  // a request must arrive within 10 s; an answer must leave within 10 s
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  boost::beast::flat_buffer buf(16 * 1024);
+  http::response<http::string_body> res;
+  res.version(11);
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(false);
+  boost::system::error_code ec;
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(8 * 1024);
+  parser.body_limit(64 * 1024);
+  http::read(socket, buf, parser, ec);
+  if (ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) return;
+    const bool too_big = ec == http::error::body_limit || ec == http::error::header_limit ||
+                         ec == http::error::buffer_overflow;
+    res.result(too_big ? 413 : 400);
+    res.body() = nlohmann::json{{"code", too_big ? 413 : 400},
+                                {"message", too_big ? "the request is too large" : "not an HTTP request"}}.dump();
+  } else {
+    const auto& req = parser.get();
+    HttpRequest r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    r.body = req.body();
+    for (const auto& f : req) {
+      std::string name(f.name_string());
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      r.headers[name] = std::string(f.value());
+    }
+    HttpResponse out = api.Handle(r);
+    res.result(out.status);
+    res.body() = out.body + "\n";
+  }
+  res.prepare_payload();
+  http::write(socket, res, ec);
+  socket.shutdown(asio::socket_base::shutdown_both, ec);
+}
+
+template <typename Acceptor>
+void AcceptLoop(Api& api, Acceptor& acceptor, const std::atomic<bool>& stop) {
+  acceptor.non_blocking(true);
+  while (!stop) {
+    pollfd p{acceptor.native_handle(), POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    boost::system::error_code ec;
+    auto socket = acceptor.accept(ec);
+    if (ec) continue;
+    socket.non_blocking(false);
+    if (g_connections >= 16) {  // busy: refused at once, never queued
+      const std::string busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      asio::write(socket, asio::buffer(busy), ec);
+      continue;
+    }
+    std::thread([&api, s = std::move(socket)]() mutable {
+      try {
+        Converse(api, std::move(s));
+      } catch (...) {  // a connection's trouble is never the daemon's
+      }
+    }).detach();
+  }
+  // Answers in flight end (each within its 10 s limits) before the daemon goes.
+  for (int i = 0; i < 250 && g_connections > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+}  // namespace
+
+void Serve(Api& api, const Listen& listen, const std::atomic<bool>& stop) {
+  asio::io_context io;
+  try {
+    if (!listen.socket.empty()) {
+      std::error_code fec;
+      if (std::filesystem::is_socket(listen.socket, fec)) std::filesystem::remove(listen.socket, fec);
+      asio::local::stream_protocol::acceptor acceptor(io, asio::local::stream_protocol::endpoint(listen.socket));
+      ::chmod(listen.socket.c_str(), 0600);
+      TheLog().info("API listening on " + listen.socket);
+      AcceptLoop(api, acceptor, stop);
+      return;
+    }
+    asio::ip::tcp::resolver resolver(io);
+    auto endpoints = resolver.resolve(listen.host, std::to_string(listen.port));
+    asio::ip::tcp::acceptor acceptor(io);
+    const auto ep = endpoints.begin()->endpoint();
+    acceptor.open(ep.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(ep);
+    acceptor.listen();
+    TheLog().info("API listening on " + listen.text());
+    AcceptLoop(api, acceptor, stop);
+  } catch (const boost::system::system_error& e) {
+    Fail("cannot listen on " + listen.text() + ": " + e.code().message());
+  }
+}
+
+}  // namespace mig::daemon
