@@ -12,6 +12,7 @@
 
 #include "backup/catalog.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/job_lock.h"
 #include "core/log.h"
 #include "core/timer.h"
@@ -297,6 +298,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
              "): restic keeps a link as a link, so the backup would hold no files; not supported yet (make data/ "
              "a folder, e.g. a bind mount of the other disk)");
   JobLock lock(JobLockPath(in.dir), "another job (backup, restore or migration) is running on " + in.dir);
+  InterruptGuard interrupt;  // SIGTERM/SIGINT: the parts stopped, the services started again
   Manifest m;
   m.started = UtcNow();
   m.host = Hostname();
@@ -392,10 +394,16 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
 
   // What went wrong first, in words; the services are put back before the manifest is written.
   std::string error = parts->Fill(m);
+  const int sig = InterruptGuard::Signal();
   try {
     paused.StartAgain();
   } catch (const Error& e) {
     if (error.empty()) error = e.what();
+  }
+  if (sig) {  // no manifest: the parts are listed failed, and a daemon forgets them
+    repo.UnlockStale();  // the locks of the restic it stopped
+    Fail("backup " + m.timestamp + " interrupted (" + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")" +
+         (m.suspended.empty() ? "" : "; the services it stopped are started again"));
   }
   m.finished = UtcNow();
   m.status = error.empty() ? "ready" : "failed";

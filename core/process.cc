@@ -16,6 +16,8 @@
 #include <cstdio>
 #include <fstream>
 #include <future>
+#include <mutex>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -23,6 +25,29 @@
 namespace bp = boost::process;
 
 namespace mig {
+
+namespace {
+
+// The programs this process runs and has not waited for, for TerminateChildren.
+std::mutex g_children_mu;
+std::set<int> g_children;
+
+void Register(int pid) {
+  std::lock_guard<std::mutex> g(g_children_mu);
+  g_children.insert(pid);
+}
+void Unregister(int pid) {
+  std::lock_guard<std::mutex> g(g_children_mu);
+  g_children.erase(pid);
+}
+struct Registered {
+  int pid;
+  explicit Registered(int p) : pid(p) { Register(p); }
+  ~Registered() { Unregister(pid); }
+};
+
+}  // namespace
+
 
 namespace {
 
@@ -120,6 +145,7 @@ ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& i
               bp::std_in < boost::asio::buffer(input), bp::std_out > out, bp::std_err > err, ios,
               child_env, InheritNothing{true}, ec);  // waited for on this thread: dies with us
   if (ec) Fail("cannot start " + argv[0] + ": " + ec.message());
+  Registered registered(c.id());
   if (timeout.count() > 0) {
     ios.run_for(timeout);
     if (!ios.stopped()) {
@@ -167,12 +193,14 @@ Child::Child(const std::vector<std::string>& argv, int pipes) : impl_(new Impl) 
     impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < bp::null,
                              bp::std_out > impl_->out, bp::std_err > impl_->err_path, inherit, ec);
   if (ec) Fail("cannot start " + argv[0] + ": " + ec.message());
+  Register(impl_->child.id());
   // Our copies of the child's ends must go, or we never see end of file.
   if (impl_->has_in) ::close(impl_->in.native_source()), impl_->in.assign_source(-1);
   if (impl_->has_out) ::close(impl_->out.native_sink()), impl_->out.assign_sink(-1);
 }
 
 Child::~Child() {
+  if (impl_->child.valid()) Unregister(impl_->child.id());
   if (impl_->child.valid() && impl_->child.running()) {
     impl_->child.terminate();
   }
@@ -231,6 +259,11 @@ int Child::out_fd() const { return impl_->has_out ? impl_->out.native_source() :
 
 int Child::pid() const { return impl_->child.id(); }
 
+void TerminateChildren(int sig) {
+  std::lock_guard<std::mutex> g(g_children_mu);
+  for (int pid : g_children) ::kill(pid, sig);
+}
+
 int Child::poll_exit() {
   std::error_code ec;
   if (impl_->child.running(ec) || ec) return -1;
@@ -240,6 +273,7 @@ int Child::poll_exit() {
 int Child::wait() {
   close_stdin();
   impl_->child.wait();
+  Unregister(impl_->child.id());
   return impl_->child.exit_code();
 }
 

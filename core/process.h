@@ -71,6 +71,10 @@ class Proc {
   std::string line_buf_;
 };
 
+// Sends `sig` to every program this process has started and not yet waited for (an
+// interrupted command stops its children, then unwinds: core/interrupt.h).
+void TerminateChildren(int sig);
+
 // A program on this machine (a psql session kept open, or one end of a dump stream). stderr
 // goes to a temporary file read by err_text().
 class Child : public Proc {

@@ -139,6 +139,24 @@ check "it says the killed one did not end" grep -q "the last job on .* did not e
 check "and the killed one's restic locks are gone" test -z "$(ls "$MIGRATE_REPO/locks")"
 id3=$(json "$work/afterkill_create.out" 'j["id"]')
 
+# --- SIGTERM in the middle of backup create --suspend: its restic stopped, the app started again
+PATH="$WORK/shim:$PATH" SHIM=slow SHIM_SLEEP=20 "$BIN/migrate" backup create --suspend </dev/null >"$WORK/term.out" 2>"$WORK/term.err" &
+term=$!
+app_running() { docker inspect -f '{{.State.Running}}' "$(compose_in "$INST" ps -q app)" 2>/dev/null || echo false; }
+for _ in $(seq 100); do [[ "$(app_running)" == false ]] && break; sleep 0.2; done
+check "--suspend stopped the app (the dump held up)" test "$(app_running)" = false
+sleep 1
+kill -TERM "$term"
+wait "$term" && trc=0 || trc=$?
+check "SIGTERM during backup create: exit 1" test "$trc" -eq 1
+check "it says it was interrupted and put the services back" grep -q "interrupted (SIGTERM); the services it stopped are started again" "$work/term.err"
+check "the app runs again after the SIGTERM" test "$(app_running)" = true
+check "no restic outlives the interrupted backup" test -z "$(alive_restic)"
+check "nor its restic locks" test -z "$(ls "$MIGRATE_REPO/locks")"
+capture after_term mig backup create --json
+check "the next backup works" test "$rc" -eq 0
+check "and does not take the interrupted one for killed" bash -c "! grep -q 'did not end' '$work/after_term.err'"
+
 # --- a stale exclusive lock (a restic killed while it held one) is cleared, not waited for
 restic -r "$MIGRATE_REPO" check --read-data >/dev/null 2>&1 &
 holder=$!

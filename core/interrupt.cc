@@ -1,0 +1,47 @@
+#include "core/interrupt.h"
+
+#include <pthread.h>
+
+#include <atomic>
+#include <string>
+
+#include "core/log.h"
+#include "core/process.h"
+
+namespace mig {
+
+namespace {
+std::atomic<int> g_signal{0};
+std::atomic<bool> g_closing{false};
+}  // namespace
+
+InterruptGuard::InterruptGuard() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, &old_);
+  g_closing = false;
+  watcher_ = std::thread([set] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&set, &sig) != 0) continue;
+      if (g_closing) return;
+      const bool again = g_signal.exchange(sig) != 0;
+      TheLog().warn(std::string(again ? "interrupted again (" : "interrupted (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                    "): stopping what runs, then putting the install back");
+      TerminateChildren(again ? SIGKILL : SIGTERM);
+    }
+  });
+}
+
+InterruptGuard::~InterruptGuard() {
+  g_closing = true;
+  pthread_kill(watcher_.native_handle(), SIGTERM);  // thread-directed: its sigwait takes it
+  watcher_.join();
+  pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+}
+
+int InterruptGuard::Signal() { return g_signal; }
+
+}  // namespace mig
