@@ -27,6 +27,7 @@ struct Rig {
                              tmp.path() + "/pw\nstate_dir: " + tmp.path() + "/state\n# kept\nbackupConfig:\n  "
                              "backupRetentionCount: 3  # three\n";
     WriteFileAtomic(config_path, text);
+    WriteFileAtomic(tmp.path() + "/pw", "secret\n", 0600);
     daemon = std::make_unique<Daemon>(LoadDaemonConfig(config_path), "/bin/false");
     api = std::make_unique<Api>(*daemon, kToken, [this](const std::vector<std::string>& args) {
       cli_calls.push_back(args);

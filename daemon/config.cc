@@ -1,7 +1,9 @@
 #include "daemon/config.h"
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -195,6 +197,12 @@ DaemonConfig LoadDaemonConfig(const std::string& path) {
   std::error_code ec;
   if (!c.install.empty() && !std::filesystem::is_directory(c.install, ec))
     BadInput(path + ": install " + c.install + " is not a folder");
+  auto env = [](const char* k) { return std::getenv(k) != nullptr && *std::getenv(k) != 0; };
+  if (c.password_file.empty() && !env("RESTIC_PASSWORD_FILE") && !env("RESTIC_PASSWORD_COMMAND") &&
+      !env("RESTIC_PASSWORD"))
+    BadInput(path + ": password_file: is missing (the file holding the repository's password)");
+  if (!c.password_file.empty() && ::access(c.password_file.c_str(), R_OK) != 0)
+    BadInput(path + ": password_file " + c.password_file + " cannot be read: " + ErrnoString());
   return c;
 }
 

@@ -18,8 +18,8 @@ namespace mig {
 
 void AddDaemonCommand(CLI::App& app, DaemonCommand& d) {
   d.cmd = app.add_subcommand("daemon",
-                             "run the host daemon: scheduled backups with retention, jobs journalled "
-                             "(docs/daemon.md); stops on SIGTERM or SIGINT");
+                             "run the host daemon: scheduled backups with retention and a REST API "
+                             "(/api/backup, /api/restore, ...: docs/daemon.md); stops on SIGTERM or SIGINT");
   d.cmd->add_option("--config", d.config, "the daemon's configuration (YAML)")->capture_default_str();
   d.cmd->add_flag("--check", d.check, "check the configuration and exit");
 }

@@ -43,6 +43,10 @@ sed 's/backupFrequency: .*/backupFrequency: "0 0 0 * *"/' "$WORK/daemon.yml" >"$
 capture badcron mig daemon --config "$WORK/bad.yml"
 check "a schedule of 5 fields: exit 2 naming the line" grep -q 'bad.yml:8: backupFrequency: "0 0 0 \* \*" has 5 fields' "$work/badcron.err"
 
+grep -v '^password_file:' "$WORK/daemon.yml" >"$WORK/bad.yml"
+capture nopw env -u RESTIC_PASSWORD_FILE "$BIN/migrate" daemon --config "$WORK/bad.yml" --check
+check "no password_file: exit 2 saying so" grep -q "bad.yml: password_file: is missing" "$work/nopw.err"
+
 # --- every 5 s, keep 2: after 26 s, exactly 2 ready backups
 "$BIN/migrate" daemon --config "$WORK/daemon.yml" >"$WORK/d1.log" 2>&1 &
 d=$!
