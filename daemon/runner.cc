@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "backup/catalog.h"
@@ -11,6 +12,7 @@
 #include "core/job_lock.h"
 #include "core/log.h"
 #include "core/process.h"
+#include "core/timer.h"
 #include "install/install.h"
 #include "restic/restic.h"
 
@@ -90,6 +92,41 @@ void Daemon::ForgetPartial(const std::string& id, const std::string& timestamp) 
   } catch (const std::exception& x) {
     TheLog().warn("could not forget the parts of the interrupted backup " + timestamp + ": " + x.what());
   }
+}
+
+void Daemon::AutoRestore() {
+  const std::string tar = config_.install + "/backup.tar";
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(tar, ec)) return;
+  const std::string stamp = UtcNow("%Y-%m-%dt%H-%M-%S");
+  TheLog().info("found " + tar + ": restoring it once");
+  std::vector<std::string> argv{exe_, "restore", tar, "--yes", "--json", "--quiet", "--to-path", config_.install};
+  std::string reason;
+  int code = 1;
+  try {
+    Child child(argv, Proc::kStdout | Proc::kDieWithUs);
+    uint64_t seq = 0;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      seq = journal_.Started("restore", "backup.tar", "", child.pid());
+    }
+    std::string line;
+    while (child.read_line(line)) {
+    }
+    code = child.wait();
+    if (code != 0) reason = Reason(child.err_text());
+    std::lock_guard<std::mutex> g(mu_);
+    journal_.Ended(seq, code == 0 ? "ready" : "failed", reason);
+  } catch (const std::exception& e) {
+    reason = e.what();
+  }
+  const std::string renamed = tar + (code == 0 ? ".restored-" : ".rejected-") + stamp;
+  std::filesystem::rename(tar, renamed, ec);
+  if (ec) TheLog().warn("could not rename " + tar + " to " + renamed + ": " + ec.message());
+  if (code == 0)
+    TheLog().info("restored " + tar + "; renamed " + renamed);
+  else
+    TheLog().warn("did not restore " + tar + ": " + reason + "; renamed " + renamed + "; going on");
 }
 
 std::optional<std::pair<std::string, std::string>> Daemon::Running() const {
@@ -202,6 +239,10 @@ void Daemon::RunJob(const std::string& kind, std::unique_ptr<Child> child, std::
   }
   std::string out, line;
   while (child->read_line(line)) out += line + "\n";
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    child_ = nullptr;  // reaped next: its pid may be anyone's afterwards
+  }
   const int code = child->wait();
   std::string status = "failed", error;
   if (code == 0) {

@@ -40,6 +40,11 @@ class Daemon {
   // Jobs the last run started and never saw end: marked failed in the journal, the parts of
   // their backup that have no manifest forgotten. Call before Run.
   void Recover();
+  // An exported backup dropped into the install as backup.tar (a new server, CapRover's
+  // way): restored once (`migrate restore backup.tar --yes`, journalled), then renamed
+  // backup.tar.restored-<ts>; a file that is refused or fails is renamed .rejected-<ts> with
+  // the reason logged. Call at start, after Recover.
+  void AutoRestore();
   // Schedules backups (when enableRegularBackups) until Stop; then stops a running job.
   void Run();
   void Stop();

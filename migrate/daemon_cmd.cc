@@ -52,6 +52,7 @@ int RunDaemonCommand(const DaemonCommand& d) {
   TheLog().info("migrate daemon " MIGRATE_VERSION ": install " + cfg.install + ", repository " + cfg.repo +
                 ", state in " + cfg.state_dir);
   dmn.Recover();
+  dmn.AutoRestore();
   // The listing and status answers: `migrate backup ... --json` of the install.
   daemon::Api api(dmn, token, [&dmn, exe = std::string(exe)](const std::vector<std::string>& args) {
     std::vector<std::string> argv{exe};

@@ -151,5 +151,27 @@ check "restore/status reaches Success" test "$rst" = Success
 check "the table made after the backup is gone" test -z "$(sql "$INST" "select to_regclass('after_backup')")"
 kill -TERM "$d"
 wait "$d" || true
-[[ $FAILED -eq 0 ]] || { echo "--- d1"; cat "$WORK/d1.log"; echo "--- d2"; cat "$WORK/d2.log"; echo "--- d3"; cat "$WORK/d3.log"; echo "--- d4"; cat "$WORK/d4.log"; }
+# --- a backup.tar dropped into the install is restored once at start; a bad one is set aside
+mig backup export latest --output "$INST/backup.tar" --to-path "$INST" --repo "$WORK/repo" --password-file "$WORK/pw" >/dev/null 2>&1
+check "an exported backup.tar is in the install" test -s "$INST/backup.tar"
+sql "$INST" "create table after_export(x int)" >/dev/null
+"$BIN/migrate" daemon --config "$WORK/daemon.yml" >"$WORK/d5.log" 2>&1 &
+d=$!
+for _ in $(seq 300); do grep -q "restored $INST/backup.tar\|did not restore" "$WORK/d5.log" && break; sleep 0.2; done
+check "the daemon restored backup.tar at start" grep -q "^restored $INST/backup.tar; renamed $INST/backup.tar.restored-" "$WORK/d5.log"
+check "renamed backup.tar.restored-<ts>" bash -c "ls '$INST' | grep -Eq '^backup\.tar\.restored-[0-9]{4}-[0-9]{2}-[0-9]{2}t[0-9]{2}-[0-9]{2}-[0-9]{2}$'"
+check "the database is the backup's again" test -z "$(sql "$INST" "select to_regclass('after_export')")"
+kill -TERM "$d"
+wait "$d" || true
+head -c 5000 /dev/urandom >"$INST/backup.tar"
+"$BIN/migrate" daemon --config "$WORK/daemon.yml" >"$WORK/d6.log" 2>&1 &
+d=$!
+for _ in $(seq 150); do grep -q "did not restore\|^restored" "$WORK/d6.log" && break; sleep 0.2; done
+check "a bad backup.tar is not restored, with the reason" grep -q "^warning: did not restore $INST/backup.tar: .*renamed $INST/backup.tar.rejected-.*going on" "$WORK/d6.log"
+check "it is renamed .rejected-<ts>" bash -c "ls '$INST' | grep -q '^backup\.tar\.rejected-'"
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.2; done
+check "and the daemon goes on (the API answers)" test "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/api/feature/getConfig?configType=backup")" = 200
+kill -TERM "$d"
+wait "$d" || true
+[[ $FAILED -eq 0 ]] || { echo "--- d1"; cat "$WORK/d1.log"; echo "--- d2"; cat "$WORK/d2.log"; echo "--- d3"; cat "$WORK/d3.log"; echo "--- d4"; cat "$WORK/d4.log"; echo "--- d5"; cat "$WORK/d5.log"; echo "--- d6"; cat "$WORK/d6.log"; }
 finish
