@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace mig::backup {
 
@@ -44,19 +45,7 @@ std::string EncodeTagValue(const std::string& s) {
   return out;
 }
 
-std::string DecodeTagValue(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
+std::string DecodeTagValue(const std::string& s) { return PercentDecode(s); }
 
 std::vector<std::string> PartTags(const std::string& id, const std::string& ts, const std::string& part,
                                   const std::string& project) {

@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "daemon/runner.h"
 
 namespace mig::daemon {
@@ -40,21 +41,6 @@ std::string Word(const std::string& status) {
   return "Failed";
 }
 
-std::string PercentDecode(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
 
 std::map<std::string, std::string> Query(const std::string& q) {
   std::map<std::string, std::string> out;
@@ -63,7 +49,8 @@ std::map<std::string, std::string> Query(const std::string& q) {
     size_t amp = q.find('&', pos);
     std::string kv = q.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
     size_t eq = kv.find('=');
-    if (!kv.empty()) out[PercentDecode(kv.substr(0, eq))] = eq == std::string::npos ? "" : PercentDecode(kv.substr(eq + 1));
+    if (!kv.empty())
+      out[PercentDecode(kv.substr(0, eq), true)] = eq == std::string::npos ? "" : PercentDecode(kv.substr(eq + 1), true);
     if (amp == std::string::npos) break;
     pos = amp + 1;
   }

@@ -65,6 +65,7 @@ TEST_CASE("api: Prophecy's shapes for the list, latest and status") {
   auto st = r.Ask("GET", "/api/backup/status?timestamp=2026-11-29t21-00-00");
   CHECK(json::parse(st.body)["data"]["status"] == "Failed");
   CHECK(r.Ask("GET", "/api/backup/status?timestamp=2020-01-01t00-00-00").status == 404);
+  CHECK(r.Ask("GET", "/api/backup/status?x=1&timestamp=2026-11-29t21%2D00-00").status == 200);  // decoded
   CHECK(r.Ask("GET", "/api/backup/status").status == 404);  // none running
 }
 

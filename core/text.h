@@ -1,0 +1,27 @@
+// Small text helpers shared by the layers above.
+#pragma once
+
+#include <cctype>
+#include <string>
+
+namespace mig {
+
+// `s` with each %XX (two hex digits) replaced by its byte; a `%` not followed by two hex
+// digits stays. With `plus_is_space` (an HTML form's or a URL query's encoding) `+` is a space.
+inline std::string PercentDecode(const std::string& s, bool plus_is_space = false) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (plus_is_space && s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace mig
