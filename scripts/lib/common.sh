@@ -112,8 +112,11 @@ RUNTIME_PACKAGES=(docker.io docker-compose rsync postgresql-15 postgresql-client
   python3-yaml curl util-linux bind9-dnsutils awscli restic tzdata)
 # Only the tests need these: a real sshd for the remote migration, clang's libFuzzer, iptables
 # (a port that drops connections, in a network namespace of the test's own), fish and tcsh (an
-# old server's user whose login shell is not POSIX), rclone (restic's REST backend).
-TEST_PACKAGES=(openssh-server openssh-client sudo clang-14 libclang-rt-14-dev iptables fish tcsh rclone)
+# old server's user whose login shell is not POSIX), rclone (restic's REST backend), jq (the
+# daemon's API driven with the seed's own jq lines), dpkg-dev (cpack's dependency list) and
+# systemd (systemd-analyze verify of the package's unit).
+TEST_PACKAGES=(openssh-server openssh-client sudo clang-14 libclang-rt-14-dev iptables fish tcsh rclone jq dpkg-dev
+  systemd)
 
 # build_migrate [BUILD_DIR] : configure and build (Release with debug info) into BUILD_DIR (default build).
 build_migrate() {
