@@ -395,15 +395,19 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   // What went wrong first, in words; the services are put back before the manifest is written.
   std::string error = parts->Fill(m);
   const int sig = InterruptGuard::Signal();
+  std::string restart_error;
   try {
     paused.StartAgain();
   } catch (const Error& e) {
+    restart_error = e.what();
     if (error.empty()) error = e.what();
   }
   if (sig) {  // no manifest: the parts are listed failed, and a daemon forgets them
     repo.UnlockStale();  // the locks of the restic it stopped
     Fail("backup " + m.timestamp + " interrupted (" + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")" +
-         (m.suspended.empty() ? "" : "; the services it stopped are started again"));
+         (m.suspended.empty() ? ""
+          : restart_error.empty() ? "; the services it stopped are started again"
+                                  : "; starting the services it stopped again failed: " + restart_error));
   }
   m.finished = UtcNow();
   m.status = error.empty() ? "ready" : "failed";

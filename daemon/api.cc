@@ -11,8 +11,11 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <filesystem>
+#include <regex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -31,7 +34,15 @@ using json = nlohmann::json;
 HttpResponse Reply(int status, const std::string& message, json extra = json::object()) {
   json j = {{"code", status}, {"message", message}};
   j.update(extra);
-  return {status, j.dump()};
+  return {status, j.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
+
+// A backup's timestamp as a request names it (2026-11-30t21-00-00): never an option or a path
+// once it is on a command line.
+std::string Timestamp(const std::string& t) {
+  static const std::regex re(R"(^[0-9]{4}-[0-9]{2}-[0-9]{2}t[0-9]{2}-[0-9]{2}-[0-9]{2}$)");
+  if (!std::regex_match(t, re)) BadInput("\"" + t.substr(0, 64) + "\" is not a backup's timestamp (2026-11-30t21-00-00)");
+  return t;
 }
 
 // Prophecy's status words.
@@ -168,7 +179,7 @@ HttpResponse Api::Route(const HttpRequest& r, const std::string& path, const std
   auto cli_json = [&](std::vector<std::string> args) {
     auto [code, out] = cli_(args);
     if (code == 2) BadInput("migrate " + args[0] + " " + args[1] + ": " + out);
-    if (code != 0 && out.empty()) Fail("migrate " + args[0] + " " + args[1] + " failed");
+    if (code != 0) Fail("migrate " + args[0] + " " + args[1] + ": " + (out.empty() ? "failed" : out));
     try {
       return json::parse(out);
     } catch (const json::exception&) {
@@ -193,8 +204,8 @@ HttpResponse Api::Route(const HttpRequest& r, const std::string& path, const std
     return Reply(202, "Request Accepted with timestamp " + a.timestamp, {{"timestamp", a.timestamp}});
   }
   if ((path == "/api/backup" && m == "DELETE") || (path == "/api/backup/delete" && m == "GET")) {
-    const std::string ts = arg("timestamp");
-    if (ts.empty()) BadInput("which backup: ?timestamp=T");
+    if (arg("timestamp").empty()) BadInput("which backup: ?timestamp=T");
+    const std::string ts = Timestamp(arg("timestamp"));
     if (auto run = daemon_.Running(); run && run->second == ts) return Reply(409, "Conflict: it is running");
     cli_json({"backup", "delete", ts, "--json"});
     return Reply(200, "Deleted backup " + ts, {{"timestamp", ts}});
@@ -226,7 +237,7 @@ HttpResponse Api::Route(const HttpRequest& r, const std::string& path, const std
       for (const auto& [svc, v] : b["svcs"].items())
         if (v.is_object() && v.value("disable", false)) skip.push_back(svc);
     }
-    const std::string ts = b["timestamp"].get<std::string>();
+    const std::string ts = Timestamp(b["timestamp"].get<std::string>());
     Answer a = daemon_.RequestRestore(ts, skip);
     if (a.busy) return Reply(409, "Conflict: " + a.error, {{"timestamp", a.timestamp}});
     if (!a.accepted) return Reply(500, a.error);
@@ -272,14 +283,40 @@ namespace http = boost::beast::http;
 
 std::atomic<int> g_connections{0};
 
+// Shuts a connection's socket down when its request has not arrived within 10 s (Asio's
+// blocking reads wait past SO_RCVTIMEO), so that no client holds a connection open.
+class Deadline {
+ public:
+  explicit Deadline(int fd) : watchdog_([this, fd] {
+      std::unique_lock<std::mutex> g(mu_);
+      if (!cv_.wait_for(g, std::chrono::seconds(10), [this] { return done_; })) ::shutdown(fd, SHUT_RDWR);
+    }) {}
+  void Met() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+  }
+  ~Deadline() {
+    Met();
+    watchdog_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread watchdog_;
+};
+
 template <typename Socket>
 void Converse(Api& api, Socket socket) {
-  struct Count {
-    Count() { ++g_connections; }
+  struct Count {  // counted by the accept loop before this thread started
     ~Count() { --g_connections; }
   } count;
-  timeval tv{10, 0};  // a request must arrive within 10 s; an answer must leave within 10 s
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  Deadline deadline(socket.native_handle());
+  timeval tv{10, 0};  // an answer must leave within 10 s of each write
   ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   boost::beast::flat_buffer buf(16 * 1024);
   http::response<http::string_body> res;
@@ -291,6 +328,7 @@ void Converse(Api& api, Socket socket) {
   parser.header_limit(8 * 1024);
   parser.body_limit(64 * 1024);
   http::read(socket, buf, parser, ec);
+  deadline.Met();  // the request is in: answering may take as long as the job's program
   if (ec) {
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) return;
     const bool too_big = ec == http::error::body_limit || ec == http::error::header_limit ||
@@ -333,15 +371,20 @@ void AcceptLoop(Api& api, Acceptor& acceptor, const std::atomic<bool>& stop) {
       asio::write(socket, asio::buffer(busy), ec);
       continue;
     }
-    std::thread([&api, s = std::move(socket)]() mutable {
-      try {
-        Converse(api, std::move(s));
-      } catch (...) {  // a connection's trouble is never the daemon's
-      }
-    }).detach();
+    ++g_connections;
+    try {
+      std::thread([&api, s = std::move(socket)]() mutable {
+        try {
+          Converse(api, std::move(s));
+        } catch (...) {  // a connection's trouble is never the daemon's
+        }
+      }).detach();
+    } catch (const std::system_error&) {  // no thread to be had: this connection is dropped
+      --g_connections;
+    }
   }
-  // Answers in flight end (each within its 10 s limits) before the daemon goes.
-  for (int i = 0; i < 250 && g_connections > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Every answer in flight ends before the daemon (and this io_context) goes: they use both.
+  while (g_connections > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
 }  // namespace

@@ -137,6 +137,11 @@ for i in $(seq 40); do
   curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -d '{"name": ' "$URL/api/backup" || true
 done
 check "after the burst it still answers" test "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/api/backup/latest")" = 200
+# Clients that open a connection and never send a request are cut off after 10 s.
+for _ in $(seq 20); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT" && sleep 14) >/dev/null 2>&1 & done
+sleep 12
+check "20 silent connections are cut off: it answers" test "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/api/backup/latest")" = 200
+check "a request naming an option for a timestamp: 400" test "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" -d '{"timestamp": "--no-restart"}' "$URL/api/restore")" = 400
 # Restore through the API: rows changed since the backup come back.
 sql "$INST" "create table if not exists after_backup(x int)" >/dev/null
 code=$(curl -s -o "$WORK/restore.out" -w '%{http_code}' -X POST -H "Cookie: prophecy-token=$TOKEN" \

@@ -17,7 +17,7 @@ cleanup() {
 trap cleanup EXIT
 
 (cd "$BUILD" && cpack -G DEB -B "$WORK/pkg") >"$WORK/cpack.log" 2>&1 || { cat "$WORK/cpack.log"; exit 1; }
-deb=$(ls "$WORK"/pkg/migrate_*_amd64.deb)
+deb=$(ls "$WORK"/pkg/migrate_*.deb)
 dpkg-deb -c "$deb" | awk '{print $6}' >"$WORK/files"
 for f in ./usr/bin/migrate ./usr/bin/migrate-local ./usr/bin/migrate-agent ./usr/lib/systemd/system/migrate.service \
   ./etc/migrate/daemon.yml ./usr/share/doc/migrate/daemon.md; do
@@ -26,14 +26,15 @@ done
 check "daemon.yml is a conffile" bash -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./conffiles | grep -qx /etc/migrate/daemon.yml"
 check "it depends on restic" bash -c "dpkg-deb -f '$deb' Depends | grep -q restic"
 
-if [[ -e /usr/bin/migrate ]] && ! dpkg -S /usr/bin/migrate >/dev/null 2>&1; then
-  echo "skip - /usr/bin/migrate exists and is not a package's: the install checks would overwrite it"
+if [[ -e /usr/bin/migrate ]] || dpkg-query -W -f='${Status}' migrate 2>/dev/null | grep -q installed; then
+  echo "skip - a migrate is installed on this machine already: the install checks would replace it"
   finish
   exit 0
 fi
+installed=1  # from here on the cleanup purges whatever dpkg left
 capture dpkg dpkg -i "$deb"
 check "dpkg -i installs it" test "$rc" -eq 0
-[[ $rc -eq 0 ]] && installed=1 || cat "$work/dpkg.err"
+[[ $rc -eq 0 ]] || cat "$work/dpkg.err"
 check "the unit passes systemd-analyze verify" systemd-analyze verify /usr/lib/systemd/system/migrate.service
 check "the template configuration is refused until it is filled in" bash -c "! /usr/bin/migrate daemon --check 2>/dev/null"
 
