@@ -20,8 +20,19 @@ namespace mig::daemon {
 
 namespace {
 
+std::string When(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+}  // namespace
+
 // Why a job failed: the last line of its stderr that is not one of its JSON progress events.
-std::string Reason(const std::string& err) {
+std::string FailureReason(const std::string& err) {
   std::string reason;
   size_t pos = 0;
   while (pos < err.size()) {
@@ -33,17 +44,6 @@ std::string Reason(const std::string& err) {
   if (reason.rfind("error: ", 0) == 0) reason = reason.substr(7);
   return reason.empty() ? "it failed without saying why" : reason;
 }
-
-std::string When(std::chrono::system_clock::time_point t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
-
-}  // namespace
 
 Daemon::Daemon(DaemonConfig config, std::string exe)
     : config_(std::move(config)),
@@ -114,7 +114,7 @@ void Daemon::AutoRestore() {
     while (child.read_line(line)) {
     }
     code = child.wait();
-    if (code != 0) reason = Reason(child.err_text());
+    if (code != 0) reason = FailureReason(child.err_text());
     std::lock_guard<std::mutex> g(mu_);
     journal_.Ended(seq, code == 0 ? "ready" : "failed", reason);
   } catch (const std::exception& e) {
@@ -258,7 +258,7 @@ void Daemon::RunJob(const std::string& kind, std::unique_ptr<Child> child, std::
       }
     }
   } else {
-    error = Reason(child->err_text());
+    error = FailureReason(child->err_text());
     std::lock_guard<std::mutex> g(mu_);
     if (stopping_) error = "the daemon was stopped while it ran";
   }
@@ -324,7 +324,7 @@ void Daemon::ApplyRetention() {
     while (forget.read_line(line)) out += line;
     if (forget.wait() != 0) {
       TheLog().warn("retention (keep the last " + std::to_string(keep) +
-                    ") failed: " + Reason(forget.err_text()));
+                    ") failed: " + FailureReason(forget.err_text()));
       return;
     }
     auto j = nlohmann::json::parse(out);

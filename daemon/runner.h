@@ -22,6 +22,10 @@ class Child;
 
 namespace mig::daemon {
 
+// Why a `migrate` program failed: the last line of its stderr that is not one of its JSON
+// progress events, without "error: ".
+std::string FailureReason(const std::string& stderr_text);
+
 // A request's answer: accepted with the backup's timestamp, or refused because a job runs
 // (`busy`, with the running one's timestamp), or failed to start (`error`).
 struct Answer {

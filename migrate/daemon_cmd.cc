@@ -63,13 +63,7 @@ int RunDaemonCommand(const DaemonCommand& d) {
     while (c.read_line(line)) out += line + "\n";
     const int code = c.wait();
     if (code == 0) return std::make_pair(code, out);
-    std::string why, err = c.err_text();
-    for (size_t pos = 0; pos < err.size();) {
-      size_t nl = err.find('\n', pos);
-      std::string l = err.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-      pos = nl == std::string::npos ? err.size() : nl + 1;
-      if (!l.empty() && l[0] != '{') why = l.rfind("error: ", 0) == 0 ? l.substr(7) : l;
-    }
+    const std::string why = daemon::FailureReason(c.err_text());
     return std::make_pair(code, why);
   });
   std::atomic<bool> stop_api{false};
