@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/io.h"
 #include "core/log.h"
 #include "core/timer.h"
 
@@ -60,13 +61,8 @@ Journal::Journal(std::string path) : path_(std::move(path)) {
   fd_ = Fd(fd);
   std::string text;
   char buf[65536];
-  for (off_t at = 0;;) {
-    ssize_t n = ::pread(fd, buf, sizeof buf, at);
-    if (n < 0) Fail("cannot read the journal " + path_ + ": " + ErrnoString());
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    at += n;
-  }
+  const std::string what = "the journal " + path_;
+  while (size_t n = ReadFd(fd, buf, sizeof buf, what.c_str())) text.append(buf, n);
   size_t line_no = 0, pos = 0;
   bool unterminated = false;  // the last line is whole but has no newline
   while (pos < text.size()) {
