@@ -5,10 +5,12 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <utility>  // before asio: boost 1.74 uses std::exchange unincluded
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
@@ -283,13 +285,14 @@ namespace http = boost::beast::http;
 
 std::atomic<int> g_connections{0};
 
-// Shuts a connection's socket down when its request has not arrived within 10 s (Asio's
-// blocking reads wait past SO_RCVTIMEO), so that no client holds a connection open.
+// Shuts a connection's socket down when a step (the TLS handshake and the request's arrival,
+// the answer's delivery) has not ended in time: Asio's blocking calls wait past SO_RCVTIMEO,
+// and no client may hold a connection open.
 class Deadline {
  public:
-  explicit Deadline(int fd) : watchdog_([this, fd] {
+  Deadline(int fd, std::chrono::seconds limit) : watchdog_([this, fd, limit] {
       std::unique_lock<std::mutex> g(mu_);
-      if (!cv_.wait_for(g, std::chrono::seconds(10), [this] { return done_; })) ::shutdown(fd, SHUT_RDWR);
+      if (!cv_.wait_for(g, limit, [this] { return done_; })) ::shutdown(fd, SHUT_RDWR);
     }) {}
   void Met() {
     {
@@ -310,14 +313,10 @@ class Deadline {
   std::thread watchdog_;
 };
 
-template <typename Socket>
-void Converse(Api& api, Socket socket) {
-  struct Count {  // counted by the accept loop before this thread started
-    ~Count() { --g_connections; }
-  } count;
-  Deadline deadline(socket.native_handle());
-  timeval tv{10, 0};  // an answer must leave within 10 s of each write
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+// Reads one request from `stream` (within `arrival`'s limit), answers it.
+// `refusal`: the answer to any request (a plain HTTP request on the TLS port: 400 saying so).
+template <typename Stream>
+void Converse(Api& api, Stream& stream, int fd, Deadline& arrival, const std::string& refusal = "") {
   boost::beast::flat_buffer buf(16 * 1024);
   http::response<http::string_body> res;
   res.version(11);
@@ -327,8 +326,8 @@ void Converse(Api& api, Socket socket) {
   http::request_parser<http::string_body> parser;
   parser.header_limit(8 * 1024);
   parser.body_limit(64 * 1024);
-  http::read(socket, buf, parser, ec);
-  deadline.Met();  // the request is in: answering may take as long as the job's program
+  http::read(stream, buf, parser, ec);
+  arrival.Met();  // the request is in: answering may take as long as the job's program
   if (ec) {
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) return;
     const bool too_big = ec == http::error::body_limit || ec == http::error::header_limit ||
@@ -347,17 +346,46 @@ void Converse(Api& api, Socket socket) {
       for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       r.headers[name] = std::string(f.value());
     }
-    HttpResponse out = api.Handle(r);
+    HttpResponse out = refusal.empty() ? api.Handle(r) : Reply(400, refusal);
     res.result(out.status);
     res.body() = out.body + "\n";
   }
   res.prepare_payload();
-  http::write(socket, res, ec);
-  socket.shutdown(asio::socket_base::shutdown_both, ec);
+  Deadline delivery(fd, std::chrono::seconds(10));  // a client that does not read is let go
+  http::write(stream, res, ec);
+}
+
+// One connection, on a thread of its own: plain, or TLS when `tls` is given.
+template <typename Socket>
+void Connection(Api& api, Socket socket, asio::ssl::context* tls) {
+  struct Count {  // counted by the accept loop before this thread started
+    ~Count() { --g_connections; }
+  } count;
+  const int fd = socket.native_handle();
+  boost::system::error_code ec;
+  Deadline arrival(fd, std::chrono::seconds(10));
+  if (!tls) {
+    Converse(api, socket, fd, arrival);
+    socket.shutdown(asio::socket_base::shutdown_both, ec);
+    return;
+  }
+  unsigned char first = 0;  // a TLS connection opens with a handshake record (0x16)
+  if (::recv(fd, &first, 1, MSG_PEEK) == 1 && first != 0x16) {
+    Converse(api, socket, fd, arrival, "this port speaks TLS: use https://");
+    socket.shutdown(asio::socket_base::shutdown_both, ec);
+    return;
+  }
+  asio::ssl::stream<Socket> stream(std::move(socket), *tls);
+  stream.handshake(asio::ssl::stream_base::server, ec);
+  if (ec) return;  // plain HTTP, a scanner, a client that does not trust the certificate
+  Converse(api, stream, fd, arrival);
+  Deadline closing(fd, std::chrono::seconds(2));
+  stream.shutdown(ec);  // close_notify; a client that never answers it is not waited for
+  stream.next_layer().shutdown(asio::socket_base::shutdown_both, ec);
 }
 
 template <typename Acceptor>
-void AcceptLoop(Api& api, Acceptor& acceptor, const std::atomic<bool>& stop) {
+void AcceptLoop(Api& api, Acceptor& acceptor, asio::ssl::context* tls, const std::atomic<bool>& stop) {
   acceptor.non_blocking(true);
   while (!stop) {
     pollfd p{acceptor.native_handle(), POLLIN, 0};
@@ -368,14 +396,14 @@ void AcceptLoop(Api& api, Acceptor& acceptor, const std::atomic<bool>& stop) {
     socket.non_blocking(false);
     if (g_connections >= 16) {  // busy: refused at once, never queued
       const std::string busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-      asio::write(socket, asio::buffer(busy), ec);
+      if (!tls) asio::write(socket, asio::buffer(busy), ec);  // (a TLS client is just closed)
       continue;
     }
     ++g_connections;
     try {
-      std::thread([&api, s = std::move(socket)]() mutable {
+      std::thread([&api, tls, s = std::move(socket)]() mutable {
         try {
-          Converse(api, std::move(s));
+          Connection(api, std::move(s), tls);
         } catch (...) {  // a connection's trouble is never the daemon's
         }
       }).detach();
@@ -389,16 +417,51 @@ void AcceptLoop(Api& api, Acceptor& acceptor, const std::atomic<bool>& stop) {
 
 }  // namespace
 
-void Serve(Api& api, const Listen& listen, const std::atomic<bool>& stop) {
+struct TlsServer {
+  asio::ssl::context context{asio::ssl::context::tls_server};
+};
+
+std::shared_ptr<TlsServer> LoadTls(const std::string& cert, const std::string& key) {
+  auto t = std::make_shared<TlsServer>();
+  auto& c = t->context;
+  c.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  auto why = [](const boost::system::system_error& e) {
+    std::string s = e.code().message();
+    return s.empty() || s == "Success" ? std::string("not a PEM certificate or key") : s;
+  };
+  for (const auto* f : {&cert, &key})
+    if (::access(f->c_str(), R_OK) != 0)
+      BadInput(std::string(f == &cert ? "tls_cert " : "tls_key ") + *f + " cannot be read: " + ErrnoString());
+  try {
+    c.use_certificate_chain_file(cert);
+  } catch (const boost::system::system_error& e) {
+    BadInput("tls_cert " + cert + " cannot be used: " + why(e) + " (a PEM certificate chain, readable by the daemon)");
+  }
+  try {
+    c.use_private_key_file(key, asio::ssl::context::pem);
+  } catch (const boost::system::system_error& e) {
+    if (e.code().message().find("mismatch") != std::string::npos)
+      BadInput("tls_key " + key + " is not the key of the certificate in tls_cert " + cert);
+    BadInput("tls_key " + key + " cannot be used: " + why(e) + " (a PEM private key, readable by the daemon)");
+  }
+  if (SSL_CTX_check_private_key(c.native_handle()) != 1)
+    BadInput("tls_key " + key + " is not the key of the certificate in tls_cert " + cert);
+  return t;
+}
+
+void Serve(Api& api, const Listen& listen, const TlsServer* tls, const std::atomic<bool>& stop) {
   asio::io_context io;
+  auto* ctx = tls ? &const_cast<TlsServer*>(tls)->context : nullptr;
+  const std::string scheme = tls ? " (TLS)" : "";
   try {
     if (!listen.socket.empty()) {
       std::error_code fec;
       if (std::filesystem::is_socket(listen.socket, fec)) std::filesystem::remove(listen.socket, fec);
       asio::local::stream_protocol::acceptor acceptor(io, asio::local::stream_protocol::endpoint(listen.socket));
       ::chmod(listen.socket.c_str(), 0600);
-      TheLog().info("API listening on " + listen.socket);
-      AcceptLoop(api, acceptor, stop);
+      TheLog().info("API listening on " + listen.socket + scheme);
+      AcceptLoop(api, acceptor, ctx, stop);
       return;
     }
     asio::ip::tcp::resolver resolver(io);
@@ -409,8 +472,8 @@ void Serve(Api& api, const Listen& listen, const std::atomic<bool>& stop) {
     acceptor.set_option(asio::socket_base::reuse_address(true));
     acceptor.bind(ep);
     acceptor.listen();
-    TheLog().info("API listening on " + listen.text());
-    AcceptLoop(api, acceptor, stop);
+    TheLog().info("API listening on " + listen.text() + scheme);
+    AcceptLoop(api, acceptor, ctx, stop);
   } catch (const boost::system::system_error& e) {
     Fail("cannot listen on " + listen.text() + ": " + e.code().message());
   }

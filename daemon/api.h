@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "daemon/config.h"
@@ -43,9 +44,15 @@ class Api {
   Cli cli_;
 };
 
-// Serves `api` on `listen` (TCP, or a unix socket made 0600) until `stop` is set; requests
-// bounded (64 KiB body, 8 KiB of headers, 10 s to arrive), at most 16 connections at once.
-// Throws mig::Error when it cannot listen.
-void Serve(Api& api, const Listen& listen, const std::atomic<bool>& stop);
+// The TLS side of the server: a certificate chain and its key (PEM), TLS 1.2 or newer.
+struct TlsServer;
+// Loads tls_cert and tls_key; throws mig::Error (bad input) naming the file and the reason
+// when one cannot be read or the key is not the certificate's.
+std::shared_ptr<TlsServer> LoadTls(const std::string& cert, const std::string& key);
+
+// Serves `api` on `listen` (TCP, or a unix socket made 0600; over TLS when `tls`) until `stop`
+// is set; requests bounded (64 KiB body, 8 KiB of headers, 10 s to arrive, 10 s for the answer
+// to be read), at most 16 connections at once. Throws mig::Error when it cannot listen.
+void Serve(Api& api, const Listen& listen, const TlsServer* tls, const std::atomic<bool>& stop);
 
 }  // namespace mig::daemon

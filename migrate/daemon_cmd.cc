@@ -26,6 +26,12 @@ void AddDaemonCommand(CLI::App& app, DaemonCommand& d) {
 
 int RunDaemonCommand(const DaemonCommand& d) {
   daemon::DaemonConfig cfg = daemon::LoadDaemonConfig(d.config);
+  std::shared_ptr<daemon::TlsServer> tls;
+  try {
+    if (!cfg.tls_cert.empty()) tls = daemon::LoadTls(cfg.tls_cert, cfg.tls_key);
+  } catch (const Error& e) {
+    BadInput(d.config + ": " + e.what());
+  }
   if (d.check) {
     std::cout << d.config << ": ok (install " << cfg.install << ", repository " << cfg.repo << ", regular backups "
               << (cfg.backup.enableRegularBackups ? "on, " + cfg.backup.backupFrequency + " " + cfg.backup.timezone
@@ -44,9 +50,6 @@ int RunDaemonCommand(const DaemonCommand& d) {
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-  if (!cfg.tls_cert.empty())
-    BadInput(d.config + ": serving TLS is not built yet: listen on loopback or a unix socket for now "
-             "(docs/daemon.md)");
   const std::string token = daemon::LoadOrMakeToken(cfg.token_file);
   daemon::Daemon dmn(cfg, exe);
   TheLog().info("migrate daemon " MIGRATE_VERSION ": install " + cfg.install + ", repository " + cfg.repo +
@@ -70,7 +73,7 @@ int RunDaemonCommand(const DaemonCommand& d) {
   std::exception_ptr api_error;
   std::thread server([&] {
     try {
-      daemon::Serve(api, cfg.listen, stop_api);
+      daemon::Serve(api, cfg.listen, tls.get(), stop_api);
     } catch (...) {
       api_error = std::current_exception();
       dmn.Stop();

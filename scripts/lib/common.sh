@@ -105,7 +105,7 @@ compose_cmd() {
 # What building and testing migrate needs, all Debian packages.
 BUILD_PACKAGES=(g++ cmake ninja-build pkg-config libboost-dev libboost-filesystem-dev libyaml-cpp-dev
   nlohmann-json3-dev libcli11-dev libxxhash-dev libcurl4-openssl-dev catch2 librsync-dev libb2-dev libzstd-dev
-  libssh2-1-dev libarchive-dev libhowardhinnant-date-dev)
+  libssh2-1-dev libarchive-dev libhowardhinnant-date-dev libssl-dev)
 # bind9-dnsutils: the rfc2136 DNS provider; awscli: the route53 one. bind9 (a DNS server) only for
 # the tests: scripts/rig/bind.sh.
 RUNTIME_PACKAGES=(docker.io docker-compose rsync postgresql-15 postgresql-client-15 busybox-static python3
@@ -113,10 +113,10 @@ RUNTIME_PACKAGES=(docker.io docker-compose rsync postgresql-15 postgresql-client
 # Only the tests need these: a real sshd for the remote migration, clang's libFuzzer, iptables
 # (a port that drops connections, in a network namespace of the test's own), fish and tcsh (an
 # old server's user whose login shell is not POSIX), rclone (restic's REST backend), jq (the
-# daemon's API driven with the seed's own jq lines), dpkg-dev (cpack's dependency list) and
-# systemd (systemd-analyze verify of the package's unit).
+# daemon's API driven with the seed's own jq lines), dpkg-dev (cpack's dependency list),
+# systemd (systemd-analyze verify of the package's unit) and openssl (the API's test certificate).
 TEST_PACKAGES=(openssh-server openssh-client sudo clang-14 libclang-rt-14-dev iptables fish tcsh rclone jq dpkg-dev
-  systemd)
+  systemd openssl)
 
 # build_migrate [BUILD_DIR] : configure and build (Release with debug info) into BUILD_DIR (default build).
 build_migrate() {

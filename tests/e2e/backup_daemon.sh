@@ -178,5 +178,37 @@ for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; 
 check "and the daemon goes on (the API answers)" test "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/api/feature/getConfig?configType=backup")" = 200
 kill -TERM "$d"
 wait "$d" || true
-[[ $FAILED -eq 0 ]] || { echo "--- d1"; cat "$WORK/d1.log"; echo "--- d2"; cat "$WORK/d2.log"; echo "--- d3"; cat "$WORK/d3.log"; echo "--- d4"; cat "$WORK/d4.log"; echo "--- d5"; cat "$WORK/d5.log"; echo "--- d6"; cat "$WORK/d6.log"; }
+# --- TLS: the API over https with the operator's certificate; plain HTTP on that port is told so
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 -subj /CN=localhost \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null
+openssl genrsa -out "$WORK/other-key.pem" 2048 2>/dev/null
+tls_config() {  # tls_config LISTEN KEY
+  sed -e "s|^listen: .*|listen: $1|" "$WORK/daemon.yml" >"$WORK/tls.yml"
+  printf 'tls_cert: %s\ntls_key: %s\n' "$WORK/cert.pem" "$2" >>"$WORK/tls.yml"
+}
+tls_config "0.0.0.0:$PORT" "$WORK/other-key.pem"
+capture tlsbad mig daemon --config "$WORK/tls.yml" --check
+check "a key that is not the certificate's: exit 2 saying so" grep -q "tls.yml: tls_key $WORK/other-key.pem is not the key of the certificate" "$work/tlsbad.err"
+tls_config "0.0.0.0:$PORT" "$WORK/key.pem"
+capture tlsany mig daemon --config "$WORK/tls.yml" --check
+check "listening beyond loopback is accepted with TLS" test "$rc" -eq 0
+grep -v '^tls_' "$WORK/tls.yml" >"$WORK/plain.yml"
+capture plainany mig daemon --config "$WORK/plain.yml" --check
+check "and refused without it" grep -q "beyond loopback without TLS" "$work/plainany.err"
+tls_config "127.0.0.1:$PORT" "$WORK/key.pem"
+"$BIN/migrate" daemon --config "$WORK/tls.yml" >"$WORK/d7.log" 2>&1 &
+d=$!
+for _ in $(seq 50); do grep -q "API listening" "$WORK/d7.log" && break; sleep 0.2; done
+check "the daemon says it serves TLS" grep -q "API listening on 127.0.0.1:$PORT (TLS)" "$WORK/d7.log"
+check "https with the certificate: the seed's jq line works" test "$(curl -s --cacert "$WORK/cert.pem" \
+  -H "Authorization: Bearer $TOKEN" "https://localhost:$PORT/api/feature/getConfig?configType=backup" |
+  jq -r '.data.backupConfig.backupRetentionCount')" = 5
+check "https without trusting the certificate fails in curl" bash -c "! curl -s 'https://127.0.0.1:$PORT/api/backup/list'"
+check "plain HTTP on the TLS port: 400 saying to use https" bash -c "curl -s 'http://127.0.0.1:$PORT/api/backup/list' | grep -q 'this port speaks TLS'"
+check "a silent client is let go by the TLS port within its 10 s" timeout 15 bash -c \
+  "exec 3<>/dev/tcp/127.0.0.1/$PORT; cat <&3 >/dev/null"
+kill -TERM "$d"
+wait "$d" && drc=0 || drc=$?
+check "and it stops with exit 0" test "$drc" -eq 0
+[[ $FAILED -eq 0 ]] || { echo "--- d1"; cat "$WORK/d1.log"; echo "--- d2"; cat "$WORK/d2.log"; echo "--- d3"; cat "$WORK/d3.log"; echo "--- d4"; cat "$WORK/d4.log"; echo "--- d5"; cat "$WORK/d5.log"; echo "--- d6"; cat "$WORK/d6.log"; echo "--- d7"; cat "$WORK/d7.log"; }
 finish
