@@ -159,6 +159,8 @@ DaemonConfig ParseDaemonConfig(const std::string& text, const std::string& path)
           s.repo = r.Str(skv.second, k);
         } else if (k == "password_file") {
           s.password_file = r.Str(skv.second, k);
+        } else if (k == "project") {
+          s.project = r.Str(skv.second, k);
         } else if (k == "frequency") {
           s.frequency = r.Str(skv.second, k);
           try {
@@ -168,7 +170,7 @@ DaemonConfig ParseDaemonConfig(const std::string& text, const std::string& path)
           }
         } else {
           BadInput(Where(path, skv.first.Mark()) + ": unknown key \"" + k +
-                   "\" in standby (its keys: install, repo, password_file, frequency)");
+                   "\" in standby (its keys: install, repo, password_file, frequency, project)");
         }
       }
       if (s.install.empty()) r.Bad(v, "standby needs install: (the standby install's folder)");
@@ -179,6 +181,20 @@ DaemonConfig ParseDaemonConfig(const std::string& text, const std::string& path)
   }
   if (c.install.empty() && !c.standby)
     BadInput(path + ": install: is missing (the install folder the daemon backs up)");
+  if (c.standby) {
+    StandbyConfig& s = *c.standby;
+    if (s.repo.empty()) s.repo = c.repo;
+    if (s.password_file.empty()) s.password_file = c.password_file;
+    if (s.repo.empty()) BadInput(path + ": standby: repo: is missing (the repository the primary backs up into)");
+    auto folder = [](const std::string& p) {
+      std::string n = std::filesystem::path(p).lexically_normal().string();
+      while (n.size() > 1 && n.back() == '/') n.pop_back();
+      return n;
+    };
+    if (!c.install.empty() && folder(s.install) == folder(c.install))
+      BadInput(path + ": standby: install: is the daemon's own install " + c.install +
+               ": a standby is a second install (on another server)");
+  }
   if (!c.install.empty() && c.repo.empty()) BadInput(path + ": repo: is missing (the restic repository)");
   if (c.tls_cert.empty() != c.tls_key.empty()) BadInput(path + ": tls_cert and tls_key go together");
   if (!c.listen.loopback() && c.tls_cert.empty() && !c.allow_plain_http)
@@ -198,11 +214,14 @@ DaemonConfig LoadDaemonConfig(const std::string& path) {
   if (!c.install.empty() && !std::filesystem::is_directory(c.install, ec))
     BadInput(path + ": install " + c.install + " is not a folder");
   auto env = [](const char* k) { return std::getenv(k) != nullptr && *std::getenv(k) != 0; };
-  if (c.password_file.empty() && !env("RESTIC_PASSWORD_FILE") && !env("RESTIC_PASSWORD_COMMAND") &&
-      !env("RESTIC_PASSWORD"))
+  const bool from_env = env("RESTIC_PASSWORD_FILE") || env("RESTIC_PASSWORD_COMMAND") || env("RESTIC_PASSWORD");
+  if (!c.install.empty() && c.password_file.empty() && !from_env)
     BadInput(path + ": password_file: is missing (the file holding the repository's password)");
-  if (!c.password_file.empty() && ::access(c.password_file.c_str(), R_OK) != 0)
-    BadInput(path + ": password_file " + c.password_file + " cannot be read: " + ErrnoString());
+  if (c.standby && c.standby->password_file.empty() && !from_env)
+    BadInput(path + ": standby: password_file: is missing (the file holding the repository's password)");
+  for (const auto* pw : {&c.password_file, c.standby ? &c.standby->password_file : &c.password_file})
+    if (!pw->empty() && ::access(pw->c_str(), R_OK) != 0)
+      BadInput(path + ": password_file " + *pw + " cannot be read: " + ErrnoString());
   return c;
 }
 

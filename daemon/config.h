@@ -29,8 +29,11 @@ struct Listen {
   std::string text() const;
 };
 
+// The DR standby this daemon keeps (docs/daemon.md "Standby"); repo and password_file default
+// to the daemon's own.
 struct StandbyConfig {
   std::string install, repo, password_file;
+  std::string project;  // whose backups: "" = the standby's own project, else the repository's only one
   std::string frequency = "0 */15 * * * *";
 };
 

@@ -106,3 +106,25 @@ TEST_CASE("daemon config: setConfig on a file with CRLF line ends finds its keys
   const std::string out = ApplyBackupConfig(text, {{"backupRetentionCount", "9"}});
   CHECK(out == "install: /srv/app\r\nrepo: /r\r\nbackupConfig:\r\n  suspend: false\r\n\r\n  backupRetentionCount: 9\r\n");
 }
+
+TEST_CASE("daemon config: a standby, alone or beside the install, inherits repo and password_file") {
+  DaemonConfig c = ParseDaemonConfig(
+      "repo: /backups/app\npassword_file: /pw\nstandby:\n  install: /srv/standby\n  frequency: \"*/30 * * * * *\"\n",
+      "daemon.yml");
+  REQUIRE(c.standby);
+  CHECK(c.install.empty());
+  CHECK(c.standby->install == "/srv/standby");
+  CHECK(c.standby->repo == "/backups/app");
+  CHECK(c.standby->password_file == "/pw");
+  CHECK(c.standby->project.empty());
+  c = ParseDaemonConfig("standby:\n  install: /srv/s\n  repo: sftp:u@h:/r\n  project: product\n", "daemon.yml");
+  CHECK(c.standby->repo == "sftp:u@h:/r");
+  CHECK(c.standby->project == "product");
+  CHECK(c.standby->frequency == "0 */15 * * * *");
+  CHECK(Refusal("standby:\n  install: /srv/s\n") ==
+        "daemon.yml: standby: repo: is missing (the repository the primary backs up into)");
+  CHECK(Refusal(std::string(kMinimal) + "standby:\n  install: /srv/app/\n").find("is the daemon's own install") !=
+        std::string::npos);
+  CHECK(Refusal("standby:\n  install: /srv/s\n  repo: /r\n  frequency: \"0 0 *\"\n").rfind("daemon.yml:4:", 0) == 0);
+  CHECK(Refusal("standby:\n  install: /srv/s\n  repo: /r\n  every: 5\n").rfind("daemon.yml:4: unknown key \"every\"", 0) == 0);
+}

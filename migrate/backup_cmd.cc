@@ -321,6 +321,9 @@ void AddBackupCommands(CLI::App& app, BackupCommands& b) {
   b.restore->add_flag("-n,--dry-run", r.dry_run, "print what would be replaced and kept, change nothing");
   b.restore->add_flag("-y,--yes", r.yes, "do not ask; also restore a backup of another release");
   b.restore->add_flag("--no-restart", r.no_restart, "leave the services stopped afterwards");
+  b.restore->add_flag("--standby", r.standby,
+                      "keep this install as a standby: only the database started afterwards, the backup recorded "
+                      "in backup/standby.json; refused once it was promoted (migrate standby promote)");
   b.restore->add_option("--wait", r.wait_seconds, "seconds to wait for the services")->capture_default_str();
   b.restore->add_flag("-q,--quiet", b.quiet, "print only warnings, errors and the summary");
 }

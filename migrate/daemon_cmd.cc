@@ -5,6 +5,9 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include "core/error.h"
@@ -13,13 +16,14 @@
 #include "daemon/api.h"
 #include "daemon/config.h"
 #include "daemon/runner.h"
+#include "daemon/standby.h"
 
 namespace mig {
 
 void AddDaemonCommand(CLI::App& app, DaemonCommand& d) {
   d.cmd = app.add_subcommand("daemon",
-                             "run the host daemon: scheduled backups with retention and a REST API "
-                             "(/api/backup, /api/restore, ...: docs/daemon.md); stops on SIGTERM or SIGINT");
+                             "run the host daemon: scheduled backups with retention, a REST API (/api/backup, "
+                             "/api/restore, ...) and a DR standby (docs/daemon.md); stops on SIGTERM or SIGINT");
   d.cmd->add_option("--config", d.config, "the daemon's configuration (YAML)")->capture_default_str();
   d.cmd->add_flag("--check", d.check, "check the configuration and exit");
 }
@@ -33,10 +37,16 @@ int RunDaemonCommand(const DaemonCommand& d) {
     BadInput(d.config + ": " + e.what());
   }
   if (d.check) {
-    std::cout << d.config << ": ok (install " << cfg.install << ", repository " << cfg.repo << ", regular backups "
-              << (cfg.backup.enableRegularBackups ? "on, " + cfg.backup.backupFrequency + " " + cfg.backup.timezone
-                                                  : std::string("off"))
-              << ", keep the last " << cfg.backup.backupRetentionCount << ")\n";
+    std::string what;
+    if (!cfg.install.empty())
+      what = "install " + cfg.install + ", repository " + cfg.repo + ", regular backups " +
+             (cfg.backup.enableRegularBackups ? "on, " + cfg.backup.backupFrequency + " " + cfg.backup.timezone
+                                              : std::string("off")) +
+             ", keep the last " + std::to_string(cfg.backup.backupRetentionCount);
+    if (cfg.standby)
+      what += (what.empty() ? "" : "; ") + std::string("standby ") + cfg.standby->install + " restored from " +
+              cfg.standby->repo + " (" + cfg.standby->frequency + " UTC)";
+    std::cout << d.config << ": ok (" << what << ")\n";
     return 0;
   }
   char exe[4096];
@@ -50,56 +60,95 @@ int RunDaemonCommand(const DaemonCommand& d) {
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-  const std::string token = daemon::LoadOrMakeToken(cfg.token_file);
-  daemon::Daemon dmn(cfg, exe);
-  TheLog().info("migrate daemon " MIGRATE_VERSION ": install " + cfg.install + ", repository " + cfg.repo +
-                ", state in " + cfg.state_dir);
-  dmn.Recover();
-  dmn.AutoRestore();
-  // The listing and status answers: `migrate backup ... --json` of the install.
-  daemon::Api api(dmn, token, [&dmn, exe = std::string(exe)](const std::vector<std::string>& args) {
-    std::vector<std::string> argv{exe};
-    argv.insert(argv.end(), args.begin(), args.end());
-    for (const auto& a : dmn.RepoArgs()) argv.push_back(a);
-    Child c(argv, Proc::kStdout);
-    std::string out, line;
-    while (c.read_line(line)) out += line + "\n";
-    const int code = c.wait();
-    if (code == 0) return std::make_pair(code, out);
-    const std::string why = daemon::FailureReason(c.err_text());
-    return std::make_pair(code, why);
-  });
+  // The standby (its own state-folder lock) and the install's daemon: each only when configured.
+  std::unique_ptr<daemon::Standby> standby;
+  if (cfg.standby) standby = std::make_unique<daemon::Standby>(*cfg.standby, cfg.state_dir, exe);
+  std::unique_ptr<daemon::Daemon> dmn;
+  std::unique_ptr<daemon::Api> api;
+  std::string token;
+  if (!cfg.install.empty()) {
+    token = daemon::LoadOrMakeToken(cfg.token_file);
+    dmn = std::make_unique<daemon::Daemon>(cfg, exe);
+  }
+  TheLog().info("migrate daemon " MIGRATE_VERSION ": " +
+                (dmn ? "install " + cfg.install + ", repository " + cfg.repo : std::string("no install of its own")) +
+                (standby ? ", standby " + cfg.standby->install : std::string()) + ", state in " + cfg.state_dir);
+  if (dmn) {
+    dmn->Recover();
+    dmn->AutoRestore();
+    // The listing and status answers: `migrate backup ... --json` of the install.
+    api = std::make_unique<daemon::Api>(*dmn, token, [d = dmn.get(), exe = std::string(exe)](const std::vector<std::string>& args) {
+      std::vector<std::string> argv{exe};
+      argv.insert(argv.end(), args.begin(), args.end());
+      for (const auto& a : d->RepoArgs()) argv.push_back(a);
+      Child c(argv, Proc::kStdout);
+      std::string out, line;
+      while (c.read_line(line)) out += line + "\n";
+      const int code = c.wait();
+      if (code == 0) return std::make_pair(code, out);
+      const std::string why = daemon::FailureReason(c.err_text());
+      return std::make_pair(code, why);
+    });
+  } else {
+    TheLog().info("no install: no backups are made and the API is not served (a standby's daemon)");
+  }
   std::atomic<bool> stop_api{false};
   std::exception_ptr api_error;
-  std::thread server([&] {
-    try {
-      daemon::Serve(api, cfg.listen, tls.get(), stop_api);
-    } catch (...) {
-      api_error = std::current_exception();
-      dmn.Stop();
-    }
-  });
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  auto stop_all = [&] {
+    stop_api = true;
+    if (dmn) dmn->Stop();
+    if (standby) standby->Stop();
+    std::lock_guard<std::mutex> g(mu);
+    stopping = true;
+    cv.notify_all();
+  };
+  std::thread server;
+  if (api)
+    server = std::thread([&] {
+      try {
+        daemon::Serve(*api, cfg.listen, tls.get(), stop_api);
+      } catch (...) {
+        api_error = std::current_exception();
+        stop_all();
+      }
+    });
+  std::thread standby_loop;
+  if (standby)
+    standby_loop = std::thread([&] {
+      try {
+        standby->Run();
+      } catch (const std::exception& e) {
+        TheLog().warn(std::string("the standby stopped: ") + e.what());
+      }
+    });
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop, &sig);
     if (!stop_api) TheLog().info(std::string("stopping (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
-    stop_api = true;
-    dmn.Stop();
+    stop_all();
   });
-  try {
-    dmn.Run();
-  } catch (...) {
-    stop_api = true;
-    dmn.Stop();
-    pthread_kill(signals.native_handle(), SIGTERM);  // its sigwait takes it: it ends before dmn does
+  auto join_all = [&] {
+    stop_all();
+    pthread_kill(signals.native_handle(), SIGTERM);  // its sigwait takes it: it ends before the rest
     signals.join();
-    server.join();
+    if (server.joinable()) server.join();
+    if (standby_loop.joinable()) standby_loop.join();
+  };
+  try {
+    if (dmn) {
+      dmn->Run();
+    } else {
+      std::unique_lock<std::mutex> g(mu);
+      cv.wait(g, [&] { return stopping; });
+    }
+  } catch (...) {
+    join_all();
     throw;
   }
-  stop_api = true;
-  pthread_kill(signals.native_handle(), SIGTERM);
-  signals.join();
-  server.join();
+  join_all();
   if (api_error) std::rethrow_exception(api_error);
   TheLog().info("stopped");
   return 0;

@@ -10,6 +10,7 @@
 #include "migrate/dns_cmd.h"
 #include "migrate/backup_cmd.h"
 #include "migrate/daemon_cmd.h"
+#include "migrate/standby_cmd.h"
 #include "migrate/release.h"
 #include "core/log.h"
 #include "install/install.h"
@@ -99,6 +100,8 @@ int main(int argc, char** argv) {
     mig::AddBackupCommands(app, backups);
     mig::DaemonCommand daemon_cmd;
     mig::AddDaemonCommand(app, daemon_cmd);
+    mig::StandbyCommand standby_cmd;
+    mig::AddStandbyCommand(app, standby_cmd);
     mig::health::CheckOptions co;
     bool co_json = false;
     CLI::App* check = app.add_subcommand(
@@ -157,6 +160,7 @@ int main(int argc, char** argv) {
     }
     if (mig::DnsChosen(dns)) return mig::RunDns(dns);
     if (*daemon_cmd.cmd) return mig::RunDaemonCommand(daemon_cmd);
+    if (mig::StandbyChosen(standby_cmd)) return mig::RunStandbyCommand(standby_cmd);
     if (mig::BackupChosen(backups)) {
       mig::TheLog().set_quiet(backups.quiet || backups.json);
       return mig::RunBackup(backups);

@@ -35,13 +35,7 @@ void AddMigrateOptions(CLI::App& app, Options& o) {
                "stop the old stack's services before copying (integrity over uptime); its database last");
   app.add_flag("--no-restart", o.no_restart, "do not restart the new stack at the end");
   app.add_option("--wait", o.wait_seconds, "seconds to wait for the new stack to come up")->capture_default_str();
-  app.add_option("--dns-hook", o.dns_hook.command,
-                 "after a successful migration, run CMD (by /bin/sh) with DNS_NAME, NEW_IP, OLD_IP in its "
-                 "environment, e.g. 'migrate dns update --name \"$DNS_NAME\" --to \"$NEW_IP\" ...'");
-  app.add_option("--dns-name", o.dns_hook.dns_name, "--dns-hook's DNS_NAME (env DNS_NAME; default empty)");
-  app.add_option("--new-ip", o.dns_hook.new_ip, "--dns-hook's NEW_IP (env NEW_IP; default: this host's address)");
-  app.add_option("--old-ip", o.dns_hook.old_ip,
-                 "--dns-hook's OLD_IP (env OLD_IP; default: the old server's address with --from, else NEW_IP)");
+  AddDnsHookOptions(app, o.dns_hook, "after a successful migration");
 }
 
 void AddRemoteOptions(CLI::App& app, Options& o) {
@@ -71,7 +65,24 @@ void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, b
     BadUsage("no source install given: use --from-path OLD (or FROM_PATH=OLD)");
   if (o.skip_db && o.skip_data) BadUsage("--skip-db and --skip-data together leave nothing to migrate");
   if (o.wait_seconds <= 0) BadUsage("--wait must be a positive number of seconds");
-  DnsHook& h = o.dns_hook;
+  ResolveDnsHook(o.dns_hook, env, !o.from.empty());
+}
+
+void AddDnsHookOptions(CLI::App& app, DnsHook& h, const std::string& when) {
+  app.add_option("--dns-hook", h.command,
+                 when + ", run CMD (by /bin/sh) with DNS_NAME, NEW_IP, OLD_IP in its environment, e.g. "
+                 "'migrate dns update --name \"$DNS_NAME\" --to \"$NEW_IP\" ...'");
+  app.add_option("--dns-name", h.dns_name, "--dns-hook's DNS_NAME (env DNS_NAME; default empty)");
+  app.add_option("--new-ip", h.new_ip, "--dns-hook's NEW_IP (env NEW_IP; default: this host's address)");
+  app.add_option("--old-ip", h.old_ip,
+                 "--dns-hook's OLD_IP (env OLD_IP; default: the old server's address with --from, else NEW_IP)");
+}
+
+void ResolveDnsHook(DnsHook& h, const compose::Env& env, bool remote) {
+  auto get = [&](const char* k) {
+    auto it = env.find(k);
+    return it == env.end() ? std::string() : it->second;
+  };
   if (h.command.empty()) {
     if (!h.dns_name.empty() || !h.new_ip.empty() || !h.old_ip.empty())
       BadUsage("--dns-name, --new-ip and --old-ip are for --dns-hook CMD: give the hook too");
@@ -82,9 +93,9 @@ void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, b
   if (h.old_ip.empty()) h.old_ip = get("OLD_IP");
   if (h.new_ip.empty()) h.new_ip = HostAddress();
   if (h.new_ip.empty()) BadUsage("this host has no IPv4 address besides loopback: give --dns-hook's --new-ip IP");
-  // migrate-local stays on this host; a remote migration's OLD_IP is the old server's address,
-  // known once connected (the pipeline fills it in).
-  if (h.old_ip.empty() && o.from.empty()) h.old_ip = h.new_ip;
+  // On this host; a remote migration's OLD_IP is the old server's address, known once
+  // connected (the pipeline fills it in).
+  if (h.old_ip.empty() && !remote) h.old_ip = h.new_ip;
   for (const auto* ip : {&h.new_ip, &h.old_ip})
     if (!ip->empty() && !dns::IsIPv4(*ip)) BadUsage("'" + *ip + "' is not an IPv4 address (--new-ip, --old-ip)");
 }

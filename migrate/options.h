@@ -21,6 +21,13 @@ void AddRemoteOptions(CLI::App& app, Options& o);
 // defaults to the current folder. With a --dns-hook: DNS_NAME, NEW_IP (default: this host's
 // address), OLD_IP (default: NEW_IP, the same server).
 void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, bool dry_run_given);
+// --dns-hook, --dns-name, --new-ip, --old-ip on `app`; `when` starts the hook's help ("after a
+// successful migration").
+void AddDnsHookOptions(CLI::App& app, DnsHook& h, const std::string& when);
+// A hook's values completed from DNS_NAME, NEW_IP, OLD_IP in `env`: NEW_IP defaults to this
+// host's address, OLD_IP to NEW_IP unless `remote` (the pipeline fills it in once connected).
+// Throws mig::Error (usage) for values without a hook, or an address that is not IPv4.
+void ResolveDnsHook(DnsHook& h, const compose::Env& env, bool remote);
 // True for "1", "true", "yes", "on" (any case).
 bool Truthy(const std::string& v);
 

@@ -33,6 +33,15 @@ std::string DnsHookCommandLine(const DnsHook& h) {
   return CommandLine({"DNS_NAME=" + h.dns_name, "NEW_IP=" + h.new_ip, "OLD_IP=" + h.old_ip, "sh", "-c", h.command});
 }
 
+namespace {
+
+// What succeeded before the hook ran: a migration, or a standby's promotion.
+std::string Succeeded(const Report& r) {
+  return r.command == "standby promote" ? "the promotion itself succeeded" : "the migration itself succeeded";
+}
+
+}  // namespace
+
 bool DnsHookStep(Report& r, const DnsHook& h, bool dry_run) {
   if (h.command.empty()) return true;
   Step step(r, kDnsHookStep);
@@ -52,7 +61,7 @@ bool DnsHookStep(Report& r, const DnsHook& h, bool dry_run) {
     return true;
   }
   step.Failed(res.detail);
-  r.next_steps.push_back("the migration itself succeeded, the DNS hook failed; run it again by hand: " +
+  r.next_steps.push_back(Succeeded(r) + ", the DNS hook failed; run it again by hand: " +
                          DnsHookCommandLine(h));
   return false;
 }
@@ -60,7 +69,7 @@ bool DnsHookStep(Report& r, const DnsHook& h, bool dry_run) {
 void FailIfDnsHookFailed(const Report& r) {
   for (const auto& s : r.steps)
     if (s.name == kDnsHookStep && s.status == "failed")
-      Fail("the DNS hook failed (" + s.detail + "); the migration itself succeeded: run the hook again by hand "
+      Fail("the DNS hook failed (" + s.detail + "); " + Succeeded(r) + ": run the hook again by hand "
            "(see next steps)");
 }
 

@@ -16,6 +16,7 @@
 #include "docker/docker.h"
 #include "install/install.h"
 #include "install/stack.h"
+#include "install/standby.h"
 #include "pipeline/confirm.h"
 #include "pipeline/replay_step.h"
 #include "pipeline/run_dir.h"
@@ -34,6 +35,28 @@ bool IsEmptyOrMissing(const std::string& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return true;
   return fs::is_directory(dir, ec) && fs::is_empty(dir, ec);
+}
+
+// A standby restore is refused once the install was promoted: it is the primary now.
+void RefusePromoted(const std::string& dir) {
+  if (auto st = ReadStandbyState(dir); st && st->promoted())
+    BadInput(dir + " was promoted at " + st->promoted_at + " (" + StandbyStatePath(dir) +
+             "): it is a primary now, and a standby restore never replaces it");
+}
+
+// A standby is restored again and again: only its last restore's folder (the safety copy to
+// roll back to) is kept.
+void RemoveOtherRunDirs(const std::string& root, const std::string& keep) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root, ec)) {
+    const std::string name = e.path().filename().string();
+    if (e.path() == fs::path(keep) || !e.is_directory(ec) || e.is_symlink(ec) || name.empty() ||
+        !std::isdigit(static_cast<unsigned char>(name[0])))
+      continue;
+    std::error_code rec;
+    fs::remove_all(e.path(), rec);
+    if (rec) TheLog().warn("could not remove the earlier standby restore " + e.path().string() + ": " + rec.message());
+  }
 }
 
 std::string Seconds(double s) {
@@ -75,6 +98,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     }();
     const backup::Manifest& m = source->manifest();
     rep.from = source->Describe();
+    if (o.standby) RefusePromoted(dir);
     if (fresh && o.dry_run) {
       rep.Check("install", true, dir + " holds no install: a restore creates it from the backup's configuration (" +
                                      Joined(m.config) + ") and starts it");
@@ -107,6 +131,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       fs::create_directories(dir);
       lock.emplace(JobLockPath(dir), "another job (backup, restore or migration) is running on " + dir);
       lock->Describe("restore of " + m.timestamp);
+      if (o.standby) RefusePromoted(dir);  // again, now that no promotion can run
       RunDir rd = OpenRunDir(root);
       run_dir = rd.path;
       rep.resumed = rd.resumed;
@@ -246,7 +271,15 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     }
     {
       Step step(rep, "restart");
-      if (o.no_restart) {
+      if (o.standby) {
+        paused.Keep();
+        if (!in->db_service.empty()) {
+          stack.Up({in->db_service});
+          stack.WaitUp({in->db_service}, std::chrono::seconds(o.wait_seconds));
+        }
+        step.Done("standby: " + (in->db_service.empty() ? std::string("no database") : in->db_service + " running") +
+                  "; the other services stay stopped until migrate standby promote");
+      } else if (o.no_restart) {
         paused.Keep();
         if (db_started) stack.Stop({in->db_service});
         step.Skip("--no-restart: the services stay stopped");
@@ -261,6 +294,14 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       }
     }
     rep.result = "ok";
+    if (o.standby) {
+      StandbyState st;
+      st.backup_id = m.id, st.timestamp = m.timestamp, st.version = m.version, st.restored_at = UtcNow();
+      WriteStandbyState(dir, st);
+      rep.Check("standby", true, "backup " + m.timestamp + " recorded in " + StandbyStatePath(dir));
+      RemoveOtherRunDirs(root, run_dir);
+      rep.next_steps.push_back("to make this standby the primary: migrate standby promote --to-path " + dir);
+    }
     if (!skip_data)
       rep.next_steps.push_back("data/ before the restore is in " + run_dir + "/data.backup (roll back: rsync -a --delete " +
                                run_dir + "/data.backup/ " + in->data_dir() + "/)");

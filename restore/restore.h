@@ -17,6 +17,10 @@ struct RestoreOptions {
   std::vector<std::string> skip;  // compose services whose state stays as it is
   bool skip_data = false, skip_db = false, with_config = false;
   bool dry_run = false, yes = false, no_restart = false, json = false, quiet = false;
+  // Keeps a standby (docs/daemon.md "Standby"): refused once the install was promoted; only the
+  // database is started afterwards; the backup is recorded in backup/standby.json; the restore
+  // folders of earlier standby restores are removed.
+  bool standby = false;
   int wait_seconds = 180;
 };
 
