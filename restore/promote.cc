@@ -30,6 +30,15 @@ StandbyState Unpromoted(const std::string& dir) {
   return *st;
 }
 
+// backup/promote-report.json: what the promotion did (written once it was recorded).
+void WriteReport(const Report& rep, const std::string& dir) {
+  try {
+    rep.Write(dir + "/backup/promote-report.json");
+  } catch (const Error& e) {
+    TheLog().warn(e.what());
+  }
+}
+
 std::string Joined(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
@@ -103,15 +112,10 @@ Report RunPromote(const PromoteOptions& o) {
                                "mended, start it: docker compose up -d in " + dir);
     else
       rep.next_steps.push_back("nothing was changed: " + dir + " is still a standby");
+    if (marked) WriteReport(rep, dir);
+    throw;
   }
-  if (!o.dry_run && marked) {
-    try {
-      rep.Write(dir + "/backup/promote-report.json");
-    } catch (const Error& e) {
-      TheLog().warn(e.what());
-    }
-  }
-  if (rep.result == "failed") Fail(rep.error);
+  WriteReport(rep, dir);
   return rep;
 }
 
