@@ -285,14 +285,20 @@ namespace http = boost::beast::http;
 
 std::atomic<int> g_connections{0};
 
+// How long a client may take: to send its request (the TLS handshake included), to read the
+// answer, to answer the close_notify.
+constexpr std::chrono::seconds kArrival(10), kDelivery(10), kClosing(2);
+
 // Shuts a connection's socket down when a step (the TLS handshake and the request's arrival,
 // the answer's delivery) has not ended in time: Asio's blocking calls wait past SO_RCVTIMEO,
 // and no client may hold a connection open.
+// It shuts down a duplicate of the descriptor, held until it ends: never another connection's
+// socket that took the number after this one was closed.
 class Deadline {
  public:
-  Deadline(int fd, std::chrono::seconds limit) : watchdog_([this, fd, limit] {
+  Deadline(int fd, std::chrono::seconds limit) : fd_(::dup(fd)), watchdog_([this, limit] {
       std::unique_lock<std::mutex> g(mu_);
-      if (!cv_.wait_for(g, limit, [this] { return done_; })) ::shutdown(fd, SHUT_RDWR);
+      if (!cv_.wait_for(g, limit, [this] { return done_; }) && fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
     }) {}
   void Met() {
     {
@@ -304,9 +310,11 @@ class Deadline {
   ~Deadline() {
     Met();
     watchdog_.join();
+    if (fd_ >= 0) ::close(fd_);
   }
 
  private:
+  const int fd_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
@@ -351,19 +359,16 @@ void Converse(Api& api, Stream& stream, int fd, Deadline& arrival, const std::st
     res.body() = out.body + "\n";
   }
   res.prepare_payload();
-  Deadline delivery(fd, std::chrono::seconds(10));  // a client that does not read is let go
+  Deadline delivery(fd, kDelivery);  // a client that does not read is let go
   http::write(stream, res, ec);
 }
 
 // One connection, on a thread of its own: plain, or TLS when `tls` is given.
 template <typename Socket>
 void Connection(Api& api, Socket socket, asio::ssl::context* tls) {
-  struct Count {  // counted by the accept loop before this thread started
-    ~Count() { --g_connections; }
-  } count;
   const int fd = socket.native_handle();
   boost::system::error_code ec;
-  Deadline arrival(fd, std::chrono::seconds(10));
+  Deadline arrival(fd, kArrival);
   if (!tls) {
     Converse(api, socket, fd, arrival);
     socket.shutdown(asio::socket_base::shutdown_both, ec);
@@ -379,7 +384,7 @@ void Connection(Api& api, Socket socket, asio::ssl::context* tls) {
   stream.handshake(asio::ssl::stream_base::server, ec);
   if (ec) return;  // plain HTTP, a scanner, a client that does not trust the certificate
   Converse(api, stream, fd, arrival);
-  Deadline closing(fd, std::chrono::seconds(2));
+  Deadline closing(fd, kClosing);
   stream.shutdown(ec);  // close_notify; a client that never answers it is not waited for
   stream.next_layer().shutdown(asio::socket_base::shutdown_both, ec);
 }
@@ -403,9 +408,10 @@ void AcceptLoop(Api& api, Acceptor& acceptor, asio::ssl::context* tls, const std
     try {
       std::thread([&api, tls, s = std::move(socket)]() mutable {
         try {
-          Connection(api, std::move(s), tls);
+          Connection(api, std::move(s), tls);  // the socket is closed when it returns
         } catch (...) {  // a connection's trouble is never the daemon's
         }
+        --g_connections;  // counted by this loop before the thread started
       }).detach();
     } catch (const std::system_error&) {  // no thread to be had: this connection is dropped
       --g_connections;
@@ -450,9 +456,9 @@ std::shared_ptr<TlsServer> LoadTls(const std::string& cert, const std::string& k
   return t;
 }
 
-void Serve(Api& api, const Listen& listen, const TlsServer* tls, const std::atomic<bool>& stop) {
+void Serve(Api& api, const Listen& listen, TlsServer* tls, const std::atomic<bool>& stop) {
   asio::io_context io;
-  auto* ctx = tls ? &const_cast<TlsServer*>(tls)->context : nullptr;
+  auto* ctx = tls ? &tls->context : nullptr;
   const std::string scheme = tls ? " (TLS)" : "";
   try {
     if (!listen.socket.empty()) {

@@ -53,6 +53,6 @@ std::shared_ptr<TlsServer> LoadTls(const std::string& cert, const std::string& k
 // Serves `api` on `listen` (TCP, or a unix socket made 0600; over TLS when `tls`) until `stop`
 // is set; requests bounded (64 KiB body, 8 KiB of headers, 10 s to arrive, 10 s for the answer
 // to be read), at most 16 connections at once. Throws mig::Error when it cannot listen.
-void Serve(Api& api, const Listen& listen, const TlsServer* tls, const std::atomic<bool>& stop);
+void Serve(Api& api, const Listen& listen, TlsServer* tls, const std::atomic<bool>& stop);
 
 }  // namespace mig::daemon

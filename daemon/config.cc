@@ -197,7 +197,7 @@ DaemonConfig ParseDaemonConfig(const std::string& text, const std::string& path)
   }
   if (!c.install.empty() && c.repo.empty()) BadInput(path + ": repo: is missing (the restic repository)");
   if (c.tls_cert.empty() != c.tls_key.empty()) BadInput(path + ": tls_cert and tls_key go together");
-  if (!c.listen.loopback() && c.tls_cert.empty() && !c.allow_plain_http)
+  if (!c.install.empty() && !c.listen.loopback() && c.tls_cert.empty() && !c.allow_plain_http)
     BadInput(path + ": listen " + c.listen.text() +
              " is beyond loopback without TLS: the token would cross the network in clear; give tls_cert and "
              "tls_key, or allow_plain_http: true");
@@ -213,6 +213,10 @@ DaemonConfig LoadDaemonConfig(const std::string& path) {
   std::error_code ec;
   if (!c.install.empty() && !std::filesystem::is_directory(c.install, ec))
     BadInput(path + ": install " + c.install + " is not a folder");
+  if (c.standby && !c.install.empty() &&
+      std::filesystem::equivalent(c.install, c.standby->install, ec))  // the same folder by another path
+    BadInput(path + ": standby: install: " + c.standby->install + " is the daemon's own install " + c.install +
+             ": a standby is a second install (on another server)");
   auto env = [](const char* k) { return std::getenv(k) != nullptr && *std::getenv(k) != 0; };
   const bool from_env = env("RESTIC_PASSWORD_FILE") || env("RESTIC_PASSWORD_COMMAND") || env("RESTIC_PASSWORD");
   if (!c.install.empty() && c.password_file.empty() && !from_env)

@@ -61,9 +61,10 @@ StandbyRound Standby::Round() {
       r.line = "the repository " + config_.repo + " does not exist yet: nothing to restore";
       return r;
     }
-    std::string own;
+    std::string own, release;
     try {
-      own = LoadInstall(config_.install, "standby", "", "", ProcessEnv()).project_name;
+      const Install in = LoadInstall(config_.install, "standby", "", "", ProcessEnv());
+      own = in.project_name, release = in.version;
     } catch (const Error&) {  // an empty folder: the first restore makes the install
     }
     const auto pick = StandbyPick(backup::Group(*snaps, std::nullopt), config_.project, own);
@@ -73,6 +74,14 @@ StandbyRound Standby::Round() {
     }
     if (state && state->backup_id == pick->id) {
       r.line = "up to date with backup " + pick->timestamp;
+      return r;
+    }
+    if (!release.empty() && pick->version != release) {
+      // Its database would be replayed into this release's postgres and promote would start
+      // this release's services on it: the standby is upgraded first, as the primary was.
+      r.outcome = StandbyRound::kFailed;
+      r.line = "backup " + pick->timestamp + " is of release " + pick->version + ", the standby runs " + release +
+               ": not restored; upgrade the standby to " + pick->version + " (migrate-local), then it follows again";
       return r;
     }
     TheLog().info("standby: restoring backup " + pick->timestamp + " (" + pick->id + ", release " + pick->version +
@@ -129,8 +138,11 @@ void Standby::Run() {
     g.unlock();
     const StandbyRound r = Round();
     g.lock();
-    if (r.outcome == StandbyRound::kFailed && !stopping_) TheLog().warn("standby: " + r.line);
-    else if (r.outcome != StandbyRound::kNothing || first) TheLog().info("standby: " + r.line);
+    // A failure said once until it changes (a round every few seconds would repeat it).
+    if (r.outcome == StandbyRound::kFailed && !stopping_ && r.line != last_failure_) TheLog().warn("standby: " + r.line);
+    else if (r.outcome != StandbyRound::kNothing && r.outcome != StandbyRound::kFailed) TheLog().info("standby: " + r.line);
+    else if (first && r.outcome == StandbyRound::kNothing) TheLog().info("standby: " + r.line);
+    last_failure_ = r.outcome == StandbyRound::kFailed ? r.line : "";
     if (r.outcome == StandbyRound::kPromoted) break;
   }
 }

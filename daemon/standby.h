@@ -51,6 +51,7 @@ class Standby {
   std::condition_variable cv_;
   bool stopping_ = false;
   int child_pid_ = 0;
+  std::string last_failure_;  // Run's: the last round's failure, logged once
 };
 
 }  // namespace mig::daemon

@@ -32,7 +32,7 @@ int RunDaemonCommand(const DaemonCommand& d) {
   daemon::DaemonConfig cfg = daemon::LoadDaemonConfig(d.config);
   std::shared_ptr<daemon::TlsServer> tls;
   try {
-    if (!cfg.tls_cert.empty()) tls = daemon::LoadTls(cfg.tls_cert, cfg.tls_key);
+    if (!cfg.tls_cert.empty() && !cfg.install.empty()) tls = daemon::LoadTls(cfg.tls_cert, cfg.tls_key);
   } catch (const Error& e) {
     BadInput(d.config + ": " + e.what());
   }
@@ -116,12 +116,14 @@ int RunDaemonCommand(const DaemonCommand& d) {
       }
     });
   std::thread standby_loop;
+  std::exception_ptr standby_error;
   if (standby)
     standby_loop = std::thread([&] {
       try {
         standby->Run();
-      } catch (const std::exception& e) {
-        TheLog().warn(std::string("the standby stopped: ") + e.what());
+      } catch (...) {  // the daemon stops with it (exit 1), so that systemd restarts it
+        standby_error = std::current_exception();
+        stop_all();
       }
     });
   std::thread signals([&] {
@@ -150,6 +152,7 @@ int RunDaemonCommand(const DaemonCommand& d) {
   }
   join_all();
   if (api_error) std::rethrow_exception(api_error);
+  if (standby_error) std::rethrow_exception(standby_error);
   TheLog().info("stopped");
   return 0;
 }

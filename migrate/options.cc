@@ -35,7 +35,8 @@ void AddMigrateOptions(CLI::App& app, Options& o) {
                "stop the old stack's services before copying (integrity over uptime); its database last");
   app.add_flag("--no-restart", o.no_restart, "do not restart the new stack at the end");
   app.add_option("--wait", o.wait_seconds, "seconds to wait for the new stack to come up")->capture_default_str();
-  AddDnsHookOptions(app, o.dns_hook, "after a successful migration");
+  AddDnsHookOptions(app, o.dns_hook, "after a successful migration",
+                    "default: the old server's address with --from, else NEW_IP");
 }
 
 void AddRemoteOptions(CLI::App& app, Options& o) {
@@ -68,14 +69,13 @@ void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, b
   ResolveDnsHook(o.dns_hook, env, !o.from.empty());
 }
 
-void AddDnsHookOptions(CLI::App& app, DnsHook& h, const std::string& when) {
+void AddDnsHookOptions(CLI::App& app, DnsHook& h, const std::string& when, const std::string& old_ip) {
   app.add_option("--dns-hook", h.command,
                  when + ", run CMD (by /bin/sh) with DNS_NAME, NEW_IP, OLD_IP in its environment, e.g. "
                  "'migrate dns update --name \"$DNS_NAME\" --to \"$NEW_IP\" ...'");
   app.add_option("--dns-name", h.dns_name, "--dns-hook's DNS_NAME (env DNS_NAME; default empty)");
   app.add_option("--new-ip", h.new_ip, "--dns-hook's NEW_IP (env NEW_IP; default: this host's address)");
-  app.add_option("--old-ip", h.old_ip,
-                 "--dns-hook's OLD_IP (env OLD_IP; default: the old server's address with --from, else NEW_IP)");
+  app.add_option("--old-ip", h.old_ip, "--dns-hook's OLD_IP (env OLD_IP; " + old_ip + ")");
 }
 
 void ResolveDnsHook(DnsHook& h, const compose::Env& env, bool remote) {

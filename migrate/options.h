@@ -22,10 +22,11 @@ void AddRemoteOptions(CLI::App& app, Options& o);
 // address), OLD_IP (default: NEW_IP, the same server).
 void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, bool dry_run_given);
 // --dns-hook, --dns-name, --new-ip, --old-ip on `app`; `when` starts the hook's help ("after a
-// successful migration").
-void AddDnsHookOptions(CLI::App& app, DnsHook& h, const std::string& when);
+// successful migration"), `old_ip` says what OLD_IP is by default.
+void AddDnsHookOptions(CLI::App& app, DnsHook& h, const std::string& when, const std::string& old_ip);
 // A hook's values completed from DNS_NAME, NEW_IP, OLD_IP in `env`: NEW_IP defaults to this
-// host's address, OLD_IP to NEW_IP unless `remote` (the pipeline fills it in once connected).
+// host's address, OLD_IP to NEW_IP unless `remote` (another server's: a migration fills it
+// in once connected; a promotion leaves it as given).
 // Throws mig::Error (usage) for values without a hook, or an address that is not IPv4.
 void ResolveDnsHook(DnsHook& h, const compose::Env& env, bool remote);
 // True for "1", "true", "yes", "on" (any case).

@@ -21,7 +21,7 @@ void AddStandbyCommand(CLI::App& app, StandbyCommand& s) {
       ->type_name("DIR");
   s.promote->add_option("-p,--project", o.project, "the compose project name (default: detected)");
   s.promote->add_option("--db-service", o.db_service, "the compose service running postgres")->capture_default_str();
-  AddDnsHookOptions(*s.promote, o.dns_hook, "once the services run");
+  AddDnsHookOptions(*s.promote, o.dns_hook, "once the services run", "the old primary's address; default empty");
   s.promote->add_flag("-n,--dry-run", o.dry_run, "say what would be done, change nothing");
   s.promote->add_flag("-y,--yes", o.yes, "do not ask");
   s.promote->add_option("--wait", o.wait_seconds, "seconds to wait for the services")->capture_default_str();
@@ -33,7 +33,7 @@ bool StandbyChosen(const StandbyCommand& s) { return s.standby && *s.standby; }
 
 int RunStandbyCommand(StandbyCommand& s) {
   if (s.quiet || s.json) TheLog().set_quiet(true);
-  ResolveDnsHook(s.o.dns_hook, ProcessEnv(), false);
+  ResolveDnsHook(s.o.dns_hook, ProcessEnv(), true);  // OLD_IP: the old primary's, only the operator knows it
   return FinishRun(RunPromote(s.o), s.json);
 }
 

@@ -26,7 +26,7 @@ StandbyState Unpromoted(const std::string& dir) {
              " (a standby is kept by a daemon's standby: block, or by migrate restore --standby)");
   if (st->promoted())
     Fail(dir + " was promoted already, at " + st->promoted_at + ": it is the primary (start it with docker compose "
-         "up -d if its services are down)");
+         "up -d if its services are down)");  // exit 1, as a standby restore refused for it
   return *st;
 }
 
@@ -63,6 +63,10 @@ Report RunPromote(const PromoteOptions& o) {
       Step step(rep, "check standby");
       st = Unpromoted(dir);
       in.emplace(LoadInstall(dir, "standby", o.db_service, o.project, ProcessEnv()));
+      if (!st.version.empty() && st.version != in->version)
+        Fail(dir + " runs release " + (in->version.empty() ? std::string("(no VERSION)") : in->version) +
+             " but holds a backup of release " + st.version + ": upgrade the standby to " + st.version +
+             " first (migrate-local), or restore a backup of its own release");
       rep.from = "backup " + st.timestamp + " (" + st.backup_id + ")";
       step.Done("holds backup " + st.timestamp + " (" + st.backup_id + ", release " + st.version + "), restored at " +
                 st.restored_at);
@@ -86,6 +90,12 @@ Report RunPromote(const PromoteOptions& o) {
     {
       Step step(rep, "record promotion");
       st = Unpromoted(dir);  // again, under the lock
+      std::error_code ec;
+      if (fs::exists(dir + "/restore/in-progress", ec))
+        Fail("a restore into " + dir + " stopped half-way (" + dir + "/restore/in-progress): its data/ and database "
+             "may be partly the next backup's; let the standby finish it (migrate restore " + st.backup_id +
+             " --standby resumes it, or the daemon's next round), or roll it back with that run folder's "
+             "report.json, then promote");
       st.promoted_at = UtcNow();
       WriteStandbyState(dir, st);
       marked = true;

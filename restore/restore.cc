@@ -31,17 +31,24 @@ namespace mig {
 
 namespace {
 
-bool IsEmptyOrMissing(const std::string& dir) {
+// A folder that holds no install yet: missing, empty, or holding only what an interrupted first
+// restore into it left (backup/ with its job lock, restore/ with its run folder).
+bool HoldsNoInstall(const std::string& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return true;
-  return fs::is_directory(dir, ec) && fs::is_empty(dir, ec);
+  if (!fs::is_directory(dir, ec)) return false;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if ((name != "backup" && name != "restore") || e.is_symlink(ec) || !e.is_directory(ec)) return false;
+  }
+  return !ec;
 }
 
 // A standby restore is refused once the install was promoted: it is the primary now.
 void RefusePromoted(const std::string& dir) {
   if (auto st = ReadStandbyState(dir); st && st->promoted())
-    BadInput(dir + " was promoted at " + st->promoted_at + " (" + StandbyStatePath(dir) +
-             "): it is a primary now, and a standby restore never replaces it");
+    Fail(dir + " was promoted at " + st->promoted_at + " (" + StandbyStatePath(dir) +
+         "): it is a primary now, and a standby restore never replaces it");
 }
 
 // A standby is restored again and again: only its last restore's folder (the safety copy to
@@ -86,7 +93,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
   std::optional<Install> in;
   bool data_swapped = false, db_swapped = false;
   try {
-    const bool fresh = IsEmptyOrMissing(dir);
+    const bool fresh = HoldsNoInstall(dir);
     std::unique_ptr<RestoreSource> source = [&] {
       Step step(rep, "choose backup");
       // `latest` is among this install's backups (a repository may hold several installs').
@@ -123,6 +130,16 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
                  "disk), or restore with --skip-data");
     };
     if (!fresh) load();
+    if (o.standby && !fresh && !ReadStandbyState(dir)) {
+      // The first standby restore over an install: never over one that serves (a standby
+      // configured with the primary's path by mistake).
+      docker::Stack live(docker::DetectCompose(), in->dir, in->project.file, in->project_name);
+      const auto serving = RunningServices(live, in->db_service);
+      if (!serving.empty())
+        BadInput(dir + " runs " + Joined(serving) + " and is no standby yet (no " + StandbyStatePath(dir) +
+                 "): a standby restore stops every service but the database, so it is not done over an install "
+                 "that serves; if this is the standby, stop them first (docker compose stop)");
+    }
     if (!o.dry_run)
       ConfirmOrCancel(o.yes, "Replace " + dir + "'s data/ and database with " + source->Describe() +
                      (o.with_config ? " (and its .env and custom.env)" : ""));

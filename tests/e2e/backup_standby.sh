@@ -96,8 +96,16 @@ check "the repository lists a failed and a running backup newer than the standby
   test "$(mig backup list --json --to-path "$PRI" "${repo_args[@]}" | jq -r '.[0:2] | map(.status) | sort | join(",")')" = "failed,running"
 sleep 5  # two rounds of the standby
 check "the standby still holds the newest ready one" test "$(standby_ts)" = "$ts2"
+check "it started no restore of them" test "$(grep -c 'standby: restoring backup' "$WORK/s.log")" -eq 2
+check "and no restore failed" bash -c "! grep -q 'the restore of backup' '$WORK/s.log'"
+check "the standby's daemon runs on" kill -0 "$sd"
 kill -TERM "$slow"
 wait "$slow" || true
+
+# --- an install that serves is never made a standby by mistake
+capture live mig restore "$ts2" --standby --yes --to-path "$PRI" "${repo_args[@]}"
+check "restore --standby over a serving install that is no standby: exit 2" test "$rc" -eq 2
+check "naming what runs" grep -q "$PRI runs app and is no standby yet" "$work/live.err"
 
 # --- promotion: refused on what is no standby; a dry run changes nothing; then the real one
 capture notstandby mig standby promote --to-path "$PRI" --yes
@@ -106,6 +114,12 @@ check "saying so" grep -q "$PRI is not a standby" "$work/notstandby.err"
 capture dry mig standby promote --to-path "$STB" --dry-run
 check "a dry run: exit 0, saying what it would do" bash -c "test $rc -eq 0 && grep -q 'would record the promotion' '$work/dry.out'"
 check "and changing nothing" test "$(json "$STB/backup/standby.json" 'j["promoted_at"]')" = None
+touch "$STB/restore/in-progress"
+capture half mig standby promote --to-path "$STB" --yes
+check "a standby whose restore stopped half-way is not promoted: exit 1" test "$rc" -eq 1
+check "saying why" grep -q "stopped half-way" "$work/half.err"
+check "and it is still a standby" test "$(json "$STB/backup/standby.json" 'j["promoted_at"]')" = None
+rm "$STB/restore/in-progress"
 compose_in "$PRI" stop >/dev/null 2>&1
 capture promote mig standby promote --to-path "$STB" --yes --dns-hook "echo \"\$NEW_IP \$OLD_IP\" >'$WORK/hook.out'" \
   --new-ip 10.0.0.2 --old-ip 10.0.0.1
@@ -116,18 +130,24 @@ check "it serves the primary's data" test "$(curl -s "http://127.0.0.1:$((base +
 check "the DNS hook ran with the addresses" test "$(cat "$WORK/hook.out")" = "10.0.0.2 10.0.0.1"
 check "the standby loop sees the promotion and stops restoring" wait_log "$WORK/s.log" "standby: $STB was promoted at" 10
 
-# --- a promoted install is never restored over
+# --- a promoted install is never restored over: not by the loop, not by a new daemon, not by hand
+kill -TERM "$sd"
+wait "$sd" && src=0 || src=$?
+check "the standby's daemon stops with exit 0" test "$src" -eq 0
 echo "written on the new primary" >"$STB/data/after-promotion.txt"
 compose_in "$PRI" up -d postgres >/dev/null 2>&1
 wait_healthy "$PRI"
 echo "only on the old primary" >"$PRI/data/late.txt"
-mig backup create --quiet --to-path "$PRI" "${repo_args[@]}" >/dev/null 2>&1
-ts3=$(mig backup list --json --to-path "$PRI" "${repo_args[@]}" | jq -r 'map(select(.status == "ready")) | .[0].timestamp')
-sleep 4
-check "a newer backup is not restored over the promoted install" bash -c "test ! -e '$STB/data/late.txt' && test -f '$STB/data/after-promotion.txt'"
-check "the log names no restore of it" bash -c "! grep -q 'restoring backup $ts3' '$WORK/s.log'"
+ts3=$(mig backup create --json --quiet --to-path "$PRI" "${repo_args[@]}" | jq -r .timestamp)
+check "a newer backup of the old primary is ready" test "$(mig backup status "$ts3" --json --to-path "$PRI" "${repo_args[@]}" | jq -r .status)" = ready
+"$BIN/migrate" daemon --config "$WORK/standby.yml" >"$WORK/s2.log" 2>&1 &
+sd=$!
+check "a new start of the standby's daemon sees the promotion" wait_log "$WORK/s2.log" "standby: $STB was promoted at" 10
+sleep 3
+check "and restores nothing" bash -c "! grep -q 'restoring backup' '$WORK/s2.log'"
+check "the promoted install keeps its own data/" bash -c "test ! -e '$STB/data/late.txt' && test -f '$STB/data/after-promotion.txt'"
 capture byhand mig restore "$ts3" --standby --yes --to-path "$STB" "${repo_args[@]}"
-check "restore --standby onto a promoted install: exit 2 saying why" bash -c "test $rc -eq 2 && grep -q 'was promoted at' '$work/byhand.err'"
+check "restore --standby onto a promoted install: exit 1 saying why" bash -c "test $rc -eq 1 && grep -q 'was promoted at' '$work/byhand.err'"
 capture again mig standby promote --to-path "$STB" --yes
 check "promoting twice: exit 1, promoted already" bash -c "test $rc -eq 1 && grep -q 'promoted already' '$work/again.err'"
 
@@ -135,5 +155,5 @@ kill -TERM "$sd" "$pd"
 wait "$sd" && src=0 || src=$?
 wait "$pd" || true
 check "the standby's daemon stops with exit 0" test "$src" -eq 0
-[[ $FAILED -eq 0 ]] || { echo "--- standby daemon"; cat "$WORK/s.log"; echo "--- primary daemon"; cat "$WORK/p.log"; }
+[[ $FAILED -eq 0 ]] || { echo "--- standby daemon"; cat "$WORK/s.log" "$WORK/s2.log"; echo "--- primary daemon"; cat "$WORK/p.log"; }
 finish
