@@ -10,6 +10,7 @@
 #include "install/install.h"
 #include "core/progress.h"
 #include "install/room.h"
+#include "health/swarm_checks.h"
 
 namespace fs = std::filesystem;
 
@@ -201,7 +202,15 @@ std::vector<Check> LocalChecks(const CheckOptions& o) {
     if (!engine_ok || !tool) rows.push_back(Skip(row, "docker or compose does not answer"));
     else PostgresRow(row, *l.install, o.db_service, *tool, l, rows);
   };
-  pg_rows("postgres", target);
+  // A stack on a Swarm: its nodes and services; its database runs as a Swarm task (a node's),
+  // not as one of compose's containers here.
+  std::optional<docker::Swarm> swarm;
+  if (engine_ok && target.install) swarm = SwarmOfInstall(target.install->project_name, rows);
+  if (swarm) {
+    for (auto& r : SwarmRows(*swarm, o.db_service)) rows.push_back(std::move(r));
+  } else {
+    pg_rows("postgres", target);
+  }
   pg_rows("source postgres", source);
   DiskRows(o, target.install ? target.install->dir : to, target, source, rows);
   return rows;

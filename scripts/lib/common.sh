@@ -114,9 +114,10 @@ RUNTIME_PACKAGES=(docker.io docker-compose rsync postgresql-15 postgresql-client
 # (a port that drops connections, in a network namespace of the test's own), fish and tcsh (an
 # old server's user whose login shell is not POSIX), rclone (restic's REST backend), jq (the
 # daemon's API driven with the seed's own jq lines), dpkg-dev (cpack's dependency list),
-# systemd (systemd-analyze verify of the package's unit) and openssl (the API's test certificate).
+# systemd (systemd-analyze verify of the package's unit), openssl (the API's test certificate) and
+# iproute2 (scripts/rig/swarm.sh: the Swarm nodes' network namespaces, veths and bridge).
 TEST_PACKAGES=(openssh-server openssh-client sudo clang-14 libclang-rt-14-dev iptables fish tcsh rclone jq dpkg-dev
-  systemd openssl)
+  systemd openssl iproute2)
 
 # build_migrate [BUILD_DIR] : configure and build (Release with debug info) into BUILD_DIR (default build).
 build_migrate() {

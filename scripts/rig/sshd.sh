@@ -6,7 +6,9 @@
 #          DIR/client_rsa and DIR/client_enc (passphrase "sesame") are authorized for root,
 #          DIR/stranger is not;
 #          DIR/known_hosts knows the host key
-#        (RIG_SSHD_EXTRA: more sshd_config lines, e.g. SetEnv for a test's fake remote)
+#        (RIG_SSHD_EXTRA: more sshd_config lines, e.g. SetEnv for a test's fake remote;
+#         RIG_SSHD_WRAP: a command, words without spaces, that runs the sshd command line it is
+#         given, e.g. in a network namespace: scripts/rig/swarm.sh's nodes)
 #        scripts/rig/sshd.sh stop DIR
 #        scripts/rig/sshd.sh cut DIR   -> kill -9 the server's connection processes (a cut link)
 set -euo pipefail
@@ -28,7 +30,9 @@ case "$cmd" in
     [ -f "$dir/client_enc" ] || ssh-keygen -q -t ed25519 -N sesame -C rig-enc -f "$dir/client_enc"
     [ -f "$dir/stranger" ] || ssh-keygen -q -t ed25519 -N '' -C stranger -f "$dir/stranger"
     cat "$dir/client_ed25519.pub" "$dir/client_ecdsa.pub" "$dir/client_rsa.pub" "$dir/client_enc.pub" >"$dir/authorized_keys"
-    echo "[$addr]:$port $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" >"$dir/known_hosts"
+    hostpat="[$addr]:$port"
+    [ "$port" = 22 ] && hostpat=$addr  # ssh looks a host on the default port up by its bare name
+    echo "$hostpat $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" >"$dir/known_hosts"
     cat >"$dir/sshd_config" <<CONF
 ListenAddress $addr:$port
 HostKey $dir/host_ed25519
@@ -44,7 +48,8 @@ Subsystem sftp internal-sftp
 ${RIG_SSHD_EXTRA:-}
 CONF
     [ -f "$dir/sshd.pid" ] && kill "$(cat "$dir/sshd.pid")" 2>/dev/null && sleep 0.3 || true
-    /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
+    read -r -a wrap <<<"${RIG_SSHD_WRAP:-}"
+    "${wrap[@]}" /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
     for _ in $(seq 50); do
       if (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null; then
         log "sshd answers on $addr:$port (keys and known_hosts in $dir)"

@@ -1,0 +1,227 @@
+#include "docker/swarm.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace mig::docker {
+
+namespace {
+
+using json = nlohmann::json;
+
+json Parse(const std::string& text, const std::string& what) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    Fail("docker's answer to " + what + " is not JSON: " + e.what());
+  }
+}
+
+std::string Str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+const json& Obj(const json& j, const char* key) {
+  static const json kEmpty = json::object();
+  auto it = j.find(key);
+  return it != j.end() && it->is_object() ? *it : kEmpty;
+}
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The lines of `text` that hold a JSON object each (docker's --format '{{json .}}').
+std::vector<json> Lines(const std::string& text, const std::string& what) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.find_first_not_of(" \t\r") != std::string::npos) out.push_back(Parse(line, what));
+  return out;
+}
+
+}  // namespace
+
+SwarmInfo ParseSwarmInfo(const std::string& text) {
+  const json j = Parse(text, "docker info");
+  SwarmInfo s;
+  s.state = Str(j, "LocalNodeState");
+  s.active = s.state == "active";
+  s.manager = j.value("ControlAvailable", false);
+  s.node_id = Str(j, "NodeID");
+  s.node_addr = Str(j, "NodeAddr");
+  s.error = Str(j, "Error");
+  if (j.contains("Nodes") && j["Nodes"].is_number_integer()) s.nodes = j["Nodes"].get<int>();
+  if (j.contains("Managers") && j["Managers"].is_number_integer()) s.managers = j["Managers"].get<int>();
+  return s;
+}
+
+std::vector<SwarmNode> ParseNodes(const std::string& text) {
+  const json arr = Parse(text, "docker node inspect");
+  if (!arr.is_array()) Fail("docker node inspect did not answer a list");
+  std::vector<SwarmNode> out;
+  for (const auto& j : arr) {
+    SwarmNode n;
+    n.id = Str(j, "ID");
+    const json& spec = Obj(j, "Spec");
+    n.role = Str(spec, "Role");
+    n.availability = Str(spec, "Availability");
+    for (const auto& [k, v] : Obj(spec, "Labels").items())
+      if (v.is_string()) n.labels[k] = v.get<std::string>();
+    n.hostname = Str(Obj(j, "Description"), "Hostname");
+    const json& status = Obj(j, "Status");
+    n.state = Str(status, "State");
+    n.address = Str(status, "Addr");
+    const json& ms = Obj(j, "ManagerStatus");
+    n.leader = ms.value("Leader", false);
+    // A manager may report 0.0.0.0 as its own address: its advertised one is in ManagerStatus.
+    if ((n.address.empty() || n.address == "0.0.0.0") && !Str(ms, "Addr").empty()) {
+      const std::string a = Str(ms, "Addr");
+      n.address = a.substr(0, a.rfind(':'));
+    }
+    out.push_back(std::move(n));
+  }
+  std::sort(out.begin(), out.end(), [](const SwarmNode& a, const SwarmNode& b) { return a.hostname < b.hostname; });
+  return out;
+}
+
+std::vector<StackService> ParseServices(const std::string& text, const std::string& stack) {
+  const json arr = Parse(text, "docker service inspect");
+  if (!arr.is_array()) Fail("docker service inspect did not answer a list");
+  std::vector<StackService> out;
+  for (const auto& j : arr) {
+    StackService s;
+    s.id = Str(j, "ID");
+    const json& spec = Obj(j, "Spec");
+    s.name = Str(spec, "Name");
+    s.short_name = s.name.rfind(stack + "_", 0) == 0 ? s.name.substr(stack.size() + 1) : s.name;
+    const json& task = Obj(spec, "TaskTemplate");
+    const json& container = Obj(task, "ContainerSpec");
+    s.image = Str(container, "Image");
+    if (auto at = s.image.find('@'); at != std::string::npos) s.image.resize(at);  // the digest pinned at deploy
+    const json& mode = Obj(spec, "Mode");
+    s.global = mode.contains("Global");
+    if (mode.contains("Replicated")) s.replicas = Obj(mode, "Replicated").value("Replicas", 0);
+    if (auto c = Obj(task, "Placement").find("Constraints"); c != Obj(task, "Placement").end() && c->is_array())
+      for (const auto& x : *c)
+        if (x.is_string()) s.constraints.push_back(x.get<std::string>());
+    if (auto m = container.find("Mounts"); m != container.end() && m->is_array())
+      for (const auto& x : *m)
+        if (Lower(Str(x, "Type")) == "volume" && !Str(x, "Source").empty())
+          s.volumes.push_back({Str(x, "Source"), Str(x, "Target")});
+    out.push_back(std::move(s));
+  }
+  std::sort(out.begin(), out.end(), [](const StackService& a, const StackService& b) { return a.name < b.name; });
+  return out;
+}
+
+std::vector<Task> ParseTasks(const std::string& text, const std::vector<StackService>& services) {
+  std::vector<Task> out;
+  for (const auto& j : Lines(text, "docker service ps")) {
+    Task t;
+    t.id = Str(j, "ID");
+    t.name = Str(j, "Name");
+    t.node = Str(j, "Node");
+    t.desired = Str(j, "DesiredState");
+    t.current = Str(j, "CurrentState");
+    t.error = Str(j, "Error");
+    // STACK_SERVICE.SLOT (replicated) or STACK_SERVICE.NODEID (global): the longest service
+    // name the task's name starts with, followed by a dot.
+    for (const auto& s : services)
+      if (t.name.rfind(s.name + ".", 0) == 0 && s.name.size() > t.service.size()) t.service = s.name;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::map<std::string, int> ParseStacks(const std::string& text) {
+  std::map<std::string, int> out;
+  for (const auto& j : Lines(text, "docker stack ls")) {
+    int n = 0;
+    try {
+      n = std::stoi(Str(j, "Services"));
+    } catch (const std::exception&) {
+    }
+    if (!Str(j, "Name").empty()) out[Str(j, "Name")] = n;
+  }
+  return out;
+}
+
+const SwarmNode* Swarm::node(const std::string& key) const {
+  for (const auto& n : nodes)
+    if (n.hostname == key || n.id == key) return &n;
+  return nullptr;
+}
+
+std::vector<std::string> Swarm::NodesOf(const std::string& service) const {
+  std::set<std::string> hosts;
+  for (const auto& t : tasks)
+    if (t.service == service && !t.node.empty() && t.running()) hosts.insert(t.node);
+  return {hosts.begin(), hosts.end()};
+}
+
+int Swarm::Running(const std::string& service) const {
+  return static_cast<int>(std::count_if(tasks.begin(), tasks.end(),
+                                        [&](const Task& t) { return t.service == service && t.running(); }));
+}
+
+namespace {
+
+std::string Docker(const Host& host, const std::vector<std::string>& args, const std::string& what) {
+  std::vector<std::string> argv{"docker"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ProcResult r = host.Run(argv, {}, std::chrono::seconds(60));
+  if (!r.ok()) Fail("docker " + what + " failed: " + r.last_error_line());
+  return r.out;
+}
+
+std::vector<std::string> Words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+}  // namespace
+
+SwarmInfo ProbeSwarm(const Host& host) {
+  return ParseSwarmInfo(Docker(host, {"info", "--format", "{{json .Swarm}}"}, "info"));
+}
+
+std::optional<std::map<std::string, int>> Stacks(const Host& host) {
+  if (!ProbeSwarm(host).manager) return std::nullopt;
+  return ParseStacks(Docker(host, {"stack", "ls", "--format", "{{json .}}"}, "stack ls"));
+}
+
+Swarm ReadSwarm(const std::string& stack, const Host& host) {
+  Swarm s;
+  s.stack = stack;
+  s.info = ProbeSwarm(host);
+  if (!s.info.active)
+    BadInput("this docker engine is not in a Swarm (" + (s.info.state.empty() ? "inactive" : s.info.state) + ")");
+  if (!s.info.manager)
+    BadInput("this docker engine is a Swarm worker: point DOCKER_HOST at a manager (docker node ls works there)");
+  const auto ids = Words(Docker(host, {"node", "ls", "-q"}, "node ls"));
+  std::vector<std::string> inspect{"node", "inspect"};
+  inspect.insert(inspect.end(), ids.begin(), ids.end());
+  s.nodes = ParseNodes(Docker(host, inspect, "node inspect"));
+  const auto svc_ids =
+      Words(Docker(host, {"service", "ls", "-q", "--filter", "label=com.docker.stack.namespace=" + stack}, "service ls"));
+  if (svc_ids.empty()) BadInput("the Swarm has no stack " + stack + " (docker stack ls)");
+  std::vector<std::string> sinspect{"service", "inspect"};
+  sinspect.insert(sinspect.end(), svc_ids.begin(), svc_ids.end());
+  s.services = ParseServices(Docker(host, sinspect, "service inspect"), stack);
+  std::vector<std::string> ps{"service", "ps", "--no-trunc", "--filter", "desired-state=running", "--format",
+                              "{{json .}}"};
+  ps.insert(ps.end(), svc_ids.begin(), svc_ids.end());
+  s.tasks = ParseTasks(Docker(host, ps, "service ps"), s.services);
+  return s;
+}
+
+}  // namespace mig::docker

@@ -1,0 +1,89 @@
+// A Docker Swarm and a stack deployed on it, read through the manager's docker CLI (docs/swarm.md).
+// The parsers take docker's JSON as text and return plain values (unit-tested on outputs
+// recorded from the rig, tests/data/swarm/); ReadSwarm runs the commands.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/process.h"
+
+namespace mig::docker {
+
+// `docker info --format '{{json .Swarm}}'`.
+struct SwarmInfo {
+  bool active = false;   // LocalNodeState "active"
+  bool manager = false;  // ControlAvailable: this engine can answer for the Swarm
+  std::string state;     // LocalNodeState: inactive, pending, active, error, locked
+  std::string node_id, node_addr, error;
+  int nodes = 0, managers = 0;
+};
+SwarmInfo ParseSwarmInfo(const std::string& json);
+
+// One node (`docker node inspect`).
+struct SwarmNode {
+  std::string id, hostname, address;  // address: the node's Swarm address (Status.Addr, else the manager's)
+  std::string role;                   // manager, worker
+  std::string availability;           // active, pause, drain
+  std::string state;                  // ready, down, unknown, disconnected
+  bool leader = false;
+  std::map<std::string, std::string> labels;  // the node's own (Spec.Labels)
+  bool ready() const { return state == "ready"; }
+};
+std::vector<SwarmNode> ParseNodes(const std::string& inspect_json);
+
+// A named volume a service mounts.
+struct ServiceVolume {
+  std::string name, target;
+};
+
+// One service of the stack (`docker service inspect`).
+struct StackService {
+  std::string id, name;     // name as Swarm has it: STACK_SERVICE
+  std::string short_name;   // as the compose file has it: SERVICE
+  std::string image;
+  bool global = false;      // mode global: one task per eligible node
+  int replicas = 0;         // replicated: the replica count
+  std::vector<std::string> constraints;  // "node.hostname == node2", as written
+  std::vector<ServiceVolume> volumes;    // named volumes (Type volume), in mount order
+};
+// `stack`: the stack's name (the prefix taken off each service's name).
+std::vector<StackService> ParseServices(const std::string& inspect_json, const std::string& stack);
+
+// One task (`docker service ps --no-trunc --format '{{json .}}'`, a line each).
+struct Task {
+  std::string id, name, service, node;  // node: its hostname ("" before it is placed)
+  std::string desired, current;         // "Running", "Running 2 minutes ago"
+  std::string error;
+  bool running() const { return current.rfind("Running", 0) == 0; }
+};
+// `services`: the services asked about (a task's service is the one its name starts with).
+std::vector<Task> ParseTasks(const std::string& lines, const std::vector<StackService>& services);
+
+// The stacks (`docker stack ls --format '{{json .}}'`): name -> number of services.
+std::map<std::string, int> ParseStacks(const std::string& lines);
+
+// A stack as Swarm runs it.
+struct Swarm {
+  SwarmInfo info;
+  std::vector<SwarmNode> nodes;
+  std::string stack;
+  std::vector<StackService> services;
+  std::vector<Task> tasks;  // desired state running
+  const SwarmNode* node(const std::string& hostname_or_id) const;
+  // Hostnames of the nodes running `service`'s tasks, sorted, each once.
+  std::vector<std::string> NodesOf(const std::string& service) const;
+  int Running(const std::string& service) const;
+};
+
+// Whether the engine `host` reaches (DOCKER_HOST) is a Swarm node, and a manager.
+SwarmInfo ProbeSwarm(const Host& host = ThisHost());
+// The stacks the manager knows (nullopt when this engine is no manager).
+std::optional<std::map<std::string, int>> Stacks(const Host& host = ThisHost());
+// Reads the Swarm and `stack` from its manager. Throws mig::Error when the engine is no manager
+// or the stack does not exist.
+Swarm ReadSwarm(const std::string& stack, const Host& host = ThisHost());
+
+}  // namespace mig::docker

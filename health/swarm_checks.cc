@@ -1,0 +1,83 @@
+#include "health/swarm_checks.h"
+
+#include "core/error.h"
+
+namespace mig::health {
+
+namespace {
+
+std::string Joined(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+Check NodeRow(const docker::SwarmNode& n) {
+  std::string detail = n.address + ", " + n.role + (n.leader ? " (leader)" : "") + ", " + n.availability + ", " +
+                       n.state;
+  std::vector<std::string> labels;
+  for (const auto& [k, v] : n.labels) labels.push_back(k + "=" + v);
+  if (!labels.empty()) detail += ", labels " + Joined(labels);
+  detail += ", id " + n.id.substr(0, 12);
+  const std::string row = "node " + n.hostname;
+  if (!n.ready())
+    return Warn(row, detail, "the node is " + n.state + ": bring its docker engine back, or remove it (docker node rm " +
+                                 n.hostname + ") so that Swarm places its tasks elsewhere");
+  if (n.availability != "active")
+    return Warn(row, detail, "the node takes no new tasks (" + n.availability +
+                                 "): docker node update --availability active " + n.hostname + " when it should");
+  return Ok(row, detail);
+}
+
+Check ServiceRow(const docker::Swarm& s, const docker::StackService& svc, const std::string& row) {
+  const int running = s.Running(svc.name);
+  const auto nodes = s.NodesOf(svc.name);
+  std::string detail = std::to_string(running) + (svc.global ? " (global)" : "/" + std::to_string(svc.replicas)) +
+                       " running" + (nodes.empty() ? "" : " on " + Joined(nodes));
+  if (!svc.constraints.empty()) detail += "; constraints " + Joined(svc.constraints, " and ");
+  std::vector<std::string> vols;
+  for (const auto& v : svc.volumes) vols.push_back(v.name);
+  if (!vols.empty()) detail += "; volumes " + Joined(vols);
+  const bool short_of = svc.global ? running == 0 : running < svc.replicas;
+  if (short_of)
+    return Warn(row, detail, "docker service ps " + svc.name + " --no-trunc says why its tasks do not run");
+  return Ok(row, detail);
+}
+
+}  // namespace
+
+std::vector<Check> SwarmRows(const docker::Swarm& s, const std::string& db_service) {
+  std::vector<Check> rows;
+  int managers = 0;
+  for (const auto& n : s.nodes) managers += n.role == "manager";
+  rows.push_back(Ok("swarm", "stack " + s.stack + " on a Swarm: " + std::to_string(s.services.size()) +
+                                 (s.services.size() == 1 ? " service" : " services") + ", " +
+                                 std::to_string(s.nodes.size()) + (s.nodes.size() == 1 ? " node" : " nodes") + " (" +
+                                 std::to_string(managers) + (managers == 1 ? " manager)" : " managers)")));
+  for (const auto& n : s.nodes) rows.push_back(NodeRow(n));
+  for (const auto& svc : s.services)
+    rows.push_back(ServiceRow(s, svc, svc.short_name == db_service ? "postgres" : "service " + svc.short_name));
+  return rows;
+}
+
+std::optional<docker::Swarm> SwarmOfInstall(const std::string& stack, std::vector<Check>& rows) {
+  try {
+    const docker::SwarmInfo info = docker::ProbeSwarm();
+    if (!info.active) return std::nullopt;
+    if (!info.manager) {
+      rows.push_back(Warn("swarm", "this docker engine is a Swarm worker (node " + info.node_addr +
+                                       "): the stack, if the install is one, is only seen from a manager",
+                          "point DOCKER_HOST at a manager (ssh://user@manager or its socket) and check again"));
+      return std::nullopt;
+    }
+    const auto stacks = docker::Stacks();
+    if (!stacks || !stacks->count(stack)) return std::nullopt;
+    return docker::ReadSwarm(stack);
+  } catch (const Error& e) {
+    rows.push_back(Warn("swarm", std::string("the Swarm could not be read: ") + e.what(),
+                        "docker node ls and docker stack ls on a manager show what is wrong"));
+    return std::nullopt;
+  }
+}
+
+}  // namespace mig::health

@@ -1,0 +1,73 @@
+// migrate check's Swarm rows, from the rig's recorded Swarm (tests/data/swarm/README.md).
+#include "health/swarm_checks.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/test_data.h"
+
+using namespace mig;
+using namespace mig::health;
+
+namespace {
+
+docker::Swarm Recorded() {
+  auto list = [](const char* a, const char* b) {
+    auto ja = nlohmann::json::parse(TestData(a)), jb = nlohmann::json::parse(TestData(b));
+    for (auto& x : jb) ja.push_back(x);
+    return ja.dump();
+  };
+  docker::Swarm s;
+  s.stack = "demo";
+  s.info = docker::ParseSwarmInfo(TestData("swarm/info_swarm_manager.json"));
+  s.nodes = docker::ParseNodes(list("swarm/node_inspect_migswrig1.json", "swarm/node_inspect_migswrig2.json"));
+  s.services = docker::ParseServices(
+      list("swarm/service_inspect_demo_postgres.json", "swarm/service_inspect_demo_app.json"), "demo");
+  s.tasks = docker::ParseTasks(
+      TestData("swarm/service_ps_demo_postgres.jsonl") + TestData("swarm/service_ps_demo_app.jsonl"), s.services);
+  return s;
+}
+
+const Check* Row(const std::vector<Check>& rows, const std::string& name) {
+  for (const auto& r : rows)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("swarm rows: the stack, each node, each service where it runs") {
+  const auto rows = SwarmRows(Recorded(), "postgres");
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[0].name == "swarm");
+  CHECK(rows[0].detail == "stack demo on a Swarm: 2 services, 2 nodes (1 manager)");
+  const Check* n2 = Row(rows, "node migswrig2");
+  REQUIRE(n2);
+  CHECK(n2->status == Status::kOk);
+  CHECK(n2->detail.rfind("10.251.201.2, worker, active, ready", 0) == 0);
+  CHECK(Row(rows, "node migswrig1")->detail.rfind("10.251.201.1, manager (leader), active, ready", 0) == 0);
+  const Check* app = Row(rows, "service app");
+  REQUIRE(app);
+  CHECK(app->detail ==
+        "1/1 running on migswrig2; constraints node.hostname == migswrig2; volumes demo_app_data");
+  const Check* pg = Row(rows, "postgres");
+  REQUIRE(pg);
+  CHECK(pg->detail.rfind("1/1 running on migswrig1", 0) == 0);
+}
+
+TEST_CASE("swarm rows: a node down or drained, a service short of replicas: warnings with a fix") {
+  docker::Swarm s = Recorded();
+  s.nodes[1].state = "down";
+  s.nodes[0].availability = "drain";
+  s.services[0].replicas = 3;  // demo_app: 1 of 3 running
+  const auto rows = SwarmRows(s, "postgres");
+  const Check* down = Row(rows, "node migswrig2");
+  CHECK(down->status == Status::kWarn);
+  CHECK(down->fix.find("docker node rm migswrig2") != std::string::npos);
+  CHECK(Row(rows, "node migswrig1")->status == Status::kWarn);
+  CHECK(Row(rows, "node migswrig1")->fix.find("--availability active") != std::string::npos);
+  const Check* app = Row(rows, "service app");
+  CHECK(app->status == Status::kWarn);
+  CHECK(app->detail.rfind("1/3 running", 0) == 0);
+  CHECK(app->fix == "docker service ps demo_app --no-trunc says why its tasks do not run");
+}

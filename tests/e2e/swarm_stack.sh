@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# A stack on a Docker Swarm (docs/swarm.md): the rig (scripts/rig/swarm.sh: a 2-node swarm on
+# this machine), an install deployed as a stack pinned across its nodes, SSH into a node with the
+# rig's key, `migrate check` seeing the stack, its nodes and where each service runs; and
+# nothing of the rig left after `down`.
+# SWARM_RECORD=DIR also saves the docker CLI's outputs against the deployed stack into DIR
+# (tests/data/swarm/ was made so; its README says which file is which command).
+. "$(dirname "$0")/lib.sh"
+rig=${SWARM_RIG:-migswrig}
+swarm=$ROOT/scripts/rig/swarm.sh
+stack=demo
+trap 'bash "$swarm" down "$rig" >/dev/null 2>&1 || true; cleanup_suite' EXIT
+bash "$swarm" down "$rig" >/dev/null 2>&1  # what a crashed run may have left
+
+start=$SECONDS
+check "swarm.sh up $rig 2 succeeds" bash "$swarm" up "$rig" 2
+echo "# swarm up took $((SECONDS - start)) s"
+eval "$(bash "$swarm" env "$rig")"
+n1=${rig}1
+n2=${rig}2
+addr1=$(tr ' ' '\n' <<<"$SWARM_NODES" | sed -n "s/^$n1=//p")
+addr2=$(tr ' ' '\n' <<<"$SWARM_NODES" | sed -n "s/^$n2=//p")
+sock2=$(tr ' ' '\n' <<<"$SWARM_SOCKS" | sed -n "s/^$n2=//p")
+mgr() { docker -H "unix://$SWARM_MANAGER_SOCK" "$@"; }
+wrk() { docker -H "unix://$sock2" "$@"; }
+check "env names both nodes with an address each" test -n "$addr1" -a -n "$addr2" -a "$SWARM_MANAGER" = "$n1"
+check "the manager lists both nodes Ready" \
+  test "$(mgr node ls --format '{{.Hostname}} {{.Status}}' | sort | tr '\n' ' ')" = "$n1 Ready $n2 Ready "
+check "node 2 is a worker, node 1 the leader" \
+  test "$(mgr node ls --format '{{.Hostname}}={{.ManagerStatus}}' | sort | tr '\n' ' ')" = "$n1=Leader $n2= "
+quiet() { "$@" >/dev/null; }
+check "the test images are on node 2" quiet wrk image inspect migrate-test/postgres:15 migrate-test/busybox:1
+check "the host's own engine is not in a swarm" test "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive
+
+# --- an install deployed as a stack pinned across the nodes: postgres on node 1, the app and
+# its volume on node 2 (its compose file as an operator deploys it: docker stack deploy -c)
+INST=$WORK/install
+mkdir -p "$INST/data"
+echo 1.0.0 >"$INST/VERSION"
+echo "COMPOSE_PROJECT_NAME=$stack" >"$INST/.env"
+cat >"$INST/docker-compose.yml" <<YML
+version: "3.8"
+services:
+  postgres:
+    image: migrate-test/postgres:15
+    environment:
+      POSTGRES_USER: app
+      POSTGRES_PASSWORD: s3cr3t-Demo_pw
+      POSTGRES_DB: appdb
+    volumes:
+      - postgres_data:/var/lib/postgresql/data
+    healthcheck:
+      test: ["CMD-SHELL", "pg_isready -U app -d appdb"]
+      interval: 2s
+      timeout: 3s
+      retries: 15
+    stop_grace_period: 5s
+    deploy:
+      placement:
+        constraints: [node.hostname == $n1]
+  app:
+    image: migrate-test/busybox:1
+    command: ["httpd", "-f", "-p", "8080", "-h", "/srv"]
+    init: true
+    volumes:
+      - app_data:/srv
+    stop_grace_period: 2s
+    deploy:
+      placement:
+        constraints: [node.hostname == $n2]
+volumes:
+  postgres_data: {}
+  app_data: {}
+YML
+check "docker stack deploy succeeds" quiet mgr stack deploy --resolve-image never -c "$INST/docker-compose.yml" "$stack"
+running() {  # SERVICE NODE: its one task runs on NODE
+  test "$(mgr service ps "${stack}_$1" --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' | cut -d' ' -f1,2)" = "$2 Running"
+}
+for _ in $(seq 120); do
+  running postgres "$n1" && running app "$n2" && break
+  sleep 0.5
+done
+check "postgres runs on $n1 (docker service ps)" running postgres "$n1"
+check "the app runs on $n2 (docker service ps)" running app "$n2"
+check "the app's volume ${stack}_app_data is on node 2's engine" quiet wrk volume inspect "${stack}_app_data" -f '{{.Name}}'
+check "and not on node 1's" bash -c "! docker -H unix://$SWARM_MANAGER_SOCK volume inspect ${stack}_app_data >/dev/null 2>&1"
+pg=$(mgr ps -q --filter "label=com.docker.swarm.service.name=${stack}_postgres")
+app=$(wrk ps -q --filter "label=com.docker.swarm.service.name=${stack}_app")
+healthy() { test "$(mgr inspect -f '{{.State.Health.Status}}' "$pg" 2>/dev/null)" = healthy; }
+for _ in $(seq 60); do healthy && break; sleep 0.5; done
+check "postgres on node 1 is healthy" healthy
+check "the app on node 2 reaches postgres on node 1 over the overlay network" \
+  wrk exec "$app" sh -c 'nc -w 5 tasks.postgres 5432 </dev/null'
+
+# --- SSH into node 2 with the rig's key: it is node 2, with node 2's engine
+ssh2() { ssh -i "$SWARM_KEY" -o UserKnownHostsFile="$SWARM_KNOWN_HOSTS" -o BatchMode=yes -p "$SWARM_SSH_PORT" "root@$addr2" "$@"; }
+check "ssh root@$addr2 with the rig's key and known_hosts" ssh2 true
+check "the session's hostname is $n2" test "$(ssh2 hostname)" = "$n2"
+check "the session's docker is node 2's engine (runs the app task)" test "$(ssh2 docker ps -q --no-trunc | grep -c "^$app")" = 1
+check "ssh root@$addr1 with the same key" ssh -i "$SWARM_KEY" -o UserKnownHostsFile="$SWARM_KNOWN_HOSTS" -o BatchMode=yes "root@$addr1" true
+
+# --- migrate check sees the stack, its nodes and where each service runs
+chk() { DOCKER_HOST=unix://$SWARM_MANAGER_SOCK "$BIN/migrate" check --to-path "$INST" "$@" </dev/null; }
+chk --json >"$WORK/check.json" 2>"$WORK/check.err" || true
+row() { jq -r --arg n "$1" '.checks[] | select(.name == $n) | .status + " " + .detail' "$WORK/check.json"; }
+check "check: the install is a stack on a Swarm" test "$(row swarm)" = "ok stack $stack on a Swarm: 2 services, 2 nodes (1 manager)"
+check "check: node 1, the leader, with its address" bash -c "[[ '$(row "node $n1")' == 'ok $addr1, manager (leader), active, ready'* ]]"
+check "check: node 2, a worker, with its address" bash -c "[[ '$(row "node $n2")' == 'ok $addr2, worker, active, ready'* ]]"
+check "check: the app runs on node 2, pinned there, with its volume" test "$(row "service app")" = \
+  "ok 1/1 running on $n2; constraints node.hostname == $n2; volumes ${stack}_app_data"
+check "check: postgres runs on node 1" bash -c "[[ '$(row postgres)' == 'ok 1/1 running on $n1'* ]]"
+check "check: no compose postgres row that says it is not running" bash -c "! grep -q 'is not running' '$WORK/check.json'"
+chk >"$WORK/check.txt" 2>&1 || true
+check "check's table names the nodes" grep -q "^node $n2 .*$addr2, worker" "$WORK/check.txt"
+DOCKER_HOST=unix://$sock2 "$BIN/migrate" check --to-path "$INST" --json </dev/null >"$WORK/worker.json" 2>/dev/null || true
+check "check through a worker says to point DOCKER_HOST at a manager" bash -c \
+  "jq -r '.checks[] | select(.name == \"swarm\") | .status + \" \" + .fix' '$WORK/worker.json' | grep -q '^warn point DOCKER_HOST at a manager'"
+mgr node update --availability drain "$n2" >/dev/null
+mgr service update --replicas 2 --detach "${stack}_app" >/dev/null 2>&1 || true
+sleep 2
+chk --json >"$WORK/check2.json" 2>/dev/null || true
+row2() { jq -r --arg n "$1" '.checks[] | select(.name == $n) | .status' "$WORK/check2.json"; }
+check "check: a drained node warns" test "$(row2 "node $n2")" = warn
+check "check: a service short of its replicas warns" test "$(row2 "service app")" = warn
+mgr node update --availability active "$n2" >/dev/null
+
+# --- recorded outputs for the unit tests (SWARM_RECORD=DIR)
+if [[ -n "${SWARM_RECORD:-}" ]]; then
+  rec=$SWARM_RECORD
+  mkdir -p "$rec"
+  mgr node ls --format '{{json .}}' >"$rec/node_ls.jsonl"
+  for id in $(mgr node ls -q); do
+    mgr node inspect "$id" >"$rec/node_inspect_$(mgr node inspect -f '{{.Description.Hostname}}' "$id").json"
+  done
+  mgr stack ls --format '{{json .}}' >"$rec/stack_ls.jsonl"
+  mgr stack services "$stack" --format '{{json .}}' >"$rec/stack_services_$stack.jsonl"
+  for s in postgres app; do
+    mgr service inspect "${stack}_$s" >"$rec/service_inspect_${stack}_$s.json"
+    mgr service ps "${stack}_$s" --no-trunc --format '{{json .}}' >"$rec/service_ps_${stack}_$s.jsonl"
+  done
+  wrk volume ls --format '{{json .}}' >"$rec/volume_ls_$n2.jsonl"
+  mgr info --format '{{json .Swarm}}' >"$rec/info_swarm_manager.json"
+  wrk info --format '{{json .Swarm}}' >"$rec/info_swarm_worker.json"
+  echo "# recorded into $rec"
+fi
+
+# --- down: nothing of the rig is left
+start=$SECONDS
+check "swarm.sh down $rig succeeds" bash "$swarm" down "$rig"
+echo "# swarm down took $((SECONDS - start)) s"
+check "the node and hub namespaces are gone" bash -c "! ip netns list | grep -E '^($n1|$n2|$rig-hub)( |\$)'"
+check "the rig's folder is gone" test ! -e "$SWARM_DIR"
+check "the host's veth into the rig is gone" bash -c "! ip link show sw-$rig >/dev/null 2>&1"
+check "nothing is mounted under the rig's folder" bash -c "! grep -q ' $SWARM_DIR/' /proc/self/mountinfo"
+no_rig_process() {
+  local f cmd
+  for f in /proc/[0-9]*/cmdline; do
+    cmd=$({ tr '\0' ' ' <"$f"; } 2>/dev/null) || continue
+    if [[ "$cmd" == *"$SWARM_DIR/"* ]]; then echo "left: ${f%/cmdline} $cmd"; return 1; fi
+  done
+}
+check "no process of the rig is left" no_rig_process
+check "down again is a no-op" bash "$swarm" down "$rig"
+finish
