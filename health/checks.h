@@ -20,6 +20,8 @@ struct CheckOptions {
   std::string from_path;          // an old install on this server (a local migration's source)
   std::string from_remote;        // user@old-host (a remote migration's source); from_path is then there
   ssh::Options ssh;               // --key (env KEY), --known-hosts, --accept-new-host-key
+  std::string node_user = "root";  // a Swarm's nodes: the SSH user (--node-user)
+  std::string nodes_file;          // a Swarm's nodes: per-node access (--nodes-file)
   std::string db_service = "postgres";
   bool require_gpu = false;       // no GPU is a failure, not a skip
   std::string gpu_image;          // run it with --gpus all and compare the GPUs it sees

@@ -208,6 +208,15 @@ std::vector<Check> LocalChecks(const CheckOptions& o) {
   if (engine_ok && target.install) swarm = SwarmOfInstall(target.install->project_name, rows);
   if (swarm) {
     for (auto& r : SwarmRows(*swarm, o.db_service)) rows.push_back(std::move(r));
+    NodeDefaults nodes;
+    nodes.user = o.node_user;
+    nodes.ssh = o.ssh;
+    try {
+      if (!o.nodes_file.empty()) nodes.nodes = ReadNodesFile(o.nodes_file);
+      for (auto& r : SwarmNodeAccessRows(*swarm, nodes)) rows.push_back(std::move(r));
+    } catch (const Error& e) {
+      rows.push_back(Failed("nodes file", e.what(), "correct the nodes file (docs/swarm.md)"));
+    }
   } else {
     pg_rows("postgres", target);
   }

@@ -1,5 +1,7 @@
 #include "health/swarm_checks.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace mig::health {
@@ -57,6 +59,55 @@ std::vector<Check> SwarmRows(const docker::Swarm& s, const std::string& db_servi
   for (const auto& n : s.nodes) rows.push_back(NodeRow(n));
   for (const auto& svc : s.services)
     rows.push_back(ServiceRow(s, svc, svc.short_name == db_service ? "postgres" : "service " + svc.short_name));
+  return rows;
+}
+
+std::vector<Check> SwarmNodeAccessRows(const docker::Swarm& s, const NodeDefaults& d) {
+  std::vector<Check> rows;
+  for (const auto& n : s.nodes) {
+    const std::string row = "ssh " + n.hostname;
+    const OriginSpec spec = NodeSpec(n.hostname, n.address, d);
+    const std::string how = "backup and restore of the stack read and write each node over SSH: give --key (and "
+                            "--known-hosts), --node-user, or a nodes file entry (--nodes-file) for " + n.hostname;
+    try {
+      auto origin = OpenOrigin(spec);
+      const Host& h = origin->host();
+      ProcResult r = h.Run({"docker", "info", "--format", "{{.Swarm.NodeID}}"}, {}, std::chrono::seconds(30));
+      std::string id = r.out;
+      while (!id.empty() && (id.back() == '\n' || id.back() == '\r' || id.back() == ' ')) id.pop_back();
+      if (!r.ok()) {
+        rows.push_back(Warn(row, spec.from + ": docker does not answer there: " + r.last_error_line(),
+                            "the node's user must be able to use docker (root, or in the docker group): --node-user"));
+        continue;
+      }
+      if (id != n.id) {
+        rows.push_back(Warn(row, spec.from + " answers as Swarm node " + (id.empty() ? std::string("(none)") : id) +
+                                     ", not as " + n.hostname + " (" + n.id + ")",
+                            "give " + n.hostname + "'s own address in the nodes file (--nodes-file)"));
+        continue;
+      }
+      std::vector<std::string> here, missing;
+      for (const auto& svc : s.services) {
+        const auto on = s.NodesOf(svc.name);
+        if (std::find(on.begin(), on.end(), n.hostname) == on.end()) continue;
+        for (const auto& v : svc.volumes) {
+          ProcResult vr = h.Run({"docker", "volume", "inspect", "--format", "{{.Mountpoint}}", v.name}, {},
+                                std::chrono::seconds(30));
+          (vr.ok() ? here : missing).push_back(v.name);
+        }
+      }
+      if (!missing.empty()) {
+        rows.push_back(Warn(row, spec.from + ": its engine has no volume " + Joined(missing) +
+                                     " although a task that mounts it runs there",
+                            "docker service ps shows where the tasks run; docker volume ls on " + n.hostname));
+        continue;
+      }
+      rows.push_back(Ok(row, spec.from + ": its engine is " + n.hostname +
+                                 (here.empty() ? std::string() : "; volumes " + Joined(here) + " there")));
+    } catch (const Error& e) {
+      rows.push_back(Warn(row, e.what(), how));
+    }
+  }
   return rows;
 }
 

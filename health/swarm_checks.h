@@ -7,6 +7,7 @@
 
 #include "docker/swarm.h"
 #include "health/check.h"
+#include "origin/node_access.h"
 
 namespace mig::health {
 
@@ -16,6 +17,11 @@ namespace mig::health {
 // of replicas warns). `db_service`: the compose name of the database service, whose row is
 // named "postgres" (its database is read over SSH to its node once node access is built).
 std::vector<Check> SwarmRows(const docker::Swarm& s, const std::string& db_service);
+
+// Over SSH to each node (NodeSpec): its docker engine answers there and is that node (its
+// Swarm node id), and the named volumes of the tasks it runs are there. A node that cannot be
+// reached warns: backing up and restoring the stack read and write each node over SSH.
+std::vector<Check> SwarmNodeAccessRows(const docker::Swarm& s, const NodeDefaults& d);
 
 // Whether the engine DOCKER_HOST names runs `stack` as a Swarm manager: the Swarm read, or
 // nullopt (not in a Swarm, or no such stack: the install is a compose install). A worker, or a

@@ -119,9 +119,15 @@ int main(int argc, char** argv) {
                       "the old server of a remote migration (env FROM): checks SSH, its docker, its install at "
                       "--from-path, its postgres, the clock skew")
         ->type_name("USER@HOST");
-    check->add_option("--key", co.ssh.key_file, "with --from: the SSH private key (env KEY)")->envname("KEY");
-    check->add_option("--known-hosts", co.ssh.known_hosts, "with --from: the known hosts file");
-    check->add_flag("--accept-new-host-key", co.ssh.accept_new_host_key, "with --from: add an unknown host key");
+    check->add_option("--key", co.ssh.key_file, "with --from or a Swarm's nodes: the SSH private key (env KEY)")
+        ->envname("KEY");
+    check->add_option("--known-hosts", co.ssh.known_hosts, "with --from or a Swarm's nodes: the known hosts file");
+    check->add_flag("--accept-new-host-key", co.ssh.accept_new_host_key,
+                    "with --from or a Swarm's nodes: add an unknown host key");
+    check->add_option("--node-user", co.node_user, "a Swarm's nodes: the SSH user (docs/swarm.md)")->capture_default_str();
+    check->add_option("--nodes-file", co.nodes_file,
+                      "a Swarm's nodes: per-node user, address, port, key (YAML, docs/swarm.md)")
+        ->type_name("FILE");
     check->add_option("--db-service", co.db_service, "the compose service that runs postgres")
         ->type_name("NAME")
         ->capture_default_str();

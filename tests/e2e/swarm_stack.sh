@@ -112,6 +112,25 @@ check "check: postgres runs on node 1" bash -c "[[ '$(row postgres)' == 'ok 1/1 
 check "check: no compose postgres row that says it is not running" bash -c "! grep -q 'is not running' '$WORK/check.json'"
 chk >"$WORK/check.txt" 2>&1 || true
 check "check's table names the nodes" grep -q "^node $n2 .*$addr2, worker" "$WORK/check.txt"
+# Each node over SSH: the rig's key and known_hosts reach every node's own engine.
+keys=(--key "$SWARM_KEY" --known-hosts "$SWARM_KNOWN_HOSTS")
+chk --json "${keys[@]}" >"$WORK/ssh.json" 2>/dev/null || true
+srow() { jq -r --arg n "$2" '.checks[] | select(.name == $n) | .status + " " + .detail' "$1"; }
+check "check over SSH: node 1's own engine answers, postgres's volume there" \
+  test "$(srow "$WORK/ssh.json" "ssh $n1")" = "ok root@$addr1: its engine is $n1; volumes ${stack}_postgres_data there"
+check "check over SSH: node 2's engine, the app's volume there" \
+  test "$(srow "$WORK/ssh.json" "ssh $n2")" = "ok root@$addr2: its engine is $n2; volumes ${stack}_app_data there"
+check "check without the rig's known_hosts: a warning naming the host key, and how to give access" bash -c \
+  "jq -r '.checks[] | select(.name == \"ssh $n2\") | .status + \" \" + .detail + \" \" + .fix' '$WORK/check.json' |
+   grep -q '^warn .*host key.*--known-hosts'"
+printf 'nodes:\n  %s: {address: %s}\n' "$n2" "$addr1" >"$WORK/wrong-nodes.yml"
+chk --json "${keys[@]}" --nodes-file "$WORK/wrong-nodes.yml" >"$WORK/wrong.json" 2>/dev/null || true
+check "a nodes file that sends node 2 to node 1's address: warned, naming who answered" bash -c \
+  "[[ '$(srow "$WORK/wrong.json" "ssh $n2")' == 'warn root@$addr1 answers as Swarm node '*', not as $n2 '* ]]"
+printf 'nodes:\n  %s: {port: lots}\n' "$n2" >"$WORK/bad-nodes.yml"
+chk --json "${keys[@]}" --nodes-file "$WORK/bad-nodes.yml" >"$WORK/bad.json" 2>/dev/null && brc=0 || brc=$?
+check "a malformed nodes file: a failed row with its line, exit 1" bash -c \
+  "test $brc -eq 1 && [[ '$(srow "$WORK/bad.json" "nodes file")' == 'fail $WORK/bad-nodes.yml:2: port must be'* ]]"
 DOCKER_HOST=unix://$sock2 "$BIN/migrate" check --to-path "$INST" --json </dev/null >"$WORK/worker.json" 2>/dev/null || true
 check "check through a worker says to point DOCKER_HOST at a manager" bash -c \
   "jq -r '.checks[] | select(.name == \"swarm\") | .status + \" \" + .fix' '$WORK/worker.json' | grep -q '^warn point DOCKER_HOST at a manager'"
