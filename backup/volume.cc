@@ -1,0 +1,135 @@
+#include "backup/volume.h"
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace mig::backup {
+
+namespace {
+
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string Where(const Host& host) {
+  const std::string d = host.Describe();
+  return d.empty() ? "this server" : d;
+}
+
+}  // namespace
+
+std::vector<std::string> TarOutArgv(const std::string& dir) {
+  return {"tar",           "--create",     "--format=posix", "--sort=name",
+          "--numeric-owner", "--xattrs",   "--xattrs-include=*", "--acls",
+          "--sparse",      "--pax-option=delete=atime,delete=ctime", "-C", dir, "-f", "-", "."};
+}
+
+std::vector<std::string> TarInArgv(const std::string& dir) {
+  return {"tar",  "--extract",       "--numeric-owner", "--same-owner",       "--same-permissions",
+          "--xattrs", "--xattrs-include=*", "--acls", "--delay-directory-restore", "-C", dir, "-f", "-"};
+}
+
+void RequireGnuTar(const Host& host) {
+  ProcResult r = host.Run({"tar", "--version"}, {}, std::chrono::seconds(30));
+  const std::string first = r.out.substr(0, r.out.find('\n'));
+  int major = 0, minor = 0;
+  const auto at = first.rfind(' ');
+  if (r.ok() && first.find("GNU tar") != std::string::npos && at != std::string::npos &&
+      std::sscanf(first.c_str() + at + 1, "%d.%d", &major, &minor) == 2 && (major > 1 || minor >= 28))
+    return;
+  Fail(Where(host) + " has no GNU tar 1.28 or newer (" + (r.ok() ? first : r.last_error_line()) +
+       "): a volume is read and written there with it (apt-get install tar)");
+}
+
+std::string VolumeMountpoint(const Host& host, const std::string& volume) {
+  ProcResult r = host.Run({"docker", "volume", "inspect", "--format", "{{.Mountpoint}}", volume}, {},
+                          std::chrono::seconds(30));
+  return r.ok() ? Trimmed(r.out) : "";
+}
+
+std::string CreateVolume(const Host& host, const std::string& volume, const std::map<std::string, std::string>& labels) {
+  std::vector<std::string> argv{"docker", "volume", "create"};
+  for (const auto& [k, v] : labels) argv.insert(argv.end(), {"--label", k + "=" + v});
+  argv.push_back(volume);
+  ProcResult r = host.Run(argv, {}, std::chrono::seconds(60));
+  if (!r.ok()) Fail("cannot make the volume " + volume + " on " + Where(host) + ": " + r.last_error_line());
+  const std::string mp = VolumeMountpoint(host, volume);
+  if (mp.empty()) Fail("the volume " + volume + " made on " + Where(host) + " has no mount point");
+  return mp;
+}
+
+uint64_t StreamTreeOut(const Host& host, const std::string& dir,
+                       const std::function<void(const char*, size_t)>& sink) {
+  auto tar = host.Start(TarOutArgv(dir), Proc::kStdout);
+  std::vector<char> buf(1 << 20);
+  uint64_t bytes = 0;
+  try {
+    for (size_t n; (n = tar->read(buf.data(), buf.size())) > 0;) {
+      sink(buf.data(), n);
+      bytes += n;
+    }
+  } catch (...) {
+    tar->kill();
+    tar->wait();
+    throw;
+  }
+  const int code = tar->wait();
+  if (code == 1)
+    TheLog().warn("files under " + dir + " on " + Where(host) +
+                  " changed while they were read (tar: " + Trimmed(tar->err_text()) +
+                  "): stop the services that write there (--suspend) for a consistent copy");
+  else if (code != 0)
+    Fail("reading " + dir + " on " + Where(host) + " failed (tar exit " + std::to_string(code) +
+         "): " + Trimmed(tar->err_text()));
+  return bytes;
+}
+
+uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::function<size_t(char*, size_t)>& source) {
+  // DIR must be a folder of its own file system's parent (renamed, not a mount point); the
+  // extraction's folder is made fresh beside it.
+  const char* prepare =
+      "set -e; d=$1; if [ ! -d \"$d\" ]; then if [ -d \"$d.before-restore\" ]; then echo \"$d is missing but "
+      "$d.before-restore holds it (a restore stopped between its renames): move it back first\" >&2; else echo "
+      "\"$d is not a folder\" >&2; fi; exit 3; fi; "
+      "[ \"$(stat -c %d \"$d\")\" = \"$(stat -c %d \"$d/..\")\" ] || "
+      "{ echo \"$d is a mount point (a volume with driver options): not supported\" >&2; exit 3; }; "
+      "rm -rf \"$d.restoring\" \"$d.before-restore\"; mkdir \"$d.restoring\"";
+  ProcResult p = host.Run({"sh", "-c", prepare, "sh", dir}, {}, std::chrono::seconds(600));
+  if (!p.ok()) Fail("cannot restore into " + dir + " on " + Where(host) + ": " + p.last_error_line());
+  const std::string staging = dir + ".restoring";
+  auto discard = [&] { host.Run({"rm", "-rf", staging}, {}, std::chrono::seconds(600)); };
+  auto tar = host.Start(TarInArgv(staging), Proc::kStdin);
+  std::vector<char> buf(1 << 20);
+  uint64_t bytes = 0;
+  try {
+    for (size_t n; (n = source(buf.data(), buf.size())) > 0;) {
+      tar->write(buf.data(), n);
+      bytes += n;
+    }
+    tar->close_stdin();
+  } catch (...) {
+    tar->kill();
+    tar->wait();
+    discard();
+    throw;
+  }
+  if (int code = tar->wait(); code != 0) {
+    const std::string why = Trimmed(tar->err_text());
+    discard();
+    Fail("writing " + dir + " on " + Where(host) + " failed (tar exit " + std::to_string(code) + "): " + why +
+         "; the volume is as it was");
+  }
+  const char* swap =
+      "d=$1; mv \"$d\" \"$d.before-restore\" || exit 3; "
+      "mv \"$d.restoring\" \"$d\" || { mv \"$d.before-restore\" \"$d\"; exit 4; }; rm -rf \"$d.before-restore\" || true";
+  ProcResult s = host.Run({"sh", "-c", swap, "sh", dir}, {}, std::chrono::seconds(600));
+  if (!s.ok()) {
+    discard();
+    Fail("cannot swap the restored tree into " + dir + " on " + Where(host) + ": " + s.last_error_line() +
+         "; the volume is as it was");
+  }
+  return bytes;
+}
+
+}  // namespace mig::backup
