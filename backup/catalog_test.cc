@@ -135,3 +135,25 @@ TEST_CASE("manifest: written and read back the same; a damaged one is refused") 
   newer["format"] = 99;
   CHECK_THROWS_WITH(ManifestFromJson(newer.dump()), Catch::Contains("newer than this migrate reads"));
 }
+
+TEST_CASE("manifest: a stack on a Swarm, its nodes, placement and volumes, read back the same") {
+  Manifest m;
+  m.id = "3fa85f64", m.timestamp = "2026-11-30t21-00-00", m.status = "ready", m.bytes = 10;
+  SwarmPart w;
+  w.stack = "demo";
+  w.nodes = {{"a3s5", "node1", "10.0.0.1", "manager", {}}, {"6yqq", "node2", "10.0.0.2", "worker", {{"disk", "ssd"}}}};
+  SwarmPart::Service app;
+  app.name = "app", app.replicas = 2, app.constraints = {"node.hostname == node2"}, app.nodes = {"node2"};
+  SwarmPart::Service agent;
+  agent.name = "agent", agent.global = true, agent.nodes = {"node1", "node2"};
+  w.services = {app, agent};
+  w.volumes = {{"demo_app_data", "app", "node2", 500, "volume-1", "ab12"}};
+  m.swarm = w;
+  Manifest back = ManifestFromJson(ToJson(m).dump());
+  CHECK(ToJson(back) == ToJson(m));
+  REQUIRE(back.swarm);
+  CHECK(back.swarm->services[1].global);
+  CHECK(back.swarm->nodes[1].labels.at("disk") == "ssd");
+  CHECK(back.total_bytes() == 510);
+  CHECK_FALSE(ManifestFromJson(ToJson(Manifest{}).dump()).swarm);
+}

@@ -8,6 +8,7 @@
 #include <future>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "backup/catalog.h"
@@ -18,6 +19,8 @@
 #include "core/timer.h"
 #include "db/dump.h"
 #include "docker/docker.h"
+#include "backup/swarm_plan.h"
+#include "backup/volume.h"
 #include "install/stack.h"
 
 namespace fs = std::filesystem;
@@ -102,11 +105,13 @@ struct OpenDb {
   db::Postgres pg;
   db::LiveDump dump;
   DbPart part;
-  OpenDb(const Install& in, const std::string& container)
+  // `host`: where its container runs (a Swarm node over SSH), nullptr for this machine.
+  OpenDb(const Install& in, const std::string& container, const Host* host = nullptr)
       : pg([&] {
           db::PgTarget t = in.pg;
           t.container = container;
           t.label = "database";
+          t.host = host;
           return t;
         }()),
         dump(pg, "the database") {
@@ -155,7 +160,39 @@ DbPart BackupDatabase(OpenDb& d, restic::StdinBackup& out, SharedProgress& progr
   return p;
 }
 
+// The install's stack on a Swarm, when the engine is a Swarm manager running a stack of the
+// install's project name; nullopt for a compose install (docker's own trouble shows later).
+std::optional<docker::Swarm> DeployedStack(const std::string& project) {
+  std::optional<std::map<std::string, int>> stacks;
+  try {
+    stacks = docker::Stacks();
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  if (!stacks || !stacks->count(project)) return std::nullopt;
+  return docker::ReadSwarm(project);
+}
+
+// The container of `service`'s running task on `host` (a Swarm node).
+std::string TaskContainer(const Host& host, const std::string& service, const std::string& node) {
+  ProcResult r = host.Run({"docker", "ps", "-q", "--no-trunc", "--filter", "label=com.docker.swarm.service.name=" + service,
+                           "--filter", "status=running"},
+                          {}, std::chrono::seconds(30));
+  std::string id = r.out.substr(0, r.out.find('\n'));
+  if (!r.ok() || id.empty())
+    Fail("no running container of " + service + " on node " + node + " (docker ps there" +
+         (r.ok() ? std::string(")") : ": " + r.last_error_line() + ")"));
+  return id;
+}
+
 struct Cancelled {};  // thrown from the files part's progress to stop its restic
+
+// Whether the parts started early stay (go), and the open database the dump reads (none: no
+// database part).
+struct GoSignal {
+  bool go = false;
+  OpenDb* db = nullptr;
+};
 
 // The two parts of one backup under one id and timestamp, each on a thread of its own that
 // outlives its restic: data/ and the configuration (`restic backup`), and the database (a
@@ -192,24 +229,50 @@ class Parts {
   }
   void StartDb() {
     has_db_ = true;
-    db_ = std::thread([this, go = go_.get_future()]() mutable {
+    db_ = std::thread([this, go = go_]() mutable {
       try {
         auto out = repo_.BackupStdin("db.dump", Meta("db"));
-        OpenDb* d = go.get();
-        if (!d) return;  // dropped: restic killed, no snapshot
-        db_part_ = BackupDatabase(*d, *out, progress_);
+        const GoSignal g = go.get();
+        if (!g.go || !g.db) return;  // dropped: restic killed, no snapshot
+        db_part_ = BackupDatabase(*g.db, *out, progress_);
       } catch (...) {
         db_error_ = std::current_exception();
       }
     });
   }
-  // The database is open and the parts stay: the dump starts.
-  void Go(OpenDb& d) { Release(&d); }
-  // Waits for both parts.
+  // A Swarm volume (docs/swarm.md): `tar` of `dir` on `host` into a `restic backup --stdin`
+  // of its own, started at once and fed once Go says the parts stay.
+  void StartVolume(const Host& host, const std::string& dir, const SwarmPart::Volume& v) {
+    auto& r = volumes_.emplace_back(std::make_unique<VolumeRun>());
+    r->thread = std::thread([this, &host, dir, v, run = r.get(), go = go_]() mutable {
+      try {
+        auto out = repo_.BackupStdin(v.name + ".tar", Meta(v.part.c_str()));
+        if (!go.get().go) return;  // dropped
+        try {
+          run->bytes = StreamTreeOut(host, dir, [&](const char* b, size_t n) {
+            if (cancel_) throw Cancelled{};
+            out->write(b, n);
+          });
+        } catch (...) {
+          out->Abort();  // never a snapshot of a volume cut short
+          throw;
+        }
+        run->snapshot = out->Finish().snapshot_id;
+      } catch (const Cancelled&) {
+      } catch (...) {
+        run->error = std::current_exception();
+      }
+    });
+  }
+  // The database is open (or there is none) and the parts stay: the dump and the volumes start.
+  void Go(OpenDb* d) { Release({true, d}); }
+  // Waits for every part.
   void Join() {
-    Release(nullptr);
+    Release({});
     if (files_.joinable()) files_.join();
     if (db_.joinable()) db_.join();
+    for (auto& v : volumes_)
+      if (v->thread.joinable()) v->thread.join();
   }
   // Stops both parts and forgets a files snapshot already written: nothing of them stays.
   void Discard() {
@@ -229,7 +292,13 @@ class Parts {
     m.bytes = files_sum_.total_bytes;
     m.files_snapshot = files_sum_.snapshot_id;
     if (has_db_ && !db_error_) m.db = db_part_;
-    for (const auto& e : {db_error_, files_error_}) {
+    std::vector<std::exception_ptr> errors{db_error_, files_error_};
+    for (size_t i = 0; m.swarm && i < volumes_.size() && i < m.swarm->volumes.size(); ++i) {
+      m.swarm->volumes[i].bytes = volumes_[i]->bytes;
+      m.swarm->volumes[i].snapshot = volumes_[i]->snapshot;
+      errors.push_back(volumes_[i]->error);
+    }
+    for (const auto& e : errors) {
       if (!e) continue;
       try {
         std::rethrow_exception(e);
@@ -246,10 +315,10 @@ class Parts {
   restic::SnapshotMeta Meta(const char* part) const {
     return {PartTags(id_, ts_, part, project_), ResticTime(ts_), host_};
   }
-  void Release(OpenDb* d) {
+  void Release(GoSignal g) {
     if (released_) return;
     released_ = true;
-    go_.set_value(d);
+    go_promise_.set_value(g);
   }
   void Stop() {
     cancel_ = true;
@@ -262,9 +331,17 @@ class Parts {
   std::vector<std::string> paths_;
   SharedProgress& progress_;
   std::atomic<bool> cancel_{false};
-  std::promise<OpenDb*> go_;
+  struct VolumeRun {
+    std::thread thread;
+    uint64_t bytes = 0;
+    std::string snapshot;
+    std::exception_ptr error;
+  };
+  std::promise<GoSignal> go_promise_;
+  std::shared_future<GoSignal> go_ = go_promise_.get_future().share();
   bool released_ = false, has_db_ = false;
   std::thread files_, db_;
+  std::vector<std::unique_ptr<VolumeRun>> volumes_;
   restic::BackupSummary files_sum_;
   DbPart db_part_;
   std::exception_ptr files_error_, db_error_;
@@ -338,8 +415,14 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
     if (created) repo.Init();
     return std::make_pair(created, Group(snaps ? *snaps : std::vector<restic::Snapshot>{}, std::nullopt));
   });
+  // A stack on a Swarm (docs/swarm.md) is asked for beside the listing: its database and
+  // volumes are then read on their nodes, over SSH.
+  auto swarm_asked = std::async(std::launch::async, [&in] { return DeployedStack(in.project_name); });
   SharedProgress progress(o.progress);
   const bool with_db = !in.db_service.empty();
+  // A Swarm's nodes outlive the open database and the parts, which run programs there.
+  std::optional<docker::Swarm> swarm;
+  std::optional<NodeHosts> nodes;
   std::optional<OpenDb> database;  // outlives the parts, which read it
   auto parts = std::make_unique<Parts>(in, repo, m, paths, progress);
   if (with_db) parts->StartDb();
@@ -347,15 +430,40 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   docker::Stack stack(docker::DetectCompose(), in.dir, in.project.file, in.project_name);
   StopDbAgain db_again{stack, in.db_service};
   PausedServices paused(stack);
+  std::vector<std::pair<const Host*, std::string>> volume_dirs;  // each Swarm volume's node and folder
   try {
+    swarm = swarm_asked.get();
     std::string container;
-    if (with_db) container = EnsureDbRunning(stack, in, o.wait_seconds, db_again.started);
-    if (o.suspend) {
-      paused.Pause(RunningServices(stack, in.db_service), "for the backup");
-      m.suspended = paused.paused();
-      parts->StartFiles();
+    if (swarm) {
+      if (o.suspend) BadInput("--suspend for a stack on a Swarm is not built yet (docs/swarm.md): back it up without");
+      const SwarmBackupPlan plan = PlanSwarmBackup(*swarm, in.db_service);
+      m.swarm = plan.part;
+      nodes.emplace(*swarm, o.nodes);
+      std::set<std::string> checked;
+      for (const auto& v : m.swarm->volumes) {
+        nodes->Open(v.node);
+        const Host& h = nodes->Of(v.node);
+        if (checked.insert(v.node).second) RequireGnuTar(h);
+        const std::string dir = VolumeMountpoint(h, v.name);
+        if (dir.empty())
+          Fail("node " + v.node + " has no volume " + v.name + " although a task of " + v.service + " runs there");
+        volume_dirs.emplace_back(&h, dir);
+        parts->StartVolume(h, dir, v);
+      }
+      if (!plan.db_node.empty()) {
+        nodes->Open(plan.db_node);
+        const Host& h = nodes->Of(plan.db_node);
+        database.emplace(in, TaskContainer(h, plan.db_task_service, plan.db_node), &h);
+      }
+    } else {
+      if (with_db) container = EnsureDbRunning(stack, in, o.wait_seconds, db_again.started);
+      if (o.suspend) {
+        paused.Pause(RunningServices(stack, in.db_service), "for the backup");
+        m.suspended = paused.paused();
+        parts->StartFiles();
+      }
+      if (!container.empty()) database.emplace(in, container);
     }
-    if (!container.empty()) database.emplace(in, container);
   } catch (...) {
     parts->Discard();
     asked.wait();
@@ -385,10 +493,12 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
     }
     parts = std::make_unique<Parts>(in, repo, m, paths, progress);
     if (with_db) parts->StartDb();
+    for (size_t i = 0; i < volume_dirs.size(); ++i)
+      parts->StartVolume(*volume_dirs[i].first, volume_dirs[i].second, m.swarm->volumes[i]);
     parts->StartFiles();
   }
   TheLog().info("backup " + m.timestamp + " (id " + m.id + ") of " + in.dir + " into " + repo.repo().where());
-  if (database) parts->Go(*database);
+  parts->Go(database ? &*database : nullptr);
   parts->Join();
   progress.Done();
 

@@ -7,6 +7,7 @@
 #include "backup/manifest.h"
 #include "core/progress.h"
 #include "install/install.h"
+#include "origin/node_access.h"
 #include "restic/restic.h"
 
 namespace mig::backup {
@@ -16,6 +17,7 @@ struct CreateOptions {
   bool suspend = false;  // stop the services other than the database for the snapshot
   int wait_seconds = 180;
   ProgressMode progress = ProgressMode::kHuman;
+  NodeDefaults nodes;  // a stack on a Swarm: how its nodes are reached over SSH
 };
 
 // The install's top-level files kept as its configuration (VERSION, the compose file, .env,

@@ -12,6 +12,9 @@ namespace mig::backup {
 
 uint64_t ExportBackup(const restic::Restic& repo, const Entry& e, const Manifest& m, const std::string& output) {
   if (e.status != "ready") BadInput("backup " + e.timestamp + " is " + e.status + ": only a ready backup is exported");
+  if (m.swarm)
+    BadInput("backup " + e.timestamp + " is of the stack " + m.swarm->stack + " on a Swarm: exporting its volumes "
+             "into one file is not built yet (docs/swarm.md)");
   const std::string out = fs::absolute(output).string();
   TempDir stage(".migrate-export", fs::path(out).parent_path().string());
   repo.Restore(m.files_snapshot, stage.path(), {}, {});

@@ -52,6 +52,20 @@ json ToJson(const Manifest& m) {
                {"roles", roles}, {"tables", tables}, {"sequences", sequences},
                {"dump_bytes", d.dump_bytes}, {"snapshot", d.snapshot}};
   }
+  if (m.swarm) {
+    const SwarmPart& w = *m.swarm;
+    json nodes = json::array(), services = json::array(), volumes = json::array();
+    for (const auto& n : w.nodes)
+      nodes.push_back({{"id", n.id}, {"hostname", n.hostname}, {"address", n.address}, {"role", n.role},
+                       {"labels", n.labels}});
+    for (const auto& s : w.services)
+      services.push_back({{"name", s.name}, {"mode", s.global ? "global" : "replicated"}, {"replicas", s.replicas},
+                          {"constraints", s.constraints}, {"nodes", s.nodes}});
+    for (const auto& v : w.volumes)
+      volumes.push_back({{"name", v.name}, {"service", v.service}, {"node", v.node}, {"bytes", v.bytes},
+                         {"part", v.part}, {"snapshot", v.snapshot}});
+    j["swarm"] = {{"stack", w.stack}, {"nodes", nodes}, {"services", services}, {"volumes", volumes}};
+  }
   return j;
 }
 
@@ -101,6 +115,29 @@ Manifest ManifestFromJson(const std::string& text) {
       p.dump_bytes = d.value("dump_bytes", uint64_t{0});
       p.snapshot = d.value("snapshot", "");
       m.db = std::move(p);
+    }
+    if (j.contains("swarm") && !j["swarm"].is_null()) {
+      const json& w = j["swarm"];
+      SwarmPart sp;
+      sp.stack = w.at("stack").get<std::string>();
+      for (const auto& n : w.at("nodes"))
+        sp.nodes.push_back({n.at("id").get<std::string>(), n.at("hostname").get<std::string>(),
+                            n.value("address", ""), n.value("role", ""),
+                            n.value("labels", std::map<std::string, std::string>{})});
+      for (const auto& s : w.at("services")) {
+        SwarmPart::Service x;
+        x.name = s.at("name").get<std::string>();
+        x.global = s.value("mode", "replicated") == "global";
+        x.replicas = s.value("replicas", 0);
+        x.constraints = s.value("constraints", std::vector<std::string>{});
+        x.nodes = s.value("nodes", std::vector<std::string>{});
+        sp.services.push_back(std::move(x));
+      }
+      for (const auto& v : w.at("volumes"))
+        sp.volumes.push_back({v.at("name").get<std::string>(), v.value("service", ""), v.at("node").get<std::string>(),
+                              v.value("bytes", uint64_t{0}), v.at("part").get<std::string>(),
+                              v.value("snapshot", "")});
+      m.swarm = std::move(sp);
     }
   } catch (const json::exception& e) {
     Fail(std::string("the backup's manifest is damaged: ") + e.what());

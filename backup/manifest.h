@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,30 @@ struct DbPart {
   std::string snapshot;  // restic snapshot id of db.dump
 };
 
+// A stack on a Swarm as it was (docs/swarm.md): its nodes, its services' placement, and each
+// volume read on its node (a part of its own: a tar stream).
+struct SwarmPart {
+  struct Node {
+    std::string id, hostname, address, role;
+    std::map<std::string, std::string> labels;
+  };
+  struct Service {
+    std::string name;  // as the compose file names it
+    bool global = false;
+    int replicas = 0;
+    std::vector<std::string> constraints, nodes;  // nodes: where its tasks ran
+  };
+  struct Volume {
+    std::string name, service, node;  // node: hostname
+    uint64_t bytes = 0;               // of its tar stream
+    std::string part, snapshot;       // the part's name ("volume-1") and restic snapshot id
+  };
+  std::string stack;
+  std::vector<Node> nodes;
+  std::vector<Service> services;
+  std::vector<Volume> volumes;
+};
+
 struct Manifest {
   int format = kManifestFormat;
   std::string id, timestamp, name;
@@ -39,9 +64,15 @@ struct Manifest {
   std::string files_snapshot;
   std::optional<DbPart> db;
   std::vector<std::string> suspended;  // services stopped for the backup (--suspend)
+  std::optional<SwarmPart> swarm;      // a stack on a Swarm
   std::string migrate_version, restic_version;
 
-  uint64_t total_bytes() const { return bytes + (db ? db->dump_bytes : 0); }
+  uint64_t total_bytes() const {
+    uint64_t n = bytes + (db ? db->dump_bytes : 0);
+    if (swarm)
+      for (const auto& v : swarm->volumes) n += v.bytes;
+    return n;
+  }
 };
 
 nlohmann::json ToJson(const Manifest& m);

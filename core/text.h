@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <string>
+#include <vector>
 
 namespace mig {
 
@@ -21,6 +22,13 @@ inline std::string PercentDecode(const std::string& s, bool plus_is_space = fals
       out += s[i];
     }
   }
+  return out;
+}
+
+// The items of `v` with `sep` between them ("a, b, c").
+inline std::string Joined(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : sep) + x;
   return out;
 }
 

@@ -3,16 +3,11 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace mig::health {
 
 namespace {
-
-std::string Joined(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-  return s;
-}
 
 Check NodeRow(const docker::SwarmNode& n) {
   std::string detail = n.address + ", " + n.role + (n.leader ? " (leader)" : "") + ", " + n.availability + ", " +

@@ -89,6 +89,7 @@ int Create(BackupCommands& b) {
   Install in = LoadTheInstall(b);
   restic::Restic repo(b.repo);
   b.create_opts.progress = ProgressModeFor(b.quiet, b.json);
+  if (!b.nodes_file.empty()) b.create_opts.nodes.nodes = ReadNodesFile(b.nodes_file);
   backup::Manifest m = backup::CreateBackup(in, repo, b.create_opts);
   if (b.json) {
     json j = {{"id", m.id},           {"name", m.name},          {"timestamp", m.timestamp},
@@ -148,6 +149,12 @@ int Status(BackupCommands& b) {
       std::cout << "  database: " << m->db->name << " (postgres " << m->db->major << "), " << m->db->state.tables.size()
                 << " tables, " << m->db->state.sequences.size() << " sequences, dump " << HumanBytes(m->db->dump_bytes)
                 << "\n";
+    if (m->swarm) {
+      std::cout << "  stack " << m->swarm->stack << " on a Swarm of " << m->swarm->nodes.size() << " nodes\n";
+      for (const auto& v : m->swarm->volumes)
+        std::cout << "  volume " << v.name << " (" << v.service << ") on " << v.node << ": " << HumanBytes(v.bytes)
+                  << "\n";
+    }
     if (!m->suspended.empty()) {
       std::cout << "  suspended during the backup:";
       for (const auto& s : m->suspended) std::cout << " " << s;
@@ -274,6 +281,14 @@ void AddBackupCommands(CLI::App& app, BackupCommands& b) {
                      "stop the services other than the database during the backup (started again afterwards, "
                      "failure included)");
   b.create->add_flag("-q,--quiet", b.quiet, "no progress display");
+  // A stack on a Swarm (docs/swarm.md): its volumes and database are read on their nodes.
+  NodeDefaults& nd = b.create_opts.nodes;
+  b.create->add_option("--key", nd.ssh.key_file, "a Swarm's nodes: the SSH private key (env KEY)")->envname("KEY");
+  b.create->add_option("--known-hosts", nd.ssh.known_hosts, "a Swarm's nodes: the known hosts file");
+  b.create->add_flag("--accept-new-host-key", nd.ssh.accept_new_host_key, "a Swarm's nodes: add an unknown host key");
+  b.create->add_option("--node-user", nd.user, "a Swarm's nodes: the SSH user")->capture_default_str();
+  b.create->add_option("--nodes-file", b.nodes_file, "a Swarm's nodes: per-node user, address, port, key (YAML)")
+      ->type_name("FILE");
   b.list = b.backup->add_subcommand("list", "the backups, newest first: id, timestamp, status, version, size, name");
   Common(b.list, b, true);
   b.status = b.backup->add_subcommand("status", "one backup in detail (default: the latest ready one); exit 1 unless ready");

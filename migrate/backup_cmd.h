@@ -25,6 +25,7 @@ struct BackupCommands {
   bool json = false, quiet = false;
   // Per command.
   backup::CreateOptions create_opts;
+  std::string nodes_file;  // a Swarm's nodes (--nodes-file)
   std::string which;  // status / delete: ID | TIMESTAMP | latest
   int keep_last = -1;
   bool prune = false, read_data = false;

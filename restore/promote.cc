@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "core/job_lock.h"
 #include "core/log.h"
 #include "core/timer.h"
@@ -37,12 +38,6 @@ void WriteReport(const Report& rep, const std::string& dir) {
   } catch (const Error& e) {
     TheLog().warn(e.what());
   }
-}
-
-std::string Joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "backup/create.h"
 #include "backup/manifest.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "core/job_lock.h"
 #include "core/log.h"
 #include "core/progress.h"
@@ -72,12 +73,6 @@ std::string Seconds(double s) {
   return buf;
 }
 
-std::string Joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
-
 }  // namespace
 
 Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
@@ -105,6 +100,10 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     }();
     const backup::Manifest& m = source->manifest();
     rep.from = source->Describe();
+    if (m.swarm)
+      BadInput("backup " + m.timestamp + " is of the stack " + m.swarm->stack + " on a Swarm of " +
+               std::to_string(m.swarm->nodes.size()) + " nodes: restoring one onto nodes is not built yet "
+               "(docs/swarm.md); nothing was changed");
     if (o.standby) RefusePromoted(dir);
     if (fresh && o.dry_run) {
       rep.Check("install", true, dir + " holds no install: a restore creates it from the backup's configuration (" +

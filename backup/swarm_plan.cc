@@ -1,0 +1,58 @@
+#include "backup/swarm_plan.h"
+
+#include "core/error.h"
+
+namespace mig::backup {
+
+SwarmBackupPlan PlanSwarmBackup(const docker::Swarm& s, const std::string& db_service) {
+  SwarmBackupPlan p;
+  p.part.stack = s.stack;
+  for (const auto& n : s.nodes) p.part.nodes.push_back({n.id, n.hostname, n.address, n.role, n.labels});
+  int k = 0;
+  for (const auto& svc : s.services) {
+    SwarmPart::Service x;
+    x.name = svc.short_name;
+    x.global = svc.global;
+    x.replicas = svc.replicas;
+    x.constraints = svc.constraints;
+    x.nodes = s.NodesOf(svc.name);
+    p.part.services.push_back(x);
+    if (svc.short_name == db_service) {
+      if (x.nodes.empty())
+        Fail("the database service " + svc.name + " has no running task (docker service ps " + svc.name +
+             "): start it, then back up");
+      p.db_node = x.nodes.front();
+      p.db_task_service = svc.name;
+      continue;  // its state is the dump, never a copy of its live data folder
+    }
+    if (svc.volumes.empty()) continue;
+    if (x.nodes.empty())
+      Fail("service " + svc.name + " mounts " + svc.volumes.front().name +
+           " but none of its tasks runs, so the node that holds the volume is unknown (docker service ps " +
+           svc.name + "): start it, then back up");
+    for (const auto& node : x.nodes)
+      for (const auto& v : svc.volumes) {
+        SwarmPart::Volume vol;
+        vol.name = v.name, vol.service = svc.short_name, vol.node = node;
+        vol.part = "volume-" + std::to_string(++k);
+        p.part.volumes.push_back(vol);
+      }
+  }
+  return p;
+}
+
+void NodeHosts::Open(const std::string& hostname) {
+  if (open_.count(hostname)) return;
+  const docker::SwarmNode* n = swarm_.node(hostname);
+  if (!n) Fail("node " + hostname + " is not in the Swarm any more (docker node ls)");
+  try {
+    open_[hostname] = OpenOrigin(NodeSpec(n->hostname, n->address, defaults_));
+  } catch (const Error& e) {
+    Fail("node " + hostname + " (" + n->address + ") cannot be reached over SSH: " + e.what() +
+         " (give --key and --known-hosts, --node-user, or a --nodes-file entry for it; migrate check shows each node)");
+  }
+}
+
+const Host& NodeHosts::Of(const std::string& hostname) const { return open_.at(hostname)->host(); }
+
+}  // namespace mig::backup
