@@ -423,6 +423,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   // A Swarm's nodes outlive the open database and the parts, which run programs there.
   std::optional<docker::Swarm> swarm;
   std::optional<NodeHosts> nodes;
+  docker::ScaledDown scaled;  // --suspend on a Swarm
   std::optional<OpenDb> database;  // outlives the parts, which read it
   auto parts = std::make_unique<Parts>(in, repo, m, paths, progress);
   if (with_db) parts->StartDb();
@@ -435,9 +436,19 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
     swarm = swarm_asked.get();
     std::string container;
     if (swarm) {
-      if (o.suspend) BadInput("--suspend for a stack on a Swarm is not built yet (docs/swarm.md): back it up without");
       const SwarmBackupPlan plan = PlanSwarmBackup(*swarm, in.db_service);
       m.swarm = plan.part;
+      if (o.suspend) {  // the writers scaled to 0 (never a global service: it cannot be), back after
+        std::vector<std::pair<std::string, int>> writers;
+        for (const auto& svc : swarm->services) {
+          if (svc.short_name == in.db_service || svc.replicas == 0) continue;
+          if (svc.global) TheLog().warn(svc.name + " is a global service, which cannot be scaled: it runs on");
+          else writers.emplace_back(svc.name, svc.replicas);
+        }
+        scaled.ToZero(writers, "for the backup");
+        m.suspended = scaled.names();
+        parts->StartFiles();
+      }
       nodes.emplace(*swarm, o.nodes);
       std::set<std::string> checked;
       for (const auto& v : m.swarm->volumes) {
@@ -508,6 +519,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   std::string restart_error;
   try {
     paused.StartAgain();
+    scaled.ScaleBack();
   } catch (const Error& e) {
     restart_error = e.what();
     if (error.empty()) error = e.what();

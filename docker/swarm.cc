@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/log.h"
 
 namespace mig::docker {
 
@@ -189,6 +190,46 @@ std::vector<std::string> Words(const std::string& text) {
 }
 
 }  // namespace
+
+ScaledDown::~ScaledDown() {
+  try {
+    ScaleBack();
+  } catch (const std::exception& e) {
+    TheLog().warn(e.what());
+  } catch (...) {
+  }
+}
+
+void ScaledDown::ToZero(const std::vector<std::pair<std::string, int>>& services, const std::string& why) {
+  if (services.empty()) return;
+  std::vector<std::string> argv{"docker", "service", "scale", "--detach=false"};
+  std::string names;
+  for (const auto& [name, replicas] : services) {
+    argv.push_back(name + "=0");
+    names += (names.empty() ? "" : ", ") + name + " (" + std::to_string(replicas) + ")";
+  }
+  TheLog().info("scaling to 0 " + why + ": " + names);
+  scaled_.insert(scaled_.end(), services.begin(), services.end());  // scaled back whatever happens next
+  ProcResult r = host_.Run(argv, {}, std::chrono::seconds(300));
+  if (!r.ok()) Fail("scaling " + names + " to 0 failed: " + r.last_error_line());
+}
+
+std::vector<std::string> ScaledDown::names() const {
+  std::vector<std::string> out;
+  for (const auto& s : scaled_) out.push_back(s.first);
+  return out;
+}
+
+void ScaledDown::ScaleBack() {
+  if (scaled_.empty()) return;
+  std::vector<std::string> argv{"docker", "service", "scale", "--detach"};
+  for (const auto& [name, replicas] : scaled_) argv.push_back(name + "=" + std::to_string(replicas));
+  scaled_.clear();
+  ProcResult r = host_.Run(argv, {}, std::chrono::seconds(300));
+  if (!r.ok())
+    Fail("the services scaled to 0 for a while were not scaled back (" + r.last_error_line() + "): run " +
+         CommandLine(argv));
+}
 
 SwarmInfo ProbeSwarm(const Host& host) {
   return ParseSwarmInfo(Docker(host, {"info", "--format", "{{json .Swarm}}"}, "info"));

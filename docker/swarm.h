@@ -78,6 +78,29 @@ struct Swarm {
   int Running(const std::string& service) const;
 };
 
+// A stack's replicated services scaled to 0 for a while (a backup's --suspend) and back to
+// their own replica counts: by ScaleBack(), or on the way out of an exception by the destructor
+// (which only logs). `host` reaches the manager.
+class ScaledDown {
+ public:
+  explicit ScaledDown(const Host& host = ThisHost()) : host_(host) {}
+  ~ScaledDown();
+  ScaledDown(const ScaledDown&) = delete;
+  ScaledDown& operator=(const ScaledDown&) = delete;
+  // Scales `services` (their Swarm names and replica counts) to 0 and waits until their tasks
+  // have stopped; `why` for the log. Throws mig::Error (the ones scaled so far are scaled back
+  // by ScaleBack or the destructor).
+  void ToZero(const std::vector<std::pair<std::string, int>>& services, const std::string& why);
+  std::vector<std::string> names() const;
+  // Back to their replica counts (not waited for); throws mig::Error with the command to run
+  // by hand.
+  void ScaleBack();
+
+ private:
+  const Host& host_;
+  std::vector<std::pair<std::string, int>> scaled_;
+};
+
 // Whether the engine `host` reaches (DOCKER_HOST) is a Swarm node, and a manager.
 SwarmInfo ProbeSwarm(const Host& host = ThisHost());
 // The stacks the manager knows (nullopt when this engine is no manager).

@@ -103,6 +103,12 @@ int Create(BackupCommands& b) {
     if (m.db)
       std::cout << ", database " << m.db->name << " (" << m.db->state.tables.size() << " tables, dump "
                 << HumanBytes(m.db->dump_bytes) << ")";
+    if (m.swarm) {
+      uint64_t bytes = 0;
+      for (const auto& v : m.swarm->volumes) bytes += v.bytes;
+      std::cout << ", " << m.swarm->volumes.size() << " volume(s) of the stack " << m.swarm->stack << " read on their "
+                << "nodes (" << HumanBytes(bytes) << ")";
+    }
     std::cout << "\n";
   }
   return 0;

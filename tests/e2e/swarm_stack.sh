@@ -178,11 +178,20 @@ check "the database's part is a pg_dump archive with the table" bash -c \
   "RESTIC_PASSWORD_FILE='$WORK/pw' restic -r '$WORK/repo' dump '$dsnap' /db.dump | pg_restore -l | grep -q 'TABLE public visits'"
 bk create --json --quiet "${keys[@]}" >"$WORK/b2.json" 2>/dev/null || true
 check "a second backup of the unchanged stack is ready too" test "$(jq -r .status "$WORK/b2.json")" = ready
+bk create --json --quiet --suspend "${keys[@]}" >"$WORK/b5.json" 2>"$WORK/b5.err" || true
+check "--suspend: ready, the app recorded as suspended" \
+  test "$(jq -r '.status + " " + (.suspended | join(","))' "$WORK/b5.json")" = "ready ${stack}_app"
+check "--suspend scaled the app to 0 for the backup (its previous spec had 0 replicas)" \
+  test "$(mgr service inspect -f '{{.PreviousSpec.Mode.Replicated.Replicas}}' "${stack}_app")" = 0
+check "and back to its own replica count" test "$(mgr service inspect -f '{{.Spec.Mode.Replicated.Replicas}}' "${stack}_app")" = 1
+for _ in $(seq 120); do running app "$n2" && break; sleep 0.5; done
+check "the app runs again on node 2" running app "$n2"
+check "postgres was never scaled" test -z "$(mgr service inspect -f '{{if .PreviousSpec}}{{.PreviousSpec.Mode.Replicated.Replicas}}{{end}}' "${stack}_postgres")"
 printf 'nodes:\n  %s: {port: 2}\n' "$n2" >"$WORK/away.yml"
 bk create --json --quiet "${keys[@]}" --nodes-file "$WORK/away.yml" >/dev/null 2>"$WORK/b3.err" && brc=0 || brc=$?
 check "node 2 unreachable: the backup fails (exit 1) naming the node" bash -c \
   "test $brc -eq 1 && grep -q 'node $n2 ($addr2) cannot be reached over SSH' '$WORK/b3.err'"
-check "and no backup is listed ready but the two" test "$(bk list --json | jq '[.[] | select(.status == "ready")] | length')" = 2
+check "and no backup is listed ready but the three" test "$(bk list --json | jq '[.[] | select(.status == "ready")] | length')" = 3
 bk create --json --quiet >/dev/null 2>"$WORK/b4.err" && brc=0 || brc=$?
 check "without the nodes' host keys: exit 1 saying what to give" bash -c "test $brc -eq 1 && grep -q -- '--known-hosts' '$WORK/b4.err'"
 DOCKER_HOST=unix://$SWARM_MANAGER_SOCK "$BIN/migrate" restore "$id1" --yes --to-path "$INST" --repo "$WORK/repo" \
