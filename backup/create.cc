@@ -163,12 +163,23 @@ DbPart BackupDatabase(OpenDb& d, restic::StdinBackup& out, SharedProgress& progr
 // The install's stack on a Swarm, when the engine is a Swarm manager running a stack of the
 // install's project name; nullopt for a compose install (docker's own trouble shows later).
 std::optional<docker::Swarm> DeployedStack(const std::string& project) {
-  std::optional<std::map<std::string, int>> stacks;
+  docker::SwarmInfo info;
   try {
-    stacks = docker::Stacks();
-  } catch (const Error&) {
+    info = docker::ProbeSwarm();
+  } catch (const Error&) {  // no engine: the compose path says so in its own words
     return std::nullopt;
   }
+  if (!info.active) return std::nullopt;
+  if (!info.manager) {
+    // A Swarm worker may run compose installs too; a stack's tasks here are read from a manager.
+    ProcResult r = ThisHost().Run({"docker", "ps", "-q", "--filter", "label=com.docker.stack.namespace=" + project},
+                                  {}, std::chrono::seconds(30));
+    if (r.ok() && r.out.find_first_not_of(" \n") != std::string::npos)
+      BadInput("this docker engine is a Swarm worker running tasks of the stack " + project +
+               ": back it up from a manager (DOCKER_HOST=ssh://user@manager, or run migrate there)");
+    return std::nullopt;
+  }
+  auto stacks = docker::Stacks();
   if (!stacks || !stacks->count(project)) return std::nullopt;
   return docker::ReadSwarm(project);
 }
@@ -233,7 +244,8 @@ class Parts {
       try {
         auto out = repo_.BackupStdin("db.dump", Meta("db"));
         const GoSignal g = go.get();
-        if (!g.go || !g.db) return;  // dropped: restic killed, no snapshot
+        if (!g.go) return;  // dropped: restic killed, no snapshot
+        if (!g.db) Fail("the database was not opened, so it was not dumped");  // never `ready` without it
         db_part_ = BackupDatabase(*g.db, *out, progress_);
       } catch (...) {
         db_error_ = std::current_exception();
@@ -441,9 +453,22 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
       if (o.suspend) {  // the writers scaled to 0 (never a global service: it cannot be), back after
         std::vector<std::pair<std::string, int>> writers;
         for (const auto& svc : swarm->services) {
-          if (svc.short_name == in.db_service || svc.replicas == 0) continue;
-          if (svc.global) TheLog().warn(svc.name + " is a global service, which cannot be scaled: it runs on");
-          else writers.emplace_back(svc.name, svc.replicas);
+          if (svc.short_name == in.db_service) continue;
+          if (svc.global) {
+            TheLog().warn(svc.name + " is a global service, which cannot be scaled to 0: it runs on during the backup");
+            continue;
+          }
+          if (svc.replicas == 0) continue;
+          // Scaled back, Swarm places its tasks again: a service with a volume of a node stays on it
+          // only when a constraint pins it there.
+          const bool pinned = std::any_of(svc.constraints.begin(), svc.constraints.end(), [](const std::string& c) {
+            return c.rfind("node.hostname", 0) == 0 || c.rfind("node.id", 0) == 0;
+          });
+          if (!svc.volumes.empty() && !pinned)
+            BadInput("--suspend would scale " + svc.name + " to 0 and back, and Swarm may then start it on another "
+                     "node than the one holding its volume " + svc.volumes.front().name +
+                     ": pin it (deploy.placement.constraints: node.hostname == ...) or back up without --suspend");
+          writers.emplace_back(svc.name, svc.replicas);
         }
         scaled.ToZero(writers, "for the backup");
         m.suspended = scaled.names();

@@ -1,5 +1,7 @@
 #include "backup/swarm_plan.h"
 
+#include <set>
+
 #include "core/error.h"
 
 namespace mig::backup {
@@ -9,6 +11,8 @@ SwarmBackupPlan PlanSwarmBackup(const docker::Swarm& s, const std::string& db_se
   p.part.stack = s.stack;
   for (const auto& n : s.nodes) p.part.nodes.push_back({n.id, n.hostname, n.address, n.role, n.labels});
   int k = 0;
+  bool db_found = db_service.empty();
+  std::set<std::pair<std::string, std::string>> seen;  // (volume, node): read once
   for (const auto& svc : s.services) {
     SwarmPart::Service x;
     x.name = svc.short_name;
@@ -18,6 +22,7 @@ SwarmBackupPlan PlanSwarmBackup(const docker::Swarm& s, const std::string& db_se
     x.nodes = s.NodesOf(svc.name);
     p.part.services.push_back(x);
     if (svc.short_name == db_service) {
+      db_found = true;
       if (x.nodes.empty())
         Fail("the database service " + svc.name + " has no running task (docker service ps " + svc.name +
              "): start it, then back up");
@@ -32,12 +37,16 @@ SwarmBackupPlan PlanSwarmBackup(const docker::Swarm& s, const std::string& db_se
            svc.name + "): start it, then back up");
     for (const auto& node : x.nodes)
       for (const auto& v : svc.volumes) {
+        if (!seen.insert({v.name, node}).second) continue;  // two services mount it there
         SwarmPart::Volume vol;
         vol.name = v.name, vol.service = svc.short_name, vol.node = node;
         vol.part = "volume-" + std::to_string(++k);
         p.part.volumes.push_back(vol);
       }
   }
+  if (!db_found)
+    BadInput("the stack " + s.stack + " has no service " + db_service + " (its database service): name it with "
+             "--db-service, so that the database is dumped and never copied as a live folder");
   return p;
 }
 

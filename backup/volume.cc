@@ -12,6 +12,15 @@ std::string Trimmed(std::string s) {
   return s;
 }
 
+// Stops a tar whose stream failed; its own trouble never hides the cause.
+void Stop(Proc& tar) {
+  try {
+    tar.kill();
+    tar.wait();
+  } catch (...) {
+  }
+}
+
 std::string Where(const Host& host) {
   const std::string d = host.Describe();
   return d.empty() ? "this server" : d;
@@ -22,7 +31,7 @@ std::string Where(const Host& host) {
 std::vector<std::string> TarOutArgv(const std::string& dir) {
   return {"tar",           "--create",     "--format=posix", "--sort=name",
           "--numeric-owner", "--xattrs",   "--xattrs-include=*", "--acls",
-          "--sparse",      "--pax-option=delete=atime,delete=ctime", "-C", dir, "-f", "-", "."};
+          "--sparse",      "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime", "-C", dir, "-f", "-", "."};
 }
 
 std::vector<std::string> TarInArgv(const std::string& dir) {
@@ -70,8 +79,7 @@ uint64_t StreamTreeOut(const Host& host, const std::string& dir,
       bytes += n;
     }
   } catch (...) {
-    tar->kill();
-    tar->wait();
+    Stop(*tar);
     throw;
   }
   const int code = tar->wait();
@@ -98,7 +106,12 @@ uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::funct
   ProcResult p = host.Run({"sh", "-c", prepare, "sh", dir}, {}, std::chrono::seconds(600));
   if (!p.ok()) Fail("cannot restore into " + dir + " on " + Where(host) + ": " + p.last_error_line());
   const std::string staging = dir + ".restoring";
-  auto discard = [&] { host.Run({"rm", "-rf", staging}, {}, std::chrono::seconds(600)); };
+  auto discard = [&] {  // best effort: its own trouble never hides the cause
+    try {
+      host.Run({"rm", "-rf", staging}, {}, std::chrono::seconds(600));
+    } catch (...) {
+    }
+  };
   auto tar = host.Start(TarInArgv(staging), Proc::kStdin);
   std::vector<char> buf(1 << 20);
   uint64_t bytes = 0;
@@ -109,8 +122,7 @@ uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::funct
     }
     tar->close_stdin();
   } catch (...) {
-    tar->kill();
-    tar->wait();
+    Stop(*tar);
     discard();
     throw;
   }

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -212,6 +213,20 @@ void ScaledDown::ToZero(const std::vector<std::pair<std::string, int>>& services
   scaled_.insert(scaled_.end(), services.begin(), services.end());  // scaled back whatever happens next
   ProcResult r = host_.Run(argv, {}, std::chrono::seconds(300));
   if (!r.ok()) Fail("scaling " + names + " to 0 failed: " + r.last_error_line());
+  // The CLI's convergence does not wait for a task's container to end its stop grace period:
+  // asked until no task of them is still running.
+  std::vector<std::string> ps{"docker", "service", "ps", "--format", "{{.CurrentState}}"};
+  for (const auto& s : services) ps.push_back(s.first);
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(300);;) {
+    ProcResult t = host_.Run(ps, {}, std::chrono::seconds(60));
+    if (!t.ok()) Fail("docker service ps " + names + " failed: " + t.last_error_line());
+    bool running = false;
+    std::istringstream in(t.out);
+    for (std::string line; std::getline(in, line);) running = running || line.rfind("Running", 0) == 0;
+    if (!running) return;
+    if (std::chrono::steady_clock::now() > until) Fail("tasks of " + names + " were still running 5 minutes after scaling them to 0");
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
 }
 
 std::vector<std::string> ScaledDown::names() const {
