@@ -284,8 +284,8 @@ void AddBackupCommands(CLI::App& app, BackupCommands& b) {
   Common(b.create, b, true);
   b.create->add_option("--name", b.create_opts.name, "a name shown in the list");
   b.create->add_flag("--suspend", b.create_opts.suspend,
-                     "stop the services other than the database during the backup (started again afterwards, "
-                     "failure included)");
+                     "stop the services other than the database during the backup (a Swarm stack's: scaled to 0), "
+                     "started again afterwards, failure included");
   b.create->add_flag("-q,--quiet", b.quiet, "no progress display");
   // A stack on a Swarm (docs/swarm.md): its volumes and database are read on their nodes.
   NodeDefaults& nd = b.create_opts.nodes;
