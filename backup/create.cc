@@ -471,7 +471,8 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
           writers.emplace_back(svc.name, svc.replicas);
         }
         scaled.ToZero(writers, "for the backup");
-        m.suspended = scaled.names();
+        for (const auto& [name, replicas] : writers)  // as the compose file names them, as for compose
+          m.suspended.push_back(name.substr(swarm->stack.size() + 1));
         parts->StartFiles();
       }
       nodes.emplace(*swarm, o.nodes);

@@ -73,10 +73,13 @@ uint64_t StreamTreeOut(const Host& host, const std::string& dir,
   auto tar = host.Start(TarOutArgv(dir), Proc::kStdout);
   std::vector<char> buf(1 << 20);
   uint64_t bytes = 0;
+  std::string tail;  // the stream's last 1024 bytes: a whole archive ends with two zero blocks
   try {
     for (size_t n; (n = tar->read(buf.data(), buf.size())) > 0;) {
       sink(buf.data(), n);
       bytes += n;
+      tail.append(buf.data(), n);
+      if (tail.size() > 1024) tail.erase(0, tail.size() - 1024);
     }
   } catch (...) {
     Stop(*tar);
@@ -90,6 +93,9 @@ uint64_t StreamTreeOut(const Host& host, const std::string& dir,
   else if (code != 0)
     Fail("reading " + dir + " on " + Where(host) + " failed (tar exit " + std::to_string(code) +
          "): " + Trimmed(tar->err_text()));
+  if (tail.size() < 1024 || tail.find_first_not_of('\0') != std::string::npos)
+    Fail("the tar stream of " + dir + " from " + Where(host) + " ended before its end-of-archive blocks (the "
+         "connection was cut?)");
   return bytes;
 }
 

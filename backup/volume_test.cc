@@ -155,3 +155,56 @@ TEST_CASE("volume stream: a bad stream or a missing folder changes nothing, with
                     Catch::Contains("is not a folder"));
   CHECK_THROWS_WITH(Out(t.path() + "/nothing"), Catch::Contains("reading " + t.path() + "/nothing on this machine failed"));
 }
+
+namespace {
+
+// This machine, but a program's output is cut after `keep` bytes and it then "ends well": a
+// connection lost without an exit status, as an SSH channel can end.
+class CutHost : public Host {
+ public:
+  explicit CutHost(size_t keep) : keep_(keep) {}
+  ProcResult Run(const std::vector<std::string>& argv, const std::string& input,
+                 std::chrono::seconds timeout) const override {
+    return ThisHost().Run(argv, input, timeout);
+  }
+  std::unique_ptr<Proc> Start(const std::vector<std::string>& argv, int pipes) const override {
+    class Cut : public Proc {
+     public:
+      Cut(std::unique_ptr<Proc> p, size_t left) : p_(std::move(p)), left_(left) {}
+      size_t read(char* buf, size_t len) override {
+        if (left_ == 0) return 0;
+        size_t n = p_->read(buf, std::min(len, left_));
+        left_ -= n;
+        return n;
+      }
+      void write(const char* buf, size_t len) override { p_->write(buf, len); }
+      void close_stdin() override { p_->close_stdin(); }
+      int wait() override {
+        p_->kill();
+        p_->wait();
+        return 0;
+      }
+      void kill() override { p_->kill(); }
+      std::string err_text() const override { return ""; }
+
+     private:
+      std::unique_ptr<Proc> p_;
+      size_t left_;
+    };
+    return std::make_unique<Cut>(ThisHost().Start(argv, pipes), keep_);
+  }
+  std::string Describe() const override { return "a cut connection"; }
+
+ private:
+  size_t keep_;
+};
+
+}  // namespace
+
+TEST_CASE("volume stream: a stream cut short without an error is refused, not taken for the volume") {
+  TempDir t;
+  MakeTree(t.path() + "/v");
+  CutHost cut(3000);
+  CHECK_THROWS_WITH(StreamTreeOut(cut, t.path() + "/v", [](const char*, size_t) {}),
+                    Catch::Contains("ended before its end-of-archive blocks"));
+}

@@ -86,6 +86,8 @@ std::vector<SwarmNode> ParseNodes(const std::string& text) {
     if ((n.address.empty() || n.address == "0.0.0.0") && !Str(ms, "Addr").empty()) {
       const std::string a = Str(ms, "Addr");
       n.address = a.substr(0, a.rfind(':'));
+      if (n.address.size() > 2 && n.address.front() == '[' && n.address.back() == ']')  // IPv6
+        n.address = n.address.substr(1, n.address.size() - 2);
     }
     out.push_back(std::move(n));
   }

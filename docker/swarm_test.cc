@@ -80,6 +80,9 @@ TEST_CASE("swarm nodes: a manager that reports 0.0.0.0 is known by its advertise
   CHECK_FALSE(nodes[0].ready());
   CHECK(nodes[0].availability == "drain");
   CHECK_THROWS_AS(ParseNodes("{}"), Error);
+  auto v6 = ParseNodes(R"([{"ID":"x2","Spec":{"Role":"manager"},"Description":{"Hostname":"m2"},
+    "Status":{"State":"ready","Addr":"0.0.0.0"},"ManagerStatus":{"Addr":"[fd00::7]:2377"}}])");
+  CHECK(v6[0].address == "fd00::7");
 }
 
 TEST_CASE("swarm services: the stack's prefix, replicas, constraints, named volumes") {

@@ -81,20 +81,33 @@ std::vector<Check> SwarmNodeAccessRows(const docker::Swarm& s, const NodeDefault
                             "give " + n.hostname + "'s own address in the nodes file (--nodes-file)"));
         continue;
       }
-      std::vector<std::string> here, missing;
+      std::vector<std::string> here, missing, unreadable;
       for (const auto& svc : s.services) {
         const auto on = s.NodesOf(svc.name);
         if (std::find(on.begin(), on.end(), n.hostname) == on.end()) continue;
         for (const auto& v : svc.volumes) {
           ProcResult vr = h.Run({"docker", "volume", "inspect", "--format", "{{.Mountpoint}}", v.name}, {},
                                 std::chrono::seconds(30));
-          (vr.ok() ? here : missing).push_back(v.name);
+          std::string mp = vr.out.substr(0, vr.out.find('\n'));
+          if (!vr.ok() || mp.empty()) {
+            missing.push_back(v.name);
+            continue;
+          }
+          // A backup reads the folder itself: the node's user must be able to (docker's folders are root's).
+          ProcResult rr = h.Run({"sh", "-c", "test -r \"$1\" && test -x \"$1\"", "sh", mp}, {}, std::chrono::seconds(30));
+          if (!rr.ok()) unreadable.push_back(v.name + " (" + mp + ")");
+          else here.push_back(v.name);
         }
       }
       if (!missing.empty()) {
         rows.push_back(Warn(row, spec.from + ": its engine has no volume " + Joined(missing) +
                                      " although a task that mounts it runs there",
                             "docker service ps shows where the tasks run; docker volume ls on " + n.hostname));
+        continue;
+      }
+      if (!unreadable.empty()) {
+        rows.push_back(Warn(row, spec.from + ": cannot read the folder of " + Joined(unreadable),
+                            "a backup reads each volume's folder on its node: log in as root (--node-user root)"));
         continue;
       }
       rows.push_back(Ok(row, spec.from + ": its engine is " + n.hostname +

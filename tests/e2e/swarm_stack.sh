@@ -180,7 +180,7 @@ bk create --json --quiet "${keys[@]}" >"$WORK/b2.json" 2>/dev/null || true
 check "a second backup of the unchanged stack is ready too" test "$(jq -r .status "$WORK/b2.json")" = ready
 bk create --json --quiet --suspend "${keys[@]}" >"$WORK/b5.json" 2>"$WORK/b5.err" || true
 check "--suspend: ready, the app recorded as suspended" \
-  test "$(jq -r '.status + " " + (.suspended | join(","))' "$WORK/b5.json")" = "ready ${stack}_app"
+  test "$(jq -r '.status + " " + (.suspended | join(","))' "$WORK/b5.json")" = "ready app"
 check "--suspend scaled the app to 0 for the backup (its previous spec had 0 replicas)" \
   test "$(mgr service inspect -f '{{.PreviousSpec.Mode.Replicated.Replicas}}' "${stack}_app")" = 0
 check "and back to its own replica count" test "$(mgr service inspect -f '{{.Spec.Mode.Replicated.Replicas}}' "${stack}_app")" = 1
