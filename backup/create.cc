@@ -484,8 +484,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
         const std::string dir = VolumeMountpoint(h, v.name);
         if (dir.empty())
           Fail("node " + v.node + " has no volume " + v.name + " although a task of " + v.service + " runs there");
-        volume_dirs.emplace_back(&h, dir);
-        parts->StartVolume(h, dir, v);
+        volume_dirs.emplace_back(&h, dir);  // their restic start once the repository is known
       }
       if (!plan.db_node.empty()) {
         nodes->Open(plan.db_node);
@@ -530,10 +529,12 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
     }
     parts = std::make_unique<Parts>(in, repo, m, paths, progress);
     if (with_db) parts->StartDb();
-    for (size_t i = 0; i < volume_dirs.size(); ++i)
-      parts->StartVolume(*volume_dirs[i].first, volume_dirs[i].second, m.swarm->volumes[i]);
     parts->StartFiles();
   }
+  // A volume's restic is started only now: one that had opened a repository made meanwhile and
+  // was then dropped would leave its lock behind (it is killed, not asked to end).
+  for (size_t i = 0; i < volume_dirs.size(); ++i)
+    parts->StartVolume(*volume_dirs[i].first, volume_dirs[i].second, m.swarm->volumes[i]);
   TheLog().info("backup " + m.timestamp + " (id " + m.id + ") of " + in.dir + " into " + repo.repo().where());
   parts->Go(database ? &*database : nullptr);
   parts->Join();

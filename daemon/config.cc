@@ -16,7 +16,7 @@ namespace mig::daemon {
 namespace {
 
 const char* kKeys = "install, repo, password_file, repo_options, listen, token_file, tls_cert, tls_key, "
-                    "allow_plain_http, state_dir, backupConfig, standby";
+                    "allow_plain_http, state_dir, backupConfig, standby, swarm_nodes";
 const char* kBackupKeys = "enableRegularBackups, backupFrequency, backupRetentionCount, suspend, timezone";
 
 std::string Where(const std::string& path, const YAML::Mark& m) {
@@ -148,6 +148,18 @@ DaemonConfig ParseDaemonConfig(const std::string& text, const std::string& path)
       c.state_dir = r.Str(v, key);
     } else if (key == "backupConfig") {
       ReadBackup(v, c.backup, r, path);
+    } else if (key == "swarm_nodes") {
+      if (!v.IsMap()) r.Bad(v, "swarm_nodes must be a mapping (user, key, known_hosts, nodes_file)");
+      for (const auto& nkv : v) {
+        const std::string k = nkv.first.Scalar();
+        if (k == "user") c.swarm_nodes.user = r.Str(nkv.second, k);
+        else if (k == "key") c.swarm_nodes.key = r.Str(nkv.second, k);
+        else if (k == "known_hosts") c.swarm_nodes.known_hosts = r.Str(nkv.second, k);
+        else if (k == "nodes_file") c.swarm_nodes.nodes_file = r.Str(nkv.second, k);
+        else
+          BadInput(Where(path, nkv.first.Mark()) + ": unknown key \"" + k +
+                   "\" in swarm_nodes (its keys: user, key, known_hosts, nodes_file)");
+      }
     } else if (key == "standby") {
       if (!v.IsMap()) r.Bad(v, "standby must be a mapping (install, repo, password_file, frequency)");
       StandbyConfig s;

@@ -37,6 +37,12 @@ struct StandbyConfig {
   std::string frequency = "0 */15 * * * *";
 };
 
+// How a backup of a stack on a Swarm reaches its nodes over SSH (docs/swarm.md): backup
+// create's --node-user, --key, --known-hosts, --nodes-file; empty: their defaults.
+struct SwarmNodesConfig {
+  std::string user, key, known_hosts, nodes_file;
+};
+
 struct DaemonConfig {
   std::string path;  // the file it was read from
   std::string install, repo, password_file;
@@ -48,6 +54,7 @@ struct DaemonConfig {
   std::string state_dir = "/var/lib/migrate";
   BackupConfig backup;
   std::optional<StandbyConfig> standby;
+  SwarmNodesConfig swarm_nodes;
 };
 
 // Reads and checks `path`: unknown keys, wrong types, a bad schedule or time zone, a missing

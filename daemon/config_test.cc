@@ -39,7 +39,7 @@ TEST_CASE("daemon config: a bad file is refused with its line and the reason") {
   const std::string base = kMinimal;
   CHECK(Refusal(base + "colour: blue\n") == "daemon.yml:4: unknown key \"colour\" (the keys: install, repo, "
                                             "password_file, repo_options, listen, token_file, tls_cert, tls_key, "
-                                            "allow_plain_http, state_dir, backupConfig, standby)");
+                                            "allow_plain_http, state_dir, backupConfig, standby, swarm_nodes)");
   CHECK(Refusal(base + "backupConfig:\n  backupFrequency: \"0 0 0 * *\"\n")
             .rfind("daemon.yml:5: backupFrequency: \"0 0 0 * *\" has 5 fields", 0) == 0);
   CHECK(Refusal(base + "backupConfig:\n  enableRegularBackups: yes\n") ==
@@ -127,4 +127,17 @@ TEST_CASE("daemon config: a standby, alone or beside the install, inherits repo 
         std::string::npos);
   CHECK(Refusal("standby:\n  install: /srv/s\n  repo: /r\n  frequency: \"0 0 *\"\n").rfind("daemon.yml:4:", 0) == 0);
   CHECK(Refusal("standby:\n  install: /srv/s\n  repo: /r\n  every: 5\n").rfind("daemon.yml:4: unknown key \"every\"", 0) == 0);
+}
+
+TEST_CASE("daemon config: how a stack's nodes are reached over SSH") {
+  DaemonConfig c = ParseDaemonConfig(std::string(kMinimal) +
+                                         "swarm_nodes:\n  user: admin\n  key: /k\n  known_hosts: /kh\n  nodes_file: /n.yml\n",
+                                     "daemon.yml");
+  CHECK(c.swarm_nodes.user == "admin");
+  CHECK(c.swarm_nodes.key == "/k");
+  CHECK(c.swarm_nodes.known_hosts == "/kh");
+  CHECK(c.swarm_nodes.nodes_file == "/n.yml");
+  CHECK(ParseDaemonConfig(kMinimal, "daemon.yml").swarm_nodes.key.empty());
+  CHECK(Refusal(std::string(kMinimal) + "swarm_nodes:\n  password: x\n").rfind("daemon.yml:5: unknown key \"password\"", 0) == 0);
+  CHECK(Refusal(std::string(kMinimal) + "swarm_nodes: root\n").find("swarm_nodes must be a mapping") != std::string::npos);
 }

@@ -145,6 +145,11 @@ Answer Daemon::RequestBackup(const std::string& name) {
   std::vector<std::string> argv{exe_, "backup", "create", "--json", "--quiet"};
   for (const auto& x : RepoArgs()) argv.push_back(x);
   if (backup_config().suspend) argv.push_back("--suspend");
+  const SwarmNodesConfig& n = config_.swarm_nodes;
+  for (const auto& [flag, value] : {std::pair<const char*, const std::string*>{"--node-user", &n.user},
+                                    {"--key", &n.key}, {"--known-hosts", &n.known_hosts},
+                                    {"--nodes-file", &n.nodes_file}})
+    if (!value->empty()) argv.insert(argv.end(), {flag, *value});
   if (!name.empty()) argv.insert(argv.end(), {"--name", name});
   return Request("backup", argv, "");
 }

@@ -225,6 +225,11 @@ int Check(BackupCommands& b) {
         problems.push_back(e.timestamp + ": its data/ and configuration (snapshot " + m.files_snapshot + ") are missing");
       if (m.db && !has("db", m.db->snapshot))
         problems.push_back(e.timestamp + ": its database dump (snapshot " + m.db->snapshot + ") is missing");
+      if (m.swarm)
+        for (const auto& v : m.swarm->volumes)
+          if (!has(v.part, v.snapshot))
+            problems.push_back(e.timestamp + ": its volume " + v.name + " of node " + v.node + " (snapshot " +
+                               v.snapshot + ") is missing");
     } catch (const Error& x) {
       problems.push_back(e.timestamp + ": " + x.what());
     }
