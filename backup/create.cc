@@ -462,17 +462,16 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
           // Scaled back, Swarm places its tasks again: a service with a volume of a node stays on it
           // only when a constraint pins it there.
           const bool pinned = std::any_of(svc.constraints.begin(), svc.constraints.end(), [](const std::string& c) {
-            return c.rfind("node.hostname", 0) == 0 || c.rfind("node.id", 0) == 0;
+            return (c.rfind("node.hostname", 0) == 0 || c.rfind("node.id", 0) == 0) && c.find("==") != std::string::npos;
           });
           if (!svc.volumes.empty() && !pinned)
             BadInput("--suspend would scale " + svc.name + " to 0 and back, and Swarm may then start it on another "
                      "node than the one holding its volume " + svc.volumes.front().name +
                      ": pin it (deploy.placement.constraints: node.hostname == ...) or back up without --suspend");
           writers.emplace_back(svc.name, svc.replicas);
+          m.suspended.push_back(svc.short_name);  // as the compose file names them, as for compose
         }
         scaled.ToZero(writers, "for the backup");
-        for (const auto& [name, replicas] : writers)  // as the compose file names them, as for compose
-          m.suspended.push_back(name.substr(swarm->stack.size() + 1));
         parts->StartFiles();
       }
       nodes.emplace(*swarm, o.nodes);
