@@ -179,9 +179,8 @@ std::optional<docker::Swarm> DeployedStack(const std::string& project) {
                ": back it up from a manager (DOCKER_HOST=ssh://user@manager, or run migrate there)");
     return std::nullopt;
   }
-  auto stacks = docker::Stacks();
-  if (!stacks || !stacks->count(project)) return std::nullopt;
-  return docker::ReadSwarm(project);
+  if (!docker::Stacks().count(project)) return std::nullopt;
+  return docker::ReadSwarm(project, info);
 }
 
 // The container of `service`'s running task on `host` (a Swarm node).

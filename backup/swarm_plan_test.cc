@@ -3,36 +3,16 @@
 #include "backup/swarm_plan.h"
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "tests/swarm_data.h"
 #include "tests/test_data.h"
 
 using namespace mig;
 using namespace mig::backup;
 
-namespace {
-
-docker::Swarm Recorded() {
-  auto list = [](const char* a, const char* b) {
-    auto ja = nlohmann::json::parse(TestData(a)), jb = nlohmann::json::parse(TestData(b));
-    for (auto& x : jb) ja.push_back(x);
-    return ja.dump();
-  };
-  docker::Swarm s;
-  s.stack = "demo";
-  s.nodes = docker::ParseNodes(list("swarm/node_inspect_migswrig1.json", "swarm/node_inspect_migswrig2.json"));
-  s.services = docker::ParseServices(
-      list("swarm/service_inspect_demo_postgres.json", "swarm/service_inspect_demo_app.json"), "demo");
-  s.tasks = docker::ParseTasks(
-      TestData("swarm/service_ps_demo_postgres.jsonl") + TestData("swarm/service_ps_demo_app.jsonl"), s.services);
-  return s;
-}
-
-}  // namespace
-
 TEST_CASE("swarm backup plan: the app's volume on its node, never the database's; the database's node") {
-  const SwarmBackupPlan p = PlanSwarmBackup(Recorded(), "postgres");
+  const SwarmBackupPlan p = PlanSwarmBackup(RecordedSwarm(), "postgres");
   REQUIRE(p.part.volumes.size() == 1);
   CHECK(p.part.volumes[0].name == "demo_app_data");
   CHECK(p.part.volumes[0].node == "migswrig2");
@@ -44,7 +24,7 @@ TEST_CASE("swarm backup plan: the app's volume on its node, never the database's
 }
 
 TEST_CASE("swarm backup plan: a volume read once per node, on every node that runs a task") {
-  docker::Swarm s = Recorded();
+  docker::Swarm s = RecordedSwarm();
   docker::StackService twin = s.services[0];  // a second service mounting the app's volume
   twin.name = "demo_worker", twin.short_name = "worker";
   s.services.push_back(twin);
@@ -61,12 +41,12 @@ TEST_CASE("swarm backup plan: a volume read once per node, on every node that ru
 }
 
 TEST_CASE("swarm backup plan: what cannot be read is refused, never skipped") {
-  docker::Swarm s = Recorded();
+  docker::Swarm s = RecordedSwarm();
   CHECK_THROWS_WITH(PlanSwarmBackup(s, "db"), Catch::Contains("has no service db"));
   for (auto& t : s.tasks)
     if (t.service == "demo_app") t.current = "Starting 1 second ago";
   CHECK_THROWS_WITH(PlanSwarmBackup(s, "postgres"), Catch::Contains("the node that holds the volume is unknown"));
-  s = Recorded();
+  s = RecordedSwarm();
   for (auto& t : s.tasks)
     if (t.service == "demo_postgres") t.current = "Pending 3 seconds ago";
   CHECK_THROWS_WITH(PlanSwarmBackup(s, "postgres"), Catch::Contains("has no running task"));

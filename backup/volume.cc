@@ -2,15 +2,11 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
 
 namespace mig::backup {
 
 namespace {
-
-std::string Trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 // Stops a tar whose stream failed; its own trouble never hides the cause.
 void Stop(Proc& tar) {
@@ -19,11 +15,6 @@ void Stop(Proc& tar) {
     tar.wait();
   } catch (...) {
   }
-}
-
-std::string Where(const Host& host) {
-  const std::string d = host.Describe();
-  return d.empty() ? "this server" : d;
 }
 
 }  // namespace
@@ -47,14 +38,14 @@ void RequireGnuTar(const Host& host) {
   if (r.ok() && first.find("GNU tar") != std::string::npos && at != std::string::npos &&
       std::sscanf(first.c_str() + at + 1, "%d.%d", &major, &minor) == 2 && (major > 1 || minor >= 28))
     return;
-  Fail(Where(host) + " has no GNU tar 1.28 or newer (" + (r.ok() ? first : r.last_error_line()) +
+  Fail(host.Describe() + " has no GNU tar 1.28 or newer (" + (r.ok() ? first : r.last_error_line()) +
        "): a volume is read and written there with it (apt-get install tar)");
 }
 
 std::string VolumeMountpoint(const Host& host, const std::string& volume) {
   ProcResult r = host.Run({"docker", "volume", "inspect", "--format", "{{.Mountpoint}}", volume}, {},
                           std::chrono::seconds(30));
-  return r.ok() ? Trimmed(r.out) : "";
+  return r.ok() ? TrimEnd(r.out) : "";
 }
 
 std::string CreateVolume(const Host& host, const std::string& volume, const std::map<std::string, std::string>& labels) {
@@ -62,9 +53,9 @@ std::string CreateVolume(const Host& host, const std::string& volume, const std:
   for (const auto& [k, v] : labels) argv.insert(argv.end(), {"--label", k + "=" + v});
   argv.push_back(volume);
   ProcResult r = host.Run(argv, {}, std::chrono::seconds(60));
-  if (!r.ok()) Fail("cannot make the volume " + volume + " on " + Where(host) + ": " + r.last_error_line());
+  if (!r.ok()) Fail("cannot make the volume " + volume + " on " + host.Describe() + ": " + r.last_error_line());
   const std::string mp = VolumeMountpoint(host, volume);
-  if (mp.empty()) Fail("the volume " + volume + " made on " + Where(host) + " has no mount point");
+  if (mp.empty()) Fail("the volume " + volume + " made on " + host.Describe() + " has no mount point");
   return mp;
 }
 
@@ -87,14 +78,14 @@ uint64_t StreamTreeOut(const Host& host, const std::string& dir,
   }
   const int code = tar->wait();
   if (code == 1)
-    TheLog().warn("files under " + dir + " on " + Where(host) +
-                  " changed while they were read (tar: " + Trimmed(tar->err_text()) +
+    TheLog().warn("files under " + dir + " on " + host.Describe() +
+                  " changed while they were read (tar: " + TrimEnd(tar->err_text()) +
                   "): stop the services that write there (--suspend) for a consistent copy");
   else if (code != 0)
-    Fail("reading " + dir + " on " + Where(host) + " failed (tar exit " + std::to_string(code) +
-         "): " + Trimmed(tar->err_text()));
+    Fail("reading " + dir + " on " + host.Describe() + " failed (tar exit " + std::to_string(code) +
+         "): " + TrimEnd(tar->err_text()));
   if (tail.size() < 1024 || tail.find_first_not_of('\0') != std::string::npos)
-    Fail("the tar stream of " + dir + " from " + Where(host) + " ended before its end-of-archive blocks (the "
+    Fail("the tar stream of " + dir + " from " + host.Describe() + " ended before its end-of-archive blocks (the "
          "connection was cut?)");
   return bytes;
 }
@@ -110,7 +101,7 @@ uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::funct
       "{ echo \"$d is a mount point (a volume with driver options): not supported\" >&2; exit 3; }; "
       "rm -rf \"$d.restoring\" \"$d.before-restore\"; mkdir \"$d.restoring\"";
   ProcResult p = host.Run({"sh", "-c", prepare, "sh", dir}, {}, std::chrono::seconds(600));
-  if (!p.ok()) Fail("cannot restore into " + dir + " on " + Where(host) + ": " + p.last_error_line());
+  if (!p.ok()) Fail("cannot restore into " + dir + " on " + host.Describe() + ": " + p.last_error_line());
   const std::string staging = dir + ".restoring";
   auto discard = [&] {  // best effort: its own trouble never hides the cause
     try {
@@ -133,9 +124,9 @@ uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::funct
     throw;
   }
   if (int code = tar->wait(); code != 0) {
-    const std::string why = Trimmed(tar->err_text());
+    const std::string why = TrimEnd(tar->err_text());
     discard();
-    Fail("writing " + dir + " on " + Where(host) + " failed (tar exit " + std::to_string(code) + "): " + why +
+    Fail("writing " + dir + " on " + host.Describe() + " failed (tar exit " + std::to_string(code) + "): " + why +
          "; the volume is as it was");
   }
   const char* swap =
@@ -144,7 +135,7 @@ uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::funct
   ProcResult s = host.Run({"sh", "-c", swap, "sh", dir}, {}, std::chrono::seconds(600));
   if (!s.ok()) {
     discard();
-    Fail("cannot swap the restored tree into " + dir + " on " + Where(host) + ": " + s.last_error_line() +
+    Fail("cannot swap the restored tree into " + dir + " on " + host.Describe() + ": " + s.last_error_line() +
          "; the volume is as it was");
   }
   return bytes;

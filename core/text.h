@@ -25,6 +25,12 @@ inline std::string PercentDecode(const std::string& s, bool plus_is_space = fals
   return out;
 }
 
+// `s` without the newlines, carriage returns and spaces it ends with (a program's one-line answer).
+inline std::string TrimEnd(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
 // The items of `v` with `sep` between them ("a, b, c").
 inline std::string Joined(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string out;

@@ -129,8 +129,7 @@ std::vector<ConfigChange> Changes(const json& body) {
 
 std::string LoadOrMakeToken(const std::string& path) {
   if (auto t = ReadSmallFile(path, 4096)) {
-    std::string token = *t;
-    while (!token.empty() && (token.back() == '\n' || token.back() == ' ' || token.back() == '\r')) token.pop_back();
+    const std::string token = TrimEnd(*t);
     if (token.size() < 16) BadInput("the token in " + path + " is shorter than 16 characters");
     return token;
   }

@@ -252,15 +252,14 @@ SwarmInfo ProbeSwarm(const Host& host) {
   return ParseSwarmInfo(Docker(host, {"info", "--format", "{{json .Swarm}}"}, "info"));
 }
 
-std::optional<std::map<std::string, int>> Stacks(const Host& host) {
-  if (!ProbeSwarm(host).manager) return std::nullopt;
+std::map<std::string, int> Stacks(const Host& host) {
   return ParseStacks(Docker(host, {"stack", "ls", "--format", "{{json .}}"}, "stack ls"));
 }
 
-Swarm ReadSwarm(const std::string& stack, const Host& host) {
+Swarm ReadSwarm(const std::string& stack, const SwarmInfo& info, const Host& host) {
   Swarm s;
   s.stack = stack;
-  s.info = ProbeSwarm(host);
+  s.info = info;
   if (!s.info.active)
     BadInput("this docker engine is not in a Swarm (" + (s.info.state.empty() ? "inactive" : s.info.state) + ")");
   if (!s.info.manager)

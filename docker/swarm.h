@@ -103,10 +103,10 @@ class ScaledDown {
 
 // Whether the engine `host` reaches (DOCKER_HOST) is a Swarm node, and a manager.
 SwarmInfo ProbeSwarm(const Host& host = ThisHost());
-// The stacks the manager knows (nullopt when this engine is no manager).
-std::optional<std::map<std::string, int>> Stacks(const Host& host = ThisHost());
-// Reads the Swarm and `stack` from its manager. Throws mig::Error when the engine is no manager
-// or the stack does not exist.
-Swarm ReadSwarm(const std::string& stack, const Host& host = ThisHost());
+// The stacks a manager knows (`docker stack ls`). REQUIRES `host` reaches a manager.
+std::map<std::string, int> Stacks(const Host& host = ThisHost());
+// Reads the Swarm and `stack` from its manager; `info`: what ProbeSwarm answered (not asked
+// again). Throws mig::Error when the engine is no manager or the stack does not exist.
+Swarm ReadSwarm(const std::string& stack, const SwarmInfo& info, const Host& host = ThisHost());
 
 }  // namespace mig::docker

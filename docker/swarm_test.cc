@@ -3,36 +3,13 @@
 #include "docker/swarm.h"
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "tests/swarm_data.h"
 #include "tests/test_data.h"
 
 using namespace mig;
 using namespace mig::docker;
-
-namespace {
-
-// The two inspect answers as one list, as `docker node inspect ID1 ID2` gives them.
-std::string Joined(const std::string& a, const std::string& b) {
-  auto ja = nlohmann::json::parse(a), jb = nlohmann::json::parse(b);
-  for (auto& x : jb) ja.push_back(x);
-  return ja.dump();
-}
-
-Swarm Recorded() {
-  Swarm s;
-  s.stack = "demo";
-  s.info = ParseSwarmInfo(TestData("swarm/info_swarm_manager.json"));
-  s.nodes = ParseNodes(Joined(TestData("swarm/node_inspect_migswrig2.json"), TestData("swarm/node_inspect_migswrig1.json")));
-  s.services = ParseServices(
-      Joined(TestData("swarm/service_inspect_demo_postgres.json"), TestData("swarm/service_inspect_demo_app.json")), "demo");
-  s.tasks = ParseTasks(TestData("swarm/service_ps_demo_postgres.jsonl") + TestData("swarm/service_ps_demo_app.jsonl"),
-                       s.services);
-  return s;
-}
-
-}  // namespace
 
 TEST_CASE("swarm info: a manager, a worker, an engine in no Swarm") {
   SwarmInfo m = ParseSwarmInfo(TestData("swarm/info_swarm_manager.json"));
@@ -52,7 +29,7 @@ TEST_CASE("swarm info: a manager, a worker, an engine in no Swarm") {
 }
 
 TEST_CASE("swarm nodes: hostname, address, role, availability, state; sorted by hostname") {
-  const Swarm s = Recorded();
+  const Swarm s = RecordedSwarm();
   REQUIRE(s.nodes.size() == 2);
   const SwarmNode& n1 = s.nodes[0];
   CHECK(n1.hostname == "migswrig1");
@@ -86,7 +63,7 @@ TEST_CASE("swarm nodes: a manager that reports 0.0.0.0 is known by its advertise
 }
 
 TEST_CASE("swarm services: the stack's prefix, replicas, constraints, named volumes") {
-  const Swarm s = Recorded();
+  const Swarm s = RecordedSwarm();
   REQUIRE(s.services.size() == 2);
   const StackService& app = s.services[0];
   CHECK(app.name == "demo_app");
@@ -106,7 +83,7 @@ TEST_CASE("swarm services: the stack's prefix, replicas, constraints, named volu
 }
 
 TEST_CASE("swarm tasks: each on its node, running, by service") {
-  const Swarm s = Recorded();
+  const Swarm s = RecordedSwarm();
   CHECK(s.NodesOf("demo_app") == std::vector<std::string>{"migswrig2"});
   CHECK(s.NodesOf("demo_postgres") == std::vector<std::string>{"migswrig1"});
   CHECK(s.Running("demo_app") == 1);

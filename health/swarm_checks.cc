@@ -68,8 +68,7 @@ std::vector<Check> SwarmNodeAccessRows(const docker::Swarm& s, const NodeDefault
       auto origin = OpenOrigin(spec);
       const Host& h = origin->host();
       ProcResult r = h.Run({"docker", "info", "--format", "{{.Swarm.NodeID}}"}, {}, std::chrono::seconds(30));
-      std::string id = r.out;
-      while (!id.empty() && (id.back() == '\n' || id.back() == '\r' || id.back() == ' ')) id.pop_back();
+      const std::string id = TrimEnd(r.out);
       if (!r.ok()) {
         rows.push_back(Warn(row, spec.from + ": docker does not answer there: " + r.last_error_line(),
                             "the node's user must be able to use docker (root, or in the docker group): --node-user"));
@@ -129,9 +128,8 @@ std::optional<docker::Swarm> SwarmOfInstall(const std::string& stack, std::vecto
                           "point DOCKER_HOST at a manager (ssh://user@manager or its socket) and check again"));
       return std::nullopt;
     }
-    const auto stacks = docker::Stacks();
-    if (!stacks || !stacks->count(stack)) return std::nullopt;
-    return docker::ReadSwarm(stack);
+    if (!docker::Stacks().count(stack)) return std::nullopt;
+    return docker::ReadSwarm(stack, info);
   } catch (const Error& e) {
     rows.push_back(Warn("swarm", std::string("the Swarm could not be read: ") + e.what(),
                         "docker node ls and docker stack ls on a manager show what is wrong"));

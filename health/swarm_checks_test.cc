@@ -2,31 +2,14 @@
 #include "health/swarm_checks.h"
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 
+#include "tests/swarm_data.h"
 #include "tests/test_data.h"
 
 using namespace mig;
 using namespace mig::health;
 
 namespace {
-
-docker::Swarm Recorded() {
-  auto list = [](const char* a, const char* b) {
-    auto ja = nlohmann::json::parse(TestData(a)), jb = nlohmann::json::parse(TestData(b));
-    for (auto& x : jb) ja.push_back(x);
-    return ja.dump();
-  };
-  docker::Swarm s;
-  s.stack = "demo";
-  s.info = docker::ParseSwarmInfo(TestData("swarm/info_swarm_manager.json"));
-  s.nodes = docker::ParseNodes(list("swarm/node_inspect_migswrig1.json", "swarm/node_inspect_migswrig2.json"));
-  s.services = docker::ParseServices(
-      list("swarm/service_inspect_demo_postgres.json", "swarm/service_inspect_demo_app.json"), "demo");
-  s.tasks = docker::ParseTasks(
-      TestData("swarm/service_ps_demo_postgres.jsonl") + TestData("swarm/service_ps_demo_app.jsonl"), s.services);
-  return s;
-}
 
 const Check* Row(const std::vector<Check>& rows, const std::string& name) {
   for (const auto& r : rows)
@@ -37,7 +20,7 @@ const Check* Row(const std::vector<Check>& rows, const std::string& name) {
 }  // namespace
 
 TEST_CASE("swarm rows: the stack, each node, each service where it runs") {
-  const auto rows = SwarmRows(Recorded(), "postgres");
+  const auto rows = SwarmRows(RecordedSwarm(), "postgres");
   REQUIRE(rows.size() == 5);
   CHECK(rows[0].name == "swarm");
   CHECK(rows[0].detail == "stack demo on a Swarm: 2 services, 2 nodes (1 manager)");
@@ -56,7 +39,7 @@ TEST_CASE("swarm rows: the stack, each node, each service where it runs") {
 }
 
 TEST_CASE("swarm rows: a node down or drained, a service short of replicas: warnings with a fix") {
-  docker::Swarm s = Recorded();
+  docker::Swarm s = RecordedSwarm();
   s.nodes[1].state = "down";
   s.nodes[0].availability = "drain";
   s.services[0].replicas = 3;  // demo_app: 1 of 3 running
