@@ -151,6 +151,58 @@ VolumePrefixPlan PlanVolumePrefix(const std::string& text, const std::string& fi
   return plan;
 }
 
+namespace {
+
+YAML::Node LoadText(const std::string& text, const std::string& file) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    BadInput(Where(file, e.mark) + ": not valid YAML: " + e.msg);
+  }
+}
+
+}  // namespace
+
+std::vector<Edit> PlanConstraintEdits(const std::string& text, const std::string& file,
+                                      const std::function<std::optional<std::string>(const std::string&)>& rewrite) {
+  YAML::Node root = LoadText(text, file);
+  std::vector<Edit> edits;
+  if (!root.IsMap() || !root["services"] || !root["services"].IsMap()) return edits;
+  for (const auto& kv : root["services"]) {
+    const YAML::Node svc = kv.second;
+    if (!svc.IsMap() || !svc["deploy"] || !svc["deploy"].IsMap()) continue;
+    const YAML::Node placement = svc["deploy"]["placement"];
+    if (!placement || !placement.IsMap() || !placement["constraints"] || !placement["constraints"].IsSequence()) continue;
+    for (const auto& c : placement["constraints"]) {
+      if (!c.IsScalar()) continue;
+      const std::string was = c.Scalar();
+      const auto now = rewrite(was);
+      if (!now || *now == was) continue;
+      size_t pos = static_cast<size_t>(c.Mark().pos);
+      if (pos < text.size() && (text[pos] == '"' || text[pos] == '\'')) ++pos;
+      if (text.compare(pos, was.size(), was) != 0)
+        BadInput(Where(file, c.Mark()) + ": the constraint '" + was + "' cannot be rewritten in place (escapes or "
+                 "folded lines): write it on one line without escapes, or change it to '" + *now + "' by hand");
+      edits.push_back({pos, was.size(), *now});
+    }
+  }
+  return edits;
+}
+
+std::string OneServiceText(const std::string& text, const std::string& file, const std::string& service) {
+  YAML::Node root = LoadText(text, file);
+  if (!root.IsMap() || !root["services"] || !root["services"].IsMap() || !root["services"][service])
+    BadInput(file + " has no service " + service);
+  YAML::Node only(YAML::NodeType::Map);
+  only[service] = root["services"][service];
+  YAML::Node out(YAML::NodeType::Map);
+  for (const auto& kv : root) out[kv.first.Scalar()] = kv.first.Scalar() == "services" ? only : kv.second;
+  YAML::Emitter e;
+  e << out;
+  if (!e.good()) Fail("cannot write the compose file of " + service + " alone: " + e.GetLastError());
+  return std::string(e.c_str()) + "\n";
+}
+
 std::string LineDiff(const std::string& before, const std::string& after) {
   auto lines = [](const std::string& s) {
     std::vector<std::string> v;

@@ -1,6 +1,8 @@
 // Editing a compose file as text, so that only what changes differs (docs/compose-rewrite.md).
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,17 @@ struct VolumePrefixPlan {
 // `file`, for messages) the name "<prefix>_<key>". Throws mig::Error (input) on bad YAML, an
 // invalid prefix, or a volume defined through an alias.
 VolumePrefixPlan PlanVolumePrefix(const std::string& text, const std::string& file, const std::string& prefix);
+
+// The edits that replace each service's placement constraint (services.S.deploy.placement.
+// constraints[]) for which `rewrite` gives a new text (docs/swarm.md "Restore onto nodes").
+// Throws mig::Error (input) on bad YAML, or a constraint to rewrite that is written in a way
+// that cannot be edited in place (escapes, folded lines): FILE:LINE:COLUMN, to edit by hand.
+std::vector<Edit> PlanConstraintEdits(const std::string& text, const std::string& file,
+                                      const std::function<std::optional<std::string>(const std::string&)>& rewrite);
+
+// The compose text with only `service` under services: (the other top-level keys kept), for a
+// stack deploy of that one service. Throws mig::Error (input) on bad YAML or no such service.
+std::string OneServiceText(const std::string& text, const std::string& file, const std::string& service);
 
 // The lines that differ between two texts whose line structure differs only by the edits:
 // "-old" / "+new" lines with their line numbers, for --dry-run.

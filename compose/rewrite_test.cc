@@ -125,3 +125,55 @@ TEST_CASE("apply edits refuses overlapping edits") {
   CHECK(ApplyEdits("abcdef", {{1, 2, "X"}, {4, 0, "Y"}}) == "aXdYef");
   CHECK_THROWS_AS(ApplyEdits("abcdef", {{1, 3, "X"}, {2, 1, "Y"}}), mig::Error);
 }
+
+TEST_CASE("constraints: only the constraints named are rewritten, in flow and block sequences, quoted or not") {
+  const std::string text = R"(version: "3.8"
+services:
+  db:
+    image: postgres
+    deploy:
+      placement:
+        constraints: [node.hostname == old1, node.role == manager]   # pinned
+  app:
+    image: busybox
+    deploy:
+      placement:
+        constraints:
+          - "node.hostname==old2"
+          - 'node.labels.disk == ssd'
+  plain: {image: busybox}
+)";
+  auto rewrite = [](const std::string& c) -> std::optional<std::string> {
+    if (c == "node.hostname == old1") return "node.hostname == new1";
+    if (c == "node.hostname==old2") return "node.hostname==new-second";
+    return std::nullopt;
+  };
+  const std::string after = ApplyEdits(text, mig::compose::PlanConstraintEdits(text, "c.yml", rewrite));
+  CHECK(LineDiff(text, after) ==
+        "-7:         constraints: [node.hostname == old1, node.role == manager]   # pinned\n"
+        "+7:         constraints: [node.hostname == new1, node.role == manager]   # pinned\n"
+        "-13:           - \"node.hostname==old2\"\n"
+        "+13:           - \"node.hostname==new-second\"\n");
+  YAML::Node y = YAML::Load(after);
+  CHECK(y["services"]["app"]["deploy"]["placement"]["constraints"][1].Scalar() == "node.labels.disk == ssd");
+  // A constraint written with an escape cannot be edited in place: said, with its place.
+  const std::string escaped = "services:\n  a:\n    deploy:\n      placement:\n        constraints: [\"node.hostname == \\x6fld1\"]\n";
+  try {
+    mig::compose::PlanConstraintEdits(escaped, "e.yml", [](const std::string&) { return std::string("x"); });
+    FAIL("no error");
+  } catch (const mig::Error& e) {
+    CHECK(std::string(e.what()).find("e.yml:5:") == 0);
+  }
+}
+
+TEST_CASE("one service: the compose file with only that service, the other top-level keys kept") {
+  const std::string text = "version: \"3.8\"\nservices:\n  db:\n    image: postgres\n    volumes: [pg:/data]\n"
+                           "  app:\n    image: busybox\nvolumes:\n  pg: {}\nnetworks:\n  back: {}\n";
+  YAML::Node y = YAML::Load(mig::compose::OneServiceText(text, "c.yml", "db"));
+  CHECK(y["services"].size() == 1);
+  CHECK(y["services"]["db"]["image"].Scalar() == "postgres");
+  CHECK(y["volumes"]["pg"]);
+  CHECK(y["networks"]["back"]);
+  CHECK(y["version"].Scalar() == "3.8");
+  CHECK_THROWS_AS(mig::compose::OneServiceText(text, "c.yml", "nosuch"), mig::Error);
+}
