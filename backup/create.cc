@@ -183,18 +183,6 @@ std::optional<docker::Swarm> DeployedStack(const std::string& project) {
   return docker::ReadSwarm(project, info);
 }
 
-// The container of `service`'s running task on `host` (a Swarm node).
-std::string TaskContainer(const Host& host, const std::string& service, const std::string& node) {
-  ProcResult r = host.Run({"docker", "ps", "-q", "--no-trunc", "--filter", "label=com.docker.swarm.service.name=" + service,
-                           "--filter", "status=running"},
-                          {}, std::chrono::seconds(30));
-  std::string id = r.out.substr(0, r.out.find('\n'));
-  if (!r.ok() || id.empty())
-    Fail("no running container of " + service + " on node " + node + " (docker ps there" +
-         (r.ok() ? std::string(")") : ": " + r.last_error_line() + ")"));
-  return id;
-}
-
 struct Cancelled {};  // thrown from the files part's progress to stop its restic
 
 // Whether the parts started early stay (go), and the open database the dump reads (none: no
@@ -487,7 +475,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
       if (!plan.db_node.empty()) {
         nodes->Open(plan.db_node);
         const Host& h = nodes->Of(plan.db_node);
-        database.emplace(in, TaskContainer(h, plan.db_task_service, plan.db_node), &h);
+        database.emplace(in, docker::TaskContainer(h, plan.db_task_service, plan.db_node), &h);
       }
     } else {
       if (with_db) container = EnsureDbRunning(stack, in, o.wait_seconds, db_again.started);

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace mig::backup {
 
@@ -59,6 +60,18 @@ void NodeHosts::Open(const std::string& hostname) {
   } catch (const Error& e) {
     Fail("node " + hostname + " (" + n->address + ") cannot be reached over SSH: " + e.what() +
          " (give --key and --known-hosts, --node-user, or a --nodes-file entry for it; migrate check shows each node)");
+  }
+  // What is read or written there must be that node's: the engine that answers is asked who it is.
+  const Host& h = open_[hostname]->host();
+  ProcResult r = h.Run({"docker", "info", "--format", "{{.Swarm.NodeID}}"}, {}, std::chrono::seconds(30));
+  const std::string id = TrimEnd(r.out);
+  if (!r.ok() || id != n->id) {
+    open_.erase(hostname);
+    Fail("node " + hostname + ": " + h.Describe() +
+         (r.ok() ? " answers as Swarm node " + (id.empty() ? std::string("(none)") : id) + ", not as " + n->id +
+                       " (give its own address in the nodes file, --nodes-file)"
+                 : ": docker does not answer there (" + r.last_error_line() +
+                       "): the node's user must be able to use docker (--node-user)"));
   }
 }
 

@@ -90,7 +90,8 @@ uint64_t StreamTreeOut(const Host& host, const std::string& dir,
   return bytes;
 }
 
-uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::function<size_t(char*, size_t)>& source) {
+uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::function<size_t(char*, size_t)>& source,
+                      bool keep_before) {
   // DIR must be a folder of its own file system's parent (renamed, not a mount point); the
   // extraction's folder is made fresh beside it.
   const char* prepare =
@@ -131,8 +132,9 @@ uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::funct
   }
   const char* swap =
       "d=$1; mv \"$d\" \"$d.before-restore\" || exit 3; "
-      "mv \"$d.restoring\" \"$d\" || { mv \"$d.before-restore\" \"$d\"; exit 4; }; rm -rf \"$d.before-restore\" || true";
-  ProcResult s = host.Run({"sh", "-c", swap, "sh", dir}, {}, std::chrono::seconds(600));
+      "mv \"$d.restoring\" \"$d\" || { mv \"$d.before-restore\" \"$d\"; exit 4; }; "
+      "[ \"$2\" = keep ] || rm -rf \"$d.before-restore\" || true";
+  ProcResult s = host.Run({"sh", "-c", swap, "sh", dir, keep_before ? "keep" : "drop"}, {}, std::chrono::seconds(600));
   if (!s.ok()) {
     discard();
     Fail("cannot swap the restored tree into " + dir + " on " + host.Describe() + ": " + s.last_error_line() +

@@ -37,7 +37,10 @@ uint64_t StreamTreeOut(const Host& host, const std::string& dir,
 
 // Makes `dir` on `host` the tree that `source` streams (read until it returns 0): extracted
 // beside it (DIR.restoring), then swapped in by two renames and the old tree removed; a failure
-// before the swap leaves `dir` as it was. `dir` must not be a mount point. Returns the bytes.
-uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::function<size_t(char*, size_t)>& source);
+// before the swap leaves `dir` as it was. `dir` must not be a mount point. `keep_before`: the
+// old tree stays beside it as DIR.before-restore (for a rollback; the next restore removes it).
+// Returns the bytes.
+uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::function<size_t(char*, size_t)>& source,
+                      bool keep_before = false);
 
 }  // namespace mig::backup

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
 
 namespace mig::docker {
 
@@ -256,9 +257,8 @@ std::map<std::string, int> Stacks(const Host& host) {
   return ParseStacks(Docker(host, {"stack", "ls", "--format", "{{json .}}"}, "stack ls"));
 }
 
-Swarm ReadSwarm(const std::string& stack, const SwarmInfo& info, const Host& host) {
+Swarm ReadSwarmNodes(const SwarmInfo& info, const Host& host) {
   Swarm s;
-  s.stack = stack;
   s.info = info;
   if (!s.info.active)
     BadInput("this docker engine is not in a Swarm (" + (s.info.state.empty() ? "inactive" : s.info.state) + ")");
@@ -268,6 +268,12 @@ Swarm ReadSwarm(const std::string& stack, const SwarmInfo& info, const Host& hos
   std::vector<std::string> inspect{"node", "inspect"};
   inspect.insert(inspect.end(), ids.begin(), ids.end());
   s.nodes = ParseNodes(Docker(host, inspect, "node inspect"));
+  return s;
+}
+
+Swarm ReadSwarm(const std::string& stack, const SwarmInfo& info, const Host& host) {
+  Swarm s = ReadSwarmNodes(info, host);
+  s.stack = stack;
   const auto svc_ids =
       Words(Docker(host, {"service", "ls", "-q", "--filter", "label=com.docker.stack.namespace=" + stack}, "service ls"));
   if (svc_ids.empty()) BadInput("the Swarm has no stack " + stack + " (docker stack ls)");
@@ -279,6 +285,79 @@ Swarm ReadSwarm(const std::string& stack, const SwarmInfo& info, const Host& hos
   ps.insert(ps.end(), svc_ids.begin(), svc_ids.end());
   s.tasks = ParseTasks(Docker(host, ps, "service ps"), s.services);
   return s;
+}
+
+}  // namespace mig::docker
+
+namespace mig::docker {
+
+std::string TaskContainer(const Host& host, const std::string& service, const std::string& node) {
+  ProcResult r = host.Run({"docker", "ps", "-q", "--no-trunc", "--filter", "label=com.docker.swarm.service.name=" + service,
+                           "--filter", "status=running"},
+                          {}, std::chrono::seconds(30));
+  std::string id = r.out.substr(0, r.out.find('\n'));
+  if (!r.ok() || id.empty())
+    Fail("no running container of " + service + " on node " + node + " (docker ps there" +
+         (r.ok() ? std::string(")") : ": " + r.last_error_line() + ")"));
+  return id;
+}
+
+void RemoveStack(const std::string& stack, std::chrono::seconds wait, const Host& host) {
+  Docker(host, {"stack", "rm", stack}, "stack rm " + stack);
+  const std::string label = "label=com.docker.stack.namespace=" + stack;
+  for (auto until = std::chrono::steady_clock::now() + wait;;) {
+    const auto services = Words(Docker(host, {"service", "ls", "-q", "--filter", label}, "service ls"));
+    const auto networks = Words(Docker(host, {"network", "ls", "-q", "--filter", label}, "network ls"));
+    if (services.empty() && networks.empty()) return;
+    if (std::chrono::steady_clock::now() > until)
+      Fail("the stack " + stack + " still had " + std::to_string(services.size()) + " services and " +
+           std::to_string(networks.size()) + " networks " + std::to_string(wait.count()) +
+           " s after docker stack rm (docker stack ps " + stack + ")");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+void DeployStack(const std::string& file, const std::string& stack, const std::string& resolve_image,
+                 const std::map<std::string, std::string>& env, const Host& host) {
+  std::vector<std::string> argv;
+  if (!env.empty()) {
+    argv.push_back("env");
+    for (const auto& [k, v] : env) argv.push_back(k + "=" + v);
+  }
+  argv.insert(argv.end(), {"docker", "stack", "deploy", "--with-registry-auth", "-c", file});
+  if (!resolve_image.empty()) argv.insert(argv.end(), {"--resolve-image", resolve_image});
+  argv.push_back(stack);
+  ProcResult r = host.Run(argv, {}, std::chrono::seconds(300));
+  if (!r.ok()) Fail("docker stack deploy -c " + file + " " + stack + " failed: " + r.last_error_line());
+}
+
+Swarm WaitStackRunning(const std::string& stack, const std::vector<std::string>& services, std::chrono::seconds wait,
+                       const Host& host) {
+  const SwarmInfo info = ProbeSwarm(host);
+  for (auto until = std::chrono::steady_clock::now() + wait;;) {
+    Swarm s = ReadSwarm(stack, info, host);
+    std::vector<std::string> short_of;
+    for (const auto& svc : s.services) {
+      if (!services.empty() && std::find(services.begin(), services.end(), svc.short_name) == services.end()) continue;
+      int placed = 0;
+      std::string why;
+      for (const auto& t : s.tasks) {
+        if (t.service != svc.name) continue;
+        ++placed;
+        if (!t.running() && why.empty()) why = t.current + (t.error.empty() ? "" : ": " + t.error);
+      }
+      const int running = s.Running(svc.name);
+      const int wanted = svc.global ? std::max(placed, 1) : svc.replicas;
+      if (running < wanted)
+        short_of.push_back(svc.short_name + " " + std::to_string(running) + "/" + std::to_string(wanted) + " running" +
+                           (why.empty() ? "" : " (" + why + ")"));
+    }
+    if (short_of.empty()) return s;
+    if (std::chrono::steady_clock::now() > until)
+      Fail("the stack " + stack + " was not running after " + std::to_string(wait.count()) + " s: " + Joined(short_of) +
+           " (docker stack ps " + stack + " --no-trunc)");
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
 }
 
 }  // namespace mig::docker

@@ -3,6 +3,7 @@
 // recorded from the rig, tests/data/swarm/); ReadSwarm runs the commands.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -101,10 +102,31 @@ class ScaledDown {
   std::vector<std::pair<std::string, int>> scaled_;
 };
 
+// `docker stack rm STACK`, then waits until its services and networks are gone (their tasks'
+// containers end on their nodes afterwards: a caller that writes their volumes waits there).
+// Throws mig::Error naming what was left after `wait`.
+void RemoveStack(const std::string& stack, std::chrono::seconds wait, const Host& host = ThisHost());
+// `docker stack deploy -c FILE STACK --with-registry-auth`; `resolve_image`: always, changed
+// or never ("": docker's default); `env`: the variables the file is interpolated with beside
+// the process's own (an install's .env: docker stack deploy does not read it).
+void DeployStack(const std::string& file, const std::string& stack, const std::string& resolve_image,
+                 const std::map<std::string, std::string>& env, const Host& host = ThisHost());
+// Waits until each service of `stack` in `services` (compose names; every service when empty)
+// runs its replicas (a global one: every task it placed); returns the Swarm as it then runs.
+// Throws mig::Error naming each service short of them, with its tasks' errors.
+Swarm WaitStackRunning(const std::string& stack, const std::vector<std::string>& services, std::chrono::seconds wait,
+                       const Host& host = ThisHost());
+
+// The container of `service`'s (its Swarm name) running task on `host`, the Swarm node
+// `node` (for messages). Throws mig::Error when none runs there.
+std::string TaskContainer(const Host& host, const std::string& service, const std::string& node);
+
 // Whether the engine `host` reaches (DOCKER_HOST) is a Swarm node, and a manager.
 SwarmInfo ProbeSwarm(const Host& host = ThisHost());
 // The stacks a manager knows (`docker stack ls`). REQUIRES `host` reaches a manager.
 std::map<std::string, int> Stacks(const Host& host = ThisHost());
+// The Swarm's nodes (no stack) from its manager; throws mig::Error when the engine is no manager.
+Swarm ReadSwarmNodes(const SwarmInfo& info, const Host& host = ThisHost());
 // Reads the Swarm and `stack` from its manager; `info`: what ProbeSwarm answered (not asked
 // again). Throws mig::Error when the engine is no manager or the stack does not exist.
 Swarm ReadSwarm(const std::string& stack, const SwarmInfo& info, const Host& host = ThisHost());

@@ -276,7 +276,20 @@ int Restore(BackupCommands& b) {
   o.db_service = b.db_service;
   o.json = b.json;
   o.quiet = b.quiet;
+  if (!b.nodes_file.empty()) o.nodes.nodes = ReadNodesFile(b.nodes_file);
   return FinishRun(RunRestore(o, b.repo), b.json);
+}
+
+
+// How a Swarm's nodes are reached over SSH (docs/swarm.md "Data on disk"): the same flags for
+// each command that reads or writes them.
+void AddNodeAccess(CLI::App* cmd, NodeDefaults& nd, std::string& nodes_file) {
+  cmd->add_option("--key", nd.ssh.key_file, "a Swarm's nodes: the SSH private key (env KEY)")->envname("KEY");
+  cmd->add_option("--known-hosts", nd.ssh.known_hosts, "a Swarm's nodes: the known hosts file");
+  cmd->add_flag("--accept-new-host-key", nd.ssh.accept_new_host_key, "a Swarm's nodes: add an unknown host key");
+  cmd->add_option("--node-user", nd.user, "a Swarm's nodes: the SSH user")->capture_default_str();
+  cmd->add_option("--nodes-file", nodes_file, "a Swarm's nodes: per-node user, address, port, key (YAML)")
+      ->type_name("FILE");
 }
 
 }  // namespace
@@ -293,13 +306,7 @@ void AddBackupCommands(CLI::App& app, BackupCommands& b) {
                      "started again afterwards, failure included");
   b.create->add_flag("-q,--quiet", b.quiet, "no progress display");
   // A stack on a Swarm (docs/swarm.md): its volumes and database are read on their nodes.
-  NodeDefaults& nd = b.create_opts.nodes;
-  b.create->add_option("--key", nd.ssh.key_file, "a Swarm's nodes: the SSH private key (env KEY)")->envname("KEY");
-  b.create->add_option("--known-hosts", nd.ssh.known_hosts, "a Swarm's nodes: the known hosts file");
-  b.create->add_flag("--accept-new-host-key", nd.ssh.accept_new_host_key, "a Swarm's nodes: add an unknown host key");
-  b.create->add_option("--node-user", nd.user, "a Swarm's nodes: the SSH user")->capture_default_str();
-  b.create->add_option("--nodes-file", b.nodes_file, "a Swarm's nodes: per-node user, address, port, key (YAML)")
-      ->type_name("FILE");
+  AddNodeAccess(b.create, b.create_opts.nodes, b.nodes_file);
   b.list = b.backup->add_subcommand("list", "the backups, newest first: id, timestamp, status, version, size, name");
   Common(b.list, b, true);
   b.status = b.backup->add_subcommand("status", "one backup in detail (default: the latest ready one); exit 1 unless ready");
@@ -351,6 +358,18 @@ void AddBackupCommands(CLI::App& app, BackupCommands& b) {
                       "keep this install as a standby: only the database started afterwards, the backup recorded "
                       "in backup/standby.json; refused once it was promoted (migrate standby promote)");
   b.restore->add_option("--wait", r.wait_seconds, "seconds to wait for the services")->capture_default_str();
+  // A backup of a stack on a Swarm (docs/swarm.md "Restore onto nodes"), with DOCKER_HOST at
+  // the target Swarm's manager.
+  b.restore->add_option("--node-map", r.node_map,
+                        "a Swarm backup: OLD=NEW, an old node (hostname or address) onto a node of this Swarm "
+                        "(repeat it)")->type_name("OLD=NEW");
+  b.restore->add_option("--node-map-file", r.node_map_file,
+                        "a Swarm backup: the node map, restore-node-map.json as a restore wrote it, filled in")
+      ->type_name("FILE");
+  b.restore->add_option("--resolve-image", r.resolve_image,
+                        "a Swarm backup: docker stack deploy's --resolve-image (always, changed, never)")
+      ->check(CLI::IsMember({"always", "changed", "never"}));
+  AddNodeAccess(b.restore, r.nodes, b.nodes_file);
   b.restore->add_flag("-q,--quiet", b.quiet, "print only warnings, errors and the summary");
 }
 

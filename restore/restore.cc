@@ -22,28 +22,17 @@
 #include "pipeline/replay_step.h"
 #include "pipeline/run_dir.h"
 #include "pipeline/safety_copy.h"
+#include "restore/config_step.h"
 #include "restore/data_step.h"
 #include "restore/skips.h"
 #include "restore/source.h"
+#include "restore/swarm_restore.h"
 
 namespace fs = std::filesystem;
 
 namespace mig {
 
 namespace {
-
-// A folder that holds no install yet: missing, empty, or holding only what an interrupted first
-// restore into it left (backup/ with its job lock, restore/ with its run folder).
-bool HoldsNoInstall(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return true;
-  if (!fs::is_directory(dir, ec)) return false;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if ((name != "backup" && name != "restore") || e.is_symlink(ec) || !e.is_directory(ec)) return false;
-  }
-  return !ec;
-}
 
 // A standby restore is refused once the install was promoted: it is the primary now.
 void RefusePromoted(const std::string& dir) {
@@ -100,10 +89,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     }();
     const backup::Manifest& m = source->manifest();
     rep.from = source->Describe();
-    if (m.swarm)
-      BadInput("backup " + m.timestamp + " is of the stack " + m.swarm->stack + " on a Swarm of " +
-               std::to_string(m.swarm->nodes.size()) + " nodes: restoring one onto nodes is not built yet "
-               "(docs/swarm.md); nothing was changed");
+    if (m.swarm) return RestoreOntoSwarm(o, *source, dir, fresh, std::move(rep));
     if (o.standby) RefusePromoted(dir);
     if (fresh && o.dry_run) {
       rep.Check("install", true, dir + " holds no install: a restore creates it from the backup's configuration (" +
@@ -158,18 +144,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     }
     if (fresh || (o.with_config && !o.dry_run)) {
       Step step(rep, "restore configuration");
-      std::vector<std::string> files;
-      for (const auto& f : m.config)
-        if (fresh || f == ".env" || f == "custom.env") files.push_back(f);
-      for (const auto& f : files) {  // what --with-config replaces is kept in the run folder
-        std::error_code ec;
-        if (!fs::exists(dir + "/" + f, ec)) continue;
-        fs::create_directories(run_dir + "/config.backup", ec);
-        // A resumed restore keeps the first copy: the install's own, not the backup's.
-        fs::copy_file(dir + "/" + f, run_dir + "/config.backup/" + f, fs::copy_options::skip_existing, ec);
-        if (ec) Fail("cannot keep a copy of " + dir + "/" + f + ": " + ec.message());
-      }
-      if (!files.empty()) source->Config(dir, files);
+      const std::vector<std::string> files = RestoreConfig(*source, dir, run_dir, fresh);
       step.Done(Joined(files));
       load();  // what the restored configuration says
     }

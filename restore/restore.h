@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "origin/node_access.h"
 #include "pipeline/report.h"
 #include "restic/restic.h"
 
@@ -22,6 +23,12 @@ struct RestoreOptions {
   // folders of earlier standby restores are removed.
   bool standby = false;
   int wait_seconds = 180;
+  // A Swarm backup (docs/swarm.md "Restore onto nodes"): the node map (--node-map OLD=NEW,
+  // --node-map-file), how the nodes are reached over SSH, docker stack deploy's --resolve-image.
+  std::vector<std::string> node_map;
+  std::string node_map_file;
+  NodeDefaults nodes;
+  std::string resolve_image;
 };
 
 // Restores; returns the report (written to restore/<timestamp>/report.json unless a dry run).

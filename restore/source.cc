@@ -57,6 +57,9 @@ class RepoSource : public RestoreSource {
     repo_.Restore(m_.files_snapshot, work_dir, {}, excludes);
   }
   std::unique_ptr<db::DumpSource> Dump() override { return std::make_unique<backup::RepoDump>(repo_, m_); }
+  std::unique_ptr<Proc> Volume(const backup::SwarmPart::Volume& v) override {
+    return repo_.Dump(v.snapshot, "/" + v.name + ".tar");
+  }
 
  private:
   restic::Restic repo_;
@@ -79,6 +82,9 @@ class FileSource : public RestoreSource {
     backup::ExtractArchive(path_, "data/", work_dir + "/data", skip);
   }
   std::unique_ptr<db::DumpSource> Dump() override { return std::make_unique<backup::ArchiveDump>(path_, m_); }
+  std::unique_ptr<Proc> Volume(const backup::SwarmPart::Volume& v) override {
+    BadInput("the backup file " + path_ + " holds no volume " + v.name + ": a Swarm backup is restored from its repository");
+  }
 
  private:
   std::string path_;

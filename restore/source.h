@@ -24,6 +24,9 @@ class RestoreSource {
   // May run on a thread of its own beside Dump()'s stream.
   virtual void Data(const std::string& work_dir, const std::vector<std::string>& skip) = 0;
   virtual std::unique_ptr<db::DumpSource> Dump() = 0;
+  // A Swarm volume's tar stream (docs/swarm.md), read from the returned program's stdout; its
+  // exit status says whether the stream was whole. Throws mig::Error when the source has none.
+  virtual std::unique_ptr<Proc> Volume(const backup::SwarmPart::Volume& v) = 0;
 };
 
 // A ready backup of the repository: ID | TIMESTAMP | latest. `install_dir`: whose job lock says
