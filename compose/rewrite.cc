@@ -193,14 +193,39 @@ std::string OneServiceText(const std::string& text, const std::string& file, con
   YAML::Node root = LoadText(text, file);
   if (!root.IsMap() || !root["services"] || !root["services"].IsMap() || !root["services"][service])
     BadInput(file + " has no service " + service);
-  YAML::Node only(YAML::NodeType::Map);
-  only[service] = root["services"][service];
-  YAML::Node out(YAML::NodeType::Map);
-  for (const auto& kv : root) out[kv.first.Scalar()] = kv.first.Scalar() == "services" ? only : kv.second;
-  YAML::Emitter e;
-  e << out;
-  if (!e.good()) Fail("cannot write the compose file of " + service + " alone: " + e.GetLastError());
-  return std::string(e.c_str()) + "\n";
+  // The other services' blocks are cut out of the text (quotes, anchors and types stay as
+  // written): each runs from its key's line to the next service's key, the last one to the
+  // next top-level key.
+  std::vector<size_t> top;  // line starts of the top-level keys
+  size_t services_pos = 0;
+  for (const auto& kv : root) {
+    top.push_back(LineStart(text, static_cast<size_t>(kv.first.Mark().pos)));
+    if (kv.first.Scalar() == "services") services_pos = static_cast<size_t>(kv.first.Mark().pos);
+  }
+  std::vector<std::pair<std::string, size_t>> keys;  // service, its key's line start
+  for (const auto& kv : root["services"]) keys.emplace_back(kv.first.Scalar(), LineStart(text, kv.first.Mark().pos));
+  size_t services_end = text.size();
+  for (size_t t : top)
+    if (t > services_pos && t < services_end) services_end = t;
+  std::vector<Edit> edits;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].first == service) continue;
+    const size_t end = i + 1 < keys.size() ? keys[i + 1].second : services_end;
+    if (end <= keys[i].second || text[static_cast<size_t>(root["services"].Mark().pos)] == '{')
+      BadInput(file + ": its services are not written one block each (a flow mapping?): cannot deploy " + service +
+               " alone from it");
+    edits.push_back({keys[i].second, end - keys[i].second, ""});
+  }
+  std::string out = ApplyEdits(text, edits);
+  try {
+    YAML::Node check = YAML::Load(out);
+    if (!check["services"] || check["services"].size() != 1 || !check["services"][service])
+      Fail("internal error: cutting the other services out of " + file + " did not leave " + service + " alone");
+  } catch (const YAML::Exception& e) {
+    BadInput(file + ": without its other services it is not valid YAML (" + e.msg + "; an anchor defined in "
+             "another service?): define shared settings under an x- key to deploy " + service + " alone");
+  }
+  return out;
 }
 
 std::string LineDiff(const std::string& before, const std::string& after) {

@@ -176,4 +176,18 @@ TEST_CASE("one service: the compose file with only that service, the other top-l
   CHECK(y["networks"]["back"]);
   CHECK(y["version"].Scalar() == "3.8");
   CHECK_THROWS_AS(mig::compose::OneServiceText(text, "c.yml", "nosuch"), mig::Error);
+  // Written as it was: quotes (docker wants version as a string), comments and anchors.
+  const std::string real = "version: \"3.8\"\nx-env: &env\n  TZ: \"UTC\"\nservices:\n  app:\n    image: busybox\n"
+                           "  db:   # the database\n    image: postgres\n    environment:\n      <<: *env\n"
+                           "      POSTGRES_PASSWORD: \"0123\"\n  web:\n    image: nginx\nvolumes:\n  pg: {}\n";
+  CHECK(mig::compose::OneServiceText(real, "c.yml", "db") ==
+        "version: \"3.8\"\nx-env: &env\n  TZ: \"UTC\"\nservices:\n  db:   # the database\n    image: postgres\n"
+        "    environment:\n      <<: *env\n      POSTGRES_PASSWORD: \"0123\"\nvolumes:\n  pg: {}\n");
+  CHECK(mig::compose::OneServiceText(real, "c.yml", "web").find("services:\n  web:\n    image: nginx\nvolumes:") !=
+        std::string::npos);
+  // An anchor defined in a service cut out: said, not deployed broken.
+  const std::string shared = "services:\n  app:\n    environment: &e {A: 1}\n  db:\n    environment: *e\n";
+  CHECK_THROWS_AS(mig::compose::OneServiceText(shared, "c.yml", "db"), mig::Error);
+  CHECK_THROWS_AS(mig::compose::OneServiceText("services: {app: {image: a}, db: {image: b}}\n", "c.yml", "db"),
+                  mig::Error);
 }
