@@ -240,6 +240,7 @@ rst --node-map-file "$MAP" >"$WORK/r3.out" 2>"$WORK/r3.err" && rrc=0 || rrc=$?
 echo "# restore onto the new swarm took $((SECONDS - start)) s"
 check "with the map filled in: exit 0, result ok" bash -c "test $rrc -eq 0 && test \"\$(jq -r .result '$WORK/r3.out')\" = ok"
 ((rrc == 0)) || cat "$WORK/r3.err"
+jq -r '.steps[]? | "#   \(.name): \(.seconds) s"' "$WORK/r3.out" 2>/dev/null || true
 
 # --- what the operator checks afterwards
 check "the stack $stack is deployed on the new swarm" test "$(nm stack ls --format '{{.Name}}' | grep -x "$stack")" = "$stack"
@@ -292,4 +293,30 @@ check "postgres still runs on $new1, the same container" bash -c \
   "test -s '$WORK/pg.before' && diff -q '$WORK/pg.before' <(docker -H unix://$nsock1 ps -q --no-trunc --filter label=com.docker.swarm.service.name=${stack}_postgres)"
 check "web still runs 2 of 2" web_ok nm
 check "the volume on $new2 is unchanged" diff "$WORK/vol.old" <(state "${nvol:-/nonexistent}")
+
+# --- the same restore again over the running stack: what was written since is gone, what it
+# replaced is kept (the volume's tree beside it, the database's dump in the run folder)
+echo "written after the backup" >"$nvol/late.txt"
+nm exec "$npg" psql -X -q -U app -d appdb -v ON_ERROR_STOP=1 \
+  -c "insert into visits(note) values ('late'); create table late(x int);" >/dev/null
+start=$SECONDS
+rst --node-map-file "$MAP" >"$WORK/r5.out" 2>"$WORK/r5.err" && rrc=0 || rrc=$?
+echo "# restore over the running stack took $((SECONDS - start)) s"
+check "over the running stack: exit 0, result ok" bash -c "test $rrc -eq 0 && test \"\$(jq -r .result '$WORK/r5.out')\" = ok"
+((rrc == 0)) || cat "$WORK/r5.err"
+jq -r '.steps[]? | "#   \(.name): \(.seconds) s"' "$WORK/r5.out" 2>/dev/null || true
+check "the file written since is gone: the volume equals the backup's again" diff "$WORK/vol.old" <(state "$nvol")
+check "the tree it replaced is kept beside the volume" test -f "${nvol}.before-restore/late.txt"
+for _ in $(seq 60); do
+  npg=$(nm ps -q --filter "label=com.docker.swarm.service.name=${stack}_postgres")
+  [[ -n "$npg" && "$npg" != *$'\n'* ]] && dbstate nm "$npg" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+check "the rows written since are gone: every table equals the old database's" diff "$WORK/db.old" <(dbstate nm "$npg" 2>&1)
+check "and the table made since" test "$(nm exec "$npg" psql -X -At -U app -d appdb -c "select to_regclass('public.late') is null")" = t
+run5=$(jq -r .migration_dir "$WORK/r5.out" 2>/dev/null || true)
+check "the database before it is kept in the run folder (with the late table)" \
+  bash -c "pg_restore -l '${run5:-/x}/target-db.dump' | grep -q 'TABLE public late'"
+check "the app runs on $new2 again" running nm app "$new2"
+check "web runs 2 of 2 again" web_ok nm
 finish
