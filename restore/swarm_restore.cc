@@ -271,7 +271,14 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       step.Done("docker stack rm " + stack + " (its volumes kept)");
     }
 
-    // data/ is staged on a thread of its own while the volumes are written.
+    // The database's service is deployed alone (the others must not write into it meanwhile) and
+    // starts while the volumes are written; data/ is staged on a thread of its own meanwhile.
+    const std::map<std::string, std::string> env = DeployEnv(*in);
+    if (!skip_db) {
+      const std::string one = run_dir + "/" + db_service + "-alone.yml";
+      WriteFileAtomic(one, compose::OneServiceText(compose::ReadFile(in->project.file), in->project.file, db_service));
+      docker::DeployStack(one, stack, o.resolve_image, env);
+    }
     std::optional<StagedData> staged;
     std::future<StagedData> staging;
     if (!skip_data)
@@ -335,16 +342,11 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       }
     }
 
-    const std::map<std::string, std::string> env = DeployEnv(*in);
     {
       Step step(rep, "restore database");
       if (skip_db) {
         step.Skip(!m.db ? "the backup holds no database" : "--skip-db or --skip " + db_service);
       } else {
-        // Its service deployed alone (the others must not write into it meanwhile).
-        const std::string one = run_dir + "/" + db_service + "-alone.yml";
-        WriteFileAtomic(one, compose::OneServiceText(compose::ReadFile(in->project.file), in->project.file, db_service));
-        docker::DeployStack(one, stack, o.resolve_image, env);
         const docker::Swarm s = docker::WaitStackRunning(stack, {db_service}, std::chrono::seconds(o.wait_seconds));
         const std::string node = s.NodesOf(stack + "_" + db_service).front();
         hosts.Open(node);
