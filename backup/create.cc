@@ -544,6 +544,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
           : restart_error.empty() ? "; the services it stopped are started again"
                                   : "; starting the services it stopped again failed: " + restart_error));
   }
+  if (!error.empty()) repo.UnlockStale();  // a part's restic stopped (a node lost, a failed dump) left its lock
   m.finished = UtcNow();
   m.status = error.empty() ? "ready" : "failed";
   m.error = error;

@@ -14,6 +14,10 @@ SwarmBackupPlan PlanSwarmBackup(const docker::Swarm& s, const std::string& db_se
   int k = 0;
   bool db_found = db_service.empty();
   std::set<std::pair<std::string, std::string>> seen;  // (volume, node): read once
+  std::set<std::string> db_volumes;  // a sidecar mounting the database's volume does not make it a part
+  for (const auto& svc : s.services)
+    if (svc.short_name == db_service)
+      for (const auto& v : svc.volumes) db_volumes.insert(v.name);
   for (const auto& svc : s.services) {
     SwarmPart::Service x;
     x.name = svc.short_name;
@@ -38,7 +42,7 @@ SwarmBackupPlan PlanSwarmBackup(const docker::Swarm& s, const std::string& db_se
            svc.name + "): start it, then back up");
     for (const auto& node : x.nodes)
       for (const auto& v : svc.volumes) {
-        if (!seen.insert({v.name, node}).second) continue;  // two services mount it there
+        if (db_volumes.count(v.name) || !seen.insert({v.name, node}).second) continue;  // the db's; or read there
         SwarmPart::Volume vol;
         vol.name = v.name, vol.service = svc.short_name, vol.node = node;
         vol.part = "volume-" + std::to_string(++k);
@@ -66,12 +70,14 @@ void NodeHosts::Open(const std::string& hostname) {
   ProcResult r = h.Run({"docker", "info", "--format", "{{.Swarm.NodeID}}"}, {}, std::chrono::seconds(30));
   const std::string id = TrimEnd(r.out);
   if (!r.ok() || id != n->id) {
-    open_.erase(hostname);
-    Fail("node " + hostname + ": " + h.Describe() +
-         (r.ok() ? " answers as Swarm node " + (id.empty() ? std::string("(none)") : id) + ", not as " + n->id +
-                       " (give its own address in the nodes file, --nodes-file)"
-                 : ": docker does not answer there (" + r.last_error_line() +
-                       "): the node's user must be able to use docker (--node-user)"));
+    const std::string why =
+        "node " + hostname + ": " + h.Describe() +
+        (r.ok() ? " answers as Swarm node " + (id.empty() ? std::string("(none)") : id) + ", not as " + n->id +
+                      " (give its own address in the nodes file, --nodes-file)"
+                : ": docker does not answer there (" + r.last_error_line() +
+                      "): the node's user must be able to use docker (--node-user)");
+    open_.erase(hostname);  // its host is gone with it
+    Fail(why);
   }
 }
 

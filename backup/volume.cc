@@ -91,17 +91,20 @@ uint64_t StreamTreeOut(const Host& host, const std::string& dir,
 }
 
 uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::function<size_t(char*, size_t)>& source,
-                      bool keep_before) {
+                      const std::string& keep_tag) {
   // DIR must be a folder of its own file system's parent (renamed, not a mount point); the
   // extraction's folder is made fresh beside it.
+  // A tree kept by this restore (DIR.before-TAG) stays; those of other restores (DIR.before-*) go.
   const char* prepare =
-      "set -e; d=$1; if [ ! -d \"$d\" ]; then if [ -d \"$d.before-restore\" ]; then echo \"$d is missing but "
-      "$d.before-restore holds it (a restore stopped between its renames): move it back first\" >&2; else echo "
-      "\"$d is not a folder\" >&2; fi; exit 3; fi; "
+      "set -e; d=$1; k=$2; if [ ! -d \"$d\" ]; then for x in \"$d\".before-*; do if [ -d \"$x\" ]; then echo \"$d is "
+      "missing but $x holds a tree (a restore stopped between its renames): move it back first\" >&2; exit 3; fi; "
+      "done; echo \"$d is not a folder\" >&2; exit 3; fi; "
       "[ \"$(stat -c %d \"$d\")\" = \"$(stat -c %d \"$d/..\")\" ] || "
       "{ echo \"$d is a mount point (a volume with driver options): not supported\" >&2; exit 3; }; "
-      "rm -rf \"$d.restoring\" \"$d.before-restore\"; mkdir \"$d.restoring\"";
-  ProcResult p = host.Run({"sh", "-c", prepare, "sh", dir}, {}, std::chrono::seconds(600));
+      "rm -rf \"$d.restoring\"; for x in \"$d\".before-*; do [ \"$x\" = \"$d.before-$k\" ] || rm -rf \"$x\"; done; "
+      "mkdir \"$d.restoring\"";
+  const std::string tag = keep_tag.empty() ? "restore" : keep_tag;
+  ProcResult p = host.Run({"sh", "-c", prepare, "sh", dir, tag}, {}, std::chrono::seconds(600));
   if (!p.ok()) Fail("cannot restore into " + dir + " on " + host.Describe() + ": " + p.last_error_line());
   const std::string staging = dir + ".restoring";
   auto discard = [&] {  // best effort: its own trouble never hides the cause
@@ -130,11 +133,14 @@ uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::funct
     Fail("writing " + dir + " on " + host.Describe() + " failed (tar exit " + std::to_string(code) + "): " + why +
          "; the volume is as it was");
   }
+  // The tree before goes to DIR.before-TAG, unless this restore kept one there already (an
+  // earlier attempt): then DIR holds that attempt's copy, which is replaced.
   const char* swap =
-      "d=$1; mv \"$d\" \"$d.before-restore\" || exit 3; "
-      "mv \"$d.restoring\" \"$d\" || { mv \"$d.before-restore\" \"$d\"; exit 4; }; "
-      "[ \"$2\" = keep ] || rm -rf \"$d.before-restore\" || true";
-  ProcResult s = host.Run({"sh", "-c", swap, "sh", dir, keep_before ? "keep" : "drop"}, {}, std::chrono::seconds(600));
+      "d=$1; k=$2; if [ -e \"$d.before-$k\" ]; then rm -rf \"$d\" || exit 3; else mv \"$d\" \"$d.before-$k\" || exit 3; fi; "
+      "mv \"$d.restoring\" \"$d\" || { mv \"$d.before-$k\" \"$d\"; exit 4; }; "
+      "[ \"$3\" = keep ] || rm -rf \"$d.before-$k\" || true";
+  ProcResult s = host.Run({"sh", "-c", swap, "sh", dir, tag, keep_tag.empty() ? "drop" : "keep"}, {},
+                          std::chrono::seconds(600));
   if (!s.ok()) {
     discard();
     Fail("cannot swap the restored tree into " + dir + " on " + host.Describe() + ": " + s.last_error_line() +

@@ -36,11 +36,12 @@ uint64_t StreamTreeOut(const Host& host, const std::string& dir,
                        const std::function<void(const char*, size_t)>& sink);
 
 // Makes `dir` on `host` the tree that `source` streams (read until it returns 0): extracted
-// beside it (DIR.restoring), then swapped in by two renames and the old tree removed; a failure
-// before the swap leaves `dir` as it was. `dir` must not be a mount point. `keep_before`: the
-// old tree stays beside it as DIR.before-restore (for a rollback; the next restore removes it).
-// Returns the bytes.
+// beside it (DIR.restoring), then swapped in by two renames; a failure before the swap leaves
+// `dir` as it was. `dir` must not be a mount point. `keep_tag` (a restore's run): the old tree
+// stays beside it as DIR.before-TAG for a rollback (trees kept by other restores are removed;
+// when this one kept a tree there already, an earlier attempt's, that one stays); "": the old
+// tree is removed. Returns the bytes.
 uint64_t StreamTreeIn(const Host& host, const std::string& dir, const std::function<size_t(char*, size_t)>& source,
-                      bool keep_before = false);
+                      const std::string& keep_tag = "");
 
 }  // namespace mig::backup

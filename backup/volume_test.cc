@@ -121,6 +121,31 @@ TEST_CASE("volume stream: a tree out and in again, every attribute kept, what wa
   CHECK(!fs::exists(dst + ".before-restore"));
 }
 
+TEST_CASE("volume stream: a restore keeps the tree before beside it; its own resumed attempt keeps the first") {
+  TempDir t;
+  const std::string src = t.path() + "/src", dst = t.path() + "/dst";
+  MakeTree(src);
+  const std::string bytes = Out(src);
+  fs::create_directories(dst);
+  Write(dst + "/original", "the install's own");
+  fs::create_directories(dst + ".before-20200101-000000");  // what an earlier restore kept
+  Write(dst + ".before-20200101-000000/older", "x");
+  StreamTreeIn(ThisHost(), dst, From(bytes), "20261201-100000");
+  CHECK(fs::exists(dst + ".before-20261201-100000/original"));
+  CHECK(!fs::exists(dst + ".before-20200101-000000"));  // another restore's: removed
+  CHECK(!fs::exists(dst + "/original"));
+  // The same restore again (an attempt resumed): the tree from before the restore stays kept.
+  Write(dst + "/written-between", "y");
+  StreamTreeIn(ThisHost(), dst, From(bytes), "20261201-100000");
+  CHECK(fs::exists(dst + ".before-20261201-100000/original"));
+  CHECK(!fs::exists(dst + ".before-20261201-100000/written-between"));
+  CHECK(State(src) == State(dst));
+  // A volume folder gone between the renames: said, naming where its tree is.
+  fs::rename(dst, t.path() + "/elsewhere");
+  CHECK_THROWS_WITH(StreamTreeIn(ThisHost(), dst, From(bytes), "20261202-000000"),
+                    Catch::Contains(".before-20261201-100000 holds a tree"));
+}
+
 TEST_CASE("volume stream: the same tree gives the same bytes (restic stores them once)") {
   TempDir t;
   MakeTree(t.path() + "/v");

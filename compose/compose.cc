@@ -253,6 +253,10 @@ Project LoadProject(const std::string& dir, const std::string& file, const Env& 
     if (!def.IsMap()) Shape(file, def, "service '" + s.name + "' must be a mapping");
     if (def["image"]) s.image = interp(def["image"], "image");
     if (def["container_name"]) s.container_name = interp(def["container_name"], "container_name");
+    if (const YAML::Node d = def["deploy"]; d && d.IsMap())
+      if (const YAML::Node pl = Merged(d)["placement"]; pl && pl.IsMap())
+        if (const YAML::Node cs = Merged(pl)["constraints"]; cs && cs.IsSequence())
+          for (const auto& c : cs) s.constraints.push_back(interp(c, "constraint"));
     if (const YAML::Node ef = def["env_file"]) {
       std::vector<YAML::Node> files;
       if (ef.IsSequence()) for (const auto& f : ef) files.push_back(f.IsMap() ? f["path"] : f);

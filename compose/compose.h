@@ -36,6 +36,7 @@ struct Service {
   Env environment;           // env_file entries, then `environment:`
   std::vector<Port> ports;
   std::vector<Mount> mounts;
+  std::vector<std::string> constraints;  // deploy.placement.constraints (a Swarm stack's)
 };
 
 // A release's compose project as read from its folder.

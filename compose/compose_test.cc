@@ -172,6 +172,32 @@ services:
   CHECK(p.service("nope") == nullptr);
 }
 
+TEST_CASE("load project reads a stack's placement constraints: interpolated, through merge keys") {
+  Release r;
+  r.Put(".env", "DB_NODE=node1\n");
+  Project p = r.Load(R"(
+x-pinned: &pinned
+  placement:
+    constraints: [node.hostname == node2]
+services:
+  db:
+    image: postgres
+    deploy:
+      placement:
+        constraints: ["node.hostname == ${DB_NODE}", node.role == manager]
+  app:
+    image: app
+    deploy:
+      <<: *pinned
+      replicas: 1
+  web:
+    image: web
+)");
+  CHECK(p.service("db")->constraints == std::vector<std::string>{"node.hostname == node1", "node.role == manager"});
+  CHECK(p.service("app")->constraints == std::vector<std::string>{"node.hostname == node2"});
+  CHECK(p.service("web")->constraints.empty());
+}
+
 TEST_CASE("load project reads environment as a map and as a list") {
   Release r;
   r.Put(".env", "PASS=from-dotenv\n");

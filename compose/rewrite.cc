@@ -163,8 +163,7 @@ YAML::Node LoadText(const std::string& text, const std::string& file) {
 
 }  // namespace
 
-std::vector<Edit> PlanConstraintEdits(const std::string& text, const std::string& file,
-                                      const std::function<std::optional<std::string>(const std::string&)>& rewrite) {
+std::vector<Edit> PlanConstraintEdits(const std::string& text, const std::string& file, const ConstraintRewrite& rewrite) {
   YAML::Node root = LoadText(text, file);
   std::vector<Edit> edits;
   if (!root.IsMap() || !root["services"] || !root["services"].IsMap()) return edits;
@@ -176,14 +175,16 @@ std::vector<Edit> PlanConstraintEdits(const std::string& text, const std::string
     for (const auto& c : placement["constraints"]) {
       if (!c.IsScalar()) continue;
       const std::string was = c.Scalar();
-      const auto now = rewrite(was);
+      const auto now = rewrite(kv.first.Scalar(), was);
       if (!now || *now == was) continue;
       size_t pos = static_cast<size_t>(c.Mark().pos);
       if (pos < text.size() && (text[pos] == '"' || text[pos] == '\'')) ++pos;
       if (text.compare(pos, was.size(), was) != 0)
         BadInput(Where(file, c.Mark()) + ": the constraint '" + was + "' cannot be rewritten in place (escapes or "
                  "folded lines): write it on one line without escapes, or change it to '" + *now + "' by hand");
-      edits.push_back({pos, was.size(), *now});
+      // A constraint shared through an alias is written once, at its anchor: edited once.
+      if (std::none_of(edits.begin(), edits.end(), [&](const Edit& e) { return e.pos == pos; }))
+        edits.push_back({pos, was.size(), *now});
     }
   }
   return edits;

@@ -30,11 +30,11 @@ struct VolumePrefixPlan {
 VolumePrefixPlan PlanVolumePrefix(const std::string& text, const std::string& file, const std::string& prefix);
 
 // The edits that replace each service's placement constraint (services.S.deploy.placement.
-// constraints[]) for which `rewrite` gives a new text (docs/swarm.md "Restore onto nodes").
-// Throws mig::Error (input) on bad YAML, or a constraint to rewrite that is written in a way
-// that cannot be edited in place (escapes, folded lines): FILE:LINE:COLUMN, to edit by hand.
-std::vector<Edit> PlanConstraintEdits(const std::string& text, const std::string& file,
-                                      const std::function<std::optional<std::string>(const std::string&)>& rewrite);
+// constraints[]) for which `rewrite(S, constraint)` gives a new text (docs/swarm.md "Restore
+// onto nodes"). Throws mig::Error (input) on bad YAML, or a constraint to rewrite that is
+// written in a way that cannot be edited in place (escapes, folded lines): FILE:LINE:COLUMN.
+using ConstraintRewrite = std::function<std::optional<std::string>(const std::string& service, const std::string&)>;
+std::vector<Edit> PlanConstraintEdits(const std::string& text, const std::string& file, const ConstraintRewrite& rewrite);
 
 // The compose text with only `service` under services: (the other top-level keys kept), for a
 // stack deploy of that one service. Throws mig::Error (input) on bad YAML or no such service.

@@ -143,7 +143,7 @@ services:
           - 'node.labels.disk == ssd'
   plain: {image: busybox}
 )";
-  auto rewrite = [](const std::string& c) -> std::optional<std::string> {
+  auto rewrite = [](const std::string&, const std::string& c) -> std::optional<std::string> {
     if (c == "node.hostname == old1") return "node.hostname == new1";
     if (c == "node.hostname==old2") return "node.hostname==new-second";
     return std::nullopt;
@@ -156,10 +156,19 @@ services:
         "+13:           - \"node.hostname==new-second\"\n");
   YAML::Node y = YAML::Load(after);
   CHECK(y["services"]["app"]["deploy"]["placement"]["constraints"][1].Scalar() == "node.labels.disk == ssd");
+  // A placement shared through an anchor is edited once, at the anchor.
+  const std::string shared = "x-pin: &pin\n  placement:\n    constraints: [node.hostname == old1]\nservices:\n"
+                             "  a:\n    deploy: *pin\n  b:\n    deploy: *pin\n";
+  const auto once = mig::compose::PlanConstraintEdits(shared, "s.yml", rewrite);
+  CHECK(once.size() == 1);
+  CHECK(YAML::Load(ApplyEdits(shared, once))["services"]["b"]["deploy"]["placement"]["constraints"][0].Scalar() ==
+        "node.hostname == new1");
   // A constraint written with an escape cannot be edited in place: said, with its place.
   const std::string escaped = "services:\n  a:\n    deploy:\n      placement:\n        constraints: [\"node.hostname == \\x6fld1\"]\n";
   try {
-    mig::compose::PlanConstraintEdits(escaped, "e.yml", [](const std::string&) { return std::string("x"); });
+    mig::compose::PlanConstraintEdits(escaped, "e.yml", [](const std::string&, const std::string&) {
+      return std::string("x");
+    });
     FAIL("no error");
   } catch (const mig::Error& e) {
     CHECK(std::string(e.what()).find("e.yml:5:") == 0);

@@ -141,15 +141,22 @@ std::optional<std::pair<std::string, std::string>> Daemon::Running() const {
   return std::nullopt;
 }
 
-Answer Daemon::RequestBackup(const std::string& name) {
-  std::vector<std::string> argv{exe_, "backup", "create", "--json", "--quiet"};
-  for (const auto& x : RepoArgs()) argv.push_back(x);
-  if (backup_config().suspend) argv.push_back("--suspend");
+// How a stack's nodes are reached (swarm_nodes): the flags of backup create and restore.
+std::vector<std::string> Daemon::NodeArgs() const {
+  std::vector<std::string> argv;
   const SwarmNodesConfig& n = config_.swarm_nodes;
   for (const auto& [flag, value] : {std::pair<const char*, const std::string*>{"--node-user", &n.user},
                                     {"--key", &n.key}, {"--known-hosts", &n.known_hosts},
                                     {"--nodes-file", &n.nodes_file}})
     if (!value->empty()) argv.insert(argv.end(), {flag, *value});
+  return argv;
+}
+
+Answer Daemon::RequestBackup(const std::string& name) {
+  std::vector<std::string> argv{exe_, "backup", "create", "--json", "--quiet"};
+  for (const auto& x : RepoArgs()) argv.push_back(x);
+  if (backup_config().suspend) argv.push_back("--suspend");
+  for (const auto& x : NodeArgs()) argv.push_back(x);
   if (!name.empty()) argv.insert(argv.end(), {"--name", name});
   return Request("backup", argv, "");
 }
@@ -158,6 +165,7 @@ Answer Daemon::RequestRestore(const std::string& timestamp, const std::vector<st
   std::vector<std::string> argv{exe_, "restore", timestamp, "--yes", "--json", "--quiet"};
   for (const auto& x : RepoArgs()) argv.push_back(x);
   for (const auto& s : skip) argv.insert(argv.end(), {"--skip", s});
+  for (const auto& x : NodeArgs()) argv.push_back(x);
   return Request("restore", argv, timestamp);
 }
 

@@ -73,6 +73,7 @@ class Daemon {
   const DaemonConfig& config() const { return config_; }
   // --to-path, --repo, --password-file, --repo-option for a `migrate backup ...` of the install.
   std::vector<std::string> RepoArgs() const;
+  std::vector<std::string> NodeArgs() const;
 
  private:
   Answer Request(const std::string& kind, std::vector<std::string> argv, const std::string& timestamp);

@@ -32,13 +32,22 @@ std::optional<Constraint> Split(const std::string& c) {
   return Constraint{c.substr(kb, ke - kb), c.substr(vb, ve - vb), vb};
 }
 
-// The old node a constraint names, or nullptr.
-const OldNode* Named(const std::string& constraint, const std::vector<OldNode>& old, bool* by_id = nullptr) {
+// Swarm compares a constraint's key and value without regard to case.
+bool Fold(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The old node a constraint names, or nullptr; `pins`: only an == constraint.
+const OldNode* Named(const std::string& constraint, const std::vector<OldNode>& old, bool* by_id = nullptr,
+                     bool pins = false) {
   auto c = Split(constraint);
   if (!c || c->value.empty()) return nullptr;
+  if (pins && constraint.find("==") == std::string::npos) return nullptr;
   for (const auto& n : old) {
-    if (c->key == "node.hostname" && n.hostname == c->value) return by_id ? (*by_id = false, &n) : &n;
-    if (c->key == "node.id" && n.id == c->value) return by_id ? (*by_id = true, &n) : &n;
+    if (Fold(c->key, "node.hostname") && Fold(n.hostname, c->value)) return by_id ? (*by_id = false, &n) : &n;
+    if (Fold(c->key, "node.id") && Fold(n.id, c->value)) return by_id ? (*by_id = true, &n) : &n;
   }
   return nullptr;
 }
@@ -94,10 +103,12 @@ std::string NodeMapFileText(const std::vector<OldNode>& needed, const std::map<s
   return nlohmann::ordered_json{{"nodes", nodes}}.dump(2) + "\n";
 }
 
-std::vector<std::string> NodesNamedBy(const std::vector<std::string>& constraints, const std::vector<OldNode>& old) {
+std::vector<std::string> NodesNamedBy(const std::vector<std::string>& constraints, const std::vector<OldNode>& old,
+                                      bool pins_only) {
   std::vector<std::string> out;
   for (const auto& c : constraints)
-    if (const OldNode* n = Named(c, old); n && std::find(out.begin(), out.end(), n->hostname) == out.end())
+    if (const OldNode* n = Named(c, old, nullptr, pins_only);
+        n && std::find(out.begin(), out.end(), n->hostname) == out.end())
       out.push_back(n->hostname);
   return out;
 }
@@ -106,16 +117,19 @@ NodeMap MapNodes(const std::vector<OldNode>& old, const std::vector<std::string>
                  const std::vector<SwarmNode>& target, const NodePairs& pairs) {
   auto old_by = [&](const std::string& key) -> const OldNode* {
     for (const auto& n : old)
-      if (n.hostname == key) return &n;
+      if (Fold(n.hostname, key)) return &n;
     for (const auto& n : old)
       if (n.address == key || n.id == key) return &n;
     return nullptr;
   };
   auto new_by = [&](const std::string& key) -> const SwarmNode* {
-    for (const auto& n : target)
-      if (n.hostname == key) return &n;
-    for (const auto& n : target)
-      if (n.address == key || n.id == key) return &n;
+    // A node that left stays listed (down) beside its successor of the same name and address.
+    for (bool ready : {true, false}) {
+      for (const auto& n : target)
+        if (n.id == key || (n.ready() == ready && Fold(n.hostname, key))) return &n;
+      for (const auto& n : target)
+        if (n.ready() == ready && n.address == key) return &n;
+    }
     return nullptr;
   };
   NodeMap m;
@@ -124,6 +138,17 @@ NodeMap MapNodes(const std::vector<OldNode>& old, const std::vector<std::string>
     if (!o) Fail("internal error: the backup names node " + h + " but does not list it");
     if (std::none_of(m.needed.begin(), m.needed.end(), [&](const OldNode& x) { return x.hostname == h; }))
       m.needed.push_back(*o);
+  }
+  std::vector<std::string> usable;
+  for (const auto& n : target)
+    if (n.ready() && n.availability == "active") usable.push_back(n.hostname);
+  if (m.needed.size() > usable.size()) {
+    std::vector<std::string> olds_needed;
+    for (const auto& o : m.needed) olds_needed.push_back(o.hostname);
+    BadInput("the backup's stack needs " + std::to_string(m.needed.size()) + " nodes of their own (" +
+             Joined(olds_needed) + ": volumes and pinned services) and this Swarm has " +
+             std::to_string(usable.size()) + " ready and active (" + (usable.empty() ? "none" : Joined(usable)) +
+             "): add nodes to it (docker swarm join) first");
   }
   for (const auto& o : m.needed)  // the same Swarm: the node is itself
     for (const auto& n : target)

@@ -33,8 +33,9 @@ NodePairs ParseNodeMapFile(const std::string& text, const std::string& path);
 std::string NodeMapFileText(const std::vector<OldNode>& needed, const std::map<std::string, SwarmNode>& to);
 
 // The old nodes' hostnames that placement constraints name (node.hostname ==/!= X, node.id
-// ==/!= ID), each once.
-std::vector<std::string> NodesNamedBy(const std::vector<std::string>& constraints, const std::vector<OldNode>& old);
+// ==/!= ID; case aside, as Swarm compares them), each once; `pins_only`: the == ones.
+std::vector<std::string> NodesNamedBy(const std::vector<std::string>& constraints, const std::vector<OldNode>& old,
+                                      bool pins_only = false);
 
 struct NodeMap {
   std::map<std::string, SwarmNode> to;  // old hostname -> its new node
@@ -45,8 +46,10 @@ struct NodeMap {
 
 // Maps `needed` (old hostnames) onto `target`'s nodes: an old node whose id is in the target
 // Swarm maps to itself (a restore onto the same Swarm), then `pairs`. Throws mig::Error (input)
-// for a pair whose OLD is no old node or whose NEW is no node of the target Swarm, a new node
-// that is not ready or is drained, and two needed old nodes onto one new node.
+// when the target Swarm has fewer ready and active nodes than `needed`, for a pair whose OLD is
+// no old node or whose NEW is no node of the target Swarm (a ready one first where a node that
+// left is listed beside its successor of the same name), a new node that is not ready or is
+// drained, and two needed old nodes onto one new node.
 NodeMap MapNodes(const std::vector<OldNode>& old, const std::vector<std::string>& needed,
                  const std::vector<SwarmNode>& target, const NodePairs& pairs);
 

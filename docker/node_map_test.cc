@@ -96,8 +96,10 @@ TEST_CASE("node map: bad pairs are refused naming the nodes") {
   const std::string both =
       Message([] { MapNodes(Old(), {"migswrig1", "migswrig2"}, Target(), {{"migswrig1", "fresh1"}, {"migswrig2", "fresh1"}}); });
   CHECK(both.find("migswrig1 and migswrig2 both map onto fresh1") != std::string::npos);
-  // A map onto fewer nodes than the pinned services need can only be such a map.
-  CHECK(Code([] { MapNodes(Old(), {"migswrig1", "migswrig2"}, Target(1), {{"migswrig1", "fresh1"}, {"migswrig2", "fresh1"}}); }) == 2);
+  // A Swarm with fewer usable nodes than the backup needs: said before any map is asked for.
+  CHECK(Message([] { MapNodes(Old(), {"migswrig1", "migswrig2"}, Target(1), {}); })
+            .find("needs 2 nodes of their own (migswrig1, migswrig2: volumes and pinned services) and this Swarm has 1 "
+                  "ready and active (fresh1)") != std::string::npos);
   auto down = Target();
   down[1].state = "down";
   CHECK(Message([&] { MapNodes(Old(), {"migswrig2"}, down, {{"migswrig2", "fresh2"}}); }).find("is down, not ready") !=
@@ -106,7 +108,9 @@ TEST_CASE("node map: bad pairs are refused naming the nodes") {
   drained[1].availability = "drain";
   CHECK(Code([&] { MapNodes(Old(), {"migswrig2"}, drained, {{"migswrig2", "fresh2"}}); }) == 2);
   // A pair for an old node the restore does not need is taken, and harmless.
-  CHECK(MapNodes(Old(), {"migswrig2"}, Target(), {{"migswrig1", "fresh2"}, {"migswrig2", "fresh1"}}).complete());
+  const NodeMap extra = MapNodes(Old(), {"migswrig2"}, Target(), {{"migswrig1", "fresh2"}, {"migswrig2", "fresh1"}});
+  CHECK(extra.complete());
+  CHECK(extra.to.at("migswrig2").hostname == "fresh1");
   CHECK(Code([] { ParseNodeMapArg("migswrig1"); }) == 2);
   CHECK(Code([] { ParseNodeMapArg("=fresh1"); }) == 2);
   CHECK(ParseNodeMapArg("a=b=c") == std::pair<std::string, std::string>("a", "b=c"));
@@ -125,4 +129,26 @@ TEST_CASE("node map: constraints naming an old node are rewritten to its new nod
   CHECK_FALSE(RewriteConstraint("node.labels.host == migswrig2", Old(), m));
   CHECK(NodesNamedBy({"node.role == worker", "node.hostname == migswrig2", "node.id == " + id2}, Old()) ==
         std::vector<std::string>{"migswrig2"});
+}
+
+TEST_CASE("node map: hostnames without regard to case, a node that left beside its successor, a pair over identity") {
+  auto t = Target();
+  SwarmNode ghost = t[1];  // fresh2 left and joined again: the old entry stays listed, down
+  ghost.id = "ghostid", ghost.state = "down";
+  t.insert(t.begin(), ghost);
+  NodeMap m = MapNodes(Old(), {"migswrig2"}, t, {{"MIGSWRIG2", "Fresh2"}});
+  CHECK(m.to.at("migswrig2").id == "newid2");
+  m = MapNodes(Old(), {"migswrig2"}, t, {{"migswrig2", "10.9.0.2"}});
+  CHECK(m.to.at("migswrig2").id == "newid2");
+  // The same Swarm maps each node to itself unless a pair says otherwise.
+  std::vector<SwarmNode> same = RecordedSwarm().nodes;
+  for (auto& n : same) n.state = "ready", n.availability = "active";
+  m = MapNodes(Old(), {"migswrig2"}, same, {{"migswrig2", "migswrig1"}});
+  CHECK(m.to.at("migswrig2").hostname == "migswrig1");
+  m = MapNodes(Old(), {"migswrig1", "migswrig2"}, Target(), {{"migswrig1", "fresh1"}, {"migswrig2", "fresh2"}});
+  CHECK(RewriteConstraint("Node.Hostname == MigSwRig2", Old(), m) == "Node.Hostname == fresh2");
+  // Only == pins a service; != names a node too (it must be mapped) but pins nothing.
+  CHECK(NodesNamedBy({"node.hostname != migswrig1"}, Old()) == std::vector<std::string>{"migswrig1"});
+  CHECK(NodesNamedBy({"node.hostname != migswrig1"}, Old(), true).empty());
+  CHECK(NodesNamedBy({"node.hostname==migswrig2"}, Old(), true) == std::vector<std::string>{"migswrig2"});
 }

@@ -159,9 +159,10 @@ std::map<std::string, int> ParseStacks(const std::string& text) {
 }
 
 const SwarmNode* Swarm::node(const std::string& key) const {
+  const SwarmNode* found = nullptr;  // a node that left stays listed (down) beside its successor of the same name
   for (const auto& n : nodes)
-    if (n.hostname == key || n.id == key) return &n;
-  return nullptr;
+    if (n.id == key || (n.hostname == key && (!found || (!found->ready() && n.ready())))) found = &n;
+  return found;
 }
 
 std::vector<std::string> Swarm::NodesOf(const std::string& service) const {
@@ -291,14 +292,17 @@ Swarm ReadSwarm(const std::string& stack, const SwarmInfo& info, const Host& hos
 
 namespace mig::docker {
 
-std::string TaskContainer(const Host& host, const std::string& service, const std::string& node) {
-  ProcResult r = host.Run({"docker", "ps", "-q", "--no-trunc", "--filter", "label=com.docker.swarm.service.name=" + service,
+std::string TaskContainer(const Host& host, const std::string& service, const std::string& node,
+                          const std::string& task) {
+  ProcResult r = host.Run({"docker", "ps", "-q", "--no-trunc", "--filter",
+                           task.empty() ? "label=com.docker.swarm.service.name=" + service
+                                        : "label=com.docker.swarm.task.id=" + task,
                            "--filter", "status=running"},
                           {}, std::chrono::seconds(30));
   std::string id = r.out.substr(0, r.out.find('\n'));
   if (!r.ok() || id.empty())
-    Fail("no running container of " + service + " on node " + node + " (docker ps there" +
-         (r.ok() ? std::string(")") : ": " + r.last_error_line() + ")"));
+    Fail("no running container of " + service + (task.empty() ? "" : " (task " + task + ")") + " on node " + node +
+         " (docker ps there" + (r.ok() ? std::string(")") : ": " + r.last_error_line() + ")"));
   return id;
 }
 
@@ -318,16 +322,12 @@ void RemoveStack(const std::string& stack, std::chrono::seconds wait, const Host
 }
 
 void DeployStack(const std::string& file, const std::string& stack, const std::string& resolve_image,
-                 const std::map<std::string, std::string>& env, const Host& host) {
-  std::vector<std::string> argv;
-  if (!env.empty()) {
-    argv.push_back("env");
-    for (const auto& [k, v] : env) argv.push_back(k + "=" + v);
-  }
-  argv.insert(argv.end(), {"docker", "stack", "deploy", "--with-registry-auth", "-c", file});
+                 const std::map<std::string, std::string>& env) {
+  std::vector<std::string> argv{"docker", "stack", "deploy", "--with-registry-auth", "-c", file};
   if (!resolve_image.empty()) argv.insert(argv.end(), {"--resolve-image", resolve_image});
   argv.push_back(stack);
-  ProcResult r = host.Run(argv, {}, std::chrono::seconds(300));
+  // The variables go in the environment, never in argv (.env holds passwords).
+  ProcResult r = RunCapture(argv, {}, std::chrono::seconds(300), EnvVars(env.begin(), env.end()));
   if (!r.ok()) Fail("docker stack deploy -c " + file + " " + stack + " failed: " + r.last_error_line());
 }
 

@@ -106,11 +106,12 @@ class ScaledDown {
 // containers end on their nodes afterwards: a caller that writes their volumes waits there).
 // Throws mig::Error naming what was left after `wait`.
 void RemoveStack(const std::string& stack, std::chrono::seconds wait, const Host& host = ThisHost());
-// `docker stack deploy -c FILE STACK --with-registry-auth`; `resolve_image`: always, changed
-// or never ("": docker's default); `env`: the variables the file is interpolated with beside
-// the process's own (an install's .env: docker stack deploy does not read it).
+// `docker stack deploy -c FILE STACK --with-registry-auth` by this machine's docker CLI (the
+// manager DOCKER_HOST names); `resolve_image`: always, changed or never ("": docker's default);
+// `env`: the variables the file is interpolated with beside the process's own (an install's
+// .env: docker stack deploy does not read it), passed in the environment.
 void DeployStack(const std::string& file, const std::string& stack, const std::string& resolve_image,
-                 const std::map<std::string, std::string>& env, const Host& host = ThisHost());
+                 const std::map<std::string, std::string>& env);
 // Waits until each service of `stack` in `services` (compose names; every service when empty)
 // runs its replicas (a global one: every task it placed); returns the Swarm as it then runs.
 // Throws mig::Error naming each service short of them, with its tasks' errors.
@@ -118,8 +119,10 @@ Swarm WaitStackRunning(const std::string& stack, const std::vector<std::string>&
                        const Host& host = ThisHost());
 
 // The container of `service`'s (its Swarm name) running task on `host`, the Swarm node
-// `node` (for messages). Throws mig::Error when none runs there.
-std::string TaskContainer(const Host& host, const std::string& service, const std::string& node);
+// `node` (for messages); `task`: that task's (a task that is stopping may still run beside
+// it), else any. Throws mig::Error when none runs there.
+std::string TaskContainer(const Host& host, const std::string& service, const std::string& node,
+                          const std::string& task = "");
 
 // Whether the engine `host` reaches (DOCKER_HOST) is a Swarm node, and a manager.
 SwarmInfo ProbeSwarm(const Host& host = ThisHost());

@@ -306,7 +306,11 @@ check "over the running stack: exit 0, result ok" bash -c "test $rrc -eq 0 && te
 ((rrc == 0)) || cat "$WORK/r5.err"
 jq -r '.steps[]? | "#   \(.name): \(.seconds) s"' "$WORK/r5.out" 2>/dev/null || true
 check "the file written since is gone: the volume equals the backup's again" diff "$WORK/vol.old" <(state "$nvol")
-check "the tree it replaced is kept beside the volume" test -f "${nvol}.before-restore/late.txt"
+run5=$(jq -r .migration_dir "$WORK/r5.out" 2>/dev/null || true)
+check "the tree it replaced is kept beside the volume, named after the restore's run" \
+  test -f "${nvol}.before-$(basename "${run5:-x}")/late.txt"
+check "and the first restore's kept tree is gone (one kept tree per volume)" \
+  test "$(ls -d "${nvol}".before-* | wc -l)" = 1
 for _ in $(seq 60); do
   npg=$(nm ps -q --filter "label=com.docker.swarm.service.name=${stack}_postgres")
   [[ -n "$npg" && "$npg" != *$'\n'* ]] && dbstate nm "$npg" >/dev/null 2>&1 && break
@@ -314,7 +318,6 @@ for _ in $(seq 60); do
 done
 check "the rows written since are gone: every table equals the old database's" diff "$WORK/db.old" <(dbstate nm "$npg" 2>&1)
 check "and the table made since" test "$(nm exec "$npg" psql -X -At -U app -d appdb -c "select to_regclass('public.late') is null")" = t
-run5=$(jq -r .migration_dir "$WORK/r5.out" 2>/dev/null || true)
 check "the database before it is kept in the run folder (with the late table)" \
   bash -c "pg_restore -l '${run5:-/x}/target-db.dump' | grep -q 'TABLE public late'"
 check "the app runs on $new2 again" running nm app "$new2"

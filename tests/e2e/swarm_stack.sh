@@ -203,10 +203,46 @@ check "node 2 unreachable: the backup fails (exit 1) naming the node" bash -c \
 check "and no backup is listed ready but the three" test "$(bk list --json | jq '[.[] | select(.status == "ready")] | length')" = 3
 bk create --json --quiet >/dev/null 2>"$WORK/b4.err" && brc=0 || brc=$?
 check "without the nodes' host keys: exit 1 saying what to give" bash -c "test $brc -eq 1 && grep -q -- '--known-hosts' '$WORK/b4.err'"
-DOCKER_HOST=unix://$SWARM_MANAGER_SOCK "$BIN/migrate" restore "$id1" --yes --to-path "$INST" --repo "$WORK/repo" \
-  --password-file "$WORK/pw" </dev/null >/dev/null 2>"$WORK/r1.err" && rrc=0 || rrc=$?
-check "restoring a Swarm backup says it is not built yet (exit 2), nothing changed" bash -c \
-  "test $rrc -eq 2 && grep -q 'not built yet' '$WORK/r1.err' && test -f '$vol2/index.html'"
+# --- node 2 lost in the middle of a backup: its link cut while its volume streams (slowed to
+# 16 Mbit/s so that the cut lands mid-stream); the dead connection is found (TCP_USER_TIMEOUT)
+head -c $((24 << 20)) /dev/urandom >"$vol2/big.bin"
+tc -n "$n2" qdisc add dev eth0 root tbf rate 16mbit burst 64kb latency 1s
+start=$SECONDS
+bk create --json --quiet "${keys[@]}" >"$WORK/b6.json" 2>"$WORK/b6.err" &
+bpid=$!
+streaming() { pgrep -f "tar --create.*-C $vol2" >/dev/null; }
+for _ in $(seq 200); do streaming && break; sleep 0.1; done
+check "node 2's tar is streaming the volume when the link is cut" streaming
+sleep 1
+ip -n "$n2" link set eth0 down
+wait "$bpid" && brc=0 || brc=$?
+echo "# backup with node 2 lost mid-stream ended in $((SECONDS - start)) s"
+ip -n "$n2" link set eth0 up
+tc -n "$n2" qdisc del dev eth0 root
+check "node 2 lost mid-backup: exit 1, saying the connection to node 2 was lost" bash -c \
+  "test $brc -eq 1 && grep -q 'connection to .*$addr2.* was lost' '$WORK/b6.err'"
+((brc == 1)) || cat "$WORK/b6.err"
+check "the cut backup is not listed ready" \
+  test "$(bk list --json | jq '[.[] | select(.status == "ready")] | length')" = 3
+check "and left no restic lock" test -z "$(RESTIC_PASSWORD_FILE=$WORK/pw restic -r "$WORK/repo" list locks --no-lock)"
+rm -f "$vol2/big.bin"
+for _ in $(seq 120); do
+  [[ "$(mgr node ls --format '{{.Hostname}} {{.Status}}' | grep "^$n2 ")" == "$n2 Ready" ]] && running app "$n2" && break
+  sleep 0.5
+done
+bk create --json --quiet "${keys[@]}" >"$WORK/b7.json" 2>"$WORK/b7.err" || true
+check "node 2 back: the next backup is ready" test "$(jq -r .status "$WORK/b7.json")" = ready
+
+# --- a restore onto the same Swarm needs no node map (each node is itself): its dry run says
+# where each volume goes; export of a stack's backup is not built (exit 2, nothing written)
+DOCKER_HOST=unix://$SWARM_MANAGER_SOCK "$BIN/migrate" restore "$id1" --dry-run --to-path "$INST" --repo "$WORK/repo" \
+  --password-file "$WORK/pw" "${keys[@]}" </dev/null >"$WORK/r1.out" 2>"$WORK/r1.err" && rrc=0 || rrc=$?
+check "restore --dry-run onto the same Swarm: exit 0, each node itself, the volume on node 2" bash -c \
+  "test $rrc -eq 0 && grep -q 'nodes: .*$n2 -> $n2' '$WORK/r1.out' && grep -q 'volumes: ${stack}_app_data on $n2' '$WORK/r1.out'"
+((rrc == 0)) || cat "$WORK/r1.err"
+check "and it changed nothing: no restore folder, no map file" test ! -e "$INST/restore" -a ! -e "$INST/restore-node-map.json"
+bk export "$id1" --output "$WORK/b.tar" >/dev/null 2>"$WORK/e1.err" && erc=0 || erc=$?
+check "export of a stack's backup: exit 2, nothing written" bash -c "test $erc -eq 2 && test ! -e '$WORK/b.tar'"
 
 # --- recorded outputs for the unit tests (SWARM_RECORD=DIR)
 if [[ -n "${SWARM_RECORD:-}" ]]; then
