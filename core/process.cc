@@ -149,7 +149,9 @@ ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& i
   if (timeout.count() > 0) {
     ios.run_for(timeout);
     if (!ios.stopped()) {
-      c.terminate();
+      ::kill(c.id(), SIGKILL);  // and reaped (not terminate(): see Child::kill)
+      std::error_code wec;
+      c.wait(wec);
       Fail(CommandLine(argv) + " did not finish within " + std::to_string(timeout.count()) +
            " s");
     }
@@ -202,7 +204,9 @@ Child::Child(const std::vector<std::string>& argv, int pipes) : impl_(new Impl) 
 Child::~Child() {
   if (impl_->child.valid()) Unregister(impl_->child.id());
   if (impl_->child.valid() && impl_->child.running()) {
-    impl_->child.terminate();
+    ::kill(impl_->child.id(), SIGKILL);
+    std::error_code ec;
+    impl_->child.wait(ec);  // reaped, EINTR retried
   }
   ::unlink(impl_->err_path.c_str());
 }
@@ -278,7 +282,10 @@ int Child::wait() {
 }
 
 void Child::kill() {
-  if (impl_->child.running()) impl_->child.terminate();
+  // SIGKILL only; wait() reaps it. boost's terminate() reaps once and marks the child done: a
+  // waitpid interrupted there (EINTR) left a zombie that wait() never reaped, and restic could
+  // not clear the lock of a process that still "exists".
+  if (impl_->child.running()) ::kill(impl_->child.id(), SIGKILL);
 }
 
 std::string Child::err_text() const {
