@@ -279,7 +279,8 @@ run=$(jq -r .migration_dir "$WORK/r3.out" 2>/dev/null || true)
 check "the restore ran in $DIR/restore/<timestamp>/" test "$(dirname "${run:-x}")" = "$DIR/restore"
 check "its report.json says ok" test "$(jq -r .result "$run/report.json" 2>/dev/null)" = ok
 
-# --- a mapped node that does not answer over SSH: refused before anything is stopped
+# --- a mapped node that does not answer over SSH, or answers as another node, and a dry run:
+# nothing is stopped or changed
 nw ps -q --no-trunc --filter "label=com.docker.swarm.service.name=${stack}_app" >"$WORK/app.before"
 nm ps -q --no-trunc --filter "label=com.docker.swarm.service.name=${stack}_postgres" >"$WORK/pg.before"
 printf 'nodes:\n  %s: {port: 2}\n' "$new2" >"$WORK/away.yml"
@@ -287,6 +288,16 @@ rst --node-map-file "$MAP" --nodes-file "$WORK/away.yml" >/dev/null 2>"$WORK/r4.
 check "$new2 unreachable: exit 1 naming it" bash -c \
   "test $rrc -eq 1 && grep -q '$new2' '$WORK/r4.err' && grep -q 'cannot be reached over SSH' '$WORK/r4.err'"
 ((rrc == 1)) || cat "$WORK/r4.err"
+# a nodes file that sends node 2 to node 1's address: the node answers as another Swarm node
+printf 'nodes:\n  %s: {address: %s}\n' "$new2" "$naddr1" >"$WORK/other.yml"
+rst --node-map-file "$MAP" --nodes-file "$WORK/other.yml" >/dev/null 2>"$WORK/r6.err" && rrc=0 || rrc=$?
+check "$new2's address answering as $new1: exit 1 naming both" bash -c \
+  "test $rrc -eq 1 && grep -q 'node $new2: root@$naddr1.* answers as Swarm node' '$WORK/r6.err'"
+((rrc == 1)) || cat "$WORK/r6.err"
+# a dry run over the running stack: the plan, and nothing changed
+rst --node-map-file "$MAP" --dry-run >"$WORK/r7.out" 2>"$WORK/r7.err" && rrc=0 || rrc=$?
+check "--dry-run over the running stack: exit 0, the stack removed and deployed again in its plan" bash -c \
+  "test $rrc -eq 0 && jq -r '.steps[] | select(.name == \"plan\") | .detail' '$WORK/r7.out' | grep -q 'removed, then deployed again'"
 check "the app still runs on $new2, the same container" bash -c \
   "test -s '$WORK/app.before' && diff -q '$WORK/app.before' <(docker -H unix://$nsock2 ps -q --no-trunc --filter label=com.docker.swarm.service.name=${stack}_app)"
 check "postgres still runs on $new1, the same container" bash -c \
