@@ -55,7 +55,9 @@ const docker::Task* RunningTask(const docker::Swarm& s, const std::string& servi
 Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const std::string& dir, bool fresh, Report rep) {
   const backup::Manifest& m = source.manifest();
   const SwarmPart& sp = *m.swarm;
-  const std::string stack = sp.stack, db_service = m.db ? m.db->service : o.db_service;
+  // The stack restored: the backup's, or --project's (its volumes then named after it).
+  const std::string stack = o.project.empty() ? sp.stack : o.project;
+  const std::string db_service = m.db ? m.db->service : o.db_service;
   const std::string db_task_service = stack + "_" + db_service;
   std::string run_dir, root = dir + "/restore";
   std::optional<Install> in;
@@ -75,14 +77,12 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       step.Done(std::to_string(target.nodes.size()) + " nodes; stack " + stack +
                 (running ? " deployed (it is removed for the restore, its volumes kept)" : " not deployed"));
     }
-    if (!o.project.empty() && o.project != stack)
-      BadInput("--project " + o.project + ": backup " + m.timestamp + " is of the stack " + stack +
-               ", whose volumes are named after it (restore it as " + stack + ")");
     if (!fresh) {
       in.emplace(LoadInstall(dir, "target", o.skip_db ? "" : db_service, o.project, ProcessEnv()));
       if (in->project_name != stack)
-        BadInput("backup " + m.timestamp + " is of the stack " + stack + ", " + dir + " is the install of " +
-                 in->project_name + ": its volumes are named after the stack (restore into a folder of its own)");
+        BadInput("backup " + m.timestamp + " is of the stack " + sp.stack + ", " + dir + " is the install of " +
+                 in->project_name + ": restore into a folder of its own, or say --project " + in->project_name +
+                 " to restore it as that stack (its volumes named after it)");
       if (!m.version.empty() && m.version != in->version && !o.yes)
         BadInput("backup " + m.timestamp + " is of release " + m.version + ", this install is " +
                  (in->version.empty() ? std::string("of no VERSION") : "release " + in->version) + ": add --yes to "
@@ -98,7 +98,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
     const bool skip_db = o.skip_db || !m.db || skipped(db_service);
     std::vector<VolumeWrite> writes;
     for (const auto& v : sp.volumes)
-      if (!skipped(v.service)) writes.push_back({&v, ""});
+      if (!skipped(v.service)) writes.push_back({&v, "", StackVolume(v.name, sp.stack, stack)});
 
     // The node map: complete, or written for the operator to fill in.
     const std::vector<docker::OldNode> old = OldNodes(sp);
@@ -177,7 +177,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
     if (o.dry_run) {
       Step step(rep, "plan");
       std::vector<std::string> vs;
-      for (const auto& w : writes) vs.push_back(w.v->name + " on " + w.node + " (" + HumanBytes(w.v->bytes) + ")");
+      for (const auto& w : writes) vs.push_back(w.name + " on " + w.node + " (" + HumanBytes(w.v->bytes) + ")");
       std::string d = "nodes: " + MapText(map) + "; volumes: " + (vs.empty() ? std::string("none") : Joined(vs)) +
                       "; database: " + (skip_db ? std::string("kept as it is") : "replaced by the backup's (" +
                                         std::to_string(m.db->state.tables.size()) + " tables)") +

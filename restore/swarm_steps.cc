@@ -36,6 +36,10 @@ std::string Mapped(const std::string& c, const std::vector<docker::OldNode>& old
 
 }  // namespace
 
+std::string StackVolume(const std::string& name, const std::string& from, const std::string& to) {
+  return name.rfind(from + "_", 0) == 0 ? to + name.substr(from.size()) : name;
+}
+
 std::vector<docker::OldNode> OldNodes(const SwarmPart& sp) {
   std::vector<docker::OldNode> v;
   for (const auto& n : sp.nodes) v.push_back({n.id, n.hostname, n.address, n.role});
@@ -57,11 +61,11 @@ std::vector<std::string> NeededNodes(const SwarmPart& sp, const std::vector<Volu
 void CheckVolumeKinds(const backup::NodeHosts& hosts, const std::vector<VolumeWrite>& writes) {
   for (const auto& w : writes) {
     ProcResult r = hosts.Of(w.node).Run(
-        {"docker", "volume", "inspect", "--format", "{{.Driver}} {{len .Options}}", w.v->name}, {},
+        {"docker", "volume", "inspect", "--format", "{{.Driver}} {{len .Options}}", w.name}, {},
         std::chrono::seconds(30));
     if (!r.ok()) continue;  // none yet: made as a local volume
     if (TrimEnd(r.out) != "local 0")
-      BadInput("the volume " + w.v->name + " on node " + w.node + " has driver and options '" + TrimEnd(r.out) +
+      BadInput("the volume " + w.name + " on node " + w.node + " has driver and options '" + TrimEnd(r.out) +
                "': a restore writes a local volume's own folder, which this one does not use; remove it "
                "(docker volume rm there, with the stack removed) or restore with --skip " + w.v->service);
   }
@@ -147,20 +151,20 @@ std::vector<std::string> WriteVolumes(const backup::NodeHosts& hosts, const std:
   }
   uint64_t done = 0;
   for (const auto& w : writes) {
-    const std::string key = w.node + " " + w.v->name + " ";
+    const std::string key = w.node + " " + w.name + " ";
     if (std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.rfind(key, 0) == 0; })) {
-      TheLog().info("volume " + w.v->name + " on " + w.node + " was written by an earlier attempt of this restore");
+      TheLog().info("volume " + w.name + " on " + w.node + " was written by an earlier attempt of this restore");
       continue;
     }
     const Host& h = hosts.Of(w.node);
     // Only the stack's containers were waited for: another one holding the volume keeps writing into the old tree.
-    ProcResult users = h.Run({"docker", "ps", "-aq", "--filter", "volume=" + w.v->name}, {}, std::chrono::seconds(30));
+    ProcResult users = h.Run({"docker", "ps", "-aq", "--filter", "volume=" + w.name}, {}, std::chrono::seconds(30));
     if (users.ok() && users.out.find_first_not_of(" \n") != std::string::npos)
-      Fail("the volume " + w.v->name + " on node " + w.node + " is used by containers outside the stack (" +
+      Fail("the volume " + w.name + " on node " + w.node + " is used by containers outside the stack (" +
            Joined(std::vector<std::string>{TrimEnd(users.out)}) + "): stop them (docker ps -a --filter volume=" +
-           w.v->name + " there), then run the same restore again");
-    std::string mp = backup::VolumeMountpoint(h, w.v->name);
-    if (mp.empty()) mp = backup::CreateVolume(h, w.v->name, {{"com.docker.stack.namespace", stack}});
+           w.name + " there), then run the same restore again");
+    std::string mp = backup::VolumeMountpoint(h, w.name);
+    if (mp.empty()) mp = backup::CreateVolume(h, w.name, {{"com.docker.stack.namespace", stack}});
     auto stream = open(*w.v);
     uint64_t read = 0;
     // The stream is whole (its program's exit, the manifest's size) before tar's end is awaited,

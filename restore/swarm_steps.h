@@ -21,7 +21,12 @@ namespace mig {
 struct VolumeWrite {
   const backup::SwarmPart::Volume* v = nullptr;
   std::string node;  // the new node's hostname
+  std::string name;  // the volume there (the backup's, or named after the stack restored: StackVolume)
 };
+
+// A stack's volume `name` (STACK_KEY) as the stack `to` names it; a volume named otherwise
+// (its own `name:`, external) keeps its name.
+std::string StackVolume(const std::string& name, const std::string& from, const std::string& to);
 
 std::vector<docker::OldNode> OldNodes(const backup::SwarmPart& sp);
 

@@ -107,3 +107,10 @@ TEST_CASE("swarm restore: the nodes needed are the volumes' and those constraint
   CHECK(NeededNodes(sp, writes, OldNodes(sp)) == std::vector<std::string>{"node3", "node1", "node2"});
   CHECK(NeededNodes(sp, {}, OldNodes(sp)) == std::vector<std::string>{"node1", "node2"});
 }
+
+TEST_CASE("swarm restore: a stack's volumes named after the stack restored, others as they are") {
+  CHECK(StackVolume("demo_app_data", "demo", "demo2") == "demo2_app_data");
+  CHECK(StackVolume("demo_app_data", "demo", "demo") == "demo_app_data");
+  CHECK(StackVolume("shared-uploads", "demo", "demo2") == "shared-uploads");
+  CHECK(StackVolume("demoapp_data", "demo", "x") == "demoapp_data");
+}
