@@ -8,6 +8,7 @@
 # node, the replica counts as before; and a mapped node that does not answer over SSH refused
 # with the stack left running as it was.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_swarm.sh"
 oldrig=${SWARM_RIG_OLD:-swold}
 newrig=${SWARM_RIG_NEW:-swnew}
 swarm=$ROOT/scripts/rig/swarm.sh
@@ -20,7 +21,6 @@ rigs_down() {
 trap 'rigs_down || true; cleanup_suite' EXIT
 rigs_down # what a crashed run may have left
 quiet() { "$@" >/dev/null; }
-field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; } # field "A=1 B=2" A -> 1
 
 # --- both rigs at once (each its own 10.251.X.0/24): what both share (packages, the host's
 # engine, the test images) made ready first, so the two `up`s do not race to make it
@@ -67,10 +67,7 @@ check "two separate swarms (other cluster ids)" \
 # --- the install on the old Swarm: postgres pinned to node 1, the app and its volume pinned to
 # node 2, and web (no volume, 2 replicas, anywhere), as an operator deploys it
 INST=$WORK/install
-mkdir -p "$INST/data"
-echo 1.0.0 >"$INST/VERSION"
-echo "COMPOSE_PROJECT_NAME=$stack" >"$INST/.env"
-cat >"$INST/docker-compose.yml" <<YML
+demo_install "$INST" "$stack" "$old1" "$old2" 2
 version: "3.8"
 services:
   postgres:

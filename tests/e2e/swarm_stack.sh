@@ -6,6 +6,7 @@
 # SWARM_RECORD=DIR also saves the docker CLI's outputs against the deployed stack into DIR
 # (tests/data/swarm/ was made so; its README says which file is which command).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_swarm.sh"
 rig=${SWARM_RIG:-migswrig}
 swarm=$ROOT/scripts/rig/swarm.sh
 stack=demo
@@ -35,10 +36,7 @@ check "the host's own engine is not in a swarm" test "$(docker info --format '{{
 # --- an install deployed as a stack pinned across the nodes: postgres on node 1, the app and
 # its volume on node 2 (its compose file as an operator deploys it: docker stack deploy -c)
 INST=$WORK/install
-mkdir -p "$INST/data"
-echo 1.0.0 >"$INST/VERSION"
-echo "COMPOSE_PROJECT_NAME=$stack" >"$INST/.env"
-cat >"$INST/docker-compose.yml" <<YML
+demo_install "$INST" "$stack" "$n1" "$n2"
 version: "3.8"
 services:
   postgres:
