@@ -43,6 +43,12 @@ std::string MapText(const docker::NodeMap& map) {
   return Joined(v);
 }
 
+void MakeFolder(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) Fail("cannot make " + dir + ": " + ec.message());
+}
+
 // The running task of `service` (its Swarm name) in `s`, or nullptr.
 const docker::Task* RunningTask(const docker::Swarm& s, const std::string& service) {
   for (const auto& t : s.tasks)
@@ -115,7 +121,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       map = docker::MapNodes(old, NeededNodes(sp, writes, old), target.nodes, pairs);
       if (!map.complete()) {
         const std::string path = dir + "/restore-node-map.json";
-        fs::create_directories(dir);
+        MakeFolder(dir);
         WriteFileAtomic(path, docker::NodeMapFileText(map.needed, map.to));
         std::vector<std::string> missing, here;
         for (const auto& n : map.missing) missing.push_back(n.hostname + " (" + n.address + ", " + n.role + ")");
@@ -191,7 +197,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
 
     ConfirmOrCancel(o.yes, "Replace the stack " + stack + "'s volumes and database on this Swarm (and " + dir +
                                "'s data/) with " + source.Describe());
-    fs::create_directories(dir);
+    MakeFolder(dir);
     JobLock lock(JobLockPath(dir), "another job (backup, restore or migration) is running on " + dir);
     lock.Describe("restore of " + m.timestamp);
     RunDir rd = OpenRunDir(root);
@@ -246,10 +252,12 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
         try {
           docker::DeployStack(one, stack, o.resolve_image, env);
         } catch (...) {
-          fs::remove(one);
+          std::error_code ec;
+          fs::remove(one, ec);
           throw;
         }
-        fs::remove(one);
+        std::error_code ec;
+        fs::remove(one, ec);
         step.Done(db_service + " alone, as the stack " + stack);
       }
     }
