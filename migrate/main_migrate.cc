@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "install/install.h"
 #include "migrate/options.h"
+#include "migrate/swarm_migrate.h"
 #include "pipeline/pipeline.h"
 
 int main(int argc, char** argv) {
@@ -182,6 +183,6 @@ int main(int argc, char** argv) {
                     "on this server use migrate-local --from-path OLD --to-path NEW");
     mig::ApplyEnvironment(opts, mig::ProcessEnv(), app.count("--to-path") > 0, app.count("--dry-run") > 0);
     mig::TheLog().set_quiet(opts.quiet || opts.json);
-    return mig::FinishRun(mig::RunMigration(opts), opts.json);
+    return mig::FinishRun(mig::MigrateFrom(opts), opts.json);
   });
 }

@@ -50,6 +50,16 @@ void AddRemoteOptions(CLI::App& app, Options& o) {
   app.add_flag("--accept-new-host-key", o.ssh.accept_new_host_key,
                "add the old server's host key to known_hosts when it is not there (a changed key is always refused)");
   app.add_flag("--sudo", o.sudo, "run the agent on the old server with sudo -n (data/ files only root may read)");
+  // An old install deployed as a stack on a Swarm (docs/swarm.md).
+  app.add_option("--node-map", o.node_map, "a stack on a Swarm: OLD=NEW, an old node onto a node of this Swarm (repeat it)")
+      ->type_name("OLD=NEW");
+  app.add_option("--node-map-file", o.node_map_file, "a stack on a Swarm: the node map (restore-node-map.json, filled in)")
+      ->type_name("FILE");
+  app.add_option("--node-user", o.node_user, "a stack on a Swarm: the nodes' SSH user")->capture_default_str();
+  app.add_option("--nodes-file", o.nodes_file, "a stack on a Swarm: per-node user, address, port, key (YAML)")
+      ->type_name("FILE");
+  app.add_option("--resolve-image", o.resolve_image, "a stack on a Swarm: docker stack deploy's --resolve-image")
+      ->check(CLI::IsMember({"always", "changed", "never"}));
 }
 
 void ApplyEnvironment(Options& o, const compose::Env& env, bool to_path_given, bool dry_run_given) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "pipeline/dns_hook.h"
 #include "ssh/session.h"
@@ -24,6 +25,10 @@ struct Options {
   ssh::Options ssh;     // --key (env KEY), --known-hosts, --accept-new-host-key
   bool sudo = false;    // run the agent with sudo -n
   DnsHook dns_hook;        // --dns-hook and the values it gets
+  // An old install deployed as a stack on a Swarm (docs/swarm.md "migrate --from of a stack"):
+  // the node map and how the old and new nodes are reached (--key and --known-hosts: `ssh`).
+  std::vector<std::string> node_map;
+  std::string node_map_file, node_user = "root", nodes_file, resolve_image;
 };
 
 }  // namespace mig

@@ -84,13 +84,15 @@ void AddOriginChecks(const Origin& origin, Report& rep) {
 }
 
 // The connection to the old install (SSH and host key for a remote one), as the step "connect".
-std::unique_ptr<Origin> Connect(Options& o, Report& rep) {
+std::unique_ptr<Origin> Connect(Options& o, Report& rep, std::unique_ptr<Origin> origin) {
   Step step(rep, "connect");
-  OriginSpec spec;
-  spec.from = o.from;
-  spec.ssh = o.ssh;
-  spec.sudo = o.sudo;
-  std::unique_ptr<Origin> origin = OpenOrigin(spec);
+  if (!origin) {
+    OriginSpec spec;
+    spec.from = o.from;
+    spec.ssh = o.ssh;
+    spec.sudo = o.sudo;
+    origin = OpenOrigin(spec);
+  }
   AddOriginChecks(*origin, rep);
   if (!origin->Where().empty() && !o.dns_hook.command.empty() && o.dns_hook.old_ip.empty()) {
     o.dns_hook.old_ip = origin->PeerIPv4();  // OLD_IP defaults to the old server's address
@@ -102,7 +104,7 @@ std::unique_ptr<Origin> Connect(Options& o, Report& rep) {
 
 }  // namespace
 
-Report RunMigration(const Options& opts) {
+Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
   Options o = opts;
   Report rep;
   rep.command = o.from.empty() ? "migrate-local" : "migrate";
@@ -113,7 +115,7 @@ Report RunMigration(const Options& opts) {
   std::optional<Sides> sides;
   std::unique_ptr<Origin> origin;
   try {
-    origin = Connect(o, rep);
+    origin = Connect(o, rep, std::move(opened));
     auto env = ProcessEnv();
     const std::string db = o.skip_db ? "" : o.db_service;
     Install from = origin->LoadInstall(o.from_path, db, o.from_project, env);

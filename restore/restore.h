@@ -29,6 +29,9 @@ struct RestoreOptions {
   std::string node_map_file;
   NodeDefaults nodes;
   std::string resolve_image;
+  // `migrate --from` of a stack (its source a live old Swarm): its run folder is
+  // migration/<timestamp>, and the old release differs from the new one by design.
+  bool migration = false;
 };
 
 // Restores; returns the report (written to restore/<timestamp>/report.json unless a dry run).

@@ -65,7 +65,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
   const std::string stack = o.project.empty() ? sp.stack : o.project;
   const std::string db_service = m.db ? m.db->service : o.db_service;
   const std::string db_task_service = stack + "_" + db_service;
-  std::string run_dir, root = dir + "/restore";
+  std::string run_dir, root = dir + (o.migration ? "/migration" : "/restore");
   std::optional<Install> in;
   std::vector<std::string> volumes_written;  // "node: mount point"
   bool data_swapped = false, db_swapped = false, stack_removed = false;
@@ -89,7 +89,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
         BadInput("backup " + m.timestamp + " is of the stack " + sp.stack + ", " + dir + " is the install of " +
                  in->project_name + ": restore into a folder of its own, or say --project " + in->project_name +
                  " to restore it as that stack (its volumes named after it)");
-      if (!m.version.empty() && m.version != in->version && !o.yes)
+      if (!o.migration && !m.version.empty() && m.version != in->version && !o.yes)
         BadInput("backup " + m.timestamp + " is of release " + m.version + ", this install is " +
                  (in->version.empty() ? std::string("of no VERSION") : "release " + in->version) + ": add --yes to "
                  "restore it anyway");

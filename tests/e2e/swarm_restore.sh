@@ -47,11 +47,13 @@ old1=${oldrig}1 old2=${oldrig}2
 oaddr1=$(field "$SWARM_NODES" "$old1") oaddr2=$(field "$SWARM_NODES" "$old2")
 osock1=$SWARM_MANAGER_SOCK osock2=$(field "$SWARM_SOCKS" "$old2")
 okeys=(--key "$SWARM_KEY" --known-hosts "$SWARM_KNOWN_HOSTS")
+okey=$SWARM_KEY oknown=$SWARM_KNOWN_HOSTS
 eval "$(bash "$swarm" env "$newrig")"
 new1=${newrig}1 new2=${newrig}2
 naddr1=$(field "$SWARM_NODES" "$new1")
 nsock1=$SWARM_MANAGER_SOCK nsock2=$(field "$SWARM_SOCKS" "$new2")
 nkeys=(--key "$SWARM_KEY" --known-hosts "$SWARM_KNOWN_HOSTS")
+nkey=$SWARM_KEY nknown=$SWARM_KNOWN_HOSTS
 om() { docker -H "unix://$osock1" "$@"; } # the old manager (node 1)
 ow() { docker -H "unix://$osock2" "$@"; } # the old worker (node 2)
 nm() { docker -H "unix://$nsock1" "$@"; } # the new manager
@@ -180,6 +182,37 @@ check "the manifest holds the app's volume on $old2 and both tables" test \
   "$(jq -r '[.manifest.swarm.volumes[] | .name + "@" + .node] + [.manifest.db.tables["public.visits"], .manifest.db.tables["public.accounts"] | tostring] | join(" ")' "$WORK/status.json")" \
   = "${stack}_app_data@$old2 420 37"
 check "nothing of the stack on the new swarm yet" test -z "$(nm stack ls --format '{{.Name}}')"
+
+# --- migrate --from of the stack while the old Swarm runs: the old manager over SSH (the old
+# install's folder there), onto the new Swarm as the new release's stack demo2 (its volumes named
+# after it), the new release's compose file placing its services as the old one did
+NEWREL=$WORK/release2
+demo_install "$NEWREL" demo2 "$old1" "$old2" 2
+echo 2.0.0 >"$NEWREL/VERSION"
+cat "$oknown" "$nknown" >"$WORK/known_hosts.both"  # one file for the old and the new nodes
+printf 'nodes:\n  %s: {key: %s}\n  %s: {key: %s}\n' "$new1" "$nkey" "$new2" "$nkey" >"$WORK/new-nodes.yml"
+start=$SECONDS
+DOCKER_HOST=unix://$nsock1 "$BIN/migrate" --from "root@$oaddr1" --from-path "$INST" --to-path "$NEWREL" --yes --json \
+  --key "$okey" --known-hosts "$WORK/known_hosts.both" --nodes-file "$WORK/new-nodes.yml" \
+  --node-map "$old1=$new1" --node-map "$old2=$new2" --resolve-image never </dev/null >"$WORK/m.out" 2>"$WORK/m.err" &&
+  mrc=0 || mrc=$?
+echo "# migrate --from of the stack took $((SECONDS - start)) s"
+check "migrate --from of the stack: exit 0, result ok" bash -c "test $mrc -eq 0 && test \"\$(jq -r .result '$WORK/m.out')\" = ok"
+((mrc == 0)) || cat "$WORK/m.err"
+jq -r '.steps[]? | "#   \(.name): \(.seconds) s"' "$WORK/m.out" 2>/dev/null || true
+running2() { local stack=demo2; running "$@"; }  # (running reads $stack)
+check "the new release runs as the stack demo2: the app on $new2" running2 nm app "$new2"
+check "and postgres on $new1" running2 nm postgres "$new1"
+mvol=$(nw volume inspect demo2_app_data -f '{{.Mountpoint}}' 2>/dev/null || true)
+check "the app's volume, named after the new stack, equals the old one attribute for attribute" \
+  diff "$WORK/vol.old" <(state "${mvol:-/nonexistent}")
+mpg=$(nm ps -q --filter "label=com.docker.swarm.service.name=demo2_postgres")
+check "every table and the sequence equal the old database's" diff "$WORK/db.old" <(dbstate nm "$mpg" 2>&1)
+check "its compose file names the new nodes" \
+  test "$(grep -c -e "node.hostname == $new1]" -e "node.hostname == $new2]" "$NEWREL/docker-compose.yml")" = 2
+check "its report is in the new release's migration/<timestamp>/" \
+  test "$(jq -r .result "$(jq -r .migration_dir "$WORK/m.out")/report.json" 2>/dev/null)" = ok
+check "the old stack still runs on the old Swarm" running om app "$old2"
 
 # --- the old Swarm is gone (disaster recovery): the restore has the backup and the new Swarm only
 start=$SECONDS

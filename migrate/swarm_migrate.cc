@@ -1,0 +1,69 @@
+#include "migrate/swarm_migrate.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/timer.h"
+#include "docker/swarm.h"
+#include "install/install.h"
+#include "origin/node_access.h"
+#include "origin/origin.h"
+#include "pipeline/pipeline.h"
+#include "restore/live_swarm.h"
+#include "restore/swarm_restore.h"
+
+namespace fs = std::filesystem;
+
+namespace mig {
+
+Report MigrateFrom(const Options& o) {
+  OriginSpec spec;
+  spec.from = o.from;
+  spec.ssh = o.ssh;
+  spec.sudo = o.sudo;
+  std::unique_ptr<Origin> origin = OpenOrigin(spec);
+  // One `docker info` there: a compose install (the common case) goes on as before.
+  docker::SwarmInfo info;
+  try {
+    info = docker::ProbeSwarm(origin->host());
+  } catch (const Error&) {
+  }
+  std::optional<Install> old;
+  std::optional<docker::Swarm> stack;
+  if (info.active && info.manager) {
+    old.emplace(origin->LoadInstall(o.from_path, o.skip_db ? "" : o.db_service, o.from_project, ProcessEnv()));
+    stack = OldStack(*origin, old->project_name);
+  }
+  if (!stack) return RunMigration(o, std::move(origin));
+
+  Report rep;
+  rep.command = "migrate";
+  rep.started_at = UtcNow();
+  rep.dry_run = o.dry_run;
+  rep.from = origin->Show(old->dir);
+  const Install to = LoadInstall(o.to_path, "target", o.skip_db ? "" : o.db_service, o.to_project, ProcessEnv());
+  rep.to = to.dir;
+  NodeDefaults nodes;
+  nodes.user = o.node_user;
+  nodes.ssh = o.ssh;
+  if (!o.nodes_file.empty()) nodes.nodes = ReadNodesFile(o.nodes_file);
+  const std::string spool = to.dir + "/migration";
+  std::error_code ec;
+  fs::create_directories(spool, ec);
+  if (ec) Fail("cannot make " + spool + ": " + ec.message());
+  LiveSwarmSource source(*origin, *old, *stack, nodes, spool);
+  RestoreOptions r;
+  r.migration = true;
+  r.to_path = to.dir;
+  r.project = to.project_name;  // the new release's stack: the volumes named after it
+  r.db_service = o.db_service;
+  r.skip_db = o.skip_db, r.skip_data = o.skip_data;
+  r.dry_run = o.dry_run, r.yes = o.yes, r.no_restart = o.no_restart, r.json = o.json, r.quiet = o.quiet;
+  r.wait_seconds = o.wait_seconds;
+  r.node_map = o.node_map, r.node_map_file = o.node_map_file;
+  r.nodes = nodes;
+  r.resolve_image = o.resolve_image;
+  return RestoreOntoSwarm(r, source, to.dir, false, std::move(rep));
+}
+
+}  // namespace mig
