@@ -70,46 +70,6 @@ check "two separate swarms (other cluster ids)" \
 # node 2, and web (no volume, 2 replicas, anywhere), as an operator deploys it
 INST=$WORK/install
 demo_install "$INST" "$stack" "$old1" "$old2" 2
-version: "3.8"
-services:
-  postgres:
-    image: migrate-test/postgres:15
-    environment:
-      POSTGRES_USER: app
-      POSTGRES_PASSWORD: s3cr3t-Demo_pw
-      POSTGRES_DB: appdb
-    volumes:
-      - postgres_data:/var/lib/postgresql/data
-    healthcheck:
-      test: ["CMD-SHELL", "pg_isready -U app -d appdb"]
-      interval: 2s
-      timeout: 3s
-      retries: 15
-    stop_grace_period: 5s
-    deploy:
-      placement:
-        constraints: [node.hostname == $old1]
-  app:
-    image: migrate-test/busybox:1
-    command: ["httpd", "-f", "-p", "8080", "-h", "/srv"]
-    init: true
-    volumes:
-      - app_data:/srv
-    stop_grace_period: 2s
-    deploy:
-      placement:
-        constraints: [node.hostname == $old2]
-  web:
-    image: migrate-test/busybox:1
-    command: ["httpd", "-f", "-p", "8081", "-h", "/tmp"]
-    init: true
-    stop_grace_period: 2s
-    deploy:
-      replicas: 2
-volumes:
-  postgres_data: {}
-  app_data: {}
-YML
 start=$SECONDS
 check "docker stack deploy on the old swarm succeeds" quiet om stack deploy --resolve-image never -c "$INST/docker-compose.yml" "$stack"
 # running DOCKER SERVICE NODE: the service's one task runs on NODE

@@ -37,39 +37,6 @@ check "the host's own engine is not in a swarm" test "$(docker info --format '{{
 # its volume on node 2 (its compose file as an operator deploys it: docker stack deploy -c)
 INST=$WORK/install
 demo_install "$INST" "$stack" "$n1" "$n2"
-version: "3.8"
-services:
-  postgres:
-    image: migrate-test/postgres:15
-    environment:
-      POSTGRES_USER: app
-      POSTGRES_PASSWORD: s3cr3t-Demo_pw
-      POSTGRES_DB: appdb
-    volumes:
-      - postgres_data:/var/lib/postgresql/data
-    healthcheck:
-      test: ["CMD-SHELL", "pg_isready -U app -d appdb"]
-      interval: 2s
-      timeout: 3s
-      retries: 15
-    stop_grace_period: 5s
-    deploy:
-      placement:
-        constraints: [node.hostname == $n1]
-  app:
-    image: migrate-test/busybox:1
-    command: ["httpd", "-f", "-p", "8080", "-h", "/srv"]
-    init: true
-    volumes:
-      - app_data:/srv
-    stop_grace_period: 2s
-    deploy:
-      placement:
-        constraints: [node.hostname == $n2]
-volumes:
-  postgres_data: {}
-  app_data: {}
-YML
 check "docker stack deploy succeeds" quiet mgr stack deploy --resolve-image never -c "$INST/docker-compose.yml" "$stack"
 running() {  # SERVICE NODE: its one task runs on NODE
   test "$(mgr service ps "${stack}_$1" --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' | cut -d' ' -f1,2)" = "$2 Running"
