@@ -4,7 +4,8 @@
 # repository. Two rigs (scripts/rig/swarm.sh): the old Swarm (2 nodes) holds the demo stack
 # (postgres pinned to node 1, the app with its volume app_data pinned to node 2, web x2); the
 # new Swarm (2 nodes, other hostnames and addresses) is the restore's target.
-#   backup by hand:  ssh node2 docker run --rm -v demo_app_data:/v:ro busybox tar -C /v -cf - .
+#   backup by hand:  ssh node2 docker run --rm --network none --log-driver none \
+#                      -v demo_app_data:/v:ro busybox tar -C /v -cf - .
 #                      | restic backup --stdin --stdin-filename app_data.tar
 #                    ssh node1 docker exec PG pg_dump -Fc | restic backup --stdin --stdin-filename db.dump
 #                    restic backup VERSION .env docker-compose.yml data   (in the install folder)
@@ -23,14 +24,20 @@
 # stack running there. Time is the median of REPS, peak memory the largest local process's (the
 # tar on the nodes is not counted, on either side). Every restore is checked afterwards (not
 # timed): the app's volume on the new node 2 equals the old one (tests/tools/treestate.py; by
-# hand with mtimes in whole seconds: busybox tar keeps no more), every table's row count.
-# Usage: bench/swarm.sh [--quick]   (env: DIRS FILES BIG BIG_MB SCALE REPS, MIGRATE_BIN). Needs
-# root and what scripts/test.sh installs.
+# hand with file mtimes in whole seconds and without directory mtimes: busybox tar keeps no
+# more), data/, every table's row count, each pinned service on its new node. Printed beside the
+# table: each side's step times (migrate restore's from its --json report, the by-hand scripts'
+# from marks), when each docker, restic and SSH connection of one more migrate backup started
+# (strace), and any run that failed (run again, twice at most; not in the medians).
+# Usage: bench/swarm.sh [--quick]   (env: DIRS FILES BIG BIG_MB SCALE REPS, MIGRATE_BIN,
+# HAND_RUN_OPTS, TRACE=0, SWARM_BENCH_BASHRC=1, KEEP_WORK=1). Needs root and what
+# scripts/test.sh installs; about 10 minutes on 2 cores (--quick: 3).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [[ "${1:-}" == "--quick" ]]; then DIRS=${DIRS:-10} FILES=${FILES:-50} BIG=${BIG:-1} BIG_MB=${BIG_MB:-8} SCALE=${SCALE:-1} REPS=${REPS:-1}; fi
-DIRS=${DIRS:-50} FILES=${FILES:-200} BIG=${BIG:-2} BIG_MB=${BIG_MB:-256} SCALE=${SCALE:-5} REPS=${REPS:-3}
+DIRS=${DIRS:-40} FILES=${FILES:-100} BIG=${BIG:-2} BIG_MB=${BIG_MB:-128} SCALE=${SCALE:-5} REPS=${REPS:-3}
 . "$root/tests/e2e/lib.sh"
+. "$root/tests/e2e/lib_swarm.sh"
 work=$WORK
 . "$root/bench/lib.sh"
 
@@ -45,7 +52,6 @@ rigs_down() {
 }
 trap 'rigs_down || true; cleanup_suite' EXIT
 rigs_down # what a crashed run may have left
-field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; } # field "A=1 B=2" A -> 1
 bench_start=$SECONDS
 
 # --- both rigs at once (as tests/e2e/swarm_restore.sh). The nodes share the host's file system,
@@ -84,53 +90,10 @@ ow() { docker -H "unix://$osock2" "$@"; } # the old worker (node 2)
 nm() { docker -H "unix://$nsock1" "$@"; } # the new manager
 nw() { docker -H "unix://$nsock2" "$@"; } # the new worker
 
-# --- the install on the old Swarm, deployed as tests/e2e/swarm_restore.sh deploys it
+# --- the install on the old Swarm, deployed as the Swarm suites deploy it
 INST=$WORK/install
-mkdir -p "$INST/data"
-echo 1.0.0 >"$INST/VERSION"
-echo "COMPOSE_PROJECT_NAME=$stack" >"$INST/.env"
+demo_install "$INST" "$stack" "$old1" "$old2" 2 # tests/e2e/lib_swarm.sh: web with 2 replicas
 echo "the install's own data/" >"$INST/data/README"
-cat >"$INST/docker-compose.yml" <<YML
-version: "3.8"
-services:
-  postgres:
-    image: migrate-test/postgres:15
-    environment:
-      POSTGRES_USER: app
-      POSTGRES_PASSWORD: s3cr3t-Demo_pw
-      POSTGRES_DB: appdb
-    volumes:
-      - postgres_data:/var/lib/postgresql/data
-    healthcheck:
-      test: ["CMD-SHELL", "pg_isready -U app -d appdb"]
-      interval: 2s
-      timeout: 3s
-      retries: 15
-    stop_grace_period: 5s
-    deploy:
-      placement:
-        constraints: [node.hostname == $old1]
-  app:
-    image: migrate-test/busybox:1
-    command: ["httpd", "-f", "-p", "8080", "-h", "/srv"]
-    init: true
-    volumes:
-      - app_data:/srv
-    stop_grace_period: 2s
-    deploy:
-      placement:
-        constraints: [node.hostname == $old2]
-  web:
-    image: migrate-test/busybox:1
-    command: ["httpd", "-f", "-p", "8081", "-h", "/tmp"]
-    init: true
-    stop_grace_period: 2s
-    deploy:
-      replicas: 2
-volumes:
-  postgres_data: {}
-  app_data: {}
-YML
 om stack deploy --resolve-image never -c "$INST/docker-compose.yml" "$stack" >/dev/null 2>&1
 # all_running DOCKER: every service of the stack runs its replicas (and there are three)
 all_running() {
@@ -170,18 +133,29 @@ ossh="ssh -i $okey -o UserKnownHostsFile=$okh -o BatchMode=yes"
 nssh="ssh -i $nkey -o UserKnownHostsFile=$nkh -o BatchMode=yes"
 pgsvc="label=com.docker.swarm.service.name=${stack}_postgres"
 
+# docker run on a node: no network (the rig's engines have no bridge; a tar needs none), and no
+# log: with the engine's default json-file driver every byte the tar writes to stdout is also
+# written, JSON-escaped, into the container's log (288 MB took 16.5 s instead of 3.6-5.6 s here).
+# HAND_RUN_OPTS="--network none" measures the recipe without that flag.
+HAND_RUN_OPTS=${HAND_RUN_OPTS:---network none --log-driver none}
 cat >"$WORK/m-backup.sh" <<SH
 DOCKER_HOST=unix://$osock1 exec "$BIN/migrate" backup create --repo "$RM" --password-file "$WORK/pw" \
   --key "$okey" --known-hosts "$okh" --to-path "$INST" --json --quiet </dev/null
 SH
+# Each by-hand script marks its steps on stderr (mark NAME EPOCH: NAME ended; hsteps reads them).
+marks='mark() { echo "mark $1 $(date +%s.%N)" >&2; }; mark start'
 cat >"$WORK/h-backup.sh" <<SH
 set -euo pipefail
+$marks
 cd "$INST"
-$ossh root@$oaddr2 docker run --rm --network none -v ${stack}_app_data:/v:ro migrate-test/busybox:1 tar -C /v -cf - . |
+$ossh root@$oaddr2 docker run --rm $HAND_RUN_OPTS -v ${stack}_app_data:/v:ro migrate-test/busybox:1 tar -C /v -cf - . |
   restic -r "$RH" backup --quiet --tag app --stdin --stdin-filename app_data.tar >/dev/null
+mark volume
 $ossh root@$oaddr1 'docker exec \$(docker ps -q -f $pgsvc) pg_dump -Fc -U app appdb' |
   restic -r "$RH" backup --quiet --tag db --stdin --stdin-filename db.dump >/dev/null
+mark database
 restic -r "$RH" backup --quiet --tag files VERSION .env docker-compose.yml data >/dev/null
+mark install-folder
 SH
 
 DIR=$WORK/restored HDIR=$WORK/by-hand
@@ -196,25 +170,33 @@ mkdir -p "$HDIR"
 cd "$HDIR"
 restic -r "$RH" restore latest --tag files --target . >/dev/null
 sed -i -e 's/node.hostname == $old1]/node.hostname == $new1]/' -e 's/node.hostname == $old2]/node.hostname == $new2]/' docker-compose.yml
+mark install-folder
 restic -r "$RH" dump --tag app latest /app_data.tar |
-  $nssh root@$naddr2 docker run --rm -i --network none -v ${stack}_app_data:/v migrate-test/busybox:1 tar -C /v -xf -
+  $nssh root@$naddr2 docker run --rm -i $HAND_RUN_OPTS -v ${stack}_app_data:/v migrate-test/busybox:1 tar -C /v -xf -
+mark volume
 docker stack deploy --resolve-image never -c docker-compose.yml $stack >/dev/null
 until pg=\$(docker ps -q -f $pgsvc) && [ -n "\$pg" ] && docker exec "\$pg" pg_isready -q -h 127.0.0.1 -U app -d appdb; do sleep 0.5; done
+mark deploy,postgres-up
 restic -r "$RH" dump --tag db latest /db.dump | docker exec -i "\$pg" pg_restore --clean --if-exists -U app -d appdb
+mark database
 until [ "\$(docker service ls -f label=com.docker.stack.namespace=$stack --format '{{.Replicas}}' | awk -F/ '\$1 == \$2' | wc -l)" = 3 ]; do sleep 0.5; done
+mark services-up
 SH
 {
   echo "set -euo pipefail"
+  echo "$marks"
   echo "export DOCKER_HOST=unix://$nsock1"
   cat "$WORK/h-steps.sh"
 } >"$WORK/h-restore.sh"
 {
   echo "set -euo pipefail"
+  echo "$marks"
   echo "export DOCKER_HOST=unix://$nsock1"
   cat <<SH
 docker stack rm $stack >/dev/null
 until [ -z "\$(docker ps -aq -f label=com.docker.stack.namespace=$stack)\$($nssh root@$naddr2 docker ps -aq -f label=com.docker.stack.namespace=$stack)\$(docker network ls -q -f label=com.docker.stack.namespace=$stack)" ]; do sleep 0.5; done
 $nssh root@$naddr2 docker volume rm ${stack}_app_data >/dev/null
+mark stop-stack,volume-rm
 SH
   cat "$WORK/h-steps.sh"
 } >"$WORK/h-rerun.sh"
@@ -260,9 +242,10 @@ run_backup() {
   done
 }
 
-# --- what every restore must give back
-state "$ovol" >"$WORK/vol.old"
-sed -E "s/ ([0-9]+)[0-9]{9} '/ \\1 '/" "$WORK/vol.old" >"$WORK/vol.old.s"
+# --- what every restore must give back. By hand, busybox tar keeps mtimes in whole seconds and
+# no directory's mtime (the files extracted into it change it): compared without those.
+# hstate DIR: the tree's state as the by-hand restore can give it back
+hstate() { python3 "$root/tests/tools/treestate.py" "$1" --no-dir-times | sed -E "s/ ([0-9]+)[0-9]{9} '/ \\1 '/"; }
 state "$INST/data" >"$WORK/data.old"
 # dbstate DOCKER CONTAINER: each pgbench table's row count
 dbstate() {
@@ -277,12 +260,15 @@ verify() {
   for _ in $(seq 240); do all_running nm && break; sleep 0.5; done
   nvol=$(nw volume inspect "${stack}_app_data" -f '{{.Mountpoint}}')
   npg=$(pg_of nm)
+  local tag=${name// /-}
   if [[ $side == m ]]; then
-    check "$name: the volume on $new2 equals the old one" diff -q "$WORK/vol.old" <(state "$nvol")
+    state "$nvol" >"$WORK/vol.$tag"
+    check "$name: the volume on $new2 equals the old one" diff -q "$WORK/vol.old" "$WORK/vol.$tag"
     check "$name: data/ too" diff -q "$WORK/data.old" <(state "$DIR/data")
   else
-    check "$name: the volume on $new2 equals the old one (mtimes in seconds)" \
-      diff -q "$WORK/vol.old.s" <(state "$nvol" | sed -E "s/ ([0-9]+)[0-9]{9} '/ \\1 '/")
+    hstate "$nvol" >"$WORK/vol.$tag"
+    check "$name: the volume on $new2 equals the old one (file mtimes in seconds, no directory mtimes)" \
+      diff -q "$WORK/vol.old.h" "$WORK/vol.$tag"
     check "$name: data/ too" diff -q "$WORK/data.old" <(state "$HDIR/data")
   fi
   check "$name: every table's rows" diff -q "$WORK/db.old" <(dbstate nm "$npg")
@@ -292,18 +278,28 @@ verify() {
 }
 
 # alternate_each CASE H_PREP M_PREP: as bench/lib.sh's alternate, with each side's own prep
-# before it (eval'd, not timed) and verify after it (not timed).
+# before it (eval'd, not timed) and verify after it (not timed). A run that fails is recorded in
+# $WORK/failures (printed with the results) and run again from its prep, twice at most; a failed
+# restore over the running stack is first resumed to its end (the same command, not timed), so
+# that the next try starts again from a running stack.
 alternate_each() {
-  local case=$1 h_prep=$2 m_prep=$3 i t
+  local case=$1 h_prep=$2 m_prep=$3 i t try
   for ((i = 1; i <= REPS; i++)); do
     local order="h m"
     ((i % 2 == 0)) && order="m h"
     for t in $order; do
-      if [[ $t == h ]]; then eval "$h_prep"; else eval "$m_prep"; fi
-      sync
-      sleep 1
-      measure "$t-$case-$i" bash "$WORK/$t-$case.sh"
-      verify "$t" "$case $i ($([[ $t == h ]] && echo by hand || echo migrate))" >>"$WORK/checks"
+      for ((try = 1; ; try++)); do
+        if [[ $t == h ]]; then eval "$h_prep"; else eval "$m_prep"; fi
+        sync
+        sleep 1
+        if /usr/bin/time -f "%e %M" -o "$work/$t-$case-$i" bash "$WORK/$t-$case.sh" \
+          >"$work/$t-$case-$i.out" 2>"$work/$t-$case-$i.err"; then break; fi
+        echo "$t-$case-$i, try $try: $(grep -v '"event":"progress"' "$work/$t-$case-$i.err" | grep -v '^Command exited' | tail -1)" |
+          tee -a "$WORK/failures" >&2
+        ((try < 3)) || die "$t-$case-$i failed 3 times"
+        if [[ $case == rerun ]]; then bash "$WORK/$t-$case.sh" >/dev/null 2>&1 || true; fi
+      done
+      verify "$t" "$case $i $([[ $t == h ]] && echo by-hand || echo migrate)" >>"$WORK/checks"
     done
   done
   for t in h m; do
@@ -315,14 +311,58 @@ alternate_each() {
 dbstate om "$opg" >"$WORK/db.old"
 : >"$WORK/table"
 : >"$WORK/checks"
+: >"$WORK/failures"
 log "backups ($REPS rounds each)"
 run_backup first fresh_repos
 run_backup second touch_set
 # the state every restore must give back: the volume after the last touch
 state "$ovol" >"$WORK/vol.old"
-sed -E "s/ ([0-9]+)[0-9]{9} '/ \\1 '/" "$WORK/vol.old" >"$WORK/vol.old.s"
+hstate "$ovol" >"$WORK/vol.old.h"
 jq -r .id "$work/m-second-$REPS.out" >"$WORK/id"
 cp "$work/m-second-$REPS.out" "$WORK/backup.json"
+# One more migrate backup (not in the table), under strace when there is one: when each docker,
+# restic and SSH connection started, from the command's start (TRACE=0: none).
+if [[ ${TRACE:-1} != 0 ]] && command -v strace >/dev/null; then
+  strace -f -tt --seccomp-bpf -e trace=execve,connect -o "$WORK/trace" bash "$WORK/m-backup.sh" >/dev/null 2>&1 ||
+    strace -f -tt -e trace=execve,connect -o "$WORK/trace" bash "$WORK/m-backup.sh" >/dev/null 2>&1 || true
+  python3 - "$WORK/trace" >"$WORK/trace.txt" <<'PY' || true
+import re, sys
+t0 = None
+out = []
+def secs(ts):
+    h, m, s = ts.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)
+for line in open(sys.argv[1]):
+    m = re.match(r"(\d+)\s+(\d\d:\d\d:[\d.]+) (.*)", line)
+    if not m:
+        continue
+    t = secs(m.group(2))
+    if t0 is None:
+        t0 = t
+    rest = m.group(3)
+    last = t
+    e = re.match(r'execve\("[^"]*/(restic|docker|migrate)", \[(.*?)\]', rest)
+    if e and "= -1" not in rest:
+        args = re.findall(r'"((?:[^"\\]|\\.)*)"', e.group(2))[1:]
+        if e.group(1) == "restic":
+            verb = next((a for a in args if a in ("snapshots", "backup", "init", "unlock", "forget", "version")), "?")
+            name = args[args.index("--stdin-filename") + 1] if "--stdin-filename" in args else ""
+            what = "restic %s %s" % (verb, name)
+        elif e.group(1) == "docker":
+            what = "docker " + " ".join(a for a in args if not a.startswith("-H") and "unix://" not in a)[:60]
+        else:
+            what = "migrate " + " ".join(args[:2])
+        if not out or out[-1][1] != what or t - t0 - out[-1][0] > 0.1:
+            out.append((t - t0, what))
+    c = re.search(r'connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(22\), sin_addr=inet_addr\("([\d.]+)"\)', rest)
+    if c:
+        out.append((t - t0, "ssh to " + c.group(1)))
+for dt, what in out:
+    print("%6.2f  %s" % (dt, what))
+if t0 is not None:
+    print("%6.2f  end" % (last - t0))
+PY
+fi
 # The old Swarm is gone before the restores (disaster recovery; its engines idle no more).
 bash "$swarm" down "$oldrig" >/dev/null 2>&1
 log "restores onto the new swarm ($REPS rounds each)"
@@ -348,21 +388,57 @@ for n in names:
 PY
 }
 
+# hsteps FILE...: the by-hand scripts' marks, each step's median seconds
+hsteps() {
+  python3 - "$@" <<'PY'
+import statistics, sys
+names, times = [], {}
+for f in sys.argv[1:]:
+    prev = None
+    for line in open(f):
+        w = line.split()
+        if len(w) != 3 or w[0] != "mark":
+            continue
+        t = float(w[2])
+        if prev is not None:
+            if w[1] not in times:
+                names.append(w[1])
+            times.setdefault(w[1], []).append(t - prev)
+        prev = t
+for n in names:
+    print("%s %.2f" % (n, statistics.median_low(times[n])))
+PY
+}
+
 echo
-echo "### Swarm: migrate backup/restore vs the by-hand steps: $DIRS x $FILES small files + $BIG x $BIG_MB MiB ($size) in the app's volume on node 2, pgbench scale $SCALE ($db_size), median of $REPS"
+echo "### Swarm: migrate backup/restore vs the by-hand steps: $DIRS x $FILES small files + $BIG x $BIG_MB MiB ($size) in the app's volume on node 2, pgbench scale $SCALE ($db_size), median of $REPS (docker run by hand: $HAND_RUN_OPTS)"
 echo
 echo "| case | by hand s | migrate s | ratio | by hand peak RSS MiB | migrate peak RSS MiB |"
 echo "|---|---|---|---|---|---|"
 cat "$WORK/table"
 echo
+echo "by hand, backup steps (median s): first / second"
+paste -d' ' <(hsteps "$work"/h-first-*.err) <(hsteps "$work"/h-second-*.err | cut -d' ' -f2) | sed 's/^/  /'
+echo "by hand, restore steps (median s): onto the new swarm"
+hsteps "$work"/h-restore-*.err | sed 's/^/  /'
+echo "over the running stack:"
+hsteps "$work"/h-rerun-*.err | sed 's/^/  /'
 echo "migrate restore's steps, onto the new swarm (median s):"
 steps "$work"/m-restore-*.out | sed 's/^/  /'
 echo "over the running stack:"
 steps "$work"/m-rerun-*.out | sed 's/^/  /'
+if [[ -s "$WORK/trace.txt" ]]; then
+  echo "one more migrate backup (unchanged volume) under strace: s from its start"
+  sed 's/^/  /' "$WORK/trace.txt"
+fi
 echo "the backup's JSON (second backup, last round):"
 jq -c 'del(.manifest)?' "$WORK/backup.json" | cut -c1-2000
+if [[ -s "$WORK/failures" ]]; then
+  echo
+  echo "runs that failed (each run again from its prep; not in the medians):"
+  sed 's/^/  /' "$WORK/failures"
+fi
 echo
 cat "$WORK/checks"
 echo "# whole bench: $((SECONDS - bench_start)) s"
-[[ -z "${SWARM_BENCH_OUT:-}" ]] || cp "$WORK/table" "$SWARM_BENCH_OUT"
 finish
