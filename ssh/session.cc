@@ -187,7 +187,12 @@ void Session::WaitSocket(int timeout_ms, bool want_write, int wake_fd) {
 
 void Session::Keepalive() {
   int next = 0;
-  if (libssh2_keepalive_send(s_, &next) != 0)
+  const int rc = libssh2_keepalive_send(s_, &next);
+  // Only the socket's own failures are a lost connection (a dead link fails the socket after
+  // kDeadLinkS). libssh2 refuses a keepalive while a packet of a channel is half sent, or
+  // the socket would block: the next one is sent later.
+  if (rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_RECV || rc == LIBSSH2_ERROR_SOCKET_DISCONNECT ||
+      rc == LIBSSH2_ERROR_SOCKET_TIMEOUT || rc == LIBSSH2_ERROR_SOCKET_NONE)
     Fail("the connection to " + t_.Show() + " was lost (" + LastError() + "; no answer for " +
          std::to_string(kDeadLinkS) + " s, or it was cut)");
 }
