@@ -45,13 +45,8 @@ oldrig=${SWARM_RIG_OLD:-sbold}
 newrig=${SWARM_RIG_NEW:-sbnew}
 swarm=$root/scripts/rig/swarm.sh
 stack=demo
-rigs_down() {
-  bash "$swarm" down "$oldrig" >/dev/null 2>&1 &
-  bash "$swarm" down "$newrig" >/dev/null 2>&1 &
-  wait
-}
-trap 'rigs_down || true; cleanup_suite' EXIT
-rigs_down # what a crashed run may have left
+trap 'rigs_down "$oldrig" "$newrig" || true; cleanup_suite' EXIT
+rigs_down "$oldrig" "$newrig" # what a crashed run may have left
 bench_start=$SECONDS
 
 # --- both rigs at once (as tests/e2e/swarm_restore.sh). The nodes share the host's file system,

@@ -1,5 +1,12 @@
 # What the Swarm suites (tests/e2e/swarm_*.sh) share; sourced after lib.sh.
 
+# rigs_down NAME...: takes down the rigs (scripts/rig/swarm.sh down) at once, whatever is left of them
+rigs_down() {
+  local r
+  for r in "$@"; do bash "$ROOT/scripts/rig/swarm.sh" down "$r" >/dev/null 2>&1 & done
+  wait
+}
+
 # field "A=1 B=2" A -> 1 (swarm.sh env's SWARM_NODES and SWARM_SOCKS)
 field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 

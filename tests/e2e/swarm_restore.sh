@@ -13,13 +13,8 @@ oldrig=${SWARM_RIG_OLD:-swold}
 newrig=${SWARM_RIG_NEW:-swnew}
 swarm=$ROOT/scripts/rig/swarm.sh
 stack=demo
-rigs_down() {
-  bash "$swarm" down "$oldrig" >/dev/null 2>&1 &
-  bash "$swarm" down "$newrig" >/dev/null 2>&1 &
-  wait
-}
-trap 'rigs_down || true; cleanup_suite' EXIT
-rigs_down # what a crashed run may have left
+trap 'rigs_down "$oldrig" "$newrig" || true; cleanup_suite' EXIT
+rigs_down "$oldrig" "$newrig" # what a crashed run may have left
 quiet() { "$@" >/dev/null; }
 
 # --- both rigs at once (each its own 10.251.X.0/24): what both share (packages, the host's
