@@ -438,14 +438,9 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
       const SwarmBackupPlan plan = PlanSwarmBackup(*swarm, in.db_service);
       m.swarm = plan.part;
       if (o.suspend) {  // the writers scaled to 0 (never a global service: it cannot be), back after
-        std::vector<std::pair<std::string, int>> writers;
+        const auto writers = docker::Writers(*swarm, in.db_service);
         for (const auto& svc : swarm->services) {
-          if (svc.short_name == in.db_service) continue;
-          if (svc.global) {
-            TheLog().warn(svc.name + " is a global service, which cannot be scaled to 0: it runs on during the backup");
-            continue;
-          }
-          if (svc.replicas == 0) continue;
+          if (std::none_of(writers.begin(), writers.end(), [&](const auto& w) { return w.first == svc.name; })) continue;
           // Scaled back, Swarm places its tasks again: a service with a volume of a node stays on it
           // only when a constraint pins it there.
           const bool pinned = std::any_of(svc.constraints.begin(), svc.constraints.end(), [](const std::string& c) {
@@ -455,7 +450,6 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
             BadInput("--suspend would scale " + svc.name + " to 0 and back, and Swarm may then start it on another "
                      "node than the one holding its volume " + svc.volumes.front().name +
                      ": pin it (deploy.placement.constraints: node.hostname == ...) or back up without --suspend");
-          writers.emplace_back(svc.name, svc.replicas);
           m.suspended.push_back(svc.short_name);  // as the compose file names them, as for compose
         }
         scaled.ToZero(writers, "for the backup");

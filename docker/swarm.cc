@@ -207,7 +207,8 @@ ScaledDown::~ScaledDown() {
 
 void ScaledDown::ToZero(const std::vector<std::pair<std::string, int>>& services, const std::string& why) {
   if (services.empty()) return;
-  std::vector<std::string> argv{"docker", "service", "scale", "--detach=false"};
+  // Detached: the CLI's own convergence watch adds a 5 s stability wait; the loop below is ours.
+  std::vector<std::string> argv{"docker", "service", "scale", "--detach"};
   std::string names;
   for (const auto& [name, replicas] : services) {
     argv.push_back(name + "=0");
@@ -217,8 +218,7 @@ void ScaledDown::ToZero(const std::vector<std::pair<std::string, int>>& services
   scaled_.insert(scaled_.end(), services.begin(), services.end());  // scaled back whatever happens next
   ProcResult r = host_.Run(argv, {}, std::chrono::seconds(300));
   if (!r.ok()) Fail("scaling " + names + " to 0 failed: " + r.last_error_line());
-  // The CLI's convergence does not wait for a task's container to end its stop grace period:
-  // asked until no task of them is still running.
+  // Asked until no task of them is still running (their containers ended their stop grace period).
   std::vector<std::string> ps{"docker", "service", "ps", "--format", "{{.CurrentState}}"};
   for (const auto& s : services) ps.push_back(s.first);
   for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(300);;) {
@@ -248,6 +248,26 @@ void ScaledDown::ScaleBack() {
   if (!r.ok())
     Fail("the services scaled to 0 for a while were not scaled back (" + r.last_error_line() + "): run " +
          CommandLine(argv));
+}
+
+std::string ScaledDown::Leave() {
+  if (scaled_.empty()) return "";
+  std::vector<std::string> argv{"docker", "service", "scale"};
+  for (const auto& [name, replicas] : scaled_) argv.push_back(name + "=" + std::to_string(replicas));
+  scaled_.clear();
+  return CommandLine(argv);
+}
+
+std::vector<std::pair<std::string, int>> Writers(const Swarm& s, const std::string& db_service) {
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& svc : s.services) {
+    if (svc.short_name == db_service || (!svc.global && svc.replicas == 0)) continue;
+    if (svc.global)
+      TheLog().warn(svc.name + " is a global service, which cannot be scaled to 0: it runs on meanwhile");
+    else
+      out.emplace_back(svc.name, svc.replicas);
+  }
+  return out;
 }
 
 SwarmInfo ProbeSwarm(const Host& host) {

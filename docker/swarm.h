@@ -96,11 +96,18 @@ class ScaledDown {
   // Back to their replica counts (not waited for); throws mig::Error with the command to run
   // by hand.
   void ScaleBack();
+  // Leaves them at 0 (migrate --stop-old's end): the command that scales them back, "" when none.
+  std::string Leave();
 
  private:
   const Host& host_;
   std::vector<std::pair<std::string, int>> scaled_;
 };
+
+// The services of `s` that a stop for a consistent copy scales to 0, with their replica counts:
+// the replicated ones with replicas, but `db_service` (its short name). A global service cannot
+// be scaled to 0: it is logged as running on.
+std::vector<std::pair<std::string, int>> Writers(const Swarm& s, const std::string& db_service);
 
 // `docker stack rm STACK`, then waits until its services and networks are gone (their tasks'
 // containers end on their nodes afterwards: a caller that writes their volumes waits there).

@@ -8,6 +8,7 @@
 #include "install/install.h"
 #include "origin/node_access.h"
 #include "origin/origin.h"
+#include "pipeline/dns_hook.h"
 #include "pipeline/pipeline.h"
 #include "restore/live_swarm.h"
 #include "restore/swarm_restore.h"
@@ -51,7 +52,7 @@ Report MigrateFrom(const Options& o) {
   std::error_code ec;
   fs::create_directories(spool, ec);
   if (ec) Fail("cannot make " + spool + ": " + ec.message());
-  LiveSwarmSource source(*origin, *old, *stack, nodes, spool);
+  LiveSwarmSource source(o, *origin, *old, *stack, nodes, spool);
   RestoreOptions r;
   r.migration = true;
   r.to_path = to.dir;
@@ -63,7 +64,13 @@ Report MigrateFrom(const Options& o) {
   r.node_map = o.node_map, r.node_map_file = o.node_map_file;
   r.nodes = nodes;
   r.resolve_image = o.resolve_image;
-  return RestoreOntoSwarm(r, source, to.dir, false, std::move(rep));
+  rep = RestoreOntoSwarm(r, source, to.dir, false, std::move(rep));
+  // As every migration: the DNS hook once it succeeded (a failure recorded, the migration stands).
+  if (rep.result == "ok" && !o.dns_hook.command.empty()) {
+    DnsHookStep(rep, o.dns_hook, o.dry_run);
+    if (!o.dry_run) rep.Write(rep.migration_dir + "/report.json");
+  }
+  return rep;
 }
 
 }  // namespace mig

@@ -9,7 +9,7 @@
 #include "core/text.h"
 #include "core/timer.h"
 #include "db/dump.h"
-#include "sync/apply.h"
+#include "pipeline/merge_step.h"
 
 namespace fs = std::filesystem;
 
@@ -55,9 +55,14 @@ class LiveTar : public Proc {
 
 }  // namespace
 
-LiveSwarmSource::LiveSwarmSource(Origin& origin, Install old, docker::Swarm swarm, NodeDefaults nodes,
+LiveSwarmSource::LiveSwarmSource(const Options& o, Origin& origin, Install old, docker::Swarm swarm, NodeDefaults nodes,
                                  std::string spool_dir)
-    : origin_(origin), old_(std::move(old)), swarm_(std::move(swarm)), spool_(std::move(spool_dir)) {
+    : o_(o),
+      origin_(origin),
+      old_(std::move(old)),
+      swarm_(std::move(swarm)),
+      spool_(std::move(spool_dir)),
+      scaled_(origin.host()) {
   const backup::SwarmBackupPlan plan = backup::PlanSwarmBackup(swarm_, old_.db_service);
   m_.id = "live";
   m_.timestamp = backup::TimestampNow();
@@ -97,14 +102,50 @@ void LiveSwarmSource::Config(const std::string&, const std::vector<std::string>&
   Fail("internal error: a migration keeps the new release's configuration");
 }
 
-void LiveSwarmSource::Data(const std::string& work_dir, const std::vector<std::string>& skip) {
-  if (!skip.empty()) BadInput("leaving data/ paths as they are is not supported when migrating a stack");
-  std::error_code ec;
-  fs::create_directories(work_dir + "/data", ec);
-  if (ec) Fail("cannot make " + work_dir + "/data: " + ec.message());
-  if (!origin_.IsFolder(old_.data_dir())) return;  // the old install has no data/
-  auto src = origin_.OpenTree(old_.data_dir(), spool_);
-  sync::Merge(*src, work_dir + "/data", sync::MergeOptions{});
+void LiveSwarmSource::Data(const std::string&, const std::vector<std::string>&) {
+  Fail("internal error: a migration merges data/ into the new release's");
+}
+
+void LiveSwarmSource::MergeData(const Install& to, bool dry_run, Report& rep) {
+  if (!origin_.IsFolder(old_.data_dir())) {
+    Step step(rep, dry_run ? "plan data/" : "merge data/");
+    step.Skip("the old install has no data/ (" + origin_.Show(old_.data_dir()) + ")");
+    return;
+  }
+  Sides s;
+  s.from = old_;
+  s.to = to;
+  if (dry_run)
+    PlanData(o_, origin_, s, rep);
+  else
+    mig::MergeData(o_, origin_, s, rep);
+}
+
+std::string LiveSwarmSource::StopWriters(bool db_too) {
+  if (!o_.stop_old) return "";
+  std::vector<std::pair<std::string, int>> stop;
+  if (!db_too) {
+    stop = docker::Writers(swarm_, old_.db_service);
+  } else {
+    for (const auto& svc : swarm_.services)
+      if (svc.short_name == old_.db_service && !svc.global && svc.replicas > 0) stop.emplace_back(svc.name, svc.replicas);
+  }
+  if (stop.empty()) return "";
+  scaled_.ToZero(stop, "on the old Swarm (--stop-old)");
+  std::vector<std::string> names;
+  for (const auto& w : stop) names.push_back(w.first);
+  return Joined(names) + " scaled to 0 on the old Swarm";
+}
+
+void LiveSwarmSource::Keep() { scale_back_ = scaled_.Leave(); }
+
+std::vector<std::string> LiveSwarmSource::NextSteps() const {
+  const std::string where = origin_.Where().empty() ? std::string() : " (on " + origin_.Where() + ")";
+  if (!scale_back_.empty())
+    return {"the old stack " + swarm_.stack + "'s services are scaled to 0" + where + "; to bring them back: " +
+                scale_back_,
+            "when happy, remove the old stack" + where + ": docker stack rm " + swarm_.stack};
+  return {"when happy, stop the old stack" + where + ": docker stack rm " + swarm_.stack + " (its volumes stay)"};
 }
 
 std::unique_ptr<db::DumpSource> LiveSwarmSource::Dump() {

@@ -15,6 +15,10 @@ namespace fs = std::filesystem;
 
 namespace mig {
 
+void RestoreSource::MergeData(const Install&, bool, Report&) {
+  Fail("internal error: a backup's data/ replaces the install's, it is not merged");
+}
+
 namespace {
 
 class RepoSource : public RestoreSource {

@@ -8,6 +8,8 @@
 
 #include "backup/manifest.h"
 #include "db/dump.h"
+#include "install/install.h"
+#include "pipeline/report.h"
 #include "restic/restic.h"
 
 namespace mig {
@@ -27,6 +29,20 @@ class RestoreSource {
   // A Swarm volume's tar stream (docs/swarm.md), read from the returned program's stdout; its
   // exit status says whether the stream was whole. Throws mig::Error when the source has none.
   virtual std::unique_ptr<Proc> Volume(const backup::SwarmPart::Volume& v) = 0;
+
+  // A live source (migrate --from of a stack) merges its data/ into the install's with the
+  // migration's rules (rsync -a: what only the target has is kept), recording the step in `rep`
+  // (`dry_run`: the plan only). A backup has none (it fails): its data/ replaces the install's
+  // (Data).
+  virtual void MergeData(const Install& to, bool dry_run, Report& rep);
+  // A live source stops what writes to it (--stop-old): its services but the database before the
+  // copy (`db_too` false), its database after the dump (true); they stay stopped only once the
+  // run succeeded (Keep). Returns what it did, "" for nothing.
+  virtual std::string StopWriters(bool db_too) { return ""; }
+  // The run succeeded: what was stopped stays stopped.
+  virtual void Keep() {}
+  // What the operator does with the source afterwards (report.json next_steps).
+  virtual std::vector<std::string> NextSteps() const { return {}; }
 };
 
 // A ready backup of the repository: ID | TIMESTAMP | latest. `install_dir`: whose job lock says

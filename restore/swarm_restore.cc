@@ -181,13 +181,16 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       step.Done(Joined(opened) + " answer over SSH, each as itself");
     }
     if (o.dry_run) {
+      if (o.migration && !o.skip_data) source.MergeData(*in, true, rep);  // the step "plan data/"
       Step step(rep, "plan");
       std::vector<std::string> vs;
       for (const auto& w : writes) vs.push_back(w.name + " on " + w.node + " (" + HumanBytes(w.v->bytes) + ")");
       std::string d = "nodes: " + MapText(map) + "; volumes: " + (vs.empty() ? std::string("none") : Joined(vs)) +
                       "; database: " + (skip_db ? std::string("kept as it is") : "replaced by the backup's (" +
                                         std::to_string(m.db->state.tables.size()) + " tables)") +
-                      "; data/: " + (o.skip_data ? std::string("kept as it is") : std::to_string(m.files) + " files") +
+                      "; data/: " + (o.skip_data ? std::string("kept as it is")
+                                     : o.migration ? std::string("merged from the old install (rsync -a rules)")
+                                                   : std::to_string(m.files) + " files") +
                       "; stack " + stack + (running ? ": removed, then deployed again" : ": deployed");
       if (!o.quiet && !o.json) std::cout << d << "\n";
       step.Done(d);
@@ -262,10 +265,19 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       }
     }
 
-    // data/ is staged on a thread of its own while the volumes are written.
+    if (o.migration) {
+      Step step(rep, "stop old services");
+      const std::string d = source.StopWriters(false);
+      if (d.empty())
+        step.Skip("the old stack runs on while it is copied (--stop-old stops its writers first)");
+      else
+        step.Done(d);
+    }
+    // data/ is staged on a thread of its own while the volumes are written (a migration merges
+    // it afterwards instead).
     std::optional<StagedData> staged;
     std::future<StagedData> staging;
-    if (!skip_data)
+    if (!skip_data && !o.migration)
       staging = std::async(std::launch::async, [&] {
         return StageData([&](const std::string& work) { source.Data(work, keep.paths); }, in->data_dir(),
                          run_dir + "/new", keep.paths);
@@ -285,7 +297,10 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       if (staging.valid()) staging.wait();  // never leave the thread running
       throw;
     }
-    {
+    if (o.migration && !skip_data) {
+      data_swapped = true;  // merged into: data.backup holds what it was
+      source.MergeData(*in, false, rep);  // the step "merge data/"
+    } else {
       Step step(rep, "restore data/");
       if (skip_data) {
         step.Skip(o.skip_data ? "--skip-data" : "a skipped service mounts data/");
@@ -337,6 +352,14 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
         step.Done(std::to_string(r.target.tables.size()) + " tables on " + t->node + ", " + HumanBytes(r.dump_bytes));
       }
     }
+    if (o.migration) {
+      Step step(rep, "stop old database");
+      const std::string d = source.StopWriters(true);
+      if (d.empty())
+        step.Skip("the old stack runs on");
+      else
+        step.Done(d);
+    }
     std::vector<std::string> misplaced;
     {
       Step step(rep, "deploy");
@@ -374,6 +397,8 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       Fail("the stack runs, but not as the backup's did: " + Joined(misplaced, "; ") +
            " (its compose file's deploy sections decide: " + in->project.file + ")");
     rep.result = "ok";
+    source.Keep();
+    for (const auto& s : source.NextSteps()) rep.next_steps.push_back(s);
     const std::string tag = fs::path(run_dir).filename().string();
     for (const auto& v : volumes_written)
       rep.next_steps.push_back("the volume's tree before the restore, on node " + v.substr(0, v.find(':')) + ": " +
@@ -395,7 +420,9 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       for (const auto& v : volumes_written)
         rep.next_steps.push_back("replaced: the volume on " + v + " (its tree before is beside it, .before-" +
                                  fs::path(run_dir).filename().string() + ")");
-      if (data_swapped) rep.next_steps.push_back("replaced: data/ (before: " + run_dir + "/data.backup)");
+      if (data_swapped)
+        rep.next_steps.push_back(std::string(o.migration ? "merged into: " : "replaced: ") + "data/ (before: " + run_dir +
+                                 "/data.backup)");
       if (db_swapped) rep.next_steps.push_back("replaced: the database");
       if (stack_removed)
         rep.next_steps.push_back("the stack " + stack + " was removed for the restore and is not deployed as a whole: "

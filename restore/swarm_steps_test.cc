@@ -103,7 +103,7 @@ TEST_CASE("swarm restore: the nodes needed are the volumes' and those constraint
   const auto sp = Part();
   backup::SwarmPart::Volume v;
   v.name = "demo_app_data", v.service = "app", v.node = "node3";
-  std::vector<VolumeWrite> writes{{&v, ""}};
+  std::vector<VolumeWrite> writes{{&v, "", ""}};
   CHECK(NeededNodes(sp, writes, OldNodes(sp)) == std::vector<std::string>{"node3", "node1", "node2"});
   CHECK(NeededNodes(sp, {}, OldNodes(sp)) == std::vector<std::string>{"node1", "node2"});
 }

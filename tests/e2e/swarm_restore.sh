@@ -121,6 +121,14 @@ check "old: 420 visits (a serial up to 450), 37 accounts" \
   test "$(cut -d'|' -f1,2 "$WORK/db.old" | tr '\n' ' ')" = "visits|420 accounts|37 visits_id_seq|450 "
 replicas om >"$WORK/replicas.old"
 state "$ovol" >"$WORK/vol.old"
+# the install's data/ (on the manager, beside its compose file)
+mkdir -p "$INST/data/uploads/2024" "$INST/data/cache"
+echo "logo" >"$INST/data/uploads/logo.png"
+printf 'report %s\n' {1..200} >"$INST/data/uploads/2024/report.pdf"
+echo '{"theme": "old"}' >"$INST/data/settings.json"
+ln -s uploads/logo.png "$INST/data/latest-logo"
+touch -d '2021-03-04 05:06:07' "$INST/data/settings.json"
+state "$INST/data" >"$WORK/data.old"
 
 # --- the backup, taken from the old manager (the app's volume read on node 2 over SSH)
 echo "correct horse battery staple" >"$WORK/pw"
@@ -138,18 +146,26 @@ check "the manifest holds the app's volume on $old2 and both tables" test \
   = "${stack}_app_data@$old2 420 37"
 check "nothing of the stack on the new swarm yet" test -z "$(nm stack ls --format '{{.Name}}')"
 
-# --- migrate --from of the stack while the old Swarm runs: the old manager over SSH (the old
-# install's folder there), onto the new Swarm as the new release's stack demo2 (its volumes named
-# after it), the new release's compose file placing its services as the old one did
+# --- migrate --from of the stack with --stop-old: the old manager over SSH (the old install's
+# folder there), onto the new Swarm as the new release's stack demo2 (its volumes named after it),
+# the new release's compose file placing its services as the old one did; the new release's
+# data/ already holds files of its own, which the merge keeps (rsync -a's rules: the oracle)
 NEWREL=$WORK/release2
 demo_install "$NEWREL" demo2 "$old1" "$old2" 2
 echo 2.0.0 >"$NEWREL/VERSION"
+mkdir -p "$NEWREL/data/uploads"
+echo "shipped with 2.0" >"$NEWREL/data/new-only.txt"
+echo '{"theme": "new default"}' >"$NEWREL/data/settings.json"
+echo "older logo" >"$NEWREL/data/uploads/logo.png"
+cp -a "$NEWREL/data" "$WORK/data.oracle"
+rsync -a --force "$INST/data/" "$WORK/data.oracle/"
+state "$WORK/data.oracle" >"$WORK/data.oracle.state"
 cat "$oknown" "$nknown" >"$WORK/known_hosts.both"  # one file for the old and the new nodes
 printf 'nodes:\n  %s: {key: %s}\n  %s: {key: %s}\n' "$new1" "$nkey" "$new2" "$nkey" >"$WORK/new-nodes.yml"
 start=$SECONDS
 DOCKER_HOST=unix://$nsock1 "$BIN/migrate" --from "root@$oaddr1" --from-path "$INST" --to-path "$NEWREL" --yes --json \
   --key "$okey" --known-hosts "$WORK/known_hosts.both" --nodes-file "$WORK/new-nodes.yml" \
-  --node-map "$old1=$new1" --node-map "$old2=$new2" --resolve-image never </dev/null >"$WORK/m.out" 2>"$WORK/m.err" &&
+  --node-map "$old1=$new1" --node-map "$old2=$new2" --resolve-image never --stop-old </dev/null >"$WORK/m.out" 2>"$WORK/m.err" &&
   mrc=0 || mrc=$?
 echo "# migrate --from of the stack took $((SECONDS - start)) s"
 check "migrate --from of the stack: exit 0, result ok" bash -c "test $mrc -eq 0 && test \"\$(jq -r .result '$WORK/m.out')\" = ok"
@@ -167,7 +183,20 @@ check "its compose file names the new nodes" \
   test "$(grep -c -e "node.hostname == $new1]" -e "node.hostname == $new2]" "$NEWREL/docker-compose.yml")" = 2
 check "its report is in the new release's migration/<timestamp>/" \
   test "$(jq -r .result "$(jq -r .migration_dir "$WORK/m.out")/report.json" 2>/dev/null)" = ok
-check "the old stack still runs on the old Swarm" running om app "$old2"
+check "data/ is the old one merged into the new release's, as rsync -a --force makes it" \
+  diff "$WORK/data.oracle.state" <(state "$NEWREL/data")
+check "the new release's own file is kept" test "$(cat "$NEWREL/data/new-only.txt" 2>/dev/null)" = "shipped with 2.0"
+check "data/ before the merge is kept in the run folder" \
+  test "$(cat "$(jq -r .migration_dir "$WORK/m.out")/data.backup/settings.json" 2>/dev/null)" = '{"theme": "new default"}'
+# --stop-old: the old stack's services scaled to 0, and the report says how to bring them back
+check "--stop-old: every service of the old stack is scaled to 0" \
+  test "$(replicas om | awk '{print $3}' | sort -u | tr '\n' ' ')" = "0/0 "
+back=$(jq -r '.next_steps[] | select(test("to bring them back")) | sub(".*to bring them back: "; "")' "$WORK/m.out" 2>/dev/null)
+check "the report names the command that scales them back" grep -q "^docker service scale .*${stack}_app=1" <<<"$back"
+# (the operator runs it on the old manager: the old stack serves again as it did)
+om ${back#docker } >/dev/null 2>&1 || true
+for _ in $(seq 120); do running om app "$old2" && running om postgres "$old1" && web_ok om && break; sleep 0.5; done
+check "scaled back, the old stack runs as before" diff "$WORK/replicas.old" <(replicas om)
 
 # --- the old Swarm is gone (disaster recovery): the restore has the backup and the new Swarm only
 start=$SECONDS
@@ -245,6 +274,7 @@ check "and not on $new1" bash -c "! docker -H unix://$nsock1 volume inspect ${st
 check "the volume is the stack's (its label)" \
   test "$(nw volume inspect -f '{{index .Labels "com.docker.stack.namespace"}}' "${stack}_app_data" 2>/dev/null)" = "$stack"
 check "the volume on $new2 equals the old one, attribute for attribute" diff "$WORK/vol.old" <(state "${nvol:-/nonexistent}")
+check "data/ equals the old install's, attribute for attribute" diff "$WORK/data.old" <(state "$DIR/data")
 same_file() { local a b; a=$(stat -c %i "$1") && b=$(stat -c %i "$2") && test "$a" = "$b"; }
 check "the hard link pair is still one file" same_file "$nvol/hard-a" "$nvol/uploads/hard-b"
 check "the sparse file is still sparse" test "$(stat -c %b "$nvol/sparse.img" 2>/dev/null || echo 999999)" -lt 1024
