@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -219,8 +220,11 @@ Reader OpenRead(const std::string& path) {
 
 }  // namespace
 
+std::string VolumeMember(const SwarmPart::Volume& v) { return "volumes/" + v.node + "/" + v.name + ".tar"; }
+
 void WriteArchive(const std::string& output, const Manifest& m, const std::string& stage,
-                  const std::function<void(const std::function<void(const char*, size_t)>&)>& dump) {
+                  const std::function<void(const Sink&)>& dump,
+                  const std::function<void(const SwarmPart::Volume&, const Sink&)>& volume) {
   const std::string partial = output + ".partial";
   try {
     Writer w(partial);
@@ -233,6 +237,11 @@ void WriteArchive(const std::string& output, const Manifest& m, const std::strin
     }
     if (fs::is_directory(stage + "/data")) AddTree(w, stage + "/data", "data");
     if (m.db) w.File(kDump, m.db->dump_bytes, dump);
+    if (m.swarm)
+      for (const auto& v : m.swarm->volumes) {
+        if (!SafeName(VolumeMember(v))) Fail("the volume " + v.name + " of node " + v.node + " has a name no file can carry");
+        w.File(VolumeMember(v), v.bytes, [&](const Sink& out) { volume(v, out); });
+      }
     w.Finish();
   } catch (...) {
     std::error_code ec;
@@ -261,8 +270,10 @@ Manifest VerifyArchive(const std::string& path) {
     if (!SafeName(name)) Refuse(path, "member name " + name);
     if (first && name != kManifest) Refuse(path, std::string("it does not start with ") + kManifest);
     first = false;
+    const bool volume = name.rfind("volumes/", 0) == 0;  // volumes/NODE/NAME.tar, a regular file
     const bool known = name == kManifest || name == kDump || name == kSums || name == "data" ||
-                       name.rfind("data/", 0) == 0 || (name.rfind("config/", 0) == 0 && name.find('/', 7) == std::string::npos);
+                       name.rfind("data/", 0) == 0 || (name.rfind("config/", 0) == 0 && name.find('/', 7) == std::string::npos) ||
+                       (volume && std::count(name.begin(), name.end(), '/') == 2 && archive_entry_filetype(e) == AE_IFREG);
     if (!known) Refuse(path, "unexpected member " + name);
     if (archive_entry_hardlink(e)) Refuse(path, "hard link member " + name);
     const auto type = archive_entry_filetype(e);
@@ -316,6 +327,15 @@ Manifest VerifyArchive(const std::string& path) {
   }
   if (m.status != "ready") Refuse(path, "its backup is " + m.status);
   if (m.db && !dump_seen) Refuse(path, std::string("its manifest names a database but there is no ") + kDump);
+  // Its volumes are the manifest's, each once.
+  std::set<std::string> volumes;
+  if (m.swarm)
+    for (const auto& v : m.swarm->volumes) {
+      if (!sums.count(VolumeMember(v))) Refuse(path, "its manifest names the volume " + VolumeMember(v) + ", which it lacks");
+      volumes.insert(VolumeMember(v));
+    }
+  for (const auto& [name, hex] : sums)
+    if (name.rfind("volumes/", 0) == 0 && !volumes.count(name)) Refuse(path, name + " is no volume of its manifest");
   return m;
 }
 
@@ -370,6 +390,47 @@ uint64_t ExtractArchive(const std::string& path, const std::string& prefix, cons
   if (r != ARCHIVE_EOF) Fail("cannot read " + path + ": " + archive_error_string(a.get()));
   if (archive_write_close(out) != ARCHIVE_OK) Fail("cannot finish extracting into " + dir + ": " + archive_error_string(out));
   return n;
+}
+
+ArchiveMember::ArchiveMember(std::string path, std::string member, uint64_t size)
+    : path_(std::move(path)), member_(std::move(member)), size_(size) {
+  command_ = "read " + member_ + " from " + path_;
+  Reader a = OpenRead(path_);
+  archive_entry* e = nullptr;
+  int r;
+  while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)
+    if (archive_entry_pathname(e) && archive_entry_pathname(e) == member_) break;
+  if (r != ARCHIVE_OK && r != ARCHIVE_WARN) Fail(path_ + " has no " + member_);
+  a_ = a.release();
+}
+
+ArchiveMember::~ArchiveMember() { kill(); }
+
+size_t ArchiveMember::read(char* buf, size_t len) {
+  if (!a_) return 0;
+  la_ssize_t n = archive_read_data(a_, buf, len);
+  if (n < 0) {
+    err_ = "cannot read " + member_ + " from " + path_ + ": " + archive_error_string(a_);
+    kill();
+    return 0;
+  }
+  bytes_ += static_cast<uint64_t>(n);
+  return static_cast<size_t>(n);
+}
+
+void ArchiveMember::write(const char*, size_t) { Fail("internal error: " + command_ + " takes no input"); }
+
+int ArchiveMember::wait() {
+  kill();
+  if (err_.empty() && bytes_ != size_)
+    err_ = member_ + " has " + std::to_string(bytes_) + " bytes in " + path_ + " where its manifest says " +
+           std::to_string(size_);
+  return err_.empty() ? 0 : 1;
+}
+
+void ArchiveMember::kill() {
+  if (a_) archive_read_free(a_);
+  a_ = nullptr;
 }
 
 ArchiveDump::ArchiveDump(std::string path, const Manifest& m) : path_(std::move(path)), m_(m) {

@@ -1,6 +1,7 @@
 // One backup as one portable file (docs/backup.md "The exported file"): a plain tar that
-// `tar -tf` reads, with the manifest first, the configuration, data/, the database dump and
-// SHA256SUMS last (`sha256sum -c` format). Written and read with libarchive; a reader trusts
+// `tar -tf` reads, with the manifest first, the configuration, data/, the database dump, a
+// Swarm backup's volumes (each its tar stream as one member) and SHA256SUMS last (`sha256sum -c`
+// format). Written and read with libarchive; a reader trusts
 // nothing in it until every member's checksum matched.
 #pragma once
 
@@ -11,17 +12,25 @@
 #include <vector>
 
 #include "backup/manifest.h"
+#include "core/process.h"
 #include "db/dump.h"
 
 struct archive;
 
 namespace mig::backup {
 
+using Sink = std::function<void(const char*, size_t)>;
+
+// A Swarm volume's member: "volumes/NODE/NAME.tar".
+std::string VolumeMember(const SwarmPart::Volume& v);
+
 // Writes the file at `output` (built as output.partial, fsynced, renamed): `stage` holds the
 // backup's files as restic restored them (stage/data/..., stage/<config file>), `dump` writes
-// the database dump (m.db->dump_bytes of it) through the function it is given.
+// the database dump (m.db->dump_bytes of it) through the sink it is given, `volume` each of
+// m.swarm's volumes (its bytes).
 void WriteArchive(const std::string& output, const Manifest& m, const std::string& stage,
-                  const std::function<void(const std::function<void(const char*, size_t)>&)>& dump);
+                  const std::function<void(const Sink&)>& dump,
+                  const std::function<void(const SwarmPart::Volume&, const Sink&)>& volume = {});
 
 // Reads the whole file and checks it: the members' names and order, every regular member's
 // SHA-256 against SHA256SUMS, the manifest. Returns the manifest; throws mig::Error (input)
@@ -33,6 +42,27 @@ Manifest VerifyArchive(const std::string& path);
 // those at or below a `skip` path (relative to the prefix). Returns the entries written.
 uint64_t ExtractArchive(const std::string& path, const std::string& prefix, const std::string& dir,
                         const std::vector<std::string>& skip);
+
+// One regular member's content read as a program's stdout (a Swarm volume's tar for the restore's
+// WriteVolumes): wait() is 0 when exactly `size` bytes were read, else 1 with err_text saying so.
+class ArchiveMember : public Proc {
+ public:
+  // Throws mig::Error when the file has no such member.
+  ArchiveMember(std::string path, std::string member, uint64_t size);
+  ~ArchiveMember() override;
+  size_t read(char* buf, size_t len) override;
+  void write(const char* buf, size_t len) override;  // fails: it takes no input
+  void close_stdin() override {}
+  int wait() override;
+  void kill() override;
+  std::string err_text() const override { return err_; }
+
+ private:
+  std::string path_, member_;
+  uint64_t size_ = 0, bytes_ = 0;
+  struct archive* a_ = nullptr;
+  std::string err_;
+};
 
 // The archive's db.dump as a replay's source (roles, locale and rows from `m`).
 class ArchiveDump : public db::DumpSource {

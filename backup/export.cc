@@ -10,27 +10,37 @@ namespace fs = std::filesystem;
 
 namespace mig::backup {
 
+namespace {
+
+// A program's whole stdout (restic dump of one file) through `out`; a failed run throws.
+void Stream(Proc& proc, const Sink& out, const restic::Restic& repo, const std::string& what) {
+  std::vector<char> buf(1 << 20);
+  try {
+    for (size_t n; (n = proc.read(buf.data(), buf.size())) > 0;) out(buf.data(), n);
+  } catch (...) {
+    proc.kill();
+    proc.wait();
+    throw;
+  }
+  if (proc.wait() != 0) restic::Throw(restic::Diagnose(proc.err_text()), repo.repo(), what);
+}
+
+}  // namespace
+
 uint64_t ExportBackup(const restic::Restic& repo, const Entry& e, const Manifest& m, const std::string& output) {
   if (e.status != "ready") BadInput("backup " + e.timestamp + " is " + e.status + ": only a ready backup is exported");
-  if (m.swarm)
-    BadInput("backup " + e.timestamp + " is of the stack " + m.swarm->stack + " on a Swarm: exporting its volumes "
-             "into one file is not built yet (docs/swarm.md)");
   const std::string out = fs::absolute(output).string();
   TempDir stage(".migrate-export", fs::path(out).parent_path().string());
   repo.Restore(m.files_snapshot, stage.path(), {}, {});
-  WriteArchive(out, m, stage.path(), [&](const std::function<void(const char*, size_t)>& write) {
-    auto proc = repo.Dump(m.db->snapshot, "/db.dump");
-    std::vector<char> buf(1 << 20);
-    try {
-      for (size_t n; (n = proc->read(buf.data(), buf.size())) > 0;) write(buf.data(), n);
-    } catch (...) {
-      proc->kill();
-      proc->wait();
-      throw;
-    }
-    if (proc->wait() != 0)
-      restic::Throw(restic::Diagnose(proc->err_text()), repo.repo(), "read the database dump of " + e.timestamp);
-  });
+  WriteArchive(
+      out, m, stage.path(),
+      [&](const Sink& write) {
+        Stream(*repo.Dump(m.db->snapshot, "/db.dump"), write, repo, "read the database dump of " + e.timestamp);
+      },
+      [&](const SwarmPart::Volume& v, const Sink& write) {
+        Stream(*repo.Dump(v.snapshot, "/" + v.name + ".tar"), write, repo,
+               "read the volume " + v.name + " (node " + v.node + ") of " + e.timestamp);
+      });
   return fs::file_size(out);
 }
 

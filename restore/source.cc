@@ -87,7 +87,7 @@ class FileSource : public RestoreSource {
   }
   std::unique_ptr<db::DumpSource> Dump() override { return std::make_unique<backup::ArchiveDump>(path_, m_); }
   std::unique_ptr<Proc> Volume(const backup::SwarmPart::Volume& v) override {
-    BadInput("the backup file " + path_ + " holds no volume " + v.name + ": a Swarm backup is restored from its repository");
+    return std::make_unique<backup::ArchiveMember>(path_, backup::VolumeMember(v), v.bytes);
   }
 
  private:

@@ -145,6 +145,12 @@ check "the manifest holds the app's volume on $old2 and both tables" test \
   "$(jq -r '[.manifest.swarm.volumes[] | .name + "@" + .node] + [.manifest.db.tables["public.visits"], .manifest.db.tables["public.accounts"] | tostring] | join(" ")' "$WORK/status.json")" \
   = "${stack}_app_data@$old2 420 37"
 check "nothing of the stack on the new swarm yet" test -z "$(nm stack ls --format '{{.Name}}')"
+# the same backup as one file (the last restore below reads it instead of the repository)
+"$BIN/migrate" backup export "$id" --output "$WORK/backup.tar" --to-path "$INST" --repo "$WORK/repo" \
+  --password-file "$WORK/pw" </dev/null >/dev/null 2>"$WORK/x.err" && xrc=0 || xrc=$?
+check "backup export: exit 0, the app's volume of $old2 a member of the file" bash -c \
+  "test $xrc -eq 0 && tar -tf '$WORK/backup.tar' 2>/dev/null | grep -qx 'volumes/$old2/${stack}_app_data.tar'"
+((xrc == 0)) || cat "$WORK/x.err"
 
 # --- migrate --from of the stack with --stop-old: the old manager over SSH (the old install's
 # folder there), onto the new Swarm as the new release's stack demo2 (its volumes named after it),
@@ -320,15 +326,17 @@ check "postgres still runs on $new1, the same container" bash -c \
 check "web still runs 2 of 2" web_ok nm
 check "the volume on $new2 is unchanged" diff "$WORK/vol.old" <(state "${nvol:-/nonexistent}")
 
-# --- the same restore again over the running stack: what was written since is gone, what it
-# replaced is kept (the volume's tree beside it, the database's dump in the run folder)
+# --- the same backup restored again over the running stack, from its exported file (no
+# repository): what was written since is gone, what it replaced is kept (the volume's tree beside
+# it, the database's dump in the run folder)
 echo "written after the backup" >"$nvol/late.txt"
 nm exec "$npg" psql -X -q -U app -d appdb -v ON_ERROR_STOP=1 \
   -c "insert into visits(note) values ('late'); create table late(x int);" >/dev/null
 start=$SECONDS
-rst --node-map-file "$MAP" >"$WORK/r5.out" 2>"$WORK/r5.err" && rrc=0 || rrc=$?
+DOCKER_HOST=unix://$nsock1 "$BIN/migrate" restore "$WORK/backup.tar" --to-path "$DIR" --yes --json "${nkeys[@]}" \
+  --resolve-image never --node-map-file "$MAP" </dev/null >"$WORK/r5.out" 2>"$WORK/r5.err" && rrc=0 || rrc=$?
 echo "# restore over the running stack took $((SECONDS - start)) s"
-check "over the running stack: exit 0, result ok" bash -c "test $rrc -eq 0 && test \"\$(jq -r .result '$WORK/r5.out')\" = ok"
+check "from the file over the running stack: exit 0, result ok" bash -c "test $rrc -eq 0 && test \"\$(jq -r .result '$WORK/r5.out')\" = ok"
 ((rrc == 0)) || cat "$WORK/r5.err"
 jq -r '.steps[]? | "#   \(.name): \(.seconds) s"' "$WORK/r5.out" 2>/dev/null || true
 check "the file written since is gone: the volume equals the backup's again" diff "$WORK/vol.old" <(state "$nvol")

@@ -199,7 +199,7 @@ bk create --json --quiet "${keys[@]}" >"$WORK/b7.json" 2>"$WORK/b7.err" || true
 check "node 2 back: the next backup is ready" test "$(jq -r .status "$WORK/b7.json")" = ready
 
 # --- a restore onto the same Swarm needs no node map (each node is itself): its dry run says
-# where each volume goes; export of a stack's backup is not built (exit 2, nothing written)
+# where each volume goes; the backup exported into one file carries the volume
 DOCKER_HOST=unix://$SWARM_MANAGER_SOCK "$BIN/migrate" restore "$id1" --dry-run --to-path "$INST" --repo "$WORK/repo" \
   --password-file "$WORK/pw" "${keys[@]}" </dev/null >"$WORK/r1.out" 2>"$WORK/r1.err" && rrc=0 || rrc=$?
 check "restore --dry-run onto the same Swarm: exit 0, each node itself, the volume on node 2" bash -c \
@@ -207,7 +207,10 @@ check "restore --dry-run onto the same Swarm: exit 0, each node itself, the volu
 ((rrc == 0)) || cat "$WORK/r1.err"
 check "and it changed nothing: no restore folder, no map file" test ! -e "$INST/restore" -a ! -e "$INST/restore-node-map.json"
 bk export "$id1" --output "$WORK/b.tar" >/dev/null 2>"$WORK/e1.err" && erc=0 || erc=$?
-check "export of a stack's backup: exit 2, nothing written" bash -c "test $erc -eq 2 && test ! -e '$WORK/b.tar'"
+check "export of a stack's backup: exit 0, the volume of node 2 a member, every checksum right" bash -c \
+  "test $erc -eq 0 && tar -tf '$WORK/b.tar' 2>/dev/null | grep -qx 'volumes/$n2/${stack}_app_data.tar' &&
+   mkdir -p '$WORK/x' && tar -xf '$WORK/b.tar' -C '$WORK/x' 2>/dev/null && (cd '$WORK/x' && sha256sum --quiet -c SHA256SUMS)"
+((erc == 0)) || cat "$WORK/e1.err"
 
 # --- recorded outputs for the unit tests (SWARM_RECORD=DIR)
 if [[ -n "${SWARM_RECORD:-}" ]]; then
