@@ -46,6 +46,13 @@ alternate() {
       if [[ $t == h ]]; then measure "h-$case-$i" bash "$by_hand"; else measure "m-$case-$i" bash "$by_migrate"; fi
     done
   done
+  summarize "$case"
+}
+
+# summarize CASE: the REPS rounds' files $work/{h,m}-CASE-I ("SECONDS PEAK_KIB") into the median
+# wall seconds ($work/{h,m}-CASE.t) and the largest peak RSS ($work/{h,m}-CASE.m).
+summarize() {
+  local case=$1 t i
   for t in h m; do
     for i in $(seq 1 "$REPS"); do cut -d' ' -f1 "$work/$t-$case-$i"; done | median >"$work/$t-$case.t"
     for i in $(seq 1 "$REPS"); do cut -d' ' -f2 "$work/$t-$case-$i"; done | sort -n | tail -1 >"$work/$t-$case.m"

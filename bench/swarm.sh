@@ -297,10 +297,7 @@ alternate_each() {
       verify "$t" "$case $i $([[ $t == h ]] && echo by-hand || echo migrate)" >>"$WORK/checks"
     done
   done
-  for t in h m; do
-    for i in $(seq 1 "$REPS"); do cut -d' ' -f1 "$work/$t-$case-$i"; done | median >"$work/$t-$case.t"
-    for i in $(seq 1 "$REPS"); do cut -d' ' -f2 "$work/$t-$case-$i"; done | sort -n | tail -1 >"$work/$t-$case.m"
-  done
+  summarize "$case"
 }
 
 dbstate om "$opg" >"$WORK/db.old"
