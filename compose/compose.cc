@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace fs = std::filesystem;
 
@@ -20,13 +21,6 @@ const Service* Project::service(const std::string& n) const {
 }
 
 namespace {
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
-}
 
 std::string At(const std::string& file, const YAML::Node& n) {
   auto m = n.Mark();

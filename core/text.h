@@ -31,6 +31,19 @@ inline std::string TrimEnd(std::string s) {
   return s;
 }
 
+// `s` without the spaces, tabs, carriage returns and newlines around it.
+inline std::string Trim(const std::string& s) {
+  const size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
+}
+
+// `s` in lower case (ASCII).
+inline std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 // The items of `v` with `sep` between them ("a, b, c").
 inline std::string Joined(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string out;

@@ -35,11 +35,6 @@ const json& Obj(const json& j, const char* key) {
   return it != j.end() && it->is_object() ? *it : kEmpty;
 }
 
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // The lines of `text` that hold a JSON object each (docker's --format '{{json .}}').
 std::vector<json> Lines(const std::string& text, const std::string& what) {
   std::vector<json> out;
