@@ -220,6 +220,12 @@ std::string ProjectStartedFrom(const std::string& dir, const Host& host) {
   return l.empty() ? "" : l.front();
 }
 
+std::vector<std::string> VolumeNames(const Host& host) {
+  ProcResult r = host.Run({"docker", "volume", "ls", "--format", "{{.Name}}"}, {}, kQueryTimeout);
+  if (!r.ok()) Fail("docker volume ls failed on " + host.Describe() + ": " + r.last_error_line());
+  return Lines(r.out);
+}
+
 std::vector<std::string> ContainersPublishing(int port, const std::string& except_project) {
   ProcResult r = ThisHost().Run({"docker", "ps", "--filter", "publish=" + std::to_string(port), "--format",
                                  "{{.Names}}\t{{.Label \"com.docker.compose.project\"}}\t{{.Label \"com.docker.compose.service\"}}"},

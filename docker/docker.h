@@ -77,6 +77,9 @@ std::vector<Container> ProjectContainers(const std::string& project, const Host&
 // com.docker.compose.project.working_dir), or "" when none was.
 std::string ProjectStartedFrom(const std::string& dir, const Host& host = ThisHost());
 
+// The names of the engine's volumes (`docker volume ls`). Throws mig::Error when docker fails.
+std::vector<std::string> VolumeNames(const Host& host = ThisHost());
+
 // Containers (of any project) that publish host port `port`: "name (project/service)".
 std::vector<std::string> ContainersPublishing(int port, const std::string& except_project);
 

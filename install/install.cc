@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "docker/docker.h"
+#include "install/legacy.h"
 
 extern char** environ;
 
@@ -42,6 +43,8 @@ Install LoadInstall(const std::string& path, const std::string& role, const std:
   env.erase("COMPOSE_PROJECT_NAME");
   in.project = compose::LoadProject(in.dir, file, env);
   if (std::ifstream v(in.dir + "/VERSION"); v) std::getline(v, in.version);
+  for (const auto& p : kLegacyRootPaths)
+    if (fs::exists(fs::symlink_status(in.dir + "/" + p, ec))) in.legacy_paths.push_back(p);
   if (!project_override.empty()) {
     in.project_name = project_override;
   } else {

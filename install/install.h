@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "compose/compose.h"
 #include "db/postgres.h"
@@ -19,6 +20,8 @@ struct Install {
   db::PgTarget pg;           // credentials; container filled in by preflight
   std::string host;          // "" on this server, else user@host (the old server of a remote migration)
   std::string mirror;        // remote only: a local copy of the install's top-level files
+  // Which of a legacy release's root paths (kLegacyRootPaths, install/legacy.h) it has.
+  std::vector<std::string> legacy_paths;
 
   std::string data_dir() const { return dir + "/data"; }
 };

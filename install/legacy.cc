@@ -1,7 +1,6 @@
 #include "install/legacy.h"
 
 #include <algorithm>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -35,22 +34,8 @@ bool Owned(const std::string& key) {
 
 }  // namespace
 
-std::optional<std::pair<int, int>> ReleaseNumber(const std::string& version) {
-  static const std::regex re(R"(^\s*[vV]?(\d+)[._-](\d+)([._-].*)?\s*$)");
-  std::smatch m;
-  if (!std::regex_match(version, m, re)) return std::nullopt;
-  try {
-    return std::make_pair(std::stoi(m[1]), std::stoi(m[2]));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
-std::string LegacyReason(const std::vector<std::string>& present, const std::string& version) {
-  if (!present.empty()) return Joined(present) + " at its root";
-  if (const auto n = ReleaseNumber(version); n && *n <= std::make_pair(2, 24))
-    return "release " + Trim(version) + " (2.24 or older)";
-  return "";
+std::string LegacyReason(const std::vector<std::string>& present) {
+  return present.empty() ? "" : Joined(present) + " at its root";
 }
 
 LegacyDbVolume ChooseLegacyDbVolume(const std::string& key, const std::string& project, const std::string& version,

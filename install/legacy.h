@@ -15,12 +15,10 @@ namespace mig {
 // same paths in the new release.
 inline const std::vector<std::string> kLegacyRootPaths = {"Caddyfile", ".caddy", "etc/ssl", ".pivot-db"};
 
-// `version` as MAJOR.MINOR ("v2.24.1", "2.24", "v2_24_1"); nullopt when it does not read as one.
-std::optional<std::pair<int, int>> ReleaseNumber(const std::string& version);
-
 // Why the source is a legacy install ("" when it is not): some of kLegacyRootPaths at its root
-// (`present`), or its VERSION 2.24 or older.
-std::string LegacyReason(const std::vector<std::string>& present, const std::string& version);
+// (`present`). Never its VERSION alone: the products this tool serves number their releases
+// their own way (a 1.0.0 is no legacy release of theirs).
+std::string LegacyReason(const std::vector<std::string>& present);
 
 // The postgres data volume a legacy source's database lives in, and the compose project whose
 // `postgres_data` it is (what Install::project_name must be for every later step to reach it).

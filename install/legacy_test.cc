@@ -6,17 +6,9 @@
 
 using namespace mig;
 
-TEST_CASE("legacy: recognised by a root path or by a release 2.24 or older") {
-  CHECK(LegacyReason({"Caddyfile", ".caddy"}, "") == "Caddyfile, .caddy at its root");
-  CHECK(LegacyReason({}, "v2.24.1") == "release v2.24.1 (2.24 or older)");
-  CHECK(LegacyReason({}, "2.10.5\n") == "release 2.10.5 (2.24 or older)");
-  CHECK(LegacyReason({}, "1.9") == "release 1.9 (2.24 or older)");
-  CHECK(LegacyReason({}, "v2.25.0") == "");
-  CHECK(LegacyReason({}, "3.0.0") == "");
-  CHECK(LegacyReason({}, "") == "");
-  CHECK(LegacyReason({}, "latest") == "");
-  CHECK(ReleaseNumber("v2_24_1") == std::make_pair(2, 24));
-  CHECK_FALSE(ReleaseNumber("2"));
+TEST_CASE("legacy: recognised by its root paths, never by its version alone") {
+  CHECK(LegacyReason({"Caddyfile", ".caddy"}) == "Caddyfile, .caddy at its root");
+  CHECK(LegacyReason({}) == "");
 }
 
 TEST_CASE("legacy: the database volume chosen from the engine's volumes") {

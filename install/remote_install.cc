@@ -1,5 +1,6 @@
 #include "install/remote_install.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "docker/docker.h"
+#include "install/legacy.h"
 
 namespace fs = std::filesystem;
 
@@ -18,10 +20,13 @@ namespace {
 
 constexpr size_t kMaxFile = 4 << 20;  // a top-level file larger than this is not configuration
 
-// Prints the folder's real path, then "NAME<TAB>BASE64" for each top-level regular file under
-// 4 MiB (names with a newline or a tab are skipped: configuration files have none).
+// Prints the folder's real path, "/PATH" for each of the paths after the folder's that exists
+// there (a legacy release's root paths), then "NAME<TAB>BASE64" for each top-level regular file
+// under 4 MiB (names with a newline or a tab are skipped: configuration files have none).
 const char* const kListScript = R"(cd "$1" || exit 3
+shift
 pwd -P
+for p in "$@"; do { [ -e "$p" ] || [ -L "$p" ]; } && printf '/%s\n' "$p"; done
 for f in .[!.]* ..?* *; do
   [ -f "$f" ] && [ ! -L "$f" ] || continue
   case "$f" in *'
@@ -48,7 +53,9 @@ Install LoadRemoteInstall(const Host& host, const std::string& path, const std::
                           const std::string& mirror_root) {
   if (path.empty() || path[0] != '/')
     BadUsage("--from-path must be the absolute path of the old install on " + host.Describe());
-  ProcResult r = host.Run({"sh", "-c", kListScript, "sh", path});
+  std::vector<std::string> argv{"sh", "-c", kListScript, "sh", path};
+  argv.insert(argv.end(), kLegacyRootPaths.begin(), kLegacyRootPaths.end());
+  ProcResult r = host.Run(argv);
   if (r.code == 3 || (!r.ok() && r.out.empty()))
     BadInput("the source folder " + path + " does not exist on " + host.Describe() + " (" + r.last_error_line() + ")");
   if (!r.ok()) Fail("cannot read the install " + path + " on " + host.Describe() + ": " + r.last_error_line());
@@ -65,7 +72,13 @@ Install LoadRemoteInstall(const Host& host, const std::string& path, const std::
   fs::create_directories(mirror, ec);
   if (ec) Fail("cannot create " + mirror + ": " + ec.message());
   std::string line;
+  std::vector<std::string> legacy;
   while (std::getline(lines, line)) {
+    if (!line.empty() && line[0] == '/') {  // one of the paths asked about (only those are taken)
+      const std::string p = line.substr(1);
+      if (std::find(kLegacyRootPaths.begin(), kLegacyRootPaths.end(), p) != kLegacyRootPaths.end()) legacy.push_back(p);
+      continue;
+    }
     auto tab = line.find('\t');
     if (tab == std::string::npos) continue;
     std::string name = line.substr(0, tab);
@@ -81,6 +94,7 @@ Install LoadRemoteInstall(const Host& host, const std::string& path, const std::
   if (project.empty()) project = docker::ProjectStartedFrom(dir, host);
   Install in = LoadInstall(mirror, "source", db_service, project, process_env);
   in.mirror = mirror;
+  in.legacy_paths = legacy;
   in.project.file = dir + "/" + fs::path(in.project.file).filename().string();
   in.dir = dir;
   in.host = host.Describe();

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "core/job_lock.h"
 #include "core/log.h"
 #include "core/timer.h"
@@ -65,6 +66,10 @@ void AddRollbackHints(const Options& o, const Sides* s, const std::string& run_d
 // What the report says to do after a success: test, retire the old release, roll back.
 void AddNextSteps(const Options& o, Origin& origin, const Sides& s, const std::string& run_dir, Report& rep) {
   rep.next_steps.push_back("test the new release (project " + s.to.project_name + ", folder " + s.to.dir + ")");
+  if (!s.legacy.empty() && !s.from.legacy_paths.empty())
+    rep.next_steps.push_back("copy the legacy release's " + Joined(s.from.legacy_paths) + " into " + s.to.dir +
+                             " and move its .env edits into custom.env by hand: migrate does not carry them yet "
+                             "(docs/legacy.md)");
   if (!o.stop_old)
     rep.next_steps.push_back("when happy, stop the old one" +
                              (origin.Where().empty() ? std::string() : " (on " + origin.Where() + ")") + ": " +

@@ -6,7 +6,9 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/text.h"
 #include "db/replay.h"
+#include "install/legacy.h"
 #include "install/room.h"
 #include "install/stack.h"
 
@@ -86,6 +88,42 @@ void CheckPorts(const Install& to) {
     }
 }
 
+namespace {
+
+// A legacy release (docs/legacy.md): recorded as the check "legacy layout"; when its database's
+// volume is not the project's own, the project is the one whose postgres_data it is.
+void RecognizeLegacy(const Options& o, const Host& there, Sides& s, Report& rep) {
+  s.legacy = LegacyReason(s.from.legacy_paths);
+  if (s.legacy.empty()) return;
+  std::string db = "database not carried (--skip-db)";
+  if (!o.skip_db) {
+    const std::string key = DbVolumeKey(s.from.project, s.from.db_service);
+    const auto named = s.from.project.volume_names.find(key);
+    if (key.empty()) {
+      db = "the database service " + s.from.db_service + " keeps no named volume";
+    } else if (named != s.from.project.volume_names.end() && named->second != s.from.project.name + "_" + key) {
+      s.legacy_db_volume = named->second;  // its compose file names it: as any release
+      db = "database volume " + named->second;
+    } else {
+      const LegacyDbVolume v =
+          ChooseLegacyDbVolume(key, s.from.project_name, s.from.version, docker::VolumeNames(there), o.from_project);
+      s.legacy_db_volume = v.volume;
+      if (v.project != s.from.project_name) {
+        TheLog().info("the legacy release's database is in the volume " + v.volume + ": the source runs as project " +
+                      v.project + " (not " + s.from.project_name + ")");
+        s.from.project_name = v.project;
+      }
+      db = "database volume " + v.volume + " (project " + v.project + ")";
+    }
+  }
+  rep.Check("legacy layout", true,
+            s.legacy + "; " + db + "; not carried yet (docs/legacy.md): its root paths (" +
+                (s.from.legacy_paths.empty() ? std::string("none") : Joined(s.from.legacy_paths)) +
+                ") and its .env edits");
+}
+
+}  // namespace
+
 Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Report& rep) {
   Step step(rep, "preflight");
   Sides s;
@@ -111,11 +149,16 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
     src_tool = *there_tool;
     rep.Check("old server's compose", true, CommandLine(src_tool.argv) + " " + src_tool.version);
   }
+  RecognizeLegacy(o, there, s, rep);
   s.src_stack.emplace(src_tool, s.from.dir, s.from.project.file, s.from.project_name, there);
   s.dst_stack.emplace(tool, s.to.dir, s.to.project.file, s.to.project_name);
   if (!o.skip_data) {
+    // (A legacy release without data/ waits for its root paths to be carried: docs/legacy.md.)
     if (!has_data)
-      BadInput("the source " + shown + " has no data/ folder (use --skip-data to migrate only the database)");
+      BadInput("the source " + shown + " has no data/ folder (use --skip-data to migrate only the database)" +
+               (s.legacy.empty() ? std::string()
+                                 : "; it is a legacy release (" + s.legacy + ") whose root paths migrate does not "
+                                   "carry yet: copy them by hand (docs/legacy.md)"));
     rep.Check("source data/", true, shown + "/data");
   }
   if (!o.skip_db) CheckDatabases(o, origin, s, rep);

@@ -10,4 +10,4 @@ ensure_packages "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}" "${TEST_PACKAGES
 build_migrate "$root/build"
 ensure_engine
 cd "$root/build"
-ctest --output-on-failure --timeout 900 -j3 "$@"
+ctest --output-on-failure --timeout 900 -j2 "$@"

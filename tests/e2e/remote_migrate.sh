@@ -57,6 +57,18 @@ check "dry run prints the database plan" grep -q "^database: replace appdb" "$WO
 check "the agent was uploaded to the old server" grep -q "uploading migrate-agent" "$WORK/dry.err"
 check "dry run leaves the database as it was" cmp -s "$WORK/new-schema.before" <(schema "$NEW")
 
+# --- a legacy release's marks at the old install's root (docs/legacy.md): recognised over SSH
+# and said in the plan, with its database's volume (the paths are not carried yet)
+touch "$OLD/Caddyfile"
+mkdir -p "$OLD/etc/ssl"
+run_remote "$WORK/legacy.out" "$WORK/legacy.err" --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" \
+  --dry-run --json
+legacy_row=$(json "$WORK/legacy.out" '[c["detail"] for c in j["checks"] if c["name"]=="legacy layout"][0]' 2>/dev/null || true)
+check "a legacy release is recognised over SSH: its root paths and its database's volume in the plan" \
+  bash -c "grep -q 'Caddyfile, etc/ssl at its root' <<<'$legacy_row' && grep -q 'database volume .*postgres_data' <<<'$legacy_row'"
+[[ -n "$legacy_row" ]] || cat "$WORK/legacy.err"
+rm -rf "$OLD/Caddyfile" "$OLD/etc"
+
 cp -a "$NEW/data" "$WORK/expected"
 rsync -a --force "$OLD/data/" "$WORK/expected/"
 

@@ -199,14 +199,15 @@ bk create --json --quiet "${keys[@]}" >"$WORK/b7.json" 2>"$WORK/b7.err" || true
 check "node 2 back: the next backup is ready" test "$(jq -r .status "$WORK/b7.json")" = ready
 
 # --- a restore onto the same Swarm needs no node map (each node is itself): its dry run says
-# where each volume goes; the backup exported into one file carries the volume
+# where each volume goes; a backup exported into one file carries the volume (the second: the
+# first one's volume part was forgotten above)
 DOCKER_HOST=unix://$SWARM_MANAGER_SOCK "$BIN/migrate" restore "$id1" --dry-run --to-path "$INST" --repo "$WORK/repo" \
   --password-file "$WORK/pw" "${keys[@]}" </dev/null >"$WORK/r1.out" 2>"$WORK/r1.err" && rrc=0 || rrc=$?
 check "restore --dry-run onto the same Swarm: exit 0, each node itself, the volume on node 2" bash -c \
   "test $rrc -eq 0 && grep -q 'nodes: .*$n2 -> $n2' '$WORK/r1.out' && grep -q 'volumes: ${stack}_app_data on $n2' '$WORK/r1.out'"
 ((rrc == 0)) || cat "$WORK/r1.err"
 check "and it changed nothing: no restore folder, no map file" test ! -e "$INST/restore" -a ! -e "$INST/restore-node-map.json"
-bk export "$id1" --output "$WORK/b.tar" >/dev/null 2>"$WORK/e1.err" && erc=0 || erc=$?
+bk export "$(jq -r .id "$WORK/b2.json")" --output "$WORK/b.tar" >/dev/null 2>"$WORK/e1.err" && erc=0 || erc=$?
 check "export of a stack's backup: exit 0, the volume of node 2 a member, every checksum right" bash -c \
   "test $erc -eq 0 && tar -tf '$WORK/b.tar' 2>/dev/null | grep -qx 'volumes/$n2/${stack}_app_data.tar' &&
    mkdir -p '$WORK/x' && tar -xf '$WORK/b.tar' -C '$WORK/x' 2>/dev/null && (cd '$WORK/x' && sha256sum --quiet -c SHA256SUMS)"
