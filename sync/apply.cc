@@ -468,8 +468,8 @@ MergeResult Merge(Source& src, const std::string& dst_root, const MergeOptions& 
   PlanOptions po;
   po.set_owner = ::geteuid() == 0;
   if (o.checksum) po.same_content = SameContentByHash(src, dst_root);
-  std::unique_ptr<TreeStream> source = src.Stream(o.checksum);
-  std::unique_ptr<TreeStream> target = WalkTreeIfExists(dst_root);
+  std::unique_ptr<TreeStream> source = SelectedOf(src.Stream(o.checksum), o.only);
+  std::unique_ptr<TreeStream> target = WalkTreeIfExists(dst_root, o.only);
   Planner planner(*source, *target, po);
   MergeResult r;
   Plan chunk;

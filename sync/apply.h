@@ -43,6 +43,10 @@ struct MergeOptions {
   size_t chunk_items = 4096;
   ApplyOptions apply;
   std::function<void(const Plan& chunk)> on_chunk;  // each chunk as planned (--show-plan)
+  // Only these paths (relative, '/'-separated; each with all it holds and its parents alone), as
+  // rsync -a's --include=/P --include=/P/*** ... --exclude='*': the target's other entries are
+  // never read (a legacy release's root paths merged into a release folder: docs/legacy.md).
+  std::vector<std::string> only;
 };
 
 struct MergeResult {

@@ -373,3 +373,78 @@ TEST_CASE("merge in chunks of one entry equals the merge in one piece") {
 }  // namespace
 
 }  // namespace mig::sync
+
+namespace mig::sync {
+namespace {
+
+// Every entry of a tree with the attributes rsync -a carries, one line each (a folder's mtime
+// included: both sides set it after its contents).
+std::string TreeText(const std::string& dir) {
+  std::ostringstream o;
+  for (const auto& e : ListTreeIfExists(dir))
+    o << "'" << e.path << "' " << TypeName(e.type) << " " << std::oct << e.mode << std::dec << " " << e.uid << ":"
+      << e.gid << " " << (e.type == FileType::kRegular ? e.size : 0) << " " << e.mtime_sec << "." << e.mtime_nsec
+      << " " << e.link_target << "\n";
+  return o.str();
+}
+
+}  // namespace
+
+TEST_CASE("merge of some paths only equals rsync -a --force with those paths included, the rest unread") {
+  TempDir t;
+  const std::string src = t / "old", dst = t / "new", oracle = t / "oracle";
+  auto file = [](const std::string& p, const std::string& text, int64_t mtime) {
+    fs::create_directories(fs::path(p).parent_path());
+    std::ofstream(p) << text;
+    SetMtime(p, mtime, 123);
+  };
+  // the old release's root: its legacy paths, and what must not be carried
+  file(src + "/Caddyfile", "old caddy", 1600000000);
+  file(src + "/.caddy/certs/site.crt", "cert", 1600000001);
+  file(src + "/etc/ssl/private/key.pem", "key", 1600000002);
+  ::chmod((src + "/etc/ssl/private/key.pem").c_str(), 0600);
+  file(src + "/etc/scripts/not-carried.sh", "no", 1600000003);
+  file(src + "/data/not-carried", "no", 1600000004);
+  file(src + "/docker-compose.yml", "old compose", 1600000005);
+  fs::create_symlink("certs/site.crt", src + "/.caddy/current");
+  // the new release's root: its own files, a Caddyfile of its own, an etc/ with more
+  file(dst + "/Caddyfile", "new caddy, longer", 1700000000);
+  file(dst + "/etc/scripts/upgrade.sh", "new script", 1700000001);
+  file(dst + "/data/keep", "new data", 1700000002);
+  file(dst + "/docker-compose.yml", "new compose", 1700000003);
+  file(dst + "/.caddy/stale", "target only", 1700000004);
+  // Every folder's and the symlink's time seconds away from now: rsync compares times in whole
+  // seconds and leaves a folder it made this second as it is.
+  int64_t when = 1500000000;
+  for (const char* p : {"/.caddy/current", "/.caddy/certs", "/.caddy", "/etc/ssl/private", "/etc/ssl", "/etc/scripts", "/etc",
+                        "/data", ""})
+    SetMtime(src + p, when += 10, 7);
+  REQUIRE(std::system(("cp -a " + dst + " " + oracle).c_str()) == 0);
+  const std::vector<std::string> only = {".caddy", "Caddyfile", "etc/ssl", ".pivot-db"};  // (.pivot-db absent)
+  // (each folder and its contents as rules of their own: rsync 3.5 leaves the times of a folder
+  // matched by "/P/***" and of what it holds as it made them)
+  REQUIRE(std::system(("rsync -a --force --include='/.caddy/' --include='/.caddy/**' --include=/Caddyfile --include='/etc/' "
+                       "--include='/etc/ssl/' --include='/etc/ssl/**' --include=/.pivot-db --include='/.pivot-db/' "
+                       "--include='/.pivot-db/**' --exclude='*' " + src + "/ " + oracle + "/").c_str()) == 0);
+  auto source = MakeLocalSource(src);
+  MergeOptions o;
+  o.only = only;
+  o.apply.set_owner = ::geteuid() == 0;
+  const MergeResult r = Merge(*source, dst, o);
+  CHECK(TreeText(dst) == TreeText(oracle));
+  CHECK(r.totals.kept == 1);  // .caddy/stale: what only the target has outside the paths is not even read
+  CHECK(std::ifstream(dst + "/data/keep").good());
+  CHECK_FALSE(fs::exists(dst + "/data/not-carried"));
+  CHECK_FALSE(fs::exists(dst + "/etc/scripts/not-carried.sh"));
+  // the walk with `only` never lists what lies outside
+  std::vector<std::string> walked;
+  for (const auto& e : Collect(*WalkTreeIfExists(dst, only))) walked.push_back(e.path);
+  CHECK(walked == std::vector<std::string>{"", ".caddy", ".caddy/certs", ".caddy/certs/site.crt", ".caddy/current",
+                                           ".caddy/stale", "Caddyfile", "etc", "etc/ssl", "etc/ssl/private",
+                                           "etc/ssl/private/key.pem"});
+  // again: nothing to do
+  const MergeResult again = Merge(*MakeLocalSource(src), dst, o);
+  CHECK(again.totals.create + again.totals.replace + again.totals.attrs == 0);
+}
+
+}  // namespace mig::sync

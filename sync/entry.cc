@@ -101,8 +101,8 @@ std::vector<std::string> SortedNames(int fd, const std::string& display) {
 
 class TreeWalker : public TreeStream {
  public:
-  TreeWalker(int root_fd, std::string root_display, bool check_readable)
-      : root_fd_(root_fd), root_display_(std::move(root_display)), check_readable_(check_readable) {}
+  TreeWalker(int root_fd, std::string root_display, bool check_readable, std::vector<std::string> only = {})
+      : root_fd_(root_fd), root_display_(std::move(root_display)), check_readable_(check_readable), only_(std::move(only)) {}
 
   bool Next(Entry& out) override {
     if (!started_) {
@@ -121,6 +121,7 @@ class TreeWalker : public TreeStream {
       }
       const std::string& name = l.names[l.next++];
       std::string child = l.rel.empty() ? name : l.rel + "/" + name;
+      if (!Selected(child, only_)) continue;  // never stat'ed, never entered
       struct stat st;
       if (::fstatat(l.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) continue;  // vanished while we listed: like rsync, carry on
@@ -189,8 +190,23 @@ class TreeWalker : public TreeStream {
   int root_fd_;
   std::string root_display_;
   bool check_readable_;
+  std::vector<std::string> only_;
   bool started_ = false;
   std::vector<Level> levels_;
+};
+
+class SelectedStream : public TreeStream {
+ public:
+  SelectedStream(std::unique_ptr<TreeStream> s, std::vector<std::string> only) : s_(std::move(s)), only_(std::move(only)) {}
+  bool Next(Entry& e) override {
+    while (s_->Next(e))
+      if (Selected(e.path, only_)) return true;
+    return false;
+  }
+
+ private:
+  std::unique_ptr<TreeStream> s_;
+  std::vector<std::string> only_;
 };
 
 class VectorStream : public TreeStream {
@@ -210,7 +226,8 @@ class VectorStream : public TreeStream {
 // A TreeWalker that owns its root folder's descriptor.
 class OwningWalker : public TreeStream {
  public:
-  OwningWalker(Fd fd, const std::string& display) : fd_(std::move(fd)), w_(fd_.get(), display, false) {}
+  OwningWalker(Fd fd, const std::string& display, std::vector<std::string> only)
+      : fd_(std::move(fd)), w_(fd_.get(), display, false, std::move(only)) {}
   bool Next(Entry& e) override { return w_.Next(e); }
 
  private:
@@ -235,10 +252,25 @@ std::unique_ptr<TreeStream> WalkTree(int root_fd, const std::string& root_displa
   return std::make_unique<TreeWalker>(root_fd, root_display, check_readable && ::geteuid() != 0);
 }
 
-std::unique_ptr<TreeStream> WalkTreeIfExists(const std::string& dir) {
+std::unique_ptr<TreeStream> WalkTreeIfExists(const std::string& dir, const std::vector<std::string>& only) {
   struct stat st;
   if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return StreamOf({});
-  return std::make_unique<OwningWalker>(Fd(OpenDir(dir)), dir);
+  return std::make_unique<OwningWalker>(Fd(OpenDir(dir)), dir, only);
+}
+
+bool Selected(std::string_view path, const std::vector<std::string>& only) {
+  if (only.empty() || path.empty()) return true;
+  auto under = [](std::string_view a, std::string_view b) {  // a is b or inside it
+    return a.size() >= b.size() && a.compare(0, b.size(), b) == 0 && (a.size() == b.size() || a[b.size()] == '/');
+  };
+  for (const auto& p : only)
+    if (under(path, p) || under(p, path)) return true;
+  return false;
+}
+
+std::unique_ptr<TreeStream> SelectedOf(std::unique_ptr<TreeStream> s, std::vector<std::string> only) {
+  if (only.empty()) return s;
+  return std::make_unique<SelectedStream>(std::move(s), std::move(only));
 }
 
 std::unique_ptr<TreeStream> StreamOf(std::vector<Entry> entries) {

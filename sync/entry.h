@@ -59,8 +59,17 @@ bool ListOrderLess(std::string_view a, std::string_view b);
 std::unique_ptr<TreeStream> WalkTree(int root_fd, const std::string& root_display, bool check_readable);
 
 // WalkTree of the folder `dir`, or an empty stream when there is no such folder (a target
-// without data/ yet).
-std::unique_ptr<TreeStream> WalkTreeIfExists(const std::string& dir);
+// without data/ yet). With `only` (paths relative to `dir`, as rsync's --include=/P
+// --include=/P/*** --exclude='*' with each parent of P included alone): the root, each P with all
+// it holds, and P's parents themselves; nothing else is read (a folder outside them is never
+// opened).
+std::unique_ptr<TreeStream> WalkTreeIfExists(const std::string& dir, const std::vector<std::string>& only = {});
+
+// Whether `path` is one of `only`, inside one, or a parent of one ("" is the root: always).
+bool Selected(std::string_view path, const std::vector<std::string>& only);
+
+// `s` without the entries `only` does not select (an empty `only` selects all).
+std::unique_ptr<TreeStream> SelectedOf(std::unique_ptr<TreeStream> s, std::vector<std::string> only);
 
 // The entries of a vector as a stream (tests, and what is already in memory).
 std::unique_ptr<TreeStream> StreamOf(std::vector<Entry> entries);
