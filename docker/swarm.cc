@@ -219,9 +219,17 @@ void ScaledDown::ToZero(const std::vector<std::pair<std::string, int>>& services
   for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(300);;) {
     ProcResult t = host_.Run(ps, {}, std::chrono::seconds(60));
     if (!t.ok()) Fail("docker service ps " + names + " failed: " + t.last_error_line());
+    // A task not yet ended (Running, Starting with its health check pending, Preparing...) may
+    // hold a container: only the ended states count as stopped.
     bool running = false;
     std::istringstream in(t.out);
-    for (std::string line; std::getline(in, line);) running = running || line.rfind("Running", 0) == 0;
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      bool ended = false;
+      for (const char* s : {"Shutdown", "Complete", "Failed", "Rejected", "Orphaned", "Remove"})
+        ended = ended || line.rfind(s, 0) == 0;
+      running = running || !ended;
+    }
     if (!running) return;
     if (std::chrono::steady_clock::now() > until) Fail("tasks of " + names + " were still running 5 minutes after scaling them to 0");
     std::this_thread::sleep_for(std::chrono::milliseconds(250));

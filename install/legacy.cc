@@ -29,7 +29,9 @@ std::vector<std::string> Lines(const std::string& text) {
 
 bool Owned(const std::string& key) {
   auto ends = [&](const std::string& s) { return key.size() >= s.size() && key.compare(key.size() - s.size(), s.size(), s) == 0; };
-  return key == "COMPOSE_PROJECT_NAME" || key == "COMPOSE_FILE" || key == "VERSION" || ends("_TAG") || ends("_VERSION");
+  // The database's credentials too: the new release's volume was made with its own.
+  return key == "COMPOSE_PROJECT_NAME" || key == "COMPOSE_FILE" || key == "VERSION" || ends("_TAG") || ends("_VERSION") ||
+         key == "POSTGRES_USER" || key == "POSTGRES_PASSWORD" || key == "POSTGRES_DB";
 }
 
 }  // namespace

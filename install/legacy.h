@@ -44,7 +44,8 @@ std::string DbVolumeKey(const compose::Project& p, const std::string& service);
 // each KEY of `old_env` whose value differs from `new_env`'s, or that `new_env` lacks, and every
 // KEY of `old_custom`, written into `new_custom` (a KEY already there: its line replaced; else
 // appended), the old line byte for byte. The keys a release owns (COMPOSE_PROJECT_NAME,
-// COMPOSE_FILE, VERSION, *_TAG, *_VERSION) are never moved.
+// COMPOSE_FILE, VERSION, *_TAG, *_VERSION, and POSTGRES_USER/PASSWORD/DB: its database volume was
+// made with its own) are never moved.
 struct EnvMove {
   std::string custom_env;          // the new custom.env's text
   std::vector<std::string> moved;  // the keys moved, in order (names only: values may be secrets)

@@ -48,13 +48,15 @@ TEST_CASE("legacy: the operator's .env edits move into custom.env, the release's
       "SMTP_HOST=mail.example.org   # ours\n"
       "export API_KEY='s3cr=t x'\n"
       "APP_TAG=v2.24.1\n"
+      "POSTGRES_PASSWORD=old-secret\n"
       "EXTRA=only-old\n";
   const std::string new_env =
       "COMPOSE_PROJECT_NAME=v2_25_0\n"
       "GRAPHISTRY_HOME=/srv\n"
       "SMTP_HOST=localhost\n"
       "API_KEY=\n"
-      "APP_TAG=v2.25.0\n";
+      "APP_TAG=v2.25.0\n"
+      "POSTGRES_PASSWORD=new-secret\n";
   const std::string old_custom = "SMTP_HOST=smtp.example.org\n";
   const std::string new_custom = "# site settings\nAPI_KEY=\n";
   const EnvMove m = MoveEnvEdits(old_env, old_custom, new_env, new_custom);
@@ -65,7 +67,7 @@ TEST_CASE("legacy: the operator's .env edits move into custom.env, the release's
         "SMTP_HOST=smtp.example.org\n"
         "EXTRA=only-old\n");
   CHECK(m.moved == std::vector<std::string>{"SMTP_HOST", "API_KEY", "EXTRA"});
-  CHECK(m.owned == std::vector<std::string>{"COMPOSE_PROJECT_NAME", "APP_TAG"});
+  CHECK(m.owned == std::vector<std::string>{"COMPOSE_PROJECT_NAME", "APP_TAG", "POSTGRES_PASSWORD"});
   // nothing edited: custom.env as it was, nothing moved
   const EnvMove none = MoveEnvEdits(new_env, "", new_env, new_custom);
   CHECK(none.custom_env == new_custom);

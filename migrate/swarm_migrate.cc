@@ -64,10 +64,15 @@ Report MigrateFrom(const Options& o) {
   r.node_map = o.node_map, r.node_map_file = o.node_map_file;
   r.nodes = nodes;
   r.resolve_image = o.resolve_image;
+  DnsHook hook = o.dns_hook;
+  if (!hook.command.empty() && hook.old_ip.empty()) {
+    hook.old_ip = origin->PeerIPv4();  // OLD_IP defaults to the old server's address, as for compose
+    if (hook.old_ip.empty()) BadUsage("the old server was reached over IPv6: give --dns-hook's --old-ip IP");
+  }
   rep = RestoreOntoSwarm(r, source, to.dir, false, std::move(rep));
   // As every migration: the DNS hook once it succeeded (a failure recorded, the migration stands).
-  if (rep.result == "ok" && !o.dns_hook.command.empty()) {
-    DnsHookStep(rep, o.dns_hook, o.dry_run);
+  if (rep.result == "ok" && !hook.command.empty()) {
+    DnsHookStep(rep, hook, o.dry_run);
     if (!o.dry_run) rep.Write(rep.migration_dir + "/report.json");
   }
   return rep;

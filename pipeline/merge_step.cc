@@ -42,6 +42,10 @@ std::string PlanLine(const sync::PlanTotals& t) {
 
 sync::MergeResult PlanData(const Options& o, Origin& origin, const Sides& s, Report& rep) {
   Step step(rep, "plan data/");
+  if (!s.source_data) {
+    step.Skip("the source has no data/ (a legacy release)");
+    return {};
+  }
   auto src = origin.OpenTree(s.from.data_dir(), s.to.dir);
   sync::MergeOptions mo;
   mo.checksum = o.checksum;
@@ -66,6 +70,10 @@ sync::MergeResult MergeData(const Options& o, Origin& origin, const Sides& s, Re
   Step step(rep, "merge data/");
   if (o.skip_data) {
     step.Skip("--skip-data");
+    return {};
+  }
+  if (!s.source_data) {
+    step.Skip("the source has no data/ (a legacy release)");
     return {};
   }
   // The listing of a remote tree is spooled beside the target's data/ (docs/streaming-merge.md).

@@ -19,6 +19,7 @@
 #include "pipeline/confirm.h"
 #include "pipeline/dns_hook.h"
 #include "pipeline/lock.h"
+#include "pipeline/legacy_step.h"
 #include "pipeline/merge_step.h"
 #include "pipeline/preflight.h"
 #include "pipeline/replay_step.h"
@@ -54,8 +55,21 @@ void DryRun(const Options& o, Origin& origin, const Sides& s, Report& rep) {
   rep.result = "ok";
 }
 
+// A legacy source's roll back (docs/legacy.md): what the new release had at the root paths, and
+// its custom.env before the .env edits were moved in.
+void AddLegacyHints(const Sides& s, const std::string& run_dir, Report& rep) {
+  if (fs::exists(run_dir + "/root.backup"))
+    rep.next_steps.push_back("roll back the legacy root paths (" + Joined(s.from.legacy_paths) + "): what the new "
+                             "release had there is in " + run_dir + "/root.backup/ (a path not there was not there)");
+  if (fs::exists(run_dir + "/custom.env.before"))
+    rep.next_steps.push_back("roll back custom.env: cp " + run_dir + "/custom.env.before " + s.to.dir + "/custom.env");
+  if (fs::exists(run_dir + "/custom.env.absent"))
+    rep.next_steps.push_back("roll back custom.env: rm " + s.to.dir + "/custom.env (there was none)");
+}
+
 // What the report says to do after a failure: where the safety copy is, how to resume.
 void AddRollbackHints(const Options& o, const Sides* s, const std::string& run_dir, const RunState& st, Report& rep) {
+  if (s) AddLegacyHints(*s, run_dir, rep);
   if (!o.skip_data && st.backup_done)
     rep.next_steps.push_back("data/ before the merge is in " + run_dir + "/data.backup (rsync -a --delete it back)");
   if (!o.skip_db && st.dump_done && s && s->dst_pg)
@@ -66,10 +80,7 @@ void AddRollbackHints(const Options& o, const Sides* s, const std::string& run_d
 // What the report says to do after a success: test, retire the old release, roll back.
 void AddNextSteps(const Options& o, Origin& origin, const Sides& s, const std::string& run_dir, Report& rep) {
   rep.next_steps.push_back("test the new release (project " + s.to.project_name + ", folder " + s.to.dir + ")");
-  if (!s.legacy.empty() && !s.from.legacy_paths.empty())
-    rep.next_steps.push_back("copy the legacy release's " + Joined(s.from.legacy_paths) + " into " + s.to.dir +
-                             " and move its .env edits into custom.env by hand: migrate does not carry them yet "
-                             "(docs/legacy.md)");
+  AddLegacyHints(s, run_dir, rep);
   if (!o.stop_old)
     rep.next_steps.push_back("when happy, stop the old one" +
                              (origin.Where().empty() ? std::string() : " (on " + origin.Where() + ")") + ": " +
@@ -166,6 +177,10 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
     }
     if (o.stop_old) StopOld(s, false);
     MergeData(o, *origin, s, rep);
+    if (!s.legacy.empty()) {  // docs/legacy.md
+      CarryRootPaths(o, *origin, s, run_dir, rep);
+      MoveEnvStep(s, run_dir, rep);
+    }
     ReplayDatabase(o, *origin, s, rep);
     if (o.stop_old) StopOld(s, true);
     else if (s.started_source_db) s.src_stack->Stop({s.from.db_service});

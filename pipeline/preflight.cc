@@ -117,9 +117,8 @@ void RecognizeLegacy(const Options& o, const Host& there, Sides& s, Report& rep)
     }
   }
   rep.Check("legacy layout", true,
-            s.legacy + "; " + db + "; not carried yet (docs/legacy.md): its root paths (" +
-                (s.from.legacy_paths.empty() ? std::string("none") : Joined(s.from.legacy_paths)) +
-                ") and its .env edits");
+            s.legacy + "; carried to the same paths: " + Joined(s.from.legacy_paths) +
+                "; .env edits into custom.env; " + db);
 }
 
 }  // namespace
@@ -153,13 +152,10 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
   s.src_stack.emplace(src_tool, s.from.dir, s.from.project.file, s.from.project_name, there);
   s.dst_stack.emplace(tool, s.to.dir, s.to.project.file, s.to.project_name);
   if (!o.skip_data) {
-    // (A legacy release without data/ waits for its root paths to be carried: docs/legacy.md.)
-    if (!has_data)
-      BadInput("the source " + shown + " has no data/ folder (use --skip-data to migrate only the database)" +
-               (s.legacy.empty() ? std::string()
-                                 : "; it is a legacy release (" + s.legacy + ") whose root paths migrate does not "
-                                   "carry yet: copy them by hand (docs/legacy.md)"));
-    rep.Check("source data/", true, shown + "/data");
+    s.source_data = has_data;
+    if (!has_data && s.legacy.empty())
+      BadInput("the source " + shown + " has no data/ folder (use --skip-data to migrate only the database)");
+    rep.Check("source data/", true, has_data ? shown + "/data" : "none (a legacy release: its root paths are carried)");
   }
   if (!o.skip_db) CheckDatabases(o, origin, s, rep);
   if (!o.no_restart && !o.stop_old) {
@@ -168,7 +164,7 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
   }
   // Room: the data to copy and the target's dump beside the target; the staging database
   // (about the source's size) where docker keeps its volumes.
-  if (!o.skip_data) s.data_bytes = origin.TreeBytes(s.from.data_dir());
+  if (!o.skip_data && s.source_data) s.data_bytes = origin.TreeBytes(s.from.data_dir());
   RoomVerdict here = TargetRoom(s.to.dir, s.data_bytes, s.dst_db_bytes);
   rep.Check("free space in target", here.ok, here.detail);
   if (!here.ok) Fail(here.error);

@@ -23,6 +23,7 @@ struct Sides {
   int src_major = 0;
   uint64_t src_db_bytes = 0, dst_db_bytes = 0;
   uint64_t data_bytes = 0;  // the source's data/, the room check's figure
+  bool source_data = true;  // the source has a data/ (a legacy release may not: docs/legacy.md)
   // A legacy source (docs/legacy.md): why it is one ("" when it is not); its database's volume.
   std::string legacy, legacy_db_volume;
 };

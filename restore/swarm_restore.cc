@@ -289,7 +289,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       Progress progress("volumes", total, ProgressModeFor(o.quiet, o.json));
       volumes_written = WriteVolumes(
           hosts, writes, stack, run_dir, [&](const SwarmPart::Volume& v) { return source.Volume(v); },
-          [&](uint64_t b) { progress.Update(0, b, b); });
+          [&](uint64_t b) { progress.Update(0, b, b); }, o.migration);
       progress.Done();
       rep.data["volumes"] = volumes_written;
       step.Done(volumes_written.empty() ? "none" : Joined(volumes_written) + ", " + HumanBytes(total));

@@ -132,7 +132,7 @@ std::map<std::string, std::string> DeployEnv(const Install& in) {
 std::vector<std::string> WriteVolumes(const backup::NodeHosts& hosts, const std::vector<VolumeWrite>& writes,
                                       const std::string& stack, const std::string& run_dir,
                                       const std::function<std::unique_ptr<Proc>(const SwarmPart::Volume&)>& open,
-                                      const std::function<void(uint64_t)>& progress) {
+                                      const std::function<void(uint64_t)>& progress, bool again) {
   // "NODE VOLUME MOUNTPOINT" of each volume this run wrote: a resumed run never writes one again
   // (its .before-restore holds the tree from before the run, the only copy of it).
   const std::string record = run_dir + "/volumes-written";
@@ -152,7 +152,9 @@ std::vector<std::string> WriteVolumes(const backup::NodeHosts& hosts, const std:
   uint64_t done = 0;
   for (const auto& w : writes) {
     const std::string key = w.node + " " + w.name + " ";
-    if (std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.rfind(key, 0) == 0; })) {
+    const bool done_before =
+        std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.rfind(key, 0) == 0; });
+    if (done_before && !again) {
       TheLog().info("volume " + w.name + " on " + w.node + " was written by an earlier attempt of this restore");
       continue;
     }
@@ -187,6 +189,7 @@ std::vector<std::string> WriteVolumes(const backup::NodeHosts& hosts, const std:
         },
         fs::path(run_dir).filename().string());
     done += read;
+    if (done_before) continue;  // (recorded, and listed, by the earlier attempt)
     lines.push_back(key + mp);
     written.push_back(w.node + ": " + mp);
     std::string text;

@@ -63,12 +63,14 @@ std::map<std::string, std::string> DeployEnv(const Install& in);
 
 // Writes each volume on its node from `open` (its tar stream: a program whose exit says whether
 // the stream was whole); a volume listed in `run_dir`/volumes-written (an earlier attempt of
-// this run) is not written again, and each one written is added there. The tree a volume had
-// before the run is kept beside it (DIR.before-RUN, RUN the run folder's name). `progress(bytes)` as the streams go. Returns "node: mount
-// point" of each volume written by this run, earlier attempts included.
+// this run) is not written again, unless `again` (a live source: the old stack may have written
+// since), and each one written is added there. The tree a volume had before the run is kept
+// beside it (DIR.before-RUN, RUN the run folder's name; an earlier attempt's stays).
+// `progress(bytes)` as the streams go. Returns "node: mount point" of each volume written by
+// this run, earlier attempts included.
 std::vector<std::string> WriteVolumes(const backup::NodeHosts& hosts, const std::vector<VolumeWrite>& writes,
                                       const std::string& stack, const std::string& run_dir,
                                       const std::function<std::unique_ptr<Proc>(const backup::SwarmPart::Volume&)>& open,
-                                      const std::function<void(uint64_t)>& progress);
+                                      const std::function<void(uint64_t)>& progress, bool again = false);
 
 }  // namespace mig

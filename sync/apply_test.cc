@@ -448,3 +448,33 @@ TEST_CASE("merge of some paths only equals rsync -a --force with those paths inc
 }
 
 }  // namespace mig::sync
+
+namespace mig::sync {
+
+TEST_CASE("merge of some paths: a folder's time is its source's after a folder was created in it, the root unchanged") {
+  TempDir t;
+  const std::string src = t / "stage", dst = t / "release";
+  fs::create_directories(src + "/etc/ssl");
+  std::ofstream(src + "/etc/ssl/k") << "k";
+  fs::create_directories(dst + "/etc/scripts");
+  std::ofstream(dst + "/etc/scripts/u") << "u";
+  fs::create_directories(src + "/.caddy/certs");
+  std::ofstream(src + "/.caddy/certs/c") << "c";
+  std::ofstream(src + "/Caddyfile") << "old";
+  std::ofstream(dst + "/Caddyfile") << "new, longer";
+  SetMtime(src + "/etc/ssl/k", 1600000000, 1);
+  SetMtime(src + "/etc/ssl", 1600000010, 2);
+  SetMtime(src + "/etc", 1600000020, 3);
+  struct stat st {};
+  REQUIRE(::stat(dst.c_str(), &st) == 0);  // the root as the release's own (what CarryRootPaths does)
+  SetMtime(src, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  MergeOptions o;
+  o.only = {"Caddyfile", ".caddy", "etc/ssl", ".pivot-db"};
+  o.apply.set_owner = ::geteuid() == 0;
+  Merge(*MakeLocalSource(src), dst, o);
+  REQUIRE(::stat((dst + "/etc").c_str(), &st) == 0);
+  CHECK(st.st_mtim.tv_sec == 1600000020);
+  CHECK(st.st_mtim.tv_nsec == 3);
+}
+
+}  // namespace mig::sync

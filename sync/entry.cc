@@ -121,7 +121,9 @@ class TreeWalker : public TreeStream {
       }
       const std::string& name = l.names[l.next++];
       std::string child = l.rel.empty() ? name : l.rel + "/" + name;
-      if (!Selected(child, only_)) continue;  // never stat'ed, never entered
+      // Outside `only`: never stat'ed, never entered; but a temporary file of ours (a merge cut
+      // short) is listed, for the merge to remove it.
+      if (!Selected(child, only_) && !IsTempName(name)) continue;
       struct stat st;
       if (::fstatat(l.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) continue;  // vanished while we listed: like rsync, carry on

@@ -35,6 +35,9 @@ struct Entry {
   }
 };
 
+// True for the names this program gives its temporary files.
+inline bool IsTempName(std::string_view base) { return base.rfind(".migrate.tmp.", 0) == 0; }
+
 // The last component of a path ("a/b" -> "b").
 std::string_view BaseName(std::string_view path);
 // Everything before the last component ("a/b" -> "a", "b" -> "").

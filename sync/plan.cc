@@ -23,7 +23,6 @@ const char* ActionName(Action a) {
   return "?";
 }
 
-bool IsTempName(std::string_view base) { return base.rfind(".migrate.tmp.", 0) == 0; }
 
 namespace {
 

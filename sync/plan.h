@@ -56,8 +56,6 @@ struct PlanOptions {
   std::function<bool(const Entry& src, const Entry& dst)> same_content;
 };
 
-// True for the names this program gives its temporary files.
-bool IsTempName(std::string_view base);
 
 // Compares a source stream with a target stream (both in the listing order), a chunk at a
 // time: a merge-join that keeps nothing but the chunk and the counts (docs/streaming-merge.md).
