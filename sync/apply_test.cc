@@ -478,3 +478,34 @@ TEST_CASE("merge of some paths: a folder's time is its source's after a folder w
 }
 
 }  // namespace mig::sync
+
+namespace mig::sync {
+
+TEST_CASE("merge: a folder whose only change is its time gets the source's time") {
+  TempDir t;
+  const std::string src = t / "src", dst = t / "dst";
+  for (const auto& d : {src, dst}) {
+    fs::create_directories(d + "/etc/ssl");
+    std::ofstream(d + "/etc/ssl/k") << "k";
+    SetMtime(d + "/etc/ssl/k", 1600000000, 1);
+    SetMtime(d + "/etc/ssl", 1600000010, 2);
+  }
+  SetMtime(src + "/etc", 1600000020, 3);
+  SetMtime(dst + "/etc", 1500000000, 0);
+  struct stat st {};
+  REQUIRE(::stat(dst.c_str(), &st) == 0);
+  SetMtime(src, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  MergeOptions o;
+  o.only = {"etc/ssl"};
+  const MergeResult r = Merge(*MakeLocalSource(src), dst, o);
+  CHECK(r.totals.attrs == 1);
+  REQUIRE(::stat((dst + "/etc").c_str(), &st) == 0);
+  CHECK(st.st_mtim.tv_sec == 1600000020);
+  o.only.clear();  // the same without `only`
+  SetMtime(dst + "/etc", 1500000000, 0);
+  Merge(*MakeLocalSource(src), dst, o);
+  REQUIRE(::stat((dst + "/etc").c_str(), &st) == 0);
+  CHECK(st.st_mtim.tv_sec == 1600000020);
+}
+
+}  // namespace mig::sync
