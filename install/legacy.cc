@@ -85,7 +85,7 @@ std::string DbVolumeKey(const compose::Project& p, const std::string& service) {
 
 EnvMove MoveEnvEdits(const std::string& old_env, const std::string& old_custom, const std::string& new_env,
                      const std::string& new_custom) {
-  const compose::Env before = compose::ParseDotEnv(old_env), now = compose::ParseDotEnv(new_env);
+  const compose::Env now = compose::ParseDotEnv(new_env), custom_now = compose::ParseDotEnv(new_custom);
   // The lines to move, KEY -> the old line, in the order met (.env first, then custom.env, whose
   // lines win).
   std::vector<std::pair<std::string, std::string>> move;
@@ -116,12 +116,11 @@ EnvMove MoveEnvEdits(const std::string& old_env, const std::string& old_custom, 
     bool replaced = false;
     for (auto& l : out)
       if (LineKey(l) == key) {
-        if (l != line) l = line;
+        l = line;
         replaced = true;
       }
     if (!replaced) appended.push_back(line);
     // Moved when custom.env did not already say the same.
-    const compose::Env custom_now = compose::ParseDotEnv(new_custom);
     auto c = custom_now.find(key);
     const compose::Env one = compose::ParseDotEnv(line);
     if (c == custom_now.end() || c->second != one.at(key)) r.moved.push_back(key);
@@ -131,7 +130,6 @@ EnvMove MoveEnvEdits(const std::string& old_env, const std::string& old_custom, 
     out.insert(out.end(), appended.begin(), appended.end());
   }
   for (const auto& l : out) r.custom_env += l + "\n";
-  if (new_custom.empty() && appended.empty() && out.empty()) r.custom_env.clear();
   return r;
 }
 

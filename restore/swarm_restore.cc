@@ -265,14 +265,17 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       }
     }
 
-    if (o.migration) {
-      Step step(rep, "stop old services");
-      const std::string d = source.StopWriters(false);
+    // A migration's --stop-old: the old stack's writers before the copy, its database after it.
+    auto stop_old = [&](const char* name, bool db_too, const char* otherwise) {
+      if (!o.migration) return;
+      Step step(rep, name);
+      const std::string d = source.StopWriters(db_too);
       if (d.empty())
-        step.Skip("the old stack runs on while it is copied (--stop-old stops its writers first)");
+        step.Skip(otherwise);
       else
         step.Done(d);
-    }
+    };
+    stop_old("stop old services", false, "the old stack runs on while it is copied (--stop-old stops its writers first)");
     // data/ is staged on a thread of its own while the volumes are written (a migration merges
     // it afterwards instead).
     std::optional<StagedData> staged;
@@ -352,14 +355,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
         step.Done(std::to_string(r.target.tables.size()) + " tables on " + t->node + ", " + HumanBytes(r.dump_bytes));
       }
     }
-    if (o.migration) {
-      Step step(rep, "stop old database");
-      const std::string d = source.StopWriters(true);
-      if (d.empty())
-        step.Skip("the old stack runs on");
-      else
-        step.Done(d);
-    }
+    stop_old("stop old database", true, "the old stack runs on");
     std::vector<std::string> misplaced;
     {
       Step step(rep, "deploy");
