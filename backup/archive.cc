@@ -88,7 +88,7 @@ bool ParseSumLine(std::string line, std::string& hex, std::string& name) {
 struct EntryFree {
   void operator()(archive_entry* e) const { archive_entry_free(e); }
 };
-using Entry = std::unique_ptr<archive_entry, EntryFree>;
+using OwnedEntry = std::unique_ptr<archive_entry, EntryFree>;
 
 // The archive being written, with the checksums of what went in.
 class Writer {
@@ -104,7 +104,7 @@ class Writer {
   // A regular member of `size` bytes whose content `fill` writes through the function it gets.
   void File(const std::string& name, uint64_t size, const std::function<void(const std::function<void(const char*, size_t)>&)>& fill,
             archive_entry* from = nullptr) {
-    Entry owned(from ? nullptr : archive_entry_new());
+    OwnedEntry owned(from ? nullptr : archive_entry_new());
     archive_entry* e = from ? from : owned.get();
     archive_entry_set_pathname(e, name.c_str());
     if (!from) {
@@ -171,7 +171,7 @@ void AddTree(Writer& w, const std::string& root, const std::string& prefix) {
   if (archive_read_disk_open(disk, root.c_str()) != ARCHIVE_OK)
     Fail("cannot read " + root + ": " + archive_error_string(disk));
   for (;;) {
-    Entry e(archive_entry_new());
+    OwnedEntry e(archive_entry_new());
     int r = archive_read_next_header2(disk, e.get());
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) Fail("cannot read " + root + ": " + archive_error_string(disk));

@@ -2,10 +2,17 @@
 #pragma once
 
 #include <cctype>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 namespace mig {
+
+// The environment variable `name`, or "" when it is not set.
+inline std::string EnvOr(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
 
 // `s` with each %XX (two hex digits) replaced by its byte; a `%` not followed by two hex
 // digits stays. With `plus_is_space` (an HTML form's or a URL query's encoding) `+` is a space.

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "dns/http.h"
 #include "dns/provider.h"
 
@@ -20,11 +21,6 @@ using nlohmann::json;
 constexpr const char* kDefaultApi = "https://api.cloudflare.com/client/v4";
 constexpr int kThrottleRetries = 3;                  // answers 429 retried this often
 constexpr std::chrono::seconds kMaxRetryAfter(30);   // the longest Retry-After honoured
-
-std::string Env(const char* k) {
-  const char* v = std::getenv(k);
-  return v ? v : "";
-}
 
 // The errors[] of an answer as one clause: "Authentication error (code 10000)".
 std::string ErrorText(const json& j) {
@@ -46,11 +42,11 @@ std::string ErrorText(const json& j) {
 class Cloudflare : public Provider {
  public:
   explicit Cloudflare(const Update& u) : u_(u) {
-    token_ = Env("CLOUDFLARE_API_TOKEN");
+    token_ = EnvOr("CLOUDFLARE_API_TOKEN");
     if (token_.empty())
       BadUsage("the cloudflare provider needs an API token in the environment: export CLOUDFLARE_API_TOKEN "
                "(a token allowed to edit the zone's DNS; it is never taken on the command line)");
-    api_ = Env("CLOUDFLARE_API_URL");
+    api_ = EnvOr("CLOUDFLARE_API_URL");
     if (api_.empty()) api_ = kDefaultApi;
     while (!api_.empty() && api_.back() == '/') api_.pop_back();
   }

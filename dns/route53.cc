@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "core/process.h"
 #include "dns/provider.h"
 
@@ -17,11 +18,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::chrono::seconds kChangePoll(2);  // between get-change calls (Route 53 limits rates)
-
-std::string Env(const char* k) {
-  const char* v = std::getenv(k);
-  return v ? v : "";
-}
 
 // "/hostedzone/Z1" or "Z1" -> "Z1" (the CLI prints the first, takes both).
 std::string BareId(const std::string& id) {
@@ -67,13 +63,13 @@ class Route53 : public Provider {
       Fail("the route53 provider runs the aws CLI, which is not installed or not on PATH: apt-get install awscli");
     // Read here too: the aws CLI 2.9 of Debian bookworm knows only --endpoint-url.
     endpoint_ = u_.endpoint_url;
-    if (endpoint_.empty()) endpoint_ = Env("AWS_ENDPOINT_URL_ROUTE53");
-    if (endpoint_.empty()) endpoint_ = Env("AWS_ENDPOINT_URL");
+    if (endpoint_.empty()) endpoint_ = EnvOr("AWS_ENDPOINT_URL_ROUTE53");
+    if (endpoint_.empty()) endpoint_ = EnvOr("AWS_ENDPOINT_URL");
     zone_id_ = BareId(u_.hosted_zone_id);
     // Route 53 is global, but the CLI 2.9 cannot resolve its endpoint without a region (it
     // fails with "BotoCoreError.__init__() takes 1 positional argument"): name its signing
     // region, us-east-1, when the environment and the profile give none.
-    if (Env("AWS_REGION").empty() && Env("AWS_DEFAULT_REGION").empty()) {
+    if (EnvOr("AWS_REGION").empty() && EnvOr("AWS_DEFAULT_REGION").empty()) {
       ProcResult r = RunCapture({"aws", "configure", "get", "region"}, {}, kToolTimeout);
       if (r.out.find_first_not_of(" \n") == std::string::npos) region_ = "us-east-1";
     }

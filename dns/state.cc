@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "core/files.h"
 #include "core/timer.h"
 
@@ -19,11 +20,6 @@ namespace fs = std::filesystem;
 namespace mig::dns {
 
 namespace {
-
-std::string Env(const char* k) {
-  const char* v = std::getenv(k);
-  return v ? v : "";
-}
 
 // Writes `text` to `path` atomically (core/files.h), naming --state-dir when it cannot.
 void WriteAtomically(const std::string& path, const std::string& text) {
@@ -39,9 +35,9 @@ void WriteAtomically(const std::string& path, const std::string& text) {
 
 std::string StateDir(const std::string& flag) {
   if (!flag.empty()) return flag;
-  if (auto d = Env("MIGRATE_STATE_DIR"); !d.empty()) return d;
-  if (auto d = Env("XDG_STATE_HOME"); !d.empty()) return d + "/migrate";
-  if (auto d = Env("HOME"); !d.empty()) return d + "/.local/state/migrate";
+  if (auto d = EnvOr("MIGRATE_STATE_DIR"); !d.empty()) return d;
+  if (auto d = EnvOr("XDG_STATE_HOME"); !d.empty()) return d + "/migrate";
+  if (auto d = EnvOr("HOME"); !d.empty()) return d + "/.local/state/migrate";
   return "/var/lib/migrate";
 }
 

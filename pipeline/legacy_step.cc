@@ -83,7 +83,10 @@ void CarryRootPaths(const Options& o, Origin& origin, const Sides& s, const std:
   fs::create_directories(stage, ec);
   if (ec) Fail("cannot make " + stage + ": " + ec.message());
   auto out = origin.host().Start(TarArgv(s.from.dir, paths), Proc::kStdout);
-  auto in = ThisHost().Start({"tar", "-C", stage, "--numeric-owner", "-xpf", "-"}, Proc::kStdin);
+  // A folder's time is set once all of the stream is out: without it tar sets etc's time when the
+  // next member outside etc arrives, and etc/ssl, extracted after, changes it again.
+  auto in = ThisHost().Start({"tar", "-C", stage, "--numeric-owner", "--delay-directory-restore", "-xpf", "-"},
+                             Proc::kStdin);
   std::vector<char> buf(1 << 20);
   try {
     for (size_t n; (n = out->read(buf.data(), buf.size())) > 0;) in->write(buf.data(), n);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "core/log.h"
 
 namespace mig::restic {
@@ -18,11 +19,6 @@ namespace {
 using json = nlohmann::json;
 
 bool Has(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
-
-std::string EnvOr(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
 
 // restic's "Fatal: ..." line, else its last line.
 std::string FatalLine(const std::string& err) {

