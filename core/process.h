@@ -118,6 +118,25 @@ class Host {
   virtual bool local() const { return false; }
 };
 
+// What Relay() did.
+struct RelayResult {
+  uint64_t bytes = 0;
+  int from_code = 0, to_code = 0;  // exit codes (both waited for)
+  bool to_stopped = false;         // `to` stopped taking bytes before the end: `from` was killed
+};
+
+// Copies `from`'s stdout into `to`'s stdin until its end, closes `to`'s stdin and waits for
+// both. When `to` stops taking bytes, `from` is killed (the codes and err_text() say why).
+// When reading `from` throws (a connection lost), both are killed and the error goes on.
+// `progress` gets the bytes relayed so far.
+RelayResult Relay(Proc& from, Proc& to, const std::function<void(uint64_t)>& progress = {});
+
+// Runs argv on `host` with its stdout written to `path` (created 0600, fsynced). Returns the
+// bytes. Throws mig::Error naming `what` when the program fails, or the file cannot be written
+// (a full disk said as such).
+uint64_t OutputToFile(const Host& host, const std::vector<std::string>& argv, const std::string& path,
+                      const std::string& what);
+
 // This machine (or the stand-in a ThisHostOverride put in place: core/recorded_host.h).
 const Host& ThisHost();
 // Internal to ThisHostOverride: sets the stand-in, returns the previous one.

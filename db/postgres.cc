@@ -194,7 +194,21 @@ void ParseSequences(const std::vector<std::string>& rows, DbState& st) {
   }
 }
 
-std::vector<std::string> CompareStates(const DbState& src, const DbState& dst) {
+namespace {
+
+// A sequence's last_value as a number ("" — never used — below every value).
+bool SequenceBelow(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return a.empty() && !b.empty();
+  try {
+    return std::stoll(a) < std::stoll(b);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> CompareStates(const DbState& src, const DbState& dst, bool sequences_may_lead) {
   std::vector<std::string> diff;
   for (const auto& [t, n] : src.tables) {
     auto it = dst.tables.find(t);
@@ -208,7 +222,7 @@ std::vector<std::string> CompareStates(const DbState& src, const DbState& dst) {
   for (const auto& [s, v] : src.sequences) {
     auto it = dst.sequences.find(s);
     if (it == dst.sequences.end()) diff.push_back("sequence " + s + " is missing in the target");
-    else if (it->second != v)
+    else if (it->second != v && !(sequences_may_lead && SequenceBelow(v, it->second)))
       diff.push_back("sequence " + s + ": " + (v.empty() ? "unused" : v) + " in the source, " +
                      (it->second.empty() ? "unused" : it->second) + " in the target");
   }
@@ -218,33 +232,7 @@ std::vector<std::string> CompareStates(const DbState& src, const DbState& dst) {
 }
 
 uint64_t Postgres::DumpToFile(const std::string& path) const {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) Fail("cannot create " + path + ": " + ErrnoString() + " (is its folder writable? give another with --temp-dir)");
-  Fd out(fd);
-  std::unique_ptr<Proc> dump_proc = host().Start(Tool("pg_dump", {"-Fc", "-d", t_.db}), Proc::kStdout);
-  Proc& dump = *dump_proc;
-  std::vector<char> buf(1 << 20);
-  uint64_t total = 0;
-  for (;;) {
-    size_t n = dump.read(buf.data(), buf.size());
-    if (n == 0) break;
-    for (size_t off = 0; off < n;) {
-      ssize_t w = ::write(fd, buf.data() + off, n - off);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        const int e = errno;
-        Fail("cannot write " + path + ": " + ErrnoString(e) +
-             (e == ENOSPC ? " (the disk is full: free some room, or give a folder on another disk with --temp-dir)" : ""));
-      }
-      off += static_cast<size_t>(w);
-    }
-    total += n;
-  }
-  int code = dump.wait();
-  if (code != 0)
-    Fail("pg_dump of the " + t_.label + " database failed: " + dump.err_text());
-  if (::fsync(fd) != 0) Fail("cannot flush " + path + ": " + ErrnoString());
-  return total;
+  return OutputToFile(host(), Tool("pg_dump", {"-Fc", "-d", t_.db}), path, "pg_dump of the " + t_.label + " database");
 }
 
 }  // namespace mig::db

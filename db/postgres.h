@@ -104,6 +104,8 @@ std::vector<std::string> Fields(const std::string& row);
 void ParseCounts(const std::vector<std::string>& rows, DbState& st);
 void ParseSequences(const std::vector<std::string>& rows, DbState& st);
 // Lines differing between two states ("public.users: 12 rows in the source, 11 in the target").
-std::vector<std::string> CompareStates(const DbState& src, const DbState& dst);
+// `sequences_may_lead`: a target sequence ahead of the source's is no difference (a physical
+// copy recovers a sequence at the value its WAL logged, up to 32 ahead: never one reused).
+std::vector<std::string> CompareStates(const DbState& src, const DbState& dst, bool sequences_may_lead = false);
 
 }  // namespace mig::db

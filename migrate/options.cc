@@ -30,6 +30,12 @@ void AddMigrateOptions(CLI::App& app, Options& o) {
   app.add_flag("-q,--quiet", o.quiet, "print only warnings, errors and the summary");
   app.add_flag("-c,--checksum", o.checksum, "compare file contents, not size and time, to decide what to copy");
   app.add_flag("--skip-db", o.skip_db, "do not replay the database");
+  app.add_option_function<std::string>(
+         "--db-method", [&o](const std::string& v) { o.db_method = db::ParseDbMethod(v); },
+         "how the database is carried: logical (a dump replayed; default), physical (the whole cluster copied "
+         "as files: same postgres major version on both sides; several times faster), auto (physical when it can be)")
+      ->check(CLI::IsMember({"logical", "physical", "auto"}))
+      ->type_name("METHOD");
   app.add_flag("--skip-data", o.skip_data, "do not merge data/");
   app.add_flag("--stop-old", o.stop_old,
                "stop the old stack's services before copying (integrity over uptime); its database last");

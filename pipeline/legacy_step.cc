@@ -87,23 +87,15 @@ void CarryRootPaths(const Options& o, Origin& origin, const Sides& s, const std:
   // next member outside etc arrives, and etc/ssl, extracted after, changes it again.
   auto in = ThisHost().Start({"tar", "-C", stage, "--numeric-owner", "--delay-directory-restore", "-xpf", "-"},
                              Proc::kStdin);
-  std::vector<char> buf(1 << 20);
-  try {
-    for (size_t n; (n = out->read(buf.data(), buf.size())) > 0;) in->write(buf.data(), n);
-  } catch (...) {
-    out->kill();
-    out->wait();
-    in->kill();
-    in->wait();
-    throw;
-  }
-  in->close_stdin();
-  const int oc = out->wait(), ic = in->wait();
+  const RelayResult rr = Relay(*out, *in);
+  const int oc = rr.from_code, ic = rr.to_code;
+  auto unpack_failed = [&] { Fail("unpacking " + Joined(paths) + " into " + stage + " failed: " + TrimEnd(in->err_text())); };
+  if (rr.to_stopped) unpack_failed();
+  if (oc != 0 && oc != 1)  // the reader's failure first: a cut stream fails the unpacking too
+    Fail("reading " + Joined(paths) + " of " + origin.Show(s.from.dir) + " failed: " + TrimEnd(out->err_text()));
+  if (ic != 0) unpack_failed();
   if (oc == 1)
     TheLog().warn("files changed while they were read on " + origin.Show(s.from.dir) + " (" + TrimEnd(out->err_text()) + ")");
-  else if (oc != 0)
-    Fail("reading " + Joined(paths) + " of " + origin.Show(s.from.dir) + " failed: " + TrimEnd(out->err_text()));
-  if (ic != 0) Fail("unpacking " + Joined(paths) + " into " + stage + " failed: " + TrimEnd(in->err_text()));
   // The stage's root stands for the release's own folder: its attributes are the release's.
   struct stat st {};
   if (::stat(s.to.dir.c_str(), &st) != 0) Fail("cannot read " + s.to.dir + ": " + ErrnoString());

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "db/physical.h"
 #include "pipeline/dns_hook.h"
 #include "ssh/session.h"
 
@@ -18,6 +19,7 @@ struct Options {
   bool dry_run = false, yes = false, json = false, quiet = false;
   bool checksum = false, skip_db = false, skip_data = false, stop_old = false, no_restart = false;
   int wait_seconds = 180;
+  db::DbMethod db_method = db::DbMethod::kLogical;  // --db-method (docs/physical-db.md)
   bool show_plan = false;  // --dry-run --list: every path, not only totals
   // The remote migration (migrate --from): the old server and how to reach it.
   std::string from;     // user@host[:port] (env FROM); empty: the old install is on this server

@@ -49,6 +49,7 @@ void DryRun(const Options& o, Origin& origin, const Sides& s, Report& rep) {
     std::string d = "replace " + s.to.pg.db + " (" + s.to.project_name + ") with " + s.from.pg.db + " (" +
                     s.from.project_name + ")";
     if (s.src_pg) d += ", source " + HumanBytes(s.src_db_bytes);
+    if (!s.db_method.why.empty()) d += "; " + db::DbMethodName(s.db_method.method) + ": " + s.db_method.why;
     if (!o.quiet && !o.json) std::cout << "database: " << d << "\n";
     step.Done(d);
   }
@@ -73,7 +74,7 @@ void AddRollbackHints(const Options& o, const Sides* s, const std::string& run_d
   if (!o.skip_data && st.backup_done)
     rep.next_steps.push_back("data/ before the merge is in " + run_dir + "/data.backup (rsync -a --delete it back)");
   if (!o.skip_db && st.dump_done && s && s->dst_pg)
-    rep.next_steps.push_back("the database before the replay: " + DbRollbackCommand(s->to, run_dir));
+    rep.next_steps.push_back("the database before the migration: " + DbRollbackCommand(*s, run_dir));
   rep.next_steps.push_back("running " + rep.command + " again resumes this migration");
 }
 
@@ -87,7 +88,7 @@ void AddNextSteps(const Options& o, Origin& origin, const Sides& s, const std::s
                              CommandLine(s.src_stack->Command({"down"})));
   if (!o.skip_data)
     rep.next_steps.push_back("roll back data/: rsync -a --delete " + run_dir + "/data.backup/ " + s.to.data_dir() + "/");
-  if (!o.skip_db && s.dst_pg) rep.next_steps.push_back("roll back the database: " + DbRollbackCommand(s.to, run_dir));
+  if (!o.skip_db && s.dst_pg) rep.next_steps.push_back("roll back the database: " + DbRollbackCommand(s, run_dir));
 }
 
 // The origin's rows not yet in the report (the agent's appears once it was started).
@@ -172,7 +173,13 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
       SafetyCopyInput in;
       in.run_dir = run_dir;
       if (!o.skip_data) in.data_dir = s.to.data_dir();
-      if (!o.skip_db) in.dump_target = [&s](const std::string& path) { return s.dst_pg->DumpToFile(path); };
+      if (!o.skip_db) {
+        in.dump_name = TargetDbCopyName(s);
+        if (s.dst_home)  // the physical path replaces the whole cluster: all of it is kept
+          in.dump_target = [&s](const std::string& path) { return db::BaseBackupToFile(*s.dst_pg, path); };
+        else
+          in.dump_target = [&s](const std::string& path) { return s.dst_pg->DumpToFile(path); };
+      }
       step.Done(SafetyCopy(in, state).detail);
     }
     if (o.stop_old) StopOld(s, false);

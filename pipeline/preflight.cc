@@ -26,6 +26,28 @@ std::string EnsureDb(const Options& o, const docker::Stack& stack, const Install
   return EnsureDbRunning(stack, in, o.wait_seconds, started);
 }
 
+// The database method (docs/physical-db.md), recorded as the check "database method".
+void ChooseMethod(const Options& o, Sides& s, int target_major, Report& rep) {
+  db::PhysicalFacts f;
+  f.src_major = s.src_major;
+  f.dst_major = target_major;
+  f.src_db = s.from.pg.db;
+  f.dst_db = s.to.pg.db;
+  if (o.db_method != db::DbMethod::kLogical) {  // the logical path asks nothing more
+    for (const auto& row : s.src_pg->Query(
+             "SELECT (SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user), datname "
+             "FROM pg_database", "postgres")) {
+      const auto fields = db::Fields(row);
+      if (fields.size() != 2) continue;
+      f.src_can_back_up = fields[0] == "t";
+      f.src_databases.push_back(fields[1]);
+    }
+  }
+  s.db_method = db::ChooseDbMethod(o.db_method, f);
+  if (s.db_method.method == db::DbMethod::kPhysical) s.dst_home = db::FindClusterHome(*s.dst_pg);
+  rep.Check("database method", true, db::DbMethodName(s.db_method.method) + ": " + s.db_method.why);
+}
+
 void CheckDatabases(const Options& o, Origin& origin, Sides& s, Report& rep) {
   bool started_target = false;
   s.from.pg.container = EnsureDb(o, *s.src_stack, s.from, rep, s.started_source_db);
@@ -71,6 +93,7 @@ void CheckDatabases(const Options& o, Origin& origin, Sides& s, Report& rep) {
   rep.Check("target postgres", true,
             s.to.pg.db + " in " + s.to.project_name + ", postgres " + std::to_string(ti.major) + ", " +
                 HumanBytes(s.dst_db_bytes));
+  if (s.src_pg) ChooseMethod(o, s, ti.major, rep);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "db/physical.h"
 #include "db/postgres.h"
 #include "docker/docker.h"
 #include "install/install.h"
@@ -21,6 +22,10 @@ struct Sides {
   std::optional<db::Postgres> src_pg, dst_pg;  // absent with --skip-db, or in a dry run whose postgres is down
   bool started_source_db = false;              // the preflight started it: stopped again at the end
   int src_major = 0;
+  // How the database is carried (docs/physical-db.md), and where the target's cluster lives when
+  // it is copied as files.
+  db::DbMethodChoice db_method;
+  std::optional<db::ClusterHome> dst_home;
   uint64_t src_db_bytes = 0, dst_db_bytes = 0;
   uint64_t data_bytes = 0;  // the source's data/, the room check's figure
   bool source_data = true;  // the source has a data/ (a legacy release may not: docs/legacy.md)

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/text.h"
 
 namespace mig {
 
@@ -15,14 +16,59 @@ nlohmann::json StateJson(const db::DbState& st) {
   return j;
 }
 
+bool Physical(const Sides& s) { return s.db_method.method == db::DbMethod::kPhysical && s.dst_home; }
+
+// The physical path (docs/physical-db.md): the step "copy database".
+void CopyDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep) {
+  Step step(rep, "copy database");
+  Progress progress("database", 0, ProgressModeFor(o.quiet, o.json));  // a base backup's size is not known ahead
+  db::CopyClusterOptions co;
+  co.progress = [&](uint64_t b) { progress.Update(0, b, b); };
+  const db::CopyClusterResult r = db::CopyCluster(*s.src_pg, *s.dst_pg, *s.dst_home, co);
+  progress.Done();
+  rep.database = {{"method", "physical"}, {"why", s.db_method.why}, {"source", StateJson(r.source)},
+                  {"target", StateJson(r.target)}, {"base_backup_bytes", r.bytes},
+                  {"source_changed", r.source_changed}, {"seconds", nlohmann::json::object()}};
+  for (const auto& [name, secs] : r.timings) rep.database["seconds"][name] = secs;
+  nlohmann::json wire = origin.Wire();
+  if (!wire.is_null())
+    rep.database["wire"] = {{"via", "migrate-agent"}, {"agent_bytes_received", wire["bytes_received"]}};
+  const std::string counted = std::to_string(r.source.tables.size()) + " tables, " +
+                              std::to_string(r.source.sequences.size()) + " sequences";
+  if (!r.mismatches.empty() && !r.source_changed) {
+    std::string list;
+    for (const auto& m : r.mismatches) list += "\n  " + m;
+    rep.Check("database row counts and sequences", false, Joined(r.mismatches));
+    Fail("the copied cluster does not match the source, which did not change meanwhile:" + list);
+  }
+  rep.Check("database row counts and sequences", true,
+            r.mismatches.empty() ? counted + " equal to the source (pg_verifybackup checked every file)"
+                                 : counted + ": the source was written while it was copied, so its counts moved on; "
+                                             "the copy is the source as its base backup ended (--stop-old stops the "
+                                             "old writers first for an exact check)");
+  step.Done(counted + ", " + HumanBytes(r.bytes) + " streamed (gzip)");
+}
+
 }  // namespace
 
+std::string TargetDbCopyName(const Sides& s) { return Physical(s) ? "target-cluster.tar.gz" : "target-db.dump"; }
+
+std::string DbRollbackCommand(const Sides& s, const std::string& run_dir) {
+  if (Physical(s)) return db::RestoreClusterCommand(*s.dst_home, run_dir + "/" + TargetDbCopyName(s));
+  return DbRollbackCommand(s.to, run_dir);
+}
+
 void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep) {
-  Step step(rep, "replay database");
   if (o.skip_db) {
+    Step step(rep, "replay database");
     step.Skip("--skip-db");
     return;
   }
+  if (Physical(s)) {
+    CopyDatabase(o, origin, s, rep);
+    return;
+  }
+  Step step(rep, "replay database");
   Progress progress("database", 0, ProgressModeFor(o.quiet, o.json));  // a dump's size is not known ahead
   db::ReplayOptions ro;
   ro.progress = [&](uint64_t b) { progress.Update(0, b, b); };
@@ -30,7 +76,7 @@ void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& re
   db::LiveDump source(*s.src_pg, "the source");
   db::ReplayResult r = db::Replay(source, *s.dst_pg, ro);
   progress.Done();
-  rep.database = {{"source", StateJson(r.source)}, {"target", StateJson(r.target)},
+  rep.database = {{"method", "logical"}, {"why", s.db_method.why}, {"source", StateJson(r.source)}, {"target", StateJson(r.target)},
                   {"dump_bytes", r.dump_bytes}, {"roles_created", r.roles_created},
                   {"seconds", nlohmann::json::object()}};
   for (const auto& [name, secs] : r.timings) rep.database["seconds"][name] = secs;

@@ -1,7 +1,10 @@
-// The database step: the source database replaces the target's (db/replay.h), verified
-// before it is swapped in; recorded in the report with its timings and wire bytes.
+// The database step: the source database replaces the target's, by the method the preflight
+// chose: a dump replayed (db/replay.h), verified before it is swapped in, or the whole cluster
+// copied as files (db/physical.h, docs/physical-db.md); recorded in the report with its timings
+// and wire bytes.
 #pragma once
 
+#include "db/physical.h"
 #include "db/replay.h"
 #include "origin/origin.h"
 #include "pipeline/options.h"
@@ -18,5 +21,9 @@ void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& re
 
 // The one line that puts the target database back from the safety copy's dump.
 std::string DbRollbackCommand(const Install& to, const std::string& run_dir);
+// The same for a migration: the dump's, or the kept cluster's (the physical path).
+std::string DbRollbackCommand(const Sides& s, const std::string& run_dir);
+// The safety copy's file of the target's database for the method the preflight chose.
+std::string TargetDbCopyName(const Sides& s);
 
 }  // namespace mig

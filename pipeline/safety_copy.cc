@@ -54,12 +54,18 @@ SafetyCopyResult SafetyCopy(const SafetyCopyInput& in, RunState& state) {
     r.backup_done = true;
   }
   if (in.dump_target) {
+    const std::string path = in.run_dir + "/" + in.dump_name;
     if (state.dump_done) {
-      detail += "; target-db.dump kept from the interrupted run";
+      if (!fs::exists(path, ec)) {
+        const std::string other = in.dump_name == "target-db.dump" ? "target-cluster.tar.gz" : "target-db.dump";
+        Fail("the interrupted run kept the target's database in " + in.run_dir + "/" + other + ", not " + in.dump_name +
+             ": run again with the --db-method it had (" + (other == "target-db.dump" ? "logical" : "physical") + ")");
+      }
+      detail += "; " + in.dump_name + " kept from the interrupted run";
       r.dump_reused = true;
     } else {
-      uint64_t n = in.dump_target(in.run_dir + "/target-db.dump");
-      detail += "; target-db.dump (" + HumanBytes(n) + ")";
+      uint64_t n = in.dump_target(path);
+      detail += "; " + in.dump_name + " (" + HumanBytes(n) + ")";
       state.dump_done = true;
       state.Save(state_file);
     }

@@ -1,5 +1,6 @@
 // The safety copy step: what the target had, kept before anything changes, so that a failed
-// or unwanted run can be rolled back: data.backup/ (hard links) and target-db.dump.
+// or unwanted run can be rolled back: data.backup/ (hard links) and target-db.dump (or
+// target-cluster.tar.gz).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,9 @@ struct SafetyCopyInput {
   // Writes the target database's dump to the path it is given and returns its size; empty
   // when the database is not part of the run.
   std::function<uint64_t(const std::string& path)> dump_target;
+  // The dump's file in run_dir: target-db.dump (pg_dump -Fc), or target-cluster.tar.gz (a base
+  // backup of the whole cluster: the physical path, docs/physical-db.md).
+  std::string dump_name = "target-db.dump";
 };
 
 // What the step kept.

@@ -1,0 +1,86 @@
+// The physical database path (docs/physical-db.md): a whole postgres cluster copied as its files
+// (pg_basebackup), staged and verified in the target's container, swapped in while it is stopped.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "db/postgres.h"
+
+namespace mig::db {
+
+// --db-method, and what a run chose.
+enum class DbMethod { kLogical, kPhysical, kAuto };
+// "logical" / "physical" / "auto"; throws mig::Error (usage) for anything else.
+DbMethod ParseDbMethod(const std::string& s);
+std::string DbMethodName(DbMethod m);
+
+// What ChooseDbMethod looks at: plain values, found by the preflight.
+struct PhysicalFacts {
+  int src_major = 0, dst_major = 0;
+  bool src_can_back_up = false;          // the source's user is a superuser or has REPLICATION
+  std::string src_db, dst_db;            // the databases of the two .env files
+  std::vector<std::string> src_databases;  // every database of the source's cluster
+};
+
+struct DbMethodChoice {
+  DbMethod method = DbMethod::kLogical;  // never kAuto
+  std::string why;                       // one clause: why this method ("same major version 15, ...")
+};
+
+// The method a run uses. `requested` kPhysical that cannot be done throws mig::Error (input)
+// naming why; kAuto falls back to logical with the reason in `why`.
+DbMethodChoice ChooseDbMethod(DbMethod requested, const PhysicalFacts& f);
+
+// Where a cluster lives in its container.
+struct ClusterHome {
+  std::string container;
+  std::string image;   // the container's image (the helper of the swap runs it)
+  std::string pgdata;  // PGDATA inside the container
+};
+
+// Reads the container's image and PGDATA (its environment, else the postgres image's default).
+ClusterHome FindClusterHome(const Postgres& pg);
+
+// pg_basebackup of the whole cluster as one gzip'd tar on stdout, its WAL and backup_manifest
+// inside (docker exec in pg's container, as pg's user).
+std::vector<std::string> BaseBackupArgv(const Postgres& pg);
+
+// A base backup of `pg`, taken while it runs, written to `path` (fsynced): the physical path's
+// safety copy of the target. Returns its size.
+uint64_t BaseBackupToFile(const Postgres& pg, const std::string& path);
+
+// The shell command that puts a BaseBackupToFile() file back as the cluster of `home`'s
+// container (stop, replace PGDATA, start): the roll back printed in reports.
+std::string RestoreClusterCommand(const ClusterHome& home, const std::string& file);
+
+struct CopyClusterOptions {
+  std::function<void(uint64_t bytes)> progress;  // compressed bytes relayed so far
+  // Called once the copy is staged and verified, before the target is stopped: a throw stops
+  // the copy with the target as it was.
+  std::function<void()> before_swap;
+};
+
+struct CopyClusterResult {
+  uint64_t bytes = 0;                   // the base backup's compressed bytes relayed
+  DbState source, target;               // counted after the backup, and in the started copy
+  bool source_changed = false;          // the source was written during the copy (counted twice)
+  std::vector<std::string> mismatches;  // source vs target, empty when equal
+  std::vector<std::pair<std::string, double>> timings;  // "base_backup", "verify", "swap", ...
+};
+
+// Copies `src`'s cluster into `dst`'s container (`home`), re-applies dst's credentials and
+// database name, and verifies the rows and sequences. Throws mig::Error naming the step; before
+// the swap the target is untouched (its stage removed).
+CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const ClusterHome& home,
+                              const CopyClusterOptions& opts);
+
+// The SQL that gives the target's user (LOGIN SUPERUSER, its password) and, when `from_db`
+// differs, renames the copied database to the target's name.
+std::string ReapplyCredentialsSql(const std::string& user, const std::string& password, const std::string& from_db,
+                                  const std::string& to_db);
+
+}  // namespace mig::db

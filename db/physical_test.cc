@@ -1,0 +1,90 @@
+#include "db/physical.h"
+
+#include <catch2/catch.hpp>
+
+#include "core/error.h"
+
+using namespace mig;
+using namespace mig::db;
+
+namespace {
+
+PhysicalFacts SameMajor() {
+  PhysicalFacts f;
+  f.src_major = f.dst_major = 15;
+  f.src_can_back_up = true;
+  f.src_db = "app";
+  f.dst_db = "app";
+  f.src_databases = {"postgres", "template0", "template1", "app"};
+  return f;
+}
+
+int ExitOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.exit_code();
+  }
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("db method: logical asks nothing, physical and auto copy the cluster when they can") {
+  CHECK(ChooseDbMethod(DbMethod::kLogical, SameMajor()).method == DbMethod::kLogical);
+  CHECK(ChooseDbMethod(DbMethod::kPhysical, SameMajor()).method == DbMethod::kPhysical);
+  const DbMethodChoice a = ChooseDbMethod(DbMethod::kAuto, SameMajor());
+  CHECK(a.method == DbMethod::kPhysical);
+  CHECK(a.why == "the cluster copied as files (postgres 15 on both sides)");
+  PhysicalFacts renamed = SameMajor();
+  renamed.dst_db = "app2";  // the source has no app2: its app is renamed to it
+  CHECK(ChooseDbMethod(DbMethod::kAuto, renamed).method == DbMethod::kPhysical);
+}
+
+TEST_CASE("db method: auto falls back to logical with the reason; physical is refused with it (exit 2)") {
+  PhysicalFacts across = SameMajor();
+  across.dst_major = 16;
+  const DbMethodChoice a = ChooseDbMethod(DbMethod::kAuto, across);
+  CHECK(a.method == DbMethod::kLogical);
+  CHECK(a.why == "a dump replayed: the source runs postgres 15 and the target 16: a physical copy cannot cross a "
+                 "major version");
+  CHECK(ExitOf([&] { ChooseDbMethod(DbMethod::kPhysical, across); }) == 2);
+
+  PhysicalFacts no_right = SameMajor();
+  no_right.src_can_back_up = false;
+  CHECK(ChooseDbMethod(DbMethod::kAuto, no_right).method == DbMethod::kLogical);
+  CHECK(ExitOf([&] { ChooseDbMethod(DbMethod::kPhysical, no_right); }) == 2);
+
+  PhysicalFacts clash = SameMajor();
+  clash.dst_db = "other";
+  clash.src_databases.push_back("other");  // the source has both: app cannot become "other"
+  const DbMethodChoice c = ChooseDbMethod(DbMethod::kAuto, clash);
+  CHECK(c.method == DbMethod::kLogical);
+  CHECK(c.why.find("has a database other besides app") != std::string::npos);
+}
+
+TEST_CASE("db method names parse back; anything else is bad usage") {
+  for (DbMethod m : {DbMethod::kLogical, DbMethod::kPhysical, DbMethod::kAuto})
+    CHECK(ParseDbMethod(DbMethodName(m)) == m);
+  CHECK(ExitOf([] { ParseDbMethod("fast"); }) == 2);
+}
+
+TEST_CASE("the target's credentials after a physical copy: its role made or altered, the database renamed") {
+  CHECK(ReapplyCredentialsSql("app", "pw", "app", "app") ==
+        "SELECT 'CREATE ROLE ' || quote_ident('app') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app') "
+        "\\gexec\nALTER ROLE \"app\" WITH LOGIN SUPERUSER PASSWORD 'pw';\n");
+  // Quotes in names and passwords stay inside their literals.
+  const std::string sql = ReapplyCredentialsSql("o'neil", "p'w\"", "old db", "new\"db");
+  CHECK(sql.find("quote_ident('o''neil')") != std::string::npos);
+  CHECK(sql.find("ALTER ROLE \"o'neil\" WITH LOGIN SUPERUSER PASSWORD 'p''w\"';") != std::string::npos);
+  CHECK(sql.find("ALTER DATABASE \"old db\" RENAME TO \"new\"\"db\";") != std::string::npos);
+}
+
+TEST_CASE("the roll back of a physical copy puts the kept cluster back into the same container") {
+  ClusterHome h{"new-postgres-1", "sha256:abc", "/var/lib/postgresql/data"};
+  CHECK(RestoreClusterCommand(h, "/srv/new/migration/20261201-000000/target-cluster.tar.gz") ==
+        "docker stop new-postgres-1 && docker run --rm -i --network none -u 0 --volumes-from new-postgres-1 "
+        "--entrypoint sh sha256:abc -c 'cd \"$1\" && find . -mindepth 1 -maxdepth 1 -exec rm -rf {} + && tar -xzf -' "
+        "sh /var/lib/postgresql/data < /srv/new/migration/20261201-000000/target-cluster.tar.gz && docker start "
+        "new-postgres-1");
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# migrate-local --db-method physical (docs/physical-db.md): the old release's whole cluster copied
+# as files into a new release whose database, user and password differ; checked against pg_dump
+# -s of the source (the oracle), the new release's own credentials and server settings, its
+# safety copy and roll back; refused (exit 2, nothing changed) where it cannot be done.
+. "$(dirname "$0")/lib.sh"
+
+OLD=$WORK/releases/1.0.0
+NEW=$WORK/releases/2.0.0
+base=$((18100 + RANDOM % 800))
+new_release "$OLD" 1.0.0 "$base"
+bash "$ROOT/scripts/rig/make-release.sh" "$NEW" 2.0.0 --port "$((base + 1))" --password 'n3w-p@ss' >/dev/null
+sed -i 's/^POSTGRES_USER=.*/POSTGRES_USER=owner2/; s/^POSTGRES_DB=.*/POSTGRES_DB=shop/' "$NEW/.env"
+echo "COMPOSE_PROJECT_NAME=${PREFIX}200" >>"$NEW/.env"
+compose_in "$OLD" up -d >/dev/null 2>&1
+compose_in "$NEW" up -d >/dev/null 2>&1
+wait_healthy "$OLD"
+for _ in $(seq 60); do
+  docker exec "$(pg_container "$NEW")" pg_isready -U owner2 -d shop >/dev/null 2>&1 && break
+  sleep 1
+done
+seed_old
+# new_sql "SQL": in the new release's database as its own user
+new_sql() { docker exec -i "$(pg_container "$NEW")" psql -X -q -At -U owner2 -d shop -v ON_ERROR_STOP=1 -c "$1"; }
+new_schema() {
+  docker exec "$(pg_container "$NEW")" pg_dump -s -U owner2 -d shop | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^$'
+}
+new_sql "CREATE TABLE target_only (x int); INSERT INTO target_only VALUES (1), (2);"
+# server settings: the new release's own stay, the old one's are not carried
+new_sql "ALTER SYSTEM SET work_mem = '7MB'"
+sql "$OLD" "ALTER SYSTEM SET work_mem = '3MB'"
+docker exec "$(pg_container "$NEW")" psql -X -q -U owner2 -d shop -c 'select pg_reload_conf()' >/dev/null
+npg=$(pg_container "$NEW")
+
+# --- refused where it cannot be done: the old cluster also has a database named as the new one's
+docker exec "$(pg_container "$OLD")" psql -X -q -U app -d postgres -c 'CREATE DATABASE shop' >/dev/null
+run_local "$WORK/refused.out" "$WORK/refused.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method physical --yes
+check "physical with a clash of database names: exit 2, saying why" \
+  bash -c "test $RC -eq 2 && grep -q 'has a database shop besides appdb' '$WORK/refused.err'"
+check "... and nothing changed: the new release's table is there" test "$(new_sql 'select count(*) from target_only')" = 2
+run_local "$WORK/auto-dry.out" "$WORK/auto-dry.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method auto --dry-run
+check "auto with the clash plans the logical path and says why" \
+  bash -c "test $RC -eq 0 && grep -q 'logical: a dump replayed: the source.s cluster has a database shop' '$WORK/auto-dry.out'"
+docker exec "$(pg_container "$OLD")" psql -X -q -U app -d postgres -c 'DROP DATABASE shop' >/dev/null
+run_local "$WORK/dry.out" "$WORK/dry.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method auto --dry-run
+check "auto plans the physical path" grep -q 'physical: the cluster copied as files (postgres 15 on both sides)' "$WORK/dry.out"
+
+# --- the copy
+run_local "$WORK/run.out" "$WORK/run.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method physical --json
+check "migrate-local --db-method physical exits 0" test "$RC" -eq 0
+[[ $RC -eq 0 ]] || cat "$WORK/run.err"
+mdir=$(json "$WORK/run.out" 'j["migration_dir"]' 2>/dev/null || echo /nonexistent)
+check "the report says physical and has its step" \
+  test "$(json "$WORK/run.out" 'j["database"]["method"] + " " + str([s["name"] for s in j["steps"]].count("copy database"))')" = "physical 1"
+check "schema (pg_dump -s) of the new database equals the old one's" \
+  diff <(docker exec "$(pg_container "$OLD")" pg_dump -s -U app -d appdb | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^$') <(new_schema)
+for t in users events audit; do
+  check "rows of $t equal the source's" test "$(new_sql "select count(*) from $t")" = "$(sql "$OLD" "select count(*) from $t")"
+done
+check "the large object is carried" test "$(new_sql 'select count(*) from pg_largeobject_metadata')" = 1
+check "no id is used twice: the next user id is past the old one's last" \
+  test "$(new_sql "select nextval('users_id_seq')")" -gt "$(sql "$OLD" "select last_value from users_id_seq")"
+check "the old release's roles came along (reporter, app)" test "$(new_sql "select count(*) from pg_roles where rolname in ('reporter', 'app')")" = 2
+check "the new release's user logs in over the network with its own password" \
+  docker exec "$npg" sh -c "PGPASSWORD=n3w-p@ss psql -X -At -h \"\$(hostname -i)\" -U owner2 -d shop -c 'select count(*) from users' | grep -qx 260"
+check "... and a wrong password is refused" \
+  bash -c "! docker exec '$npg' sh -c \"PGPASSWORD=wrong psql -X -At -h \\\"\\\$(hostname -i)\\\" -U owner2 -d shop -c 'select 1'\" >/dev/null 2>&1"
+check "the new release's server settings stay its own (work_mem 7MB, not the old 3MB)" test "$(new_sql 'show work_mem')" = 7MB
+check "nothing is left staged in PGDATA" docker exec "$npg" test ! -e /var/lib/postgresql/data/.migrate-new
+check "the old server holds no replication slot of the copy" test "$(sql "$OLD" 'select count(*) from pg_replication_slots')" = 0
+check "the old release still serves" test "$(sql "$OLD" 'select count(*) from users')" = 260
+check "the safety copy is the new release's whole cluster (a base backup with its manifest)" \
+  bash -c "tar -tzf '$mdir/target-cluster.tar.gz' | grep -qx backup_manifest"
+rollback=$(json "$mdir/report.json" '[s for s in j["next_steps"] if s.startswith("roll back the database: ")][0][len("roll back the database: "):]' 2>/dev/null || true)
+
+# --- again: nothing in the way of a second copy
+run_local "$WORK/again.out" "$WORK/again.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method physical
+check "a second physical migration exits 0" test "$RC" -eq 0
+
+# --- the first run's roll back puts the new release's cluster back as it was
+set +e
+bash -c "$rollback" >"$WORK/rollback.out" 2>&1
+rrc=$?
+set -e
+check "the roll back command runs" test "$rrc" -eq 0
+for _ in $(seq 60); do
+  docker exec "$npg" pg_isready -U owner2 -d shop >/dev/null 2>&1 && new_sql 'select 1' >/dev/null 2>&1 && break
+  sleep 1
+done
+check "after the roll back: the new release's own table and no old table" \
+  test "$(new_sql "select count(*) from target_only") $(new_sql "select count(*) from pg_tables where tablename = 'events'")" = "2 0"
+finish
