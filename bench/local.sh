@@ -3,8 +3,9 @@
 #   1. the data/ merge: `migrate merge-dir` vs `rsync -a` (local), three cases: initial copy,
 #      re-run with no change, re-run after appending to 1% of the small files and overwriting
 #      1 MiB in each large file. Wall time and peak memory (RSS), and their ratios.
-#   2. the database replay: migrate-local --skip-data vs `pg_dump | psql` through docker exec,
-#      on a pgbench database (scale SCALE) between two demo releases.
+#   2. the database: migrate-local --skip-data, logical (--db-method logical: the replay) and
+#      physical (--db-method physical: the cluster copied as files, each into a fresh release),
+#      vs `pg_dump | psql` through docker exec, on a pgbench database (scale SCALE).
 # Usage: bench/local.sh [--quick]   (env: DIRS FILES BIG BIG_MB SCALE; PARTS="data db" to run
 # only some; --quick: a small set)
 # Prints a Markdown table; needs root (packages, engine). Data goes to /tmp/migrate-bench.
@@ -100,24 +101,44 @@ mk() {
 }
 mk "$work/old" 1.0.0 18991 old
 mk "$work/new" 2.0.0 18992 new
-for p in old new; do
+mk "$work/phys" 2.0.0 18993 phys
+for p in old new phys; do
   for _ in $(seq 1 60); do docker exec "migbench${p}_postgres_1" psql -U app -d appdb -c 'select 1' >/dev/null 2>&1 && break; sleep 1; done
 done
 log "pgbench -i -s $SCALE in the old release"
 docker exec migbench_old_postgres_1 true 2>/dev/null || true
 docker exec migbenchold_postgres_1 pgbench -i -q -s "$SCALE" -U app appdb >/dev/null 2>&1
+# A server in production wrote most of its data long before (checkpointed): the freshly loaded
+# tables are checkpointed here, not in whichever method runs first.
+docker exec migbenchold_postgres_1 psql -U app -d appdb -qc checkpoint >/dev/null
 dbsize=$(docker exec migbenchold_postgres_1 psql -U app -d appdb -Atc "select pg_size_pretty(pg_database_size('appdb'))")
 docker exec migbenchnew_postgres_1 psql -U app -d appdb -qc "create database peer" >/dev/null
+settle() { sync; sleep 1; }  # what one run left dirty must not slow the next
+settle
 measure peer bash -c "docker exec migbenchold_postgres_1 pg_dump -U app -d appdb | docker exec -i migbenchnew_postgres_1 psql -q -U app -d peer -v ON_ERROR_STOP=1"
+settle
 measure ours "$bin/migrate-local" --from-path "$work/old" --to-path "$work/new" --skip-data --no-restart --yes --json
-replay=$(python3 -c 'import json,glob,sys; j=json.load(open(sorted(glob.glob(sys.argv[1]+"/migration/2*/report.json"))[-1])); print(" ".join("%s=%.2f" % kv for kv in j["database"]["seconds"].items())); print([s["seconds"] for s in j["steps"] if s["name"]=="replay database"][0])' "$work/new")
+settle
+measure physical "$bin/migrate-local" --from-path "$work/old" --to-path "$work/phys" --skip-data --no-restart --yes --json \
+  --db-method physical
+# step_of DIR STEP: the step's seconds and its breakdown, from the newest report in DIR
+step_of() {
+  python3 -c 'import json,glob,sys; j=json.load(open(sorted(glob.glob(sys.argv[1]+"/migration/2*/report.json"))[-1])); print(" ".join("%s=%.2f" % kv for kv in j["database"]["seconds"].items())); print([s["seconds"] for s in j["steps"] if s["name"]==sys.argv[2]][0])' "$@"
+}
+replay=$(step_of "$work/new" "replay database")
+copy=$(step_of "$work/phys" "copy database")
 step=$(echo "$replay" | tail -1)
+cstep=$(echo "$copy" | tail -1)
+peer=$(field peer 1)
 echo
-echo "### database replay: pgbench scale $SCALE ($dbsize), docker exec on both sides"
+echo "### database: pgbench scale $SCALE ($dbsize), docker exec on both sides"
 echo
-echo "| | pg_dump \\| psql s | migrate-local s | ratio |"
-echo "|---|---|---|---|"
-printf '| whole command (preflight, safety dump, verify, swap included) | %.2f | %.2f | %s |\n' "$(field peer 1)" "$(field ours 1)" "$(ratio "$(field ours 1)" "$(field peer 1)")"
-printf '| replay step alone | %.2f | %.2f | %s |\n' "$(field peer 1)" "$step" "$(ratio "$step" "$(field peer 1)")"
+echo "| | pg_dump \\| psql s | migrate-local logical s | ratio | migrate-local physical s | ratio |"
+echo "|---|---|---|---|---|---|"
+printf '| whole command (preflight, safety copy, verify, swap included) | %.2f | %.2f | %s | %.2f | %s |\n' "$peer" \
+  "$(field ours 1)" "$(ratio "$(field ours 1)" "$peer")" "$(field physical 1)" "$(ratio "$(field physical 1)" "$peer")"
+printf '| database step alone | %.2f | %.2f | %s | %.2f | %s |\n' "$peer" "$step" "$(ratio "$step" "$peer")" \
+  "$cstep" "$(ratio "$cstep" "$peer")"
 echo
 echo "replay step breakdown (s): $(echo "$replay" | head -1)"
+echo "copy step breakdown (s): $(echo "$copy" | head -1)"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -163,6 +164,12 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   };
 
   // 1. The source's base backup, staged in the target's container while it runs, verified.
+  std::future<DbState> source_count;
+  // The helper of the swap, made before the target stops (its start alone is then downtime).
+  std::string helper;
+  auto drop_helper = [&] {
+    if (!helper.empty()) Docker(there, {"rm", "-f", helper}, 60);
+  };
   try {
     {
       WalHold hold(src);
@@ -171,37 +178,43 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
                             Proc::kStdin);
       const RelayResult rr = Relay(*out, *in, opts.progress);
       r.bytes = rr.bytes;
+      // The source as the backup ended, counted while the copy is verified and swapped in.
+      source_count = std::async(std::launch::async, [&src] { return Session(src, src.target().db).State(); });
+      lap("base_backup");
       if (rr.from_code != 0 && !rr.to_stopped)
         Fail("pg_basebackup of the source failed: " + TrimEnd(out->err_text()));
       if (rr.to_stopped || rr.to_code != 0)
         Fail("unpacking the source's base backup in the target's container failed: " + TrimEnd(in->err_text()));
     }
-    {
-      Session count(src, src.target().db);  // right after the backup ended
-      r.source = count.State();
-    }
-    lap("base_backup");
     ProcResult v = Docker(there, {"exec", "-u", "0", home.container, "pg_verifybackup", "-q", stage}, 1800);
     if (!v.ok()) Fail("the copy of the source's cluster does not verify (pg_verifybackup): " + v.last_error_line());
     lap("verify_files");
     if (opts.before_swap) opts.before_swap();
+    ProcResult made = Docker(there, {"create", "--network", "none", "-u", "0", "--volumes-from", home.container,
+                                     "--entrypoint", "sh", home.image, "-c", kSwapScript, "sh", home.pgdata}, 120);
+    if (!made.ok()) Fail("cannot make the helper container of the swap: " + made.last_error_line());
+    helper = TrimEnd(made.out);
   } catch (const Error&) {
+    drop_helper();
     drop_stage();
+    if (source_count.valid()) source_count.wait();
     throw;
   }
 
   // 2. The swap, with the target stopped.
   ProcResult stop = Docker(there, {"stop", "-t", "60", home.container}, 120);
   if (!stop.ok()) {
+    drop_helper();
     drop_stage();
     Fail("cannot stop the target's postgres (" + home.container + ") for the swap: " + stop.last_error_line());
   }
-  ProcResult swap = Docker(there, {"run", "--rm", "--network", "none", "-u", "0", "--volumes-from", home.container,
-                                   "--entrypoint", "sh", home.image, "-c", kSwapScript, "sh", home.pgdata}, 600);
+  lap("stop");
+  ProcResult swap = Docker(there, {"start", "-a", helper}, 600);
+  drop_helper();
+  lap("swap");
   ProcResult start = Docker(there, {"start", home.container}, 120);
   if (!swap.ok()) Fail("the swap of the copied cluster into " + home.container + " failed: " + swap.last_error_line());
   if (!start.ok()) Fail("cannot start the target's postgres (" + home.container + ") on the copied cluster: " + start.last_error_line());
-  lap("swap");
 
   // 3. The target's credentials and database name, as the source's user (the copy's roles).
   PgTarget admin_t = dst.target();
@@ -211,6 +224,7 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   admin_t.dump_host = nullptr;
   const Postgres admin(admin_t);
   admin.WaitReady(120, "");
+  lap("start");
   {
     Session s(admin, "template1");
     s.Ask(ReapplyCredentialsSql(dst.target().user, dst.target().password, src.target().db, dst.target().db));
@@ -218,6 +232,7 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   lap("credentials");
 
   // 4. Rows and sequences: the copy against the source as the backup ended.
+  r.source = source_count.get();
   {
     Session count(dst, dst.target().db);
     r.target = count.State();

@@ -104,11 +104,19 @@ check "the new app serves the migrated data" bash -c "curl -fsS http://127.0.0.1
 check "the old stack is still running" test -n "$(pg_container "$OLD")"
 check "the next steps say where to stop the old one" grep -q "stop the old one (on $from)" <(json "$WORK/report.out" '"\n".join(j["next_steps"])')
 
-# --- a second run: the agent is cached, nothing to copy
-run_remote "$WORK/r2.out" "$WORK/r2.err" --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" --json
+# --- a second run: the agent is cached, nothing to copy; the database copied as files this time
+# (docs/physical-db.md), its base backup streamed through the agent
+sql "$OLD" "insert into users(email) values ('after-first-run@example.org')" >/dev/null
+run_remote "$WORK/r2.out" "$WORK/r2.err" --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" --json \
+  --db-method physical
 check "a second run exits 0" test "$RC" = 0
 check "a second run uploads nothing" bash -c "! grep -q uploading '$WORK/r2.err'"
 check "a second run writes no file" test "$(json "$WORK/r2.out" 'j["data"]["merge"]["files_written"]')" = 0
+check "--db-method physical over SSH: the base backup came through the agent's connection" test "$(json "$WORK/r2.out" \
+  'j["database"]["method"] == "physical" and j["database"]["wire"]["agent_bytes_received"] - j["data"]["wire"]["bytes_received"] >= j["database"]["base_backup_bytes"]')" = True
+check "after the physical copy: schema (pg_dump -s) equals the source's" diff <(schema "$OLD") <(schema "$NEW")
+check "after the physical copy: the row added since the first run is there" \
+  test "$(sql "$NEW" "select count(*) from users where email = 'after-first-run@example.org'")" = 1
 
 # --- a DNS hook that fails after a good migration: exit 1, as migrate-local, and says the migration stands
 run_remote "$WORK/r3.out" "$WORK/r3.err" --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" --json \
