@@ -41,7 +41,8 @@ bool ProgramExists(const std::string& name);
 // The path PATH gives for `name` ("" when none).
 std::string FindProgram(const std::string& name);
 
-// argv as one shell-like line, for logs and error messages.
+// argv as one line a POSIX shell reads back as argv (each argument plain, or single-quoted with
+// its quotes escaped): logs, error messages and the commands reports print.
 std::string CommandLine(const std::vector<std::string>& argv);
 
 // A running program whose stdin and/or stdout we hold: on this machine (Child) or on the
@@ -131,7 +132,8 @@ struct RelayResult {
 // `progress` gets the bytes relayed so far.
 RelayResult Relay(Proc& from, Proc& to, const std::function<void(uint64_t)>& progress = {});
 
-// Runs argv on `host` with its stdout written to `path` (created 0600, fsynced). Returns the
+// Runs argv on `host` with its stdout written to `path` (written as PATH.part, fsynced, renamed,
+// the folder fsynced: the name holds a whole output or nothing; 0600). Returns the
 // bytes. Throws mig::Error naming `what` when the program fails, or the file cannot be written
 // (a full disk said as such).
 uint64_t OutputToFile(const Host& host, const std::vector<std::string>& argv, const std::string& path,

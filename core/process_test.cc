@@ -28,6 +28,21 @@ TEST_CASE("programs are found on PATH or by path") {
   CHECK_FALSE(ProgramExists("migrate-no-such-program"));
 }
 
+TEST_CASE("CommandLine is read back by a shell as the same arguments") {
+  const std::vector<std::string> argv = {"plain", "two words", "it's", "'", "$HOME", "`id`", "a;b|c&d", "<in>", "*",
+                                         "{{json .}}", "x\ny", "", "--opt=v@h:1,2/3%"};
+  ProcResult r = RunCapture({"sh", "-c", "printf '%s\\0' " + CommandLine(argv)});
+  REQUIRE(r.ok());
+  std::vector<std::string> back;
+  std::string cur;
+  for (char c : r.out) {
+    if (c == '\0') back.push_back(std::move(cur)), cur.clear();
+    else cur += c;
+  }
+  CHECK(back == argv);
+  CHECK(CommandLine({"docker", "stop", "a-b_1"}) == "docker stop a-b_1");
+}
+
 }  // namespace mig
 
 TEST_CASE("a program inherits no descriptor of another program's pipes (concurrent starts cannot wait on each other)") {

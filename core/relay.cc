@@ -26,6 +26,7 @@ RelayResult Relay(Proc& from, Proc& to, const std::function<void(uint64_t)>& pro
       r.bytes += n;
       if (progress) progress(r.bytes);
     }
+    to.close_stdin();
   } catch (...) {
     from.kill();
     from.wait();
@@ -33,7 +34,6 @@ RelayResult Relay(Proc& from, Proc& to, const std::function<void(uint64_t)>& pro
     to.wait();
     throw;
   }
-  to.close_stdin();
   r.from_code = from.wait();
   r.to_code = to.wait();
   return r;
@@ -41,9 +41,10 @@ RelayResult Relay(Proc& from, Proc& to, const std::function<void(uint64_t)>& pro
 
 uint64_t OutputToFile(const Host& host, const std::vector<std::string>& argv, const std::string& path,
                       const std::string& what) {
-  Fd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  const std::string part = path + ".part";  // the final name only once it is whole and durable
+  Fd out(::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (out.get() < 0)
-    Fail("cannot create " + path + ": " + ErrnoString() + " (is its folder writable? give another with --temp-dir)");
+    Fail("cannot create " + part + ": " + ErrnoString() + " (is its folder writable? give another with --temp-dir)");
   std::unique_ptr<Proc> proc = host.Start(argv, Proc::kStdout);
   std::vector<char> buf(1 << 20);
   uint64_t total = 0;
@@ -54,7 +55,7 @@ uint64_t OutputToFile(const Host& host, const std::vector<std::string>& argv, co
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) {
           const int e = errno;
-          Fail("cannot write " + path + ": " + ErrnoString(e) +
+          Fail("cannot write " + part + ": " + ErrnoString(e) +
                (e == ENOSPC ? " (the disk is full: free some room, or give a folder on another disk with --temp-dir)"
                             : ""));
         }
@@ -67,7 +68,11 @@ uint64_t OutputToFile(const Host& host, const std::vector<std::string>& argv, co
     throw;
   }
   if (proc->wait() != 0) Fail(what + " failed: " + TrimEnd(proc->err_text()));
-  if (::fsync(out.get()) != 0) Fail("cannot flush " + path + ": " + ErrnoString());
+  if (::fsync(out.get()) != 0) Fail("cannot flush " + part + ": " + ErrnoString());
+  if (::rename(part.c_str(), path.c_str()) != 0) Fail("cannot rename " + part + " to " + path + ": " + ErrnoString());
+  const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+  Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d.get() < 0 || ::fsync(d.get()) != 0) Fail("cannot flush the folder of " + path + ": " + ErrnoString());
   return total;
 }
 

@@ -7,6 +7,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -19,25 +20,40 @@ namespace {
 
 constexpr const char* kStage = ".migrate-new";  // the copy staged inside PGDATA (same file system)
 
-// Unpacks the gzip'd tar on stdin into PGDATA/.migrate-new, owned as PGDATA is ($1: PGDATA).
+// Unpacks the gzip'd tar on stdin into PGDATA/.migrate-new, owned as PGDATA is ($1: PGDATA); a
+// stage the source's own PGDATA held (a copy of its own that failed) is dropped.
 const char* const kStageScript =
-    "set -e; d=$1; s=\"$d/.migrate-new\"; rm -rf \"$s\"; mkdir -m 700 \"$s\"; tar -xzf - -C \"$s\"; "
-    "chown -R \"$(stat -c %u:%g \"$d\")\" \"$s\"";
+    "set -e; d=$1; s=\"$d/.migrate-new\"; rm -rf -- \"$s\"; mkdir -m 700 -- \"$s\"; tar -xzf - -C \"$s\"; "
+    "rm -rf -- \"$s/.migrate-new\"; chown -R \"$(stat -c %u:%g \"$d\")\" \"$s\"";
 
 // In a helper container with the stopped target's volumes ($1: PGDATA): the target's own server
-// settings kept in the stage, the rest of PGDATA removed, the stage's entries moved up.
+// settings kept in the stage (never written through a link the source's copy holds), the rest of
+// PGDATA removed, the stage's entries moved up. Exit 3: refused with nothing touched. With $2
+// "standby": made a standby restoring the WAL shipped into PGDATA/migrate-wal (docs/cutover.md).
 const char* const kSwapScript =
     "set -e; cd \"$1\"; s=.migrate-new; "
     "[ -d \"$s\" ] || { echo \"no staged copy in $1\" >&2; exit 3; }; "
+    "[ -f \"$s/PG_VERSION\" ] || { echo \"the staged copy in $1 is not a cluster\" >&2; exit 3; }; "
     "for f in postgresql.conf postgresql.auto.conf pg_hba.conf pg_ident.conf; do "
-    "if [ -f \"$f\" ]; then cp -p \"$f\" \"$s/$f\"; fi; done; "
-    "for f in * .[!.]* ..?*; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then [ \"$f\" = \"$s\" ] || rm -rf \"$f\"; fi; done; "
-    "for f in \"$s\"/* \"$s\"/.[!.]* \"$s\"/..?*; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then mv \"$f\" .; fi; done; "
-    "rmdir \"$s\"";
+    "if [ -f \"$f\" ]; then rm -rf -- \"$s/$f\" && cp -p -- \"$f\" \"$s/$f\" || exit 3; fi; done; "
+    "for f in * .[!.]* ..?*; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then [ \"$f\" = \"$s\" ] || rm -rf -- \"$f\"; fi; done; "
+    "for f in \"$s\"/* \"$s\"/.[!.]* \"$s\"/..?*; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then mv -- \"$f\" .; fi; done; "
+    "rmdir \"$s\"; "
+    "if [ \"$2\" = standby ]; then o=$(stat -c %u:%g .); mkdir -p migrate-wal; : > standby.signal; "
+    "printf \"\\nrestore_command = 'cp %s/migrate-wal/%%f %%p'\\nwal_retrieve_retry_interval = '100ms'\\n\" \"$1\" "
+    ">> postgresql.auto.conf; chown \"$o\" migrate-wal standby.signal postgresql.auto.conf; fi";
 
+// docker ARGS on `host`; never throws: a program that cannot start or runs past `seconds` is
+// code -1 with the reason in err.
 ProcResult Docker(const Host& host, std::vector<std::string> args, int seconds) {
   args.insert(args.begin(), "docker");
-  return host.Run(args, {}, std::chrono::seconds(seconds));
+  try {
+    return host.Run(args, {}, std::chrono::seconds(seconds));
+  } catch (const Error& e) {
+    ProcResult r;
+    r.err = e.what();
+    return r;
+  }
 }
 
 // Holds the source's WAL from now until destroyed (a temporary replication slot in a held
@@ -60,6 +76,36 @@ class WalHold {
  private:
   std::optional<Session> session_;
 };
+
+// The copy's superuser: the source's user, in the target's container (the copy has the source's
+// roles until the target's are re-applied).
+Postgres CopyAdmin(const Postgres& src, const Postgres& dst) {
+  PgTarget t = dst.target();
+  t.user = src.target().user;
+  t.password = src.target().password;
+  t.db = "postgres";
+  t.dump_host = nullptr;
+  return Postgres(t);
+}
+
+void ReapplyCredentials(const Postgres& src, const Postgres& dst) {
+  const Postgres admin = CopyAdmin(src, dst);
+  Session s(admin, "template1");
+  s.Ask(ReapplyCredentialsSql(dst.target().user, dst.target().password, src.target().db, dst.target().db));
+}
+
+// A replication slot that keeps the source's WAL from now on (made again when a failed run left one).
+std::string MakeSlotSql(const std::string& slot) {
+  return "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = " +
+         QuoteLiteral(slot) + ";\nSELECT 1 FROM pg_create_physical_replication_slot(" + QuoteLiteral(slot) +
+         ", true, false);";
+}
+
+bool IsWalName(const std::string& n) {
+  const bool hex = n.find_first_not_of("0123456789ABCDEF") == std::string::npos;
+  return (n.size() == 24 && hex) ||
+         (n.size() == 16 && n.compare(8, 8, ".history") == 0 && n.substr(0, 8).find_first_not_of("0123456789ABCDEF") == std::string::npos);
+}
 
 }  // namespace
 
@@ -85,6 +131,11 @@ DbMethodChoice ChooseDbMethod(DbMethod requested, const PhysicalFacts& f) {
   if (f.src_major != f.dst_major)
     no = "the source runs postgres " + std::to_string(f.src_major) + " and the target " + std::to_string(f.dst_major) +
          ": a physical copy cannot cross a major version";
+  else if (f.src_major < kPhysicalMinMajor)
+    no = "postgres " + std::to_string(f.src_major) + " is older than " + std::to_string(kPhysicalMinMajor) +
+         ", whose pg_basebackup compresses what crosses docker's relay";
+  else if (!f.dst_home_problem.empty())
+    no = f.dst_home_problem;
   else if (!f.src_can_back_up)
     no = "the source's user is neither a superuser nor allowed REPLICATION: it cannot take a base backup";
   else if (f.src_db != f.dst_db &&
@@ -98,25 +149,33 @@ DbMethodChoice ChooseDbMethod(DbMethod requested, const PhysicalFacts& f) {
   return {DbMethod::kLogical, "a dump replayed: " + no};
 }
 
-ClusterHome FindClusterHome(const Postgres& pg) {
+std::string PgdataProblem(const std::string& pgdata, const std::vector<std::string>& mounts) {
+  if (pgdata.size() < 2 || pgdata.front() != '/' || pgdata.find("/..") != std::string::npos ||
+      pgdata.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-") != std::string::npos)
+    return "its data directory is not a plain absolute path (" + pgdata + ")";
+  for (const auto& m : mounts) {
+    if (m == pgdata || (pgdata.rfind(m + "/", 0) == 0 && m != "/")) return "";
+  }
+  return "its data directory " + pgdata + " is not on a volume or bind mount (a helper container could not swap it)";
+}
+
+ClusterHome FindClusterHome(const Postgres& pg, std::string& problem) {
   ClusterHome h;
   h.container = pg.target().container;
   ProcResult r = Docker(pg.host(), {"inspect", "--type", "container", h.container}, 60);
   if (!r.ok()) Fail("cannot inspect the " + pg.target().label + " postgres container " + h.container + ": " + r.last_error_line());
+  std::vector<std::string> mounts;
   try {
     const nlohmann::json j = nlohmann::json::parse(r.out).at(0);
     h.image = j.at("Image").get<std::string>();
-    for (const auto& e : j.at("Config").at("Env")) {
-      const std::string v = e.get<std::string>();
-      if (v.rfind("PGDATA=", 0) == 0) h.pgdata = v.substr(7);
-    }
+    for (const auto& m : j.at("Mounts")) mounts.push_back(m.at("Destination").get<std::string>());
   } catch (const std::exception& e) {
     Fail("docker inspect of the " + pg.target().label + " postgres container " + h.container +
          " gave an answer not understood: " + e.what());
   }
-  if (h.pgdata.empty()) h.pgdata = "/var/lib/postgresql/data";  // the postgres image's default
-  if (h.pgdata.front() != '/' || h.pgdata.find("..") != std::string::npos)
-    Fail("the " + pg.target().label + " postgres container's PGDATA is not a plain absolute path: " + h.pgdata);
+  h.pgdata = pg.QueryValue("SHOW data_directory", "postgres");  // compose may pass -D or -c data_directory
+  problem = PgdataProblem(h.pgdata, mounts);
+  if (!problem.empty()) problem = "the " + pg.target().label + "'s postgres: " + problem;
   return h;
 }
 
@@ -126,6 +185,7 @@ std::vector<std::string> BaseBackupArgv(const Postgres& pg) {
 }
 
 uint64_t BaseBackupToFile(const Postgres& pg, const std::string& path) {
+  WalHold hold(pg);
   return OutputToFile(pg.host(), BaseBackupArgv(pg), path, "the base backup of the " + pg.target().label + "'s cluster");
 }
 
@@ -133,7 +193,9 @@ std::string RestoreClusterCommand(const ClusterHome& home, const std::string& fi
   return CommandLine({"docker", "stop", home.container}) + " && " +
          CommandLine({"docker", "run", "--rm", "-i", "--network", "none", "-u", "0", "--volumes-from", home.container,
                       "--entrypoint", "sh", home.image, "-c",
-                      "cd \"$1\" && find . -mindepth 1 -maxdepth 1 -exec rm -rf {} + && tar -xzf -", "sh",
+                      "cd \"$1\" && rm -rf .migrate-back && mkdir -m 700 .migrate-back && tar -xzf - -C .migrate-back && "
+                      "find . -mindepth 1 -maxdepth 1 ! -name .migrate-back -exec rm -rf {} + && "
+                      "mv .migrate-back/* . && rmdir .migrate-back", "sh",
                       home.pgdata}) +
          " < " + CommandLine({file}) + " && " + CommandLine({"docker", "start", home.container});
 }
@@ -164,13 +226,20 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   };
 
   // 1. The source's base backup, staged in the target's container while it runs, verified.
-  std::future<DbState> source_count;
+  std::future<DbState> source_count, before_count;
   // The helper of the swap, made before the target stops (its start alone is then downtime).
   std::string helper;
   auto drop_helper = [&] {
     if (!helper.empty()) Docker(there, {"rm", "-f", helper}, 60);
+    helper.clear();
   };
   try {
+    // The source around the backup's start: a write between the backup's end and the count after
+    // it shows as a difference between the two (the copy is then not expected to equal either).
+    if (!opts.as_standby)
+      before_count = std::async(std::launch::async, [&src] { return Session(src, src.target().db).State(); });
+    else
+      Session(src, "postgres").Ask(MakeSlotSql(opts.slot));
     {
       WalHold hold(src);
       auto out = src.dump_host().Start(BaseBackupArgv(src), Proc::kStdout);
@@ -178,61 +247,71 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
                             Proc::kStdin);
       const RelayResult rr = Relay(*out, *in, opts.progress);
       r.bytes = rr.bytes;
-      // The source as the backup ended, counted while the copy is verified and swapped in.
-      source_count = std::async(std::launch::async, [&src] { return Session(src, src.target().db).State(); });
-      lap("base_backup");
       if (rr.from_code != 0 && !rr.to_stopped)
         Fail("pg_basebackup of the source failed: " + TrimEnd(out->err_text()));
       if (rr.to_stopped || rr.to_code != 0)
         Fail("unpacking the source's base backup in the target's container failed: " + TrimEnd(in->err_text()));
+      // The source as the backup ended, counted while the copy is verified and swapped in.
+      if (!opts.as_standby)
+        source_count = std::async(std::launch::async, [&src] { return Session(src, src.target().db).State(); });
+      lap("base_backup");
     }
     ProcResult v = Docker(there, {"exec", "-u", "0", home.container, "pg_verifybackup", "-q", stage}, 1800);
     if (!v.ok()) Fail("the copy of the source's cluster does not verify (pg_verifybackup): " + v.last_error_line());
     lap("verify_files");
     if (opts.before_swap) opts.before_swap();
     ProcResult made = Docker(there, {"create", "--network", "none", "-u", "0", "--volumes-from", home.container,
-                                     "--entrypoint", "sh", home.image, "-c", kSwapScript, "sh", home.pgdata}, 120);
+                                     "--entrypoint", "sh", home.image, "-c", kSwapScript, "sh", home.pgdata,
+                                     opts.as_standby ? "standby" : "primary"}, 120);
     if (!made.ok()) Fail("cannot make the helper container of the swap: " + made.last_error_line());
     helper = TrimEnd(made.out);
-  } catch (const Error&) {
+  } catch (...) {
     drop_helper();
     drop_stage();
     if (source_count.valid()) source_count.wait();
+    if (before_count.valid()) before_count.wait();
     throw;
   }
 
-  // 2. The swap, with the target stopped.
+  // 2. The swap, with the target stopped. A swap refused before it touched PGDATA (exit 3)
+  // starts the target again as it was; one that failed later leaves it stopped for the roll back.
   ProcResult stop = Docker(there, {"stop", "-t", "60", home.container}, 120);
   if (!stop.ok()) {
     drop_helper();
+    Docker(there, {"start", home.container}, 120);  // in case it stopped after all
     drop_stage();
     Fail("cannot stop the target's postgres (" + home.container + ") for the swap: " + stop.last_error_line());
   }
   lap("stop");
-  ProcResult swap = Docker(there, {"start", "-a", helper}, 600);
+  ProcResult swap = Docker(there, {"start", "-a", helper}, 1800);
+  if (swap.code == -1) {  // still running, or its state unknown: never start postgres beside it
+    Fail("the swap of the copied cluster into " + home.container + " did not end (" + swap.last_error_line() +
+         "): the helper container " + helper + " may still run; when it has ended (docker wait " + helper +
+         "), put the target's cluster back with the roll back command");
+  }
   drop_helper();
+  if (swap.code == 3) {
+    Docker(there, {"start", home.container}, 120);
+    drop_stage();
+    Fail("the swap was refused with the target untouched: " + swap.last_error_line());
+  }
+  if (!swap.ok())
+    Fail("the swap of the copied cluster into " + home.container + " failed part way (" + swap.last_error_line() +
+         "): its postgres is left stopped; put its cluster back with the roll back command");
   lap("swap");
   ProcResult start = Docker(there, {"start", home.container}, 120);
-  if (!swap.ok()) Fail("the swap of the copied cluster into " + home.container + " failed: " + swap.last_error_line());
   if (!start.ok()) Fail("cannot start the target's postgres (" + home.container + ") on the copied cluster: " + start.last_error_line());
 
-  // 3. The target's credentials and database name, as the source's user (the copy's roles).
-  PgTarget admin_t = dst.target();
-  admin_t.user = src.target().user;
-  admin_t.password = src.target().password;
-  admin_t.db = "postgres";
-  admin_t.dump_host = nullptr;
-  const Postgres admin(admin_t);
-  admin.WaitReady(120, "");
+  const Postgres admin = CopyAdmin(src, dst);
+  admin.WaitReady(120, "");  // a standby answers reads once consistent
   lap("start");
-  {
-    Session s(admin, "template1");
-    s.Ask(ReapplyCredentialsSql(dst.target().user, dst.target().password, src.target().db, dst.target().db));
-  }
+  if (opts.as_standby) return r;
+  ReapplyCredentials(src, dst);
   lap("credentials");
 
   // 4. Rows and sequences: the copy against the source as the backup ended.
   r.source = source_count.get();
+  const DbState before = before_count.get();
   {
     Session count(dst, dst.target().db);
     r.target = count.State();
@@ -240,10 +319,120 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   r.mismatches = CompareStates(r.source, r.target, true);
   if (!r.mismatches.empty()) {
     Session again(src, src.target().db);
-    r.source_changed = !CompareStates(r.source, again.State()).empty();
+    r.source_changed =
+        !CompareStates(before, r.source).empty() || !CompareStates(r.source, again.State()).empty();
   }
   lap("verify_rows");
   return r;
+}
+
+WalShipper::WalShipper(const Postgres& src, ClusterHome src_home, const Postgres& dst, ClusterHome dst_home,
+                       std::string slot)
+    : src_(src), src_home_(std::move(src_home)), dst_(dst), dst_home_(std::move(dst_home)), slot_(std::move(slot)) {}
+
+size_t WalShipper::Round() {
+  const auto f = Fields(src_.QueryValue(
+      "SELECT pg_walfile_name(pg_current_wal_lsn()), (SELECT pg_walfile_name(restart_lsn) FROM pg_replication_slots "
+      "WHERE slot_name = " + QuoteLiteral(slot_) + ")", "postgres"));
+  if (f.size() != 2 || !IsWalName(f[0]) || !IsWalName(f[1]))
+    Fail("the source no longer holds its WAL for the cutover (replication slot " + slot_ + " is gone)");
+  ProcResult ls = Docker(src_.host(), {"exec", src_home_.container, "ls", src_home_.pgdata + "/pg_wal"}, 60);
+  if (!ls.ok()) Fail("cannot list the source's WAL: " + ls.last_error_line());
+  std::vector<std::string> names;
+  std::string name;
+  for (char c : ls.out + "\n") {
+    if (c != '\n') {
+      name += c;
+      continue;
+    }
+    // completed segments from the slot's on (the one being written is not), and timeline histories
+    const bool segment = name.size() == 24 && name >= f[1] && name < f[0];
+    if (IsWalName(name) && (segment || name.size() == 16) &&
+        std::find(shipped_.begin(), shipped_.end(), name) == shipped_.end())
+      names.push_back(name);
+    name.clear();
+  }
+  return Ship(names);
+}
+
+std::string WalShipper::Final() {
+  // From the stopped source's cluster, through a helper container with its volumes: every segment
+  // from the last round's on (the one then being written included), its control data on stderr.
+  std::string from = "0";
+  for (const auto& n : shipped_)
+    if (n.size() == 24 && n > from) from = n;
+  const char* script =
+      "set -e; pg_controldata \"$1\" >&2; cd \"$1/pg_wal\"; "
+      "set -- $(ls | awk -v c=\"$2\" '(length($0) == 24 && (\"\" $0) > (\"\" c)) || /^[0-9A-F]+[.]history$/'); "
+      "tar -cf - \"$@\" | gzip -1";
+  auto out = src_.host().Start({"docker", "run", "--rm", "--network", "none", "-u", "0", "--volumes-from",
+                                src_home_.container, "--entrypoint", "sh", src_home_.image, "-c", script, "sh",
+                                src_home_.pgdata, from},
+                               Proc::kStdout);
+  auto in = dst_.host().Start({"docker", "exec", "-i", "-u", "0", dst_home_.container, "sh", "-c",
+                               "tar -xzf - -C \"$1/migrate-wal\" && chown -R \"$(stat -c %u:%g \"$1\")\" \"$1/migrate-wal\"",
+                               "sh", dst_home_.pgdata},
+                              Proc::kStdin);
+  const RelayResult rr = Relay(*out, *in);
+  bytes_ += rr.bytes;
+  if (rr.from_code != 0 && !rr.to_stopped) Fail("reading the stopped source's last WAL failed: " + TrimEnd(out->err_text()));
+  if (rr.to_stopped || rr.to_code != 0) Fail("unpacking the source's last WAL in the standby failed: " + TrimEnd(in->err_text()));
+  const std::string control = out->err_text();
+  const std::string key = "Latest checkpoint location:";
+  const size_t at = control.find(key);
+  if (at == std::string::npos) Fail("pg_controldata of the stopped source printed no checkpoint location");
+  std::string lsn = Trim(control.substr(at + key.size(), control.find('\n', at) - at - key.size()));
+  if (lsn.empty() || lsn.find_first_not_of("0123456789ABCDEF/") != std::string::npos)
+    Fail("pg_controldata of the stopped source printed a checkpoint location not understood: " + lsn);
+  return lsn;
+}
+
+size_t WalShipper::Ship(const std::vector<std::string>& names) {
+  if (names.empty()) return 0;
+  std::vector<std::string> argv = {"docker", "exec", src_home_.container, "sh", "-c", "cd \"$1/pg_wal\" && shift && tar -cf - \"$@\" | gzip -1",
+          "sh", src_home_.pgdata};
+  argv.insert(argv.end(), names.begin(), names.end());
+  auto out = src_.dump_host().Start(argv, Proc::kStdout);
+  auto in = dst_.host().Start({"docker", "exec", "-i", "-u", "0", dst_home_.container, "sh", "-c",
+                               "tar -xzf - -C \"$1/migrate-wal\" && chown -R \"$(stat -c %u:%g \"$1\")\" \"$1/migrate-wal\"",
+                               "sh", dst_home_.pgdata},
+                              Proc::kStdin);
+  const RelayResult rr = Relay(*out, *in);
+  bytes_ += rr.bytes;
+  if (rr.from_code != 0 && !rr.to_stopped) Fail("reading the source's WAL failed: " + TrimEnd(out->err_text()));
+  if (rr.to_stopped || rr.to_code != 0) Fail("unpacking the source's WAL in the standby failed: " + TrimEnd(in->err_text()));
+  shipped_.insert(shipped_.end(), names.begin(), names.end());
+  return names.size();
+}
+
+void PromoteStandby(const Postgres& admin, const ClusterHome& home, const std::string& lsn, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  Session s(admin, "postgres");
+  for (;;) {
+    if (s.AskValue("SELECT pg_last_wal_replay_lsn() >= " + QuoteLiteral(lsn) + "::pg_lsn;") == "t") break;
+    if (std::chrono::steady_clock::now() > deadline)
+      Fail("the standby did not replay the source's WAL up to " + lsn + " within " + std::to_string(seconds) +
+           " s (it is at " + s.AskValue("SELECT pg_last_wal_replay_lsn();") + ")");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (s.AskValue("SELECT pg_promote(true, 60);") != "t") Fail("the standby was not promoted within 60 s");
+  s.Ask("ALTER SYSTEM RESET restore_command;\nALTER SYSTEM RESET wal_retrieve_retry_interval;\nSELECT pg_reload_conf();");
+  ProcResult rm = Docker(admin.host(), {"exec", "-u", "0", home.container, "rm", "-rf", home.pgdata + "/migrate-wal"}, 300);
+  if (!rm.ok()) TheLog().warn("could not remove the shipped WAL in " + home.container + ": " + rm.last_error_line());
+}
+
+void FinishCopy(const Postgres& src, const Postgres& dst, const DbState& source, CopyClusterResult& r) {
+  ReapplyCredentials(src, dst);
+  r.source = source;
+  Session count(dst, dst.target().db);
+  r.target = count.State();
+  r.mismatches = CompareStates(r.source, r.target, true);
+}
+
+void DropSlot(const Postgres& src, const std::string& slot) {
+  src.Query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = " +
+                QuoteLiteral(slot),
+            "postgres");
 }
 
 }  // namespace mig::db

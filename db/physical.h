@@ -24,12 +24,16 @@ struct PhysicalFacts {
   bool src_can_back_up = false;          // the source's user is a superuser or has REPLICATION
   std::string src_db, dst_db;            // the databases of the two .env files
   std::vector<std::string> src_databases;  // every database of the source's cluster
+  std::string dst_home_problem;            // why the target's cluster cannot be swapped (FindClusterHome)
 };
 
 struct DbMethodChoice {
   DbMethod method = DbMethod::kLogical;  // never kAuto
   std::string why;                       // one clause: why this method ("same major version 15, ...")
 };
+
+// The first major version whose pg_basebackup compresses on the client (--compress=client-gzip).
+constexpr int kPhysicalMinMajor = 15;
 
 // The method a run uses. `requested` kPhysical that cannot be done throws mig::Error (input)
 // naming why; kAuto falls back to logical with the reason in `why`.
@@ -39,11 +43,16 @@ DbMethodChoice ChooseDbMethod(DbMethod requested, const PhysicalFacts& f);
 struct ClusterHome {
   std::string container;
   std::string image;   // the container's image (the helper of the swap runs it)
-  std::string pgdata;  // PGDATA inside the container
+  std::string pgdata;  // the server's data_directory inside the container
 };
 
-// Reads the container's image and PGDATA (its environment, else the postgres image's default).
-ClusterHome FindClusterHome(const Postgres& pg);
+// Reads the container's image and its server's data_directory. `problem` says why a copy could
+// not be swapped in there ("" when it can): the data directory must be on a volume or bind mount
+// (a helper container sees it) and not a mount's parent. Throws mig::Error when docker or the
+// server cannot be asked.
+ClusterHome FindClusterHome(const Postgres& pg, std::string& problem);
+// Why `pgdata` cannot be swapped given the container's mount destinations ("" when it can).
+std::string PgdataProblem(const std::string& pgdata, const std::vector<std::string>& mounts);
 
 // pg_basebackup of the whole cluster as one gzip'd tar on stdout, its WAL and backup_manifest
 // inside (docker exec in pg's container, as pg's user).
@@ -62,6 +71,12 @@ struct CopyClusterOptions {
   // Called once the copy is staged and verified, before the target is stopped: a throw stops
   // the copy with the target as it was.
   std::function<void()> before_swap;
+  // The two-phase cutover (docs/cutover.md): the copy starts as a standby that replays the WAL a
+  // WalShipper brings; the source keeps its WAL in the replication slot `slot` (made here, kept
+  // until DropSlot). CopyCluster then returns once the standby answers: no credentials, no counts
+  // (PromoteStandby and FinishCopy do those).
+  bool as_standby = false;
+  std::string slot = "migrate_cutover";
 };
 
 struct CopyClusterResult {
@@ -77,6 +92,43 @@ struct CopyClusterResult {
 // the swap the target is untouched (its stage removed).
 CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const ClusterHome& home,
                               const CopyClusterOptions& opts);
+
+// The WAL of a source whose cluster CopyCluster(as_standby) copied, shipped to the standby's
+// PGDATA/migrate-wal (its restore_command) in rounds while the source serves, and a last time once
+// it is stopped. Not thread-safe.
+class WalShipper {
+ public:
+  // `src_home`: the source's container (the last round reads its stopped cluster through a helper
+  // container); `dst_home`: the standby's.
+  WalShipper(const Postgres& src, ClusterHome src_home, const Postgres& dst, ClusterHome dst_home, std::string slot);
+  // Ships the source's completed segments not yet shipped (the source running); returns how many.
+  size_t Round();
+  // The source's postgres stopped: ships every segment left; returns its last checkpoint's LSN
+  // (pg_controldata), which the standby must reach.
+  std::string Final();
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  size_t Ship(const std::vector<std::string>& names);
+  const Postgres& src_;
+  ClusterHome src_home_;
+  const Postgres& dst_;
+  ClusterHome dst_home_;
+  std::string slot_;
+  std::vector<std::string> shipped_;
+  uint64_t bytes_ = 0;
+};
+
+// Waits (up to `seconds`) until the standby in `admin`'s container replayed up to `lsn`, promotes
+// it, and takes its restore_command and shipped WAL away. `admin`: the copy's superuser.
+void PromoteStandby(const Postgres& admin, const ClusterHome& home, const std::string& lsn, int seconds);
+
+// After a promotion: the target's credentials re-applied and its rows and sequences compared with
+// `source` (counted when nothing wrote any more). Fills r.target and r.mismatches.
+void FinishCopy(const Postgres& src, const Postgres& dst, const DbState& source, CopyClusterResult& r);
+
+// Drops the replication slot `slot` of the source (nothing when there is none).
+void DropSlot(const Postgres& src, const std::string& slot);
 
 // The SQL that gives the target's user (LOGIN SUPERUSER, its password) and, when `from_db`
 // differs, renames the copied database to the target's name.

@@ -80,11 +80,35 @@ TEST_CASE("the target's credentials after a physical copy: its role made or alte
   CHECK(sql.find("ALTER DATABASE \"old db\" RENAME TO \"new\"\"db\";") != std::string::npos);
 }
 
-TEST_CASE("the roll back of a physical copy puts the kept cluster back into the same container") {
+TEST_CASE("the roll back of a physical copy unpacks the kept cluster first, then puts it in place of the copy") {
   ClusterHome h{"new-postgres-1", "sha256:abc", "/var/lib/postgresql/data"};
   CHECK(RestoreClusterCommand(h, "/srv/new/migration/20261201-000000/target-cluster.tar.gz") ==
         "docker stop new-postgres-1 && docker run --rm -i --network none -u 0 --volumes-from new-postgres-1 "
-        "--entrypoint sh sha256:abc -c 'cd \"$1\" && find . -mindepth 1 -maxdepth 1 -exec rm -rf {} + && tar -xzf -' "
+        "--entrypoint sh sha256:abc -c 'cd \"$1\" && rm -rf .migrate-back && mkdir -m 700 .migrate-back && tar -xzf - -C "
+        ".migrate-back && find . -mindepth 1 -maxdepth 1 ! -name .migrate-back -exec rm -rf {} + && mv .migrate-back/* . "
+        "&& rmdir .migrate-back' "
         "sh /var/lib/postgresql/data < /srv/new/migration/20261201-000000/target-cluster.tar.gz && docker start "
         "new-postgres-1");
+}
+
+TEST_CASE("db method: below postgres 15, or a target whose cluster a helper cannot reach, is logical") {
+  PhysicalFacts old = SameMajor();
+  old.src_major = old.dst_major = 14;
+  CHECK(ChooseDbMethod(DbMethod::kAuto, old).method == DbMethod::kLogical);
+  CHECK(ExitOf([&] { ChooseDbMethod(DbMethod::kPhysical, old); }) == 2);
+  PhysicalFacts inside = SameMajor();
+  inside.dst_home_problem = "the target's postgres: its data directory /pg is not on a volume or bind mount";
+  const DbMethodChoice c = ChooseDbMethod(DbMethod::kAuto, inside);
+  CHECK(c.method == DbMethod::kLogical);
+  CHECK(c.why == "a dump replayed: " + inside.dst_home_problem);
+}
+
+TEST_CASE("the target's data directory must be on a mount, at or below it") {
+  CHECK(PgdataProblem("/var/lib/postgresql/data", {"/var/lib/postgresql/data"}).empty());
+  CHECK(PgdataProblem("/var/lib/postgresql/data/pgdata", {"/etc/x", "/var/lib/postgresql/data"}).empty());
+  CHECK(PgdataProblem("/var/lib/postgresql/data", {}).find("not on a volume or bind mount") != std::string::npos);
+  CHECK(PgdataProblem("/var/lib/postgresql/database", {"/var/lib/postgresql/data"}) != "");  // a prefix, not a parent
+  CHECK(PgdataProblem("/", {"/"}) != "");
+  CHECK(PgdataProblem("data", {"data"}) != "");
+  CHECK(PgdataProblem("/v/../etc", {"/v"}) != "");
 }

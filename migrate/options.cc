@@ -36,6 +36,10 @@ void AddMigrateOptions(CLI::App& app, Options& o) {
          "as files: same postgres major version on both sides; several times faster), auto (physical when it can be)")
       ->check(CLI::IsMember({"logical", "physical", "auto"}))
       ->type_name("METHOD");
+  app.add_flag("--two-phase", o.two_phase,
+               "copy everything while the old release serves (data/, the database as a standby of the old one), then "
+               "stop it, send the last changes and start the new one: seconds of downtime, recorded in the report "
+               "(same postgres major version >= 15 on both sides)");
   app.add_flag("--skip-data", o.skip_data, "do not merge data/");
   app.add_flag("--stop-old", o.stop_old,
                "stop the old stack's services before copying (integrity over uptime); its database last");

@@ -66,8 +66,9 @@ sync::MergeResult PlanData(const Options& o, Origin& origin, const Sides& s, Rep
   return plan;
 }
 
-sync::MergeResult MergeData(const Options& o, Origin& origin, const Sides& s, Report& rep) {
-  Step step(rep, "merge data/");
+sync::MergeResult MergeData(const Options& o, Origin& origin, const Sides& s, Report& rep, bool final_delta) {
+  Step step(rep, final_delta ? "merge data/ (final delta)" : "merge data/");
+  nlohmann::json& out = final_delta ? rep.data["final_delta"] : rep.data;
   if (o.skip_data) {
     step.Skip("--skip-data");
     return {};
@@ -85,13 +86,13 @@ sync::MergeResult MergeData(const Options& o, Origin& origin, const Sides& s, Re
   mo.apply.progress = [&](const sync::ApplyStats& st) { progress.Update(st.items_done, st.source_bytes_done, st.bytes_written); };
   sync::MergeResult r = sync::Merge(*src, s.to.data_dir(), mo);
   const sync::ApplyStats& stats = r.stats;
-  rep.data["plan"] = PlanJson(r.totals);
+  out["plan"] = PlanJson(r.totals);
   progress.Done();
-  rep.data["merge"] = StatsJson(stats);
+  out["merge"] = StatsJson(stats);
   nlohmann::json wire = origin.Wire();
   if (!wire.is_null()) {
     if (auto* agent_src = dynamic_cast<agent::AgentSource*>(src.get())) wire["delta_files"] = agent_src->delta_files();
-    rep.data["wire"] = wire;
+    out["wire"] = wire;
   }
   rep.Check("data/ content hashes", stats.hashes_checked >= stats.files_written,
             std::to_string(stats.hashes_checked) + " files read back and matched");

@@ -24,6 +24,8 @@ sync::MergeResult PlanData(const Options& o, Origin& origin, const Sides& s, Rep
 
 // Merges the origin's data/ into the target's (the step "merge data/"), with a progress line
 // against the preflight's totals; records plan, stats, wire bytes and the hash check in `rep`.
-sync::MergeResult MergeData(const Options& o, Origin& origin, const Sides& s, Report& rep);
+// `final_delta`: the two-phase cutover's second merge (the step "merge data/ (final delta)", its
+// figures under report.json's data.final_delta).
+sync::MergeResult MergeData(const Options& o, Origin& origin, const Sides& s, Report& rep, bool final_delta = false);
 
 }  // namespace mig

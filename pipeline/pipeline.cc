@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include "core/progress.h"
 #include "install/install.h"
 #include "pipeline/confirm.h"
+#include "pipeline/cutover_step.h"
 #include "pipeline/dns_hook.h"
 #include "pipeline/lock.h"
 #include "pipeline/legacy_step.h"
@@ -82,7 +84,7 @@ void AddRollbackHints(const Options& o, const Sides* s, const std::string& run_d
 void AddNextSteps(const Options& o, Origin& origin, const Sides& s, const std::string& run_dir, Report& rep) {
   rep.next_steps.push_back("test the new release (project " + s.to.project_name + ", folder " + s.to.dir + ")");
   AddLegacyHints(s, run_dir, rep);
-  if (!o.stop_old)
+  if (!o.stop_old && !o.two_phase)
     rep.next_steps.push_back("when happy, stop the old one" +
                              (origin.Where().empty() ? std::string() : " (on " + origin.Where() + ")") + ": " +
                              CommandLine(s.src_stack->Command({"down"})));
@@ -117,6 +119,44 @@ std::unique_ptr<Origin> Connect(Options& o, Report& rep, std::unique_ptr<Origin>
   }
   step.Done(origin->Where().empty() ? "this server" : origin->Where());
   return origin;
+}
+
+// The two-phase cutover (docs/cutover.md): everything copied while the old release serves, then
+// the downtime (recorded in the report): its services stopped, the final data/ delta, its database
+// cut over, the new release started.
+void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& run_dir, Report& rep) {
+  MergeData(o, origin, s, rep);
+  if (!s.legacy.empty()) {  // docs/legacy.md
+    CarryRootPaths(o, origin, s, run_dir, rep);
+    MoveEnvStep(s, run_dir, rep);
+  }
+  std::unique_ptr<db::WalShipper> wal = StandbyCopy(o, origin, s, rep);
+  Stopwatch down;
+  const std::string began = UtcNow();
+  try {
+    {
+      Step step(rep, "stop old services");
+      StopOld(s, false);
+      step.Done("project " + s.from.project_name + ", its database last");
+    }
+    MergeData(o, origin, s, rep, true);
+    if (wal) CutOverDatabase(s, *wal, rep);
+    else StopOld(s, true);
+    Restart(o, s, rep);
+  } catch (const Error&) {
+    rep.next_steps.push_back("the old release was stopped for the cutover; to serve from it again: " +
+                             CommandLine(s.src_stack->Command({"up", "-d"})) +
+                             (wal ? ", then drop its replication slot: SELECT pg_drop_replication_slot('migrate_cutover');"
+                                  : ""));
+    throw;
+  }
+  const double secs = down.seconds();
+  rep.data["downtime"] = {{"seconds", secs}, {"from", began}, {"to", UtcNow()},
+                          {"span", "the old release's services stopped -> the new release's running"}};
+  char shown[32];
+  std::snprintf(shown, sizeof shown, "%.1f s", secs);
+  rep.Check("downtime", true, std::string(shown) + " from the old release's services stopping to the new release's running");
+  ReleaseSourceWal(o, s, rep);
 }
 
 }  // namespace
@@ -182,16 +222,20 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
       }
       step.Done(SafetyCopy(in, state).detail);
     }
-    if (o.stop_old) StopOld(s, false);
-    MergeData(o, *origin, s, rep);
-    if (!s.legacy.empty()) {  // docs/legacy.md
-      CarryRootPaths(o, *origin, s, run_dir, rep);
-      MoveEnvStep(s, run_dir, rep);
+    if (o.two_phase) {
+      RunTwoPhase(o, *origin, s, run_dir, rep);
+    } else {
+      if (o.stop_old) StopOld(s, false);
+      MergeData(o, *origin, s, rep);
+      if (!s.legacy.empty()) {  // docs/legacy.md
+        CarryRootPaths(o, *origin, s, run_dir, rep);
+        MoveEnvStep(s, run_dir, rep);
+      }
+      ReplayDatabase(o, *origin, s, rep);
+      if (o.stop_old) StopOld(s, true);
+      else if (s.started_source_db) s.src_stack->Stop({s.from.db_service});
+      Restart(o, s, rep);
     }
-    ReplayDatabase(o, *origin, s, rep);
-    if (o.stop_old) StopOld(s, true);
-    else if (s.started_source_db) s.src_stack->Stop({s.from.db_service});
-    Restart(o, s, rep);
     rep.result = "ok";
     DnsHookStep(rep, o.dns_hook, false);  // a failure is recorded; the migration stands
     AddNextSteps(o, *origin, s, run_dir, rep);

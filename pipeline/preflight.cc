@@ -33,7 +33,9 @@ void ChooseMethod(const Options& o, Sides& s, int target_major, Report& rep) {
   f.dst_major = target_major;
   f.src_db = s.from.pg.db;
   f.dst_db = s.to.pg.db;
-  if (o.db_method != db::DbMethod::kLogical) {  // the logical path asks nothing more
+  // --two-phase copies the database as files (docs/cutover.md)
+  const db::DbMethod want = o.two_phase ? db::DbMethod::kPhysical : o.db_method;
+  if (want != db::DbMethod::kLogical) {  // the logical path asks nothing more
     for (const auto& row : s.src_pg->Query(
              "SELECT (SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user), datname "
              "FROM pg_database", "postgres")) {
@@ -43,8 +45,20 @@ void ChooseMethod(const Options& o, Sides& s, int target_major, Report& rep) {
       f.src_databases.push_back(fields[1]);
     }
   }
-  s.db_method = db::ChooseDbMethod(o.db_method, f);
-  if (s.db_method.method == db::DbMethod::kPhysical) s.dst_home = db::FindClusterHome(*s.dst_pg);
+  std::optional<db::ClusterHome> home;
+  if (want != db::DbMethod::kLogical) home = db::FindClusterHome(*s.dst_pg, f.dst_home_problem);
+  try {
+    s.db_method = db::ChooseDbMethod(want, f);
+  } catch (const Error& e) {
+    if (!o.two_phase) throw;
+    BadInput(std::string("--two-phase copies the database as files: ") + e.what());
+  }
+  if (s.db_method.method == db::DbMethod::kPhysical) s.dst_home = home;
+  if (o.two_phase) {
+    std::string problem;
+    s.src_home = db::FindClusterHome(*s.src_pg, problem);
+    if (!problem.empty()) BadInput("--two-phase reads the stopped old cluster's last WAL, but " + problem);
+  }
   rep.Check("database method", true, db::DbMethodName(s.db_method.method) + ": " + s.db_method.why);
 }
 
@@ -181,7 +195,7 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
     rep.Check("source data/", true, has_data ? shown + "/data" : "none (a legacy release: its root paths are carried)");
   }
   if (!o.skip_db) CheckDatabases(o, origin, s, rep);
-  if (!o.no_restart && !o.stop_old) {
+  if (!o.no_restart && !o.stop_old && !o.two_phase) {  // both stop the old release before the restart
     CheckPorts(s.to);
     rep.Check("web ports free", true, "no other stack holds the new release's published ports");
   }

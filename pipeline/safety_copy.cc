@@ -58,8 +58,12 @@ SafetyCopyResult SafetyCopy(const SafetyCopyInput& in, RunState& state) {
     if (state.dump_done) {
       if (!fs::exists(path, ec)) {
         const std::string other = in.dump_name == "target-db.dump" ? "target-cluster.tar.gz" : "target-db.dump";
-        Fail("the interrupted run kept the target's database in " + in.run_dir + "/" + other + ", not " + in.dump_name +
-             ": run again with the --db-method it had (" + (other == "target-db.dump" ? "logical" : "physical") + ")");
+        if (fs::exists(in.run_dir + "/" + other, ec))
+          Fail("the interrupted run kept the target's database in " + in.run_dir + "/" + other + ", not " +
+               in.dump_name + ": run again with the --db-method it had (" +
+               (other == "target-db.dump" ? "logical" : "physical") + ")");
+        Fail("state.json says the target's database was kept, but " + path + " is missing: the run folder " +
+             in.run_dir + " was changed by hand; move it away to start a new migration");
       }
       detail += "; " + in.dump_name + " kept from the interrupted run";
       r.dump_reused = true;

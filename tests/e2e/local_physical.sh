@@ -63,11 +63,13 @@ check "no id is used twice: the next user id is past the old one's last" \
 check "the old release's roles came along (reporter, app)" test "$(new_sql "select count(*) from pg_roles where rolname in ('reporter', 'app')")" = 2
 check "the new release's user logs in over the network with its own password" \
   docker exec "$npg" sh -c "PGPASSWORD=n3w-p@ss psql -X -At -h \"\$(hostname -i)\" -U owner2 -d shop -c 'select count(*) from users' | grep -qx 260"
-check "... and a wrong password is refused" \
-  bash -c "! docker exec '$npg' sh -c \"PGPASSWORD=wrong psql -X -At -h \\\"\\\$(hostname -i)\\\" -U owner2 -d shop -c 'select 1'\" >/dev/null 2>&1"
+docker exec "$npg" sh -c "PGPASSWORD=wrong psql -X -At -h \"\$(hostname -i)\" -U owner2 -d shop -c 'select 1'" \
+  >"$WORK/wrong.out" 2>&1 || true
+check "... and a wrong password is refused" grep -q 'password authentication failed for user "owner2"' "$WORK/wrong.out"
 check "the new release's server settings stay its own (work_mem 7MB, not the old 3MB)" test "$(new_sql 'show work_mem')" = 7MB
 check "nothing is left staged in PGDATA" docker exec "$npg" test ! -e /var/lib/postgresql/data/.migrate-new
 check "the old server holds no replication slot of the copy" test "$(sql "$OLD" 'select count(*) from pg_replication_slots')" = 0
+check "the old server's WAL was held for the copy (a slot, no warning)" bash -c "! grep -q 'could not hold' '$WORK/run.err'"
 check "the old release still serves" test "$(sql "$OLD" 'select count(*) from users')" = 260
 check "the safety copy is the new release's whole cluster (a base backup with its manifest)" \
   bash -c "tar -tzf '$mdir/target-cluster.tar.gz' | grep -qx backup_manifest"
@@ -78,6 +80,7 @@ run_local "$WORK/again.out" "$WORK/again.err" --from-path "$OLD" --to-path "$NEW
 check "a second physical migration exits 0" test "$RC" -eq 0
 
 # --- the first run's roll back puts the new release's cluster back as it was
+check "the report gives the database's roll back command" test -n "$rollback"
 set +e
 bash -c "$rollback" >"$WORK/rollback.out" 2>&1
 rrc=$?

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# migrate-local --two-phase (docs/cutover.md): a writer inserts into the old release's database all
+# through phase 1 and until the old postgres stops; afterwards every row it saw committed is in the
+# new database, and the old one holds nothing the new one lacks. The report records the downtime.
+. "$(dirname "$0")/lib.sh"
+make_pair
+sql "$OLD" "create table w (id int primary key, at timestamptz default now())" >/dev/null
+cp -a "$NEW/data" "$WORK/expected"
+rsync -a --force "$OLD/data/" "$WORK/expected/"
+
+# the writer: one psql session, an insert per line, each followed by an \echo of its id, printed
+# once the insert committed (autocommit); it ends when the old postgres stops
+(
+  echo $BASHPID >"$WORK/producer.pid"
+  i=0
+  while :; do
+    i=$((i + 1))
+    printf 'insert into w(id) values (%d);\n\\echo %d\n' "$i" "$i" || exit 0
+    sleep 0.02
+  done
+) | docker exec -i "$(pg_container "$OLD")" psql -X -q -U app -d appdb -v ON_ERROR_STOP=1 >"$WORK/committed" 2>"$WORK/writer.err" &
+sleep 2
+check "the writer is writing" test "$(wc -l <"$WORK/committed")" -gt 10
+
+run_local "$WORK/run.out" "$WORK/run.err" --from-path "$OLD" --to-path "$NEW" --two-phase --json
+check "migrate-local --two-phase exits 0" test "$RC" -eq 0
+[[ $RC -eq 0 ]] || tail -20 "$WORK/run.err"
+kill "$(cat "$WORK/producer.pid")" 2>/dev/null || true
+wait || true
+steps=$(json "$WORK/run.out" '" | ".join(s["name"] for s in j["steps"])' 2>/dev/null || true)
+check "its steps: the standby copy and WAL rounds while the old release serves, then the cutover" \
+  grep -q 'merge data/ | copy database (standby) | ship WAL | stop old services | merge data/ (final delta) | cut over database | restart | release the old server.s WAL' <<<"$steps"
+check "the report records the downtime" \
+  test "$(json "$WORK/run.out" 'j["data"]["downtime"]["seconds"] > 0 and "downtime" in [c["name"] for c in j["checks"]]' 2>/dev/null)" = True
+last=$(tail -1 "$WORK/committed")
+check "the writer wrote through phase 1 (more than 2 s of inserts)" test "${last:-0}" -gt 100
+check "every row the writer saw committed is in the new database" \
+  test "$(sql "$NEW" "select count(*) from w where id <= ${last:-0}")" = "${last:-0}"
+check "the old postgres is down after the cutover" test -z "$(pg_container "$OLD")"
+compose_in "$OLD" up -d postgres >/dev/null 2>&1
+wait_healthy "$OLD"
+check "nothing landed on the old database that the new one lacks" \
+  test "$(sql "$OLD" "select count(*), max(id) from w")" = "$(sql "$NEW" "select count(*), max(id) from w")"
+check "the cutover's replication slot is gone from the old server" test "$(sql "$OLD" 'select count(*) from pg_replication_slots')" = 0
+check "schema (pg_dump -s) equals the old one's" diff <(schema "$OLD") <(schema "$NEW")
+for t in users events audit; do
+  check "rows of $t equal the old release's" test "$(sql "$NEW" "select count(*) from $t")" = "$(sql "$OLD" "select count(*) from $t")"
+done
+check "the new database is a primary, not a standby any more" test "$(sql "$NEW" 'select pg_is_in_recovery()')" = f
+check "data/ equals rsync -a --force (every entry and attribute)" diff <(state "$WORK/expected") <(state "$NEW/data")
+port=$(sed -n 's/^APP_PORT=//p' "$NEW/.env")
+check "the new app serves the migrated data" bash -c "curl -fsS http://127.0.0.1:$port/index.html | grep -qx 'old index'"
+finish
