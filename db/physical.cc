@@ -260,7 +260,15 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
     if (!v.ok()) Fail("the copy of the source's cluster does not verify (pg_verifybackup): " + v.last_error_line());
     lap("verify_files");
     if (opts.before_swap) opts.before_swap();
-    ProcResult made = Docker(there, {"create", "--network", "none", "-u", "0", "--volumes-from", home.container,
+    // One helper per target container, by name: one an interrupted run left is cleared, unless
+    // it still runs (a swap under way: never a second beside it).
+    const std::string name = "migrate-swap-" + home.container;
+    ProcResult left = Docker(there, {"inspect", "--type", "container", "-f", "{{.State.Running}}", name}, 60);
+    if (left.ok() && TrimEnd(left.out) == "true")
+      Fail("the swap of an interrupted run still runs in the container " + name + ": wait for it (docker wait " + name +
+           "), then put the target's cluster back with that run's roll back command, or run again");
+    if (left.ok()) Docker(there, {"rm", "-f", name}, 60);
+    ProcResult made = Docker(there, {"create", "--name", name, "--network", "none", "-u", "0", "--volumes-from", home.container,
                                      "--entrypoint", "sh", home.image, "-c", kSwapScript, "sh", home.pgdata,
                                      opts.as_standby ? "standby" : "primary"}, 120);
     if (!made.ok()) Fail("cannot make the helper container of the swap: " + made.last_error_line());
