@@ -65,6 +65,7 @@ measure migrate "$BIN/migrate-local" --from-path "$OLD_M" --to-path "$NEW_M" --t
 wait || true
 ours=$(json "$work/migrate.out" '"%.2f" % j["data"]["downtime"]["seconds"]')
 steps=$(json "$work/migrate.out" '", ".join("%s %.2f" % (s["name"], s["seconds"]) for s in j["steps"])')
+cut=$(json "$work/migrate.out" '", ".join("%s %.2f" % kv for kv in j["database"]["cutover_seconds"].items())')
 rows=$(json "$work/migrate.out" '"%s" % j["database"]["target"]["tables"].get("public.pgbench_history", 0)')
 
 echo
@@ -75,4 +76,5 @@ echo "|---|---|---|---|"
 echo "| downtime | $hand | $ours | $(ratio "$ours" "$hand") |"
 echo
 echo "whole migrate-local --two-phase: $(cut -d' ' -f1 "$work/migrate") s; its steps (s): $steps"
+echo "cut over database (s): $cut"
 echo "pgbench_history rows carried (written by pgbench during phase 1): $rows"

@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/text.h"
+#include "core/timer.h"
 #include "pipeline/restart.h"
 
 namespace mig {
@@ -51,6 +52,11 @@ std::unique_ptr<db::WalShipper> StandbyCopy(const Options& o, Origin& origin, co
 
 void CutOverDatabase(const Sides& s, db::WalShipper& wal, Report& rep) {
   Step step(rep, "cut over database");
+  Stopwatch sw;
+  auto lap = [&](const char* name) {
+    rep.database["cutover_seconds"][name] = sw.seconds();
+    sw.restart();
+  };
   db::DbState source;
   {
     // Its services are stopped; a client still connected from elsewhere is ended, so that the
@@ -64,8 +70,11 @@ void CutOverDatabase(const Sides& s, db::WalShipper& wal, Report& rep) {
                     "for the cutover");
     source = count.State();
   }
+  lap("count_source");
   StopOld(s, true);
+  lap("stop_source");
   const std::string lsn = wal.Final();
+  lap("last_wal");
   db::PgTarget admin_t = s.dst_pg->target();
   admin_t.user = s.from.pg.user;
   admin_t.password = s.from.pg.password;
@@ -73,8 +82,10 @@ void CutOverDatabase(const Sides& s, db::WalShipper& wal, Report& rep) {
   admin_t.dump_host = nullptr;
   const db::Postgres admin(admin_t);
   db::PromoteStandby(admin, *s.dst_home, lsn, 300);
+  lap("catch_up_and_promote");
   db::CopyClusterResult r;
   db::FinishCopy(*s.src_pg, *s.dst_pg, source, r);
+  lap("credentials_and_count");
   rep.database["source"] = {{"tables", r.source.tables}, {"sequences", r.source.sequences}};
   rep.database["target"] = {{"tables", r.target.tables}, {"sequences", r.target.sequences}};
   rep.database["wal_bytes"] = wal.bytes();

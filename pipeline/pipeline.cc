@@ -131,6 +131,13 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
     MoveEnvStep(s, run_dir, rep);
   }
   std::unique_ptr<db::WalShipper> wal = StandbyCopy(o, origin, s, rep);
+  if (wal) {  // the old postgres's shutdown checkpoint then has little left to write in the downtime
+    try {
+      s.src_pg->Query("CHECKPOINT", "postgres");
+    } catch (const Error& e) {
+      TheLog().warn(std::string("no checkpoint on the old server before the cutover (") + e.what() + ")");
+    }
+  }
   Stopwatch down;
   const std::string began = UtcNow();
   try {
