@@ -32,8 +32,9 @@ void AddMigrateOptions(CLI::App& app, Options& o) {
   app.add_flag("--skip-db", o.skip_db, "do not replay the database");
   app.add_option_function<std::string>(
          "--db-method", [&o](const std::string& v) { o.db_method = db::ParseDbMethod(v); },
-         "how the database is carried: logical (a dump replayed; default), physical (the whole cluster copied "
-         "as files: same postgres major version on both sides; several times faster), auto (physical when it can be)")
+         "how the database is carried: logical (a dump replayed into the new database; default), physical (the "
+         "old server's whole cluster copied as files and swapped in: same postgres major version >= 15 on both "
+         "sides; the new release keeps its own settings and credentials), auto (physical when it can be)")
       ->check(CLI::IsMember({"logical", "physical", "auto"}))
       ->type_name("METHOD");
   app.add_flag("--two-phase", o.two_phase,
