@@ -4,6 +4,10 @@
 #include <chrono>
 #include <ctime>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "core/log.h"
 
 namespace mig {
 
@@ -18,6 +22,24 @@ class Stopwatch {
 
  private:
   std::chrono::steady_clock::time_point start_;
+};
+
+// A sequence of parts timed one after another: lap("name") records the seconds since the previous
+// lap (or construction) in `into` and in the log file ("PREFIX: name took S s").
+class Laps {
+ public:
+  Laps(std::vector<std::pair<std::string, double>>& into, std::string prefix) : into_(into), prefix_(std::move(prefix)) {}
+  void operator()(const char* name) {
+    const double s = sw_.seconds();
+    into_.emplace_back(name, s);
+    TheLog().file_only(prefix_ + ": " + name + " took " + std::to_string(s) + " s");
+    sw_.restart();
+  }
+
+ private:
+  std::vector<std::pair<std::string, double>>& into_;
+  std::string prefix_;
+  Stopwatch sw_;
 };
 
 // The current time in UTC as strftime writes it with `fmt`: "2026-12-01T03:04:05Z" by default,

@@ -56,6 +56,17 @@ ProcResult Docker(const Host& host, std::vector<std::string> args, int seconds) 
   }
 }
 
+// `from`'s output relayed into `into`, started on `there`; a failure names its side with that
+// side's stderr (`reading ... failed`, `unpacking ... failed`). Returns the bytes relayed.
+uint64_t RelayOrFail(Proc& from, const Host& there, const std::vector<std::string>& into, const std::string& reading,
+                     const std::string& unpacking, const std::function<void(uint64_t)>& progress = {}) {
+  auto in = there.Start(into, Proc::kStdin);
+  const RelayResult rr = Relay(from, *in, progress);
+  if (rr.from_code != 0 && !rr.to_stopped) Fail(reading + " failed: " + TrimEnd(from.err_text()));
+  if (rr.to_stopped || rr.to_code != 0) Fail(unpacking + " failed: " + TrimEnd(in->err_text()));
+  return rr.bytes;
+}
+
 // Holds the source's WAL from now until destroyed (a temporary replication slot in a held
 // session), so that -X fetch finds all of it at the end of a long backup. Best effort: a server
 // without free slots still gets its backup (its WAL is kept as its settings keep it).
@@ -77,17 +88,6 @@ class WalHold {
   std::optional<Session> session_;
 };
 
-// The copy's superuser: the source's user, in the target's container (the copy has the source's
-// roles until the target's are re-applied).
-Postgres CopyAdmin(const Postgres& src, const Postgres& dst) {
-  PgTarget t = dst.target();
-  t.user = src.target().user;
-  t.password = src.target().password;
-  t.db = "postgres";
-  t.dump_host = nullptr;
-  return Postgres(t);
-}
-
 void ReapplyCredentials(const Postgres& src, const Postgres& dst) {
   const Postgres admin = CopyAdmin(src, dst);
   Session s(admin, "template1");
@@ -108,6 +108,15 @@ bool IsWalName(const std::string& n) {
 }
 
 }  // namespace
+
+Postgres CopyAdmin(const Postgres& src, const Postgres& dst) {
+  PgTarget t = dst.target();
+  t.user = src.target().user;
+  t.password = src.target().password;
+  t.db = "postgres";
+  t.dump_host = nullptr;
+  return Postgres(t);
+}
 
 DbMethod ParseDbMethod(const std::string& s) {
   if (s == "logical") return DbMethod::kLogical;
@@ -212,12 +221,7 @@ std::string ReapplyCredentialsSql(const std::string& user, const std::string& pa
 CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const ClusterHome& home,
                               const CopyClusterOptions& opts) {
   CopyClusterResult r;
-  Stopwatch sw;
-  auto lap = [&](const char* name) {
-    r.timings.emplace_back(name, sw.seconds());
-    TheLog().file_only(std::string("physical copy: ") + name + " took " + std::to_string(sw.seconds()) + " s");
-    sw.restart();
-  };
+  Laps lap(r.timings, "physical copy");
   const Host& there = dst.host();
   const std::string stage = home.pgdata + "/" + kStage;
   auto drop_stage = [&] {
@@ -243,14 +247,10 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
     {
       WalHold hold(src);
       auto out = src.dump_host().Start(BaseBackupArgv(src), Proc::kStdout);
-      auto in = there.Start({"docker", "exec", "-i", "-u", "0", home.container, "sh", "-c", kStageScript, "sh", home.pgdata},
-                            Proc::kStdin);
-      const RelayResult rr = Relay(*out, *in, opts.progress);
-      r.bytes = rr.bytes;
-      if (rr.from_code != 0 && !rr.to_stopped)
-        Fail("pg_basebackup of the source failed: " + TrimEnd(out->err_text()));
-      if (rr.to_stopped || rr.to_code != 0)
-        Fail("unpacking the source's base backup in the target's container failed: " + TrimEnd(in->err_text()));
+      r.bytes = RelayOrFail(*out, there,
+                            {"docker", "exec", "-i", "-u", "0", home.container, "sh", "-c", kStageScript, "sh", home.pgdata},
+                            "pg_basebackup of the source", "unpacking the source's base backup in the target's container",
+                            opts.progress);
       // The source as the backup ended, counted while the copy is verified and swapped in.
       if (!opts.as_standby)
         source_count = std::async(std::launch::async, [&src] { return Session(src, src.target().db).State(); });
@@ -377,14 +377,8 @@ std::string WalShipper::Final() {
                                 src_home_.container, "--entrypoint", "sh", src_home_.image, "-c", script, "sh",
                                 src_home_.pgdata, from},
                                Proc::kStdout);
-  auto in = dst_.host().Start({"docker", "exec", "-i", "-u", "0", dst_home_.container, "sh", "-c",
-                               "tar -xzf - -C \"$1/migrate-wal\" && chown -R \"$(stat -c %u:%g \"$1\")\" \"$1/migrate-wal\"",
-                               "sh", dst_home_.pgdata},
-                              Proc::kStdin);
-  const RelayResult rr = Relay(*out, *in);
-  bytes_ += rr.bytes;
-  if (rr.from_code != 0 && !rr.to_stopped) Fail("reading the stopped source's last WAL failed: " + TrimEnd(out->err_text()));
-  if (rr.to_stopped || rr.to_code != 0) Fail("unpacking the source's last WAL in the standby failed: " + TrimEnd(in->err_text()));
+  bytes_ += RelayOrFail(*out, dst_.host(), UnpackArgv(), "reading the stopped source's last WAL",
+                        "unpacking the source's last WAL in the standby");
   const std::string control = out->err_text();
   const std::string key = "Latest checkpoint location:";
   const size_t at = control.find(key);
@@ -395,20 +389,20 @@ std::string WalShipper::Final() {
   return lsn;
 }
 
+std::vector<std::string> WalShipper::UnpackArgv() const {
+  return {"docker", "exec", "-i", "-u", "0", dst_home_.container, "sh", "-c",
+          "tar -xzf - -C \"$1/migrate-wal\" && chown -R \"$(stat -c %u:%g \"$1\")\" \"$1/migrate-wal\"", "sh",
+          dst_home_.pgdata};
+}
+
 size_t WalShipper::Ship(const std::vector<std::string>& names) {
   if (names.empty()) return 0;
   std::vector<std::string> argv = {"docker", "exec", src_home_.container, "sh", "-c", "cd \"$1/pg_wal\" && shift && tar -cf - \"$@\" | gzip -1",
           "sh", src_home_.pgdata};
   argv.insert(argv.end(), names.begin(), names.end());
   auto out = src_.dump_host().Start(argv, Proc::kStdout);
-  auto in = dst_.host().Start({"docker", "exec", "-i", "-u", "0", dst_home_.container, "sh", "-c",
-                               "tar -xzf - -C \"$1/migrate-wal\" && chown -R \"$(stat -c %u:%g \"$1\")\" \"$1/migrate-wal\"",
-                               "sh", dst_home_.pgdata},
-                              Proc::kStdin);
-  const RelayResult rr = Relay(*out, *in);
-  bytes_ += rr.bytes;
-  if (rr.from_code != 0 && !rr.to_stopped) Fail("reading the source's WAL failed: " + TrimEnd(out->err_text()));
-  if (rr.to_stopped || rr.to_code != 0) Fail("unpacking the source's WAL in the standby failed: " + TrimEnd(in->err_text()));
+  bytes_ += RelayOrFail(*out, dst_.host(), UnpackArgv(), "reading the source's WAL",
+                        "unpacking the source's WAL in the standby");
   shipped_.insert(shipped_.end(), names.begin(), names.end());
   return names.size();
 }

@@ -110,6 +110,7 @@ class WalShipper {
 
  private:
   size_t Ship(const std::vector<std::string>& names);
+  std::vector<std::string> UnpackArgv() const;  // the standby's side of a shipment
   const Postgres& src_;
   ClusterHome src_home_;
   const Postgres& dst_;
@@ -129,6 +130,10 @@ void FinishCopy(const Postgres& src, const Postgres& dst, const DbState& source,
 
 // Drops the replication slot `slot` of the source (nothing when there is none).
 void DropSlot(const Postgres& src, const std::string& slot);
+
+// The copy's superuser: the source's user, in the target's container (the copy has the source's
+// roles until the target's are re-applied).
+Postgres CopyAdmin(const Postgres& src, const Postgres& dst);
 
 // The SQL that gives the target's user (LOGIN SUPERUSER, its password) and, when `from_db`
 // differs, renames the copied database to the target's name.

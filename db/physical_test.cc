@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.h"
+#include "tests/exit_code.h"
 
 using namespace mig;
 using namespace mig::db;
@@ -17,15 +18,6 @@ PhysicalFacts SameMajor() {
   f.dst_db = "app";
   f.src_databases = {"postgres", "template0", "template1", "app"};
   return f;
-}
-
-int ExitOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.exit_code();
-  }
-  return 0;
 }
 
 }  // namespace
@@ -48,12 +40,12 @@ TEST_CASE("db method: auto falls back to logical with the reason; physical is re
   CHECK(a.method == DbMethod::kLogical);
   CHECK(a.why == "a dump replayed: the source runs postgres 15 and the target 16: a physical copy cannot cross a "
                  "major version");
-  CHECK(ExitOf([&] { ChooseDbMethod(DbMethod::kPhysical, across); }) == 2);
+  CHECK(ExitCodeOf([&] { ChooseDbMethod(DbMethod::kPhysical, across); }) == 2);
 
   PhysicalFacts no_right = SameMajor();
   no_right.src_can_back_up = false;
   CHECK(ChooseDbMethod(DbMethod::kAuto, no_right).method == DbMethod::kLogical);
-  CHECK(ExitOf([&] { ChooseDbMethod(DbMethod::kPhysical, no_right); }) == 2);
+  CHECK(ExitCodeOf([&] { ChooseDbMethod(DbMethod::kPhysical, no_right); }) == 2);
 
   PhysicalFacts clash = SameMajor();
   clash.dst_db = "other";
@@ -66,7 +58,7 @@ TEST_CASE("db method: auto falls back to logical with the reason; physical is re
 TEST_CASE("db method names parse back; anything else is bad usage") {
   for (DbMethod m : {DbMethod::kLogical, DbMethod::kPhysical, DbMethod::kAuto})
     CHECK(ParseDbMethod(DbMethodName(m)) == m);
-  CHECK(ExitOf([] { ParseDbMethod("fast"); }) == 2);
+  CHECK(ExitCodeOf([] { ParseDbMethod("fast"); }) == 2);
 }
 
 TEST_CASE("the target's credentials after a physical copy: its role made or altered, the database renamed") {
@@ -95,7 +87,7 @@ TEST_CASE("db method: below postgres 15, or a target whose cluster a helper cann
   PhysicalFacts old = SameMajor();
   old.src_major = old.dst_major = 14;
   CHECK(ChooseDbMethod(DbMethod::kAuto, old).method == DbMethod::kLogical);
-  CHECK(ExitOf([&] { ChooseDbMethod(DbMethod::kPhysical, old); }) == 2);
+  CHECK(ExitCodeOf([&] { ChooseDbMethod(DbMethod::kPhysical, old); }) == 2);
   PhysicalFacts inside = SameMajor();
   inside.dst_home_problem = "the target's postgres: its data directory /pg is not on a volume or bind mount";
   const DbMethodChoice c = ChooseDbMethod(DbMethod::kAuto, inside);

@@ -167,12 +167,7 @@ bool RepairInterruptedSwap(const Postgres& dst) {
 
 ReplayResult Replay(DumpSource& src, const Postgres& dst, const ReplayOptions& opts) {
   ReplayResult r;
-  Stopwatch sw;
-  auto lap = [&](const char* name) {
-    r.timings.emplace_back(name, sw.seconds());
-    TheLog().file_only(std::string("replay: ") + name + " took " + std::to_string(sw.seconds()) + " s");
-    sw.restart();
-  };
+  Laps lap(r.timings, "replay");
   const std::string db = dst.target().db, staging = StagingName(db);
   Session admin(dst, "postgres");  // the target's user is a superuser (checked in preflight)
   CreateMissingRoles(src.Roles(), admin, r);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.h"
+#include "tests/exit_code.h"
 #include "tests/swarm_data.h"
 
 using namespace mig;
@@ -29,15 +30,6 @@ std::vector<SwarmNode> Target(int n = 2) {
     v.push_back(x);
   }
   return v;
-}
-
-int Code(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.exit_code();
-  }
-  return 0;
 }
 
 std::string Message(const std::function<void()>& f) {
@@ -88,7 +80,7 @@ TEST_CASE("node map: an old node still in the target Swarm (the same Swarm) maps
 }
 
 TEST_CASE("node map: bad pairs are refused naming the nodes") {
-  CHECK(Code([] { MapNodes(Old(), {"migswrig1"}, Target(), {{"nosuch", "fresh1"}}); }) == 2);
+  CHECK(ExitCodeOf([] { MapNodes(Old(), {"migswrig1"}, Target(), {{"nosuch", "fresh1"}}); }) == 2);
   CHECK(Message([] { MapNodes(Old(), {"migswrig1"}, Target(), {{"nosuch", "fresh1"}}); })
             .find("migswrig1 (10.251.201.1)") != std::string::npos);
   CHECK(Message([] { MapNodes(Old(), {"migswrig1"}, Target(), {{"migswrig1", "nosuchnode"}}); })
@@ -106,16 +98,16 @@ TEST_CASE("node map: bad pairs are refused naming the nodes") {
         std::string::npos);
   auto drained = Target();
   drained[1].availability = "drain";
-  CHECK(Code([&] { MapNodes(Old(), {"migswrig2"}, drained, {{"migswrig2", "fresh2"}}); }) == 2);
+  CHECK(ExitCodeOf([&] { MapNodes(Old(), {"migswrig2"}, drained, {{"migswrig2", "fresh2"}}); }) == 2);
   // A pair for an old node the restore does not need is taken, and harmless.
   const NodeMap extra = MapNodes(Old(), {"migswrig2"}, Target(), {{"migswrig1", "fresh2"}, {"migswrig2", "fresh1"}});
   CHECK(extra.complete());
   CHECK(extra.to.at("migswrig2").hostname == "fresh1");
-  CHECK(Code([] { ParseNodeMapArg("migswrig1"); }) == 2);
-  CHECK(Code([] { ParseNodeMapArg("=fresh1"); }) == 2);
+  CHECK(ExitCodeOf([] { ParseNodeMapArg("migswrig1"); }) == 2);
+  CHECK(ExitCodeOf([] { ParseNodeMapArg("=fresh1"); }) == 2);
   CHECK(ParseNodeMapArg("a=b=c") == std::pair<std::string, std::string>("a", "b=c"));
-  CHECK(Code([] { ParseNodeMapFile("{\"nodes\": 3}", "m.json"); }) == 2);
-  CHECK(Code([] { ParseNodeMapFile("not json", "m.json"); }) == 2);
+  CHECK(ExitCodeOf([] { ParseNodeMapFile("{\"nodes\": 3}", "m.json"); }) == 2);
+  CHECK(ExitCodeOf([] { ParseNodeMapFile("not json", "m.json"); }) == 2);
 }
 
 TEST_CASE("node map: constraints naming an old node are rewritten to its new node, spacing kept") {

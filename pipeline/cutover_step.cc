@@ -75,13 +75,7 @@ void CutOverDatabase(const Sides& s, db::WalShipper& wal, Report& rep) {
   lap("stop_source");
   const std::string lsn = wal.Final();
   lap("last_wal");
-  db::PgTarget admin_t = s.dst_pg->target();
-  admin_t.user = s.from.pg.user;
-  admin_t.password = s.from.pg.password;
-  admin_t.db = "postgres";
-  admin_t.dump_host = nullptr;
-  const db::Postgres admin(admin_t);
-  db::PromoteStandby(admin, *s.dst_home, lsn, 300);
+  db::PromoteStandby(db::CopyAdmin(*s.src_pg, *s.dst_pg), *s.dst_home, lsn, 300);
   lap("catch_up_and_promote");
   db::CopyClusterResult r;
   db::FinishCopy(*s.src_pg, *s.dst_pg, source, r);
