@@ -17,7 +17,7 @@ WRITE_SECONDS=${WRITE_SECONDS:-10}  # pgbench's writes before the cutover starts
 . "$root/tests/e2e/lib.sh"
 work=$WORK
 . "$root/bench/lib.sh"
-base=$((18100 + RANDOM % 800))
+base=$(port_block)
 OLD_H=$WORK/releases/1.0.0 NEW_H=$WORK/releases/2.0.0 OLD_M=$WORK/releases/1.0.1 NEW_M=$WORK/releases/2.0.1
 new_release "$OLD_H" 1.0.0 "$base"
 new_release "$NEW_H" 2.0.0 "$((base + 1))"

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cstdio>
+#include <mutex>
 #include <string>
 
 namespace mig {
 
-// Where the run's messages go. Not thread-safe: the pipeline logs from one thread.
+// Where the run's messages go. Thread-safe: a line is written whole (the cutover's WAL follower
+// and the counts beside the final delta log from threads of their own).
 class Log {
  public:
   // Messages also go to `path` (appended) from now on.
@@ -18,7 +20,8 @@ class Log {
   ~Log();
 
  private:
-  void to_file(const char* level, const std::string& line);
+  void to_file(const char* level, const std::string& line);  // mu_ held
+  std::mutex mu_;
   std::FILE* file_ = nullptr;
   bool quiet_ = false;
 };

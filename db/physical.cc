@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <exception>
 #include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
@@ -87,12 +90,6 @@ class WalHold {
  private:
   std::optional<Session> session_;
 };
-
-void ReapplyCredentials(const Postgres& src, const Postgres& dst) {
-  const Postgres admin = CopyAdmin(src, dst);
-  Session s(admin, "template1");
-  s.Ask(ReapplyCredentialsSql(dst.target().user, dst.target().password, src.target().db, dst.target().db));
-}
 
 // A replication slot that keeps the source's WAL from now on (made again when a failed run left one).
 std::string MakeSlotSql(const std::string& slot) {
@@ -334,11 +331,57 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   return r;
 }
 
+struct WalShipper::Follower {
+  std::thread thread;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+};
+
 WalShipper::WalShipper(const Postgres& src, ClusterHome src_home, const Postgres& dst, ClusterHome dst_home,
                        std::string slot)
     : src_(src), src_home_(std::move(src_home)), dst_(dst), dst_home_(std::move(dst_home)), slot_(std::move(slot)) {}
 
-size_t WalShipper::Round() {
+WalShipper::~WalShipper() { StopFollowing(); }
+
+size_t WalShipper::Round() { return RoundVia(src_.dump_host()); }
+
+void WalShipper::Follow(std::chrono::milliseconds pause) {
+  if (follower_) return;
+  follower_ = std::make_unique<Follower>();
+  Follower& f = *follower_;
+  f.thread = std::thread([this, &f, pause] {
+    std::string last_error;
+    std::unique_lock<std::mutex> lock(f.mu);
+    while (!f.stop) {
+      lock.unlock();
+      try {
+        RoundVia(src_.host());
+        last_error.clear();
+      } catch (const std::exception& e) {
+        // The next round, or the last one once the source stopped, ships what this one did not.
+        if (last_error != e.what()) TheLog().warn(std::string("a round of WAL shipping failed (retried): ") + e.what());
+        last_error = e.what();
+      }
+      lock.lock();
+      f.cv.wait_for(lock, pause, [&f] { return f.stop; });
+    }
+  });
+}
+
+void WalShipper::StopFollowing() {
+  if (!follower_) return;
+  {
+    std::lock_guard<std::mutex> lock(follower_->mu);
+    follower_->stop = true;
+  }
+  follower_->cv.notify_all();
+  follower_->thread.join();
+  follower_.reset();
+}
+
+size_t WalShipper::RoundVia(const Host& reader) {
+  ++rounds_;
   const auto f = Fields(src_.QueryValue(
       "SELECT pg_walfile_name(pg_current_wal_lsn()), (SELECT pg_walfile_name(restart_lsn) FROM pg_replication_slots "
       "WHERE slot_name = " + QuoteLiteral(slot_) + ")", "postgres"));
@@ -360,10 +403,11 @@ size_t WalShipper::Round() {
       names.push_back(name);
     name.clear();
   }
-  return Ship(names);
+  return Ship(reader, names);
 }
 
 std::string WalShipper::Final() {
+  StopFollowing();
   // From the stopped source's cluster, through a helper container with its volumes: every segment
   // from the last round's on (the one then being written included), its control data on stderr.
   std::string from = "0";
@@ -395,12 +439,12 @@ std::vector<std::string> WalShipper::UnpackArgv() const {
           dst_home_.pgdata};
 }
 
-size_t WalShipper::Ship(const std::vector<std::string>& names) {
+size_t WalShipper::Ship(const Host& reader, const std::vector<std::string>& names) {
   if (names.empty()) return 0;
   std::vector<std::string> argv = {"docker", "exec", src_home_.container, "sh", "-c", "cd \"$1/pg_wal\" && shift && tar -cf - \"$@\" | gzip -1",
           "sh", src_home_.pgdata};
   argv.insert(argv.end(), names.begin(), names.end());
-  auto out = src_.dump_host().Start(argv, Proc::kStdout);
+  auto out = reader.Start(argv, Proc::kStdout);
   bytes_ += RelayOrFail(*out, dst_.host(), UnpackArgv(), "reading the source's WAL",
                         "unpacking the source's WAL in the standby");
   shipped_.insert(shipped_.end(), names.begin(), names.end());
@@ -423,12 +467,10 @@ void PromoteStandby(const Postgres& admin, const ClusterHome& home, const std::s
   if (!rm.ok()) TheLog().warn("could not remove the shipped WAL in " + home.container + ": " + rm.last_error_line());
 }
 
-void FinishCopy(const Postgres& src, const Postgres& dst, const DbState& source, CopyClusterResult& r) {
-  ReapplyCredentials(src, dst);
-  r.source = source;
-  Session count(dst, dst.target().db);
-  r.target = count.State();
-  r.mismatches = CompareStates(r.source, r.target, true);
+void ReapplyCredentials(const Postgres& src, const Postgres& dst) {
+  const Postgres admin = CopyAdmin(src, dst);
+  Session s(admin, "template1");
+  s.Ask(ReapplyCredentialsSql(dst.target().user, dst.target().password, src.target().db, dst.target().db));
 }
 
 void DropSlot(const Postgres& src, const std::string& slot) {

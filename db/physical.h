@@ -2,8 +2,10 @@
 // (pg_basebackup), staged and verified in the target's container, swapped in while it is stopped.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -74,7 +76,7 @@ struct CopyClusterOptions {
   // The two-phase cutover (docs/cutover.md): the copy starts as a standby that replays the WAL a
   // WalShipper brings; the source keeps its WAL in the replication slot `slot` (made here, kept
   // until DropSlot). CopyCluster then returns once the standby answers: no credentials, no counts
-  // (PromoteStandby and FinishCopy do those).
+  // (PromoteStandby and ReapplyCredentials, then the cutover's own count, do those).
   bool as_standby = false;
   std::string slot = "migrate_cutover";
 };
@@ -95,21 +97,34 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
 
 // The WAL of a source whose cluster CopyCluster(as_standby) copied, shipped to the standby's
 // PGDATA/migrate-wal (its restore_command) in rounds while the source serves, and a last time once
-// it is stopped. Not thread-safe.
+// it is stopped. Not thread-safe, except that Follow's rounds run on a thread of their own until
+// StopFollowing (nothing else may be called between the two).
 class WalShipper {
  public:
   // `src_home`: the source's container (the last round reads its stopped cluster through a helper
   // container); `dst_home`: the standby's.
   WalShipper(const Postgres& src, ClusterHome src_home, const Postgres& dst, ClusterHome dst_home, std::string slot);
+  ~WalShipper();
+  WalShipper(const WalShipper&) = delete;
+  WalShipper& operator=(const WalShipper&) = delete;
   // Ships the source's completed segments not yet shipped (the source running); returns how many.
   size_t Round();
+  // Rounds on a thread of its own, one every `pause` after the last, so that the WAL left when the
+  // source stops is a segment or two (docs/cutover.md). REQUIRES the source's and the standby's
+  // hosts be safe to use from another thread (the cutover gives it Origin::ConcurrentHost). A
+  // failed round is a warning: the next one, or Final, ships what it did not.
+  void Follow(std::chrono::milliseconds pause);
+  // Ends Follow's thread after its round in flight (nothing when it does not run).
+  void StopFollowing();
   // The source's postgres stopped: ships every segment left; returns its last checkpoint's LSN
   // (pg_controldata), which the standby must reach.
   std::string Final();
   uint64_t bytes() const { return bytes_; }
+  size_t rounds() const { return rounds_; }
 
  private:
-  size_t Ship(const std::vector<std::string>& names);
+  size_t RoundVia(const Host& reader);
+  size_t Ship(const Host& reader, const std::vector<std::string>& names);
   std::vector<std::string> UnpackArgv() const;  // the standby's side of a shipment
   const Postgres& src_;
   ClusterHome src_home_;
@@ -118,15 +133,18 @@ class WalShipper {
   std::string slot_;
   std::vector<std::string> shipped_;
   uint64_t bytes_ = 0;
+  size_t rounds_ = 0;
+  struct Follower;
+  std::unique_ptr<Follower> follower_;
 };
 
 // Waits (up to `seconds`) until the standby in `admin`'s container replayed up to `lsn`, promotes
 // it, and takes its restore_command and shipped WAL away. `admin`: the copy's superuser.
 void PromoteStandby(const Postgres& admin, const ClusterHome& home, const std::string& lsn, int seconds);
 
-// After a promotion: the target's credentials re-applied and its rows and sequences compared with
-// `source` (counted when nothing wrote any more). Fills r.target and r.mismatches.
-void FinishCopy(const Postgres& src, const Postgres& dst, const DbState& source, CopyClusterResult& r);
+// After a copy of `src`'s cluster into `dst`'s container: dst's user (LOGIN SUPERUSER, its
+// password) and database name given back (ReapplyCredentialsSql, run as the copy's superuser).
+void ReapplyCredentials(const Postgres& src, const Postgres& dst);
 
 // Drops the replication slot `slot` of the source (nothing when there is none).
 void DropSlot(const Postgres& src, const std::string& slot);

@@ -11,13 +11,19 @@
 
 namespace mig::db {
 
+// The tables a DbState counts (c: pg_class, n: pg_namespace).
+#define MIG_COUNTED_TABLES                                                                        \
+  " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"                                \
+  " WHERE c.relkind IN ('r', 'p', 'm') AND (c.relkind <> 'm' OR c.relispopulated)"                \
+  " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"                                    \
+  " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'"
 const char* const kCountQueriesSql =
     "SELECT string_agg(format('SELECT %L, count(*) FROM %I.%I', n.nspname || '.' || c.relname, n.nspname,"
-    " c.relname), ' UNION ALL ' ORDER BY n.nspname, c.relname)"
-    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-    " WHERE c.relkind IN ('r', 'p', 'm') AND (c.relkind <> 'm' OR c.relispopulated)"
-    " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-    " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'";
+    " c.relname), ' UNION ALL ' ORDER BY n.nspname, c.relname)" MIG_COUNTED_TABLES;
+const char* const kLockCountedSql =
+    "SELECT format('LOCK TABLE %I.%I IN ACCESS SHARE MODE', n.nspname, c.relname)" MIG_COUNTED_TABLES
+    " AND c.relkind <> 'm' ORDER BY n.nspname, c.relname";
+#undef MIG_COUNTED_TABLES
 const char* const kSequencesSql =
     "SELECT schemaname || '.' || sequencename, coalesce(last_value::text, '') FROM pg_sequences ORDER BY 1";
 
@@ -37,7 +43,9 @@ std::vector<std::string> Postgres::Tool(const std::string& tool, const std::vect
                                         bool stdin_open) const {
   std::vector<std::string> c = {"docker", "exec"};
   if (stdin_open) c.push_back("-i");
-  c.insert(c.end(), {"-e", "PGPASSWORD=" + t_.password, t_.container, tool, "-U", t_.user});
+  c.insert(c.end(), {"-e", "PGPASSWORD=" + t_.password});
+  if (!t_.app_name.empty()) c.insert(c.end(), {"-e", "PGAPPNAME=" + t_.app_name});
+  c.insert(c.end(), {t_.container, tool, "-U", t_.user});
   c.insert(c.end(), args.begin(), args.end());
   return c;
 }

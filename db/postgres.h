@@ -23,6 +23,9 @@ struct PgTarget {
   // Where a replay's pg_dump is started, when not `host`: the agent of a remote migration,
   // which streams it over its own connection.
   const Host* dump_host = nullptr;
+  // The client tools' application_name (PGAPPNAME) when not "": the cutover's own sessions say
+  // who they are, so that ending the other clients spares them.
+  std::string app_name;
 };
 
 // Row counts per table and sequence values: what the replay verifies.
@@ -97,6 +100,9 @@ class Session {
 
 // The SQL that builds one query counting the rows of every table (one result), for \gexec.
 extern const char* const kCountQueriesSql;
+// The statements (for \gexec) that take ACCESS SHARE locks on the tables kCountQueriesSql counts
+// (materialized views aside): inside a transaction, no TRUNCATE, rewrite or DROP lands before it ends.
+extern const char* const kLockCountedSql;
 extern const char* const kSequencesSql;
 // The fields of one row printed with '\x1f' between them.
 std::vector<std::string> Fields(const std::string& row);

@@ -99,6 +99,10 @@ TEST_CASE("postgres tool runs the client inside the container with the password 
   CHECK(pg.Tool("psql", {"-d", "shop"}) ==
         std::vector<std::string>{"docker", "exec", "-e", "PGPASSWORD=s3cret", "abc123", "psql", "-U", "alice", "-d", "shop"});
   CHECK(pg.Tool("pg_restore", {}, true)[2] == "-i");
+  t.app_name = "migrate-cutover";  // the cutover's own sessions, spared when it ends the others
+  CHECK(Postgres(t).Tool("psql", {}) == std::vector<std::string>{"docker", "exec", "-e", "PGPASSWORD=s3cret", "-e",
+                                                                   "PGAPPNAME=migrate-cutover", "abc123", "psql", "-U",
+                                                                   "alice"});
 }
 
 }  // namespace mig::db

@@ -37,6 +37,7 @@ class LocalOrigin : public Origin {
     return std::make_unique<agent::AgentSource>(*agent_, dir, dir, spool_dir);
   }
   const Host& DumpHost() override { return ThisHost(); }
+  const Host& ConcurrentHost() override { return ThisHost(); }
   nlohmann::json Wire() const override { return AgentWire(agent_.get()); }
   void Close() override {
     if (agent_) agent_->Close();

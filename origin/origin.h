@@ -62,6 +62,10 @@ class Origin {
   virtual std::unique_ptr<sync::Source> OpenTree(const std::string& dir, const std::string& spool_dir) = 0;
   // Where a database dump's bytes come from: host(), or through migrate-agent's channel.
   virtual const Host& DumpHost() = 0;
+  // The old server's programs for a thread of their own while this thread drives a tree from
+  // OpenTree (the two-phase cutover's WAL follower and count): on this server host(); on an old
+  // server the SSH connection's own exec channels, never the agent's session (not thread-safe).
+  virtual const Host& ConcurrentHost() = 0;
   // The bytes on the wire so far (null on this server): {"bytes_received", "bytes_sent"}.
   virtual nlohmann::json Wire() const = 0;
   // Ends the agent's session politely (nothing on this server).

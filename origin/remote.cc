@@ -113,6 +113,7 @@ class RemoteOrigin : public Origin {
     return std::make_unique<agent::AgentSource>(Agent(), dir, Show(dir), spool_dir);
   }
   const Host& DumpHost() override { return programs(); }
+  const Host& ConcurrentHost() override { return host_; }  // thread-safe: serialized on the session
   nlohmann::json Wire() const override { return AgentWire(agent_.get()); }
   void Close() override {
     if (agent_) agent_->Close();

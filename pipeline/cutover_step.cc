@@ -1,5 +1,9 @@
 #include "pipeline/cutover_step.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
@@ -13,6 +17,7 @@ namespace {
 
 constexpr int kMaxRounds = 20;
 constexpr size_t kRoundSmallEnough = 2;  // segments: the standby is then seconds behind
+constexpr std::chrono::milliseconds kFollowPause{300};  // between two rounds of the follower
 
 }  // namespace
 
@@ -38,7 +43,7 @@ std::unique_ptr<db::WalShipper> StandbyCopy(const Options& o, Origin& origin, co
     step.Done(HumanBytes(r.bytes) + " streamed (gzip); the new release's postgres replays the old one's WAL");
   }
   Step step(rep, "ship WAL");
-  auto wal = std::make_unique<db::WalShipper>(*s.src_pg, *s.src_home, *s.dst_pg, *s.dst_home, "migrate_cutover");
+  auto wal = std::make_unique<db::WalShipper>(*s.src_pg_aside, *s.src_home, *s.dst_pg, *s.dst_home, "migrate_cutover");
   size_t total = 0, n = 0;
   int rounds = 0;
   do {
@@ -46,53 +51,128 @@ std::unique_ptr<db::WalShipper> StandbyCopy(const Options& o, Origin& origin, co
     total += n;
   } while (++rounds < kMaxRounds && n > kRoundSmallEnough);
   step.Done(std::to_string(total) + " segments (" + HumanBytes(wal->bytes()) + ") in " + std::to_string(rounds) +
-            " rounds");
+            " rounds; more follow until the old postgres stops");
+  wal->Follow(kFollowPause);
   return wal;
 }
 
-void CutOverDatabase(const Sides& s, db::WalShipper& wal, Report& rep) {
-  Step step(rep, "cut over database");
-  Stopwatch sw;
-  auto lap = [&](const char* name) {
-    rep.database["cutover_seconds"][name] = sw.seconds();
-    sw.restart();
-  };
-  db::DbState source;
-  {
-    // Its services are stopped; a client still connected from elsewhere is ended, so that the
-    // count is what the copy must hold (a write after it would land in the WAL, not the count).
-    db::Session count(*s.src_pg, s.from.pg.db);
-    const std::string ended = count.AskValue(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-        "AND pid <> pg_backend_pid();");
-    if (ended != "0")
-      TheLog().warn(ended + " session(s) still connected to the old postgres (not its release's services) were ended "
-                    "for the cutover");
-    source = count.State();
+namespace {
+
+// The next transaction id the old server will hand out: unchanged, nothing wrote since.
+const char* const kNextXidSql = "SELECT pg_snapshot_xmax(pg_current_snapshot());";
+
+// Ends the client sessions on the old server other than `count`'s and the cutover's own.
+void EndOtherSessions(db::Session& count) {
+  const std::string ended = count.AskValue(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+      "AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM " + db::QuoteLiteral(kCutoverAppName) + ";");
+  if (ended != "0")
+    TheLog().warn(ended + " session(s) still connected to the old postgres (not its release's services) were ended "
+                  "for the cutover");
+}
+
+// Stops the new release's services after a failure past the restart (the old one is stopped too:
+// the report says how to start either).
+void StopNew(const Sides& s) {
+  std::vector<std::string> services;
+  for (const auto& svc : s.to.project.services) services.push_back(svc.name);
+  try {
+    s.dst_stack->Stop(services);
+  } catch (const Error& e) {
+    TheLog().warn(std::string("could not stop the new release again: ") + e.what());
   }
-  lap("count_source");
+}
+
+}  // namespace
+
+std::future<SourceCount> CountSource(const Sides& s) {
+  const db::Postgres& pg = *s.src_pg_aside;
+  const std::string db = s.from.pg.db;
+  return std::async(std::launch::async, [&pg, db] {
+    db::Session count(pg, db);
+    EndOtherSessions(count);
+    SourceCount c;
+    c.state = count.State();
+    c.next_xid = count.AskValue(kNextXidSql);
+    return c;
+  });
+}
+
+PromotedCopy CutOverDatabase(const Sides& s, db::WalShipper& wal, std::future<SourceCount> counted, Report& rep) {
+  Step step(rep, "cut over database");
+  std::vector<std::pair<std::string, double>> times;
+  Laps lap(times, "cut over database");
+  PromotedCopy copy;
+  {
+    // Counted beside the final delta; a transaction since (a client that came back) means again.
+    SourceCount c = counted.get();
+    db::Session check(*s.src_pg_aside, s.from.pg.db);
+    if (check.AskValue(kNextXidSql) != c.next_xid) {
+      TheLog().warn("the old database was written after it was counted: counting it again");
+      EndOtherSessions(check);
+      c.state = check.State();
+    }
+    copy.source = std::move(c.state);
+  }
+  lap("count_source_wait");
+  wal.StopFollowing();
+  lap("wal_follower_stop");
   StopOld(s, true);
   lap("stop_source");
   const std::string lsn = wal.Final();
   lap("last_wal");
   db::PromoteStandby(db::CopyAdmin(*s.src_pg, *s.dst_pg), *s.dst_home, lsn, 300);
   lap("catch_up_and_promote");
-  db::CopyClusterResult r;
-  db::FinishCopy(*s.src_pg, *s.dst_pg, source, r);
-  lap("credentials_and_count");
-  rep.database["source"] = {{"tables", r.source.tables}, {"sequences", r.source.sequences}};
-  rep.database["target"] = {{"tables", r.target.tables}, {"sequences", r.target.sequences}};
+  db::ReapplyCredentials(*s.src_pg, *s.dst_pg);
+  lap("credentials");
+  // The rows as promoted, before a service of the new release writes: a snapshot taken now and
+  // every counted table share-locked in it (a TRUNCATE, rewrite or DROP by the new release waits
+  // for the count), counted while the services start, the locks let go once counted.
+  copy.snapshot = std::make_unique<db::Session>(*s.dst_pg, s.dst_pg->target().db);
+  copy.snapshot->Ask("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n" + std::string(db::kLockCountedSql) +
+                     " \\gexec");
+  db::Session* snap = copy.snapshot.get();
+  copy.target = std::async(std::launch::async, [snap] {
+    db::DbState st = snap->State();
+    snap->Ask("COMMIT;");
+    return st;
+  });
+  lap("snapshot");
+  for (const auto& [name, secs] : times) rep.database["cutover_seconds"][name] = secs;
   rep.database["wal_bytes"] = wal.bytes();
+  rep.database["wal_rounds"] = wal.rounds();
   rep.database["source_last_checkpoint"] = lsn;
-  const std::string counted = std::to_string(r.source.tables.size()) + " tables, " +
-                              std::to_string(r.source.sequences.size()) + " sequences";
-  if (!r.mismatches.empty()) {
-    rep.Check("database row counts and sequences", false, Joined(r.mismatches));
-    Fail("the promoted copy does not match the stopped source: " + Joined(r.mismatches, "; "));
+  step.Done("promoted at the old server's last checkpoint " + lsn + " (" + HumanBytes(wal.bytes()) +
+            " of WAL shipped in all)");
+  return copy;
+}
+
+void VerifyCutOver(const Sides& s, PromotedCopy& copy, Report& rep) {
+  Step step(rep, "verify database");
+  try {
+    Stopwatch sw;
+    const db::DbState target = copy.target.get();
+    copy.snapshot.reset();
+    rep.database["verify_seconds"] = sw.seconds();
+    const db::DbState& source = copy.source;
+    rep.database["source"] = {{"tables", source.tables}, {"sequences", source.sequences}};
+    rep.database["target"] = {{"tables", target.tables}, {"sequences", target.sequences}};
+    const std::vector<std::string> mismatches = db::CompareStates(source, target, true);
+    const std::string counted = std::to_string(source.tables.size()) + " tables, " +
+                                std::to_string(source.sequences.size()) + " sequences";
+    if (!mismatches.empty()) {
+      rep.Check("database row counts and sequences", false, Joined(mismatches));
+      Fail("the promoted copy does not match the old database as it stopped (the new release was stopped again): " +
+           Joined(mismatches, "; "));
+    }
+    rep.Check("database row counts and sequences", true,
+              counted + " equal to the old database's once its writers stopped (every transaction it committed is "
+              "in the copy)");
+    step.Done(counted + " equal, counted in a snapshot taken before the new release started");
+  } catch (const Error&) {
+    StopNew(s);
+    throw;
   }
-  rep.Check("database row counts and sequences", true,
-            counted + " equal to the stopped source's (every transaction it committed is in the copy)");
-  step.Done("promoted at the old server's last checkpoint " + lsn + "; " + counted);
 }
 
 void ReleaseSourceWal(const Options& o, const Sides& s, Report& rep) {

@@ -130,6 +130,13 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
     CarryRootPaths(o, origin, s, run_dir, rep);
     MoveEnvStep(s, run_dir, rep);
   }
+  if (s.src_pg) {
+    db::PgTarget aside = s.src_pg->target();
+    aside.host = &origin.ConcurrentHost();
+    aside.dump_host = nullptr;
+    aside.app_name = kCutoverAppName;
+    s.src_pg_aside.emplace(aside);
+  }
   std::unique_ptr<db::WalShipper> wal = StandbyCopy(o, origin, s, rep);
   if (wal) {  // the old postgres's shutdown checkpoint then has little left to write in the downtime
     try {
@@ -146,10 +153,20 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
       StopOld(s, false);
       step.Done("project " + s.from.project_name + ", its database last");
     }
+    std::future<SourceCount> source;
+    if (wal) source = CountSource(s);  // beside the final delta
     MergeData(o, origin, s, rep, true);
-    if (wal) CutOverDatabase(s, *wal, rep);
+    std::optional<PromotedCopy> copy;
+    if (wal) copy.emplace(CutOverDatabase(s, *wal, std::move(source), rep));
     else StopOld(s, true);
     Restart(o, s, rep);
+    const double secs = down.seconds();
+    rep.data["downtime"] = {{"seconds", secs}, {"from", began}, {"to", UtcNow()},
+                            {"span", "the old release's services stopped -> the new release's running"}};
+    char shown[32];
+    std::snprintf(shown, sizeof shown, "%.1f s", secs);
+    rep.Check("downtime", true, std::string(shown) + " from the old release's services stopping to the new release's running");
+    if (copy) VerifyCutOver(s, *copy, rep);
   } catch (const Error&) {
     rep.next_steps.push_back("the old release was stopped for the cutover; to serve from it again: " +
                              CommandLine(s.src_stack->Command({"up", "-d"})) +
@@ -157,12 +174,6 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
                                   : ""));
     throw;
   }
-  const double secs = down.seconds();
-  rep.data["downtime"] = {{"seconds", secs}, {"from", began}, {"to", UtcNow()},
-                          {"span", "the old release's services stopped -> the new release's running"}};
-  char shown[32];
-  std::snprintf(shown, sizeof shown, "%.1f s", secs);
-  rep.Check("downtime", true, std::string(shown) + " from the old release's services stopping to the new release's running");
   ReleaseSourceWal(o, s, rep);
 }
 

@@ -10,7 +10,7 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; bash "$ROOT/scripts/rig/sshd.sh" stop "$rig"; cleanup_suite' EXIT
 
 INST=$WORK/releases/1.0.0
-new_release "$INST" 1.0.0 $((18100 + RANDOM % 800))
+new_release "$INST" 1.0.0 $(port_block)
 compose_in "$INST" up -d >/dev/null 2>&1
 wait_healthy "$INST"
 OLD=$INST seed_old

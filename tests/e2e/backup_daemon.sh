@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 INST=$WORK/releases/1.0.0
-new_release "$INST" 1.0.0 $((18100 + RANDOM % 800))
+new_release "$INST" 1.0.0 $(port_block)
 compose_in "$INST" up -d >/dev/null 2>&1
 wait_healthy "$INST"
 OLD=$INST seed_old
@@ -13,7 +13,7 @@ work=$WORK
 mig() { "$BIN/migrate" "$@" </dev/null; }
 ready_count() { mig backup list --json --to-path "$INST" --repo "$WORK/repo" --password-file "$WORK/pw" |
   python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e["status"] == "ready"))'; }
-PORT=$((18900 + RANDOM % 90))
+PORT=$(port_block)
 config() {  # config FREQUENCY ENABLED
   cat >"$WORK/daemon.yml" <<Y
 # the test's daemon

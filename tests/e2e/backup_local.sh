@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 INST=$WORK/releases/1.0.0
-new_release "$INST" 1.0.0 $((18100 + RANDOM % 800))
+new_release "$INST" 1.0.0 $(port_block)
 compose_in "$INST" up -d >/dev/null 2>&1
 wait_healthy "$INST"
 OLD=$INST seed_old
@@ -112,7 +112,7 @@ capture second_at_once mig backup create
 check "a second backup at once: exit 1" test "$rc" -eq 1
 check "a second backup at once: names the running one" grep -q "another job (backup, restore or migration) is running on .* (backup [0-9a-f]\{8\} " "$work/second_at_once.err"
 OTHER=$WORK/releases/0.9.0
-new_release "$OTHER" 0.9.0 $((18100 + RANDOM % 800))
+new_release "$OTHER" 0.9.0 $(port_block)
 capture migrate_at_once "$BIN/migrate-local" --from-path "$OTHER" --to-path "$INST" --yes
 check "a migration into the install while a backup runs: exit 1" test "$rc" -eq 1
 check "a migration into the install while a backup runs: names the backup" grep -q "another job (backup, restore or migration) is running on .* (backup " "$work/migrate_at_once.err"

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 INST=$WORK/releases/1.0.0
-new_release "$INST" 1.0.0 $((18100 + RANDOM % 800))
+new_release "$INST" 1.0.0 $(port_block)
 # A worker that mounts two paths of data/: what `--skip worker` keeps.
 python3 - "$INST/docker-compose.yml" <<'EOF'
 import sys
@@ -194,7 +194,7 @@ check "--skip postgres keeps the database (a table created since stays)" test "$
 
 # --- another release: needs --yes
 NEW=$WORK/releases/2.0.0
-new_release "$NEW" 2.0.0 $((18900 + RANDOM % 80))
+new_release "$NEW" 2.0.0 $(port_block)
 compose_in "$NEW" up -d >/dev/null 2>&1
 wait_healthy "$NEW"
 capture cross "$BIN/migrate" restore "$id" --to-path "$NEW"

@@ -6,7 +6,7 @@
 
 PRI=$WORK/primary
 STB=$WORK/standby
-base=$((18100 + RANDOM % 800))
+base=$(port_block)
 new_release "$PRI" 1.0.0 "$base"
 # The standby: the same release under its own project and port (on another server: a copy).
 bash "$ROOT/scripts/rig/make-release.sh" "$STB" 1.0.0 --port "$((base + 1))" >/dev/null
@@ -18,7 +18,7 @@ echo "correct horse battery staple" >"$WORK/pw"
 work=$WORK
 mig() { "$BIN/migrate" "$@" </dev/null; }
 repo_args=(--repo "$WORK/repo" --password-file "$WORK/pw")
-PORT=$((18900 + RANDOM % 90))
+PORT=$(port_block)
 cat >"$WORK/primary.yml" <<Y
 install: $PRI
 repo: $WORK/repo

@@ -18,7 +18,7 @@ cleanup_suite() {
 PY=/usr/bin/python3
 OLD=$WORK/releases/1.0.0
 NEW=$WORK/releases/2.0.0
-base=$((18900 + RANDOM % 500))
+base=$(port_block)
 new_release "$OLD" 1.0.0 "$base"
 new_release "$NEW" 2.0.0 "$((base + 1))"
 compose_in "$OLD" up -d postgres >/dev/null 2>&1

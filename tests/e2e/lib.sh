@@ -18,10 +18,35 @@ WORK=$(mktemp -d "/tmp/e2e-$SUITE.XXXXXX")
 
 cleanup_suite() {
   bash "$ROOT/scripts/rig/cleanup.sh" "$PREFIX" >/dev/null 2>&1 || true
+  grep -lx "$$" "$PORT_CLAIMS"/[0-9]* 2>/dev/null | xargs -r rm -f
   if [[ -z "${KEEP_WORK:-}" ]]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
 }
 trap cleanup_suite EXIT
 
+# port_block: the first of 4 consecutive TCP ports free on this machine, claimed for this suite in
+# $PORT_CLAIMS (a claim whose suite is gone is void), so that suites running at once never share one.
+PORT_CLAIMS=/tmp/migtest-ports
+port_block() {
+  local base p taken f lk
+  mkdir -p "$PORT_CLAIMS"
+  exec {lk}>"$PORT_CLAIMS/.lock"
+  flock "$lk"
+  for f in "$PORT_CLAIMS"/[0-9]*; do
+    [[ -e "$f" ]] && ! kill -0 "$(cat "$f")" 2>/dev/null && rm -f "$f"
+  done
+  while :; do
+    base=$((18100 + (RANDOM % 450) * 4))
+    [[ -e "$PORT_CLAIMS/$base" ]] && continue
+    taken=""
+    for ((p = base; p < base + 4; p++)); do
+      [[ -n "$(ss -Hltn "sport = :$p")" ]] && taken=1
+    done
+    [[ -z "$taken" ]] && break
+  done
+  echo $$ >"$PORT_CLAIMS/$base"
+  exec {lk}>&-
+  echo "$base"
+}
 
 # compose_in DIR ARGS...: compose for a release folder under its own project name.
 compose_in() {
@@ -71,7 +96,8 @@ wait_healthy() {
 make_pair() {
   OLD=$WORK/releases/1.0.0
   NEW=$WORK/releases/2.0.0
-  local base=$((18100 + RANDOM % 800))
+  local base
+  base=$(port_block)
   new_release "$OLD" 1.0.0 "$base"
   new_release "$NEW" 2.0.0 "$((base + 1))"
   compose_in "$OLD" up -d >/dev/null 2>&1

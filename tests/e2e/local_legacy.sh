@@ -6,7 +6,7 @@
 
 OLD=$WORK/releases/legacy
 NEW=$WORK/releases/2.0.0
-base=$((18100 + RANDOM % 800))
+base=$(port_block)
 bash "$ROOT/scripts/rig/make-release.sh" "$OLD" "${PREFIX}v2.24.1" --port "$base" >/dev/null
 rm -rf "$OLD/data"
 new_release "$NEW" 2.0.0 "$((base + 1))"

@@ -7,7 +7,7 @@
 
 OLD=$WORK/releases/1.0.0
 NEW=$WORK/releases/2.0.0
-base=$((18100 + RANDOM % 800))
+base=$(port_block)
 new_release "$OLD" 1.0.0 "$base"
 bash "$ROOT/scripts/rig/make-release.sh" "$NEW" 2.0.0 --port "$((base + 1))" --password 'n3w-p@ss' >/dev/null
 sed -i 's/^POSTGRES_USER=.*/POSTGRES_USER=owner2/; s/^POSTGRES_DB=.*/POSTGRES_DB=shop/' "$NEW/.env"

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 A=$WORK/a/2.10.5
 B=$WORK/b/2.10.5
-base=$((18100 + RANDOM % 800))
+base=$(port_block)
 bash "$ROOT/scripts/rig/make-release.sh" "$A" 2.10.5 --port "$base" >/dev/null 2>&1
 cp -a "$WORK/a" "$WORK/b"
 set +e

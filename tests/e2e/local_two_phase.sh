@@ -29,9 +29,14 @@ kill "$(cat "$WORK/producer.pid")" 2>/dev/null || true
 wait || true
 steps=$(json "$WORK/run.out" '" | ".join(s["name"] for s in j["steps"])' 2>/dev/null || true)
 check "its steps: the standby copy and WAL rounds while the old release serves, then the cutover" \
-  grep -q 'merge data/ | copy database (standby) | ship WAL | stop old services | merge data/ (final delta) | cut over database | restart | release the old server.s WAL' <<<"$steps"
+  grep -q 'merge data/ | copy database (standby) | ship WAL | stop old services | merge data/ (final delta) | cut over database | restart | verify database | release the old server.s WAL' <<<"$steps"
 check "the report records the downtime" \
   test "$(json "$WORK/run.out" 'j["data"]["downtime"]["seconds"] > 0 and "downtime" in [c["name"] for c in j["checks"]]' 2>/dev/null)" = True
+phase1=$(json "$WORK/run.out" '[s["detail"] for s in j["steps"] if s["name"] == "ship WAL"][0]' 2>/dev/null | sed -n 's/.* in \([0-9]*\) rounds.*/\1/p')
+check "WAL kept being shipped after phase 1's rounds, until the old postgres stopped" \
+  test "$(json "$WORK/run.out" 'j["database"]["wal_rounds"]' 2>/dev/null || echo 0)" -gt "${phase1:-1000}"
+check "the copy's rows were verified against the stopped source's" \
+  test "$(json "$WORK/run.out" '[c["ok"] for c in j["checks"] if c["name"] == "database row counts and sequences"]' 2>/dev/null)" = "[True]"
 last=$(tail -1 "$WORK/committed")
 check "the writer wrote through phase 1 (more than 2 s of inserts)" test "${last:-0}" -gt 100
 check "every row the writer saw committed is in the new database" \
