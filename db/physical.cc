@@ -430,6 +430,7 @@ std::string WalShipper::Final() {
   std::string lsn = Trim(control.substr(at + key.size(), control.find('\n', at) - at - key.size()));
   if (lsn.empty() || lsn.find_first_not_of("0123456789ABCDEF/") != std::string::npos)
     Fail("pg_controldata of the stopped source printed a checkpoint location not understood: " + lsn);
+  next_xid_ = NextXidFromControlData(control);
   return lsn;
 }
 
@@ -449,6 +450,24 @@ size_t WalShipper::Ship(const Host& reader, const std::vector<std::string>& name
                         "unpacking the source's WAL in the standby");
   shipped_.insert(shipped_.end(), names.begin(), names.end());
   return names.size();
+}
+
+std::string NextXidFromControlData(const std::string& control) {
+  const std::string key = "Latest checkpoint's NextXID:";
+  const size_t at = control.find(key);
+  if (at == std::string::npos) return "";
+  const std::string v = Trim(control.substr(at + key.size(), control.find('\n', at) - at - key.size()));
+  const size_t colon = v.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == v.size() ||
+      v.find_first_not_of("0123456789:") != std::string::npos || v.find(':', colon + 1) != std::string::npos)
+    return "";
+  try {
+    const uint64_t epoch = std::stoull(v.substr(0, colon)), xid = std::stoull(v.substr(colon + 1));
+    if (epoch > 0xFFFFFFFFull || xid > 0xFFFFFFFFull) return "";
+    return std::to_string((epoch << 32) | xid);
+  } catch (const std::exception&) {
+    return "";
+  }
 }
 
 void PromoteStandby(const Postgres& admin, const ClusterHome& home, const std::string& lsn, int seconds) {

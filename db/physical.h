@@ -121,6 +121,9 @@ class WalShipper {
   std::string Final();
   uint64_t bytes() const { return bytes_; }
   size_t rounds() const { return rounds_; }
+  // After Final: the stopped source's next transaction id as pg_snapshot_xmax prints it (xid8,
+  // from pg_controldata's "NextXID epoch:xid"); "" when not understood.
+  const std::string& next_xid() const { return next_xid_; }
 
  private:
   size_t RoundVia(const Host& reader);
@@ -134,9 +137,14 @@ class WalShipper {
   std::vector<std::string> shipped_;
   uint64_t bytes_ = 0;
   size_t rounds_ = 0;
+  std::string next_xid_;
   struct Follower;
   std::unique_ptr<Follower> follower_;
 };
+
+// pg_controldata's "Latest checkpoint's NextXID: EPOCH:XID" as an xid8 ("" when absent or not
+// understood).
+std::string NextXidFromControlData(const std::string& control);
 
 // Waits (up to `seconds`) until the standby in `admin`'s container replayed up to `lsn`, promotes
 // it, and takes its restore_command and shipped WAL away. `admin`: the copy's superuser.

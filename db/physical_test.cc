@@ -20,6 +20,18 @@ PhysicalFacts SameMajor() {
   return f;
 }
 
+TEST_CASE("the stopped source's next transaction id is read from pg_controldata as an xid8") {
+  const std::string control = "Latest checkpoint location:           0/3000148\n"
+                              "Latest checkpoint's NextXID:          0:1234\n"
+                              "Latest checkpoint's NextOID:          24576\n";
+  CHECK(NextXidFromControlData(control) == "1234");
+  CHECK(NextXidFromControlData("Latest checkpoint's NextXID:          2:5\n") == std::to_string((2ull << 32) | 5));
+  CHECK(NextXidFromControlData("Latest checkpoint's NextXID:          5\n").empty());  // no epoch: not understood
+  CHECK(NextXidFromControlData("Latest checkpoint's NextXID:  0:12x\n").empty());
+  CHECK(NextXidFromControlData("Latest checkpoint's NextXID:  99999999999:1\n").empty());
+  CHECK(NextXidFromControlData("nothing").empty());
+}
+
 }  // namespace
 
 TEST_CASE("db method: logical asks nothing, physical and auto copy the cluster when they can") {

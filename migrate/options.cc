@@ -40,7 +40,7 @@ void AddMigrateOptions(CLI::App& app, Options& o) {
   app.add_flag("--two-phase", o.two_phase,
                "copy everything while the old release serves (data/, the database as a standby of the old one), then "
                "stop it, send the last changes and start the new one: seconds of downtime, recorded in the report "
-               "(same postgres major version >= 15 on both sides)");
+               "(same postgres major version >= 15 on both sides); with --dry-run, an estimate of the downtime");
   app.add_flag("--skip-data", o.skip_data, "do not merge data/");
   app.add_flag("--stop-old", o.stop_old,
                "stop the old stack's services before copying (integrity over uptime); its database last");

@@ -58,12 +58,12 @@ std::unique_ptr<db::WalShipper> StandbyCopy(const Options& o, Origin& origin, co
 
 namespace {
 
-// The next transaction id the old server will hand out: unchanged, nothing wrote since.
+// The next transaction id (xid8) the old server will hand out.
 const char* const kNextXidSql = "SELECT pg_snapshot_xmax(pg_current_snapshot());";
 
-// Ends the client sessions on the old server other than `count`'s and the cutover's own.
-void EndOtherSessions(db::Session& count) {
-  const std::string ended = count.AskValue(
+// Ends the client sessions on the old server other than `session`'s and the cutover's own.
+void EndOtherSessions(db::Session& session) {
+  const std::string ended = session.AskValue(
       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' "
       "AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM " + db::QuoteLiteral(kCutoverAppName) + ";");
   if (ended != "0")
@@ -85,41 +85,22 @@ void StopNew(const Sides& s) {
 
 }  // namespace
 
-std::future<SourceCount> CountSource(const Sides& s) {
-  const db::Postgres& pg = *s.src_pg_aside;
-  const std::string db = s.from.pg.db;
-  return std::async(std::launch::async, [&pg, db] {
-    db::Session count(pg, db);
-    EndOtherSessions(count);
-    SourceCount c;
-    c.state = count.State();
-    c.next_xid = count.AskValue(kNextXidSql);
-    return c;
-  });
-}
-
-PromotedCopy CutOverDatabase(const Sides& s, db::WalShipper& wal, std::future<SourceCount> counted, Report& rep) {
+PromotedCopy CutOverDatabase(const Sides& s, db::WalShipper& wal, Report& rep) {
   Step step(rep, "cut over database");
   std::vector<std::pair<std::string, double>> times;
   Laps lap(times, "cut over database");
   PromotedCopy copy;
   {
-    // Counted beside the final delta; a transaction since (a client that came back) means again.
-    SourceCount c = counted.get();
-    db::Session check(*s.src_pg_aside, s.from.pg.db);
-    if (check.AskValue(kNextXidSql) != c.next_xid) {
-      TheLog().warn("the old database was written after it was counted: counting it again");
-      EndOtherSessions(check);
-      c.state = check.State();
-    }
-    copy.source = std::move(c.state);
+    db::Session end(*s.src_pg_aside, "postgres");
+    EndOtherSessions(end);
   }
-  lap("count_source_wait");
+  lap("end_sessions");
   wal.StopFollowing();
   lap("wal_follower_stop");
   StopOld(s, true);
   lap("stop_source");
   const std::string lsn = wal.Final();
+  copy.source_next_xid = wal.next_xid();
   lap("last_wal");
   db::PromoteStandby(db::CopyAdmin(*s.src_pg, *s.dst_pg), *s.dst_home, lsn, 300);
   lap("catch_up_and_promote");
@@ -147,52 +128,68 @@ PromotedCopy CutOverDatabase(const Sides& s, db::WalShipper& wal, std::future<So
   return copy;
 }
 
-void VerifyCutOver(const Sides& s, PromotedCopy& copy, Report& rep) {
+void VerifyCutOver(const Sides& s, PromotedCopy& copy, const std::optional<db::DbState>& source, Report& rep) {
   Step step(rep, "verify database");
   try {
     Stopwatch sw;
     const db::DbState target = copy.target.get();
     copy.snapshot.reset();
     rep.database["verify_seconds"] = sw.seconds();
-    const db::DbState& source = copy.source;
-    rep.database["source"] = {{"tables", source.tables}, {"sequences", source.sequences}};
     rep.database["target"] = {{"tables", target.tables}, {"sequences", target.sequences}};
-    const std::vector<std::string> mismatches = db::CompareStates(source, target, true);
-    const std::string counted = std::to_string(source.tables.size()) + " tables, " +
-                                std::to_string(source.sequences.size()) + " sequences";
+    if (!source) {
+      rep.next_steps.push_back("compare the new database's rows with the old one's: the cutover could not count the "
+                               "old one as it stopped (see the warnings)");
+      step.Skip("the old database could not be counted as it stopped");
+      return;
+    }
+    rep.database["source"] = {{"tables", source->tables}, {"sequences", source->sequences}};
+    const std::vector<std::string> mismatches = db::CompareStates(*source, target, true);
+    const std::string counted = std::to_string(source->tables.size()) + " tables, " +
+                                std::to_string(source->sequences.size()) + " sequences";
     if (!mismatches.empty()) {
       rep.Check("database row counts and sequences", false, Joined(mismatches));
       Fail("the promoted copy does not match the old database as it stopped (the new release was stopped again): " +
            Joined(mismatches, "; "));
     }
     rep.Check("database row counts and sequences", true,
-              counted + " equal to the old database's once its writers stopped (every transaction it committed is "
-              "in the copy)");
-    step.Done(counted + " equal, counted in a snapshot taken before the new release started");
+              counted + " equal to the old database's as it stopped (every transaction it committed is in the copy)");
+    step.Done(counted + " equal; the copy counted in a snapshot taken before the new release started");
   } catch (const Error&) {
     StopNew(s);
     throw;
   }
 }
 
-void ReleaseSourceWal(const Options& o, const Sides& s, Report& rep) {
+std::optional<db::DbState> ReleaseSourceWal(const Options& o, const Sides& s, const std::string& next_xid,
+                                            Report& rep) {
   Step step(rep, "release the old server's WAL");
   if (o.skip_db || !s.src_pg) {
     step.Skip("--skip-db");
-    return;
+    return std::nullopt;
   }
+  std::optional<db::DbState> counted;
   try {
     s.src_stack->Up({s.from.db_service});
     s.src_pg->WaitReady(120, "");
+    {
+      // Its release's services are stopped: its rows as it stopped, unless a client wrote since
+      // it started again (the next transaction id tells).
+      db::Session count(*s.src_pg, s.from.pg.db);
+      db::DbState st = count.State();
+      if (!next_xid.empty() && count.AskValue(kNextXidSql) == next_xid) counted = std::move(st);
+      else TheLog().warn("the old database was written since its cutover (a client connected to it again), or its "
+                         "next transaction id is unknown: its rows are not compared with the copy's");
+    }
     db::DropSlot(*s.src_pg, "migrate_cutover");
     StopOld(s, true);
-    step.Done("replication slot migrate_cutover dropped; the old postgres stopped again");
+    step.Done("replication slot migrate_cutover dropped; the old database counted; its postgres stopped again");
   } catch (const Error& e) {
-    TheLog().warn(std::string("could not drop the cutover's replication slot on the old server: ") + e.what());
+    TheLog().warn(std::string("could not count the old database and drop the cutover's replication slot: ") + e.what());
     rep.next_steps.push_back("drop the cutover's replication slot on the old server before it runs for long "
                              "(it keeps all WAL): SELECT pg_drop_replication_slot('migrate_cutover');");
     step.Failed(e.what());
   }
+  return counted;
 }
 
 }  // namespace mig

@@ -5,6 +5,8 @@
 
 #include <future>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "db/physical.h"
 #include "origin/origin.h"
@@ -23,38 +25,30 @@ std::unique_ptr<db::WalShipper> StandbyCopy(const Options& o, Origin& origin, co
 // The application_name of the cutover's own sessions on the old server (PgTarget::app_name).
 inline constexpr const char* kCutoverAppName = "migrate-cutover";
 
-// The old database's rows and sequences once its writers stopped, and the next transaction id
-// then (the same id later: nothing wrote since).
-struct SourceCount {
-  db::DbState state;
-  std::string next_xid;
-};
-
-// Phase 2, the old release's other services stopped: the old database counted on a thread of its
-// own (beside the final data/ delta), client sessions still on it from elsewhere ended first (a
-// warning), so that the count is what the copy must hold. Uses s.src_pg_aside.
-std::future<SourceCount> CountSource(const Sides& s);
-
-// The promoted copy: the source's count, and the copy's own counted in a snapshot taken before
-// the new release's services start, on a thread of its own while they start.
+// The promoted copy, counted in a snapshot taken before the new release's services start, on a
+// thread of its own while they start (VerifyCutOver takes the result).
 struct PromotedCopy {
-  db::DbState source;
+  std::string source_next_xid;  // the old server's next transaction id as it stopped (xid8)
   std::unique_ptr<db::Session> snapshot;
   std::future<db::DbState> target;
 };
 
-// Phase 2 (the step "cut over database"): the source's count taken (counted again when a
-// transaction ran since), the follower stopped, the old postgres stopped, its last WAL shipped,
-// the standby promoted, the new release's credentials re-applied, the snapshot taken.
-PromotedCopy CutOverDatabase(const Sides& s, db::WalShipper& wal, std::future<SourceCount> counted, Report& rep);
+// Phase 2 (the step "cut over database"), the old release's other services stopped and the final
+// data/ delta merged: client sessions still on the old database ended (a warning), the follower
+// stopped, the old postgres stopped, its last WAL shipped, the standby promoted, the new release's
+// credentials re-applied, the snapshot taken.
+PromotedCopy CutOverDatabase(const Sides& s, db::WalShipper& wal, Report& rep);
 
-// Once the new release runs (or --no-restart; the step "verify database"): the copy's counts
-// against the source's. A difference, or a count that fails, stops the new release's services
-// again and fails the run (the report says how to roll back).
-void VerifyCutOver(const Sides& s, PromotedCopy& copy, Report& rep);
+// Once the new release runs: the old postgres started alone, counted (its rows as it stopped
+// when its next transaction id is still `next_xid`; nullopt when a client wrote since or it could
+// not be counted: a warning), the cutover's replication slot dropped (it would keep WAL forever),
+// stopped again. A failure is a warning and a next step.
+std::optional<db::DbState> ReleaseSourceWal(const Options& o, const Sides& s, const std::string& next_xid,
+                                            Report& rep);
 
-// Once the new release runs: the old postgres started alone, the cutover's replication slot
-// dropped (it would keep WAL forever), stopped again. A failure is a warning and a next step.
-void ReleaseSourceWal(const Options& o, const Sides& s, Report& rep);
+// The step "verify database": the copy's counts against `source`'s. A difference, or a count
+// that fails, stops the new release's services again and fails the run (the report says how to
+// roll back); without `source` the step is skipped with a next step.
+void VerifyCutOver(const Sides& s, PromotedCopy& copy, const std::optional<db::DbState>& source, Report& rep);
 
 }  // namespace mig

@@ -20,6 +20,7 @@
 #include "pipeline/confirm.h"
 #include "pipeline/cutover_step.h"
 #include "pipeline/dns_hook.h"
+#include "pipeline/downtime.h"
 #include "pipeline/lock.h"
 #include "pipeline/legacy_step.h"
 #include "pipeline/merge_step.h"
@@ -55,6 +56,7 @@ void DryRun(const Options& o, Origin& origin, const Sides& s, Report& rep) {
     if (!o.quiet && !o.json) std::cout << "database: " << d << "\n";
     step.Done(d);
   }
+  if (o.two_phase) EstimateDowntimeStep(o, s, rep);
   rep.result = "ok";
 }
 
@@ -153,11 +155,9 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
       StopOld(s, false);
       step.Done("project " + s.from.project_name + ", its database last");
     }
-    std::future<SourceCount> source;
-    if (wal) source = CountSource(s);  // beside the final delta
     MergeData(o, origin, s, rep, true);
     std::optional<PromotedCopy> copy;
-    if (wal) copy.emplace(CutOverDatabase(s, *wal, std::move(source), rep));
+    if (wal) copy.emplace(CutOverDatabase(s, *wal, rep));
     else StopOld(s, true);
     Restart(o, s, rep);
     const double secs = down.seconds();
@@ -166,7 +166,10 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
     char shown[32];
     std::snprintf(shown, sizeof shown, "%.1f s", secs);
     rep.Check("downtime", true, std::string(shown) + " from the old release's services stopping to the new release's running");
-    if (copy) VerifyCutOver(s, *copy, rep);
+    if (copy) {  // the old database counted once it started alone again, the copy in its snapshot
+      const std::optional<db::DbState> source = ReleaseSourceWal(o, s, copy->source_next_xid, rep);
+      VerifyCutOver(s, *copy, source, rep);
+    }
   } catch (const Error&) {
     rep.next_steps.push_back("the old release was stopped for the cutover; to serve from it again: " +
                              CommandLine(s.src_stack->Command({"up", "-d"})) +
@@ -174,7 +177,6 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
                                   : ""));
     throw;
   }
-  ReleaseSourceWal(o, s, rep);
 }
 
 }  // namespace

@@ -1,0 +1,84 @@
+#include "pipeline/downtime.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <set>
+
+#include "core/error.h"
+#include "core/timer.h"
+#include "db/postgres.h"
+
+namespace mig {
+
+DowntimeEstimate EstimateDowntime(const DowntimeInputs& in) {
+  DowntimeEstimate e;
+  auto part = [&e](const char* name, double secs) {
+    e.parts.emplace_back(name, secs);
+    e.seconds += secs;
+  };
+  part("stop old services", in.compose_old + kServiceStop);
+  part("final delta beside the count", std::max(in.delta, in.database ? in.count : 0.0));
+  part("stop old postgres", in.compose_old + kPostgresStop);
+  if (in.database) part("last WAL, promotion, credentials", kLastWal + kPromote + kCredentials);
+  part("start new release", in.compose_new + kServiceStart * in.new_services_down);
+  return e;
+}
+
+namespace {
+
+double Timed(const std::function<void()>& f) {
+  Stopwatch sw;
+  f();
+  return sw.seconds();
+}
+
+// The parts a dry run can time without changing anything.
+void Measure(const Sides& s, DowntimeInputs& in) {
+  in.compose_old = Timed([&] { s.src_stack->Run({"ps", "-q"}, std::chrono::seconds(120)); });
+  in.compose_new = Timed([&] { s.dst_stack->Run({"ps", "-q"}, std::chrono::seconds(120)); });
+  std::set<std::string> running;
+  for (const auto& c : s.dst_stack->Containers())
+    if (c.running()) running.insert(c.service);
+  for (const auto& svc : s.to.project.services)
+    if (!running.count(svc.name)) ++in.new_services_down;
+  if (in.database && s.src_pg) {
+    in.count = Timed([&] {
+      db::Session count(*s.src_pg, s.from.pg.db);
+      count.State();
+    });
+  }
+}
+
+}  // namespace
+
+void EstimateDowntimeStep(const Options& o, const Sides& s, Report& rep) {
+  Step step(rep, "estimate downtime");
+  DowntimeInputs in;
+  for (const auto& r : rep.steps)  // the dry run's own listing of both trees
+    if (r.name == "plan data/" && r.status == "ok") in.delta = r.seconds;
+  in.database = !o.skip_db;
+  try {
+    Measure(s, in);
+  } catch (const Error& e) {  // the plan stands without it
+    step.Failed(std::string("not estimated: ") + e.what());
+    return;
+  }
+  const DowntimeEstimate e = EstimateDowntime(in);
+  nlohmann::json parts = nlohmann::json::object();
+  for (const auto& [name, secs] : e.parts) parts[name] = secs;
+  rep.data["downtime_estimate"] = {{"seconds", e.seconds},
+                                   {"parts", parts},
+                                   {"measured", {{"compose_old", in.compose_old},
+                                                 {"compose_new", in.compose_new},
+                                                 {"delta", in.delta},
+                                                 {"count", in.count},
+                                                 {"new_services_down", in.new_services_down}}}};
+  char line[96];
+  std::snprintf(line, sizeof line, "about %.1f s of downtime", e.seconds);
+  if (!o.quiet && !o.json) std::cout << "downtime: " << line << " (docs/cutover.md says how it is estimated)\n";
+  step.Done(line);
+}
+
+}  // namespace mig

@@ -1,0 +1,46 @@
+// The two-phase cutover's downtime as a dry run estimates it (docs/cutover.md "The estimate"):
+// the parts a dry run can time without changing anything are timed (a compose call on each side,
+// the listing of both data/ trees, a count of the old database); the others are the constants
+// below, measured on the e2e pair and the bench install.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "origin/origin.h"
+#include "pipeline/options.h"
+#include "pipeline/preflight.h"
+#include "pipeline/report.h"
+
+namespace mig {
+
+// What the dry run measured, in seconds.
+struct DowntimeInputs {
+  double compose_old = 0;  // one compose call on the old release (its stops cost one each)
+  double compose_new = 0;  // one compose call on the new release (its start costs one)
+  double delta = 0;        // the dry run's listing of both data/ trees: the final delta's floor
+  double count = 0;        // counting the old database's rows, which runs beside the final delta
+  int new_services_down = 0;  // the new release's services not running now (each must start)
+  bool database = true;       // false with --skip-db: the old postgres only stops
+};
+
+struct DowntimeEstimate {
+  double seconds = 0;
+  std::vector<std::pair<std::string, double>> parts;  // in the order the cutover runs them
+};
+
+// Modelled parts (s): a service's SIGTERM and exit, postgres' shutdown checkpoint, the last WAL
+// (a helper container reading the stopped cluster), the promotion, credentials and snapshot, a
+// service that starts (its first health check).
+inline constexpr double kServiceStop = 0.5, kPostgresStop = 1.0, kLastWal = 1.0, kPromote = 1.0,
+                        kCredentials = 0.3, kServiceStart = 2.0;
+
+// Pure: the parts and their sum.
+DowntimeEstimate EstimateDowntime(const DowntimeInputs& in);
+
+// The dry run's step "estimate downtime" (--two-phase): times what it can, records the estimate
+// in the report (data.downtime_estimate) and prints it.
+void EstimateDowntimeStep(const Options& o, const Sides& s, Report& rep);
+
+}  // namespace mig
