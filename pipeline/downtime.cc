@@ -1,6 +1,5 @@
 #include "pipeline/downtime.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -8,7 +7,6 @@
 
 #include "core/error.h"
 #include "core/timer.h"
-#include "db/postgres.h"
 
 namespace mig {
 
@@ -19,10 +17,14 @@ DowntimeEstimate EstimateDowntime(const DowntimeInputs& in) {
     e.seconds += secs;
   };
   part("stop old services", in.compose_old + kServiceStop);
-  part("final delta beside the count", std::max(in.delta, in.database ? in.count : 0.0));
+  part("final delta", in.delta);
   part("stop old postgres", in.compose_old + kPostgresStop);
-  if (in.database) part("last WAL, promotion, credentials", kLastWal + kPromote + kCredentials);
-  part("start new release", in.compose_new + kServiceStart * in.new_services_down);
+  if (in.database) {
+    part("last WAL", kLastWal);
+    part("promotion", kPromote);
+    part("credentials and snapshot", kCredentials);
+  }
+  part("start new release", in.compose_new + kUp + kServiceStart * in.new_services_down);
   return e;
 }
 
@@ -43,12 +45,6 @@ void Measure(const Sides& s, DowntimeInputs& in) {
     if (c.running()) running.insert(c.service);
   for (const auto& svc : s.to.project.services)
     if (!running.count(svc.name)) ++in.new_services_down;
-  if (in.database && s.src_pg) {
-    in.count = Timed([&] {
-      db::Session count(*s.src_pg, s.from.pg.db);
-      count.State();
-    });
-  }
 }
 
 }  // namespace
@@ -73,7 +69,6 @@ void EstimateDowntimeStep(const Options& o, const Sides& s, Report& rep) {
                                    {"measured", {{"compose_old", in.compose_old},
                                                  {"compose_new", in.compose_new},
                                                  {"delta", in.delta},
-                                                 {"count", in.count},
                                                  {"new_services_down", in.new_services_down}}}};
   char line[96];
   std::snprintf(line, sizeof line, "about %.1f s of downtime", e.seconds);

@@ -1,7 +1,6 @@
 // The two-phase cutover's downtime as a dry run estimates it (docs/cutover.md "The estimate"):
 // the parts a dry run can time without changing anything are timed (a compose call on each side,
-// the listing of both data/ trees, a count of the old database); the others are the constants
-// below, measured on the e2e pair and the bench install.
+// the listing of both data/ trees); the others are the constants below.
 #pragma once
 
 #include <string>
@@ -19,8 +18,7 @@ namespace mig {
 struct DowntimeInputs {
   double compose_old = 0;  // one compose call on the old release (its stops cost one each)
   double compose_new = 0;  // one compose call on the new release (its start costs one)
-  double delta = 0;        // the dry run's listing of both data/ trees: the final delta's floor
-  double count = 0;        // counting the old database's rows, which runs beside the final delta
+  double delta = 0;        // the dry run's listing of both data/ trees: the final delta's bound
   int new_services_down = 0;  // the new release's services not running now (each must start)
   bool database = true;       // false with --skip-db: the old postgres only stops
 };
@@ -30,11 +28,13 @@ struct DowntimeEstimate {
   std::vector<std::pair<std::string, double>> parts;  // in the order the cutover runs them
 };
 
-// Modelled parts (s): a service's SIGTERM and exit, postgres' shutdown checkpoint, the last WAL
-// (a helper container reading the stopped cluster), the promotion, credentials and snapshot, a
-// service that starts (its first health check).
-inline constexpr double kServiceStop = 0.5, kPostgresStop = 1.0, kLastWal = 1.0, kPromote = 1.0,
-                        kCredentials = 0.3, kServiceStart = 2.0;
+// Modelled parts (s), measured on the bench install under pgbench (docs/cutover.md): the old
+// services' SIGTERM, exit and teardown beyond the compose call; ending the other sessions and
+// postgres' shutdown checkpoint; the follower's round in flight and the last WAL (a helper
+// container reading the stopped cluster); the promotion; credentials and the snapshot; compose
+// up beyond its call; a service that starts (its first health check).
+inline constexpr double kServiceStop = 1.5, kPostgresStop = 1.3, kLastWal = 2.5, kPromote = 1.0,
+                        kCredentials = 0.6, kUp = 0.5, kServiceStart = 2.0;
 
 // Pure: the parts and their sum.
 DowntimeEstimate EstimateDowntime(const DowntimeInputs& in);

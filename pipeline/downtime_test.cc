@@ -4,34 +4,34 @@
 
 namespace mig {
 
-TEST_CASE("the downtime estimate adds the cutover's parts, the final delta and the count side by side") {
+TEST_CASE("the downtime estimate adds the cutover's parts in their order") {
   DowntimeInputs in;
   in.compose_old = 1.0;
   in.compose_new = 0.8;
   in.delta = 0.4;
-  in.count = 2.5;  // longer than the delta: the two run at once, the longer one counts
   const DowntimeEstimate e = EstimateDowntime(in);
-  REQUIRE(e.parts.size() == 5);
+  REQUIRE(e.parts.size() == 7);
   CHECK(e.parts[0].first == "stop old services");
-  CHECK(e.parts[1].second == Approx(2.5));
-  CHECK(e.parts.back().second == Approx(0.8));  // the new release runs already: one compose call
-  CHECK(e.seconds == Approx(1.0 + kServiceStop + 2.5 + 1.0 + kPostgresStop + kLastWal + kPromote + kCredentials + 0.8));
+  CHECK(e.parts[0].second == Approx(1.0 + kServiceStop));
+  CHECK(e.parts[1].second == Approx(0.4));
+  CHECK(e.parts.back().second == Approx(0.8 + kUp));  // the new release runs already: one compose call
+  CHECK(e.seconds == Approx(1.0 + kServiceStop + 0.4 + 1.0 + kPostgresStop + kLastWal + kPromote + kCredentials +
+                            0.8 + kUp));
 }
 
 TEST_CASE("the downtime estimate counts a start for each of the new release's services that is down") {
   DowntimeInputs in;
   in.new_services_down = 2;
-  CHECK(EstimateDowntime(in).parts.back().second == Approx(2 * kServiceStart));
+  CHECK(EstimateDowntime(in).parts.back().second == Approx(kUp + 2 * kServiceStart));
 }
 
-TEST_CASE("without the database the estimate has no count, WAL or promotion") {
+TEST_CASE("without the database the estimate has no WAL, promotion or credentials") {
   DowntimeInputs in;
   in.database = false;
   in.delta = 0.3;
-  in.count = 9;  // not taken with --skip-db
   const DowntimeEstimate e = EstimateDowntime(in);
   CHECK(e.parts.size() == 4);
-  CHECK(e.parts[1].second == Approx(0.3));
+  CHECK(e.seconds == Approx(kServiceStop + 0.3 + kPostgresStop + kUp));
 }
 
 }  // namespace mig
