@@ -18,7 +18,7 @@ WORK=$(mktemp -d "/tmp/e2e-$SUITE.XXXXXX")
 
 cleanup_suite() {
   bash "$ROOT/scripts/rig/cleanup.sh" "$PREFIX" >/dev/null 2>&1 || true
-  grep -lx "$$" "$PORT_CLAIMS"/[0-9]* 2>/dev/null | xargs -r rm -f
+  { grep -lx "$$" "$PORT_CLAIMS"/[0-9]* 2>/dev/null || true; } | xargs -r rm -f
   if [[ -z "${KEEP_WORK:-}" ]]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
 }
 trap cleanup_suite EXIT
