@@ -11,10 +11,12 @@
 
 namespace mig::db {
 
-// The tables a DbState counts (c: pg_class, n: pg_namespace).
+// The tables a DbState counts (c: pg_class, n: pg_namespace). Not unlogged ones: a physical copy
+// (pg_basebackup) holds them empty, by design.
 #define MIG_COUNTED_TABLES                                                                        \
   " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"                                \
   " WHERE c.relkind IN ('r', 'p', 'm') AND (c.relkind <> 'm' OR c.relispopulated)"                \
+  " AND c.relpersistence <> 'u'"                                                                  \
   " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"                                    \
   " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'"
 const char* const kCountQueriesSql =

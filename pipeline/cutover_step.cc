@@ -58,7 +58,8 @@ std::unique_ptr<db::WalShipper> StandbyCopy(const Options& o, Origin& origin, co
 
 namespace {
 
-// The next transaction id (xid8) the old server will hand out.
+// The oldest transaction id still running or to come (xid8): with none running, the next one the
+// old server will hand out.
 const char* const kNextXidSql = "SELECT pg_snapshot_xmax(pg_current_snapshot());";
 
 // Ends the client sessions on the old server other than `session`'s and the cutover's own.
@@ -90,9 +91,11 @@ PromotedCopy CutOverDatabase(const Sides& s, db::WalShipper& wal, Report& rep) {
   std::vector<std::pair<std::string, double>> times;
   Laps lap(times, "cut over database");
   PromotedCopy copy;
-  {
+  try {
     db::Session end(*s.src_pg_aside, "postgres");
     EndOtherSessions(end);
+  } catch (const Error& e) {  // postgres' own shutdown ends them anyway
+    TheLog().warn(std::string("could not end the other sessions on the old database: ") + e.what());
   }
   lap("end_sessions");
   wal.StopFollowing();
@@ -154,7 +157,7 @@ void VerifyCutOver(const Sides& s, PromotedCopy& copy, const std::optional<db::D
     rep.Check("database row counts and sequences", true,
               counted + " equal to the old database's as it stopped (every transaction it committed is in the copy)");
     step.Done(counted + " equal; the copy counted in a snapshot taken before the new release started");
-  } catch (const Error&) {
+  } catch (const std::exception&) {  // a count that failed (psql, or its output not understood) too
     StopNew(s);
     throw;
   }
@@ -170,25 +173,49 @@ std::optional<db::DbState> ReleaseSourceWal(const Options& o, const Sides& s, co
   std::optional<db::DbState> counted;
   try {
     s.src_stack->Up({s.from.db_service});
-    s.src_pg->WaitReady(120, "");
-    {
-      // Its release's services are stopped: its rows as it stopped, unless a client wrote since
-      // it started again (the next transaction id tells).
-      db::Session count(*s.src_pg, s.from.pg.db);
-      db::DbState st = count.State();
-      if (!next_xid.empty() && count.AskValue(kNextXidSql) == next_xid) counted = std::move(st);
-      else TheLog().warn("the old database was written since its cutover (a client connected to it again), or its "
-                         "next transaction id is unknown: its rows are not compared with the copy's");
-    }
-    db::DropSlot(*s.src_pg, "migrate_cutover");
-    StopOld(s, true);
-    step.Done("replication slot migrate_cutover dropped; the old database counted; its postgres stopped again");
   } catch (const Error& e) {
-    TheLog().warn(std::string("could not count the old database and drop the cutover's replication slot: ") + e.what());
+    TheLog().warn(std::string("could not start the old database again to count it and drop the cutover's slot: ") +
+                  e.what());
     rep.next_steps.push_back("drop the cutover's replication slot on the old server before it runs for long "
                              "(it keeps all WAL): SELECT pg_drop_replication_slot('migrate_cutover');");
     step.Failed(e.what());
+    return counted;
   }
+  std::string problem;
+  try {
+    s.src_pg->WaitReady(120, "");
+    // Its release's services are stopped. The count runs in one snapshot whose first statement
+    // reads the next transaction id: the one it had as it stopped, and the snapshot holds exactly
+    // the rows it stopped with, whatever wrote since (autovacuum's ANALYZE, a client come back).
+    db::Session count(*s.src_pg, s.from.pg.db);
+    const std::string xmax = count.AskValue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n" +
+                                            std::string(kNextXidSql));
+    db::DbState st = count.State();
+    count.Ask("COMMIT;");
+    if (!next_xid.empty() && xmax == next_xid) counted = std::move(st);
+    else TheLog().warn("the old database ran a transaction between its cutover and this count (next transaction id " +
+                       xmax + ", " + (next_xid.empty() ? std::string("unknown") : next_xid) +
+                       " as it stopped): its rows are not compared with the copy's");
+  } catch (const Error& e) {
+    problem = std::string("could not count the old database: ") + e.what();
+    TheLog().warn(problem);
+  }
+  try {
+    db::DropSlot(*s.src_pg, "migrate_cutover");
+  } catch (const Error& e) {
+    problem += (problem.empty() ? "" : "; ") + std::string("could not drop the cutover's replication slot: ") + e.what();
+    TheLog().warn(std::string("could not drop the cutover's replication slot: ") + e.what());
+    rep.next_steps.push_back("drop the cutover's replication slot on the old server before it runs for long "
+                             "(it keeps all WAL): SELECT pg_drop_replication_slot('migrate_cutover');");
+  }
+  try {
+    StopOld(s, true);
+  } catch (const Error& e) {
+    problem += (problem.empty() ? "" : "; ") + std::string("could not stop the old database again: ") + e.what();
+    TheLog().warn(std::string("could not stop the old database again: ") + e.what());
+  }
+  if (problem.empty()) step.Done("the old database counted; replication slot migrate_cutover dropped; its postgres stopped again");
+  else step.Failed(problem);
   return counted;
 }
 

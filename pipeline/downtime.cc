@@ -24,7 +24,7 @@ DowntimeEstimate EstimateDowntime(const DowntimeInputs& in) {
     part("promotion", kPromote);
     part("credentials and snapshot", kCredentials);
   }
-  part("start new release", in.compose_new + kUp + kServiceStart * in.new_services_down);
+  if (in.restart) part("start new release", in.compose_new + kUp + kServiceStart * in.new_services_down);
   return e;
 }
 
@@ -43,8 +43,8 @@ void Measure(const Sides& s, DowntimeInputs& in) {
   std::set<std::string> running;
   for (const auto& c : s.dst_stack->Containers())
     if (c.running()) running.insert(c.service);
-  for (const auto& svc : s.to.project.services)
-    if (!running.count(svc.name)) ++in.new_services_down;
+  for (const auto& svc : s.to.project.services)  // its database runs by then (the standby)
+    if (!running.count(svc.name) && svc.name != s.to.db_service) ++in.new_services_down;
 }
 
 }  // namespace
@@ -55,6 +55,7 @@ void EstimateDowntimeStep(const Options& o, const Sides& s, Report& rep) {
   for (const auto& r : rep.steps)  // the dry run's own listing of both trees
     if (r.name == "plan data/" && r.status == "ok") in.delta = r.seconds;
   in.database = !o.skip_db;
+  in.restart = !o.no_restart;
   try {
     Measure(s, in);
   } catch (const Error& e) {  // the plan stands without it

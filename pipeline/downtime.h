@@ -21,6 +21,7 @@ struct DowntimeInputs {
   double delta = 0;        // the dry run's listing of both data/ trees: the final delta's bound
   int new_services_down = 0;  // the new release's services not running now (each must start)
   bool database = true;       // false with --skip-db: the old postgres only stops
+  bool restart = true;        // false with --no-restart: the downtime ends with the cut over
 };
 
 struct DowntimeEstimate {

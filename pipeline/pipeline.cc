@@ -173,7 +173,8 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
   } catch (const Error&) {
     rep.next_steps.push_back("the old release was stopped for the cutover; to serve from it again: " +
                              CommandLine(s.src_stack->Command({"up", "-d"})) +
-                             (wal ? ", then drop its replication slot: SELECT pg_drop_replication_slot('migrate_cutover');"
+                             (wal ? ", then drop its replication slot if it is still there: SELECT pg_drop_replication_slot(slot_name) "
+                                          "FROM pg_replication_slots WHERE slot_name = 'migrate_cutover';"
                                   : ""));
     throw;
   }

@@ -28,7 +28,7 @@ struct Sides {
   std::optional<db::ClusterHome> dst_home;
   std::optional<db::ClusterHome> src_home;  // --two-phase: the old cluster's last WAL is read from it
   // --two-phase: src_pg through Origin::ConcurrentHost, named "migrate-cutover" (PgTarget::app_name),
-  // for the WAL follower and the count that run beside the final data/ delta.
+  // for the WAL shipper, whose follower runs beside the final data/ delta.
   std::optional<db::Postgres> src_pg_aside;
   uint64_t src_db_bytes = 0, dst_db_bytes = 0;
   uint64_t data_bytes = 0;  // the source's data/, the room check's figure

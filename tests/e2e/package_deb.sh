@@ -40,7 +40,7 @@ check "the template configuration is refused until it is filled in" bash -c "! /
 
 mkdir -p "$WORK/inst"
 echo pw >"$WORK/pw"
-PORT=$((18990 + RANDOM % 9))
+PORT=$((19990 + RANDOM % 9))  # outside port_block's 18100-19899
 cat >"$WORK/daemon.yml" <<Y
 install: $WORK/inst
 repo: $WORK/repo

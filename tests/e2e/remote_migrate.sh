@@ -124,8 +124,8 @@ run_remote "$WORK/r3.out" "$WORK/r3.err" --from "$from" --from-path "$OLD" --to-
 check "a failed DNS hook makes migrate --from exit 1" test "$RC" = 1
 check "it says the migration itself succeeded" grep -q "the DNS hook failed (exit 3: zone not found); the migration itself succeeded" "$WORK/r3.err"
 check "the report's result is still ok" test "$(json "$WORK/r3.out" 'j["result"]')" = ok
-# --- the two-phase cutover over SSH (docs/cutover.md): the standby's base backup and WAL through
-# the agent, the stopped old cluster's last WAL read on the old server; last, as it stops the old release
+# --- the two-phase cutover over SSH (docs/cutover.md): the standby's base backup through the
+# agent, its WAL over the SSH connection's own channels, the stopped old cluster's last WAL read on the old server; last, as it stops the old release
 sql "$OLD" "insert into users(email) values ('before-cutover@example.org')" >/dev/null
 run_remote "$WORK/r4.out" "$WORK/r4.err" --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" --json \
   --two-phase
