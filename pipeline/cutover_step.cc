@@ -157,9 +157,12 @@ void VerifyCutOver(const Sides& s, PromotedCopy& copy, const std::optional<db::D
     rep.Check("database row counts and sequences", true,
               counted + " equal to the old database's as it stopped (every transaction it committed is in the copy)");
     step.Done(counted + " equal; the copy counted in a snapshot taken before the new release started");
-  } catch (const std::exception&) {  // a count that failed (psql, or its output not understood) too
+  } catch (const Error&) {
     StopNew(s);
     throw;
+  } catch (const std::exception& e) {  // a count whose output was not understood
+    StopNew(s);
+    Fail(std::string("counting the promoted copy failed (the new release was stopped again): ") + e.what());
   }
 }
 
