@@ -62,6 +62,11 @@ namespace {
 // old server will hand out.
 const char* const kNextXidSql = "SELECT pg_snapshot_xmax(pg_current_snapshot());";
 
+// What the report says when the cutover's slot may be left on the old server.
+const char* const kDropSlotHint =
+    "drop the cutover's replication slot on the old server before it runs for long (it keeps all WAL): "
+    "SELECT pg_drop_replication_slot('migrate_cutover');";
+
 // Ends the client sessions on the old server other than `session`'s and the cutover's own.
 void EndOtherSessions(db::Session& session) {
   const std::string ended = session.AskValue(
@@ -75,10 +80,8 @@ void EndOtherSessions(db::Session& session) {
 // Stops the new release's services after a failure past the restart (the old one is stopped too:
 // the report says how to start either).
 void StopNew(const Sides& s) {
-  std::vector<std::string> services;
-  for (const auto& svc : s.to.project.services) services.push_back(svc.name);
   try {
-    s.dst_stack->Stop(services);
+    s.dst_stack->Stop(NewServices(s));
   } catch (const Error& e) {
     TheLog().warn(std::string("could not stop the new release again: ") + e.what());
   }
@@ -179,12 +182,15 @@ std::optional<db::DbState> ReleaseSourceWal(const Options& o, const Sides& s, co
   } catch (const Error& e) {
     TheLog().warn(std::string("could not start the old database again to count it and drop the cutover's slot: ") +
                   e.what());
-    rep.next_steps.push_back("drop the cutover's replication slot on the old server before it runs for long "
-                             "(it keeps all WAL): SELECT pg_drop_replication_slot('migrate_cutover');");
+    rep.next_steps.push_back(kDropSlotHint);
     step.Failed(e.what());
     return counted;
   }
-  std::string problem;
+  std::string problem;  // each part's failure, a warning each; the next parts go on
+  auto trouble = [&problem](const std::string& what) {
+    TheLog().warn(what);
+    problem += (problem.empty() ? "" : "; ") + what;
+  };
   try {
     s.src_pg->WaitReady(120, "");
     // Its release's services are stopped. The count runs in one snapshot whose first statement
@@ -200,22 +206,18 @@ std::optional<db::DbState> ReleaseSourceWal(const Options& o, const Sides& s, co
                        xmax + ", " + (next_xid.empty() ? std::string("unknown") : next_xid) +
                        " as it stopped): its rows are not compared with the copy's");
   } catch (const Error& e) {
-    problem = std::string("could not count the old database: ") + e.what();
-    TheLog().warn(problem);
+    trouble(std::string("could not count the old database: ") + e.what());
   }
   try {
     db::DropSlot(*s.src_pg, "migrate_cutover");
   } catch (const Error& e) {
-    problem += (problem.empty() ? "" : "; ") + std::string("could not drop the cutover's replication slot: ") + e.what();
-    TheLog().warn(std::string("could not drop the cutover's replication slot: ") + e.what());
-    rep.next_steps.push_back("drop the cutover's replication slot on the old server before it runs for long "
-                             "(it keeps all WAL): SELECT pg_drop_replication_slot('migrate_cutover');");
+    trouble(std::string("could not drop the cutover's replication slot: ") + e.what());
+    rep.next_steps.push_back(kDropSlotHint);
   }
   try {
     StopOld(s, true);
   } catch (const Error& e) {
-    problem += (problem.empty() ? "" : "; ") + std::string("could not stop the old database again: ") + e.what();
-    TheLog().warn(std::string("could not stop the old database again: ") + e.what());
+    trouble(std::string("could not stop the old database again: ") + e.what());
   }
   if (problem.empty()) step.Done("the old database counted; replication slot migrate_cutover dropped; its postgres stopped again");
   else step.Failed(problem);

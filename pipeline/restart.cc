@@ -14,6 +14,12 @@ void StopOld(const Sides& s, bool db_too) {
   s.src_stack->Stop(services);
 }
 
+std::vector<std::string> NewServices(const Sides& s) {
+  std::vector<std::string> services;
+  for (const auto& svc : s.to.project.services) services.push_back(svc.name);
+  return services;
+}
+
 void Restart(const Options& o, const Sides& s, Report& rep) {
   Step step(rep, "restart");
   if (o.no_restart) {
@@ -22,8 +28,7 @@ void Restart(const Options& o, const Sides& s, Report& rep) {
   }
   CheckPorts(s.to);
   s.dst_stack->Up();
-  std::vector<std::string> services;
-  for (const auto& svc : s.to.project.services) services.push_back(svc.name);
+  const std::vector<std::string> services = NewServices(s);
   s.dst_stack->WaitUp(services, std::chrono::seconds(o.wait_seconds));
   rep.Check("new stack up", true, std::to_string(services.size()) + " services of " + s.to.project_name);
   step.Done("project " + s.to.project_name);

@@ -2,11 +2,17 @@
 // its services run (and are healthy); and stopping the old release's writers (--stop-old).
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "pipeline/options.h"
 #include "pipeline/preflight.h"
 #include "pipeline/report.h"
 
 namespace mig {
+
+// The new release's services, every one (what Restart waits for and a failed cutover stops).
+std::vector<std::string> NewServices(const Sides& s);
 
 // Stops the old release's services: those other than its database, or (db_too) its database.
 void StopOld(const Sides& s, bool db_too);
