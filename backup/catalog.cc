@@ -53,8 +53,8 @@ std::vector<std::string> PartTags(const std::string& id, const std::string& ts, 
           std::string(kPartKey) + "=" + part, "migrate:project=" + EncodeTagValue(project)};
 }
 
-std::vector<std::string> ManifestTags(const Manifest& m) {
-  auto tags = PartTags(m.id, m.timestamp, "manifest", m.project);
+std::vector<std::string> ManifestTags(const Manifest& m, const std::string& part) {
+  auto tags = PartTags(m.id, m.timestamp, part, m.project);
   tags.push_back("migrate:status=" + m.status);
   tags.push_back("migrate:version=" + EncodeTagValue(m.version));
   tags.push_back("migrate:bytes=" + std::to_string(m.total_bytes()));
@@ -62,19 +62,30 @@ std::vector<std::string> ManifestTags(const Manifest& m) {
   return tags;
 }
 
+std::string ManifestPath(const std::string& part) {
+  return part == "manifest" ? "/manifest.json" : "/backup/manifest.json";
+}
+
+bool CarriesManifest(const restic::Snapshot& s) {
+  const std::string part = s.tag(kPartKey);
+  return (part == "manifest" || part == "files") && !s.tag("migrate:status").empty();
+}
+
 std::vector<Entry> Group(const std::vector<restic::Snapshot>& snaps, const std::optional<Running>& running) {
-  std::map<std::string, Entry> by_id;
+  std::map<std::pair<std::string, std::string>, Entry> by_key;  // (id, timestamp)
   for (const auto& s : snaps) {
     const std::string id = s.tag(kIdKey), ts = s.tag(kTimestampKey), part = s.tag(kPartKey);
     if (id.empty() || !LooksLikeTimestamp(ts) || part.empty()) continue;  // not one of ours
-    Entry& e = by_id[id];
+    Entry& e = by_key[{id, ts}];
     e.id = id;
     e.timestamp = ts;
     e.parts[part] = s.id;
     e.snapshots.push_back(s.id);
     if (e.host.empty()) e.host = s.hostname;
     if (e.project.empty()) e.project = DecodeTagValue(s.tag("migrate:project"));
-    if (part == "manifest") {
+    // A manifest part of its own says more than a files part that carries one.
+    if (CarriesManifest(s) && e.manifest_part != "manifest") {
+      e.manifest_part = part;
       e.status = s.tag("migrate:status");
       e.version = DecodeTagValue(s.tag("migrate:version"));
       e.name = DecodeTagValue(s.tag("migrate:name"));
@@ -85,15 +96,15 @@ std::vector<Entry> Group(const std::vector<restic::Snapshot>& snaps, const std::
       }
     }
   }
-  if (running && !by_id.count(running->id)) {
-    Entry& e = by_id[running->id];
+  if (running && !by_key.count({running->id, running->timestamp})) {
+    Entry& e = by_key[{running->id, running->timestamp}];
     e.id = running->id;
     e.timestamp = running->timestamp;
   }
   std::vector<Entry> out;
-  for (auto& [id, e] : by_id) {
-    if (!e.parts.count("manifest")) {
-      e.status = running && running->id == id ? "running" : "failed";
+  for (auto& [key, e] : by_key) {
+    if (!e.has_manifest()) {
+      e.status = running && running->id == e.id && running->timestamp == e.timestamp ? "running" : "failed";
       if (e.status == "failed") e.error = "no manifest: the run that made it was interrupted";
     } else if (e.status != "ready") {
       e.status = "failed";
@@ -140,8 +151,8 @@ const Entry& Resolve(const std::vector<Entry>& all, const std::string& which) {
     BadInput("no backup " + which + " in the repository (newest: " + all.front().timestamp + " " + all.front().id +
              "; migrate backup list)");
   std::string ids;
-  for (const auto* e : hits) ids += " " + e->id;
-  BadInput(which + " names several backups:" + ids + "; give the id");
+  for (const auto* e : hits) ids += " " + e->timestamp + " (" + e->id + ")";
+  BadInput(which + " names several backups:" + ids + "; give the id, or the timestamp where they share one");
 }
 
 nlohmann::json EntryJson(const Entry& e) {
@@ -152,9 +163,10 @@ nlohmann::json EntryJson(const Entry& e) {
 }
 
 Manifest ReadManifest(const restic::Restic& repo, const Entry& e) {
-  auto it = e.parts.find("manifest");
-  if (it == e.parts.end()) Fail("backup " + e.timestamp + " (" + e.id + ") has no manifest: it is " + e.status);
-  auto proc = repo.Dump(it->second, "/manifest.json");
+  auto it = e.parts.find(e.manifest_part);
+  if (!e.has_manifest() || it == e.parts.end())
+    Fail("backup " + e.timestamp + " (" + e.id + ") has no manifest: it is " + e.status);
+  auto proc = repo.Dump(it->second, ManifestPath(e.manifest_part));
   std::string text;
   char buf[65536];
   for (size_t n; (n = proc->read(buf, sizeof buf)) > 0;) {
@@ -165,6 +177,7 @@ Manifest ReadManifest(const restic::Restic& repo, const Entry& e) {
   Manifest m = ManifestFromJson(text);
   if (m.id != e.id || m.timestamp != e.timestamp)
     Fail("the manifest of backup " + e.timestamp + " (" + e.id + ") names another backup (" + m.timestamp + " " + m.id + ")");
+  if (e.manifest_part == "files") m.files_snapshot = it->second;  // it lies in that snapshot
   return m;
 }
 

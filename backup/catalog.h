@@ -26,12 +26,18 @@ std::string TimestampNow();
 std::string ResticTime(const std::string& timestamp);
 bool LooksLikeTimestamp(const std::string& s);
 
-// The tags of a part's snapshot; the manifest's add its summary (status, version, bytes, name)
-// so that `backup list` needs one restic call.
+// The tags of a part's snapshot; the part that carries the manifest adds its summary (status,
+// version, bytes, name) so that `backup list` needs one restic call.
 // `project`: the install's compose project, so that installs sharing a repository keep apart.
 std::vector<std::string> PartTags(const std::string& id, const std::string& timestamp, const std::string& part,
                                   const std::string& project);
-std::vector<std::string> ManifestTags(const Manifest& m);
+// `part`: "files" (format 2, a ready backup: /backup/manifest.json in data/'s snapshot) or
+// "manifest" (a part of its own: /manifest.json, a failed backup's or format 1's).
+std::vector<std::string> ManifestTags(const Manifest& m, const std::string& part);
+// Where a manifest lies in the snapshot of `part` that carries it.
+std::string ManifestPath(const std::string& part);
+// Whether a snapshot of a backup carries its manifest (its summary in the tags).
+bool CarriesManifest(const restic::Snapshot& s);
 // A text as a tag value (restic splits --tag at commas): '%', ',', spaces and controls escaped.
 std::string EncodeTagValue(const std::string& s);
 std::string DecodeTagValue(const std::string& s);
@@ -41,8 +47,10 @@ struct Entry {
   std::string id, timestamp, name, status, version, host, error;
   std::string project;  // the install's compose project
   uint64_t bytes = 0;
-  std::map<std::string, std::string> parts;  // "files", "db", "manifest" -> snapshot id
+  std::map<std::string, std::string> parts;  // "files", "db", "manifest", "volume-N" -> snapshot id
   std::vector<std::string> snapshots;         // every snapshot of it (what forget removes)
+  std::string manifest_part;                  // the part whose snapshot holds the manifest ("" none)
+  bool has_manifest() const { return !manifest_part.empty(); }
 };
 
 // A backup a process on this server is making (from the install's job lock).
@@ -50,8 +58,10 @@ struct Running {
   std::string id, timestamp;
 };
 
-// Groups the snapshots tagged `migrate` into backups, newest first. A backup with a manifest
-// has the manifest's status; one without is `running` when it is `running`, else `failed`.
+// Groups the snapshots tagged `migrate` into backups (one per id and timestamp), newest first.
+// A backup with a manifest has the manifest's status (a `manifest` part's before a `files`
+// part's: a failed run writes one over a files part that carries `ready`); one without is
+// `running` when it is `running`, else `failed`.
 std::vector<Entry> Group(const std::vector<restic::Snapshot>& snaps, const std::optional<Running>& running);
 // The backups of one install (its compose project), and those running here.
 std::vector<Entry> OfProject(const std::vector<Entry>& all, const std::string& project);

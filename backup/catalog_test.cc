@@ -53,6 +53,53 @@ TEST_CASE("catalog: snapshots grouped into backups, newest first, with their sta
   CHECK(starting[0].status == "running");
 }
 
+TEST_CASE("catalog: format 2, the manifest carried by the files part; a failed manifest part overrides it") {
+  Manifest m;
+  m.id = "aaaa0001";
+  m.timestamp = "2026-12-02t10-00-00";
+  m.project = "app";
+  m.status = "ready";
+  m.version = "2.0.0";
+  m.bytes = 100;
+  auto files = Snap("f1", m.id, m.timestamp, "files");
+  files.tags = ManifestTags(m, "files");
+  auto all = Group({Snap("d1", m.id, m.timestamp, "db"), files}, std::nullopt);
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].status == "ready");
+  CHECK(all[0].version == "2.0.0");
+  CHECK(all[0].bytes == 100);
+  CHECK(all[0].manifest_part == "files");
+  CHECK(ManifestPath(all[0].manifest_part) == "/backup/manifest.json");
+  CHECK(CarriesManifest(files));
+  CHECK_FALSE(CarriesManifest(Snap("d1", m.id, m.timestamp, "db")));
+
+  // A run that failed after restic wrote the files part incomplete (its exit 3): the failed
+  // manifest part decides, whatever order restic lists them in.
+  Manifest failed = m;
+  failed.status = "failed";
+  auto fm = Snap("m1", m.id, m.timestamp, "manifest");
+  fm.tags = ManifestTags(failed, "manifest");
+  for (const auto& order : {std::vector<restic::Snapshot>{files, fm}, std::vector<restic::Snapshot>{fm, files}}) {
+    auto e = Group(order, std::nullopt);
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].status == "failed");
+    CHECK(e[0].manifest_part == "manifest");
+    CHECK(ManifestPath(e[0].manifest_part) == "/manifest.json");
+  }
+}
+
+TEST_CASE("catalog: two backups that drew the same id stay apart (no listing checks ids any more)") {
+  auto a = Snap("a1", "abcd0001", "2026-12-01t10-00-00", "manifest", {"migrate:status=ready"});
+  auto b = Snap("b1", "abcd0001", "2026-12-02t10-00-00", "manifest", {"migrate:status=ready"});
+  auto all = Group({a, b}, Running{"abcd0001", "2026-12-03t10-00-00"});
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].status == "running");  // the running one is the one with its timestamp
+  CHECK(all[1].status == "ready");
+  CHECK(all[1].snapshots == std::vector<std::string>{"b1"});
+  CHECK(Resolve(all, "2026-12-01t10-00-00").snapshots == std::vector<std::string>{"a1"});
+  CHECK_THROWS_WITH(Resolve(all, "abcd0001"), Catch::Contains("names several backups"));
+}
+
 TEST_CASE("catalog: latest is the newest ready backup; ids, prefixes and timestamps resolve") {
   auto all = Group(Three(), std::nullopt);
   CHECK(Resolve(all, "latest").id == "aaaa0001");

@@ -13,9 +13,11 @@
 
 #include "backup/catalog.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/interrupt.h"
 #include "core/job_lock.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/timer.h"
 #include "db/dump.h"
 #include "docker/docker.h"
@@ -33,24 +35,6 @@ std::string Hostname() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
   return buf;
-}
-
-std::string NewId(const std::vector<Entry>& existing) {
-  std::random_device rd;
-  for (;;) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
-    if (!Taken(existing, buf, "")) return buf;
-  }
-}
-
-// Now, or the next second when a backup of the repository already has this one.
-std::string UniqueTimestamp(const std::vector<Entry>& existing) {
-  for (;;) {
-    std::string ts = TimestampNow();
-    if (!Taken(existing, "", ts)) return ts;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
 }
 
 // Stops again the database a backup started (when it was down), on every way out.
@@ -183,55 +167,66 @@ std::optional<docker::Swarm> DeployedStack(const std::string& project) {
   return docker::ReadSwarm(project, info);
 }
 
-struct Cancelled {};  // thrown from the files part's progress to stop its restic
+struct Cancelled {};  // thrown from a volume's stream to stop its restic
 
-// Whether the parts started early stay (go), and the open database the dump reads (none: no
-// database part).
+// Whether the parts go on (go), and the open database the dump reads (none: no database part).
 struct GoSignal {
   bool go = false;
   OpenDb* db = nullptr;
 };
 
-// The two parts of one backup under one id and timestamp, each on a thread of its own that
-// outlives its restic: data/ and the configuration (`restic backup`), and the database (a
-// `restic backup --stdin` started at once, fed once Go hands it the open database). Started
-// before the repository's listing has answered, so that restic's key derivation and index
-// overlap it and the stack's preparation; Discard drops them when the listing says they
-// cannot stay.
-class Parts {
+// Makes the repository when a part's restic finds none (once, whichever part meets it first):
+// `backup create` has no listing of the repository before its parts (docs/backup.md).
+class RepositoryOnDemand {
  public:
-  Parts(const Install& in, const restic::Restic& repo, const Manifest& m, std::vector<std::string> paths,
-        SharedProgress& progress)
-      : in_(in),
-        repo_(repo),
-        id_(m.id),
-        ts_(m.timestamp),
-        project_(m.project),
-        host_(m.host),
-        paths_(std::move(paths)),
-        progress_(progress) {}
-  ~Parts() { Stop(); }
-
-  void StartFiles() {
-    files_ = std::thread([this] {
-      try {
-        files_sum_ = repo_.Backup(in_.dir, paths_, Meta("files"), [this](const restic::BackupStatus& st) {
-          if (cancel_) throw Cancelled{};
-          progress_.Files(st);
-        });
-      } catch (const Cancelled&) {
-      } catch (...) {
-        files_error_ = std::current_exception();
-      }
-    });
+  explicit RepositoryOnDemand(const restic::Restic& repo) : repo_(repo) {}
+  // Runs `call`; when restic says there is no repository, makes it and runs `call` again.
+  template <typename F>
+  auto Run(F call) {
+    try {
+      return call();
+    } catch (const restic::NoRepository&) {
+      Make();
+    }
+    return call();
   }
+  // Makes it (once; a repository made meanwhile by another run is fine).
+  void Make() {
+    std::lock_guard<std::mutex> g(mu_);
+    if (made_) return;
+    try {
+      repo_.Init();
+    } catch (const Error&) {
+      if (!repo_.Initialized()) throw;  // made meanwhile by another run: fine
+    }
+    made_ = true;
+    TheLog().info("created a restic repository at " + repo_.repo().where());
+  }
+
+ private:
+  const restic::Restic& repo_;
+  std::mutex mu_;
+  bool made_ = false;
+};
+
+// The parts written before data/'s (docs/backup.md "backup create: steps"), each on a thread of
+// its own that outlives its restic: the database (a `restic backup --stdin` started at once,
+// fed once Go hands it the open database) and a Swarm's volumes (started at Go).
+class StreamParts {
+ public:
+  StreamParts(const restic::Restic& repo, RepositoryOnDemand& made, const Manifest& m, SharedProgress& progress)
+      : repo_(repo), made_(made), id_(m.id), ts_(m.timestamp), project_(m.project), host_(m.host),
+        progress_(progress) {}
+  ~StreamParts() { Stop(); }
+
   void StartDb() {
     has_db_ = true;
     db_ = std::thread([this, go = go_]() mutable {
       try {
-        auto out = repo_.BackupStdin("db.dump", Meta("db"));
+        // restic starts now; the dump, once the database is open, is held until restic is ready.
+        auto out = repo_.BackupStdin("db.dump", Meta("db"), [this] { made_.Make(); });
         const GoSignal g = go.get();
-        if (!g.go) return;  // dropped: restic killed, no snapshot
+        if (!g.go) return;  // stopped: restic killed, no snapshot
         if (!g.db) Fail("the database was not opened, so it was not dumped");  // never `ready` without it
         db_part_ = BackupDatabase(*g.db, *out, progress_);
       } catch (...) {
@@ -240,13 +235,12 @@ class Parts {
     });
   }
   // A Swarm volume (docs/swarm.md): `tar` of `dir` on `host` into a `restic backup --stdin`
-  // of its own, started at once and fed once Go says the parts stay.
+  // of its own. Call after Go.
   void StartVolume(const Host& host, const std::string& dir, const SwarmPart::Volume& v) {
     auto& r = volumes_.emplace_back(std::make_unique<VolumeRun>());
-    r->thread = std::thread([this, &host, dir, v, run = r.get(), go = go_]() mutable {
+    r->thread = std::thread([this, &host, dir, v, run = r.get()] {
       try {
-        auto out = repo_.BackupStdin(v.name + ".tar", Meta(v.part.c_str()));
-        if (!go.get().go) return;  // dropped
+        auto out = repo_.BackupStdin(v.name + ".tar", Meta(v.part.c_str()), [this] { made_.Make(); });
         try {
           run->bytes = StreamTreeOut(host, dir, [&](const char* b, size_t n) {
             if (cancel_) throw Cancelled{};
@@ -263,51 +257,33 @@ class Parts {
       }
     });
   }
-  // The database is open (or there is none) and the parts stay: the dump and the volumes start.
+  // The database is open (or there is none): the dump starts.
   void Go(OpenDb* d) { Release({true, d}); }
   // Waits for every part.
   void Join() {
     Release({});
-    if (files_.joinable()) files_.join();
     if (db_.joinable()) db_.join();
     for (auto& v : volumes_)
       if (v->thread.joinable()) v->thread.join();
   }
-  // Stops both parts and forgets a files snapshot already written: nothing of them stays.
-  void Discard() {
-    Stop();
-    if (files_sum_.snapshot_id.empty()) return;
-    try {
-      repo_.Forget({files_sum_.snapshot_id}, false);
-    } catch (const std::exception& e) {
-      TheLog().warn("could not forget snapshot " + files_sum_.snapshot_id.substr(0, 8) +
-                    " of a dropped start: " + e.what());
-    }
+  // Stops every part before it wrote anything it was not told to.
+  void Stop() {
+    cancel_ = true;
+    Join();
   }
-  // The parts' results into the manifest; returns the first error in words ("" when both
-  // parts ended well).
-  std::string Fill(Manifest& m) const {
-    m.files = files_sum_.total_files;
-    m.bytes = files_sum_.total_bytes;
-    m.files_snapshot = files_sum_.snapshot_id;
+  // The parts' results into the manifest; returns the first error (null when every part
+  // ended well).
+  std::exception_ptr Fill(Manifest& m) const {
     if (has_db_ && !db_error_) m.db = db_part_;
-    std::vector<std::exception_ptr> errors{db_error_, files_error_};
+    std::vector<std::exception_ptr> errors{db_error_};
     for (size_t i = 0; m.swarm && i < volumes_.size() && i < m.swarm->volumes.size(); ++i) {
       m.swarm->volumes[i].bytes = volumes_[i]->bytes;
       m.swarm->volumes[i].snapshot = volumes_[i]->snapshot;
       errors.push_back(volumes_[i]->error);
     }
-    for (const auto& e : errors) {
-      if (!e) continue;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        return x.what();
-      } catch (...) {
-        return "an unexpected error";  // never `ready` for a part that did not end well
-      }
-    }
-    return "";
+    for (const auto& e : errors)
+      if (e) return e;
+    return nullptr;
   }
 
  private:
@@ -319,15 +295,10 @@ class Parts {
     released_ = true;
     go_promise_.set_value(g);
   }
-  void Stop() {
-    cancel_ = true;
-    Join();
-  }
 
-  const Install& in_;
   const restic::Restic& repo_;
+  RepositoryOnDemand& made_;
   std::string id_, ts_, project_, host_;
-  std::vector<std::string> paths_;
   SharedProgress& progress_;
   std::atomic<bool> cancel_{false};
   struct VolumeRun {
@@ -339,20 +310,87 @@ class Parts {
   std::promise<GoSignal> go_promise_;
   std::shared_future<GoSignal> go_ = go_promise_.get_future().share();
   bool released_ = false, has_db_ = false;
-  std::thread files_, db_;
+  std::thread db_;
   std::vector<std::unique_ptr<VolumeRun>> volumes_;
-  restic::BackupSummary files_sum_;
   DbPart db_part_;
-  std::exception_ptr files_error_, db_error_;
+  std::exception_ptr db_error_;
 };
 
-}  // namespace
-
-bool Taken(const std::vector<Entry>& existing, const std::string& id, const std::string& timestamp) {
-  return std::any_of(existing.begin(), existing.end(), [&](const Entry& e) {
-    return (!id.empty() && e.id == id) || (!timestamp.empty() && e.timestamp == timestamp);
-  });
+// An error in words; `bad_input`: the operator must change what they asked (a wrong password,
+// none): exit 2, and no manifest can be written either.
+std::string Words(const std::exception_ptr& e, bool* bad_input = nullptr) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const Error& x) {
+    if (bad_input) *bad_input = x.kind() != ErrorKind::kFailed;
+    return x.what();
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "an unexpected error";  // never `ready` for a part that did not end well
+  }
 }
+
+// Files and bytes under `paths` (relative to `dir`): regular files, as restic counts them.
+std::pair<uint64_t, uint64_t> CountFiles(const std::string& dir, const std::vector<std::string>& paths) {
+  uint64_t files = 0, bytes = 0;
+  auto add = [&](const fs::directory_entry& e) {
+    std::error_code ec;
+    if (!e.is_regular_file(ec) || e.is_symlink(ec)) return;
+    ++files;
+    const auto n = e.file_size(ec);
+    if (!ec) bytes += n;
+  };
+  for (const auto& p : paths) {
+    std::error_code ec;
+    const fs::directory_entry top(dir + "/" + p, ec);
+    if (ec) continue;
+    add(top);
+    if (!top.is_directory(ec) || top.is_symlink(ec)) continue;
+    for (fs::recursive_directory_iterator it(top.path(), fs::directory_options::skip_permission_denied, ec), end;
+         !ec && it != end; it.increment(ec))
+      add(*it);
+  }
+  return {files, bytes};
+}
+
+// Now, or the next second when the install's last backup took this one (its record says:
+// backup/.last-timestamp, written here): timestamps stay unique among the install's backups
+// without listing the repository. A clock set back is not waited for.
+std::string NewTimestamp(const std::string& install_dir) {
+  const std::string record = install_dir + "/backup/.last-timestamp";
+  const std::string last = TrimEnd(ReadSmallFile(record, 256).value_or(""));
+  std::string ts = TimestampNow();
+  while (ts == last) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ts = TimestampNow();
+  }
+  WriteFileAtomic(record, ts + "\n");
+  return ts;
+}
+
+std::string NewId() {
+  std::random_device rd;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
+  return buf;
+}
+
+// Stores the manifest of a backup that failed as a part of its own (the files part, which
+// carries a ready one, was not written or is forgotten after this).
+void StoreFailedManifest(const restic::Restic& repo, RepositoryOnDemand& made, const Manifest& m) {
+  try {
+    auto w = repo.BackupStdin("manifest.json", {ManifestTags(m, "manifest"), ResticTime(m.timestamp), m.host},
+                              [&made] { made.Make(); });
+    const std::string text = ToJson(m).dump(2) + "\n";
+    w->write(text.data(), text.size());
+    w->Finish();
+  } catch (const Error& e) {  // the failure itself is what the operator must hear
+    TheLog().warn("could not store the manifest of the failed backup " + m.timestamp + ": " + e.what());
+  }
+}
+
+}  // namespace
 
 std::vector<std::string> ConfigFiles(const std::string& dir) {
   std::vector<std::string> out;
@@ -393,40 +431,34 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
                "its content; not supported yet (make it a file)");
   std::vector<std::string> paths = m.config;
   if (fs::is_directory(in.data_dir())) paths.insert(paths.begin(), "data");
-  m.timestamp = TimestampNow();
-  m.id = NewId({});
+  m.timestamp = NewTimestamp(in.dir);
+  m.id = NewId();
   lock.Describe(RunningDescription({m.id, m.timestamp}));
+  TheLog().info("backup " + m.timestamp + " (id " + m.id + ") of " + in.dir + " into " + repo.repo().where());
 
-  // The repository is asked (and made when there is none) while the install's stack is
-  // prepared and the parts' restic start under this id and timestamp (docs/backup.md).
-  // Stale restic locks: a job on this install that was killed left its restic's, cleared
-  // beside the listing (`restic unlock` pays restic's key derivation: not on every run); a
-  // stale exclusive lock of anything else stops the parts' restic, which clear it and start
-  // again (Restic::Backup, BackupStdin).
+  // The database's restic starts at once, under this id and timestamp, while the install's
+  // stack is prepared (docs/backup.md); the repository is made when it finds none. Stale
+  // restic locks: a job on this install that was killed left its restic's, cleared beside it
+  // (`restic unlock` pays restic's key derivation: not on every run); a stale exclusive lock of
+  // anything else stops a part's restic, which clears it and starts again (Restic::Backup,
+  // BackupStdin).
   const bool unlock = !lock.abandoned().empty();
   if (unlock)
     TheLog().warn("the last job on " + in.dir + " did not end (" + lock.abandoned() + "): clearing stale restic locks");
-  auto asked = std::async(std::launch::async, [&repo, unlock] {
-    auto unlocking = std::async(unlock ? std::launch::async : std::launch::deferred, [&repo] { repo.UnlockStale(); });
-    auto snaps = repo.SnapshotsIfAny({kTag});
-    if (unlock) unlocking.wait();
-    const bool created = !snaps;
-    if (created) repo.Init();
-    return std::make_pair(created, Group(snaps ? *snaps : std::vector<restic::Snapshot>{}, std::nullopt));
-  });
-  // A stack on a Swarm (docs/swarm.md) is asked for beside the listing: its database and
-  // volumes are then read on their nodes, over SSH.
+  auto unlocking = std::async(unlock ? std::launch::async : std::launch::deferred, [&repo] { repo.UnlockStale(); });
+  // A stack on a Swarm (docs/swarm.md) is asked for beside it: its database and volumes are
+  // then read on their nodes, over SSH.
   auto swarm_asked = std::async(std::launch::async, [&in] { return DeployedStack(in.project_name); });
   SharedProgress progress(o.progress);
+  RepositoryOnDemand made(repo);
   const bool with_db = !in.db_service.empty();
   // A Swarm's nodes outlive the open database and the parts, which run programs there.
   std::optional<docker::Swarm> swarm;
   std::optional<NodeHosts> nodes;
   docker::ScaledDown scaled;  // --suspend on a Swarm
   std::optional<OpenDb> database;  // outlives the parts, which read it
-  auto parts = std::make_unique<Parts>(in, repo, m, paths, progress);
-  if (with_db) parts->StartDb();
-  if (!o.suspend) parts->StartFiles();
+  StreamParts parts(repo, made, m, progress);
+  if (with_db) parts.StartDb();
   docker::Stack stack(docker::DetectCompose(), in.dir, in.project.file, in.project_name);
   StopDbAgain db_again{stack, in.db_service};
   PausedServices paused(stack);
@@ -453,7 +485,6 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
           m.suspended.push_back(svc.short_name);  // as the compose file names them, as for compose
         }
         scaled.ToZero(writers, "for the backup");
-        parts->StartFiles();
       }
       nodes.emplace(*swarm, o.nodes);
       std::set<std::string> checked;
@@ -464,7 +495,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
         const std::string dir = VolumeMountpoint(h, v.name);
         if (dir.empty())
           Fail("node " + v.node + " has no volume " + v.name + " although a task of " + v.service + " runs there");
-        volume_dirs.emplace_back(&h, dir);  // their restic start once the repository is known
+        volume_dirs.emplace_back(&h, dir);
       }
       if (!plan.db_node.empty()) {
         nodes->Open(plan.db_node);
@@ -476,53 +507,52 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
       if (o.suspend) {
         paused.Pause(RunningServices(stack, in.db_service), "for the backup");
         m.suspended = paused.paused();
-        parts->StartFiles();
       }
       if (!container.empty()) database.emplace(in, container);
     }
   } catch (...) {
-    parts->Discard();
-    asked.wait();
+    parts.Stop();
+    if (unlock) unlocking.wait();
     throw;
   }
-  std::pair<bool, std::vector<Entry>> listing;
-  try {
-    listing = asked.get();  // of every install: timestamps unique in the repository
-  } catch (...) {
-    parts->Discard();
-    throw;
-  }
-  auto& [created, existing] = listing;
-  // The early files part may already be in the listing: this backup, not a collision.
-  existing.erase(std::remove_if(existing.begin(), existing.end(),
-                                [&](const Entry& e) { return e.id == m.id && e.timestamp == m.timestamp; }),
-                 existing.end());
-  if (created) TheLog().info("created a restic repository at " + repo.repo().where());
-  if (created || Taken(existing, m.id, m.timestamp)) {
-    // The parts started into no repository, or under an id or a timestamp the repository
-    // already has: dropped, and started again under new ones.
-    parts->Discard();
-    if (!created) {  // a new repository has neither: the backup keeps the id and timestamp it announced
-      m.timestamp = UniqueTimestamp(existing);
-      m.id = NewId(existing);
-      lock.Describe(RunningDescription({m.id, m.timestamp}));
-    }
-    parts = std::make_unique<Parts>(in, repo, m, paths, progress);
-    if (with_db) parts->StartDb();
-    parts->StartFiles();
-  }
-  // A volume's restic is started only now: one that had opened a repository made meanwhile and
-  // was then dropped would leave its lock behind (it is killed, not asked to end).
+  parts.Go(database ? &*database : nullptr);
   for (size_t i = 0; i < volume_dirs.size(); ++i)
-    parts->StartVolume(*volume_dirs[i].first, volume_dirs[i].second, m.swarm->volumes[i]);
-  TheLog().info("backup " + m.timestamp + " (id " + m.id + ") of " + in.dir + " into " + repo.repo().where());
-  parts->Go(database ? &*database : nullptr);
-  parts->Join();
+    parts.StartVolume(*volume_dirs[i].first, volume_dirs[i].second, m.swarm->volumes[i]);
+  // data/ is counted for the manifest while the dump runs.
+  auto counted = std::async(std::launch::async, [&in, &paths] { return CountFiles(in.dir, paths); });
+  parts.Join();
+  if (unlock) unlocking.wait();
+
+  // The last part: data/ and the configuration, with the manifest (docs/backup.md).
+  std::exception_ptr failure = parts.Fill(m);
+  std::string incomplete;  // a files snapshot restic wrote without every file
+  std::tie(m.files, m.bytes) = counted.get();
+  if (!failure && !InterruptGuard::Signal()) {
+    m.status = "ready";
+    m.finished = UtcNow();
+    const std::string manifest_file = in.dir + "/backup/manifest.json";
+    std::vector<std::string> with_manifest = paths;
+    with_manifest.push_back("backup/manifest.json");
+    try {
+      WriteFileAtomic(manifest_file, ToJson(m).dump(2) + "\n", 0600);
+      made.Run([&] {
+        return repo.Backup(in.dir, with_manifest, {ManifestTags(m, "files"), ResticTime(m.timestamp), m.host},
+                           [&](const restic::BackupStatus& st) { progress.Files(st); });
+      });
+    } catch (const restic::IncompleteBackup& e) {
+      failure = std::current_exception();
+      incomplete = e.snapshot_id;
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    fs::remove(manifest_file, ec);
+  }
   progress.Done();
 
-  // What went wrong first, in words; the services are put back before the manifest is written.
-  std::string error = parts->Fill(m);
+  // The services are put back before the failure is recorded.
   const int sig = InterruptGuard::Signal();
+  bool bad_input = false;
+  std::string error = failure ? Words(failure, &bad_input) : "";
   std::string restart_error;
   try {
     paused.StartAgain();
@@ -531,23 +561,29 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
     restart_error = e.what();
     if (error.empty()) error = e.what();
   }
-  if (sig) {  // no manifest: the parts are listed failed, and a daemon forgets them
-    repo.UnlockStale();  // the locks of the restic it stopped
+  if (!sig && error.empty()) return m;
+  if (bad_input && restart_error.empty()) std::rethrow_exception(failure);  // the repository cannot be opened
+  repo.UnlockStale();  // the locks of a restic stopped (a node lost, a failed dump)
+  // Failed: a manifest part that says so (none when interrupted: the parts are then listed
+  // failed, and a daemon forgets them), written before an incomplete files part (which carries
+  // `ready`) is forgotten, so that no kill in between leaves it ready.
+  m.finished = UtcNow();
+  m.status = "failed";
+  m.error = sig ? "interrupted" : error;
+  if (!sig || !incomplete.empty()) StoreFailedManifest(repo, made, m);
+  if (!incomplete.empty()) {
+    try {
+      repo.Forget({incomplete}, false);
+    } catch (const std::exception& e) {
+      TheLog().warn("could not forget the incomplete snapshot " + incomplete.substr(0, 8) + ": " + e.what());
+    }
+  }
+  if (sig)
     Fail("backup " + m.timestamp + " interrupted (" + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")" +
          (m.suspended.empty() ? ""
           : restart_error.empty() ? "; the services it stopped are started again"
                                   : "; starting the services it stopped again failed: " + restart_error));
-  }
-  if (!error.empty()) repo.UnlockStale();  // a part's restic stopped (a node lost, a failed dump) left its lock
-  m.finished = UtcNow();
-  m.status = error.empty() ? "ready" : "failed";
-  m.error = error;
-  auto w = repo.BackupStdin("manifest.json", {ManifestTags(m), ResticTime(m.timestamp), m.host});
-  const std::string text = ToJson(m).dump(2) + "\n";
-  w->write(text.data(), text.size());
-  w->Finish();
-  if (!error.empty()) Fail("backup " + m.timestamp + " failed: " + error);
-  return m;
+  Fail("backup " + m.timestamp + " failed: " + error);
 }
 
 }  // namespace mig::backup

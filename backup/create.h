@@ -24,13 +24,10 @@ struct CreateOptions {
 // custom.env, a legacy install's other root files), sorted; never an exported backup.tar.
 std::vector<std::string> ConfigFiles(const std::string& dir);
 
-// Whether a backup in `existing` already has this id or this timestamp ("" matches nothing).
-bool Taken(const std::vector<Entry>& existing, const std::string& id, const std::string& timestamp);
-
 // Makes one backup of `in` in the repository (made when it has none) and returns its manifest,
-// status ready. A failure once the backup has its id still writes its manifest, status failed
-// with the reason (when the repository takes it), restarts what --suspend stopped, and throws
-// mig::Error naming the first failure.
+// status ready. A failure once the backup has its id writes a manifest of its own, status
+// failed with the reason (when the repository takes it), restarts what --suspend stopped, and
+// throws mig::Error naming the first failure; an interrupted one (SIGTERM, SIGINT) writes none.
 Manifest CreateBackup(const Install& in, const restic::Restic& repo, const CreateOptions& o);
 
 }  // namespace mig::backup

@@ -1,4 +1,4 @@
-// What one backup holds (docs/backup.md "manifest.json"): written last into the repository,
+// What one backup holds (docs/backup.md "manifest.json"): written into the repository with its last part,
 // read by list, status, check and restore.
 #pragma once
 
@@ -15,7 +15,7 @@
 
 namespace mig::backup {
 
-inline constexpr int kManifestFormat = 1;
+inline constexpr int kManifestFormat = 2;  // 1: the manifest as a part of its own (still read)
 
 struct DbPart {
   int major = 0;

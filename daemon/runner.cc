@@ -82,7 +82,7 @@ void Daemon::ForgetPartial(const std::string& id, const std::string& timestamp) 
     auto snaps = repo.Snapshots({"migrate:id=" + id});
     std::vector<std::string> ids;
     for (const auto& s : snaps) {
-      if (s.tag("migrate:part") == "manifest") return;  // it ended: its manifest says how
+      if (backup::CarriesManifest(s)) return;  // it ended: its manifest says how
       ids.push_back(s.id);
     }
     if (ids.empty()) return;

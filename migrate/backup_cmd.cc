@@ -134,7 +134,7 @@ int Status(BackupCommands& b) {
   const backup::Entry e = Pick(repo, b, b.which);
   json j = backup::EntryJson(e);
   std::optional<backup::Manifest> m;
-  if (e.parts.count("manifest")) {
+  if (e.has_manifest()) {
     m = backup::ReadManifest(repo, e);
     j["manifest"] = backup::ToJson(*m);
   }

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -35,13 +36,13 @@ std::string FatalLine(const std::string& err) {
   return nl == std::string::npos ? line : line.substr(0, nl);
 }
 
-// Reads restic's stdout lines on a thread of its own (its status lines must never block it
-// while we feed its stdin), keeping the summary and noting restic's first status line: restic
-// prints it once it holds its lock and has read the index, i.e. when it is ready to read.
-class Pipe : public StdinBackup {
+// One restic process of a `backup --stdin`, its stdout lines read on a thread of their own (its
+// status lines must never block it while we feed its stdin), keeping the summary and noting
+// restic's first status line: restic prints it once it holds its lock and has read the index,
+// i.e. when it is ready to read.
+class StdinRun {
  public:
-  Pipe(std::unique_ptr<Proc> proc, Repo repo, std::string what)
-      : proc_(std::move(proc)), repo_(std::move(repo)), what_(std::move(what)) {
+  explicit StdinRun(std::unique_ptr<Proc> proc) : proc_(std::move(proc)) {
     reader_ = std::thread([this] {
       try {
         std::string line;
@@ -57,7 +58,25 @@ class Pipe : public StdinBackup {
       Note(ended_);
     });
   }
-  ~Pipe() override {
+  ~StdinRun() { Kill(); }
+  enum class State { kWaiting, kReady, kEnded };
+  // Waits up to `limit` for restic to be ready to read, or to end before it was.
+  State Await(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> g(mu_);
+    cv_.wait_for(g, limit, [this] { return started_ || ended_; });
+    return started_ ? State::kReady : ended_ ? State::kEnded : State::kWaiting;
+  }
+  void write(const char* buf, size_t len) { proc_->write(buf, len); }
+  // Closes its input (when it still reads) and waits: its exit code; `summary` when it printed one.
+  int End(std::optional<BackupSummary>& summary) {
+    proc_->close_stdin();
+    reader_.join();
+    int code = proc_->wait();
+    summary = summary_;
+    return code;
+  }
+  std::string err_text() const { return proc_->err_text(); }
+  void Kill() noexcept {
     if (!reader_.joinable()) return;
     try {
       proc_->kill();
@@ -67,32 +86,6 @@ class Pipe : public StdinBackup {
       if (reader_.joinable()) reader_.join();
     }
   }
-  // Waits until restic is ready to read (true), has ended without (false), or `limit` passed
-  // (true: a restic that prints no status before its input is read as it comes).
-  bool AwaitStart(std::chrono::seconds limit) {
-    std::unique_lock<std::mutex> g(mu_);
-    cv_.wait_for(g, limit, [this] { return started_ || ended_; });
-    return started_ || !ended_;
-  }
-  // Why restic ended before it was ready.
-  Diagnosis Ended() {
-    reader_.join();
-    proc_->wait();
-    return Diagnose(proc_->err_text());
-  }
-  void write(const char* buf, size_t len) override { proc_->write(buf, len); }
-  BackupSummary Finish() override {
-    proc_->close_stdin();
-    reader_.join();
-    int code = proc_->wait();
-    if (code != 0 || !summary_) Throw(Diagnose(proc_->err_text()), repo_, what_);
-    return *summary_;
-  }
-  void Abort() override {
-    proc_->kill();
-    if (reader_.joinable()) reader_.join();
-    proc_->wait();
-  }
 
  private:
   void Note(bool& flag) {
@@ -101,13 +94,103 @@ class Pipe : public StdinBackup {
     cv_.notify_all();
   }
   std::unique_ptr<Proc> proc_;
-  Repo repo_;
-  std::string what_;
   std::thread reader_;
   std::optional<BackupSummary> summary_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool started_ = false, ended_ = false;
+};
+
+// A `restic backup --stdin` whose producer starts at once: bytes written before restic is ready
+// are held (up to kHold; a write beyond waits for it), and a restic that ends before it read
+// anything, on a lock or a missing repository, is started again, so that a stream which cannot
+// be replayed (a dump) is never lost to it.
+class HeldStdin : public StdinBackup {
+ public:
+  static constexpr size_t kHold = 32u << 20;
+  HeldStdin(std::function<std::unique_ptr<Proc>()> start, std::function<bool(const Diagnosis&, int)> again,
+            std::function<void()> make_repository, Repo repo, std::string what)
+      : start_(std::move(start)),
+        again_(std::move(again)),
+        make_repository_(std::move(make_repository)),
+        repo_(std::move(repo)),
+        what_(std::move(what)),
+        run_(std::make_unique<StdinRun>(start_())) {}
+
+  void write(const char* buf, size_t len) override {
+    if (!ready_) {
+      if (held_.size() + len <= kHold && !Ready(std::chrono::milliseconds(0))) {
+        held_.append(buf, len);
+        return;
+      }
+      AwaitReady();
+    }
+    run_->write(buf, len);  // a restic gone meanwhile: Finish says why
+  }
+  BackupSummary Finish() override {
+    AwaitReady();
+    std::optional<BackupSummary> summary;
+    const int code = run_->End(summary);
+    if (code != 0 || !summary) Throw(Diagnose(run_->err_text()), repo_, what_);
+    return *summary;
+  }
+  void Abort() override { run_->Kill(); }
+
+ private:
+  // Whether restic is ready to read after waiting up to `limit`; one that ended before it was
+  // is started again when that may help, else its failure is thrown (and again on every later
+  // call: Finish after a failed write says the same).
+  bool Ready(std::chrono::milliseconds limit) {
+    if (failed_) std::rethrow_exception(failed_);
+    try {
+      for (;;) {
+        switch (run_->Await(limit)) {
+          case StdinRun::State::kReady:
+            return true;
+          case StdinRun::State::kWaiting:
+            return false;
+          case StdinRun::State::kEnded:
+            break;
+        }
+        std::optional<BackupSummary> ignored;
+        run_->End(ignored);
+        const Diagnosis d = Diagnose(run_->err_text());
+        if (d.kind == Failure::kNoRepository && make_repository_ && !made_) {
+          made_ = true;
+          make_repository_();
+        } else if (!again_(d, attempt_++)) {
+          Throw(d, repo_, what_);
+        }
+        run_ = std::make_unique<StdinRun>(start_());
+      }
+    } catch (...) {
+      failed_ = std::current_exception();
+      throw;
+    }
+  }
+  // Ready, then the held bytes handed over. A restic that prints no status before its input is
+  // read is taken as ready after a minute.
+  void AwaitReady() {
+    if (ready_) return;
+    Ready(std::chrono::seconds(60));
+    ready_ = true;
+    try {
+      if (!held_.empty()) run_->write(held_.data(), held_.size());
+    } catch (const Error&) {  // restic gone: the next write or Finish says why
+    }
+    std::string().swap(held_);
+  }
+
+  std::function<std::unique_ptr<Proc>()> start_;
+  std::function<bool(const Diagnosis&, int)> again_;
+  std::function<void()> make_repository_;
+  Repo repo_;
+  std::string what_;
+  std::unique_ptr<StdinRun> run_;
+  std::string held_;
+  bool ready_ = false, made_ = false;
+  int attempt_ = 0;
+  std::exception_ptr failed_;
 };
 
 }  // namespace
@@ -227,8 +310,8 @@ void Throw(const Diagnosis& d, const Repo& repo, const std::string& what) {
       BadUsage("no password for the repository " + where + ": give --password-file FILE (or set "
                "RESTIC_PASSWORD_FILE / RESTIC_PASSWORD_COMMAND)");
     case Failure::kNoRepository:
-      BadInput("there is no restic repository at " + where + " (restic: " + d.detail +
-               "): check --repo; `migrate backup create` makes one");
+      throw NoRepository("there is no restic repository at " + where + " (restic: " + d.detail +
+                         "): check --repo; `migrate backup create` makes one");
     case Failure::kUnreachable:
       Fail("the repository " + where + " cannot be reached (restic: " + d.detail + ")");
     case Failure::kLocked:
@@ -361,25 +444,24 @@ BackupSummary Restic::Backup(const std::string& dir, const std::vector<std::stri
     int code = proc->wait();
     // restic exits 3 when some files could not be read: the snapshot is incomplete.
     if (code == 3)
-      Fail("restic could not read every file of " + dir + " (" + FatalLine(proc->err_text()) +
-           "): the backup would be incomplete");
+      throw IncompleteBackup("restic could not read every file of " + dir + " (" + FatalLine(proc->err_text()) +
+                                 "): the backup would be incomplete",
+                             summary ? summary->snapshot_id : "");
     if (code == 0 && summary) return *summary;
     Diagnosis d = Diagnose(proc->err_text());
     if (!AgainAfterLock(d, attempt)) Throw(d, repo_, "back up " + dir);
   }
 }
 
-std::unique_ptr<StdinBackup> Restic::BackupStdin(const std::string& name, const SnapshotMeta& meta) const {
+std::unique_ptr<StdinBackup> Restic::BackupStdin(const std::string& name, const SnapshotMeta& meta,
+                                                 std::function<void()> make_repository) const {
   version();
   std::vector<std::string> args{"backup", "--json", "--stdin", "--stdin-filename", name};
   for (const auto& a : MetaArgs(meta)) args.push_back(a);
-  for (int attempt = 0;; ++attempt) {
-    auto pipe = std::make_unique<Pipe>(host_->Start(Argv(args), Proc::kStdin | Proc::kStdout | Proc::kDieWithUs),
-                                       repo_, "store " + name);
-    if (pipe->AwaitStart(std::chrono::seconds(60))) return pipe;
-    Diagnosis d = pipe->Ended();
-    if (!AgainAfterLock(d, attempt)) Throw(d, repo_, "store " + name);
-  }
+  return std::make_unique<HeldStdin>(
+      [this, argv = Argv(args)] { return host_->Start(argv, Proc::kStdin | Proc::kStdout | Proc::kDieWithUs); },
+      [this](const Diagnosis& d, int attempt) { return AgainAfterLock(d, attempt); }, std::move(make_repository),
+      repo_, "store " + name);
 }
 
 std::unique_ptr<Proc> Restic::Dump(const std::string& snapshot, const std::string& path) const {

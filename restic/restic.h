@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/process.h"
 
 namespace mig::restic {
@@ -63,8 +64,25 @@ struct Diagnosis {
   std::string detail;  // restic's own words (its "Fatal:" line, or the lock's holder)
 };
 Diagnosis Diagnose(const std::string& err);
-// Throws mig::Error with one sentence for a failed restic `what` ("list the snapshots").
+// Throws mig::Error with one sentence for a failed restic `what` ("list the snapshots"); a
+// NoRepository for a repository that does not exist.
 [[noreturn]] void Throw(const Diagnosis& d, const Repo& repo, const std::string& what);
+
+// There is no repository at the location (bad input: exit 2). A caller that makes one when
+// there is none (backup create) catches it.
+class NoRepository : public Error {
+ public:
+  explicit NoRepository(const std::string& message) : Error(ErrorKind::kInput, message) {}
+};
+
+// `restic backup` could not read every file (its exit 3): restic wrote snapshot `snapshot_id`
+// all the same, without those files.
+class IncompleteBackup : public Error {
+ public:
+  IncompleteBackup(const std::string& message, std::string snapshot_id)
+      : Error(ErrorKind::kFailed, message), snapshot_id(std::move(snapshot_id)) {}
+  std::string snapshot_id;
+};
 
 // Options of one snapshot written by Backup / BackupStdin.
 struct SnapshotMeta {
@@ -104,15 +122,19 @@ class Restic {
   std::optional<std::vector<Snapshot>> SnapshotsIfAny(const std::vector<std::string>& tags) const;
   // `restic backup` of `paths` (relative to `dir`, so that the snapshot's tree starts there);
   // locks handled as Call handles them. An exception thrown by `progress` stops restic (no
-  // snapshot, unless it had written it already).
+  // snapshot, unless it had written it already). Throws IncompleteBackup when restic could not
+  // read every file (it wrote a snapshot without them).
   BackupSummary Backup(const std::string& dir, const std::vector<std::string>& paths, const SnapshotMeta& meta,
                        const std::function<void(const BackupStatus&)>& progress = {}) const;
-  // `restic backup --stdin --stdin-filename NAME`, returned once restic is ready to read (it
-  // holds its lock and has read the index), so that a producer that cannot be replayed (a
-  // dump) is never started into a restic about to fail on a lock or a missing repository.
-  // Locks are handled as Call handles them. Call it from a thread that outlives the backup
-  // (restic is killed when the thread that started it ends).
-  std::unique_ptr<StdinBackup> BackupStdin(const std::string& name, const SnapshotMeta& meta) const;
+  // `restic backup --stdin --stdin-filename NAME`, started at once. Bytes written before restic
+  // is ready to read (it holds its lock and has read the index) are held (up to 32 MiB; a write
+  // beyond waits for it), and a restic that ends before it read anything is started again on a
+  // lock (handled as Call handles it) and, after `make_repository` made it, on a missing
+  // repository: a producer that cannot be replayed (a dump) starts at once and is never lost
+  // to them. Use it from one thread that outlives the backup (restic is killed when the thread
+  // that started it ends).
+  std::unique_ptr<StdinBackup> BackupStdin(const std::string& name, const SnapshotMeta& meta,
+                                           std::function<void()> make_repository = {}) const;
   // `restic dump SNAPSHOT PATH`: the file's bytes on the Proc's stdout.
   std::unique_ptr<Proc> Dump(const std::string& snapshot, const std::string& path) const;
   // `restic restore SNAPSHOT --target DIR --include ... --exclude ... --verify` (and --sparse

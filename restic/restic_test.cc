@@ -1,9 +1,12 @@
 #include "restic/restic.h"
 
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <fstream>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "tests/test_data.h"
 
 using namespace mig;
@@ -88,4 +91,43 @@ TEST_CASE("restic: a snapshot's tags, time and host as arguments") {
   SnapshotMeta m{{"migrate", "migrate:id=ab12"}, "2026-11-30 21:00:00", "app-1"};
   CHECK(MetaArgs(m) == std::vector<std::string>{"--tag", "migrate", "--tag", "migrate:id=ab12", "--time",
                                                 "2026-11-30 21:00:00", "--host", "app-1"});
+}
+
+// The real restic (a test package): a stream started before restic is ready is held, and a
+// restic that finds no repository is started again once it was made; nothing of the stream lost.
+TEST_CASE("restic: a stream written at once into a repository made on demand arrives whole") {
+  TempDir dir("restic-test");
+  std::ofstream(dir.path() + "/pw") << "test password\n";
+  Restic r(Repo{dir.path() + "/repo", dir.path() + "/pw", {}});
+  std::string data;
+  for (uint32_t i = 0; data.size() < (5u << 20); ++i) data += std::to_string(i * 2654435761u) + "\n";
+  int made = 0;
+  auto out = r.BackupStdin("stream.txt", {{"test"}, "", ""}, [&] {
+    ++made;
+    r.Init();
+  });
+  for (size_t at = 0; at < data.size(); at += 65536) out->write(data.data() + at, std::min<size_t>(65536, data.size() - at));
+  const BackupSummary sum = out->Finish();
+  CHECK(made == 1);
+  REQUIRE_FALSE(sum.snapshot_id.empty());
+  auto back = r.Dump(sum.snapshot_id, "/stream.txt");
+  std::string got;
+  char buf[65536];
+  for (size_t n; (n = back->read(buf, sizeof buf)) > 0;) got.append(buf, n);
+  CHECK(back->wait() == 0);
+  CHECK(got == data);
+
+  // A wrong password: the stream is held (no restart helps), then one sentence (exit 2) from
+  // Finish and from every later call.
+  std::ofstream(dir.path() + "/wrong") << "wrong\n";
+  Restic wrong(Repo{dir.path() + "/repo", dir.path() + "/wrong", {}});
+  auto refused = wrong.BackupStdin("stream.txt", {{"test"}, "", ""});
+  refused->write(data.data(), 65536);
+  CHECK_THROWS_WITH(refused->Finish(), Catch::Contains("password does not open"));
+  CHECK_THROWS_WITH(refused->write(data.data(), 1), Catch::Contains("password does not open"));
+  try {
+    refused->Finish();
+  } catch (const Error& e) {
+    CHECK(e.exit_code() == 2);
+  }
 }

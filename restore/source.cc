@@ -58,6 +58,7 @@ class RepoSource : public RestoreSource {
     std::vector<std::string> excludes;
     for (const auto& k : skip) excludes.push_back("/data/" + k);
     for (const auto& o : m_.config) excludes.push_back("/" + o);
+    excludes.push_back("/backup");  // the manifest (format 2)
     repo_.Restore(m_.files_snapshot, work_dir, {}, excludes);
   }
   std::unique_ptr<db::DumpSource> Dump() override { return std::make_unique<backup::RepoDump>(repo_, m_); }

@@ -54,7 +54,7 @@ check "it prints an id of 8 hex digits" grep -Eq '^[0-9a-f]{8}$' <<<"$id1"
 check "it prints a UTC timestamp 2026-11-30t21-00-00" grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}t[0-9]{2}-[0-9]{2}-[0-9]{2}$' <<<"$ts1"
 check "status ready" test "$(json "$work/first.out" 'j["status"]')" = ready
 check "the repository is a restic repository" restic -r "$MIGRATE_REPO" cat config
-check "three snapshots carry the backup's id" test "$(restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$id1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -eq 3
+check "two snapshots carry the backup's id (the database, then data/ with the manifest)" test "$(restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$id1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -eq 2
 
 # data/ as restic restores it: the same tree, attribute for attribute
 restic -r "$MIGRATE_REPO" restore "$(snap_of "$id1" files)" --target "$WORK/restored" >/dev/null
@@ -62,7 +62,8 @@ check "restic restores data/ equal to the install's (every entry and attribute)"
 for f in VERSION docker-compose.yml .env; do
   check "the configuration holds $f" cmp -s "$INST/$f" "$WORK/restored/$f"
 done
-check "no job files of migrate's own in the backup" test ! -e "$WORK/restored/backup"
+check "of migrate's own files only the manifest is in the backup (no lock, no record)" test "$(ls -A "$WORK/restored/backup")" = manifest.json
+check "the manifest file is not left in the install" test ! -e "$INST/backup/manifest.json"
 
 # the database: a pg_dump archive taken inside the container
 restic -r "$MIGRATE_REPO" dump "$(snap_of "$id1" db)" /db.dump >"$WORK/db.dump"

@@ -192,6 +192,37 @@ check "the rest of data/ is the backup's" test "$(cat "$INST/data/index.html")" 
 check "a file created since, outside the kept paths, is gone" test ! -e "$INST/data/created-since"
 check "--skip postgres keeps the database (a table created since stays)" test "$(sql "$INST" "select count(*) from later")" = 0
 
+# --- a backup in format 1 (as migrate wrote them until 2026-12-02: the manifest a part of its
+# own, /manifest.json) is listed and restored. Made here from the format-2 backup's parts with
+# restic by hand, as the older migrate laid them out.
+snap_of() { restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$1,migrate:part=$2" | jq -r '.[0].id'; }
+check "format 2: the backup is two snapshots, the database and data/" \
+  test "$(restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$id" | jq -r '[.[].tags[] | select(startswith("migrate:part="))] | sort | join(" ")')" = "migrate:part=db migrate:part=files"
+restic -r "$MIGRATE_REPO" dump "$(snap_of "$id" files)" /backup/manifest.json >"$WORK/m2.json"
+check "format 2: data/'s snapshot carries the manifest, format 2, ready" \
+  test "$(jq -r '(.format | tostring) + " " + .status + " " + .id' "$WORK/m2.json")" = "2 ready $id"
+id1=f0f0f0f0 ts1=2020-01-02t03-04-05
+tags1="migrate,migrate:id=$id1,migrate:ts=$ts1,migrate:project=$(jq -r .install.project "$WORK/m2.json")"
+restic -r "$MIGRATE_REPO" dump "$(snap_of "$id" db)" /db.dump | restic -r "$MIGRATE_REPO" backup --quiet --json --stdin --stdin-filename db.dump --time "2020-01-02 03:04:05" \
+  --tag "$tags1,migrate:part=db" | jq -r 'select(.message_type=="summary") | .snapshot_id' >"$WORK/db1.id"
+rm -rf "$WORK/f1" && restic -r "$MIGRATE_REPO" restore --quiet "$(snap_of "$id" files)" --target "$WORK/f1" && rm -r "$WORK/f1/backup"
+check "format 2: the manifest counts the files and bytes the snapshot holds" \
+  test "$(jq -r '"\(.data.files) \(.data.bytes)"' "$WORK/m2.json")" = "$(find "$WORK/f1" -type f -printf '%s\n' | awk '{n++; b+=$1} END {print n, b}')"
+(cd "$WORK/f1" && restic -r "$MIGRATE_REPO" backup --quiet --json --time "2020-01-02 03:04:05" --tag "$tags1,migrate:part=files" -- * .env) |
+  jq -r 'select(.message_type=="summary") | .snapshot_id' >"$WORK/files1.id"
+jq --arg id "$id1" --arg ts "$ts1" --arg f "$(cat "$WORK/files1.id")" --arg d "$(cat "$WORK/db1.id")" \
+  '.format = 1 | .id = $id | .timestamp = $ts | .data.snapshot = $f | .db.snapshot = $d' "$WORK/m2.json" |
+  restic -r "$MIGRATE_REPO" backup --quiet --stdin --stdin-filename manifest.json --time "2020-01-02 03:04:05" \
+    --tag "$tags1,migrate:part=manifest,migrate:status=ready,migrate:version=1.0.0,migrate:bytes=1" >/dev/null
+capture list1 mig backup list --json
+check "format 1: listed ready" test "$(json "$work/list1.out" '[e["status"] for e in j if e["id"] == "'$id1'"]')" = "['ready']"
+capture restore1 mig restore "$id1" --yes
+check "format 1: restore exits 0" test "$rc" -eq 0
+[[ $rc -eq 0 ]] || cat "$work/restore1.err"
+check "format 1: data/ is the backup's (every entry and attribute)" diff "$WORK/data.backup-time" <(state "$INST/data")
+check "format 1: rows, sequences and the large object are the backup's" diff "$WORK/db.backup-time" <(dbstate "$INST")
+check "format 1: no /backup folder of migrate's own came with it" test ! -e "$INST/data/backup"
+
 # --- another release: needs --yes
 NEW=$WORK/releases/2.0.0
 new_release "$NEW" 2.0.0 $(port_block)
