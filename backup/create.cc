@@ -241,12 +241,19 @@ class StreamParts {
     r->thread = std::thread([this, &host, dir, v, run = r.get()] {
       try {
         auto out = repo_.BackupStdin(v.name + ".tar", Meta(v.part.c_str()), [this] { made_.Make(); });
+        bool restic_gone = false;
         try {
           run->bytes = StreamTreeOut(host, dir, [&](const char* b, size_t n) {
             if (cancel_) throw Cancelled{};
-            out->write(b, n);
+            try {
+              out->write(b, n);
+            } catch (const Error&) {
+              restic_gone = true;
+              throw;
+            }
           });
         } catch (...) {
+          if (restic_gone) out->Finish();  // restic stopped: its error is the cause
           out->Abort();  // never a snapshot of a volume cut short
           throw;
         }
@@ -377,16 +384,18 @@ std::string NewId() {
 }
 
 // Stores the manifest of a backup that failed as a part of its own (the files part, which
-// carries a ready one, was not written or is forgotten after this).
-void StoreFailedManifest(const restic::Restic& repo, RepositoryOnDemand& made, const Manifest& m) {
+// carries a ready one, was not written or is forgotten after this); false when it could not.
+bool StoreFailedManifest(const restic::Restic& repo, RepositoryOnDemand& made, const Manifest& m) {
   try {
     auto w = repo.BackupStdin("manifest.json", {ManifestTags(m, "manifest"), ResticTime(m.timestamp), m.host},
                               [&made] { made.Make(); });
     const std::string text = ToJson(m).dump(2) + "\n";
     w->write(text.data(), text.size());
     w->Finish();
+    return true;
   } catch (const Error& e) {  // the failure itself is what the operator must hear
     TheLog().warn("could not store the manifest of the failed backup " + m.timestamp + ": " + e.what());
+    return false;
   }
 }
 
@@ -525,8 +534,8 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
 
   // The last part: data/ and the configuration, with the manifest (docs/backup.md).
   std::exception_ptr failure = parts.Fill(m);
-  std::string incomplete;  // a files snapshot restic wrote without every file
   std::tie(m.files, m.bytes) = counted.get();
+  bool written = false;  // the files part, and with it the backup, is in the repository
   if (!failure && !InterruptGuard::Signal()) {
     m.status = "ready";
     m.finished = UtcNow();
@@ -539,9 +548,30 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
         return repo.Backup(in.dir, with_manifest, {ManifestTags(m, "files"), ResticTime(m.timestamp), m.host},
                            [&](const restic::BackupStatus& st) { progress.Files(st); });
       });
+      written = true;
     } catch (const restic::IncompleteBackup& e) {
+      // restic wrote the part without some files, its tags saying `ready`: a failed manifest
+      // part says otherwise at once (before anything slower can be cut short by a kill), then
+      // the snapshot is forgotten.
       failure = std::current_exception();
-      incomplete = e.snapshot_id;
+      fs::remove(manifest_file, ec);
+      Manifest failed = m;
+      failed.status = "failed";
+      failed.error = e.what();
+      failed.finished = UtcNow();
+      const bool stored = StoreFailedManifest(repo, made, failed);
+      bool forgotten = true;
+      try {
+        if (!e.snapshot_id.empty()) repo.Forget({e.snapshot_id}, false);
+      } catch (const std::exception& x) {
+        forgotten = false;
+        TheLog().warn("could not forget the incomplete snapshot " + e.snapshot_id.substr(0, 8) + ": " + x.what());
+      }
+      if (!stored && !forgotten)
+        failure = std::make_exception_ptr(Error(
+            ErrorKind::kFailed, std::string(e.what()) + "; its snapshot " + e.snapshot_id.substr(0, 8) +
+                                    " could be neither marked failed nor forgotten, so it is listed ready: delete it "
+                                    "(migrate backup delete " + m.id + ")"));
     } catch (...) {
       failure = std::current_exception();
     }
@@ -561,23 +591,30 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
     restart_error = e.what();
     if (error.empty()) error = e.what();
   }
-  if (!sig && error.empty()) return m;
+  if (written) {  // complete: a signal that came at the end, or a restart that failed, is only said
+    if (sig) TheLog().warn("backup " + m.timestamp + " was complete when the signal came: it is kept, ready");
+    if (!restart_error.empty())
+      Fail("backup " + m.timestamp + " (id " + m.id + ") is ready, but starting the services it stopped again "
+           "failed: " + restart_error);
+    return m;
+  }
   if (bad_input && restart_error.empty()) std::rethrow_exception(failure);  // the repository cannot be opened
   repo.UnlockStale();  // the locks of a restic stopped (a node lost, a failed dump)
   // Failed: a manifest part that says so (none when interrupted: the parts are then listed
-  // failed, and a daemon forgets them), written before an incomplete files part (which carries
-  // `ready`) is forgotten, so that no kill in between leaves it ready.
+  // failed, and a daemon forgets them; an incomplete files part has had its own above).
+  const bool incomplete = failure && [&] {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const restic::IncompleteBackup&) {
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }();
   m.finished = UtcNow();
   m.status = "failed";
-  m.error = sig ? "interrupted" : error;
-  if (!sig || !incomplete.empty()) StoreFailedManifest(repo, made, m);
-  if (!incomplete.empty()) {
-    try {
-      repo.Forget({incomplete}, false);
-    } catch (const std::exception& e) {
-      TheLog().warn("could not forget the incomplete snapshot " + incomplete.substr(0, 8) + ": " + e.what());
-    }
-  }
+  m.error = error;
+  if (!sig && !incomplete) StoreFailedManifest(repo, made, m);
   if (sig)
     Fail("backup " + m.timestamp + " interrupted (" + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")" +
          (m.suspended.empty() ? ""

@@ -32,8 +32,12 @@ uint64_t ExportBackup(const restic::Restic& repo, const Entry& e, const Manifest
   const std::string out = fs::absolute(output).string();
   TempDir stage(".migrate-export", fs::path(out).parent_path().string());
   repo.Restore(m.files_snapshot, stage.path(), {}, {});
+  // Formats 1 and 2 differ only in where the repository keeps the manifest; the file's manifest
+  // says 1, so that a migrate older than format 2 (a recovery host's) restores it too.
+  Manifest in_file = m;
+  in_file.format = 1;
   WriteArchive(
-      out, m, stage.path(),
+      out, in_file, stage.path(),
       [&](const Sink& write) {
         Stream(*repo.Dump(m.db->snapshot, "/db.dump"), write, repo, "read the database dump of " + e.timestamp);
       },

@@ -55,6 +55,7 @@ summarize() {
   local case=$1 t i
   for t in h m; do
     for i in $(seq 1 "$REPS"); do cut -d' ' -f1 "$work/$t-$case-$i"; done | median >"$work/$t-$case.t"
+    echo "rounds of $case, $([[ $t == h ]] && echo by hand || echo migrate): $(for i in $(seq 1 "$REPS"); do cut -d' ' -f1 "$work/$t-$case-$i"; done | tr '\n' ' ')" >&2
     for i in $(seq 1 "$REPS"); do cut -d' ' -f2 "$work/$t-$case-$i"; done | sort -n | tail -1 >"$work/$t-$case.m"
   done
 }

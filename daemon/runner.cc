@@ -79,7 +79,9 @@ void Daemon::ForgetPartial(const std::string& id, const std::string& timestamp) 
   if (id.empty()) return;
   try {
     restic::Restic repo({config_.repo, config_.password_file, config_.repo_options});
-    auto snaps = repo.Snapshots({"migrate:id=" + id});
+    std::vector<std::string> tags{"migrate:id=" + id};  // and its timestamp: ids are random, not checked
+    if (!timestamp.empty()) tags.push_back("migrate:ts=" + timestamp);
+    auto snaps = repo.Snapshots(tags);
     std::vector<std::string> ids;
     for (const auto& s : snaps) {
       if (backup::CarriesManifest(s)) return;  // it ended: its manifest says how

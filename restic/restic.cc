@@ -69,6 +69,7 @@ class StdinRun {
   void write(const char* buf, size_t len) { proc_->write(buf, len); }
   // Closes its input (when it still reads) and waits: its exit code; `summary` when it printed one.
   int End(std::optional<BackupSummary>& summary) {
+    if (!reader_.joinable()) Fail("restic was stopped");  // killed by Kill (Abort)
     proc_->close_stdin();
     reader_.join();
     int code = proc_->wait();
