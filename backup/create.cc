@@ -458,6 +458,10 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   // A stack on a Swarm (docs/swarm.md) is asked for beside it: its database and volumes are
   // then read on their nodes, over SSH.
   auto swarm_asked = std::async(std::launch::async, [&in] { return DeployedStack(in.project_name); });
+  // So are the compose program and the project's containers (for a compose install: whether
+  // its database runs), each a program of its own that would otherwise wait for the other.
+  auto compose_asked = std::async(std::launch::async, [] { return docker::DetectCompose(); });
+  auto containers_asked = std::async(std::launch::async, [&in] { return docker::ProjectContainers(in.project_name); });
   SharedProgress progress(o.progress);
   RepositoryOnDemand made(repo);
   const bool with_db = !in.db_service.empty();
@@ -468,7 +472,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   std::optional<OpenDb> database;  // outlives the parts, which read it
   StreamParts parts(repo, made, m, progress);
   if (with_db) parts.StartDb();
-  docker::Stack stack(docker::DetectCompose(), in.dir, in.project.file, in.project_name);
+  docker::Stack stack(compose_asked.get(), in.dir, in.project.file, in.project_name);
   StopDbAgain db_again{stack, in.db_service};
   PausedServices paused(stack);
   std::vector<std::pair<const Host*, std::string>> volume_dirs;  // each Swarm volume's node and folder
@@ -512,7 +516,11 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
         database.emplace(in, docker::TaskContainer(h, plan.db_task_service, plan.db_node), &h);
       }
     } else {
-      if (with_db) container = EnsureDbRunning(stack, in, o.wait_seconds, db_again.started);
+      if (with_db) {
+        for (const auto& c : containers_asked.get())
+          if (c.service == in.db_service && c.running()) container = c.name;
+        if (container.empty()) container = EnsureDbRunning(stack, in, o.wait_seconds, db_again.started);
+      }
       if (o.suspend) {
         paused.Pause(RunningServices(stack, in.db_service), "for the backup");
         m.suspended = paused.paused();

@@ -47,10 +47,11 @@ grep -v '^password_file:' "$WORK/daemon.yml" >"$WORK/bad.yml"
 capture nopw env -u RESTIC_PASSWORD_FILE "$BIN/migrate" daemon --config "$WORK/bad.yml" --check
 check "no password_file: exit 2 saying so" grep -q "bad.yml: password_file: is missing" "$work/nopw.err"
 
-# --- every 5 s, keep 2: after 26 s, exactly 2 ready backups
+# --- every 5 s, keep 2: once a third backup is ready and retention has run, exactly 2 ready
+# backups (waited for, up to 2 minutes: a backup takes seconds, more on a loaded machine)
 "$BIN/migrate" daemon --config "$WORK/daemon.yml" >"$WORK/d1.log" 2>&1 &
 d=$!
-sleep 26
+for _ in $(seq 240); do grep -q "retention: forgot" "$WORK/d1.log" && break; sleep 0.5; done
 kill -TERM "$d"
 wait "$d" && drc=0 || drc=$?
 check "the daemon stops on SIGTERM with exit 0" test "$drc" -eq 0
