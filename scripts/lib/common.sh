@@ -120,13 +120,15 @@ TEST_PACKAGES=(openssh-server openssh-client sudo clang-14 libclang-rt-14-dev ip
   systemd openssl iproute2)
 
 # build_migrate [BUILD_DIR] : configure and build (optimised, with line tables for backtraces:
-# -g1 compiles a quarter faster than -g) into BUILD_DIR (default build).
+# -g1 compiles a quarter faster than -g) into BUILD_DIR (default build). The libraries and
+# programs are compiled in unity batches of 8 files (the unit tests are not: CMakeLists.txt):
+# a fresh build took 363 s instead of 534 s on 2 cores (2026-12-02); an edit recompiles its batch.
 build_migrate() {
     local root build
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
     build="${1:-$root/build}"
     log "building migrate in $build"
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" >/dev/null
+        "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 >/dev/null
     cmake --build "$build" -- -j"$(nproc)" >"$build/build.log" 2>&1 || { tail -n 40 "$build/build.log" >&2; die "build failed (see $build/build.log)"; }
 }
