@@ -543,7 +543,8 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   // The last part: data/ and the configuration, with the manifest (docs/backup.md).
   std::exception_ptr failure = parts.Fill(m);
   std::tie(m.files, m.bytes) = counted.get();
-  bool written = false;  // the files part, and with it the backup, is in the repository
+  bool written = false;     // the files part, and with it the backup, is in the repository
+  bool incomplete = false;  // restic wrote it without every file: its failed manifest is written
   if (!failure && !InterruptGuard::Signal()) {
     m.status = "ready";
     m.finished = UtcNow();
@@ -562,6 +563,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
       // part says otherwise at once (before anything slower can be cut short by a kill), then
       // the snapshot is forgotten.
       failure = std::current_exception();
+      incomplete = true;
       fs::remove(manifest_file, ec);
       Manifest failed = m;
       failed.status = "failed";
@@ -609,16 +611,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   if (bad_input && restart_error.empty()) std::rethrow_exception(failure);  // the repository cannot be opened
   repo.UnlockStale();  // the locks of a restic stopped (a node lost, a failed dump)
   // Failed: a manifest part that says so (none when interrupted: the parts are then listed
-  // failed, and a daemon forgets them; an incomplete files part has had its own above).
-  const bool incomplete = failure && [&] {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const restic::IncompleteBackup&) {
-      return true;
-    } catch (...) {
-      return false;
-    }
-  }();
+  // failed, and a daemon forgets them; an incomplete files part had its own written above).
   m.finished = UtcNow();
   m.status = "failed";
   m.error = error;
