@@ -128,7 +128,7 @@ TEST_CASE("messages decode what was encoded and refuse what is out of range", "[
   std::string bad = EncodeFileEnd(fe);
   bad.back() = 2;
   CHECK_THROWS_WITH(DecodeFileEnd(bad, "agent"), Catch::Contains("out of range"));
-  CHECK_THROWS_WITH(DecodeGet(EncodeGet({1, 0, 5}), "peer"), Catch::Contains("whole-file GET with a signature"));
+  CHECK_THROWS_WITH(DecodeGet(EncodeGet({1, 0, 5, ""}), "peer"), Catch::Contains("whole-file GET with a signature"));
   CHECK_THROWS_WITH(DecodeFileBegin(EncodeFileBegin({1, 2}), "peer"), Catch::Contains("mode 2"));
 }
 

@@ -122,7 +122,7 @@ TEST_CASE("catalog: forget keeps the newest ready backups, never the last ready 
   snaps.push_back(Snap("f0", "ffff0000", "2026-11-30t00-00-00", "files"));  // an old failed one
   snaps.push_back(Snap("f9", "ffff0009", "2026-12-09t00-00-00", "files"));  // a recent failed one
   auto all = Group(snaps, Running{"eeee0001", "2026-12-10t00-00-00"});
-  auto ids = [](const std::vector<Entry>& v) {
+  auto ids = [](const std::vector<backup::Entry>& v) {
     std::vector<std::string> out;
     for (const auto& e : v) out.push_back(e.id);
     return out;

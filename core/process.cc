@@ -14,7 +14,6 @@
 #include <boost/process.hpp>
 #include <boost/process/extend.hpp>
 #include <cstdio>
-#include <fstream>
 #include <future>
 #include <mutex>
 #include <set>
@@ -172,20 +171,40 @@ ProcResult RunCapture(const std::vector<std::string>& argv, const std::string& i
   return r;
 }
 
+namespace {
+
+// A file with no name in /tmp for a child's stderr: nothing is left there when we are killed.
+FILE* UnnamedTempFile() {
+  int fd = ::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {  // a file system without O_TMPFILE: named for a moment
+    char tmpl[] = "/tmp/migrate-child-err.XXXXXX";
+    fd = ::mkostemp(tmpl, O_CLOEXEC);
+    if (fd < 0) Fail("cannot create a temporary file in /tmp: " + ErrnoString());
+    ::unlink(tmpl);
+  }
+  FILE* f = ::fdopen(fd, "w+");
+  if (!f) {
+    ::close(fd);
+    Fail("cannot open a temporary file in /tmp: " + ErrnoString());
+  }
+  return f;
+}
+
+}  // namespace
+
 struct Child::Impl {
   bp::pipe in, out;
   bp::child child;
-  std::string err_path;
+  FILE* err = nullptr;  // the child's stderr
   bool has_in = false, has_out = false;
+  ~Impl() {
+    if (err) ::fclose(err);
+  }
 };
 
 Child::Child(const std::vector<std::string>& argv, int pipes) : impl_(new Impl) {
   command_ = CommandLine(argv);
-  char tmpl[] = "/tmp/migrate-child-err.XXXXXX";
-  int fd = ::mkstemp(tmpl);
-  if (fd < 0) Fail("cannot create a temporary file in /tmp: " + ErrnoString());
-  ::close(fd);
-  impl_->err_path = tmpl;
+  impl_->err = UnnamedTempFile();
   impl_->has_in = pipes & kStdin;
   impl_->has_out = pipes & kStdout;
   std::error_code ec;
@@ -194,13 +213,13 @@ Child::Child(const std::vector<std::string>& argv, int pipes) : impl_(new Impl) 
   auto exe = ProgramPath(argv.at(0));
   if (impl_->has_in && impl_->has_out)
     impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < impl_->in,
-                             bp::std_out > impl_->out, bp::std_err > impl_->err_path, inherit, ec);
+                             bp::std_out > impl_->out, bp::std_err > impl_->err, inherit, ec);
   else if (impl_->has_in)
     impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < impl_->in,
-                             bp::std_out > bp::null, bp::std_err > impl_->err_path, inherit, ec);
+                             bp::std_out > bp::null, bp::std_err > impl_->err, inherit, ec);
   else
     impl_->child = bp::child(exe, bp::args(Rest(argv)), bp::std_in < bp::null,
-                             bp::std_out > impl_->out, bp::std_err > impl_->err_path, inherit, ec);
+                             bp::std_out > impl_->out, bp::std_err > impl_->err, inherit, ec);
   if (ec) Fail("cannot start " + argv[0] + ": " + ec.message());
   Register(impl_->child.id());
   // Our copies of the child's ends must go, or we never see end of file.
@@ -215,7 +234,6 @@ Child::~Child() {
     std::error_code ec;
     impl_->child.wait(ec);  // reaped, EINTR retried
   }
-  ::unlink(impl_->err_path.c_str());
 }
 
 size_t Child::read(char* buf, size_t len) {
@@ -296,10 +314,15 @@ void Child::kill() {
 }
 
 std::string Child::err_text() const {
-  std::ifstream in(impl_->err_path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string text;
+  char buf[8192];
+  for (off_t at = 0;;) {
+    ssize_t n = ::pread(::fileno(impl_->err), buf, sizeof buf, at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return text;
+    text.append(buf, static_cast<size_t>(n));
+    at += n;
+  }
 }
 
 namespace {

@@ -61,3 +61,17 @@ TEST_CASE("a program inherits no descriptor of another program's pipes (concurre
   CHECK(held.read(buf, sizeof buf) == 0);  // cat saw end of file: nobody else holds its stdin
   CHECK(held.wait() == 0);
 }
+
+TEST_CASE("a started program's stderr is kept in a file with no name, read back whole") {
+  // Killed with -9, we leave nothing behind in /tmp: the file never had a name there.
+  mig::Child child({"sh", "-c", "readlink /proc/$$/fd/2 >&2; head -c 100000 /dev/zero >&2"},
+                   mig::Proc::kStdout);
+  char buf[16];
+  CHECK(child.read(buf, sizeof buf) == 0);
+  CHECK(child.wait() == 0);
+  const std::string err = child.err_text();
+  const std::string first = err.substr(0, err.find('\n'));
+  CHECK(first.rfind("/tmp/", 0) == 0);
+  CHECK(first.find("(deleted)") != std::string::npos);
+  CHECK(err.size() == first.size() + 1 + 100000);
+}

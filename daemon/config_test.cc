@@ -11,7 +11,7 @@ namespace {
 
 const char* kMinimal = "install: /srv/app\nrepo: /backups/app\npassword_file: /etc/migrate/repo.pw\n";
 
-std::string Refusal(const std::string& text) {
+std::string ConfigRefusal(const std::string& text) {
   try {
     ParseDaemonConfig(text, "daemon.yml");
   } catch (const Error& e) {
@@ -37,28 +37,28 @@ TEST_CASE("daemon config: Prophecy's backupConfig defaults, loopback by default"
 
 TEST_CASE("daemon config: a bad file is refused with its line and the reason") {
   const std::string base = kMinimal;
-  CHECK(Refusal(base + "colour: blue\n") == "daemon.yml:4: unknown key \"colour\" (the keys: install, repo, "
+  CHECK(ConfigRefusal(base + "colour: blue\n") == "daemon.yml:4: unknown key \"colour\" (the keys: install, repo, "
                                             "password_file, repo_options, listen, token_file, tls_cert, tls_key, "
                                             "allow_plain_http, state_dir, backupConfig, standby, swarm_nodes)");
-  CHECK(Refusal(base + "backupConfig:\n  backupFrequency: \"0 0 0 * *\"\n")
+  CHECK(ConfigRefusal(base + "backupConfig:\n  backupFrequency: \"0 0 0 * *\"\n")
             .rfind("daemon.yml:5: backupFrequency: \"0 0 0 * *\" has 5 fields", 0) == 0);
-  CHECK(Refusal(base + "backupConfig:\n  enableRegularBackups: yes\n") ==
+  CHECK(ConfigRefusal(base + "backupConfig:\n  enableRegularBackups: yes\n") ==
         "daemon.yml:5: enableRegularBackups must be true or false (not \"yes\")");
-  CHECK(Refusal(base + "backupConfig:\n  backupRetentionCount: 0\n") ==
+  CHECK(ConfigRefusal(base + "backupConfig:\n  backupRetentionCount: 0\n") ==
         "daemon.yml:5: backupRetentionCount must be between 1 and 100000");
-  CHECK(Refusal(base + "backupConfig:\n  timezone: Mars/Base\n").rfind("daemon.yml:5: timezone: unknown time zone", 0) == 0);
-  CHECK(Refusal(base + "backupConfig:\n  retention: 3\n").rfind("daemon.yml:5: unknown key \"retention\" in backupConfig", 0) == 0);
-  CHECK(Refusal(base + "listen: everywhere\n").rfind("daemon.yml:4: listen must be HOST:PORT", 0) == 0);
-  CHECK(Refusal("install: [1, 2\n").rfind("daemon.yml:", 0) == 0);
-  CHECK(Refusal("repo: /backups/app\n") == "daemon.yml: install: is missing (the install folder the daemon backs up)");
+  CHECK(ConfigRefusal(base + "backupConfig:\n  timezone: Mars/Base\n").rfind("daemon.yml:5: timezone: unknown time zone", 0) == 0);
+  CHECK(ConfigRefusal(base + "backupConfig:\n  retention: 3\n").rfind("daemon.yml:5: unknown key \"retention\" in backupConfig", 0) == 0);
+  CHECK(ConfigRefusal(base + "listen: everywhere\n").rfind("daemon.yml:4: listen must be HOST:PORT", 0) == 0);
+  CHECK(ConfigRefusal("install: [1, 2\n").rfind("daemon.yml:", 0) == 0);
+  CHECK(ConfigRefusal("repo: /backups/app\n") == "daemon.yml: install: is missing (the install folder the daemon backs up)");
 }
 
 TEST_CASE("daemon config: beyond loopback only with TLS or allow_plain_http") {
   const std::string base = kMinimal;
-  CHECK(Refusal(base + "listen: 0.0.0.0:8420\n").find("beyond loopback without TLS") != std::string::npos);
-  CHECK(Refusal(base + "listen: 0.0.0.0:8420\nallow_plain_http: true\n").empty());
-  CHECK(Refusal(base + "listen: 0.0.0.0:8420\ntls_cert: /c.pem\ntls_key: /k.pem\n").empty());
-  CHECK(Refusal(base + "listen: \"[::1]:9000\"\n").empty());
+  CHECK(ConfigRefusal(base + "listen: 0.0.0.0:8420\n").find("beyond loopback without TLS") != std::string::npos);
+  CHECK(ConfigRefusal(base + "listen: 0.0.0.0:8420\nallow_plain_http: true\n").empty());
+  CHECK(ConfigRefusal(base + "listen: 0.0.0.0:8420\ntls_cert: /c.pem\ntls_key: /k.pem\n").empty());
+  CHECK(ConfigRefusal(base + "listen: \"[::1]:9000\"\n").empty());
   DaemonConfig c = ParseDaemonConfig(base + "listen: /run/migrate.sock\n", "daemon.yml");
   CHECK(c.listen.socket == "/run/migrate.sock");
   CHECK(c.listen.loopback());
@@ -121,12 +121,12 @@ TEST_CASE("daemon config: a standby, alone or beside the install, inherits repo 
   CHECK(c.standby->repo == "sftp:u@h:/r");
   CHECK(c.standby->project == "product");
   CHECK(c.standby->frequency == "0 */15 * * * *");
-  CHECK(Refusal("standby:\n  install: /srv/s\n") ==
+  CHECK(ConfigRefusal("standby:\n  install: /srv/s\n") ==
         "daemon.yml: standby: repo: is missing (the repository the primary backs up into)");
-  CHECK(Refusal(std::string(kMinimal) + "standby:\n  install: /srv/app/\n").find("is the daemon's own install") !=
+  CHECK(ConfigRefusal(std::string(kMinimal) + "standby:\n  install: /srv/app/\n").find("is the daemon's own install") !=
         std::string::npos);
-  CHECK(Refusal("standby:\n  install: /srv/s\n  repo: /r\n  frequency: \"0 0 *\"\n").rfind("daemon.yml:4:", 0) == 0);
-  CHECK(Refusal("standby:\n  install: /srv/s\n  repo: /r\n  every: 5\n").rfind("daemon.yml:4: unknown key \"every\"", 0) == 0);
+  CHECK(ConfigRefusal("standby:\n  install: /srv/s\n  repo: /r\n  frequency: \"0 0 *\"\n").rfind("daemon.yml:4:", 0) == 0);
+  CHECK(ConfigRefusal("standby:\n  install: /srv/s\n  repo: /r\n  every: 5\n").rfind("daemon.yml:4: unknown key \"every\"", 0) == 0);
 }
 
 TEST_CASE("daemon config: how a stack's nodes are reached over SSH") {
@@ -138,6 +138,6 @@ TEST_CASE("daemon config: how a stack's nodes are reached over SSH") {
   CHECK(c.swarm_nodes.known_hosts == "/kh");
   CHECK(c.swarm_nodes.nodes_file == "/n.yml");
   CHECK(ParseDaemonConfig(kMinimal, "daemon.yml").swarm_nodes.key.empty());
-  CHECK(Refusal(std::string(kMinimal) + "swarm_nodes:\n  password: x\n").rfind("daemon.yml:5: unknown key \"password\"", 0) == 0);
-  CHECK(Refusal(std::string(kMinimal) + "swarm_nodes: root\n").find("swarm_nodes must be a mapping") != std::string::npos);
+  CHECK(ConfigRefusal(std::string(kMinimal) + "swarm_nodes:\n  password: x\n").rfind("daemon.yml:5: unknown key \"password\"", 0) == 0);
+  CHECK(ConfigRefusal(std::string(kMinimal) + "swarm_nodes: root\n").find("swarm_nodes must be a mapping") != std::string::npos);
 }

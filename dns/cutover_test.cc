@@ -14,12 +14,12 @@ using namespace mig::dns;
 namespace {
 
 // The zone as the in-memory provider holds it, and how its next Write behaves.
-struct Zone {
+struct MemoryZone {
   ARecords record;
   enum class NextWrite { kApply, kRefuse, kApplyThenTimeOut } next = NextWrite::kApply;
   int writes = 0;
 };
-Zone g_zone;
+MemoryZone g_zone;
 
 // A provider whose record lives in g_zone.
 class MemoryProvider : public Provider {
@@ -28,9 +28,9 @@ class MemoryProvider : public Provider {
   std::optional<ARecords> Read() override { return g_zone.record; }
   void Write(const std::vector<std::string>& addresses, int ttl, const ARecords&, std::chrono::seconds) override {
     ++g_zone.writes;
-    if (g_zone.next == Zone::NextWrite::kRefuse) Fail("the in-memory zone refused the change: bad key");
+    if (g_zone.next == MemoryZone::NextWrite::kRefuse) Fail("the in-memory zone refused the change: bad key");
     g_zone.record = {addresses, ttl};
-    if (g_zone.next == Zone::NextWrite::kApplyThenTimeOut) Fail("the in-memory zone did not confirm in time");
+    if (g_zone.next == MemoryZone::NextWrite::kApplyThenTimeOut) Fail("the in-memory zone did not confirm in time");
   }
 };
 
@@ -39,7 +39,7 @@ std::unique_ptr<Provider> OpenMemory(const Update&) { return std::make_unique<Me
 struct Fixture {
   TempDir state{"dns-test"};
   ScopedProvider provider{"memory", OpenMemory};
-  Fixture() { g_zone = Zone{{{"192.0.2.10"}, 300}}; }
+  Fixture() { g_zone = MemoryZone{{{"192.0.2.10"}, 300}}; }
   Update To(const std::string& address) const {
     Update u;
     u.provider = "memory";
@@ -70,7 +70,7 @@ TEST_CASE("a refused cutover leaves the name and the record of the last cutover 
   Fixture f;
   Apply(f.To("192.0.2.20"));
   const std::string recorded = *ReadSmallFile(RecordPath(f.state.path(), "www.example.org"));
-  g_zone.next = Zone::NextWrite::kRefuse;
+  g_zone.next = MemoryZone::NextWrite::kRefuse;
   CHECK_THROWS_WITH(Apply(f.To("192.0.2.30")), Catch::Contains("bad key"));
   CHECK(g_zone.record.addresses == std::vector<std::string>{"192.0.2.20"});
   CHECK(*ReadSmallFile(RecordPath(f.state.path(), "www.example.org")) == recorded);
@@ -78,10 +78,10 @@ TEST_CASE("a refused cutover leaves the name and the record of the last cutover 
 
 TEST_CASE("a cutover that landed but timed out keeps its record, so that --rollback still works") {
   Fixture f;
-  g_zone.next = Zone::NextWrite::kApplyThenTimeOut;
+  g_zone.next = MemoryZone::NextWrite::kApplyThenTimeOut;
   CHECK_THROWS_WITH(Apply(f.To("192.0.2.20")), Catch::Contains("did not confirm"));
   CHECK(g_zone.record.addresses == std::vector<std::string>{"192.0.2.20"});
-  g_zone.next = Zone::NextWrite::kApply;
+  g_zone.next = MemoryZone::NextWrite::kApply;
   Update back = f.To("");
   back.provider = "";
   Rollback(back);

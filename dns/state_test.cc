@@ -7,26 +7,14 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace fs = std::filesystem;
 
 namespace mig::dns {
-namespace {
-
-// A fresh folder under the system's temporary folder, removed at the end of the test.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/dns-state-test.XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-}  // namespace
 
 TEST_CASE("cutover record reads back what an update wrote, without secrets") {
-  TempDir d;
+  TempDir d("dns-state-test");
   Update u;
   u.provider = "route53";
   u.name = "WWW.Example.org.";
@@ -34,9 +22,9 @@ TEST_CASE("cutover record reads back what an update wrote, without secrets") {
   u.ttl = 120;
   u.hosted_zone_id = "Z1";
   u.endpoint_url = "http://127.0.0.1:9";
-  std::string path = SaveRecord(d.path, RecordOf(u, ARecords{{"192.0.2.10"}, 3600}));
-  CHECK(path == d.path + "/dns/www.example.org.json");
-  auto r = LoadRecord(d.path, "www.example.org");
+  std::string path = SaveRecord(d.path(), RecordOf(u, ARecords{{"192.0.2.10"}, 3600}));
+  CHECK(path == d.path() + "/dns/www.example.org.json");
+  auto r = LoadRecord(d.path(), "www.example.org");
   REQUIRE(r);
   CHECK(r->name == "www.example.org");
   CHECK(r->provider == "route53");
@@ -50,19 +38,19 @@ TEST_CASE("cutover record reads back what an update wrote, without secrets") {
 }
 
 TEST_CASE("cutover record is absent for a name never updated") {
-  TempDir d;
-  CHECK_FALSE(LoadRecord(d.path, "www.example.org"));
+  TempDir d("dns-state-test");
+  CHECK_FALSE(LoadRecord(d.path(), "www.example.org"));
 }
 
 TEST_CASE("cutover record that is damaged is refused as bad input") {
-  TempDir d;
-  fs::create_directories(d.path + "/dns");
+  TempDir d("dns-state-test");
+  fs::create_directories(d.path() + "/dns");
   for (const char* text : {"{not json", R"({"format":"migrate-dns-cutover/1","name":"www.example.org",
       "provider":"rfc2136","previous":["not-an-ip"],"address":"192.0.2.1"})",
                            R"({"format":"other/9"})"}) {
-    std::ofstream(d.path + "/dns/www.example.org.json") << text;
+    std::ofstream(d.path() + "/dns/www.example.org.json") << text;
     try {
-      LoadRecord(d.path, "www.example.org");
+      LoadRecord(d.path(), "www.example.org");
       FAIL("no error for " << text);
     } catch (const Error& e) {
       CHECK(e.kind() == ErrorKind::kInput);
@@ -72,23 +60,23 @@ TEST_CASE("cutover record that is damaged is refused as bad input") {
 }
 
 TEST_CASE("cutover record is put back as kept, or removed when there was none") {
-  TempDir d;
+  TempDir d("dns-state-test");
   Update u;
   u.provider = "rfc2136";
   u.name = "www.example.org";
   u.address = "192.0.2.20";
-  KeptRecord none = KeepRecord(d.path, u.name);
+  KeptRecord none = KeepRecord(d.path(), u.name);
   CHECK_FALSE(none.text);
-  SaveRecord(d.path, RecordOf(u, ARecords{{"192.0.2.10"}, 300}));
+  SaveRecord(d.path(), RecordOf(u, ARecords{{"192.0.2.10"}, 300}));
   RestoreRecord(none);
   CHECK_FALSE(fs::exists(none.path));
 
-  SaveRecord(d.path, RecordOf(u, ARecords{{"192.0.2.10"}, 300}));
-  KeptRecord first = KeepRecord(d.path, u.name);
+  SaveRecord(d.path(), RecordOf(u, ARecords{{"192.0.2.10"}, 300}));
+  KeptRecord first = KeepRecord(d.path(), u.name);
   u.address = "192.0.2.30";
-  SaveRecord(d.path, RecordOf(u, ARecords{{"192.0.2.20"}, 300}));
+  SaveRecord(d.path(), RecordOf(u, ARecords{{"192.0.2.20"}, 300}));
   RestoreRecord(first);
-  auto r = LoadRecord(d.path, u.name);
+  auto r = LoadRecord(d.path(), u.name);
   REQUIRE(r);
   CHECK(r->address == "192.0.2.20");
   CHECK(r->previous == std::vector<std::string>{"192.0.2.10"});

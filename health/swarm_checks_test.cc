@@ -11,7 +11,7 @@ using namespace mig::health;
 
 namespace {
 
-const Check* Row(const std::vector<Check>& rows, const std::string& name) {
+const Check* FindRow(const std::vector<Check>& rows, const std::string& name) {
   for (const auto& r : rows)
     if (r.name == name) return &r;
   return nullptr;
@@ -24,16 +24,16 @@ TEST_CASE("swarm rows: the stack, each node, each service where it runs") {
   REQUIRE(rows.size() == 5);
   CHECK(rows[0].name == "swarm");
   CHECK(rows[0].detail == "stack demo on a Swarm: 2 services, 2 nodes (1 manager)");
-  const Check* n2 = Row(rows, "node migswrig2");
+  const Check* n2 = FindRow(rows, "node migswrig2");
   REQUIRE(n2);
   CHECK(n2->status == Status::kOk);
   CHECK(n2->detail.rfind("10.251.201.2, worker, active, ready", 0) == 0);
-  CHECK(Row(rows, "node migswrig1")->detail.rfind("10.251.201.1, manager (leader), active, ready", 0) == 0);
-  const Check* app = Row(rows, "service app");
+  CHECK(FindRow(rows, "node migswrig1")->detail.rfind("10.251.201.1, manager (leader), active, ready", 0) == 0);
+  const Check* app = FindRow(rows, "service app");
   REQUIRE(app);
   CHECK(app->detail ==
         "1/1 running on migswrig2; constraints node.hostname == migswrig2; volumes demo_app_data");
-  const Check* pg = Row(rows, "postgres");
+  const Check* pg = FindRow(rows, "postgres");
   REQUIRE(pg);
   CHECK(pg->detail.rfind("1/1 running on migswrig1", 0) == 0);
 }
@@ -44,12 +44,12 @@ TEST_CASE("swarm rows: a node down or drained, a service short of replicas: warn
   s.nodes[0].availability = "drain";
   s.services[0].replicas = 3;  // demo_app: 1 of 3 running
   const auto rows = SwarmRows(s, "postgres");
-  const Check* down = Row(rows, "node migswrig2");
+  const Check* down = FindRow(rows, "node migswrig2");
   CHECK(down->status == Status::kWarn);
   CHECK(down->fix.find("docker node rm migswrig2") != std::string::npos);
-  CHECK(Row(rows, "node migswrig1")->status == Status::kWarn);
-  CHECK(Row(rows, "node migswrig1")->fix.find("--availability active") != std::string::npos);
-  const Check* app = Row(rows, "service app");
+  CHECK(FindRow(rows, "node migswrig1")->status == Status::kWarn);
+  CHECK(FindRow(rows, "node migswrig1")->fix.find("--availability active") != std::string::npos);
+  const Check* app = FindRow(rows, "service app");
   CHECK(app->status == Status::kWarn);
   CHECK(app->detail.rfind("1/3 running", 0) == 0);
   CHECK(app->fix == "docker service ps demo_app --no-trunc says why its tasks do not run");

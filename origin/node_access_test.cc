@@ -9,7 +9,7 @@ using namespace mig;
 
 namespace {
 
-std::string Refusal(const std::string& text) {
+std::string NodesFileRefusal(const std::string& text) {
   try {
     ParseNodesFile(text, "nodes.yml");
   } catch (const Error& e) {
@@ -41,11 +41,11 @@ TEST_CASE("node access: root at the node's Swarm address by default, the nodes f
 }
 
 TEST_CASE("node access: a bad nodes file is refused with its line") {
-  CHECK(Refusal("hosts: {}\n") == "nodes.yml: the file must hold nodes: {HOSTNAME: {user, address, port, key}}");
-  CHECK(Refusal("nodes:\n  node2: {port: 99999}\n") ==
+  CHECK(NodesFileRefusal("hosts: {}\n") == "nodes.yml: the file must hold nodes: {HOSTNAME: {user, address, port, key}}");
+  CHECK(NodesFileRefusal("nodes:\n  node2: {port: 99999}\n") ==
         "nodes.yml:2: port must be a number from 1 to 65535 (not \"99999\")");
-  CHECK(Refusal("nodes:\n  node2:\n    pass: x\n").rfind("nodes.yml:3: unknown key \"pass\" for node node2", 0) == 0);
-  CHECK(Refusal("nodes:\n  node2: [1]\n").rfind("nodes.yml:2: node node2 must be a mapping", 0) == 0);
-  CHECK(Refusal("nodes: {node2: {user: [a]}}\n").find("user must be a single value") != std::string::npos);
-  CHECK(Refusal("nodes: [\n").rfind("nodes.yml:", 0) == 0);
+  CHECK(NodesFileRefusal("nodes:\n  node2:\n    pass: x\n").rfind("nodes.yml:3: unknown key \"pass\" for node node2", 0) == 0);
+  CHECK(NodesFileRefusal("nodes:\n  node2: [1]\n").rfind("nodes.yml:2: node node2 must be a mapping", 0) == 0);
+  CHECK(NodesFileRefusal("nodes: {node2: {user: [a]}}\n").find("user must be a single value") != std::string::npos);
+  CHECK(NodesFileRefusal("nodes: [\n").rfind("nodes.yml:", 0) == 0);
 }

@@ -70,7 +70,7 @@ TEST_CASE("restic: each failure of 0.14 gets its kind") {
 }
 
 TEST_CASE("restic: failures become one sentence with the right exit code") {
-  Repo repo{"/srv/backups", ""};
+  Repo repo{"/srv/backups", "", {}};
   auto code = [&](const char* file) {
     try {
       Throw(Diagnose(TestData(file)), repo, "list the snapshots");

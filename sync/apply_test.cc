@@ -20,14 +20,14 @@ namespace mig::sync {
 namespace {
 
 // A folder under /tmp, removed with all it holds at the end of the test.
-struct TempDir {
+struct Scratch {
   std::string path;
-  TempDir() {
+  Scratch() {
     char tmpl[] = "/tmp/migrate-apply-test.XXXXXX";
     REQUIRE(::mkdtemp(tmpl) != nullptr);
     path = tmpl;
   }
-  ~TempDir() {
+  ~Scratch() {
     std::error_code ec;
     fs::remove_all(path, ec);
   }
@@ -82,7 +82,7 @@ std::vector<std::string> Paths(const std::vector<Entry>& es) {
 }  // namespace
 
 TEST_CASE("list tree puts the root first, a folder before its contents, names in byte order") {
-  TempDir t;
+  Scratch t;
   fs::create_directories(t / "a");
   Write(t / "b", "b");
   Write(t / "B", "B");
@@ -97,7 +97,7 @@ TEST_CASE("list tree puts the root first, a folder before its contents, names in
 }
 
 TEST_CASE("list tree does not follow symlinks") {
-  TempDir t, other;
+  Scratch t, other;
   Write(other / "secret", "s");
   REQUIRE(::symlink(other.path.c_str(), (t / "link").c_str()) == 0);
   std::vector<Entry> es = List(t.path);
@@ -107,7 +107,7 @@ TEST_CASE("list tree does not follow symlinks") {
 }
 
 TEST_CASE("merge creates files with their mode and nanosecond mtime") {
-  TempDir s, d;
+  Scratch s, d;
   fs::create_directories(s / "sub");
   Write(s / "sub/f", "hello", 0640);
   SetMtime(s / "sub/f", 1600000000, 123456789);
@@ -124,7 +124,7 @@ TEST_CASE("merge creates files with their mode and nanosecond mtime") {
 }
 
 TEST_CASE("merge keeps target-only files") {
-  TempDir s, d;
+  Scratch s, d;
   Write(s / "f", "new");
   Write(d / "only", "mine");
   fs::create_directories(d / "keepdir");
@@ -136,7 +136,7 @@ TEST_CASE("merge keeps target-only files") {
 }
 
 TEST_CASE("merge twice changes nothing the second time") {
-  TempDir s, d;
+  Scratch s, d;
   fs::create_directories(s / "a/b");
   Write(s / "a/b/f", "data");
   REQUIRE(::symlink("a/b/f", (s / "l").c_str()) == 0);
@@ -148,7 +148,7 @@ TEST_CASE("merge twice changes nothing the second time") {
 }
 
 TEST_CASE("merge replaces a target folder by a file") {
-  TempDir s, d;
+  Scratch s, d;
   Write(s / "x", "file now");
   fs::create_directories(d / "x/deep");
   Write(d / "x/deep/inner", "old");
@@ -159,7 +159,7 @@ TEST_CASE("merge replaces a target folder by a file") {
 }
 
 TEST_CASE("merge replaces a target file by a folder") {
-  TempDir s, d;
+  Scratch s, d;
   fs::create_directories(s / "y");
   Write(s / "y/z", "inside");
   Write(d / "y", "was a file");
@@ -169,7 +169,7 @@ TEST_CASE("merge replaces a target file by a folder") {
 }
 
 TEST_CASE("merge never writes through a target symlink where the source has a folder") {
-  TempDir s, d, elsewhere;
+  Scratch s, d, elsewhere;
   fs::create_directories(s / "data");
   Write(s / "data/f", "payload");
   REQUIRE(::symlink(elsewhere.path.c_str(), (d / "data").c_str()) == 0);
@@ -181,7 +181,7 @@ TEST_CASE("merge never writes through a target symlink where the source has a fo
 
 TEST_CASE("merge refuses a plan whose folder is a symlink in the target") {
   // A stale plan (the target changed after planning) must not write through a symlink.
-  TempDir s, d, elsewhere;
+  Scratch s, d, elsewhere;
   fs::create_directories(s / "data");
   Write(s / "data/f", "payload");
   fs::create_directories(d / "data");
@@ -194,7 +194,7 @@ TEST_CASE("merge refuses a plan whose folder is a symlink in the target") {
 }
 
 TEST_CASE("merge gives a hard-linked target file a new inode for an attribute change") {
-  TempDir s, d, other;
+  Scratch s, d, other;
   Write(s / "f", "same content", 0600);
   SetMtime(s / "f", 1500000000, 0);
   Write(d / "f", "same content", 0644);
@@ -217,7 +217,7 @@ TEST_CASE("merge gives a hard-linked target file a new inode for an attribute ch
 }
 
 TEST_CASE("merge changes the attributes of an unshared file in place") {
-  TempDir s, d;
+  Scratch s, d;
   Write(s / "f", "abc", 0600);
   SetMtime(s / "f", 1500000000, 7);
   Write(d / "f", "abc", 0644);
@@ -231,7 +231,7 @@ TEST_CASE("merge changes the attributes of an unshared file in place") {
 }
 
 TEST_CASE("merge keeps a sparse file sparse") {
-  TempDir s, d;
+  Scratch s, d;
   const off_t size = 8 << 20;
   {
     Fd f(::open((s / "sparse").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
@@ -248,7 +248,7 @@ TEST_CASE("merge keeps a sparse file sparse") {
 }
 
 TEST_CASE("merge removes a stale temporary file from the target") {
-  TempDir s, d;
+  Scratch s, d;
   Write(s / "f", "x");
   fs::create_directories(d / "sub");
   Write(d / ".migrate.tmp.1.1", "half written");
@@ -262,7 +262,7 @@ TEST_CASE("merge removes a stale temporary file from the target") {
 }
 
 TEST_CASE("merge sets folder mtimes after their contents") {
-  TempDir s, d;
+  Scratch s, d;
   fs::create_directories(s / "a/b");
   Write(s / "a/b/f", "x");
   Write(s / "a/g", "y");
@@ -278,7 +278,7 @@ TEST_CASE("merge sets folder mtimes after their contents") {
 TEST_CASE("merge restores the mtime of an unchanged folder whose file it replaced") {
   // The folder is planned kSkip (same mode and mtime), but renaming the new file into it
   // changes its mtime, and Apply only sets the times of folders not planned kSkip.
-  TempDir s, d;
+  Scratch s, d;
   fs::create_directories(s / "a");
   fs::create_directories(d / "a");
   Write(s / "a/f", "new content");
@@ -292,7 +292,7 @@ TEST_CASE("merge restores the mtime of an unchanged folder whose file it replace
 }
 
 TEST_CASE("merge carries symlinks as symlinks") {
-  TempDir s, d;
+  Scratch s, d;
   REQUIRE(::symlink("../nowhere", (s / "l").c_str()) == 0);
   REQUIRE(::symlink("old-target", (d / "l").c_str()) == 0);
   ApplyStats st = Merge(s.path, d.path);
@@ -301,7 +301,7 @@ TEST_CASE("merge carries symlinks as symlinks") {
 }
 
 TEST_CASE("hard-link snapshot links files and copies symlinks") {
-  TempDir t;
+  Scratch t;
   std::string root = t / "data", backup = t / "data.backup";
   fs::create_directories(root + "/sub");
   Write(root + "/f", "one");
@@ -322,7 +322,7 @@ TEST_CASE("hard-link snapshot links files and copies symlinks") {
 }
 
 TEST_CASE("hard-link snapshot refuses an existing backup folder") {
-  TempDir t;
+  Scratch t;
   fs::create_directories(t / "data");
   fs::create_directories(t / "data.backup");
   CHECK_THROWS_AS(HardLinkSnapshot(t / "data", t / "data.backup"), Error);
@@ -331,7 +331,7 @@ TEST_CASE("hard-link snapshot refuses an existing backup folder") {
 namespace {
 // A source whose file `gone` is deleted between the listing and the copy.
 TEST_CASE("merge goes on without a source file deleted since the listing, as rsync does") {
-  TempDir src, dst;
+  Scratch src, dst;
   Write(src / "a", "aaa");
   Write(src / "gone", "soon deleted");
   Write(src / "z", "zzz");
@@ -347,7 +347,7 @@ TEST_CASE("merge goes on without a source file deleted since the listing, as rsy
 }
 
 TEST_CASE("merge in chunks of one entry equals the merge in one piece") {
-  TempDir src, one, many;
+  Scratch src, one, many;
   fs::create_directories(src / "d/e");
   Write(src / "d/e/f", "deep");
   Write(src / "d/x", "x");
@@ -391,7 +391,7 @@ std::string TreeText(const std::string& dir) {
 }  // namespace
 
 TEST_CASE("merge of some paths only equals rsync -a --force with those paths included, the rest unread") {
-  TempDir t;
+  Scratch t;
   const std::string src = t / "old", dst = t / "new", oracle = t / "oracle";
   auto file = [](const std::string& p, const std::string& text, int64_t mtime) {
     fs::create_directories(fs::path(p).parent_path());
@@ -452,7 +452,7 @@ TEST_CASE("merge of some paths only equals rsync -a --force with those paths inc
 namespace mig::sync {
 
 TEST_CASE("merge of some paths: a folder's time is its source's after a folder was created in it, the root unchanged") {
-  TempDir t;
+  Scratch t;
   const std::string src = t / "stage", dst = t / "release";
   fs::create_directories(src + "/etc/ssl");
   std::ofstream(src + "/etc/ssl/k") << "k";
@@ -482,7 +482,7 @@ TEST_CASE("merge of some paths: a folder's time is its source's after a folder w
 namespace mig::sync {
 
 TEST_CASE("merge: a folder whose only change is its time gets the source's time") {
-  TempDir t;
+  Scratch t;
   const std::string src = t / "src", dst = t / "dst";
   for (const auto& d : {src, dst}) {
     fs::create_directories(d + "/etc/ssl");
