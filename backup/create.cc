@@ -517,8 +517,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
       }
     } else {
       if (with_db) {
-        for (const auto& c : containers_asked.get())
-          if (c.service == in.db_service && c.running()) container = c.name;
+        container = docker::RunningContainer(containers_asked.get(), in.db_service);
         if (container.empty()) container = EnsureDbRunning(stack, in, o.wait_seconds, db_again.started);
       }
       if (o.suspend) {

@@ -58,4 +58,14 @@ inline std::string Joined(const std::vector<std::string>& v, const char* sep = "
   return out;
 }
 
+// The fields of `s` between each `sep` (n separators: n + 1 fields, empty ones included).
+inline std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> out(1);
+  for (char c : s) {
+    if (c == sep) out.emplace_back();
+    else out.back() += c;
+  }
+  return out;
+}
+
 }  // namespace mig

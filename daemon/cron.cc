@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace mig::daemon {
 
@@ -26,21 +27,6 @@ const Bounds kHours{0, 23, "hours", {}};
 const Bounds kDom{1, 31, "day of month", {}};
 const Bounds kMonths{1, 12, "month", {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}};
 const Bounds kDow{0, 6, "day of week", {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}};
-
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == sep) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
 
 unsigned Number(const std::string& s, const Bounds& b, const std::string& item) {
   std::string lower = s;

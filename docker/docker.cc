@@ -1,17 +1,14 @@
 #include "docker/docker.h"
 
-#include <sys/stat.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
+#include <algorithm>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "core/error.h"
-#include "core/files.h"
 #include "core/process.h"
+#include "core/text.h"
+#include "core/version_cache.h"
 
 namespace mig::docker {
 
@@ -26,17 +23,6 @@ std::vector<std::string> Lines(const std::string& s) {
   std::string l;
   while (std::getline(in, l))
     if (!l.empty()) out.push_back(l);
-  return out;
-}
-
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == sep) out.push_back(std::move(cur)), cur.clear();
-    else cur += c;
-  }
-  out.push_back(cur);
   return out;
 }
 
@@ -58,49 +44,6 @@ std::string EngineVersion(const Host& host) {
   return a.version;
 }
 
-namespace {
-
-// Where compose versions are kept: $XDG_CACHE_HOME/migrate or ~/.cache/migrate ("" when unknown).
-std::string VersionCacheFile() {
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  std::string dir = xdg && *xdg ? std::string(xdg) + "/migrate" : home && *home ? std::string(home) + "/.cache/migrate" : "";
-  return dir.empty() ? "" : dir + "/compose-version";
-}
-
-// "path size mtime" of the program PATH finds, "" when none.
-std::string VersionCacheKey(const std::string& program) {
-  std::string path = FindProgram(program);
-  struct stat st {};
-  if (path.empty() || ::stat(path.c_str(), &st) != 0) return "";
-  return path + " " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
-         std::to_string(st.st_mtim.tv_nsec);
-}
-
-// The version kept for `key` ("" when none): the file holds "KEY\tVERSION" lines.
-std::string CachedVersion(const std::string& key) {
-  std::ifstream in(VersionCacheFile());
-  std::string line;
-  while (std::getline(in, line))
-    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 && line[key.size()] == '\t')
-      return line.substr(key.size() + 1);
-  return "";
-}
-
-void CacheVersion(const std::string& key, const std::string& version) {
-  const std::string file = VersionCacheFile();
-  if (file.empty()) return;
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
-  try {
-    WriteFileAtomic(file, key + "\t" + version + "\n");  // one program, one line: the newest
-  } catch (const Error&) {
-    // A cache that cannot be written costs the next run half a second, nothing more.
-  }
-}
-
-}  // namespace
-
 ComposeTool DetectCompose(const Host& host) {
   if (!host.local()) {
     // Another server: one login for both questions (each command there is a login over SSH).
@@ -116,19 +59,17 @@ ComposeTool DetectCompose(const Host& host) {
   }
   ProcResult v2 = host.Run({"docker", "compose", "version", "--short"}, {}, kQueryTimeout);
   if (v2.ok() && !Lines(v2.out).empty()) return {{"docker", "compose"}, Lines(v2.out).front()};
-  // v1 is a Python program that takes half a second to say its version: on this machine the
-  // answer is kept per executable (path, size, time) in ~/.cache/migrate/compose-version.
-  std::string key = host.local() ? VersionCacheKey("docker-compose") : "";
-  if (!key.empty())
-    if (std::string cached = CachedVersion(key); !cached.empty()) return {{"docker-compose"}, cached};
-  try {
-    ProcResult v1 = host.Run({"docker-compose", "version", "--short"}, {}, kQueryTimeout);
-    if (v1.ok() && !Lines(v1.out).empty()) {
-      if (!key.empty()) CacheVersion(key, Lines(v1.out).front());
-      return {{"docker-compose"}, Lines(v1.out).front()};
+  // v1 is a Python program that takes half a second to say its version: its answer is kept
+  // per executable (core/version_cache.h).
+  std::string v1 = CachedVersion("docker-compose", [&host] {
+    try {
+      ProcResult r = host.Run({"docker-compose", "version", "--short"}, {}, kQueryTimeout);
+      if (r.ok() && !Lines(r.out).empty()) return Lines(r.out).front();
+    } catch (const Error&) {
     }
-  } catch (const Error&) {
-  }
+    return std::string();
+  });
+  if (!v1.empty()) return {{"docker-compose"}, v1};
   Fail("neither 'docker compose' (v2) nor 'docker-compose' (v1) answers on " + host.Describe() + ": install one of them");
 }
 
@@ -156,33 +97,73 @@ void Stack::Up(const std::vector<std::string>& services) const {
   Run(args, kComposeTimeout);
 }
 
-void Stack::Stop(const std::vector<std::string>& services) const {
-  std::vector<std::string> args = {"stop"};
+void Stack::Create(const std::vector<std::string>& services) const {
+  std::vector<std::string> args = {"up", "--no-start", "--no-deps"};
   args.insert(args.end(), services.begin(), services.end());
   Run(args, kComposeTimeout);
+}
+
+bool Stack::Start(const std::vector<std::string>& services) const {
+  const std::vector<Container> cs = Containers();
+  std::vector<std::string> argv = {"docker", "start"};
+  for (const auto& svc : services) {
+    bool made = false;
+    for (const auto& c : cs) {
+      if (c.service != svc || c.oneoff) continue;
+      made = true;
+      if (!c.running()) argv.push_back(c.id);
+    }
+    if (!made) return false;
+  }
+  if (argv.size() == 2) return true;
+  ProcResult r = host_->Run(argv, {}, kComposeTimeout);
+  if (!r.ok()) Fail("cannot start the services " + Joined(services) + " of project " + project_ + ": " + r.last_error_line());
+  return true;
+}
+
+void Stack::Stop(const std::vector<std::string>& services) const {
+  // `docker stop` of the services' containers rather than `compose stop`: one Go program instead
+  // of compose's start-up (seconds for docker-compose 1.x's Python on a busy machine, inside a
+  // cutover's downtime), and the containers stopped at once. Each still gets its own stop
+  // signal and grace period: compose wrote them into the container (StopSignal, StopTimeout)
+  // when it made it, and docker stop without -t uses them. One-off containers (compose run)
+  // are left alone, as compose stop leaves them.
+  std::vector<std::string> argv = {"docker", "stop"};
+  for (const auto& c : Containers())
+    if ((c.running() || c.state == "restarting") && !c.oneoff &&
+        std::find(services.begin(), services.end(), c.service) != services.end())
+      argv.push_back(c.id);
+  if (argv.size() == 2) return;
+  ProcResult r = host_->Run(argv, {}, kComposeTimeout);
+  if (!r.ok()) Fail("cannot stop the services " + Joined(services) + " of project " + project_ + ": " + r.last_error_line());
 }
 
 std::vector<Container> ProjectContainers(const std::string& project, const Host& host) {
   ProcResult r = host.Run({"docker", "ps", "-a", "--filter", "label=com.docker.compose.project=" + project,
                              "--format",
-                             "{{.ID}}\t{{.Names}}\t{{.Label \"com.docker.compose.service\"}}\t{{.State}}\t{{.Status}}"},
+                             "{{.ID}}\t{{.Names}}\t{{.Label \"com.docker.compose.service\"}}\t{{.State}}\t{{.Status}}\t"
+                             "{{.Label \"com.docker.compose.oneoff\"}}"},
                             {}, kQueryTimeout);
   if (!r.ok()) Fail("docker ps failed: " + r.last_error_line());
   std::vector<Container> out;
   for (const auto& l : Lines(r.out)) {
     auto f = Split(l, '\t');
     if (f.size() < 5) continue;
-    out.push_back({f[0], f[1], f[2], f[3], f[4]});
+    out.push_back({f[0], f[1], f[2], f[3], f[4], f.size() > 5 && f[5] == "True"});
   }
   return out;
 }
 
 std::vector<Container> Stack::Containers() const { return ProjectContainers(project_, *host_); }
 
-std::string Stack::RunningContainer(const std::string& service) const {
-  for (const auto& c : Containers())
+std::string RunningContainer(const std::vector<Container>& containers, const std::string& service) {
+  for (const auto& c : containers)
     if (c.service == service && c.running()) return c.name;
   return "";
+}
+
+std::string Stack::RunningContainer(const std::string& service) const {
+  return docker::RunningContainer(Containers(), service);
 }
 
 void Stack::WaitUp(const std::vector<std::string>& services, std::chrono::seconds timeout) const {

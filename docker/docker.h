@@ -35,6 +35,7 @@ ComposeTool DetectCompose(const Host& host = ThisHost());
 // One container of a compose project, as `docker ps` shows it.
 struct Container {
   std::string id, name, service, state, status;  // state: running, exited...; status: "Up 3s (healthy)"
+  bool oneoff = false;  // made by `compose run`
   bool running() const { return state == "running"; }
   bool healthy_or_no_check() const;
   bool unhealthy() const;
@@ -55,6 +56,14 @@ class Stack {
   // Runs a compose command; throws mig::Error with compose's last error line on failure.
   void Run(const std::vector<std::string>& args, std::chrono::seconds timeout) const;
   void Up(const std::vector<std::string>& services = {}) const;
+  // Makes the services' containers without starting them or their dependencies (compose up
+  // --no-start --no-deps): compose's work done ahead, for Start.
+  void Create(const std::vector<std::string>& services) const;
+  // Starts the services' stopped containers (one docker start, in the order given); false,
+  // starting nothing, when one of them has no container (compose up must make it).
+  bool Start(const std::vector<std::string>& services) const;
+  // Stops the services' running containers at once, each with its own stop signal and grace
+  // period (docker stop; see docker.cc). Nothing to stop is not an error.
   void Stop(const std::vector<std::string>& services) const;
   // The project's containers (all states).
   std::vector<Container> Containers() const;
@@ -72,6 +81,8 @@ class Stack {
 
 // The containers (all states) of compose project `project`.
 std::vector<Container> ProjectContainers(const std::string& project, const Host& host = ThisHost());
+// The name of the running container of `service` among `containers`, or "" when none runs.
+std::string RunningContainer(const std::vector<Container>& containers, const std::string& service);
 
 // The compose project whose containers were started from `dir` (label
 // com.docker.compose.project.working_dir), or "" when none was.

@@ -16,15 +16,15 @@ DowntimeEstimate EstimateDowntime(const DowntimeInputs& in) {
     e.parts.emplace_back(name, secs);
     e.seconds += secs;
   };
-  part("stop old services", in.compose_old + kServiceStop);
+  part("stop old services", 2 * in.docker_old + kServiceStop);
   part("final delta", in.delta);
-  part("stop old postgres", in.compose_old + kPostgresStop);
+  part("stop old postgres", 2 * in.docker_old + kPostgresStop);
   if (in.database) {
     part("last WAL", kLastWal);
     part("promotion", kPromote);
     part("credentials and snapshot", kCredentials);
   }
-  if (in.restart) part("start new release", in.compose_new + kUp + kServiceStart * in.new_services_down);
+  if (in.restart) part("start new release", 2 * in.docker_new + kUp + kServiceStart * in.new_services_down);
   return e;
 }
 
@@ -38,10 +38,11 @@ double Timed(const std::function<void()>& f) {
 
 // The parts a dry run can time without changing anything.
 void Measure(const Sides& s, DowntimeInputs& in) {
-  in.compose_old = Timed([&] { s.src_stack->Run({"ps", "-q"}, std::chrono::seconds(120)); });
-  in.compose_new = Timed([&] { s.dst_stack->Run({"ps", "-q"}, std::chrono::seconds(120)); });
+  in.docker_old = Timed([&] { s.src_stack->Containers(); });
+  std::vector<docker::Container> now;
+  in.docker_new = Timed([&] { now = s.dst_stack->Containers(); });
   std::set<std::string> running;
-  for (const auto& c : s.dst_stack->Containers())
+  for (const auto& c : now)
     if (c.running()) running.insert(c.service);
   for (const auto& svc : s.to.project.services)  // its database runs by then (the standby)
     if (!running.count(svc.name) && svc.name != s.to.db_service) ++in.new_services_down;
@@ -67,8 +68,8 @@ void EstimateDowntimeStep(const Options& o, const Sides& s, Report& rep) {
   for (const auto& [name, secs] : e.parts) parts[name] = secs;
   rep.data["downtime_estimate"] = {{"seconds", e.seconds},
                                    {"parts", parts},
-                                   {"measured", {{"compose_old", in.compose_old},
-                                                 {"compose_new", in.compose_new},
+                                   {"measured", {{"docker_old", in.docker_old},
+                                                 {"docker_new", in.docker_new},
                                                  {"delta", in.delta},
                                                  {"new_services_down", in.new_services_down}}}};
   char line[96];

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/text.h"
+#include "core/version_cache.h"
 #include "core/log.h"
 
 namespace mig::restic {
@@ -343,8 +344,14 @@ Restic::Restic(Repo repo, const Host& host) : repo_(std::move(repo)), host_(&hos
 
 const Version& Restic::version() const {
   if (!version_) {
-    ProcResult r = host_->Run({"restic", "version"}, {}, std::chrono::seconds(30));
-    auto v = r.ok() ? ParseVersion(r.out) : std::nullopt;
+    ProcResult r;
+    auto ask = [&] {
+      r = host_->Run({"restic", "version"}, {}, std::chrono::seconds(30));
+      return r.ok() && ParseVersion(r.out) ? TrimEnd(r.out) : std::string();
+    };
+    // On this machine the answer is kept per executable (core/version_cache.h).
+    const std::string said = host_->local() ? CachedVersion("restic", ask) : ask();
+    auto v = ParseVersion(said);
     if (!v)
       Fail("restic does not answer (" + (r.ok() ? r.out : r.last_error_line()) +
            "): install it (apt-get install restic)");
