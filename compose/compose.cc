@@ -2,9 +2,12 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "core/error.h"
@@ -35,6 +38,23 @@ std::string At(const std::string& file, const YAML::Node& n) {
 std::string Scalar(const std::string& file, const YAML::Node& n, const std::string& what) {
   if (!n.IsScalar()) Shape(file, n, what + " must be a single value");
   return n.Scalar();
+}
+
+// A duration as compose writes one ("10s", "1m30s", "500ms", "1h"): whole seconds, rounded up.
+int ParseGraceSeconds(const std::string& s, const std::string& where) {
+  static const std::regex part(R"((\d+(?:\.\d+)?)(h|ms|us|ns|m|s))");
+  double total = 0;
+  size_t at = 0;
+  for (std::sregex_iterator it(s.begin(), s.end(), part), end; it != end; ++it) {
+    if (static_cast<size_t>(it->position()) != at) break;
+    const double v = std::stod((*it)[1]);
+    const std::string u = (*it)[2];
+    total += u == "h" ? v * 3600 : u == "m" ? v * 60 : u == "s" ? v : u == "ms" ? v / 1e3 : u == "us" ? v / 1e6 : v / 1e9;
+    at += static_cast<size_t>(it->length());
+  }
+  if (s.empty() || at != s.size() || total > 86400)
+    BadInput(where + ": stop_grace_period '" + s + "' is not a duration such as 10s or 1m30s");
+  return static_cast<int>(std::ceil(total));
 }
 
 int ParsePortNumber(const std::string& s, const std::string& where) {
@@ -247,6 +267,32 @@ Project LoadProject(const std::string& dir, const std::string& file, const Env& 
     if (!def.IsMap()) Shape(file, def, "service '" + s.name + "' must be a mapping");
     if (def["image"]) s.image = interp(def["image"], "image");
     if (def["container_name"]) s.container_name = interp(def["container_name"], "container_name");
+    if (def["stop_grace_period"])
+      s.stop_grace_seconds = ParseGraceSeconds(interp(def["stop_grace_period"], "stop_grace_period"), At(file, def["stop_grace_period"]));
+    auto need = [&s](std::string name) {
+      if (!name.empty() && std::find(s.needs.begin(), s.needs.end(), name) == s.needs.end()) s.needs.push_back(name);
+    };
+    if (const YAML::Node d = def["depends_on"]) {  // a list of names, or a mapping of name: {condition}
+      if (d.IsSequence()) for (const auto& n : d) need(interp(n, "depends_on entry"));
+      else if (d.IsMap()) for (const auto& n : d) need(n.first.Scalar());
+      else Shape(file, d, "'depends_on:' must be a list or a mapping");
+    }
+    if (const YAML::Node l = def["links"]; l && l.IsSequence())  // SERVICE or SERVICE:ALIAS
+      for (const auto& n : l) {
+        const std::string v = interp(n, "links entry");
+        need(v.substr(0, v.find(':')));
+      }
+    if (const YAML::Node nm = def["network_mode"]) {
+      const std::string v = interp(nm, "network_mode");
+      if (v.rfind("service:", 0) == 0) need(v.substr(8));
+    }
+    if (const YAML::Node vf = def["volumes_from"]; vf && vf.IsSequence())  // [service:]SERVICE[:ro|rw], container:NAME
+      for (const auto& n : vf) {
+        std::string v = interp(n, "volumes_from entry");
+        if (v.rfind("container:", 0) == 0) continue;
+        if (v.rfind("service:", 0) == 0) v.erase(0, 8);
+        need(v.substr(0, v.find(':')));
+      }
     if (const YAML::Node d = def["deploy"]; d && d.IsMap())
       if (const YAML::Node pl = Merged(d)["placement"]; pl && pl.IsMap())
         if (const YAML::Node cs = Merged(pl)["constraints"]; cs && cs.IsSequence())

@@ -37,6 +37,11 @@ struct Service {
   std::vector<Port> ports;
   std::vector<Mount> mounts;
   std::vector<std::string> constraints;  // deploy.placement.constraints (a Swarm stack's)
+  // What stopping it takes, by compose stop's rules: its stop_grace_period in whole seconds (-1:
+  // not given, docker's 10), and the services it needs (depends_on, links, network_mode:
+  // service:X, volumes_from), which stop after it.
+  int stop_grace_seconds = -1;
+  std::vector<std::string> needs;
 };
 
 // A release's compose project as read from its folder.

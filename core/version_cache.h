@@ -10,8 +10,8 @@ namespace mig {
 // same file (path, size, modification time); else ask() is run and its answer kept ("" is not
 // kept). Kept in $XDG_CACHE_HOME/migrate/versions, else ~/.cache/migrate/versions, one line per
 // program: "PROGRAM\tPATH SIZE MTIME\tVERSION". A cache that cannot be read or written only
-// costs the asking. Thread-compatible (the file is replaced whole: concurrent runs at worst
-// ask again).
+// costs the asking. Safe to call from several threads or processes at once: the file is
+// replaced whole, so one of two concurrent updates may be lost (and asked again next time).
 std::string CachedVersion(const std::string& program, const std::function<std::string()>& ask);
 
 // The file above ("" when neither variable says where a home is).

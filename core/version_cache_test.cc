@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "core/files.h"
@@ -17,7 +18,7 @@ namespace {
 struct CacheHome {
   TempDir dir{"version-cache-test"};
   std::string old_xdg = std::getenv("XDG_CACHE_HOME") ? std::getenv("XDG_CACHE_HOME") : "";
-  std::string old_path = std::getenv("PATH");
+  std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin";
   CacheHome() {
     ::setenv("XDG_CACHE_HOME", (dir.path() + "/cache").c_str(), 1);
     ::setenv("PATH", (dir.path() + ":" + old_path).c_str(), 1);

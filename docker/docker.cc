@@ -1,6 +1,7 @@
 #include "docker/docker.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -97,45 +98,59 @@ void Stack::Up(const std::vector<std::string>& services) const {
   Run(args, kComposeTimeout);
 }
 
-void Stack::Create(const std::vector<std::string>& services) const {
-  std::vector<std::string> args = {"up", "--no-start", "--no-deps"};
+void Stack::Stop(const std::vector<std::string>& services) const {
+  std::vector<std::string> args = {"stop"};
   args.insert(args.end(), services.begin(), services.end());
   Run(args, kComposeTimeout);
 }
 
-bool Stack::Start(const std::vector<std::string>& services) const {
-  const std::vector<Container> cs = Containers();
-  std::vector<std::string> argv = {"docker", "start"};
-  for (const auto& svc : services) {
-    bool made = false;
-    for (const auto& c : cs) {
-      if (c.service != svc || c.oneoff) continue;
-      made = true;
-      if (!c.running()) argv.push_back(c.id);
+std::vector<std::vector<std::string>> StopOrder(const std::vector<compose::Service>& services) {
+  std::vector<const compose::Service*> left;
+  for (const auto& s : services) left.push_back(&s);
+  std::vector<std::vector<std::string>> levels;
+  while (!left.empty()) {
+    std::vector<const compose::Service*> now, later;
+    for (const auto* s : left) {
+      const bool needed = std::any_of(left.begin(), left.end(), [s](const compose::Service* o) {
+        return o != s && std::find(o->needs.begin(), o->needs.end(), s->name) != o->needs.end();
+      });
+      (needed ? later : now).push_back(s);
     }
-    if (!made) return false;
+    if (now.empty()) now.swap(later);  // a cycle: what is left, at once
+    levels.emplace_back();
+    for (const auto* s : now) levels.back().push_back(s->name);
+    left.swap(later);
   }
-  if (argv.size() == 2) return true;
-  ProcResult r = host_->Run(argv, {}, kComposeTimeout);
-  if (!r.ok()) Fail("cannot start the services " + Joined(services) + " of project " + project_ + ": " + r.last_error_line());
-  return true;
+  return levels;
 }
 
-void Stack::Stop(const std::vector<std::string>& services) const {
-  // `docker stop` of the services' containers rather than `compose stop`: one Go program instead
-  // of compose's start-up (seconds for docker-compose 1.x's Python on a busy machine, inside a
-  // cutover's downtime), and the containers stopped at once. Each still gets its own stop
-  // signal and grace period: compose wrote them into the container (StopSignal, StopTimeout)
-  // when it made it, and docker stop without -t uses them. One-off containers (compose run)
-  // are left alone, as compose stop leaves them.
-  std::vector<std::string> argv = {"docker", "stop"};
-  for (const auto& c : Containers())
-    if ((c.running() || c.state == "restarting") && !c.oneoff &&
-        std::find(services.begin(), services.end(), c.service) != services.end())
-      argv.push_back(c.id);
-  if (argv.size() == 2) return;
-  ProcResult r = host_->Run(argv, {}, kComposeTimeout);
-  if (!r.ok()) Fail("cannot stop the services " + Joined(services) + " of project " + project_ + ": " + r.last_error_line());
+void Stack::StopServices(const std::vector<compose::Service>& services) const {
+  // `docker stop` rather than `compose stop`: one Go program per level instead of compose's
+  // start-up (seconds for docker-compose 1.x's Python on a busy machine, inside a cutover's
+  // downtime), with compose stop's rules: dependents before what they need, each service's
+  // stop_grace_period (-t; compose 1.x writes it into the container only for file formats of API
+  // 1.25 and later, so it is given here), the container's own stop signal, one-off containers
+  // (compose run) left alone.
+  const std::vector<Container> cs = Containers();
+  for (const auto& level : StopOrder(services)) {
+    std::map<int, std::vector<std::string>> by_grace;  // -t -> the containers
+    for (const auto& name : level) {
+      const auto svc = std::find_if(services.begin(), services.end(), [&](const compose::Service& s) { return s.name == name; });
+      const int grace = svc->stop_grace_seconds < 0 ? 10 : svc->stop_grace_seconds;
+      for (const auto& c : cs)
+        if (c.service == name && !c.oneoff && (c.running() || c.state == "restarting" || c.state == "paused"))
+          by_grace[grace].push_back(c.id);
+    }
+    for (const auto& [grace, ids] : by_grace) {
+      std::vector<std::string> argv = {"docker", "stop", "-t", std::to_string(grace)};
+      argv.insert(argv.end(), ids.begin(), ids.end());
+      ProcResult r = host_->Run(argv, {}, std::max(kComposeTimeout, std::chrono::seconds(grace + 60)));
+      if (!r.ok())
+        Fail("cannot stop the services " + Joined(level) + " of project " + project_ +
+             (host_->local() ? "" : " on " + host_->Describe()) + ": " + r.error_tail() +
+             "; see: docker ps -a --filter label=com.docker.compose.project=" + project_);
+    }
+  }
 }
 
 std::vector<Container> ProjectContainers(const std::string& project, const Host& host) {
@@ -158,7 +173,7 @@ std::vector<Container> Stack::Containers() const { return ProjectContainers(proj
 
 std::string RunningContainer(const std::vector<Container>& containers, const std::string& service) {
   for (const auto& c : containers)
-    if (c.service == service && c.running()) return c.name;
+    if (c.service == service && c.running() && !c.oneoff) return c.name;
   return "";
 }
 
@@ -175,7 +190,7 @@ void Stack::WaitUp(const std::vector<std::string>& services, std::chrono::second
       bool ok = false;
       std::string why = "no container";
       for (const auto& c : cs) {
-        if (c.service != s) continue;
+        if (c.service != s || c.oneoff) continue;
         if (c.running() && c.healthy_or_no_check()) ok = true;
         else why = c.status;
       }

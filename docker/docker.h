@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "compose/compose.h"
 #include "core/process.h"
 
 namespace mig::docker {
@@ -56,15 +57,12 @@ class Stack {
   // Runs a compose command; throws mig::Error with compose's last error line on failure.
   void Run(const std::vector<std::string>& args, std::chrono::seconds timeout) const;
   void Up(const std::vector<std::string>& services = {}) const;
-  // Makes the services' containers without starting them or their dependencies (compose up
-  // --no-start --no-deps): compose's work done ahead, for Start.
-  void Create(const std::vector<std::string>& services) const;
-  // Starts the services' stopped containers (one docker start, in the order given); false,
-  // starting nothing, when one of them has no container (compose up must make it).
-  bool Start(const std::vector<std::string>& services) const;
-  // Stops the services' running containers at once, each with its own stop signal and grace
-  // period (docker stop; see docker.cc). Nothing to stop is not an error.
+  // compose stop of the services (its order and grace periods; an empty list stops them all).
   void Stop(const std::vector<std::string>& services) const;
+  // The same through `docker stop`, without compose's start-up (docker.cc): dependents first,
+  // each service's grace period, its running, restarting or paused containers (not one-offs).
+  // An empty list stops nothing.
+  void StopServices(const std::vector<compose::Service>& services) const;
   // The project's containers (all states).
   std::vector<Container> Containers() const;
   // The name of the running container of `service`, or "" when there is none.
@@ -81,7 +79,11 @@ class Stack {
 
 // The containers (all states) of compose project `project`.
 std::vector<Container> ProjectContainers(const std::string& project, const Host& host = ThisHost());
-// The name of the running container of `service` among `containers`, or "" when none runs.
+// The order compose stop follows: levels, each stopped at once, a service before those it
+// needs (compose::Service::needs); a cycle's services in one level. Pure.
+std::vector<std::vector<std::string>> StopOrder(const std::vector<compose::Service>& services);
+
+// The name of the running container (not a one-off) of `service` among `containers`, or "" when none runs.
 std::string RunningContainer(const std::vector<Container>& containers, const std::string& service);
 
 // The compose project whose containers were started from `dir` (label

@@ -228,7 +228,8 @@ int ReleaseShow(const std::string& d, const std::string& project) {
     for (const auto& m : s.mounts)
       mounts.push_back({{"type", m.type}, {"source", m.source}, {"target", m.target}, {"read_only", m.read_only}});
     j["services"][s.name] = {{"image", s.image}, {"container_name", s.container_name},
-                             {"environment", s.environment}, {"ports", ports}, {"mounts", mounts}};
+                             {"environment", s.environment}, {"ports", ports}, {"mounts", mounts},
+                             {"stop_grace_seconds", s.stop_grace_seconds}, {"needs", s.needs}};
   }
   std::cout << j.dump(2) << "\n";
   return 0;

@@ -24,7 +24,7 @@ DowntimeEstimate EstimateDowntime(const DowntimeInputs& in) {
     part("promotion", kPromote);
     part("credentials and snapshot", kCredentials);
   }
-  if (in.restart) part("start new release", 2 * in.docker_new + kUp + kServiceStart * in.new_services_down);
+  if (in.restart) part("start new release", in.compose_new + kUp + kServiceStart * in.new_services_down);
   return e;
 }
 
@@ -39,10 +39,9 @@ double Timed(const std::function<void()>& f) {
 // The parts a dry run can time without changing anything.
 void Measure(const Sides& s, DowntimeInputs& in) {
   in.docker_old = Timed([&] { s.src_stack->Containers(); });
-  std::vector<docker::Container> now;
-  in.docker_new = Timed([&] { now = s.dst_stack->Containers(); });
+  in.compose_new = Timed([&] { s.dst_stack->Run({"ps", "-q"}, std::chrono::seconds(120)); });
   std::set<std::string> running;
-  for (const auto& c : now)
+  for (const auto& c : s.dst_stack->Containers())
     if (c.running()) running.insert(c.service);
   for (const auto& svc : s.to.project.services)  // its database runs by then (the standby)
     if (!running.count(svc.name) && svc.name != s.to.db_service) ++in.new_services_down;
@@ -69,7 +68,7 @@ void EstimateDowntimeStep(const Options& o, const Sides& s, Report& rep) {
   rep.data["downtime_estimate"] = {{"seconds", e.seconds},
                                    {"parts", parts},
                                    {"measured", {{"docker_old", in.docker_old},
-                                                 {"docker_new", in.docker_new},
+                                                 {"compose_new", in.compose_new},
                                                  {"delta", in.delta},
                                                  {"new_services_down", in.new_services_down}}}};
   char line[96];

@@ -17,7 +17,7 @@ namespace mig {
 // What the dry run measured, in seconds.
 struct DowntimeInputs {
   double docker_old = 0;  // one docker call on the old server (each stop costs two: ps, stop)
-  double docker_new = 0;  // one docker call on the new (the start costs two: ps, start)
+  double compose_new = 0;  // one compose call on the new release (its start, compose up, costs one)
   double delta = 0;        // the dry run's listing of both data/ trees: the final delta's bound
   int new_services_down = 0;  // the new release's services not running now (each must start)
   bool database = true;       // false with --skip-db: the old postgres only stops
@@ -32,8 +32,8 @@ struct DowntimeEstimate {
 // Modelled parts (s), measured on the bench install under pgbench (docs/cutover.md): the old
 // services' SIGTERM, exit and teardown beyond the docker calls; ending the other sessions and
 // postgres' shutdown checkpoint; the follower's round in flight and the last WAL (a helper
-// container reading the stopped cluster); the promotion; credentials and the snapshot; the
-// start beyond its docker calls; a service that starts (its first health check).
+// container reading the stopped cluster); the promotion; credentials and the snapshot; compose
+// up beyond its call; a service that starts (its first health check).
 inline constexpr double kServiceStop = 1.5, kPostgresStop = 1.3, kLastWal = 2.5, kPromote = 1.0,
                         kCredentials = 0.6, kUp = 0.5, kServiceStart = 2.0;
 

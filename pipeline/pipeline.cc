@@ -140,7 +140,6 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
     s.src_pg_aside.emplace(aside);
   }
   std::unique_ptr<db::WalShipper> wal = StandbyCopy(o, origin, s, rep);
-  PrepareRestart(o, s, rep);
   if (wal) {  // the old postgres's shutdown checkpoint then has little left to write in the downtime
     try {
       s.src_pg->Query("CHECKPOINT", "postgres");

@@ -35,9 +35,6 @@ struct Sides {
   bool source_data = true;  // the source has a data/ (a legacy release may not: docs/legacy.md)
   // A legacy source (docs/legacy.md): why it is one ("" when it is not); its database's volume.
   std::string legacy, legacy_db_volume;
-  // --two-phase: the new release's services were made before the downtime (PrepareRestart), so
-  // that the restart only starts them.
-  bool dst_created = false;
 };
 
 // Runs the preflight on the loaded installs, recording each check in `rep`. Starts a stopped

@@ -17,14 +17,8 @@ std::vector<std::string> NewServices(const Sides& s);
 // Stops the old release's services: those other than its database, or (db_too) its database.
 void StopOld(const Sides& s, bool db_too);
 
-// --two-phase, before the downtime: the new release's services other than its database made
-// and not started (the step "create new services": compose's work out of the downtime; their
-// ports are not taken yet). Skipped with --no-restart.
-void PrepareRestart(const Options& o, Sides& s, Report& rep);
-
 // Brings the target's stack up and waits for every service (the step "restart"); skipped with
-// --no-restart. Checks the ports again first (another stack may have taken one since). Services
-// PrepareRestart made are started with one docker start; else compose up makes them.
+// --no-restart. Checks the ports again first (another stack may have taken one since).
 void Restart(const Options& o, const Sides& s, Report& rep);
 
 }  // namespace mig

@@ -72,7 +72,7 @@ services:
       - postgres_data:/var/lib/postgresql/data
     healthcheck:
       test: ["CMD-SHELL", "pg_isready -U ${POSTGRES_USER} -d ${POSTGRES_DB}"]
-      interval: 2s
+      interval: 5s
       timeout: 3s
       retries: 15
       start_period: 2s

@@ -161,10 +161,11 @@ check "and does not take the interrupted one for killed" bash -c "! grep -q 'did
 # --- a stale exclusive lock (a restic killed while it held one) is cleared, not waited for
 restic -r "$MIGRATE_REPO" check --read-data >/dev/null 2>&1 &
 holder=$!
-for _ in $(seq 200); do [[ -n "$(ls "$MIGRATE_REPO/locks" 2>/dev/null)" ]] && break; sleep 0.02; done
+# (a lock is written under a temporary name and renamed: wait for the lock's own name, 64 hex)
+for _ in $(seq 200); do ls "$MIGRATE_REPO/locks" 2>/dev/null | grep -qE '^[0-9a-f]{64}$' && break; sleep 0.02; done
 kill -9 "$holder"
 wait "$holder" 2>/dev/null || true
-exclusive_locks() { for l in $(ls "$MIGRATE_REPO/locks"); do restic -r "$MIGRATE_REPO" cat lock "$l" --no-lock; done | grep -c '"exclusive": true' || true; }
+exclusive_locks() { for l in $(ls "$MIGRATE_REPO/locks" | grep -E '^[0-9a-f]{64}$'); do restic -r "$MIGRATE_REPO" cat lock "$l" --no-lock; done | grep -c '"exclusive": true' || true; }
 check "a dead restic left its exclusive lock" test "$(exclusive_locks)" -eq 1
 capture stale mig backup create --json
 check "backup create with a stale lock works" test "$rc" -eq 0

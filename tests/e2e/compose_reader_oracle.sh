@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # migrate's reading of compose files against compose's own (`docker-compose config`): each
-# service's image, environment (env_file, .env interpolation, merge keys) and published ports,
-# and each volume's docker name, on real-world-shaped files and the demo release.
+# service's image, environment (env_file, .env interpolation, merge keys), published ports,
+# stop grace period and the services it needs (stop order), and each volume's docker name, on real-world-shaped files and the demo release.
 set -euo pipefail
 bin=${MIGRATE_BIN:?MIGRATE_BIN is the folder with the built programs}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +21,7 @@ for d in "${cases[@]}"; do
   (cd "$d" && env -u COMPOSE_PROJECT_NAME docker-compose config >"$d/config.out")
   env -u COMPOSE_PROJECT_NAME "$bin/migrate" release show "$d" >"$d/migrate.json"
   if ! /usr/bin/python3 - "$d/config.out" "$d/migrate.json" <<'PY'
-import json, sys, yaml
+import json, math, re, sys, yaml
 c = yaml.safe_load(open(sys.argv[1]))
 m = json.load(open(sys.argv[2]))
 bad = []
@@ -63,6 +63,23 @@ for name, svc in c["services"].items():
     mine = sorted((x["type"], x["source"], x["target"], x["read_only"]) for x in ours["mounts"])
     if mounts_of(svc) != mine:
         bad.append(f"{name}: mounts {mine}, compose says {mounts_of(svc)}")
+    def grace(d):  # compose's duration: whole seconds, rounded up; -1 when not given
+        if d is None:
+            return -1
+        units = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+        return math.ceil(sum(float(v) * units[u] for v, u in re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|ns|m|s)", str(d))))
+    if grace(svc.get("stop_grace_period")) != ours["stop_grace_seconds"]:
+        bad.append(f"{name}: stop grace {ours['stop_grace_seconds']} s, compose says {svc.get('stop_grace_period')!r}")
+    needs = set(svc.get("depends_on") or [])  # a list, or a mapping of conditions
+    needs |= {str(l).split(":")[0] for l in svc.get("links") or []}
+    if str(svc.get("network_mode", "")).startswith("service:"):
+        needs.add(svc["network_mode"][len("service:"):])
+    for v in svc.get("volumes_from") or []:
+        v = str(v)
+        if not v.startswith("container:"):
+            needs.add((v[len("service:"):] if v.startswith("service:") else v).split(":")[0])
+    if needs != set(ours["needs"]):
+        bad.append(f"{name}: needs {sorted(ours['needs'])}, compose says {sorted(needs)}")
 for key, vol in (c.get("volumes") or {}).items():
     want = (vol or {}).get("name") or m["project"] + "_" + key
     if m["volumes"].get(key) != want:
@@ -74,6 +91,6 @@ PY
   then
     echo "FAIL $(basename "$d")"; failed=$((failed + 1)); continue
   fi
-  echo "ok $(basename "$d"): services, environment, ports, mounts and volume names as docker-compose config"
+  echo "ok $(basename "$d"): services, environment, ports, mounts, stop grace periods, what each needs and volume names as docker-compose config"
 done
 ((failed == 0)) || exit 1
