@@ -34,8 +34,8 @@ struct DowntimeEstimate {
 // postgres' shutdown checkpoint; the follower's round in flight and the last WAL (a helper
 // container reading the stopped cluster); the promotion; credentials and the snapshot; compose
 // up beyond its call; a service that starts (its first health check).
-inline constexpr double kServiceStop = 1.5, kPostgresStop = 1.3, kLastWal = 2.5, kPromote = 1.0,
-                        kCredentials = 0.6, kUp = 0.5, kServiceStart = 2.0;
+inline constexpr double kServiceStop = 1.0, kPostgresStop = 1.5, kLastWal = 1.8, kPromote = 0.9,
+                        kCredentials = 0.6, kUp = 0.3, kServiceStart = 2.0;
 
 // Pure: the parts and their sum.
 DowntimeEstimate EstimateDowntime(const DowntimeInputs& in);
