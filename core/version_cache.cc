@@ -33,7 +33,8 @@ std::string VersionCacheFile() {
   return dir.empty() ? "" : dir + "/versions";
 }
 
-std::string CachedVersion(const std::string& program, const std::function<std::string()>& ask) {
+std::string CachedVersion(const std::string& program, const std::function<std::string()>& ask,
+                          const std::function<bool(const std::string&)>& usable) {
   const std::string file = VersionCacheFile();
   const std::string key = ExecutableKey(program);
   if (file.empty() || key.empty()) return ask();
@@ -45,7 +46,7 @@ std::string CachedVersion(const std::string& program, const std::function<std::s
       auto f = Split(line, '\t');
       if (f.size() != 3) continue;  // damaged: dropped
       if (f[0] != program) kept += line + "\n";
-      else if (f[1] == key && !f[2].empty()) return f[2];
+      else if (f[1] == key && !f[2].empty() && (!usable || usable(f[2]))) return f[2];
     }
   }
   std::string version = ask();

@@ -12,7 +12,9 @@ namespace mig {
 // program: "PROGRAM\tPATH SIZE MTIME\tVERSION". A cache that cannot be read or written only
 // costs the asking. Safe to call from several threads or processes at once: the file is
 // replaced whole, so one of two concurrent updates may be lost (and asked again next time).
-std::string CachedVersion(const std::string& program, const std::function<std::string()>& ask);
+// A kept answer that `usable` refuses (a damaged or edited cache) is asked again.
+std::string CachedVersion(const std::string& program, const std::function<std::string()>& ask,
+                          const std::function<bool(const std::string&)>& usable = {});
 
 // The file above ("" when neither variable says where a home is).
 std::string VersionCacheFile();

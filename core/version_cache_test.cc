@@ -82,6 +82,16 @@ TEST_CASE("a version cache that is damaged or cannot be written only costs the a
   CHECK(asked == 2);
 
   CHECK(CachedVersion("migrate-no-such-program", ask) == "3.1");  // not on PATH: asked, not kept
+  CHECK(asked == 3);
+
+  std::filesystem::remove(home.dir.path() + "/cache");  // a kept answer the caller cannot read: asked again
+  CHECK(CachedVersion("migrate-test-prog", ask) == "3.1");
+  CHECK(asked == 4);
+  auto not_this = [](const std::string& v) { return v != "3.1"; };
+  CHECK(CachedVersion("migrate-test-prog", ask, not_this) == "3.1");
+  CHECK(asked == 5);
+  CHECK(CachedVersion("migrate-test-prog", ask) == "3.1");
+  CHECK(asked == 5);
 }
 
 }  // namespace mig

@@ -345,15 +345,13 @@ Restic::Restic(Repo repo, const Host& host) : repo_(std::move(repo)), host_(&hos
 const Version& Restic::version() const {
   if (!version_) {
     ProcResult r;
-    bool asked = false;
     auto ask = [&] {
-      asked = true;
       r = host_->Run({"restic", "version"}, {}, std::chrono::seconds(30));
       return r.ok() && ParseVersion(r.out) ? TrimEnd(r.out) : std::string();
     };
     // On this machine the answer is kept per executable (core/version_cache.h).
-    std::optional<Version> v = ParseVersion(host_->local() ? CachedVersion("restic", ask) : ask());
-    if (!v && !asked) v = ParseVersion(ask());  // a kept answer that does not read: restic asked
+    auto reads = [](const std::string& said) { return ParseVersion(said).has_value(); };
+    std::optional<Version> v = ParseVersion(host_->local() ? CachedVersion("restic", ask, reads) : ask());
     if (!v)
       Fail("restic does not answer (" + (r.ok() ? r.out : r.last_error_line()) +
            "): install it (apt-get install restic)");
