@@ -3,7 +3,7 @@
 
 gentree.py SRC DST --seed N [--files N]
 
-Both trees are made from one random seed, so a failure can be reproduced. The target holds
+Both trees, contents included, are made from one random seed, so a failure can be reproduced. The target holds
 files the source replaces, files with other attributes only, files with the same size and time
 but other content (the quick check keeps them), target-only files, and paths whose type
 differs on the two sides (file/folder/symlink), odd names, sparse and large files, special
@@ -45,9 +45,9 @@ def write_file(path, r, size=None, sparse=False):
             for _ in range(3):
                 off = r.randrange(max(1, size - 10))
                 f.seek(off)
-                f.write(os.urandom(min(10, size - off)))
+                f.write(r.randbytes(min(10, size - off)))
         else:
-            f.write(os.urandom(size) if size < 100000 else os.urandom(1000) * (size // 1000))
+            f.write(r.randbytes(size) if size < 100000 else r.randbytes(1000) * (size // 1000))
 
 
 def finish(path, r, mode, t, uid, gid, root):
@@ -129,8 +129,10 @@ def gen(src, dst, r, nfiles, root):
                 os.chmod(dp, rand_mode(r))  # attributes only
             elif v < 0.45:
                 with open(dp, "r+b") as g:  # same size and time, other content: quick check keeps it
-                    if st.st_size:
-                        g.write(b"Z")
+                    first = g.read(1)
+                    if first:  # the byte's complement: never the byte that was there
+                        g.seek(0)
+                        g.write(bytes([first[0] ^ 0xFF]))
                 os.utime(dp, ns=(st.st_mtime_ns, st.st_mtime_ns))
             elif v < 0.55 and root:
                 os.lchown(dp, 4242, 4242)
