@@ -50,11 +50,10 @@ rigs_down "$oldrig" "$newrig" # what a crashed run may have left
 bench_start=$SECONDS
 
 # --- both rigs at once (as tests/e2e/swarm_restore.sh). The nodes share the host's file system,
-# root's ~/.bashrc included: bash, run by sshd for every command over SSH, sources it (on this test
-# machine it runs `pyenv init`, 0.5-1.5 s a command). A node's root shell does not do that as a
-# rule: SHLVL=1 in each session's environment (bash then is not a top-level shell and skips
-# it), for both sides alike. SWARM_BENCH_BASHRC=1 keeps root's ~/.bashrc.
-[[ -n "${SWARM_BENCH_BASHRC:-}" ]] || export RIG_SSHD_EXTRA="SetEnv SHLVL=1"
+# root's ~/.bashrc included, which scripts/rig/sshd.sh keeps bash from sourcing (SHLVL=1; on this
+# test machine it runs `pyenv init`, 0.5-1.5 s a command), for both sides alike.
+# SWARM_BENCH_BASHRC=1 keeps root's ~/.bashrc.
+[[ -z "${SWARM_BENCH_BASHRC:-}" ]] || export RIG_SSHD_BASHRC=1
 ensure_packages iproute2 util-linux openssh-server openssh-client docker.io
 ensure_engine
 docker image inspect migrate-test/postgres:15 migrate-test/busybox:1 >/dev/null 2>&1 || bash "$root/scripts/rig/images.sh"

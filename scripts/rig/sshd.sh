@@ -7,6 +7,9 @@
 #          DIR/stranger is not;
 #          DIR/known_hosts knows the host key
 #        (RIG_SSHD_EXTRA: more sshd_config lines, e.g. SetEnv for a test's fake remote;
+#         every session gets SHLVL=1: bash, run by sshd for each command, then skips root's
+#         ~/.bashrc, which on the test machines runs `pyenv init` (0.5-1.5 s a command) where a
+#         server's root shell as a rule does nothing; RIG_SSHD_BASHRC=1 keeps it;
 #         RIG_SSHD_WRAP: a command, words without spaces, that runs the sshd command line it is
 #         given, e.g. in a network namespace: scripts/rig/swarm.sh's nodes)
 #        scripts/rig/sshd.sh stop DIR
@@ -33,6 +36,11 @@ case "$cmd" in
     hostpat="[$addr]:$port"
     [ "$port" = 22 ] && hostpat=$addr  # ssh looks a host on the default port up by its bare name
     echo "$hostpat $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" >"$dir/known_hosts"
+    # sshd takes only the first SetEnv line: SHLVL=1 joins the caller's, or is a line of its own.
+    extra=${RIG_SSHD_EXTRA:-}
+    if [[ -z ${RIG_SSHD_BASHRC:-} ]]; then
+      if [[ $extra == *SetEnv\ * ]]; then extra=${extra/SetEnv /SetEnv SHLVL=1 }; else extra+=$'\nSetEnv SHLVL=1'; fi
+    fi
     cat >"$dir/sshd_config" <<CONF
 ListenAddress $addr:$port
 HostKey $dir/host_ed25519
@@ -45,7 +53,7 @@ KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
-${RIG_SSHD_EXTRA:-}
+$extra
 CONF
     [ -f "$dir/sshd.pid" ] && kill "$(cat "$dir/sshd.pid")" 2>/dev/null && sleep 0.3 || true
     read -r -a wrap <<<"${RIG_SSHD_WRAP:-}"
