@@ -1,9 +1,11 @@
 #include "core/files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <vector>
@@ -14,6 +16,28 @@
 namespace mig {
 
 namespace {
+
+void MeasureInto(int dir_fd, TreeUsage& u) {
+  DIR* d = ::fdopendir(dir_fd);
+  if (!d) {
+    ::close(dir_fd);
+    return;
+  }
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    ++u.entries;
+    if (S_ISREG(st.st_mode)) {
+      u.bytes += std::min<uint64_t>(static_cast<uint64_t>(st.st_blocks) * 512, static_cast<uint64_t>(st.st_size));
+    } else if (S_ISDIR(st.st_mode)) {
+      int sub = ::openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0) MeasureInto(sub, u);
+    }
+  }
+  ::closedir(d);
+}
 
 std::string ParentOf(const std::string& path) {
   auto slash = path.rfind('/');
@@ -85,6 +109,13 @@ TempDir::TempDir(const std::string& prefix, const std::string& in) {
 TempDir::~TempDir() {
   std::error_code ec;
   if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+TreeUsage MeasureTree(const std::string& dir) {
+  TreeUsage u;
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) MeasureInto(fd, u);
+  return u;
 }
 
 }  // namespace mig

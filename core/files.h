@@ -3,6 +3,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <optional>
 #include <string>
 
@@ -18,6 +20,16 @@ void WriteFileAtomic(const std::string& path, const std::string& text, mode_t mo
 // exists but cannot be read, or is larger than `limit` bytes (a small file that is not small
 // is damaged).
 std::optional<std::string> ReadSmallFile(const std::string& path, size_t limit = 4 << 20);
+
+// What a tree holds on disk: its entries (the top excluded) and the bytes written to its regular
+// files (each file's allocated blocks, at most its size: a file a writer has sized but not yet
+// filled counts what it holds). Entries that vanish or cannot be read while it walks are left
+// out; a missing `dir` is empty. For progress beside a writer, not for accounting.
+struct TreeUsage {
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+};
+TreeUsage MeasureTree(const std::string& dir);
 
 // A private folder (mode 0700) made with mkdtemp under $TMPDIR (else /tmp), removed with what
 // it holds when this object is destroyed. Construction throws mig::Error (failed) when the

@@ -82,3 +82,20 @@ TEST_CASE("TempDir that cannot be made throws and removes nothing") {
   CHECK_THROWS_WITH(TempDir("probe"), Catch::Contains("cannot create a private folder in " + file));
   CHECK(*ReadSmallFile(file) == "keep me");
 }
+
+TEST_CASE("MeasureTree counts entries and the bytes written, never through a link") {
+  TempDir d("files-test");
+  const std::string t = d.path() + "/tree";
+  fs::create_directories(t + "/a/b");
+  std::ofstream(t + "/a/b/full") << std::string(10000, 'x');
+  std::ofstream(t + "/one") << "y";
+  {
+    std::ofstream sized(t + "/sized");  // sized by a writer that has not filled it yet
+  }
+  fs::resize_file(t + "/sized", 1 << 20);
+  fs::create_symlink(d.path(), t + "/link");  // a link to the folder above: not walked
+  TreeUsage u = MeasureTree(t);
+  CHECK(u.entries == 6);  // a, a/b, a/b/full, one, sized, link
+  CHECK(u.bytes == 10001);
+  CHECK(MeasureTree(d.path() + "/absent").entries == 0);
+}

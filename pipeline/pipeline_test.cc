@@ -120,3 +120,13 @@ TEST_CASE("a dry run plans and changes nothing") {
   CHECK(*ReadSmallFile(t.to + "/data/index.html") == "new index (replaced)\n");
   CHECK_FALSE(fs::exists(t.to + "/migration"));
 }
+
+TEST_CASE("two releases that are one compose project on one engine are refused before anything changes") {
+  Replayed t;
+  Options o = t.Opts();
+  o.to_project = "migtestrecord100";  // the old release's name
+  CHECK_THROWS_WITH(RunMigration(o), Catch::Contains("are one compose project (migtestrecord100)"));
+  CHECK_FALSE(t.Asked("stop"));
+  CHECK_FALSE(t.Asked("pg_dump"));
+  for (const auto& e : fs::directory_iterator(t.to + "/migration")) CHECK_FALSE(e.is_directory());  // no run began
+}

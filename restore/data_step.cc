@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 
@@ -22,6 +23,65 @@ dev_t DeviceOf(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) Fail("cannot stat " + path + ": " + ErrnoString());
   return st.st_dev;
+}
+
+// data/ exists and is a file system of its own: a rename cannot move it, nor anything into it
+// from its parent's file system.
+bool IsMountPoint(const std::string& data_dir) {
+  std::error_code ec;
+  return fs::is_directory(data_dir, ec) &&
+         DeviceOf(data_dir) != DeviceOf(fs::path(data_dir).parent_path().string());
+}
+
+std::vector<std::string> NamesIn(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    names.push_back(it->path().filename().string());
+  if (ec) Fail("cannot list " + dir + ": " + ec.message());
+  return names;
+}
+
+// data/ a mount point: each top-level entry of the stage exchanged with data/'s of that name or
+// moved in, data/'s others moved out to the work folder, which is then removed (the safety copy
+// holds what it had); last data/ gets the staged folder's mode, owner and times (what the
+// exchange of the folder carries otherwise).
+void SwapInPlace(const StagedData& s) {
+  const std::string work = fs::path(s.stage).parent_path().string(), replaced = work + "/replaced";
+  struct stat root {};  // before the moves change the staged folder's times
+  if (::lstat(s.stage.c_str(), &root) != 0) Fail("cannot stat " + s.stage + ": " + ErrnoString());
+  std::error_code ec;
+  fs::create_directory(replaced, ec);
+  if (ec) Fail("cannot create " + replaced + ": " + ec.message());
+  const auto staged = NamesIn(s.stage);
+  for (const auto& name : staged) {
+    const std::string from = s.stage + "/" + name, to = s.data_dir + "/" + name;
+    if (name == kInPlaceStage) {
+      TheLog().warn("the backup's data/" + name + " is not restored: the restore stages data/ under that name");
+      continue;
+    }
+    struct stat st {};
+    const bool there = ::lstat(to.c_str(), &st) == 0;
+    const int r = there ? ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE)
+                        : ::rename(from.c_str(), to.c_str());
+    if (r != 0) Fail("cannot put the restored " + from + " in place of " + to + ": " + ErrnoString());
+  }
+  for (const auto& name : NamesIn(s.data_dir)) {
+    if (name == kInPlaceStage || std::find(staged.begin(), staged.end(), name) != staged.end()) continue;
+    const std::string from = s.data_dir + "/" + name, to = replaced + "/" + name;
+    if (::rename(from.c_str(), to.c_str()) != 0) Fail("cannot move " + from + " out of the way: " + ErrnoString());
+  }
+  fs::remove_all(work, ec);
+  if (ec) TheLog().warn("could not remove the replaced entries of data/ in " + work + ": " + ec.message());
+  const struct timespec times[2] = {root.st_atim, root.st_mtim};
+  if (::chown(s.data_dir.c_str(), root.st_uid, root.st_gid) != 0 || ::chmod(s.data_dir.c_str(), root.st_mode & 07777) != 0 ||
+      ::utimensat(AT_FDCWD, s.data_dir.c_str(), times, 0) != 0)  // its content is the backup's already
+    TheLog().warn("could not give " + s.data_dir + " the backup's mode, owner and times: " + ErrnoString());
+  int fd = ::open(s.data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::syncfs(fd);
+    ::close(fd);
+  }
 }
 
 // True when a folder on the way from `root` to `root`/`rel` (root excluded, rel's last part
@@ -78,11 +138,8 @@ StagedData StageData(const std::function<void(const std::string& work_dir)>& fil
   if (fs::is_symlink(data_dir, ec))
     BadInput(data_dir + " is a symbolic link: a restore puts a folder in its place in one rename, which would "
              "replace the link; not supported yet (make data/ a folder, e.g. a bind mount of the other disk)");
-  if (fs::exists(data_dir, ec) && DeviceOf(data_dir) != DeviceOf(parent))
-    Fail(data_dir + " is a file system of its own (a mount point): a restore puts the backup's data/ in its place "
-         "in one rename, which cannot cross file systems; mount its parent instead, or restore with --skip-data "
-         "and `restic restore` into it by hand");
-  if (DeviceOf(work_dir) != DeviceOf(parent))
+  s.in_place = IsMountPoint(data_dir);
+  if (DeviceOf(work_dir) != DeviceOf(s.in_place ? data_dir : parent))
     Fail(work_dir + " is not on the file system of " + data_dir + ": the restore cannot swap it in");
   TryExchange(work_dir);
   fill(work_dir);
@@ -118,8 +175,14 @@ StagedData StageData(const std::function<void(const std::string& work_dir)>& fil
   return s;
 }
 
+std::string StageWorkDir(const std::string& data_dir, const std::string& default_work) {
+  return IsMountPoint(data_dir) ? data_dir + "/" + kInPlaceStage : default_work;
+}
+
 void SwapData(const StagedData& s) {
   std::error_code ec;
+  const std::string work = fs::path(s.stage).parent_path().string();
+  if (s.in_place) return SwapInPlace(s);
   if (!fs::exists(s.data_dir, ec)) {
     if (::rename(s.stage.c_str(), s.data_dir.c_str()) != 0)
       Fail("cannot move " + s.stage + " to " + s.data_dir + ": " + ErrnoString());
@@ -127,7 +190,6 @@ void SwapData(const StagedData& s) {
     Fail("cannot exchange " + s.data_dir + " with the restored " + s.stage + ": " + ErrnoString());
   }
   SyncFolder(fs::path(s.data_dir).parent_path().string());
-  const std::string work = fs::path(s.stage).parent_path().string();
   fs::remove_all(work, ec);  // the replaced tree: the safety copy holds it
   if (ec) TheLog().warn("could not remove the replaced data/ at " + s.stage + ": " + ec.message());
 }

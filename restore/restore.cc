@@ -1,5 +1,7 @@
 #include "restore/restore.h"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <future>
 #include <iostream>
@@ -8,6 +10,7 @@
 #include "backup/create.h"
 #include "backup/manifest.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/text.h"
 #include "core/job_lock.h"
 #include "core/log.h"
@@ -157,7 +160,10 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       std::string d = "data/: " + (skip_data ? std::string("kept as it is")
                                             : "replaced by the backup's (" + std::to_string(m.files) + " files, " +
                                                   HumanBytes(m.bytes) + ")" +
-                                                  (keep.paths.empty() ? "" : ", keeping " + Joined(keep.paths)));
+                                                  (keep.paths.empty() ? "" : ", keeping " + Joined(keep.paths)) +
+                                                  (StageWorkDir(in->data_dir(), "").empty()
+                                                       ? ""
+                                                       : "; a mount point: staged inside it, put in place entry by entry"));
       d += "; database: " + (skip_db ? std::string("kept as it is")
                                     : in->pg.db + " replaced by the backup's " + m.db->name + " (" +
                                           std::to_string(m.db->state.tables.size()) + " tables)");
@@ -197,20 +203,38 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     // swapped in only once data/ is staged, so a failure of either changes nothing.
     std::optional<StagedData> staged;
     std::future<StagedData> staging;
+    const std::string stage_work = StageWorkDir(in->data_dir(), run_dir + "/new");
     if (!skip_data) {
-      TheLog().info("restoring data/ beside " + in->data_dir());
+      TheLog().info("restoring data/ beside " + in->data_dir() +
+                    (stage_work != run_dir + "/new" ? " (a mount point: staged inside it, in " + stage_work + ")" : ""));
       staging = std::async(std::launch::async, [&] {
         return StageData([&](const std::string& work) { source->Data(work, keep.paths); }, in->data_dir(),
-                         run_dir + "/new", keep.paths);
+                         stage_work, keep.paths);
       });
     }
     Stopwatch data_clock;
     double data_seconds = 0;
+    // Waits for data/ to be staged, showing its progress meanwhile: the bytes written under the
+    // stage so far (restic 0.14 restores without progress of its own), walked at most a fifth of
+    // the time, against the backup's data/ bytes.
     auto wait_data = [&] {
       if (!staging.valid()) return;
       auto f = std::move(staging);
+      std::optional<Progress> progress;
+      const std::string stage = stage_work + "/data";
+      for (double pause = 0.5; f.wait_for(std::chrono::duration<double>(pause)) != std::future_status::ready;) {
+        if (!progress) progress.emplace("data/", m.bytes, ProgressModeFor(o.quiet, o.json));
+        Stopwatch walk;
+        const TreeUsage u = MeasureTree(stage);
+        progress->Update(u.entries, u.bytes, u.bytes);
+        pause = std::max(0.5, 4 * walk.seconds());
+      }
       staged = f.get();  // throws StageData's error
       data_seconds = data_clock.seconds();
+      if (progress) {
+        progress->Update(m.files, m.bytes, m.bytes);
+        progress->Done();
+      }
     };
     try {
       Step step(rep, "restore database");
@@ -219,12 +243,17 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       } else {
         auto dump = source->Dump();
         Progress progress("database", m.db->dump_bytes, ProgressModeFor(o.quiet, o.json));
+        bool progress_done = false;
         db::ReplayOptions ro;
         ro.progress = [&](uint64_t b) { progress.Update(0, b, b); };
         ro.keep_retired = true;
-        ro.before_swap = wait_data;
+        ro.before_swap = [&] {  // the dump is replayed: its line ends before data/'s begins
+          progress.Done();
+          progress_done = true;
+          wait_data();
+        };
         db::ReplayResult r = db::Replay(*dump, *pg, ro);
-        progress.Done();
+        if (!progress_done) progress.Done();
         db_swapped = true;
         rep.database = {{"tables", r.target.tables.size()}, {"sequences", r.target.sequences.size()},
                         {"dump_bytes", r.dump_bytes}, {"roles_created", r.roles_created}};

@@ -283,7 +283,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
     if (!skip_data && !o.migration)
       staging = std::async(std::launch::async, [&] {
         return StageData([&](const std::string& work) { source.Data(work, keep.paths); }, in->data_dir(),
-                         run_dir + "/new", keep.paths);
+                         StageWorkDir(in->data_dir(), run_dir + "/new"), keep.paths);
       });
     try {
       Step step(rep, "restore volumes");
