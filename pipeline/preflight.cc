@@ -190,7 +190,8 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
     BadInput("the old release " + shown + " and the new one " + s.to.dir + " are one compose project (" +
              s.to.project_name + ") on this engine: compose would take either's containers for the other's (the "
              "new release's start would replace the old's, and the old's stop would stop the new); give the new "
-             "release a project name of its own (COMPOSE_PROJECT_NAME in its .env, or another folder name)");
+             "release a project name of its own (--to-project, COMPOSE_PROJECT_NAME in its .env, or another "
+             "folder name)");
   s.src_stack.emplace(src_tool, s.from.dir, s.from.project.file, s.from.project_name, there);
   s.dst_stack.emplace(tool, s.to.dir, s.to.project.file, s.to.project_name);
   if (!o.skip_data) {

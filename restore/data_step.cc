@@ -25,12 +25,15 @@ dev_t DeviceOf(const std::string& path) {
   return st.st_dev;
 }
 
-// data/ exists and is a file system of its own: a rename cannot move it, nor anything into it
-// from its parent's file system.
+// data/ is a folder (not a link) that is the root of a mount: a disk, or a bind mount of a folder
+// of the same disk (which rename refuses as well: EBUSY). statx says so where the kernel knows
+// (5.8 and later); else another device than its parent's.
 bool IsMountPoint(const std::string& data_dir) {
-  std::error_code ec;
-  return fs::is_directory(data_dir, ec) &&
-         DeviceOf(data_dir) != DeviceOf(fs::path(data_dir).parent_path().string());
+  struct statx stx {};
+  if (::statx(AT_FDCWD, data_dir.c_str(), AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) != 0 || !S_ISDIR(stx.stx_mode))
+    return false;
+  if (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+  return DeviceOf(data_dir) != DeviceOf(fs::path(data_dir).parent_path().string());
 }
 
 std::vector<std::string> NamesIn(const std::string& dir) {
@@ -45,7 +48,7 @@ std::vector<std::string> NamesIn(const std::string& dir) {
 // data/ a mount point: each top-level entry of the stage exchanged with data/'s of that name or
 // moved in, data/'s others moved out to the work folder, which is then removed (the safety copy
 // holds what it had); last data/ gets the staged folder's mode, owner and times (what the
-// exchange of the folder carries otherwise).
+// exchange of the folder carries otherwise). A rename that fails undoes the ones before it.
 void SwapInPlace(const StagedData& s) {
   const std::string work = fs::path(s.stage).parent_path().string(), replaced = work + "/replaced";
   struct stat root {};  // before the moves change the staged folder's times
@@ -53,6 +56,24 @@ void SwapInPlace(const StagedData& s) {
   std::error_code ec;
   fs::create_directory(replaced, ec);
   if (ec) Fail("cannot create " + replaced + ": " + ec.message());
+  struct Done {
+    std::string a, b;
+    bool exchanged;  // else moved from a to b
+  };
+  std::vector<Done> done;
+  auto undo_and_fail = [&](const std::string& what) {
+    const int err = errno;
+    std::string left;
+    for (auto it = done.rbegin(); it != done.rend(); ++it) {
+      const int r = it->exchanged ? ::renameat2(AT_FDCWD, it->a.c_str(), AT_FDCWD, it->b.c_str(), RENAME_EXCHANGE)
+                                  : ::rename(it->b.c_str(), it->a.c_str());
+      if (r != 0 && left.empty()) left = it->exchanged ? it->b : it->a;
+    }
+    Fail(what + ": " + ErrnoString(err) +
+         (left.empty() ? "; data/ is as it was"
+                       : "; data/ could not be put back as it was (" + left +
+                             "): roll it back from the safety copy as the report says"));
+  };
   const auto staged = NamesIn(s.stage);
   for (const auto& name : staged) {
     const std::string from = s.stage + "/" + name, to = s.data_dir + "/" + name;
@@ -64,15 +85,19 @@ void SwapInPlace(const StagedData& s) {
     const bool there = ::lstat(to.c_str(), &st) == 0;
     const int r = there ? ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE)
                         : ::rename(from.c_str(), to.c_str());
-    if (r != 0) Fail("cannot put the restored " + from + " in place of " + to + ": " + ErrnoString());
+    if (r != 0) undo_and_fail("cannot put the restored " + from + " in place of " + to);
+    done.push_back({from, to, there});
   }
   for (const auto& name : NamesIn(s.data_dir)) {
     if (name == kInPlaceStage || std::find(staged.begin(), staged.end(), name) != staged.end()) continue;
     const std::string from = s.data_dir + "/" + name, to = replaced + "/" + name;
-    if (::rename(from.c_str(), to.c_str()) != 0) Fail("cannot move " + from + " out of the way: " + ErrnoString());
+    if (::rename(from.c_str(), to.c_str()) != 0) undo_and_fail("cannot move " + from + " out of the way");
+    done.push_back({from, to, false});
   }
   fs::remove_all(work, ec);
-  if (ec) TheLog().warn("could not remove the replaced entries of data/ in " + work + ": " + ec.message());
+  if (ec)
+    Fail("data/ is the backup's, but its replaced entries in " + work + " could not be removed (" + ec.message() +
+         "): remove that folder (the safety copy holds them)");
   const struct timespec times[2] = {root.st_atim, root.st_mtim};
   if (::chown(s.data_dir.c_str(), root.st_uid, root.st_gid) != 0 || ::chmod(s.data_dir.c_str(), root.st_mode & 07777) != 0 ||
       ::utimensat(AT_FDCWD, s.data_dir.c_str(), times, 0) != 0)  // its content is the backup's already
@@ -122,23 +147,15 @@ void SyncFolder(const std::string& dir) {
   ::close(fd);
 }
 
-}  // namespace
-
-StagedData StageData(const std::function<void(const std::string& work_dir)>& fill, const std::string& data_dir,
+StagedData FillStage(StagedData s, const std::function<void(const std::string& work_dir)>& fill,
                      const std::string& work_dir, const std::vector<std::string>& keep) {
-  StagedData s;
-  s.data_dir = data_dir;
-  s.stage = work_dir + "/data";
+  const std::string& data_dir = s.data_dir;
   std::error_code ec;
   fs::remove_all(work_dir, ec);  // an interrupted restore's leftovers
   if (ec) Fail("cannot empty " + work_dir + ": " + ec.message());
   fs::create_directories(work_dir, ec);
   if (ec) Fail("cannot create " + work_dir + ": " + ec.message());
   const std::string parent = fs::path(data_dir).parent_path().string();
-  if (fs::is_symlink(data_dir, ec))
-    BadInput(data_dir + " is a symbolic link: a restore puts a folder in its place in one rename, which would "
-             "replace the link; not supported yet (make data/ a folder, e.g. a bind mount of the other disk)");
-  s.in_place = IsMountPoint(data_dir);
   if (DeviceOf(work_dir) != DeviceOf(s.in_place ? data_dir : parent))
     Fail(work_dir + " is not on the file system of " + data_dir + ": the restore cannot swap it in");
   TryExchange(work_dir);
@@ -174,6 +191,27 @@ StagedData StageData(const std::function<void(const std::string& work_dir)>& fil
   if (!synced) Fail("cannot sync " + s.stage + ": " + ErrnoString(err));
   return s;
 }
+
+}  // namespace
+
+StagedData StageData(const std::function<void(const std::string& work_dir)>& fill, const std::string& data_dir,
+                     const std::string& work_dir, const std::vector<std::string>& keep) {
+  StagedData s;
+  s.data_dir = data_dir;
+  s.stage = work_dir + "/data";
+  std::error_code ec;
+  if (fs::is_symlink(data_dir, ec))
+    BadInput(data_dir + " is a symbolic link: a restore puts a folder in its place in one rename, which would "
+             "replace the link; not supported yet (make data/ a folder, e.g. a bind mount of the other disk)");
+  s.in_place = IsMountPoint(data_dir);
+  try {
+    return FillStage(s, fill, work_dir, keep);
+  } catch (...) {
+    if (s.in_place) fs::remove_all(work_dir, ec);  // never a half-restored tree left inside data/
+    throw;
+  }
+}
+
 
 std::string StageWorkDir(const std::string& data_dir, const std::string& default_work) {
   return IsMountPoint(data_dir) ? data_dir + "/" + kInPlaceStage : default_work;

@@ -1,5 +1,7 @@
 #include "restore/restore.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -63,6 +65,21 @@ std::string Seconds(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f s", s);
   return buf;
+}
+
+// data/ a mount point: its safety copy is a copy on the install's disk, not hard links; refused
+// before it begins when that disk has not the room for it (a twentieth more for its folders).
+void CheckRoomForCopy(const std::string& data_dir, const std::string& run_dir) {
+  std::error_code ec;
+  if (fs::exists(run_dir + "/data.backup", ec)) return;  // a resumed restore's, made before
+  struct statvfs v {};
+  if (::statvfs(run_dir.c_str(), &v) != 0) return;  // the copy itself then says what fails
+  const uint64_t free = static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
+  const uint64_t need = MeasureTree(data_dir).bytes;
+  if (need + need / 20 > free)
+    Fail(data_dir + " is a mount point: its safety copy is a copy in " + run_dir + ", which needs " +
+         HumanBytes(need) + " and has " + HumanBytes(free) + " free; make room there, or restore with --skip-data "
+         "after a copy of data/ of your own");
 }
 
 }  // namespace
@@ -196,6 +213,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       SafetyCopyInput sc;
       sc.run_dir = run_dir;
       if (!skip_data) sc.data_dir = in->data_dir();
+      if (!skip_data && StageWorkDir(in->data_dir(), "").size() > 0) CheckRoomForCopy(in->data_dir(), run_dir);
       if (pg) sc.dump_target = [&pg](const std::string& path) { return pg->DumpToFile(path); };
       step.Done(SafetyCopy(sc, state).detail);
     }
@@ -214,26 +232,34 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     }
     Stopwatch data_clock;
     double data_seconds = 0;
-    // Waits for data/ to be staged, showing its progress meanwhile: the bytes written under the
-    // stage so far (restic 0.14 restores without progress of its own), walked at most a fifth of
-    // the time, against the backup's data/ bytes.
+    // Waits for data/ to be staged, showing its progress meanwhile (restic 0.14 restores without
+    // progress of its own): the bytes allocated under the stage so far (restic sizes a file when
+    // it first writes to it), walked at most a fifth of the time, against the backup's data/
+    // bytes; its clock is the staging's, which began beside the database's replay.
+    std::optional<Progress> data_progress;
+    if (staging.valid()) data_progress.emplace("data/", m.bytes, ProgressModeFor(o.quiet, o.json));
     auto wait_data = [&] {
       if (!staging.valid()) return;
       auto f = std::move(staging);
-      std::optional<Progress> progress;
+      bool shown = false;
       const std::string stage = stage_work + "/data";
       for (double pause = 0.5; f.wait_for(std::chrono::duration<double>(pause)) != std::future_status::ready;) {
-        if (!progress) progress.emplace("data/", m.bytes, ProgressModeFor(o.quiet, o.json));
         Stopwatch walk;
         const TreeUsage u = MeasureTree(stage);
-        progress->Update(u.entries, u.bytes, u.bytes);
+        data_progress->Update(u.entries, u.bytes, u.bytes);
+        shown = true;
         pause = std::max(0.5, 4 * walk.seconds());
       }
-      staged = f.get();  // throws StageData's error
+      try {
+        staged = f.get();  // throws StageData's error
+      } catch (...) {
+        if (shown) data_progress->Done();  // the line ends before the error
+        throw;
+      }
       data_seconds = data_clock.seconds();
-      if (progress) {
-        progress->Update(m.files, m.bytes, m.bytes);
-        progress->Done();
+      if (shown) {
+        data_progress->Update(m.files, m.bytes, m.bytes);
+        data_progress->Done();
       }
     };
     try {
@@ -285,7 +311,14 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     }
     if (staged) {
       Step step(rep, "swap data/");
-      SwapData(*staged);
+      try {
+        SwapData(*staged);
+      } catch (...) {
+        // In place, entry by entry: what the undo could not put back is rolled back from the
+        // safety copy (the report says how).
+        if (staged->in_place) data_swapped = true;
+        throw;
+      }
       data_swapped = true;
       step.Done(in->data_dir());
     }

@@ -309,7 +309,12 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
         step.Skip(o.skip_data ? "--skip-data" : "a skipped service mounts data/");
       } else {
         staged = staging.get();
-        SwapData(*staged);
+        try {
+          SwapData(*staged);
+        } catch (...) {
+          if (staged->in_place) data_swapped = true;  // what the undo could not put back: the safety copy
+          throw;
+        }
         data_swapped = true;
         step.Done(std::to_string(m.files) + " files, " + HumanBytes(m.bytes));
       }

@@ -204,6 +204,7 @@ cp -a "$MOUNTED" "$WORK/data.unmounted"
 mount -t tmpfs -o size=256m,mode=0755 tmpfs "$MOUNTED"
 trap 'umount "$MOUNTED" "$WORK/small" 2>/dev/null || true; cleanup_suite' EXIT
 cp -a "$WORK/data.unmounted/." "$MOUNTED/"
+chmod 0700 "$MOUNTED"  # the restore gives data/ the backup's own mode and times back
 touch -r "$WORK/data.unmounted" "$MOUNTED"
 compose_in "$INST" start >/dev/null 2>&1
 state "$MOUNTED" >"$WORK/data.mounted"
