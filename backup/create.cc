@@ -23,6 +23,7 @@
 #include "docker/docker.h"
 #include "backup/swarm_plan.h"
 #include "backup/volume.h"
+#include "install/install.h"
 #include "install/stack.h"
 
 namespace fs = std::filesystem;
@@ -553,7 +554,9 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
     try {
       WriteFileAtomic(manifest_file, ToJson(m).dump(2) + "\n", 0600);
       made.Run([&] {
+        // Never a killed restore's half-staged tree inside a data/ that is a mount point.
         return repo.Backup(in.dir, with_manifest, {ManifestTags(m, "files"), ResticTime(m.timestamp), m.host},
+                           {std::string("data/") + kRestoreStageName},
                            [&](const restic::BackupStatus& st) { progress.Files(st); });
       });
       written = true;

@@ -26,6 +26,10 @@ struct Install {
   std::string data_dir() const { return dir + "/data"; }
 };
 
+// The hidden folder inside a data/ that is a mount point where a restore stages the backup's
+// data/ (restore/data_step.h); never part of a backup.
+inline constexpr const char* kRestoreStageName = ".migrate-restore";
+
 // Reads and checks an install folder. Throws mig::Error (input) naming what is wrong.
 // `project_override` (--from-project / --to-project) wins over the derived project name.
 Install LoadInstall(const std::string& path, const std::string& role, const std::string& db_service,

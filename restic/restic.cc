@@ -431,11 +431,20 @@ std::optional<std::vector<Snapshot>> Restic::SnapshotsIfAny(const std::vector<st
 }
 
 BackupSummary Restic::Backup(const std::string& dir, const std::vector<std::string>& paths, const SnapshotMeta& meta,
+                             const std::vector<std::string>& excludes,
                              const std::function<void(const BackupStatus&)>& progress) const {
   version();
   // env -C: restic stores relative paths relative, so the snapshot's tree starts at `dir`.
   std::vector<std::string> args{"backup", "--json"};
   for (const auto& a : MetaArgs(meta)) args.push_back(a);
+  for (const auto& e : excludes) {  // restic matches a pattern that starts with / against the absolute path
+    std::string pattern;
+    for (char c : dir + "/" + e) {
+      if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') pattern += '\\';
+      pattern += c;
+    }
+    args.insert(args.end(), {"--exclude", pattern});
+  }
   args.push_back("--");
   args.insert(args.end(), paths.begin(), paths.end());
   std::vector<std::string> argv{"env", "-C", dir};

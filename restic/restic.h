@@ -120,11 +120,13 @@ class Restic {
   std::vector<Snapshot> Snapshots(const std::vector<std::string>& tags) const;
   // The same, or nullopt when there is no repository yet (one restic call for both questions).
   std::optional<std::vector<Snapshot>> SnapshotsIfAny(const std::vector<std::string>& tags) const;
-  // `restic backup` of `paths` (relative to `dir`, so that the snapshot's tree starts there);
-  // locks handled as Call handles them. An exception thrown by `progress` stops restic (no
-  // snapshot, unless it had written it already). Throws IncompleteBackup when restic could not
-  // read every file (it wrote a snapshot without them).
+  // `restic backup` of `paths` (relative to `dir`, so that the snapshot's tree starts there),
+  // without the `excludes` (exact paths relative to `dir`, matched as restic's absolute
+  // patterns with glob characters escaped); locks handled as Call handles them. An exception
+  // thrown by `progress` stops restic (no snapshot, unless it had written it already). Throws
+  // IncompleteBackup when restic could not read every file (it wrote a snapshot without them).
   BackupSummary Backup(const std::string& dir, const std::vector<std::string>& paths, const SnapshotMeta& meta,
+                       const std::vector<std::string>& excludes,
                        const std::function<void(const BackupStatus&)>& progress = {}) const;
   // `restic backup --stdin --stdin-filename NAME`, started at once. Bytes written before restic
   // is ready to read (it holds its lock and has read the index) are held (up to 32 MiB; a write

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -130,4 +131,24 @@ TEST_CASE("restic: a stream written at once into a repository made on demand arr
   } catch (const Error& e) {
     CHECK(e.exit_code() == 2);
   }
+}
+
+// The real restic: an excluded path is left out exactly, in a folder whose name has glob
+// characters (escaped in restic's pattern), and a folder of the same name deeper is kept.
+TEST_CASE("restic: backup leaves out exactly the excluded paths") {
+  TempDir dir("restic-test");
+  std::ofstream(dir.path() + "/pw") << "test password\n";
+  Restic r(Repo{dir.path() + "/repo", dir.path() + "/pw", {}});
+  r.Init();
+  const std::string inst = dir.path() + "/in[1]*?";
+  std::filesystem::create_directories(inst + "/data/.migrate-restore/data");
+  std::filesystem::create_directories(inst + "/data/sub/.migrate-restore");
+  std::ofstream(inst + "/data/keep") << "kept";
+  std::ofstream(inst + "/data/.migrate-restore/data/half") << "half-restored";
+  std::ofstream(inst + "/data/sub/.migrate-restore/mine") << "the app's";
+  const BackupSummary sum = r.Backup(inst, {"data"}, {{"test"}, "", ""}, {"data/.migrate-restore"});
+  r.Restore(sum.snapshot_id, dir.path() + "/back", {}, {});
+  CHECK(*ReadSmallFile(dir.path() + "/back/data/keep") == "kept");
+  CHECK(*ReadSmallFile(dir.path() + "/back/data/sub/.migrate-restore/mine") == "the app's");
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/back/data/.migrate-restore"));
 }

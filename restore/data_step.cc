@@ -77,7 +77,7 @@ void SwapInPlace(const StagedData& s) {
   const auto staged = NamesIn(s.stage);
   for (const auto& name : staged) {
     const std::string from = s.stage + "/" + name, to = s.data_dir + "/" + name;
-    if (name == kInPlaceStage) {
+    if (name == kRestoreStageName) {
       TheLog().warn("the backup's data/" + name + " is not restored: the restore stages data/ under that name");
       continue;
     }
@@ -89,7 +89,7 @@ void SwapInPlace(const StagedData& s) {
     done.push_back({from, to, there});
   }
   for (const auto& name : NamesIn(s.data_dir)) {
-    if (name == kInPlaceStage || std::find(staged.begin(), staged.end(), name) != staged.end()) continue;
+    if (name == kRestoreStageName || std::find(staged.begin(), staged.end(), name) != staged.end()) continue;
     const std::string from = s.data_dir + "/" + name, to = replaced + "/" + name;
     if (::rename(from.c_str(), to.c_str()) != 0) undo_and_fail("cannot move " + from + " out of the way");
     done.push_back({from, to, false});
@@ -214,7 +214,7 @@ StagedData StageData(const std::function<void(const std::string& work_dir)>& fil
 
 
 std::string StageWorkDir(const std::string& data_dir, const std::string& default_work) {
-  return IsMountPoint(data_dir) ? data_dir + "/" + kInPlaceStage : default_work;
+  return IsMountPoint(data_dir) ? data_dir + "/" + kRestoreStageName : default_work;
 }
 
 void SwapData(const StagedData& s) {

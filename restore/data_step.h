@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "install/install.h"
+
 
 namespace mig {
 
@@ -18,8 +20,6 @@ struct StagedData {
   bool in_place = false;  // data/ is a mount point: swapped entry by entry, not as one folder
 };
 
-// The hidden folder inside a data/ that is a mount point, where its restore is staged.
-inline constexpr const char* kInPlaceStage = ".migrate-restore";
 
 // Where a restore stages the backup's data/: `default_work` (in the restore's folder, beside
 // data/), or data_dir/.migrate-restore when data/ is a file system of its own (a mount point):

@@ -23,7 +23,7 @@ std::string DataStepRead(const std::string& path) { return ReadSmallFile(path).v
 // data/ with a, b/, old-only; the stage (data/.migrate-restore/data) with a, b/, new-only.
 struct InPlaceSwap {
   TempDir root{"data-step-test"};
-  std::string data = root.path() + "/data", work = data + "/" + kInPlaceStage, stage = work + "/data";
+  std::string data = root.path() + "/data", work = data + "/" + kRestoreStageName, stage = work + "/data";
   StagedData staged;
   InPlaceSwap() {
     fs::create_directories(data + "/b");
