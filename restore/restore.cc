@@ -265,7 +265,10 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     try {
       Step step(rep, "restore database");
       if (skip_db) {
-        step.Skip(!m.db ? "the backup holds no database" : "--skip-db or --skip " + in->db_service);
+        step.Skip(!m.db                     ? std::string("the backup holds no database")
+                  : o.skip_db                ? std::string("--skip-db")
+                  : in->db_service.empty()   ? std::string("the install has no database service")
+                                             : "--skip " + in->db_service);
       } else {
         auto dump = source->Dump();
         Progress progress("database", m.db->dump_bytes, ProgressModeFor(o.quiet, o.json));
