@@ -25,15 +25,15 @@ dev_t DeviceOf(const std::string& path) {
   return st.st_dev;
 }
 
-// data/ is a folder (not a link) that is the root of a mount: a disk, or a bind mount of a folder
-// of the same disk (which rename refuses as well: EBUSY). statx says so where the kernel knows
-// (5.8 and later); else another device than its parent's.
-bool IsMountPoint(const std::string& data_dir) {
-  struct statx stx {};
-  if (::statx(AT_FDCWD, data_dir.c_str(), AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) != 0 || !S_ISDIR(stx.stx_mode))
-    return false;
-  if (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
-  return DeviceOf(data_dir) != DeviceOf(fs::path(data_dir).parent_path().string());
+// syncfs(2) of the file system that holds `dir`; false with errno set when it fails.
+bool SyncFileSystem(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::syncfs(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  errno = err;
+  return ok;
 }
 
 std::vector<std::string> NamesIn(const std::string& dir) {
@@ -102,11 +102,7 @@ void SwapInPlace(const StagedData& s) {
   if (::chown(s.data_dir.c_str(), root.st_uid, root.st_gid) != 0 || ::chmod(s.data_dir.c_str(), root.st_mode & 07777) != 0 ||
       ::utimensat(AT_FDCWD, s.data_dir.c_str(), times, 0) != 0)  // its content is the backup's already
     TheLog().warn("could not give " + s.data_dir + " the backup's mode, owner and times: " + ErrnoString());
-  int fd = ::open(s.data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::syncfs(fd);
-    ::close(fd);
-  }
+  SyncFileSystem(s.data_dir);
 }
 
 // True when a folder on the way from `root` to `root`/`rel` (root excluded, rel's last part
@@ -184,11 +180,7 @@ StagedData FillStage(StagedData s, const std::function<void(const std::string& w
       ++s.kept;
     }
   }
-  int fd = ::open(s.stage.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);  // durable before it is swapped in
-  bool synced = fd >= 0 && ::syncfs(fd) == 0;
-  int err = errno;
-  if (fd >= 0) ::close(fd);
-  if (!synced) Fail("cannot sync " + s.stage + ": " + ErrnoString(err));
+  if (!SyncFileSystem(s.stage)) Fail("cannot sync " + s.stage + ": " + ErrnoString());  // durable before the swap
   return s;
 }
 
@@ -203,7 +195,7 @@ StagedData StageData(const std::function<void(const std::string& work_dir)>& fil
   if (fs::is_symlink(data_dir, ec))
     BadInput(data_dir + " is a symbolic link: a restore puts a folder in its place in one rename, which would "
              "replace the link; not supported yet (make data/ a folder, e.g. a bind mount of the other disk)");
-  s.in_place = IsMountPoint(data_dir);
+  s.in_place = DataIsMountPoint(data_dir);
   try {
     return FillStage(s, fill, work_dir, keep);
   } catch (...) {
@@ -212,15 +204,22 @@ StagedData StageData(const std::function<void(const std::string& work_dir)>& fil
   }
 }
 
+bool DataIsMountPoint(const std::string& data_dir) {
+  struct statx stx {};
+  if (::statx(AT_FDCWD, data_dir.c_str(), AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) != 0 || !S_ISDIR(stx.stx_mode))
+    return false;
+  if (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+  return DeviceOf(data_dir) != DeviceOf(fs::path(data_dir).parent_path().string());
+}
 
 std::string StageWorkDir(const std::string& data_dir, const std::string& default_work) {
-  return IsMountPoint(data_dir) ? data_dir + "/" + kRestoreStageName : default_work;
+  return DataIsMountPoint(data_dir) ? data_dir + "/" + kRestoreStageName : default_work;
 }
 
 void SwapData(const StagedData& s) {
+  if (s.in_place) return SwapInPlace(s);
   std::error_code ec;
   const std::string work = fs::path(s.stage).parent_path().string();
-  if (s.in_place) return SwapInPlace(s);
   if (!fs::exists(s.data_dir, ec)) {
     if (::rename(s.stage.c_str(), s.data_dir.c_str()) != 0)
       Fail("cannot move " + s.stage + " to " + s.data_dir + ": " + ErrnoString());

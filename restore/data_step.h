@@ -10,7 +10,6 @@
 
 #include "install/install.h"
 
-
 namespace mig {
 
 struct StagedData {
@@ -20,6 +19,10 @@ struct StagedData {
   bool in_place = false;  // data/ is a mount point: swapped entry by entry, not as one folder
 };
 
+// data/ is a folder (not a link) that is the root of a mount: a disk, or a bind mount of a
+// folder of the same disk (rename refuses both). statx says so where the kernel knows (5.8 and
+// later); else another device than its parent's.
+bool DataIsMountPoint(const std::string& data_dir);
 
 // Where a restore stages the backup's data/: `default_work` (in the restore's folder, beside
 // data/), or data_dir/.migrate-restore when data/ is a file system of its own (a mount point):

@@ -170,6 +170,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     }
     const bool skip_db = o.skip_db || keep.db || !m.db || in->db_service.empty();
     const bool skip_data = o.skip_data || keep.data;
+    const bool data_mounted = !skip_data && DataIsMountPoint(in->data_dir());  // docs/backup.md "Limits"
 
     docker::Stack stack(docker::DetectCompose(), in->dir, in->project.file, in->project_name);
     if (o.dry_run) {
@@ -178,9 +179,8 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
                                             : "replaced by the backup's (" + std::to_string(m.files) + " files, " +
                                                   HumanBytes(m.bytes) + ")" +
                                                   (keep.paths.empty() ? "" : ", keeping " + Joined(keep.paths)) +
-                                                  (StageWorkDir(in->data_dir(), "").empty()
-                                                       ? ""
-                                                       : "; a mount point: staged inside it, put in place entry by entry"));
+                                                  (data_mounted ? "; a mount point: staged inside it, put in place entry by entry"
+                                                                : ""));
       d += "; database: " + (skip_db ? std::string("kept as it is")
                                     : in->pg.db + " replaced by the backup's " + m.db->name + " (" +
                                           std::to_string(m.db->state.tables.size()) + " tables)");
@@ -213,7 +213,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       SafetyCopyInput sc;
       sc.run_dir = run_dir;
       if (!skip_data) sc.data_dir = in->data_dir();
-      if (!skip_data && StageWorkDir(in->data_dir(), "").size() > 0) CheckRoomForCopy(in->data_dir(), run_dir);
+      if (data_mounted) CheckRoomForCopy(in->data_dir(), run_dir);
       if (pg) sc.dump_target = [&pg](const std::string& path) { return pg->DumpToFile(path); };
       step.Done(SafetyCopy(sc, state).detail);
     }
@@ -224,7 +224,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     const std::string stage_work = StageWorkDir(in->data_dir(), run_dir + "/new");
     if (!skip_data) {
       TheLog().info("restoring data/ beside " + in->data_dir() +
-                    (stage_work != run_dir + "/new" ? " (a mount point: staged inside it, in " + stage_work + ")" : ""));
+                    (data_mounted ? " (a mount point: staged inside it, in " + stage_work + ")" : ""));
       staging = std::async(std::launch::async, [&] {
         return StageData([&](const std::string& work) { source->Data(work, keep.paths); }, in->data_dir(),
                          stage_work, keep.paths);
@@ -265,10 +265,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     try {
       Step step(rep, "restore database");
       if (skip_db) {
-        step.Skip(!m.db                     ? std::string("the backup holds no database")
-                  : o.skip_db                ? std::string("--skip-db")
-                  : in->db_service.empty()   ? std::string("the install has no database service")
-                                             : "--skip " + in->db_service);
+        step.Skip(DbSkipReason(m.db.has_value(), o.skip_db, in->db_service));
       } else {
         auto dump = source->Dump();
         Progress progress("database", m.db->dump_bytes, ProgressModeFor(o.quiet, o.json));

@@ -43,4 +43,11 @@ Keep ResolveSkips(const compose::Project& p, const std::string& data_dir, const 
   return k;
 }
 
+std::string DbSkipReason(bool backup_has_db, bool skip_db_flag, const std::string& db_service) {
+  if (!backup_has_db) return "the backup holds no database";
+  if (skip_db_flag) return "--skip-db";
+  if (db_service.empty()) return "the install has no database service";
+  return "--skip " + db_service;
+}
+
 }  // namespace mig

@@ -19,4 +19,8 @@ struct Keep {
 Keep ResolveSkips(const compose::Project& p, const std::string& data_dir, const std::string& db_service,
                   const std::vector<std::string>& skip);
 
+// Why a restore leaves the database as it is, in the operator's words: the backup holds none,
+// --skip-db, the install has no database service, or --skip `db_service`.
+std::string DbSkipReason(bool backup_has_db, bool skip_db_flag, const std::string& db_service);
+
 }  // namespace mig

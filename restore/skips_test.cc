@@ -63,3 +63,10 @@ TEST_CASE("restore --skip: an unknown service is bad input naming the services")
     CHECK(std::string(e.what()).find("postgres, app, web, outside") != std::string::npos);
   }
 }
+
+TEST_CASE("a skipped database's reason names what the operator did") {
+  CHECK(DbSkipReason(false, true, "postgres") == "the backup holds no database");
+  CHECK(DbSkipReason(true, true, "") == "--skip-db");
+  CHECK(DbSkipReason(true, false, "") == "the install has no database service");
+  CHECK(DbSkipReason(true, false, "postgres") == "--skip postgres");
+}

@@ -322,7 +322,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
     {
       Step step(rep, "restore database");
       if (skip_db) {
-        step.Skip(!m.db ? "the backup holds no database" : o.skip_db ? "--skip-db" : "--skip " + db_service);
+        step.Skip(DbSkipReason(m.db.has_value(), o.skip_db, db_service));
       } else {
         const docker::Swarm s = docker::WaitStackRunning(stack, {db_service}, std::chrono::seconds(o.wait_seconds));
         const docker::Task* t = RunningTask(s, db_task_service);
