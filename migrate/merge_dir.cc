@@ -22,7 +22,10 @@ nlohmann::json MergeDir(const std::string& src_dir, const std::string& dst_dir, 
   if (!remote && !fs::is_directory(src_dir, ec)) BadInput("the source " + src_dir + " is not a folder");
   if (remote && (src_dir.empty() || src_dir[0] != '/')) BadUsage("with --from, SRC is an absolute path on that host");
   std::string s = remote ? src_dir : fs::canonical(src_dir).string();
-  std::string d = fs::weakly_canonical(dst_dir).string();
+  // Absolute first: weakly_canonical keeps a relative path that does not exist yet as it is,
+  // and its parent would then be ""; nor does it drop a trailing '/' of a path that does not exist.
+  std::string d = fs::weakly_canonical(fs::absolute(dst_dir)).string();
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
   if (!remote && (s == d || d.rfind(s + "/", 0) == 0 || s.rfind(d + "/", 0) == 0))
     BadInput("the source " + s + " and the target " + d + " overlap");
   if (fs::exists(d, ec) && !fs::is_directory(fs::symlink_status(d, ec)))

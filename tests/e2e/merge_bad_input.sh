@@ -36,6 +36,8 @@ fi
 check "overlapping folders are refused" expect 2 "overlap" "$bin/migrate" merge-dir "$work/src" "$work/src/sub"
 echo file >"$work/afile"
 check "a target that is a file is refused" expect 2 "is not a folder" "$bin/migrate" merge-dir "$work/src" "$work/afile"
+check "relative SRC and a new relative DST are taken from the current folder" \
+  bash -c 'cd "$1" && "$2/migrate" merge-dir -q src new-dst/ && test "$(cat new-dst/a)" = one' _ "$work" "$bin"
 check "a missing source is refused" expect 2 "is not a folder" "$bin/migrate" merge-dir "$work/nope" "$work/dst"
 
 # A full disk: a 2 MiB file system receives 8 MiB. The run fails naming the cause and leaves
