@@ -13,7 +13,7 @@
 namespace mig::agent {
 
 inline constexpr uint32_t kMagic = 0x4D494752;  // "MIGR"
-inline constexpr uint16_t kProtocolVersion = 2;
+inline constexpr uint16_t kProtocolVersion = 3;
 inline constexpr uint32_t kMaxFrame = 1u << 20;   // payload bytes, after decompression too
 inline constexpr uint32_t kMaxChunk = 256u << 10; // raw bytes of one DATA or SIG frame
 inline constexpr uint32_t kHeaderSize = 8;

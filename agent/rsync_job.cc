@@ -1,4 +1,4 @@
-// The rs_job_iter loop, pushed or pulled, shared by the receiver and the agent.
+// The rs_job_iter loop of the receiver's patch.
 #include "agent/rsync_job.h"
 
 namespace mig::agent {
@@ -29,30 +29,6 @@ rs_result RsyncJob::Push(std::string_view in, bool eof, const Sink& out, size_t*
     if (r != RS_BLOCKED) return r;
     // Input all taken and room left for output: the job waits for input (none comes after eof).
     if (b.avail_in == 0 && b.avail_out != 0) return eof ? RS_INPUT_ENDED : RS_BLOCKED;
-  }
-}
-
-rs_result RsyncJob::Pull(const Reader& read, const Sink& out) {
-  std::string in(out_buf_.size(), '\0');
-  size_t in_len = 0, in_pos = 0;
-  bool eof = false;
-  while (true) {
-    if (in_pos == in_len && !eof) {
-      long n = read(in.data(), in.size());
-      if (n < 0) return RS_IO_ERROR;
-      in_pos = 0;
-      in_len = static_cast<size_t>(n);
-      eof = n == 0;
-    }
-    rs_buffers_t b{};
-    b.next_in = in.data() + in_pos;
-    b.avail_in = in_len - in_pos;
-    b.eof_in = eof;
-    rs_result r = Iter(b, out);
-    in_pos = in_len - b.avail_in;
-    if (r == RS_DONE) return RS_DONE;
-    if (r != RS_BLOCKED) return r;
-    if (eof && in_pos == in_len && b.avail_out != 0) return RS_INPUT_ENDED;  // waits for nothing
   }
 }
 

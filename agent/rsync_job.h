@@ -1,7 +1,5 @@
-// One librsync job (signature, loading a signature, delta, patch) driven over buffers: the
-// rs_job_iter loop both sides of the protocol share (the receiver signs and patches, the agent
-// loads signatures and computes deltas). No I/O of its own: input comes from the caller (pushed
-// or pulled), output goes to a callback.
+// One librsync job driven over buffers: the receiver's patch of a delta (agent/source.cc), its
+// input pushed frame by frame as it arrives, its output handed to a callback. No I/O of its own.
 #pragma once
 
 #include <librsync.h>
@@ -13,23 +11,18 @@
 
 namespace mig::agent {
 
-// Output bytes a job hands on at most per call of its sink, and input bytes a pulled job asks
-// for at most per read, unless told otherwise.
+// Output bytes a job hands on at most per call of its sink, unless told otherwise.
 inline constexpr size_t kRsyncChunk = 64u << 10;
 
 // A librsync job and the loop that drives it. Owns the rs_job_t (freed with it). What the job
-// reads beyond (the basis of a patch, the signature of a delta) must outlive it.
+// reads beyond (the basis of a patch) must outlive it.
 // Not thread-safe; not copyable.
 class RsyncJob {
  public:
   // Where the job's output goes as it comes: never empty, at most `chunk` bytes per call.
   // It may throw (the job is then left where it stood).
   using Sink = std::function<void(std::string_view bytes)>;
-  // Reads up to `len` bytes of the job's input into `buf`: returns their count, 0 at the end of
-  // the input, or -1 when reading failed (the caller keeps why). It may throw.
-  using Reader = std::function<long(char* buf, size_t len)>;
-
-  // Takes `job` (from rs_sig_begin, rs_loadsig_begin, rs_delta_begin or rs_patch_begin);
+  // Takes `job` (from rs_patch_begin, or any other librsync job);
   // `what` names the work in Failure()'s sentence, e.g. "/srv/app/data/big.bin".
   RsyncJob(rs_job_t* job, std::string what, size_t chunk = kRsyncChunk);
   RsyncJob(const RsyncJob&) = delete;
@@ -40,11 +33,6 @@ class RsyncJob {
   // ended (`*unused`, when given, then counts the bytes of `in` past its end), or librsync's
   // error. A job still waiting after `eof` has nothing more to read: RS_INPUT_ENDED.
   rs_result Push(std::string_view in, bool eof, const Sink& out, size_t* unused = nullptr);
-
-  // Runs the job to its end, its input pulled from `read` in reads of at most `chunk` bytes
-  // (the next read only once the last one's bytes were all taken), its output to `out`.
-  // Returns RS_DONE, RS_IO_ERROR when `read` failed, or librsync's error.
-  rs_result Pull(const Reader& read, const Sink& out);
 
   // "librsync failed on <what>: <librsync's reason>".
   std::string Failure(rs_result r) const;

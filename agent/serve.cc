@@ -1,7 +1,6 @@
 #include "agent/serve.h"
 
 #include <fcntl.h>
-#include <librsync.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,7 +14,7 @@
 #include <vector>
 
 #include "agent/frame.h"
-#include "agent/rsync_job.h"
+#include "agent/block_delta.h"
 #include "core/io.h"
 #include "agent/wire.h"
 #include "core/error.h"
@@ -236,6 +235,7 @@ class Server {
   }
 
   std::string ReadSignature(uint32_t bytes) {
+    if (bytes > kMaxSumsBytes) Violation(kPeer, "block sums of " + std::to_string(bytes) + " bytes");
     std::string sig;
     while (sig.size() < bytes) {
       Frame f = Receive();
@@ -301,18 +301,10 @@ class Server {
     Send(Type::kFileEnd, EncodeFileEnd(end));
   }
 
-  // Streams a librsync delta of the file against `sig`; returns "" or why reading failed.
+  // Streams the delta of the file against the receiver's block sums `sig` (agent/block_delta.h);
+  // returns "" or why reading failed.
   std::string SendDelta(int fd, const std::string& path, const std::string& sig, XXH3_state_t* st, uint64_t& size) {
-    rs_signature_t* sumset = nullptr;
-    rs_result r;
-    {
-      RsyncJob load(rs_loadsig_begin(&sumset), "the signature of " + path);
-      r = load.Push(sig, /*eof=*/true, [](std::string_view) {});  // it fills `sumset`, writes nothing
-    }
-    std::unique_ptr<rs_signature_t, decltype(&rs_free_sumset)> hold(sumset, rs_free_sumset);
-    if (r != RS_DONE) Violation(kPeer, std::string("a signature librsync cannot read: ") + rs_strerror(r));
-    if ((r = rs_build_hash_table(sumset)) != RS_DONE) Violation(kPeer, std::string("a bad signature: ") + rs_strerror(r));
-    RsyncJob delta(rs_delta_begin(sumset), path, kMaxChunk);
+    const BlockSums sums = DecodeBlockSums(sig, kPeer);
     std::string fail;
     auto read = [&](char* buf, size_t len) -> long {
       ssize_t n;
@@ -329,10 +321,12 @@ class Server {
       }
       return static_cast<long>(n);
     };
-    r = delta.Pull(read, [&](std::string_view out) { Send(Type::kData, out, true); });
-    if (r == RS_DONE) return "";
-    if (!fail.empty()) return fail;
-    return delta.Failure(r);
+    // The delta comes in pieces of about 1 MiB: sent in frames of at most kMaxChunk.
+    auto send = [&](std::string_view out) {
+      for (size_t off = 0; off < out.size(); off += kMaxChunk) Send(Type::kData, out.substr(off, kMaxChunk), true);
+    };
+    if (WriteDelta(sums, read, send)) return "";
+    return fail;
   }
 
   int in_, out_;

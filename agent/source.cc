@@ -1,9 +1,10 @@
 // AgentSource: the merge's source on the agent's host. Its listing (agent/listing.cc), then
-// pipelined GETs in plan order, signatures of the target's copies and checked patching.
+// pipelined GETs in plan order, block sums of the target's copies and checked patching.
 #include "agent/source.h"
 
 #include <fcntl.h>
 #include <librsync.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <optional>
 
+#include "agent/block_delta.h"
 #include "agent/listing.h"
 #include "agent/rsync_job.h"
 #include "core/error.h"
@@ -70,19 +72,12 @@ void AgentSource::Prepare(const sync::Plan& plan, const sync::OpenBasis& open_ba
 
 namespace {
 
-// The librsync signature of the open file `fd`, the block and hash lengths as librsync
-// recommends for its size.
-std::string Signature(int fd, uint64_t size, const std::string& what) {
-  rs_magic_number magic = RS_RK_BLAKE2_SIG_MAGIC;
-  size_t block_len = 0, strong_len = 0;
-  if (rs_sig_args(static_cast<rs_long_t>(size), &magic, &block_len, &strong_len) != RS_DONE)
-    Fail("librsync cannot size a signature for " + what);
-  RsyncJob job(rs_sig_begin(block_len, strong_len, magic), what);
-  std::string sig;
-  rs_result r = job.Pull([&](char* buf, size_t len) { return static_cast<long>(ReadFd(fd, buf, len, what.c_str())); },
-                         [&](std::string_view out) { sig.append(out); });
-  if (r != RS_DONE) Fail(job.Failure(r));
-  return sig;
+// A fresh seed for a file's block sums: content made to collide with the target's blocks under
+// one seed does not collide under the next.
+uint64_t SumsSeed() {
+  uint64_t seed = 0;
+  if (::getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = static_cast<uint64_t>(::time(nullptr)) ^ ::getpid();
+  return seed;
 }
 
 // The basis of a patch: the target's old copy, read by offset with every range checked.
@@ -123,7 +118,7 @@ void AgentSource::SendRequest(const Request& r) {
   }
   struct stat st {};
   ::fstat(basis.get(), &st);
-  std::string sig = Signature(basis.get(), static_cast<uint64_t>(st.st_size), display_ + "/" + r.src->path);
+  std::string sig = SignFile(basis.get(), static_cast<uint64_t>(st.st_size), SumsSeed(), display_ + "/" + r.src->path);
   s_.Send(Type::kGet, EncodeGet({r.index, 1, static_cast<uint32_t>(sig.size()), r.src->path}));
   for (size_t off = 0; off < sig.size(); off += kMaxChunk)
     s_.Send(Type::kSig, std::string_view(sig).substr(off, kMaxChunk));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The data/ merge through the agent protocol (a local migrate-agent over pipes: the frames,
-# listing checks, pipelined requests and librsync deltas of a remote migration, without SSH):
+# listing checks, pipelined requests and deltas of a remote migration, without SSH):
 # the same oracle as merge_oracle.sh (rsync -a --force), then deltas of changed large files.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
