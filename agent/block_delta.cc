@@ -11,6 +11,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 #include "agent/frame.h"
 #include "core/error.h"
@@ -27,8 +28,9 @@ constexpr unsigned char kOpEnd = 0x00, kOpLiteralN4 = 0x43, kOpCopyN8N4 = 0x45 +
 constexpr size_t kMaxInlineLiteral = 64;  // opcodes 0x01-0x40 carry their length
 // A literal is sent once it reaches this; a copy command covers at most kMaxCopy.
 constexpr size_t kMaxLiteral = 1u << 20;
+// (librsync's patch keeps a copy's length in an int: never raise this to 2^31.)
 constexpr uint64_t kMaxCopy = 1u << 30;
-constexpr size_t kReadChunk = 1u << 20;
+constexpr size_t kReadChunk = 256u << 10;
 
 Strong StrongOf(const unsigned char* p, size_t len, uint64_t seed) {
   XXH128_hash_t h = XXH3_128bits_withSeed(p, len, seed);
@@ -53,10 +55,10 @@ class DeltaSearch {
       : s_(s), read_(read), out_(out), B_(s.block_len) {
     const uint64_t n = s_.BlockCount();
     full_blocks_ = s_.basis_size / B_;  // the last one is shorter when the size is no multiple
-    bits_ = std::max(4, static_cast<int>(std::bit_width(std::max<uint64_t>(n, 1))) + 1);
+    bits_ = std::max(4, static_cast<int>(std::bit_width(n)));  // slots: n to 2n
     head_.assign(size_t{1} << bits_, -1);
     next_.assign(full_blocks_, -1);
-    for (int64_t i = static_cast<int64_t>(full_blocks_) - 1; i >= 0; --i) {
+    for (int32_t i = static_cast<int32_t>(full_blocks_) - 1; i >= 0; --i) {
       uint32_t slot = Slot(s_.weak[i]);
       next_[i] = head_[slot];
       head_[slot] = i;
@@ -70,7 +72,7 @@ class DeltaSearch {
     while (true) {
       if (end_ - pos_ <= B_ && !eof_ && !Fill()) return false;
       if (end_ - pos_ < B_) break;
-      const unsigned char* w = buf_.data() + pos_;
+      const unsigned char* w = buf_.get() + pos_;
       bool have_strong = false;
       Strong strong;
       if (!have_weak) {
@@ -89,17 +91,23 @@ class DeltaSearch {
         have_weak = true;
       }
       const uint32_t weak = (s1_ & 0xffff) | (s2_ << 16);
-      int64_t found = -1;
-      for (int64_t c = head_[Slot(weak)]; c >= 0; c = next_[c]) {
-        if (s_.weak[c] != weak) continue;
+      auto same = [&](int64_t c) {
+        if (s_.weak[c] != weak) return false;
         if (!have_strong) {
           strong = StrongOf(w, B_, s_.seed);
           have_strong = true;
         }
-        if (!(s_.strong[c] == strong)) continue;
-        if (found < 0 || c == expect) found = c;
-        if (c == expect) break;
-      }
+        return s_.strong[c] == strong;
+      };
+      // The next block first (the copy stays one command), then the first of the others: a
+      // chain of many equal blocks (zeros) is not walked to its end at every position.
+      int64_t found = -1;
+      if (expect < static_cast<int64_t>(full_blocks_) && same(expect)) found = expect;
+      for (int32_t c = found < 0 ? head_[Slot(weak)] : -1; c >= 0; c = next_[c])
+        if (same(c)) {
+          found = c;
+          break;
+        }
       if (found >= 0) {
         Match(found);
         expect = found + 1;
@@ -115,13 +123,16 @@ class DeltaSearch {
       ++pos_;
       if (pos_ - lit_ >= kMaxLiteral) FlushLiteral();
     }
-    // Fewer than a block's bytes left: the receiver's last, short block, or literal.
-    const size_t left = end_ - pos_;
-    if (left > 0 && full_blocks_ < s_.BlockCount() && s_.LenOf(full_blocks_) == left &&
-        StrongOf(buf_.data() + pos_, left, s_.seed) == s_.strong[full_blocks_]) {
-      FlushLiteral();
-      AddCopy(full_blocks_ * B_, left);
-      pos_ = lit_ = end_;
+    // At most a block's bytes left: they may end with the receiver's last, short block (as when
+    // only the file's last full block changed); the rest is literal.
+    if (full_blocks_ < s_.BlockCount()) {
+      const size_t last = s_.LenOf(full_blocks_);
+      if (end_ - pos_ >= last && StrongOf(buf_.get() + end_ - last, last, s_.seed) == s_.strong[full_blocks_]) {
+        pos_ = end_ - last;
+        FlushLiteral();
+        AddCopy(full_blocks_ * B_, last);
+        lit_ = end_;
+      }
     }
     pos_ = end_;
     FlushLiteral();
@@ -138,15 +149,20 @@ class DeltaSearch {
   // front of the buffer. False when reading failed.
   bool Fill() {
     if (lit_ > 0) {
-      std::memmove(buf_.data(), buf_.data() + lit_, end_ - lit_);
+      std::memmove(buf_.get(), buf_.get() + lit_, end_ - lit_);
       pos_ -= lit_;
       end_ -= lit_;
       lit_ = 0;
     }
     const size_t want = std::max<size_t>(kReadChunk, 2 * static_cast<size_t>(B_));
     while (!eof_ && end_ - pos_ <= B_) {
-      if (buf_.size() < end_ + want) buf_.resize(end_ + want);
-      long n = read_(reinterpret_cast<char*>(buf_.data() + end_), want);
+      if (cap_ < end_ + want) {  // grown without zeroing: a small file's delta costs no 1 MiB memset
+        auto bigger = std::make_unique_for_overwrite<unsigned char[]>(end_ + want);
+        if (end_) std::memcpy(bigger.get(), buf_.get(), end_);
+        buf_ = std::move(bigger);
+        cap_ = end_ + want;
+      }
+      long n = read_(reinterpret_cast<char*>(buf_.get() + end_), want);
       if (n < 0) return false;
       if (n == 0) eof_ = true;
       end_ += static_cast<size_t>(n);
@@ -191,7 +207,7 @@ class DeltaSearch {
       pending_.push_back(static_cast<char>(kOpLiteralN4));
       PutBig(pending_, len, 4);
     }
-    pending_.append(reinterpret_cast<const char*>(buf_.data() + lit_), len);
+    pending_.append(reinterpret_cast<const char*>(buf_.get() + lit_), len);
     lit_ = pos_;
     MaybeSend();
   }
@@ -208,8 +224,9 @@ class DeltaSearch {
   const size_t B_;
   uint64_t full_blocks_ = 0;
   int bits_ = 0;
-  std::vector<int64_t> head_, next_;  // weak sum's slot -> blocks, chained
-  std::vector<unsigned char> buf_;
+  std::vector<int32_t> head_, next_;  // weak sum's slot -> blocks, chained (at most 2^22)
+  std::unique_ptr<unsigned char[]> buf_;
+  size_t cap_ = 0;
   size_t lit_ = 0, pos_ = 0, end_ = 0;  // literal run starts at lit_, window at pos_
   bool eof_ = false;
   uint32_t s1_ = 0, s2_ = 0;
@@ -272,7 +289,7 @@ std::string SignFile(int fd, uint64_t size, uint64_t seed, const std::string& wh
   std::string out = w.take();
   out.reserve(kSumsHeaderBytes + count * kSumsEntryBytes);
   const size_t chunk = std::max<size_t>(1, kReadChunk / B) * B;
-  std::vector<unsigned char> buf(chunk);
+  std::vector<unsigned char> buf(std::min<uint64_t>(chunk, size));
   uint64_t done = 0;
   while (done < size) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk, size - done));

@@ -61,8 +61,10 @@ BlockSums DecodeBlockSums(std::string_view payload, std::string_view peer);
 // Computes the delta of a stream against `sums` in librsync's delta format (magic, COPY and
 // LITERAL commands, END), handing it on in pieces of at most about 1 MiB. `read` fills up to
 // `len` bytes of `buf` and returns their count, 0 at the end, -1 on failure (the caller keeps
-// why): WriteDelta then returns false with nothing more written. Memory: about 2 MiB beside
-// the sums. Not thread-safe (one call, one stream).
+// why): WriteDelta then returns false with nothing more written. Memory beside the sums: a
+// table of 4 to 8 bytes a block, and a buffer of about 1 MiB + 3 blocks (a file's sums at
+// most 80 MiB, its table 32 MiB, its buffer 190 MiB for the longest blocks).
+// Not thread-safe (one call, one stream).
 using DeltaReader = std::function<long(char* buf, size_t len)>;
 using DeltaSink = std::function<void(std::string_view bytes)>;
 bool WriteDelta(const BlockSums& sums, const DeltaReader& read, const DeltaSink& out);

@@ -119,6 +119,9 @@ TEST_CASE("block delta: every kind of edit patches back to the agent's file") {
       {"bytes deleted", with([](std::string& c) { c.erase(2000000, 300); }), 2 * B},
       {"appended", with([](std::string& c) { c += BdRandom(5000, 3); }), 5000 + B},
       {"truncated", with([](std::string& c) { c.resize(c.size() - 777); }), B},
+      // 3 MiB in blocks of 1792: 1755 full ones and a last one of 768 bytes, which still
+      // matches where it ends when the block before it changed.
+      {"the last full block changed", with([&](std::string& c) { c[(c.size() / B - 1) * B + 10] ^= 1; }), B},
       {"a shift and an overwrite", with([](std::string& c) {
          c.insert(100, BdRandom(10, 4));
          c.replace(2500000, 4000, BdRandom(4000, 5));

@@ -234,21 +234,22 @@ class Server {
     Send(Type::kRunEnd, EncodeRunEnd(code, tail));
   }
 
-  std::string ReadSignature(uint32_t bytes) {
+  // The SIG frames of a delta's GET, decoded: checked before the answer begins.
+  BlockSums ReadBlockSums(uint32_t bytes) {
     if (bytes > kMaxSumsBytes) Violation(kPeer, "block sums of " + std::to_string(bytes) + " bytes");
     std::string sig;
     while (sig.size() < bytes) {
       Frame f = Receive();
-      if (f.type != Type::kSig) Violation(kPeer, std::string("a ") + TypeName(f.type) + " frame inside a signature");
+      if (f.type != Type::kSig) Violation(kPeer, std::string("a ") + TypeName(f.type) + " frame inside block sums");
       if (f.payload.size() > kMaxChunk || sig.size() + f.payload.size() > bytes)
-        Violation(kPeer, "a signature longer than announced");
+        Violation(kPeer, "block sums longer than announced");
       sig += f.payload;
     }
-    return sig;
+    return DecodeBlockSums(sig, kPeer);
   }
 
   void DoGet(const Get& g) {
-    std::string sig = g.mode == 1 ? ReadSignature(g.sig_bytes) : std::string();
+    const BlockSums sums = g.mode == 1 ? ReadBlockSums(g.sig_bytes) : BlockSums();
     if (!root_fd_.valid()) Violation(kPeer, "a GET before LIST");
     const std::string& path = g.path;
     Fd fd = OpenListed(path);
@@ -283,7 +284,7 @@ class Server {
         else --raw_left;
       }
     } else {
-      fail = SendDelta(fd.get(), path, sig, st, size);
+      fail = SendDelta(fd.get(), path, sums, st, size);
     }
     if (!fail.empty()) {
       Send(Type::kFileFail, EncodeFileFail(g.index, fail));
@@ -301,10 +302,9 @@ class Server {
     Send(Type::kFileEnd, EncodeFileEnd(end));
   }
 
-  // Streams the delta of the file against the receiver's block sums `sig` (agent/block_delta.h);
+  // Streams the delta of the file against the receiver's block sums (agent/block_delta.h);
   // returns "" or why reading failed.
-  std::string SendDelta(int fd, const std::string& path, const std::string& sig, XXH3_state_t* st, uint64_t& size) {
-    const BlockSums sums = DecodeBlockSums(sig, kPeer);
+  std::string SendDelta(int fd, const std::string& path, const BlockSums& sums, XXH3_state_t* st, uint64_t& size) {
     std::string fail;
     auto read = [&](char* buf, size_t len) -> long {
       ssize_t n;

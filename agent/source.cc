@@ -76,6 +76,7 @@ namespace {
 // one seed does not collide under the next.
 uint64_t SumsSeed() {
   uint64_t seed = 0;
+  // Without getrandom a guessable seed: it only raises the bar, the whole-file hash still holds.
   if (::getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = static_cast<uint64_t>(::time(nullptr)) ^ ::getpid();
   return seed;
 }

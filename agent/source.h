@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/block_delta.h"
 #include "agent/session.h"
 #include "agent/wire.h"
 #include "sync/source.h"
@@ -16,8 +17,9 @@ namespace mig::agent {
 // Requests in flight (sent, answers not yet taken): at most this many files and bytes.
 inline constexpr size_t kWindowFiles = 1024;
 inline constexpr uint64_t kWindowBytes = 32ull << 20;
-// Files smaller than this travel whole even when the target has an older copy.
-inline constexpr uint64_t kMinDeltaSize = 64 << 10;
+// Files smaller than this travel whole even when the target has an older copy: one block,
+// nothing a delta could save (a file of 4 KiB with 100 bytes appended travels as ~150 bytes).
+inline constexpr uint64_t kMinDeltaSize = kMinBlock;
 
 // The merge's source when the files are on the agent's host. The listing is checked as it
 // arrives and taken by the merge as it comes; what arrives while the merge waits for files is

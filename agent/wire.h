@@ -47,7 +47,7 @@ std::string EncodeListEnd(const ListEnd& e);
 ListEnd DecodeListEnd(std::string_view payload, std::string_view peer);
 
 // GET: the regular file at `path` (relative to the listed root), whole or as a delta against
-// a signature of `sig_bytes` bytes that follows in SIG frames. `index` numbers the requests
+// block sums of `sig_bytes` bytes that follow in SIG frames (agent/block_delta.h). `index` numbers the requests
 // (the answer carries it back).
 struct Get {
   uint32_t index = 0;
