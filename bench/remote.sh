@@ -32,17 +32,18 @@ size=$(du -sh "$work/src" | cut -f1)
 find "$work/src" -type f -exec cat {} + >/dev/null  # warm the page cache (an argument list of 300k files is too long)
 
 . "$root/bench/lib.sh"
-# The agent's peak RSS (KiB, VmHWM: it only grows) while migrate runs, sampled every 0.1 s
-# into $1 until $work/polling goes: the agent is sshd's child, not migrate's.
+# The agent's peak RSS (KiB: VmHWM, which only grows) while migrate runs, read every 0.2 s into
+# $1 until $work/polling goes (the agent is sshd's child, not migrate's). Bash builtins only once
+# the agent is found: the sampling must not take the CPU the two tools are measured on.
 agent_peak() {
-  local out=$1 max=0 v p
+  local out=$1 pid="" k v rest
+  echo 0 >"$out"
   while [[ -e "$work/polling" ]]; do
-    for p in $(pgrep -f 'migrate-agent-.* serve'); do
-      v=$(awk '/^VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
-      [[ -n "$v" ]] && ((v > max)) && max=$v
-    done
-    echo "$max" >"$out"
-    sleep 0.1
+    [[ -n "$pid" && -e /proc/$pid ]] || pid=$(pgrep -f 'migrate-agent-.* serve' | head -1 || true)
+    if [[ -n "$pid" ]]; then
+      while read -r k v rest; do [[ $k == VmHWM: ]] && echo "$v" >"$out"; done <"/proc/$pid/status" 2>/dev/null || true
+    fi
+    sleep 0.2
   done
 }
 rsync_bytes() { sed -n 's/^Total bytes received: \([0-9,.]*\).*/\1/p' "$1" | tr -d ',.'; }

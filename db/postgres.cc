@@ -26,6 +26,11 @@ const char* const kLockCountedSql =
     "SELECT format('LOCK TABLE %I.%I IN ACCESS SHARE MODE', n.nspname, c.relname)" MIG_COUNTED_TABLES
     " AND c.relkind <> 'm' ORDER BY n.nspname, c.relname";
 #undef MIG_COUNTED_TABLES
+const char* const kHoldWritesSql =
+    "SELECT format('LOCK TABLE %I.%I IN SHARE MODE', n.nspname, c.relname)"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
+    " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+    " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' ORDER BY n.nspname, c.relname";
 const char* const kSequencesSql =
     "SELECT schemaname || '.' || sequencename, coalesce(last_value::text, '') FROM pg_sequences ORDER BY 1";
 

@@ -103,6 +103,9 @@ extern const char* const kCountQueriesSql;
 // The statements (for \gexec) that take ACCESS SHARE locks on the tables kCountQueriesSql counts
 // (materialized views aside): inside a transaction, no TRUNCATE, rewrite or DROP lands before it ends.
 extern const char* const kLockCountedSql;
+// The statements (for \gexec) that take SHARE locks on every table of the database's own schemas
+// (unlogged ones too): inside a transaction, no INSERT, UPDATE or DELETE commits before it ends.
+extern const char* const kHoldWritesSql;
 extern const char* const kSequencesSql;
 // The fields of one row printed with '\x1f' between them.
 std::vector<std::string> Fields(const std::string& row);

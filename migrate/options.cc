@@ -31,7 +31,11 @@ void AddMigrateOptions(CLI::App& app, Options& o) {
   app.add_flag("-c,--checksum", o.checksum, "compare file contents, not size and time, to decide what to copy");
   app.add_flag("--skip-db", o.skip_db, "do not replay the database");
   app.add_option_function<std::string>(
-         "--db-method", [&o](const std::string& v) { o.db_method = db::ParseDbMethod(v); },
+         "--db-method",
+         [&o](const std::string& v) {
+           o.db_method = db::ParseDbMethod(v);
+           o.db_method_given = true;
+         },
          "how the database is carried: logical (a dump replayed into the new database; default), physical (the "
          "old server's whole cluster copied as files and swapped in: same postgres major version >= 15 on both "
          "sides; the new release keeps its own settings and credentials), auto (physical when it can be)")
@@ -40,7 +44,9 @@ void AddMigrateOptions(CLI::App& app, Options& o) {
   app.add_flag("--two-phase", o.two_phase,
                "copy everything while the old release serves (data/, the database as a standby of the old one), then "
                "stop it, send the last changes and start the new one: seconds of downtime, recorded in the report "
-               "(same postgres major version >= 15 on both sides); with --dry-run, an estimate of the downtime");
+               "(the database as a standby needs the same postgres major version >= 15 on both sides; else, or with "
+               "--db-method logical, its dump is replayed inside the downtime); with --dry-run, an estimate of the "
+               "downtime");
   app.add_flag("--skip-data", o.skip_data, "do not merge data/");
   app.add_flag("--stop-old", o.stop_old,
                "stop the old stack's services before copying (integrity over uptime); its database last");

@@ -9,6 +9,7 @@
 #include "core/progress.h"
 #include "core/text.h"
 #include "core/timer.h"
+#include "pipeline/replay_step.h"
 #include "pipeline/restart.h"
 
 namespace mig {
@@ -26,6 +27,10 @@ std::unique_ptr<db::WalShipper> StandbyCopy(const Options& o, Origin& origin, co
     Step step(rep, "copy database (standby)");
     if (o.skip_db) {
       step.Skip("--skip-db");
+      return nullptr;
+    }
+    if (s.db_method.method != db::DbMethod::kPhysical) {
+      step.Skip("the database's dump is replayed inside the downtime (" + s.db_method.why + ")");
       return nullptr;
     }
     Progress progress("database", 0, ProgressModeFor(o.quiet, o.json));
@@ -88,6 +93,22 @@ void StopNew(const Sides& s) {
 }
 
 }  // namespace
+
+void ReplayInDowntime(const Options& o, Origin& origin, const Sides& s, Report& rep) {
+  db::PgTarget own = s.src_pg->target();
+  own.app_name = kCutoverAppName;
+  const db::Postgres old(own);
+  std::optional<db::Session> hold;  // after `old`: it holds a reference to it
+  {
+    Step step(rep, "hold writes");
+    hold.emplace(old, s.from.pg.db);
+    EndOtherSessions(*hold);
+    hold->Ask("BEGIN;\nSET lock_timeout = '30s';\n" + std::string(db::kHoldWritesSql) + " \\gexec");
+    step.Done("every table of " + s.from.pg.db + " share-locked on the old server: a write waits, none commits");
+  }
+  ReplayDatabase(o, origin, s, rep);
+  StopOld(s, true);  // with the writes still held: the waiting ones end with the server
+}
 
 PromotedCopy CutOverDatabase(const Sides& s, db::WalShipper& wal, Report& rep) {
   Step step(rep, "cut over database");

@@ -19,7 +19,8 @@ namespace mig {
 // Phase 1 (the step "copy database (standby)", then "ship WAL"): the copy, started as a standby,
 // and rounds of WAL shipping until a round ships at most two segments; the shipper then follows
 // the source on a thread of its own (WalShipper::Follow) until phase 2 stops the old postgres.
-// Returns the shipper; nullptr with --skip-db.
+// Returns the shipper; nullptr with --skip-db or when the database takes the logical path
+// (the step then says so: ReplayInDowntime carries it in phase 2).
 std::unique_ptr<db::WalShipper> StandbyCopy(const Options& o, Origin& origin, const Sides& s, Report& rep);
 
 // The application_name of the cutover's own sessions on the old server (PgTarget::app_name).
@@ -38,6 +39,14 @@ struct PromotedCopy {
 // stopped, the old postgres stopped, its last WAL shipped, the standby promoted, the new release's
 // credentials re-applied, the snapshot taken.
 PromotedCopy CutOverDatabase(const Sides& s, db::WalShipper& wal, Report& rep);
+
+// Phase 2 when the database takes the logical path (another major version, or --db-method
+// logical): the old database's writes held (client sessions ended, then every table SHARE-locked
+// in a session of the cutover's own: a writer waits, nothing commits), its dump replayed into the
+// new database (ReplayDatabase: its snapshot holds every commit), the old postgres stopped with
+// the writes still held (a fast shutdown: the waiting ones never commit). The downtime then grows
+// with the database (the plan says so).
+void ReplayInDowntime(const Options& o, Origin& origin, const Sides& s, Report& rep);
 
 // Once the new release runs: the old postgres started alone, counted (its rows as it stopped
 // when its next transaction id is still `next_xid`; nullopt when a client wrote since or it could

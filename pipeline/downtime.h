@@ -21,6 +21,8 @@ struct DowntimeInputs {
   double delta = 0;        // the dry run's listing of both data/ trees: the final delta's bound
   int new_services_down = 0;  // the new release's services not running now (each must start)
   bool database = true;       // false with --skip-db: the old postgres only stops
+  bool logical = false;       // the database's dump replayed inside the downtime (no standby)
+  double db_bytes = 0;        // with `logical`: the old database's size (pg_database_size)
   bool restart = true;        // false with --no-restart: the downtime ends with the cut over
 };
 
@@ -36,6 +38,10 @@ struct DowntimeEstimate {
 // up beyond its call; a service that starts (its first health check).
 inline constexpr double kServiceStop = 1.0, kPostgresStop = 1.5, kLastWal = 1.8, kPromote = 0.9,
                         kCredentials = 0.6, kUp = 0.3, kServiceStart = 2.0;
+// The logical path's replay inside the downtime: its fixed part (the staging database, the
+// verification, the swap) and its rate in bytes of the old database a second (pgbench scale 20,
+// 307 MB, replayed in 6.4 s on the bench machine: docs/benchmarks.md "Database replay").
+inline constexpr double kReplayFixed = 0.7, kReplayBytesPerSecond = 54e6;
 
 // Pure: the parts and their sum.
 DowntimeEstimate EstimateDowntime(const DowntimeInputs& in);

@@ -34,4 +34,17 @@ TEST_CASE("without the database the estimate has no WAL, promotion or credential
   CHECK(e.seconds == Approx(kServiceStop + 0.3 + kPostgresStop + kUp));
 }
 
+TEST_CASE("the logical path's estimate replays the database inside the downtime, at its size's rate") {
+  DowntimeInputs in;
+  in.logical = true;
+  in.db_bytes = 540e6;
+  const DowntimeEstimate e = EstimateDowntime(in);
+  REQUIRE(e.parts.size() == 5);
+  CHECK(e.parts[2].first == "replay database");
+  CHECK(e.parts[2].second == Approx(kReplayFixed + 10.0));  // 540 MB at 54 MB/s
+  CHECK(e.parts[3].first == "stop old postgres");
+  in.db_bytes *= 2;
+  CHECK(EstimateDowntime(in).seconds == Approx(e.seconds + 10.0));  // not flat: it grows with the database
+}
+
 }  // namespace mig

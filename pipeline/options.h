@@ -20,6 +20,7 @@ struct Options {
   bool checksum = false, skip_db = false, skip_data = false, stop_old = false, no_restart = false;
   int wait_seconds = 180;
   db::DbMethod db_method = db::DbMethod::kLogical;  // --db-method (docs/physical-db.md)
+  bool db_method_given = false;  // --db-method was given (--two-phase without it: physical when it can be)
   bool two_phase = false;  // --two-phase (docs/cutover.md): copy while the old release serves, then cut over
   bool show_plan = false;  // --dry-run --list: every path, not only totals
   // The remote migration (migrate --from): the old server and how to reach it.

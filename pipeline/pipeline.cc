@@ -132,7 +132,7 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
     CarryRootPaths(o, origin, s, run_dir, rep);
     MoveEnvStep(s, run_dir, rep);
   }
-  if (s.src_pg) {
+  if (s.src_pg && s.db_method.method == db::DbMethod::kPhysical) {
     db::PgTarget aside = s.src_pg->target();
     aside.host = &origin.ConcurrentHost();
     aside.dump_host = nullptr;
@@ -158,6 +158,7 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
     MergeData(o, origin, s, rep, true);
     std::optional<PromotedCopy> copy;
     if (wal) copy.emplace(CutOverDatabase(s, *wal, rep));
+    else if (!o.skip_db && s.src_pg) ReplayInDowntime(o, origin, s, rep);
     else StopOld(s, true);
     Restart(o, s, rep);
     const double secs = down.seconds();

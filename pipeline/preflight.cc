@@ -33,8 +33,9 @@ void ChooseMethod(const Options& o, Sides& s, int target_major, Report& rep) {
   f.dst_major = target_major;
   f.src_db = s.from.pg.db;
   f.dst_db = s.to.pg.db;
-  // --two-phase copies the database as files (docs/cutover.md)
-  const db::DbMethod want = o.two_phase ? db::DbMethod::kPhysical : o.db_method;
+  // --two-phase copies the database as files when it can (docs/cutover.md), else replays its dump
+  // inside the downtime; --db-method says which when given.
+  const db::DbMethod want = o.two_phase && !o.db_method_given ? db::DbMethod::kAuto : o.db_method;
   if (want != db::DbMethod::kLogical) {  // the logical path asks nothing more
     for (const auto& row : s.src_pg->Query(
              "SELECT (SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user), datname "
@@ -47,19 +48,17 @@ void ChooseMethod(const Options& o, Sides& s, int target_major, Report& rep) {
   }
   std::optional<db::ClusterHome> home;
   if (want != db::DbMethod::kLogical) home = db::FindClusterHome(*s.dst_pg, f.dst_home_problem);
-  try {
-    s.db_method = db::ChooseDbMethod(want, f);
-  } catch (const Error& e) {
-    if (!o.two_phase) throw;
-    BadInput(std::string("--two-phase copies the database as files: ") + e.what());
-  }
+  s.db_method = db::ChooseDbMethod(want, f);
   if (s.db_method.method == db::DbMethod::kPhysical) s.dst_home = home;
-  if (o.two_phase) {
+  std::string how = db::DbMethodName(s.db_method.method) + ": " + s.db_method.why;
+  if (o.two_phase && s.db_method.method == db::DbMethod::kPhysical) {
     std::string problem;
     s.src_home = db::FindClusterHome(*s.src_pg, problem);
     if (!problem.empty()) BadInput("--two-phase reads the stopped old cluster's last WAL, but " + problem);
+  } else if (o.two_phase) {
+    how += "; --two-phase replays the dump inside the downtime, which then grows with the database";
   }
-  rep.Check("database method", true, db::DbMethodName(s.db_method.method) + ": " + s.db_method.why);
+  rep.Check("database method", true, how);
 }
 
 void CheckDatabases(const Options& o, Origin& origin, Sides& s, Report& rep) {

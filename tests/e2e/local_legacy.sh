@@ -2,7 +2,27 @@
 # migrate-local from a legacy release (docs/legacy.md): its configuration at the install root
 # (Caddyfile, .caddy/, etc/ssl/, .pivot-db/), an edited .env, no data/, its database in the volume
 # VERSION_postgres_data of a stack that is down; into a running demo 2.0.0 release.
+# remote_legacy.sh sources this with LEGACY_OVER_SSH=1: the same install and assertions, the
+# migration `migrate --from` through the test sshd (127.0.0.2:2222) instead.
 . "$(dirname "$0")/lib.sh"
+if [[ -n "${LEGACY_OVER_SSH:-}" ]]; then
+  rig=$WORK/sshrig
+  bash "$ROOT/scripts/rig/sshd.sh" start "$rig" 127.0.0.2 2222 >/dev/null
+  trap 'bash "$ROOT/scripts/rig/sshd.sh" stop "$rig"; cleanup_suite' EXIT
+  how="migrate --from"
+  run_migration() {
+    local out=$1 err=$2
+    shift 2
+    set +e
+    "$BIN/migrate" --from root@127.0.0.2:2222 --key "$rig/client_ed25519" --known-hosts "$rig/known_hosts" "$@" \
+      </dev/null >"$out" 2>"$err"
+    RC=$?
+    set -e
+  }
+else
+  how=migrate-local
+  run_migration() { run_local "$@"; }
+fi
 
 OLD=$WORK/releases/legacy
 NEW=$WORK/releases/2.0.0
@@ -54,15 +74,15 @@ rsync -a --force --include='/.caddy/' --include='/.caddy/**' --include=/Caddyfil
   --include='/etc/ssl/' --include='/etc/ssl/**' --include='/.pivot-db/' --include='/.pivot-db/**' --exclude='*' \
   "$OLD/" "$WORK/oracle/"
 
-run_local "$WORK/dry.out" "$WORK/dry.err" --from-path "$OLD" --to-path "$NEW" --dry-run --json
+run_migration "$WORK/dry.out" "$WORK/dry.err" --from-path "$OLD" --to-path "$NEW" --dry-run --json
 row=$(json "$WORK/dry.out" '[c["detail"] for c in j["checks"] if c["name"]=="legacy layout"][0]' 2>/dev/null || true)
 check "the plan says legacy layout: its root paths, its database's volume and project" \
   bash -c "grep -q '.caddy, .pivot-db, Caddyfile, etc/ssl\\|Caddyfile, .caddy, etc/ssl, .pivot-db' <<<'$row' &&
            grep -q 'database volume ${lproj}_postgres_data (project $lproj)' <<<'$row'"
 [[ -n "$row" ]] || cat "$WORK/dry.err"
 
-run_local "$WORK/run.out" "$WORK/run.err" --from-path "$OLD" --to-path "$NEW" --json
-check "migrate-local from the legacy release exits 0" test "$RC" -eq 0
+run_migration "$WORK/run.out" "$WORK/run.err" --from-path "$OLD" --to-path "$NEW" --json
+check "$how from the legacy release exits 0" test "$RC" -eq 0
 [[ $RC -eq 0 ]] || cat "$WORK/run.err"
 for p in .caddy etc/ssl .pivot-db; do
   check "$p equals rsync -a --force's, attribute for attribute" diff <(state "$WORK/oracle/$p") <(state "$NEW/$p")
@@ -86,7 +106,7 @@ check "the database is the legacy volume's: 42 users" test "$(sql "$NEW" "select
 check "the legacy stack's postgres, started for the copy, is down again" \
   test -z "$(docker ps -q --filter "label=com.docker.compose.project=$lproj")"
 
-run_local "$WORK/again.out" "$WORK/again.err" --from-path "$OLD" --to-path "$NEW" --json
+run_migration "$WORK/again.out" "$WORK/again.err" --from-path "$OLD" --to-path "$NEW" --json
 changed=$(json "$WORK/again.out" 'j["data"]["legacy"]["root_plan"]["create"] + j["data"]["legacy"]["root_plan"]["replace"] + j["data"]["legacy"]["root_plan"]["attrs"]' 2>/dev/null || echo none)
 check "run again: exit 0, nothing under the root paths to write again, not even a time" \
   test "$RC $changed" = "0 0"

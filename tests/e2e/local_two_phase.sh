@@ -2,25 +2,54 @@
 # migrate-local --two-phase (docs/cutover.md): a writer inserts into the old release's database all
 # through phase 1 and until the old postgres stops; afterwards every row it saw committed is in the
 # new database, and the old one holds nothing the new one lacks. The report records the downtime.
+# Then the same with --db-method logical (the path another postgres major version takes): the
+# dump replayed inside the downtime, the old database's writes held meanwhile.
 . "$(dirname "$0")/lib.sh"
 make_pair
 sql "$OLD" "create table w (id int primary key, at timestamptz default now())" >/dev/null
 cp -a "$NEW/data" "$WORK/expected"
 rsync -a --force "$OLD/data/" "$WORK/expected/"
 
-# the writer: one psql session, an insert per line, each followed by an \echo of its id, printed
-# once the insert committed (autocommit); it ends when the old postgres stops
-(
-  echo $BASHPID >"$WORK/producer.pid"
-  i=0
-  while :; do
-    i=$((i + 1))
-    printf 'insert into w(id) values (%d);\n\\echo %d\n' "$i" "$i" || exit 0
-    sleep 0.02
-  done
-) | docker exec -i "$(pg_container "$OLD")" psql -X -q -U app -d appdb -v ON_ERROR_STOP=1 >"$WORK/committed" 2>"$WORK/writer.err" &
-sleep 2
-check "the writer is writing" test "$(wc -l <"$WORK/committed")" -gt 10
+# start_writer TABLE: one psql session, an insert per line, each followed by an \echo of its id,
+# printed to $WORK/committed-TABLE once the insert committed (autocommit); it ends when the old
+# postgres stops
+start_writer() {
+  (
+    echo $BASHPID >"$WORK/producer-$1.pid"
+    i=0
+    while :; do
+      i=$((i + 1))
+      printf 'insert into %s(id) values (%d);\n\\echo %d\n' "$1" "$i" "$i" || exit 0
+      sleep 0.02
+    done
+  ) | docker exec -i "$(pg_container "$OLD")" psql -X -q -U app -d appdb -v ON_ERROR_STOP=1 \
+    >"$WORK/committed-$1" 2>"$WORK/writer-$1.err" &
+  sleep 2
+  check "the writer is writing into $1" test "$(wc -l <"$WORK/committed-$1")" -gt 10
+}
+# start_reconnecting_writer TABLE: an insert per session (docker exec psql -c each), logged once
+# it committed: ending the old database's sessions does not stop it, only holding its writes does
+start_reconnecting_writer() {
+  local c
+  c=$(pg_container "$OLD")
+  (
+    echo $BASHPID >"$WORK/producer-$1.pid"
+    i=0
+    while :; do
+      i=$((i + 1))
+      docker exec "$c" psql -X -q -U app -d appdb -v ON_ERROR_STOP=1 -c "insert into $1(id) values ($i)" \
+        >/dev/null 2>>"$WORK/writer-$1.err" && echo "$i" >>"$WORK/committed-$1"
+      sleep 0.02
+    done
+  ) &
+  sleep 3
+  check "the writer is writing into $1" test "$(wc -l <"$WORK/committed-$1")" -gt 5
+}
+stop_writer() {
+  kill "$(cat "$WORK/producer-$1.pid")" 2>/dev/null || true
+  wait || true
+}
+start_writer w
 
 run_local "$WORK/dry.out" "$WORK/dry.err" --from-path "$OLD" --to-path "$NEW" --two-phase --dry-run --json
 check "the dry run estimates the downtime from its parts" \
@@ -31,8 +60,7 @@ check "the dry run made no replication slot and left the new database as it was"
 run_local "$WORK/run.out" "$WORK/run.err" --from-path "$OLD" --to-path "$NEW" --two-phase --json
 check "migrate-local --two-phase exits 0" test "$RC" -eq 0
 [[ $RC -eq 0 ]] || tail -20 "$WORK/run.err"
-kill "$(cat "$WORK/producer.pid")" 2>/dev/null || true
-wait || true
+stop_writer w
 steps=$(json "$WORK/run.out" '" | ".join(s["name"] for s in j["steps"])' 2>/dev/null || true)
 check "its steps: the standby copy and WAL rounds while the old release serves, then the cutover" \
   grep -q 'merge data/ | copy database (standby) | ship WAL | stop old services | merge data/ (final delta) | cut over database | restart | release the old server.s WAL | verify database' <<<"$steps"
@@ -44,7 +72,7 @@ check "WAL kept being shipped after phase 1's rounds, until the old postgres sto
 check "the copy's rows were verified against the stopped source's" \
   test "$(json "$WORK/run.out" '[c["ok"] for c in j["checks"] if c["name"] == "database row counts and sequences"]' 2>/dev/null)" = "[True]"
 echo "downtime $(json "$WORK/run.out" 'j["data"]["downtime"]["seconds"]' 2>/dev/null) s; the dry run estimated $(json "$WORK/dry.out" 'j["data"]["downtime_estimate"]["seconds"]' 2>/dev/null) s"
-last=$(tail -1 "$WORK/committed")
+last=$(tail -1 "$WORK/committed-w")
 check "the writer wrote through phase 1 (more than 2 s of inserts)" test "${last:-0}" -gt 100
 check "every row the writer saw committed is in the new database" \
   test "$(sql "$NEW" "select count(*) from w where id <= ${last:-0}")" = "${last:-0}"
@@ -62,4 +90,33 @@ check "the new database is a primary, not a standby any more" test "$(sql "$NEW"
 check "data/ equals rsync -a --force (every entry and attribute)" diff <(state "$WORK/expected") <(state "$NEW/data")
 port=$(sed -n 's/^APP_PORT=//p' "$NEW/.env")
 check "the new app serves the migrated data" bash -c "curl -fsS http://127.0.0.1:$port/index.html | grep -qx 'old index'"
+
+# --- the logical path inside the downtime
+compose_in "$OLD" up -d >/dev/null 2>&1
+wait_healthy "$OLD"
+sql "$OLD" "create table w2 (id int primary key)" >/dev/null
+start_reconnecting_writer w2
+run_local "$WORK/dry2.out" "$WORK/dry2.err" --from-path "$OLD" --to-path "$NEW" --two-phase --db-method logical --dry-run --json
+check "the logical path's dry run estimates the replay inside the downtime" \
+  test "$(json "$WORK/dry2.out" '"replay database" in j["data"]["downtime_estimate"]["parts"] and "last WAL" not in j["data"]["downtime_estimate"]["parts"]' 2>/dev/null)" = True
+check "its plan says the downtime grows with the database" \
+  grep -q 'replays the dump inside the downtime' <(json "$WORK/dry2.out" '[c["detail"] for c in j["checks"] if c["name"] == "database method"][0]')
+run_local "$WORK/run2.out" "$WORK/run2.err" --from-path "$OLD" --to-path "$NEW" --two-phase --db-method logical --json
+check "migrate-local --two-phase --db-method logical exits 0" test "$RC" -eq 0
+[[ $RC -eq 0 ]] || tail -20 "$WORK/run2.err"
+stop_writer w2
+steps=$(json "$WORK/run2.out" '" | ".join(s["name"] + ("(skipped)" if s["status"] == "skipped" else "") for s in j["steps"])' 2>/dev/null || true)
+check "its steps: no standby; in the downtime the writes held and the dump replayed" \
+  grep -q 'merge data/ | copy database (standby)(skipped) | stop old services | merge data/ (final delta) | hold writes | replay database | restart' <<<"$steps"
+[[ -n "$steps" ]] || tail -5 "$WORK/run2.err"
+last=$(tail -1 "$WORK/committed-w2")
+check "the writer wrote until the cutover" test "${last:-0}" -gt 20
+check "every row it saw committed is in the new database" \
+  test "$(sql "$NEW" "select count(*) from w2 where id in ($(paste -sd, "$WORK/committed-w2"))")" = "$(wc -l <"$WORK/committed-w2")"
+check "the report records the downtime" test "$(json "$WORK/run2.out" 'j["data"]["downtime"]["seconds"] > 0' 2>/dev/null)" = True
+compose_in "$OLD" up -d postgres >/dev/null 2>&1
+wait_healthy "$OLD"
+check "nothing landed on the old database that the new one lacks" \
+  test "$(sql "$OLD" "select count(*), max(id) from w2")" = "$(sql "$NEW" "select count(*), max(id) from w2")"
+check "schema (pg_dump -s) equals the old one's" diff <(schema "$OLD") <(schema "$NEW")
 finish

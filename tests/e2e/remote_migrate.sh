@@ -58,7 +58,8 @@ check "the agent was uploaded to the old server" grep -q "uploading migrate-agen
 check "dry run leaves the database as it was" cmp -s "$WORK/new-schema.before" <(schema "$NEW")
 
 # --- a legacy release's marks at the old install's root (docs/legacy.md): recognised over SSH
-# and said in the plan, with its database's volume (the paths are not carried yet)
+# and said in the plan, with its database's volume (a legacy migration over SSH, carried whole:
+# remote_legacy.sh)
 touch "$OLD/Caddyfile"
 mkdir -p "$OLD/etc/ssl"
 run_remote "$WORK/legacy.out" "$WORK/legacy.err" --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" \
