@@ -126,7 +126,7 @@ std::unique_ptr<Origin> Connect(Options& o, Report& rep, std::unique_ptr<Origin>
 // The two-phase cutover (docs/cutover.md): everything copied while the old release serves, then
 // the downtime (recorded in the report): its services stopped, the final data/ delta, its database
 // cut over, the new release started.
-void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& run_dir, Report& rep) {
+void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& run_dir, RunState& state, Report& rep) {
   MergeData(o, origin, s, rep);
   if (!s.legacy.empty()) {  // docs/legacy.md
     CarryRootPaths(o, origin, s, run_dir, rep);
@@ -147,8 +147,18 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
       TheLog().warn(std::string("no checkpoint on the old server before the cutover (") + e.what() + ")");
     }
   }
-  Stopwatch down;
-  const std::string began = UtcNow();
+  // The downtime begins with the old services' stop: recorded, so that a run resumed after a
+  // crash in phase 2 (they stay stopped) counts it from the first attempt's.
+  const auto now_epoch = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  };
+  const bool resumed_downtime = !state.downtime_began.empty();
+  if (!resumed_downtime) {
+    state.downtime_began = UtcNow();
+    state.downtime_began_epoch = now_epoch();
+    state.Save(run_dir + "/state.json");
+  }
+  const std::string began = state.downtime_began;
   try {
     {
       Step step(rep, "stop old services");
@@ -161,12 +171,15 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
     else if (!o.skip_db && s.src_pg) ReplayInDowntime(o, origin, s, rep);
     else StopOld(s, true);
     Restart(o, s, rep);
-    const double secs = down.seconds();
+    const double secs = now_epoch() - state.downtime_began_epoch;
     rep.data["downtime"] = {{"seconds", secs}, {"from", began}, {"to", UtcNow()},
-                            {"span", "the old release's services stopped -> the new release's running"}};
+                            {"span", "the old release's services stopped -> the new release's running"},
+                            {"resumed", resumed_downtime}};
     char shown[32];
     std::snprintf(shown, sizeof shown, "%.1f s", secs);
-    rep.Check("downtime", true, std::string(shown) + " from the old release's services stopping to the new release's running");
+    rep.Check("downtime", true, std::string(shown) + " from the old release's services stopping" +
+                                    (resumed_downtime ? " (in an earlier attempt of this run, " + began + ")" : "") +
+                                    " to the new release's running");
     if (copy) {  // the old database counted once it started alone again, the copy in its snapshot
       const std::optional<db::DbState> source = ReleaseSourceWal(o, s, copy->source_next_xid, rep);
       VerifyCutOver(s, *copy, source, rep);
@@ -245,7 +258,7 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
       step.Done(SafetyCopy(in, state).detail);
     }
     if (o.two_phase) {
-      RunTwoPhase(o, *origin, s, run_dir, rep);
+      RunTwoPhase(o, *origin, s, run_dir, state, rep);
     } else {
       if (o.stop_old) StopOld(s, false);
       MergeData(o, *origin, s, rep);

@@ -30,11 +30,20 @@ RunState RunState::Load(const std::string& path) {
     damaged("a format newer than this migrate knows: use the migrate that started the run");
   s.backup_done = j["data_backup"].get<bool>();
   s.dump_done = j["target_dump"].get<bool>();
+  if (j.contains("downtime_began")) {
+    const auto& d = j["downtime_began"];
+    if (!d.is_object() || !d.contains("utc") || !d["utc"].is_string() || !d.contains("epoch") ||
+        !d["epoch"].is_number())
+      damaged("a \"downtime_began\" without its utc and epoch");
+    s.downtime_began = d["utc"].get<std::string>();
+    s.downtime_began_epoch = d["epoch"].get<double>();
+  }
   return s;
 }
 
 void RunState::Save(const std::string& path) const {
   nlohmann::json j = {{"format", kFormat}, {"data_backup", backup_done}, {"target_dump", dump_done}};
+  if (!downtime_began.empty()) j["downtime_began"] = {{"utc", downtime_began}, {"epoch", downtime_began_epoch}};
   WriteFileAtomic(path, j.dump() + "\n");
 }
 

@@ -9,6 +9,10 @@ namespace mig {
 struct RunState {
   bool backup_done = false;  // data.backup/ is complete
   bool dump_done = false;    // target-db.dump is complete
+  // --two-phase: when its downtime began (the old services' stop; UTC, and seconds since the
+  // epoch): a run resumed after a crash in phase 2 counts its downtime from the first attempt's.
+  std::string downtime_began;
+  double downtime_began_epoch = 0;
 
   // Reads `path`. Absent: nothing done (a new run). Throws mig::Error (failed) with a sentence
   // when the file exists but cannot be read or is not a state file of ours: a resumed run must

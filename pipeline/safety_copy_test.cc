@@ -127,3 +127,19 @@ TEST_CASE("a failed dump leaves the state saying the data part only") {
   CHECK_FALSE(saved.dump_done);
   CHECK(st.backup_done);
 }
+
+TEST_CASE("state.json keeps when a two-phase downtime began, and a resumed run reads it back") {
+  Fixture f;
+  RunState st;
+  st.backup_done = true;
+  st.downtime_began = "2026-12-02T15:00:00Z";
+  st.downtime_began_epoch = 1796223600.5;
+  st.Save(f.run + "/state.json");
+  const RunState back = RunState::Load(f.run + "/state.json");
+  CHECK(back.downtime_began == "2026-12-02T15:00:00Z");
+  CHECK(back.downtime_began_epoch == 1796223600.5);
+  CHECK(RunState::Load(f.run + "/absent.json").downtime_began.empty());
+  WriteFileAtomic(f.run + "/state.json",
+                  "{\"data_backup\": true, \"target_dump\": true, \"downtime_began\": \"2026-12-02T15:00:00Z\"}");
+  CHECK_THROWS_WITH(RunState::Load(f.run + "/state.json"), Catch::Contains("downtime_began"));
+}
