@@ -155,6 +155,17 @@ DbMethodChoice ChooseDbMethod(DbMethod requested, const PhysicalFacts& f) {
   return {DbMethod::kLogical, "a dump replayed: " + no};
 }
 
+DbMethodChoice ChooseTwoPhaseMethod(DbMethod requested, bool given, const PhysicalFacts& f) {
+  if (given) return ChooseDbMethod(requested, f);
+  DbMethodChoice c = ChooseDbMethod(DbMethod::kAuto, f);
+  if (c.method != DbMethod::kPhysical && f.src_major == f.dst_major) {
+    const std::string why = c.why.substr(c.why.find(": ") + 2);  // "a dump replayed: <why>"
+    BadInput("--two-phase copies the database as a standby, but " + why +
+             " (or --db-method logical: its dump replayed inside the downtime, which then grows with the database)");
+  }
+  return c;
+}
+
 std::string PgdataProblem(const std::string& pgdata, const std::vector<std::string>& mounts) {
   if (pgdata.size() < 2 || pgdata.front() != '/' || pgdata.find("/..") != std::string::npos ||
       pgdata.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-") != std::string::npos)

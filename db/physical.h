@@ -41,6 +41,12 @@ constexpr int kPhysicalMinMajor = 15;
 // naming why; kAuto falls back to logical with the reason in `why`.
 DbMethodChoice ChooseDbMethod(DbMethod requested, const PhysicalFacts& f);
 
+// --two-phase (docs/cutover.md): without --db-method (`given` false), the standby when it can be,
+// the dump inside the downtime across major versions, and bad input for any other reason the
+// standby cannot be (the operator's to mend: the downtime would grow with the database unasked);
+// with --db-method, as ChooseDbMethod.
+DbMethodChoice ChooseTwoPhaseMethod(DbMethod requested, bool given, const PhysicalFacts& f);
+
 // Where a cluster lives in its container.
 struct ClusterHome {
   std::string container;

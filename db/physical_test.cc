@@ -116,3 +116,23 @@ TEST_CASE("the target's data directory must be on a mount, at or below it") {
   CHECK(PgdataProblem("data", {"data"}) != "");
   CHECK(PgdataProblem("/v/../etc", {"/v"}) != "");
 }
+
+TEST_CASE("db method for --two-phase: the standby, the dump in the downtime across majors only unless asked") {
+  CHECK(ChooseTwoPhaseMethod(DbMethod::kLogical, false, SameMajor()).method == DbMethod::kPhysical);
+  PhysicalFacts across = SameMajor();
+  across.dst_major = 16;
+  CHECK(ChooseTwoPhaseMethod(DbMethod::kLogical, false, across).method == DbMethod::kLogical);
+  PhysicalFacts no_right = SameMajor();
+  no_right.src_can_back_up = false;
+  CHECK(ExitCodeOf([&] { ChooseTwoPhaseMethod(DbMethod::kLogical, false, no_right); }) == 2);
+  try {
+    ChooseTwoPhaseMethod(DbMethod::kLogical, false, no_right);
+  } catch (const mig::Error& e) {
+    CHECK_THAT(e.what(), Catch::StartsWith("--two-phase copies the database as a standby, but the source's user is"));
+    CHECK_THAT(e.what(), Catch::Contains("--db-method logical"));
+  }
+  // asked for: as ChooseDbMethod
+  CHECK(ChooseTwoPhaseMethod(DbMethod::kLogical, true, SameMajor()).method == DbMethod::kLogical);
+  CHECK(ChooseTwoPhaseMethod(DbMethod::kAuto, true, no_right).method == DbMethod::kLogical);
+  CHECK(ExitCodeOf([&] { ChooseTwoPhaseMethod(DbMethod::kPhysical, true, across); }) == 2);
+}

@@ -102,11 +102,26 @@ void ReplayInDowntime(const Options& o, Origin& origin, const Sides& s, Report& 
   {
     Step step(rep, "hold writes");
     hold.emplace(old, s.from.pg.db);
-    EndOtherSessions(*hold);
-    hold->Ask("BEGIN;\nSET lock_timeout = '30s';\n" + std::string(db::kHoldWritesSql) + " \\gexec");
+    try {
+      EndOtherSessions(*hold);
+    } catch (const Error& e) {  // a user that may not end others' sessions: the lock waits for them
+      TheLog().warn(std::string("could not end the other sessions on the old database: ") + e.what());
+    }
+    // No server timeout may end the hold while the replay runs (idle in its transaction meanwhile).
+    hold->Ask("SET idle_in_transaction_session_timeout = 0;\n"
+              "SELECT set_config('transaction_timeout', '0', false) WHERE current_setting('server_version_num')::int >= 170000;\n"
+              "BEGIN;\nSET LOCAL lock_timeout = '30s';\n" + std::string(db::kHoldWritesSql) + " \\gexec");
     step.Done("every table of " + s.from.pg.db + " share-locked on the old server: a write waits, none commits");
   }
   ReplayDatabase(o, origin, s, rep);
+  // The hold must have lasted through the replay: a session ended meanwhile let writes commit
+  // after the dump's snapshot (the run then fails; a re-run carries it out again).
+  try {
+    hold->Ask("SELECT 1;");
+  } catch (const Error& e) {
+    Fail(std::string("the old database's writes were not held through the replay (the holding session ended: ") +
+         e.what() + "): writes may have landed after its copy; the new release is not started; run again");
+  }
   StopOld(s, true);  // with the writes still held: the waiting ones end with the server
 }
 
@@ -214,6 +229,10 @@ std::optional<db::DbState> ReleaseSourceWal(const Options& o, const Sides& s, co
   };
   try {
     s.src_pg->WaitReady(120, "");
+  } catch (const Error& e) {
+    trouble(std::string("the old database did not answer: ") + e.what());
+  }
+  if (!next_xid.empty()) try {
     // Its release's services are stopped. The count runs in one snapshot whose first statement
     // reads the next transaction id: the one it had as it stopped, and the snapshot holds exactly
     // the rows it stopped with, whatever wrote since (autovacuum's ANALYZE, a client come back).
@@ -222,10 +241,9 @@ std::optional<db::DbState> ReleaseSourceWal(const Options& o, const Sides& s, co
                                             std::string(kNextXidSql));
     db::DbState st = count.State();
     count.Ask("COMMIT;");
-    if (!next_xid.empty() && xmax == next_xid) counted = std::move(st);
+    if (xmax == next_xid) counted = std::move(st);
     else TheLog().warn("the old database ran a transaction between its cutover and this count (next transaction id " +
-                       xmax + ", " + (next_xid.empty() ? std::string("unknown") : next_xid) +
-                       " as it stopped): its rows are not compared with the copy's");
+                       xmax + ", " + next_xid + " as it stopped): its rows are not compared with the copy's");
   } catch (const Error& e) {
     trouble(std::string("could not count the old database: ") + e.what());
   }

@@ -50,7 +50,7 @@ void ReplayInDowntime(const Options& o, Origin& origin, const Sides& s, Report& 
 
 // Once the new release runs: the old postgres started alone, counted (its rows as it stopped
 // when its next transaction id is still `next_xid`; nullopt when a client wrote since or it could
-// not be counted: a warning), the cutover's replication slot dropped (it would keep WAL forever),
+// not be counted: a warning; not counted with an empty `next_xid`), the cutover's replication slot dropped (it would keep WAL forever),
 // stopped again. A failure is a warning and a next step.
 std::optional<db::DbState> ReleaseSourceWal(const Options& o, const Sides& s, const std::string& next_xid,
                                             Report& rep);

@@ -123,10 +123,85 @@ std::unique_ptr<Origin> Connect(Options& o, Report& rep, std::unique_ptr<Origin>
   return origin;
 }
 
+// The downtime of a two-phase cutover, from the old services' stop (docs/cutover.md). Recorded in
+// state.json as it begins, so that a run resumed after a crash in phase 2 (they stay stopped)
+// counts it from the first attempt's; a steady clock when it began in this attempt.
+class DowntimeClock {
+ public:
+  DowntimeClock(const Sides& s, const std::string& run_dir, RunState& state) {
+    if (!state.downtime_began.empty() && OldServicesRun(s)) {  // served again since: that downtime ended
+      TheLog().info("the old release runs again since the downtime recorded at " + state.downtime_began +
+                    ": this attempt's downtime is counted afresh");
+      state.downtime_began.clear();
+    }
+    resumed_ = !state.downtime_began.empty();
+    if (!resumed_) {
+      state.downtime_began = UtcNow();
+      state.downtime_began_epoch = NowEpoch();
+      state.Save(run_dir + "/state.json");
+    }
+    began_ = state.downtime_began;
+    began_epoch_ = state.downtime_began_epoch;
+  }
+  // Records the downtime as ended now: data.downtime and the check "downtime".
+  void End(Report& rep) const {
+    const double secs = resumed_ ? std::max(0.0, NowEpoch() - began_epoch_) : here_.seconds();
+    rep.data["downtime"] = {{"seconds", secs}, {"from", began_}, {"to", UtcNow()},
+                            {"span", "the old release's services stopped -> the new release's running"},
+                            {"resumed", resumed_}};
+    char shown[32];
+    std::snprintf(shown, sizeof shown, "%.1f s", secs);
+    rep.Check("downtime", true, std::string(shown) + " from the old release's services stopping" +
+                                    (resumed_ ? " (in an earlier attempt of this run, " + began_ + ")" : "") +
+                                    " to the new release's running");
+  }
+
+ private:
+  static double NowEpoch() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  static bool OldServicesRun(const Sides& s) {
+    for (const auto& c : s.src_stack->Containers())
+      if (c.running() && c.service != s.from.db_service) return true;
+    return false;
+  }
+  bool resumed_ = false;
+  std::string began_;
+  double began_epoch_ = 0;
+  Stopwatch here_;
+};
+
+const char* const kSlotHint =
+    ", then drop its replication slot if it is still there: SELECT pg_drop_replication_slot(slot_name) "
+    "FROM pg_replication_slots WHERE slot_name = 'migrate_cutover';";
+
+// A run resumed after its cutover was done (the new database is the old one's; the new release
+// may have written since): never copied again; the new release started, the old server's slot
+// dropped (the physical path), the old postgres stopped again.
+void FinishResumedCutover(const Options& o, Sides& s, const std::string& run_dir, RunState& state, Report& rep) {
+  TheLog().info("the cutover was done by an earlier attempt of this run: the database is not copied again");
+  for (const char* name : {"merge data/", "stop old services", "merge data/ (final delta)", "cut over database"}) {
+    Step step(rep, name);
+    step.Skip("done by an earlier attempt of this run");
+  }
+  DowntimeClock clock(s, run_dir, state);
+  Restart(o, s, rep);
+  clock.End(rep);
+  if (s.db_method.method == db::DbMethod::kPhysical && !o.skip_db) {
+    ReleaseSourceWal(o, s, "", rep);  // its slot; no count: the copy was promoted in the earlier attempt
+    Step step(rep, "verify database");
+    step.Skip("the copy was promoted by an earlier attempt of this run, before its count");
+    rep.next_steps.push_back("compare the new database's rows with the old one's: this resumed run did not count them");
+  } else if (s.started_source_db) {
+    StopOld(s, true);
+  }
+}
+
 // The two-phase cutover (docs/cutover.md): everything copied while the old release serves, then
 // the downtime (recorded in the report): its services stopped, the final data/ delta, its database
-// cut over, the new release started.
+// cut over, the new release started. A run resumed after the cutover only finishes.
 void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& run_dir, RunState& state, Report& rep) {
+  if (state.cutover_done) return FinishResumedCutover(o, s, run_dir, state, rep);
   MergeData(o, origin, s, rep);
   if (!s.legacy.empty()) {  // docs/legacy.md
     CarryRootPaths(o, origin, s, run_dir, rep);
@@ -147,18 +222,7 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
       TheLog().warn(std::string("no checkpoint on the old server before the cutover (") + e.what() + ")");
     }
   }
-  // The downtime begins with the old services' stop: recorded, so that a run resumed after a
-  // crash in phase 2 (they stay stopped) counts it from the first attempt's.
-  const auto now_epoch = [] {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  };
-  const bool resumed_downtime = !state.downtime_began.empty();
-  if (!resumed_downtime) {
-    state.downtime_began = UtcNow();
-    state.downtime_began_epoch = now_epoch();
-    state.Save(run_dir + "/state.json");
-  }
-  const std::string began = state.downtime_began;
+  DowntimeClock clock(s, run_dir, state);
   try {
     {
       Step step(rep, "stop old services");
@@ -170,26 +234,20 @@ void RunTwoPhase(const Options& o, Origin& origin, Sides& s, const std::string& 
     if (wal) copy.emplace(CutOverDatabase(s, *wal, rep));
     else if (!o.skip_db && s.src_pg) ReplayInDowntime(o, origin, s, rep);
     else StopOld(s, true);
+    state.cutover_done = true;  // from here a resumed run never copies the database again
+    state.Save(run_dir + "/state.json");
     Restart(o, s, rep);
-    const double secs = now_epoch() - state.downtime_began_epoch;
-    rep.data["downtime"] = {{"seconds", secs}, {"from", began}, {"to", UtcNow()},
-                            {"span", "the old release's services stopped -> the new release's running"},
-                            {"resumed", resumed_downtime}};
-    char shown[32];
-    std::snprintf(shown, sizeof shown, "%.1f s", secs);
-    rep.Check("downtime", true, std::string(shown) + " from the old release's services stopping" +
-                                    (resumed_downtime ? " (in an earlier attempt of this run, " + began + ")" : "") +
-                                    " to the new release's running");
+    clock.End(rep);
     if (copy) {  // the old database counted once it started alone again, the copy in its snapshot
       const std::optional<db::DbState> source = ReleaseSourceWal(o, s, copy->source_next_xid, rep);
       VerifyCutOver(s, *copy, source, rep);
     }
   } catch (const Error&) {
-    rep.next_steps.push_back("the old release was stopped for the cutover; to serve from it again: " +
-                             CommandLine(s.src_stack->Command({"up", "-d"})) +
-                             (wal ? ", then drop its replication slot if it is still there: SELECT pg_drop_replication_slot(slot_name) "
-                                          "FROM pg_replication_slots WHERE slot_name = 'migrate_cutover';"
-                                  : ""));
+    rep.next_steps.push_back(state.cutover_done
+                                 ? "the old release was stopped for the cutover, and the new database is its copy: "
+                                   "running this command again finishes the cutover without copying again"
+                                 : "the old release was stopped for the cutover; to serve from it again: " +
+                                       CommandLine(s.src_stack->Command({"up", "-d"})) + (wal ? kSlotHint : ""));
     throw;
   }
 }

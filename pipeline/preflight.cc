@@ -33,8 +33,7 @@ void ChooseMethod(const Options& o, Sides& s, int target_major, Report& rep) {
   f.dst_major = target_major;
   f.src_db = s.from.pg.db;
   f.dst_db = s.to.pg.db;
-  // --two-phase copies the database as files when it can (docs/cutover.md), else replays its dump
-  // inside the downtime; --db-method says which when given.
+  // --two-phase copies the database as files when it can (docs/cutover.md): asked as auto
   const db::DbMethod want = o.two_phase && !o.db_method_given ? db::DbMethod::kAuto : o.db_method;
   if (want != db::DbMethod::kLogical) {  // the logical path asks nothing more
     for (const auto& row : s.src_pg->Query(
@@ -48,7 +47,7 @@ void ChooseMethod(const Options& o, Sides& s, int target_major, Report& rep) {
   }
   std::optional<db::ClusterHome> home;
   if (want != db::DbMethod::kLogical) home = db::FindClusterHome(*s.dst_pg, f.dst_home_problem);
-  s.db_method = db::ChooseDbMethod(want, f);
+  s.db_method = o.two_phase ? db::ChooseTwoPhaseMethod(o.db_method, o.db_method_given, f) : db::ChooseDbMethod(want, f);
   if (s.db_method.method == db::DbMethod::kPhysical) s.dst_home = home;
   std::string how = db::DbMethodName(s.db_method.method) + ": " + s.db_method.why;
   if (o.two_phase && s.db_method.method == db::DbMethod::kPhysical) {

@@ -38,12 +38,17 @@ RunState RunState::Load(const std::string& path) {
     s.downtime_began = d["utc"].get<std::string>();
     s.downtime_began_epoch = d["epoch"].get<double>();
   }
+  if (j.contains("cutover_done")) {
+    if (!j["cutover_done"].is_boolean()) damaged("a \"cutover_done\" that is not true/false");
+    s.cutover_done = j["cutover_done"].get<bool>();
+  }
   return s;
 }
 
 void RunState::Save(const std::string& path) const {
   nlohmann::json j = {{"format", kFormat}, {"data_backup", backup_done}, {"target_dump", dump_done}};
   if (!downtime_began.empty()) j["downtime_began"] = {{"utc", downtime_began}, {"epoch", downtime_began_epoch}};
+  if (cutover_done) j["cutover_done"] = true;
   WriteFileAtomic(path, j.dump() + "\n");
 }
 

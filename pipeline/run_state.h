@@ -13,6 +13,9 @@ struct RunState {
   // epoch): a run resumed after a crash in phase 2 counts its downtime from the first attempt's.
   std::string downtime_began;
   double downtime_began_epoch = 0;
+  // --two-phase: the new database is the old one's (promoted or replayed): a resumed run never
+  // copies it again (the new release may have written since), it only finishes.
+  bool cutover_done = false;
 
   // Reads `path`. Absent: nothing done (a new run). Throws mig::Error (failed) with a sentence
   // when the file exists but cannot be read or is not a state file of ours: a resumed run must

@@ -14,6 +14,16 @@ BIN=${MIGRATE_BIN:-$ROOT/build/bin}
 read -r -a COMPOSE <<<"$(compose_cmd)"
 SUITE=$(basename "$0" .sh | tr -cd 'a-z0-9')
 PREFIX=migtest${SUITE}
+# cleanup_suite removes every compose project whose name starts with PREFIX: no other suite's
+# name may start with this one's (local_two_phase's cleanup once took local_two_phase_resume's
+# volumes from under it, when the two ran side by side).
+for other in "$(dirname "$0")"/*.sh; do
+  o=$(basename "$other" .sh | tr -cd 'a-z0-9')
+  if [[ "$o" != "$SUITE" && "$o" == "$SUITE"* ]]; then
+    echo "FAIL - suite $SUITE is a prefix of suite $o: their compose projects would collide; rename one" >&2
+    exit 1
+  fi
+done
 WORK=$(mktemp -d "/tmp/e2e-$SUITE.XXXXXX")
 
 cleanup_suite() {
