@@ -32,6 +32,7 @@ start_writer() {
 start_reconnecting_writer() {
   local c
   c=$(pg_container "$OLD")
+  : >"$WORK/committed-$1"
   (
     echo $BASHPID >"$WORK/producer-$1.pid"
     i=0
@@ -42,7 +43,11 @@ start_reconnecting_writer() {
       sleep 0.02
     done
   ) &
-  sleep 3
+  # a docker exec each: a few a second, fewer on a loaded machine
+  for _ in $(seq 120); do
+    (($(wc -l <"$WORK/committed-$1") > 5)) && break
+    sleep 0.5
+  done
   check "the writer is writing into $1" test "$(wc -l <"$WORK/committed-$1")" -gt 5
 }
 stop_writer() {
