@@ -123,6 +123,13 @@ std::unique_ptr<Origin> Connect(Options& o, Report& rep, std::unique_ptr<Origin>
   return origin;
 }
 
+// Whether a service of the old release other than its database runs (it serves again).
+bool OldServicesRun(const Sides& s) {
+  for (const auto& c : s.src_stack->Containers())
+    if (c.running() && c.service != s.from.db_service) return true;
+  return false;
+}
+
 // The downtime of a two-phase cutover, from the old services' stop (docs/cutover.md). Recorded in
 // state.json as it begins, so that a run resumed after a crash in phase 2 (they stay stopped)
 // counts it from the first attempt's; a steady clock when it began in this attempt.
@@ -160,11 +167,6 @@ class DowntimeClock {
   static double NowEpoch() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   }
-  static bool OldServicesRun(const Sides& s) {
-    for (const auto& c : s.src_stack->Containers())
-      if (c.running() && c.service != s.from.db_service) return true;
-    return false;
-  }
   bool resumed_ = false;
   std::string began_;
   double began_epoch_ = 0;
@@ -179,6 +181,10 @@ const char* const kSlotHint =
 // may have written since): never copied again; the new release started, the old server's slot
 // dropped (the physical path), the old postgres stopped again.
 void FinishResumedCutover(const Options& o, Sides& s, const std::string& run_dir, RunState& state, Report& rep) {
+  if (OldServicesRun(s))
+    BadInput("the old release serves again since this run's cutover (" + s.from.project_name + "): what it took "
+             "since is not in the new database, and finishing would not copy it. Stop its services to finish the "
+             "cutover, or move " + run_dir + " away to migrate again");
   TheLog().info("the cutover was done by an earlier attempt of this run: the database is not copied again");
   for (const char* name : {"merge data/", "stop old services", "merge data/ (final delta)", "cut over database"}) {
     Step step(rep, name);

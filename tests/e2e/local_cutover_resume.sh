@@ -58,6 +58,12 @@ check "the second run was killed (SIGKILL) after the new release started" test "
 [[ $KILLED = 137 ]] || tail -20 "$WORK/killed.out"
 check "its state says the cutover was done" test "$(last_state '["cutover_done"]')" = True
 sql "$NEW" "insert into w values (99999)" >/dev/null
+# the old release serving again meanwhile: its writes since would be lost, so finishing is refused
+compose_in "$OLD" up -d >/dev/null 2>&1
+run_local "$WORK/served.out" "$WORK/served.err" --from-path "$OLD" --to-path "$NEW" --two-phase --yes --json
+check "with the old release serving again, finishing is refused (exit 2) and says why" \
+  bash -c "test $RC = 2 && grep -q 'serves again since this run.s cutover' '$WORK/served.err'"
+compose_in "$OLD" stop app >/dev/null 2>&1
 run_local "$WORK/again2.out" "$WORK/again2.err" --from-path "$OLD" --to-path "$NEW" --two-phase --yes --json
 check "run again, it completes (exit 0)" test "$RC" -eq 0
 [[ $RC -eq 0 ]] || tail -20 "$WORK/again2.err"
