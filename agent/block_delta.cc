@@ -41,11 +41,6 @@ void PutBig(std::string& out, uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-// The protocol's own numbers are little-endian (docs/protocol.md).
-void PutLittle(std::string& out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
 // The search over one stream: a window of block_len bytes slides over it; where the window's
 // content is one of the receiver's blocks the delta copies that block, else the bytes it
 // slides past become literal.
@@ -283,11 +278,8 @@ uint32_t BlockSums::LenOf(uint64_t block) const {
 
 std::string SignFile(int fd, uint64_t size, uint64_t seed, const std::string& what) {
   const uint32_t B = BlockLenFor(size);
-  const uint64_t count = (size + B - 1) / B;
   PayloadWriter w;
   w.U32(kSumsMagic).U32(B).U64(seed).U64(size);
-  std::string out = w.take();
-  out.reserve(kSumsHeaderBytes + count * kSumsEntryBytes);
   const size_t chunk = std::max<size_t>(1, kReadChunk / B) * B;
   std::vector<unsigned char> buf(std::min<uint64_t>(chunk, size));
   uint64_t done = 0;
@@ -303,13 +295,11 @@ std::string SignFile(int fd, uint64_t size, uint64_t seed, const std::string& wh
     for (size_t off = 0; off < got; off += B) {
       const size_t len = std::min<size_t>(B, got - off);
       const Strong s = StrongOf(buf.data() + off, len, seed);
-      PutLittle(out, WeakSum(buf.data() + off, len), 4);
-      PutLittle(out, s.lo, 8);
-      PutLittle(out, s.hi, 8);
+      w.U32(WeakSum(buf.data() + off, len)).U64(s.lo).U64(s.hi);
     }
     done += got;
   }
-  return out;
+  return w.take();
 }
 
 BlockSums DecodeBlockSums(std::string_view payload, std::string_view peer) {
