@@ -65,6 +65,14 @@ run_case() {
   alternate "$case" "$2" "$WORK/by-hand.sh" "$WORK/by-migrate.sh"
   local h m
   h=$(cat "$work/h-$case.t") m=$(cat "$work/m-$case.t")
+  # migrate's own step times of this case's rounds (report.json), to stderr
+  python3 - "$NEW_M/migration" "$REPS" "$case" >&2 <<'PY'
+import glob, json, os, sys
+runs = sorted(glob.glob(os.path.join(sys.argv[1], "*", "report.json")))[-int(sys.argv[2]):]
+for r in runs:
+    steps = json.load(open(r))["steps"]
+    print("steps of %s: " % sys.argv[3] + ", ".join("%s %.2f" % (s["name"], s["seconds"]) for s in steps))
+PY
   printf '| %s | %.2f | %.2f | %s |\n' "$case" "$h" "$m" "$(ratio "$m" "$h")"
 }
 

@@ -112,6 +112,15 @@ class ReplayProc : public Proc {
 
 }  // namespace
 
+namespace {
+// When this process started, near enough: records say when each program began ("at_ms"), so
+// that a recording is also a timeline of the run (the old server's beside this one's).
+const auto kProcessStart = std::chrono::steady_clock::now();
+int64_t MsSinceStart() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - kProcessStart).count();
+}
+}  // namespace
+
 RecordingHost::RecordingHost(const Host& inner, std::string file, std::string root)
     : inner_(inner), file_(std::move(file)), root_(std::move(root)) {}
 
@@ -131,10 +140,11 @@ void RecordingHost::Append(const std::string& line) const {
 ProcResult RecordingHost::Run(const std::vector<std::string>& argv, const std::string& input,
                               std::chrono::seconds timeout) const {
   const uint64_t seq = NextSeq();
+  const int64_t at = MsSinceStart();
   Stopwatch sw;
   ProcResult r = inner_.Run(argv, input, timeout);
   nlohmann::json rec = {{"seq", seq}, {"kind", "run"}, {"argv", nlohmann::json::array()}, {"code", r.code},
-                        {"ms", static_cast<int64_t>(sw.seconds() * 1000)}};
+                        {"at_ms", at}, {"ms", static_cast<int64_t>(sw.seconds() * 1000)}};
   for (const auto& a : argv) rec["argv"].push_back(EncodeText(Abstract(a)));
   rec["out"] = EncodeText(Abstract(r.out));
   rec["err"] = EncodeText(Abstract(r.err));
@@ -144,7 +154,7 @@ ProcResult RecordingHost::Run(const std::vector<std::string>& argv, const std::s
 
 std::unique_ptr<Proc> RecordingHost::Start(const std::vector<std::string>& argv, int pipes) const {
   nlohmann::json rec = {{"seq", NextSeq()}, {"kind", "start"}, {"argv", nlohmann::json::array()}, {"pipes", pipes},
-                        {"reads", nlohmann::json::array()}};
+                        {"at_ms", MsSinceStart()}, {"reads", nlohmann::json::array()}};
   for (const auto& a : argv) rec["argv"].push_back(EncodeText(Abstract(a)));
   return std::make_unique<RecordingProc>(*this, inner_.Start(argv, pipes), std::move(rec));
 }

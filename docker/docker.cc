@@ -47,10 +47,24 @@ std::string EngineVersion(const Host& host) {
 
 ComposeTool DetectCompose(const Host& host) {
   if (!host.local()) {
-    // Another server: one login for both questions (each command there is a login over SSH).
-    ProcResult r = host.Run({"sh", "-c",
-                             "if docker compose version --short 2>/dev/null; then echo v2; "
-                             "elif docker-compose version --short 2>/dev/null; then echo v1; fi"},
+    // Another server: one program for both questions (each is a login over SSH, or a turn of
+    // the agent's one session). A v1 there (Python: half a second or more) keeps its answer
+    // in that server's own cache, per executable, as this machine does (core/version_cache.h);
+    // its version is only shown, so a wrong cache costs nothing but the line in the report.
+    ProcResult r = host.Run({"sh", "-c", R"sh(if docker compose version --short 2>/dev/null; then echo v2; exit 0; fi
+p=$(command -v docker-compose) || exit 0
+c=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/migrate/compose-version
+k="$p $(stat -Lc '%s %Y' "$p" 2>/dev/null)"
+if [ "$(head -n 1 "$c" 2>/dev/null)" = "$k" ]; then v=$(sed -n 2p "$c"); fi
+if [ -z "$v" ]; then
+  v=$(docker-compose version --short 2>/dev/null) || exit 0
+  { mkdir -p "${c%/*}" && printf '%s
+%s
+' "$k" "$v" >"$c.$$" && mv -f "$c.$$" "$c"; } 2>/dev/null
+fi
+[ -n "$v" ] && printf '%s
+v1
+' "$v")sh"},
                             {}, kQueryTimeout);
     auto l = Lines(r.out);
     if (r.ok() && l.size() >= 2 && (l.back() == "v2" || l.back() == "v1"))
@@ -79,8 +93,14 @@ bool Container::healthy_or_no_check() const {
 }
 bool Container::unhealthy() const { return status.find("(unhealthy)") != std::string::npos; }
 
+std::shared_future<ComposeTool> Stack::Ready(ComposeTool tool) {
+  std::promise<ComposeTool> p;
+  p.set_value(std::move(tool));
+  return p.get_future().share();
+}
+
 std::vector<std::string> Stack::Command(const std::vector<std::string>& args) const {
-  std::vector<std::string> c = tool_.argv;
+  std::vector<std::string> c = tool_.get().argv;
   c.insert(c.end(), {"-p", project_, "-f", file_, "--project-directory", dir_});
   c.insert(c.end(), args.begin(), args.end());
   return c;

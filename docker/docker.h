@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,11 @@ struct Container {
 class Stack {
  public:
   Stack(ComposeTool tool, std::string dir, std::string file, std::string project, const Host& host = ThisHost())
+      : Stack(Ready(std::move(tool)), std::move(dir), std::move(file), std::move(project), host) {}
+  // With compose still being asked (another server's answer takes a login and, for v1, half a
+  // second of Python): only the compose commands wait for it, and throw what the question threw.
+  Stack(std::shared_future<ComposeTool> tool, std::string dir, std::string file, std::string project,
+        const Host& host = ThisHost())
       : tool_(std::move(tool)), dir_(std::move(dir)), file_(std::move(file)), project_(std::move(project)),
         host_(&host) {}
   const Host& host() const { return *host_; }
@@ -72,7 +78,8 @@ class Stack {
   void WaitUp(const std::vector<std::string>& services, std::chrono::seconds timeout) const;
 
  private:
-  ComposeTool tool_;
+  static std::shared_future<ComposeTool> Ready(ComposeTool tool);
+  std::shared_future<ComposeTool> tool_;
   std::string dir_, file_, project_;
   const Host* host_;
 };

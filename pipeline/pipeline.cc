@@ -270,6 +270,8 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
   RunState state;
   std::optional<Sides> sides;
   std::unique_ptr<Origin> origin;
+  // The target database's dump while it is taken beside the merge (the replay waits for it).
+  std::unique_ptr<PendingDump> target_dump;
   try {
     origin = Connect(o, rep, std::move(opened));
     auto env = ProcessEnv();
@@ -318,9 +320,21 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
           in.dump_target = [&s](const std::string& path) { return db::BaseBackupToFile(*s.dst_pg, path); };
         else
           in.dump_target = [&s](const std::string& path) { return s.dst_pg->DumpToFile(path); };
+        // The logical replay changes the target database only at its swap: the dump of it can
+        // be taken while data/ is merged and the staging database filled (and is waited for
+        // there). The physical path and a two-phase cutover wait for it here.
+        in.dump_later = !s.dst_home && !o.two_phase;
       }
-      step.Done(SafetyCopy(in, state).detail);
+      SafetyCopyResult kept = SafetyCopy(in, state);
+      target_dump = std::move(kept.pending);
+      step.Done(kept.detail);
     }
+    const auto wait_for_target_dump = [&] {
+      if (!target_dump) return;
+      const uint64_t n = target_dump->Wait();
+      target_dump.reset();
+      rep.Check("target database kept", true, TargetDbCopyName(s) + " (" + HumanBytes(n) + ")");
+    };
     if (o.two_phase) {
       RunTwoPhase(o, *origin, s, run_dir, state, rep);
     } else {
@@ -330,7 +344,8 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
         CarryRootPaths(o, *origin, s, run_dir, rep);
         MoveEnvStep(s, run_dir, rep);
       }
-      ReplayDatabase(o, *origin, s, rep);
+      ReplayDatabase(o, *origin, s, rep, wait_for_target_dump);
+      wait_for_target_dump();  // a replay that was skipped or failed early
       if (o.stop_old) StopOld(s, true);
       else if (s.started_source_db) s.src_stack->Stop({s.from.db_service});
       Restart(o, s, rep);
@@ -345,6 +360,14 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
   } catch (const Error& e) {
     rep.result = "failed";
     rep.error = e.what();
+    if (target_dump) {  // the run failed before the replay waited for it: kept all the same
+      try {
+        target_dump->Wait();
+      } catch (const Error& d) {
+        TheLog().warn(std::string("the target database's safety dump failed too: ") + d.what());
+      }
+      target_dump.reset();
+    }
     if (!run_dir.empty()) {
       AddRollbackHints(o, sides ? &*sides : nullptr, run_dir, state, rep);
       try {

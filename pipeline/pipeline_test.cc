@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/recorded_host.h"
+#include "pipeline/run_state.h"
 #include "tests/test_data.h"
 
 namespace fs = std::filesystem;
@@ -94,6 +95,25 @@ TEST_CASE("a failed replay leaves the target database untouched and the report s
   CHECK(next.find("data.backup") != std::string::npos);
   CHECK(next.find("again resumes this migration") != std::string::npos);
   CHECK(fs::exists(t.to + "/migration/in-progress"));
+}
+
+TEST_CASE("a safety dump of the target that fails while data/ is merged stops the run before the swap") {
+  Replayed t;
+  t.host.AddFault({[](const std::vector<std::string>& argv) {
+                     const bool dump = std::find(argv.begin(), argv.end(), "pg_dump") != argv.end();
+                     const bool source = std::any_of(argv.begin(), argv.end(),
+                                                     [](const std::string& a) { return a.rfind("--snapshot", 0) == 0; });
+                     return dump && !source;  // the target's, taken on a thread beside the merge
+                   },
+                   1, "pg_dump: error: could not write to output file: No space left on device"});
+  CHECK_THROWS_WITH(RunMigration(t.Opts()), Catch::Contains("No space left on device"));
+  CHECK_FALSE(t.Sent("ALTER DATABASE \"appdb\""));  // the target database was never swapped
+  CHECK_FALSE(t.Asked(" up -d"));
+  nlohmann::json rep = t.RunReport();
+  CHECK(rep["result"] == "failed");
+  CHECK(rep["next_steps"].dump().find("target-db.dump") == std::string::npos);  // not offered: it is not whole
+  for (const auto& e : fs::directory_iterator(t.to + "/migration"))
+    if (fs::exists(e.path() / "state.json")) CHECK_FALSE(RunState::Load((e.path() / "state.json").string()).dump_done);
 }
 
 TEST_CASE("a damaged state.json never deletes data.backup and changes nothing") {

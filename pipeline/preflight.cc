@@ -61,17 +61,18 @@ void ChooseMethod(const Options& o, Sides& s, int target_major, Report& rep) {
 }
 
 void CheckDatabases(const Options& o, Origin& origin, Sides& s, Report& rep) {
+  // The target (on this server) is found, started when it must be, and probed on a thread of
+  // its own while the source answers. Its checks (a dry run's) are added after: Report is not
+  // thread-safe.
   bool started_target = false;
+  Report target_checks;
+  std::future<std::optional<db::ServerInfo>> target_side =
+      std::async(std::launch::async, [&o, &s, &target_checks, &started_target]() -> std::optional<db::ServerInfo> {
+        s.to.pg.container = EnsureDb(o, *s.dst_stack, s.to, target_checks, started_target);
+        if (s.to.pg.container.empty()) return std::nullopt;
+        return db::Postgres(s.to.pg).WaitReady(90, db::RetiredName(s.to.pg.db));
+      });
   s.from.pg.container = EnsureDb(o, *s.src_stack, s.from, rep, s.started_source_db);
-  s.to.pg.container = EnsureDb(o, *s.dst_stack, s.to, rep, started_target);
-  // The target (on this server) is probed on a thread of its own while the source answers.
-  std::future<db::ServerInfo> target_probe;
-  if (!s.to.pg.container.empty()) {
-    s.dst_pg.emplace(s.to.pg);
-    const db::Postgres& dst = *s.dst_pg;
-    const std::string retired = db::RetiredName(s.to.pg.db);
-    target_probe = std::async(std::launch::async, [&dst, retired] { return dst.WaitReady(90, retired); });
-  }
   if (!s.from.pg.container.empty()) {
     s.from.pg.dump_host = &origin.DumpHost();  // a remote dump streams through the agent
     s.src_pg.emplace(s.from.pg);
@@ -85,8 +86,11 @@ void CheckDatabases(const Options& o, Origin& origin, Sides& s, Report& rep) {
               s.from.pg.db + " in " + s.from.project_name + ", postgres " + std::to_string(si.major) + ", " +
                   HumanBytes(s.src_db_bytes));
   }
-  if (!target_probe.valid()) return;
-  db::ServerInfo ti = target_probe.get();
+  std::optional<db::ServerInfo> target = target_side.get();
+  for (const auto& c : target_checks.checks) rep.checks.push_back(c);
+  if (!target) return;
+  s.dst_pg.emplace(s.to.pg);
+  db::ServerInfo ti = *target;
   if (!ti.db_exists && ti.retired_exists && !o.dry_run) {
     db::RepairInterruptedSwap(*s.dst_pg);
     TheLog().warn("an interrupted run left the target database renamed: it was put back");
@@ -171,18 +175,15 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
   std::future<std::string> there_engine;
   if (second_engine) there_engine = std::async(std::launch::async, [&there] { return docker::EngineVersion(there); });
   const std::string shown = origin.Show(s.from.dir);
-  std::optional<docker::ComposeTool> there_tool;
-  if (second_engine) there_tool = docker::DetectCompose(there);
+  // The old server's compose is waited for only by its stack's compose commands, and at the
+  // end of this step: the rest of the step does not need it (v1 there takes a second to answer).
+  std::shared_future<docker::ComposeTool> there_tool;
+  if (second_engine) there_tool = std::async(std::launch::async, [&there] { return docker::DetectCompose(there); }).share();
   const bool has_data = o.skip_data || origin.IsFolder(s.from.data_dir());
   auto [engine, tool] = this_server.get();
   rep.Check("docker engine", true, engine);
   rep.Check("compose", true, CommandLine(tool.argv) + " " + tool.version);
-  docker::ComposeTool src_tool = tool;
-  if (second_engine) {
-    rep.Check("old server's docker engine", true, there_engine.get() + " on " + origin.Where());
-    src_tool = *there_tool;
-    rep.Check("old server's compose", true, CommandLine(src_tool.argv) + " " + src_tool.version);
-  }
+  if (second_engine) rep.Check("old server's docker engine", true, there_engine.get() + " on " + origin.Where());
   RecognizeLegacy(o, there, s, rep);
   if (!second_engine && s.from.project_name == s.to.project_name)
     BadInput("the old release " + shown + " and the new one " + s.to.dir + " are one compose project (" +
@@ -190,7 +191,10 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
              "new release's start would replace the old's, and the old's stop would stop the new); give the new "
              "release a project name of its own (--to-project, COMPOSE_PROJECT_NAME in its .env, or another "
              "folder name)");
-  s.src_stack.emplace(src_tool, s.from.dir, s.from.project.file, s.from.project_name, there);
+  if (second_engine)
+    s.src_stack.emplace(there_tool, s.from.dir, s.from.project.file, s.from.project_name, there);
+  else
+    s.src_stack.emplace(tool, s.from.dir, s.from.project.file, s.from.project_name, there);
   s.dst_stack.emplace(tool, s.to.dir, s.to.project.file, s.to.project_name);
   if (!o.skip_data) {
     s.source_data = has_data;
@@ -215,6 +219,10 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
       rep.Check("free space for the database", db_room.ok, db_room.detail);
       if (!db_room.ok) Fail(db_room.error);
     }
+  }
+  if (second_engine) {
+    const docker::ComposeTool& t = there_tool.get();
+    rep.Check("old server's compose", true, CommandLine(t.argv) + " " + t.version);
   }
   step.Done();
   return s;

@@ -58,13 +58,15 @@ std::string DbRollbackCommand(const Sides& s, const std::string& run_dir) {
   return DbRollbackCommand(s.to, run_dir);
 }
 
-void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep) {
+void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep,
+                    const std::function<void()>& before_change) {
   if (o.skip_db) {
     Step step(rep, "replay database");
     step.Skip("--skip-db");
     return;
   }
   if (Physical(s)) {
+    if (before_change) before_change();
     CopyDatabase(o, origin, s, rep);
     return;
   }
@@ -73,6 +75,7 @@ void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& re
   db::ReplayOptions ro;
   ro.progress = [&](uint64_t b) { progress.Update(0, b, b); };
   ro.keep_retired = true;
+  ro.before_swap = before_change;
   db::LiveDump source(*s.src_pg, "the source");
   db::ReplayResult r = db::Replay(source, *s.dst_pg, ro);
   progress.Done();

@@ -4,6 +4,8 @@
 // and wire bytes.
 #pragma once
 
+#include <functional>
+
 #include "db/physical.h"
 #include "db/replay.h"
 #include "origin/origin.h"
@@ -17,7 +19,10 @@ namespace mig {
 // failure before the swap the target database is untouched (db::Replay's contract) and this
 // throws mig::Error naming what failed. The target's previous database is dropped in the
 // background afterwards (its DROP forces a checkpoint: 0.5-1.5 s nobody needs to wait for).
-void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep);
+// `before_change` is called before the target database changes (the safety copy's dump
+// still being taken is waited for there); a throw from it leaves the target untouched.
+void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep,
+                    const std::function<void()>& before_change = nullptr);
 
 // The one line that puts the target database back from the safety copy's dump.
 std::string DbRollbackCommand(const Install& to, const std::string& run_dir);

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -126,6 +127,46 @@ TEST_CASE("a failed dump leaves the state saying the data part only") {
   CHECK(saved.backup_done);
   CHECK_FALSE(saved.dump_done);
   CHECK(st.backup_done);
+}
+
+TEST_CASE("with dump_later the step returns while the dump is taken, and the wait records it") {
+  Fixture f;
+  RunState{}.Save(f.run + "/state.json");
+  SafetyCopyInput in = f.Input();
+  in.dump_later = true;
+  std::promise<void> go;
+  std::shared_future<void> released = go.get_future().share();
+  in.dump_target = [released](const std::string& path) {
+    released.wait();
+    std::ofstream(path) << "dump";
+    return uint64_t{4};
+  };
+  RunState st;
+  SafetyCopyResult r = SafetyCopy(in, st);
+  REQUIRE(r.pending);
+  CHECK(r.backup_done);
+  CHECK_FALSE(r.dump_done);
+  CHECK_FALSE(RunState::Load(f.run + "/state.json").dump_done);  // a crash now: the resumed run dumps again
+  CHECK(RunState::Load(f.run + "/state.json").backup_done);
+  go.set_value();
+  CHECK(r.pending->Wait() == 4);
+  CHECK(r.pending->Wait() == 4);
+  CHECK(RunState::Load(f.run + "/state.json").dump_done);
+  CHECK(st.dump_done);
+}
+
+TEST_CASE("with dump_later a failed dump is thrown by the wait and the state does not claim it") {
+  Fixture f;
+  RunState{}.Save(f.run + "/state.json");
+  SafetyCopyInput in = f.Input();
+  in.dump_later = true;
+  in.dump_target = [](const std::string&) -> uint64_t { Fail("pg_dump of the target database failed: boom"); };
+  RunState st;
+  SafetyCopyResult r = SafetyCopy(in, st);
+  REQUIRE(r.pending);
+  CHECK_THROWS_WITH(r.pending->Wait(), Catch::Contains("boom"));
+  CHECK_THROWS_WITH(r.pending->Wait(), Catch::Contains("boom"));  // the run's failure path asks again
+  CHECK_FALSE(RunState::Load(f.run + "/state.json").dump_done);
 }
 
 TEST_CASE("state.json keeps when a two-phase downtime began, and a resumed run reads it back") {
