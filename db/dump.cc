@@ -13,15 +13,26 @@ std::string CreateRoleSql(const Role& r) {
 }
 
 LiveDump::LiveDump(const Postgres& pg, std::string label)
-    : pg_(pg), label_(std::move(label)), snap_(pg, pg.target().db) {
-  snapshot_ = snap_.Ask("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();").at(0);
+    : pg_(pg), label_(std::move(label)), opened_(std::async(std::launch::async, [this] {
+                                              snap_.emplace(pg_, pg_.target().db);
+                                              snapshot_ = snap_->Ask(
+                                                  "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\n"
+                                                  "SELECT pg_export_snapshot();").at(0);
+                                            }).share()) {}
+
+LiveDump::~LiveDump() {
+  opened_.wait();  // its thread sets members
+  Abort();
 }
 
-LiveDump::~LiveDump() { Abort(); }
+Session& LiveDump::Snap() {
+  opened_.get();  // rethrows the opening's failure, each time asked
+  return *snap_;
+}
 
 std::vector<Role> LiveDump::Roles() {
   std::vector<Role> out;
-  for (const auto& row : snap_.Ask("SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,"
+  for (const auto& row : Snap().Ask("SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,"
                                    " rolreplication, rolbypassrls FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1")) {
     auto f = Fields(row);
     if (f.size() != 8) continue;
@@ -31,19 +42,20 @@ std::vector<Role> LiveDump::Roles() {
 }
 
 std::optional<DbLocale> LiveDump::Locale() {
-  auto f = Fields(snap_.AskValue(
+  auto f = Fields(Snap().AskValue(
       "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = current_database()"));
   if (f.size() != 3) return std::nullopt;
   return DbLocale{f[0], f[1], f[2]};
 }
 
 int LiveDump::Major() {
-  return std::stoi(snap_.AskValue("SELECT current_setting('server_version_num')::int / 10000"));
+  return std::stoi(Snap().AskValue("SELECT current_setting('server_version_num')::int / 10000"));
 }
 
 void LiveDump::Start() {
   // The rows are counted in the snapshot while pg_dump streams it (one session each).
-  counting_ = std::async(std::launch::async, [this] { return snap_.State(); });
+  Session& snap = Snap();
+  counting_ = std::async(std::launch::async, [&snap] { return snap.State(); });
   // Compressed: the bytes cross docker's stdio relay, which costs more than gzip -3
   // (measured: 4.5 s against 9.5 s uncompressed for pgbench scale 20; docs/benchmarks.md).
   dump_ = pg_.dump_host().Start(pg_.Tool("pg_dump", {"-Fc", "-Z3", "--snapshot=" + snapshot_, "-d", pg_.target().db}),

@@ -52,7 +52,9 @@ class DumpSource {
 // same snapshot pg_dump streams, so they agree while others keep writing.
 class LiveDump : public DumpSource {
  public:
-  // Opens the snapshot (a psql session held until destruction). `label`: for messages.
+  // Opens the snapshot (a psql session held until destruction) on a thread, so that the caller's
+  // next steps (the target's own session) overlap its login and start; the first call that
+  // needs it waits, and throws what opening it threw. `label`: for messages.
   LiveDump(const Postgres& pg, std::string label);
   ~LiveDump() override;
   std::string Describe() const override { return label_; }
@@ -66,10 +68,13 @@ class LiveDump : public DumpSource {
   int Major();
 
  private:
+  Session& Snap();  // waits for the snapshot
+
   const Postgres& pg_;
   std::string label_;
-  Session snap_;
+  std::optional<Session> snap_;
   std::string snapshot_;
+  std::shared_future<void> opened_;  // last: it sets the members above
   std::future<DbState> counting_;
   std::unique_ptr<Proc> dump_;
 };
