@@ -3,15 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <future>
-#include <mutex>
 #include <random>
 #include <set>
-#include <thread>
 
 #include "backup/catalog.h"
+#include "backup/parts.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/interrupt.h"
@@ -19,7 +17,6 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "core/timer.h"
-#include "db/dump.h"
 #include "docker/docker.h"
 #include "backup/swarm_plan.h"
 #include "backup/volume.h"
@@ -36,113 +33,6 @@ std::string Hostname() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
   return buf;
-}
-
-// Stops again the database a backup started (when it was down), on every way out.
-struct StopDbAgain {
-  const docker::Stack& stack;
-  std::string service;
-  bool started = false;
-  ~StopDbAgain() {
-    if (!started) return;
-    try {
-      stack.Stop({service});
-    } catch (const std::exception& e) {
-      TheLog().warn(e.what());
-    } catch (...) {
-    }
-  }
-};
-
-// Progress of the two parts written at once, shown as one.
-class SharedProgress {
- public:
-  explicit SharedProgress(ProgressMode mode) : p_("backup", 0, mode) {}
-  void Files(const restic::BackupStatus& st) {
-    std::lock_guard<std::mutex> g(mu_);
-    files_ = st;
-    Show();
-  }
-  void Dump(uint64_t bytes) {
-    std::lock_guard<std::mutex> g(mu_);
-    dump_ = bytes;
-    Show();
-  }
-  void Done() {
-    std::lock_guard<std::mutex> g(mu_);
-    p_.Done();
-  }
-
- private:
-  void Show() {
-    if (files_.total_bytes) p_.SetTotal(files_.total_bytes + dump_);
-    p_.Update(files_.files_done, files_.bytes_done + dump_, files_.bytes_done + dump_);
-  }
-  std::mutex mu_;
-  Progress p_;
-  restic::BackupStatus files_;
-  uint64_t dump_ = 0;
-};
-
-// The database side of a backup, opened while the repository is asked: the exported snapshot
-// the dump and the counts will read, the roles, locale and major version.
-struct OpenDb {
-  db::Postgres pg;
-  db::LiveDump dump;
-  DbPart part;
-  // `host`: where its container runs (a Swarm node over SSH), nullptr for this machine.
-  OpenDb(const Install& in, const std::string& container, const Host* host = nullptr)
-      : pg([&] {
-          db::PgTarget t = in.pg;
-          t.container = container;
-          t.label = "database";
-          t.host = host;
-          return t;
-        }()),
-        dump(pg, "the database") {
-    part.major = dump.Major();
-    part.name = in.pg.db;
-    part.user = in.pg.user;
-    part.service = in.db_service;
-    part.roles = dump.Roles();
-    part.locale = dump.Locale();
-  }
-};
-
-// The database part: pg_dump in the container, streamed into a `restic backup --stdin` that
-// is ready to read.
-DbPart BackupDatabase(OpenDb& d, restic::StdinBackup& out, SharedProgress& progress) {
-  db::LiveDump& dump = d.dump;
-  DbPart p = d.part;
-  dump.Start();
-  std::vector<char> buf(1 << 20);
-  for (;;) {
-    size_t n = 0;
-    try {
-      n = dump.Read(buf.data(), buf.size());
-    } catch (...) {
-      out.Abort();  // never a snapshot of a dump cut short
-      throw;
-    }
-    if (n == 0) break;
-    try {
-      out.write(buf.data(), n);
-    } catch (const Error&) {
-      dump.Abort();
-      out.Finish();  // restic stopped: its error is the cause
-      throw;
-    }
-    p.dump_bytes += n;
-    progress.Dump(p.dump_bytes);
-  }
-  try {
-    p.state = dump.End();
-  } catch (const Error&) {
-    out.Abort();  // never a snapshot of a dump cut short
-    throw;
-  }
-  p.snapshot = out.Finish().snapshot_id;
-  return p;
 }
 
 // The install's stack on a Swarm, when the engine is a Swarm manager running a stack of the
@@ -167,162 +57,6 @@ std::optional<docker::Swarm> DeployedStack(const std::string& project) {
   if (!docker::Stacks().count(project)) return std::nullopt;
   return docker::ReadSwarm(project, info);
 }
-
-struct Cancelled {};  // thrown from a volume's stream to stop its restic
-
-// Whether the parts go on (go), and the open database the dump reads (none: no database part).
-struct GoSignal {
-  bool go = false;
-  OpenDb* db = nullptr;
-};
-
-// Makes the repository when a part's restic finds none (once, whichever part meets it first):
-// `backup create` has no listing of the repository before its parts (docs/backup.md).
-class RepositoryOnDemand {
- public:
-  explicit RepositoryOnDemand(const restic::Restic& repo) : repo_(repo) {}
-  // Runs `call`; when restic says there is no repository, makes it and runs `call` again.
-  template <typename F>
-  auto Run(F call) {
-    try {
-      return call();
-    } catch (const restic::NoRepository&) {
-      Make();
-    }
-    return call();
-  }
-  // Makes it (once; a repository made meanwhile by another run is fine).
-  void Make() {
-    std::lock_guard<std::mutex> g(mu_);
-    if (made_) return;
-    try {
-      repo_.Init();
-    } catch (const Error&) {
-      if (!repo_.Initialized()) throw;  // made meanwhile by another run: fine
-    }
-    made_ = true;
-    TheLog().info("created a restic repository at " + repo_.repo().where());
-  }
-
- private:
-  const restic::Restic& repo_;
-  std::mutex mu_;
-  bool made_ = false;
-};
-
-// The parts written before data/'s (docs/backup.md "backup create: steps"), each on a thread of
-// its own that outlives its restic: the database (a `restic backup --stdin` started at once,
-// fed once Go hands it the open database) and a Swarm's volumes (started at Go).
-class StreamParts {
- public:
-  StreamParts(const restic::Restic& repo, RepositoryOnDemand& made, const Manifest& m, SharedProgress& progress)
-      : repo_(repo), made_(made), id_(m.id), ts_(m.timestamp), project_(m.project), host_(m.host),
-        progress_(progress) {}
-  ~StreamParts() { Stop(); }
-
-  void StartDb() {
-    has_db_ = true;
-    db_ = std::thread([this, go = go_]() mutable {
-      try {
-        // restic starts now; the dump, once the database is open, is held until restic is ready.
-        auto out = repo_.BackupStdin("db.dump", Meta("db"), [this] { made_.Make(); });
-        const GoSignal g = go.get();
-        if (!g.go) return;  // stopped: restic killed, no snapshot
-        if (!g.db) Fail("the database was not opened, so it was not dumped");  // never `ready` without it
-        db_part_ = BackupDatabase(*g.db, *out, progress_);
-      } catch (...) {
-        db_error_ = std::current_exception();
-      }
-    });
-  }
-  // A Swarm volume (docs/swarm.md): `tar` of `dir` on `host` into a `restic backup --stdin`
-  // of its own. Call after Go.
-  void StartVolume(const Host& host, const std::string& dir, const SwarmPart::Volume& v) {
-    auto& r = volumes_.emplace_back(std::make_unique<VolumeRun>());
-    r->thread = std::thread([this, &host, dir, v, run = r.get()] {
-      try {
-        auto out = repo_.BackupStdin(v.name + ".tar", Meta(v.part.c_str()), [this] { made_.Make(); });
-        bool restic_gone = false;
-        try {
-          run->bytes = StreamTreeOut(host, dir, [&](const char* b, size_t n) {
-            if (cancel_) throw Cancelled{};
-            try {
-              out->write(b, n);
-            } catch (const Error&) {
-              restic_gone = true;
-              throw;
-            }
-          });
-        } catch (...) {
-          if (restic_gone) out->Finish();  // restic stopped: its error is the cause
-          out->Abort();  // never a snapshot of a volume cut short
-          throw;
-        }
-        run->snapshot = out->Finish().snapshot_id;
-      } catch (const Cancelled&) {
-      } catch (...) {
-        run->error = std::current_exception();
-      }
-    });
-  }
-  // The database is open (or there is none): the dump starts.
-  void Go(OpenDb* d) { Release({true, d}); }
-  // Waits for every part.
-  void Join() {
-    Release({});
-    if (db_.joinable()) db_.join();
-    for (auto& v : volumes_)
-      if (v->thread.joinable()) v->thread.join();
-  }
-  // Stops every part before it wrote anything it was not told to.
-  void Stop() {
-    cancel_ = true;
-    Join();
-  }
-  // The parts' results into the manifest; returns the first error (null when every part
-  // ended well).
-  std::exception_ptr Fill(Manifest& m) const {
-    if (has_db_ && !db_error_) m.db = db_part_;
-    std::vector<std::exception_ptr> errors{db_error_};
-    for (size_t i = 0; m.swarm && i < volumes_.size() && i < m.swarm->volumes.size(); ++i) {
-      m.swarm->volumes[i].bytes = volumes_[i]->bytes;
-      m.swarm->volumes[i].snapshot = volumes_[i]->snapshot;
-      errors.push_back(volumes_[i]->error);
-    }
-    for (const auto& e : errors)
-      if (e) return e;
-    return nullptr;
-  }
-
- private:
-  restic::SnapshotMeta Meta(const char* part) const {
-    return {PartTags(id_, ts_, part, project_), ResticTime(ts_), host_};
-  }
-  void Release(GoSignal g) {
-    if (released_) return;
-    released_ = true;
-    go_promise_.set_value(g);
-  }
-
-  const restic::Restic& repo_;
-  RepositoryOnDemand& made_;
-  std::string id_, ts_, project_, host_;
-  SharedProgress& progress_;
-  std::atomic<bool> cancel_{false};
-  struct VolumeRun {
-    std::thread thread;
-    uint64_t bytes = 0;
-    std::string snapshot;
-    std::exception_ptr error;
-  };
-  std::promise<GoSignal> go_promise_;
-  std::shared_future<GoSignal> go_ = go_promise_.get_future().share();
-  bool released_ = false, has_db_ = false;
-  std::thread db_;
-  std::vector<std::unique_ptr<VolumeRun>> volumes_;
-  DbPart db_part_;
-  std::exception_ptr db_error_;
-};
 
 // An error in words; `bad_input`: the operator must change what they asked (a wrong password,
 // none): exit 2, and no manifest can be written either.
