@@ -58,4 +58,13 @@ for line in lines:
 print(f"programs started in one run: {n}")
 for k, (c, ms) in sorted(calls.items(), key=lambda kv: -kv[1][1]):
     print(f"  {c:3d} x {k:<45} {ms/1000:6.2f} s")
+# The first run's timeline: when each program started (ms after migrate started) and its time.
+print("timeline of the first run (start ms, ms, program):", file=sys.stderr)
+rows = []
+for line in lines:
+    j = json.loads(line)
+    argv = [a if isinstance(a, str) else "<bytes>" for a in j["argv"]]
+    rows.append((j.get("at_ms", -1), j.get("ms", 0), " ".join(a.split("\n")[0][:40] for a in argv)[:110]))
+for at, ms, what in sorted(rows):
+    print(f"  {at:6d} {ms:6d}  {what}", file=sys.stderr)
 PY

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <string>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/process.h"
 
@@ -43,5 +44,15 @@ InterruptGuard::~InterruptGuard() {
 }
 
 int InterruptGuard::Signal() { return g_signal; }
+
+std::string InterruptGuard::Said() {
+  const int sig = g_signal;
+  if (!sig) return "";
+  return std::string("interrupted (") + (sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal " + std::to_string(sig)) + ")";
+}
+
+void InterruptGuard::StopIfInterrupted() {
+  if (g_signal) Fail(Said());
+}
 
 }  // namespace mig

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <csignal>
+#include <string>
 #include <thread>
 
 namespace mig {
@@ -18,6 +19,12 @@ class InterruptGuard {
   InterruptGuard& operator=(const InterruptGuard&) = delete;
   // The signal that came (SIGTERM, SIGINT), 0 when none.
   static int Signal();
+  // "interrupted (SIGTERM)", "" when no signal came.
+  static std::string Said();
+  // Throws mig::Error ("interrupted (SIGTERM)") when a signal came: a command calls it where it
+  // would start something long or change what cannot be put back, since the watcher stops only
+  // the programs running when the signal comes.
+  static void StopIfInterrupted();
 
  private:
   sigset_t old_{};

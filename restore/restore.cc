@@ -13,6 +13,7 @@
 #include "backup/manifest.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/interrupt.h"
 #include "core/text.h"
 #include "core/job_lock.h"
 #include "core/log.h"
@@ -148,8 +149,14 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     if (!o.dry_run)
       ConfirmOrCancel(o.yes, "Replace " + dir + "'s data/ and database with " + source->Describe() +
                      (o.with_config ? " (and its .env and custom.env)" : ""));
+    // SIGTERM and SIGINT from here (after the question: at the prompt they end the command):
+    // the programs running are stopped, the restore stops before it replaces anything, and
+    // unwinds as a failure (the services started again, nothing replaced); once the database
+    // is swapped in, it finishes (data/ is already staged then: only renames are left).
+    std::optional<InterruptGuard> interrupt;
     std::optional<JobLock> lock;
     if (!o.dry_run) {
+      interrupt.emplace();
       fs::create_directories(dir);
       lock.emplace(JobLockPath(dir), "another job (backup, restore or migration) is running on " + dir);
       lock->Describe("restore of " + m.timestamp);
@@ -208,6 +215,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
                  " or newer");
       db::RepairInterruptedSwap(*pg);
     }
+    InterruptGuard::StopIfInterrupted();
     {
       Step step(rep, "safety copy");
       SafetyCopyInput sc;
@@ -276,7 +284,9 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
         ro.before_swap = [&] {  // the dump is replayed: its line ends before data/'s begins
           progress.Done();
           progress_done = true;
+          InterruptGuard::StopIfInterrupted();
           wait_data();
+          InterruptGuard::StopIfInterrupted();  // the last moment nothing is replaced yet
         };
         db::ReplayResult r = db::Replay(*dump, *pg, ro);
         if (!progress_done) progress.Done();
@@ -309,6 +319,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
                   (keep.paths.empty() ? "" : "; kept: " + Joined(keep.paths)));
       }
     }
+    if (!db_swapped) InterruptGuard::StopIfInterrupted();  // the database was kept: nothing replaced yet
     if (staged) {
       Step step(rep, "swap data/");
       try {
@@ -366,7 +377,10 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     return rep;
   } catch (const Error& e) {
     rep.result = "failed";
-    rep.error = e.what();
+    // An interrupted restore fails with what stopped it first (the programs it stopped then
+    // failed with words of their own).
+    const std::string said = InterruptGuard::Said();
+    rep.error = said.empty() || std::string(e.what()) == said ? e.what() : said + ": " + e.what();
     if (!run_dir.empty()) {
       if (!data_swapped && !db_swapped) {
         rep.next_steps.push_back("nothing was replaced: data/ and the database are as they were");
@@ -380,6 +394,10 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
         rep.Write(run_dir + "/report.json");
       } catch (const Error&) {
       }
+    }
+    if (!said.empty()) {
+      if (!data_swapped && !db_swapped) Fail("restore " + said + ": nothing was replaced; data/ and the database are as they were");
+      Fail("restore " + rep.error);
     }
     throw;
   }

@@ -101,6 +101,33 @@ check "a failing restore leaves the database as it was" diff "$WORK/schema.chang
 check "a failing restore starts the app again" running app
 check "the report says nothing was replaced" grep -q "nothing was replaced" "$(ls -d "$INST"/restore/2*/ | tail -1)/report.json"
 
+# --- SIGTERM in the middle of a restore (data/ being restored, pg_restore about to run): the
+# programs it runs are stopped, nothing is replaced, the app is started again, and it says so
+cat >"$WORK/shim/docker" <<EOF
+#!/usr/bin/env bash
+for a in "\$@"; do [[ \$a == pg_restore ]] && sleep 8; done
+exec "$(command -v docker)" "\$@"
+EOF
+PATH="$WORK/shim:$PATH" "$BIN/migrate" restore --yes </dev/null >"$WORK/term.out" 2>"$WORK/term.err" &
+victim=$!
+for _ in $(seq 100); do grep -q "== restore database" "$WORK/term.err" 2>/dev/null && break; sleep 0.2; done
+sleep 1
+kill -TERM "$victim"
+set +e
+wait "$victim"
+trc=$?
+set -e
+check "SIGTERM during a restore: exit 1" test "$trc" -eq 1
+check "it says it was interrupted and replaced nothing" \
+  grep -q "restore interrupted (SIGTERM): nothing was replaced" "$WORK/term.err"
+[[ $trc -eq 1 ]] || tail -5 "$WORK/term.err"
+check "an interrupted restore leaves data/ as it was" diff "$WORK/data.changed" <(state "$INST/data")
+check "an interrupted restore leaves the database as it was" diff "$WORK/schema.changed" <(schema "$INST")
+check "an interrupted restore starts the app again" running app
+check "no restic of this repository outlives it" test -z "$(pgrep -f "restic.*$MIGRATE_REPO" || true)"
+check "its report says it was interrupted" \
+  grep -q "interrupted (SIGTERM)" "$(ls -d "$INST"/restore/2*/ | tail -1)/report.json"
+
 # --- kill -9 in the middle of a restore (pg_restore running): nothing replaced, nothing left
 # running; the next restore resumes its folder (and its safety copy) and completes
 cat >"$WORK/shim/docker" <<EOF
