@@ -14,6 +14,7 @@ namespace mig {
 namespace {
 std::atomic<int> g_signal{0};
 std::atomic<bool> g_closing{false};
+std::atomic<int> g_held{0};
 }  // namespace
 
 InterruptGuard::InterruptGuard() {
@@ -29,7 +30,13 @@ InterruptGuard::InterruptGuard() {
       if (sigwait(&set, &sig) != 0) continue;
       if (g_closing) return;
       const bool again = g_signal.exchange(sig) != 0;
-      TheLog().warn(std::string(again ? "interrupted again (" : "interrupted (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+      const std::string name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+      if (g_held > 0 && !again) {
+        TheLog().warn("interrupted (" + name + ") where the command cannot stop half-way: it finishes this part "
+                      "first (a second signal stops it at once)");
+        continue;
+      }
+      TheLog().warn(std::string(again ? "interrupted again (" : "interrupted (") + name +
                     "): stopping what runs, then putting the install back");
       TerminateChildren(again ? SIGKILL : SIGTERM);
     }
@@ -44,6 +51,9 @@ InterruptGuard::~InterruptGuard() {
 }
 
 int InterruptGuard::Signal() { return g_signal; }
+
+InterruptGuard::Hold::Hold() { ++g_held; }
+InterruptGuard::Hold::~Hold() { --g_held; }
 
 std::string InterruptGuard::Said() {
   const int sig = g_signal;

@@ -26,6 +26,17 @@ class InterruptGuard {
   // the programs running when the signal comes.
   static void StopIfInterrupted();
 
+  // While one lives, a signal only is recorded (Signal(), Said()): the programs running are not
+  // stopped, so that a step that cannot be cut in the middle (a database swap, what follows it)
+  // ends. A second signal stops them all the same (SIGKILL).
+  class Hold {
+   public:
+    Hold();
+    ~Hold();
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+  };
+
  private:
   sigset_t old_{};
   std::thread watcher_;

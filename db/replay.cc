@@ -110,6 +110,19 @@ void Swap(const Postgres& dst, Session& first, const std::string& staging, bool 
       std::optional<Session> fresh;
       if (attempt > 0) fresh.emplace(dst, "postgres");
       Session& admin = attempt > 0 ? *fresh : first;
+      if (attempt > 0) {
+        // The session that failed may have committed the renames before it died (a psql killed
+        // after its COMMIT reached the server): then the retired database is the target's
+        // previous one, which the DROP below must never take for a leftover.
+        const auto f = Fields(admin.AskValue(
+            "SELECT (SELECT count(*) FROM pg_database WHERE datname = " + QuoteLiteral(staging) +
+            "), (SELECT count(*) FROM pg_database WHERE datname = " + QuoteLiteral(retired) +
+            "), (SELECT count(*) FROM pg_database WHERE datname = " + QuoteLiteral(db) + ")"));
+        if (f.size() == 3 && f[0] == "0" && f[1] == "1" && f[2] == "1") {
+          if (!keep_retired) admin.Ask("DROP DATABASE " + QuoteIdent(retired) + " WITH (FORCE);");
+          return;
+        }
+      }
       admin.Ask("DROP DATABASE IF EXISTS " + QuoteIdent(retired) + " WITH (FORCE);\n"
                 "ALTER DATABASE " + QuoteIdent(db) + " ALLOW_CONNECTIONS false;\n"
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN (" + QuoteLiteral(db) + ", " +

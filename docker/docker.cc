@@ -48,23 +48,23 @@ std::string EngineVersion(const Host& host) {
 ComposeTool DetectCompose(const Host& host) {
   if (!host.local()) {
     // Another server: one program for both questions (each is a login over SSH, or a turn of
-    // the agent's one session). A v1 there (Python: half a second or more) keeps its answer
-    // in that server's own cache, per executable, as this machine does (core/version_cache.h);
-    // its version is only shown, so a wrong cache costs nothing but the line in the report.
-    ProcResult r = host.Run({"sh", "-c", R"sh(if docker compose version --short 2>/dev/null; then echo v2; exit 0; fi
-p=$(command -v docker-compose) || exit 0
-c=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/migrate/compose-version
-k="$p $(stat -Lc '%s %Y' "$p" 2>/dev/null)"
-if [ "$(head -n 1 "$c" 2>/dev/null)" = "$k" ]; then v=$(sed -n 2p "$c"); fi
-if [ -z "$v" ]; then
-  v=$(docker-compose version --short 2>/dev/null) || exit 0
-  { mkdir -p "${c%/*}" && printf '%s
-%s
-' "$k" "$v" >"$c.$$" && mv -f "$c.$$" "$c"; } 2>/dev/null
-fi
-[ -n "$v" ] && printf '%s
-v1
-' "$v")sh"},
+    // the agent's one session). A v1 there (Python: half a second or more) keeps its answer in
+    // that server's own cache, per executable (path, size, mtime), as this machine does
+    // (core/version_cache.h); only where HOME is the user's own (not under sudo keeping the
+    // user's HOME). The version is only shown: a v1 broken since it was kept still passes here
+    // and fails, with its own error, where compose is run. One line: a csh login shell takes
+    // no newline inside quotes.
+    ProcResult r = host.Run(
+        {"sh", "-c",
+         "v=; if docker compose version --short 2>/dev/null; then echo v2; exit 0; fi; "
+         "p=$(command -v docker-compose) || exit 0; "
+         "c=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/migrate/compose-version; "
+         "k=\"$p $(stat -Lc '%s %Y' \"$p\" 2>/dev/null)\"; "
+         "if [ -O \"${HOME:-/nonexistent}\" ] && [ \"$(head -n 1 \"$c\" 2>/dev/null)\" = \"$k\" ]; then v=$(sed -n 2p \"$c\"); fi; "
+         "if [ -z \"$v\" ]; then v=$(docker-compose version --short 2>/dev/null) || exit 0; "
+         "[ -O \"${HOME:-/nonexistent}\" ] && { mkdir -p \"${c%/*}\" && printf '%s\\n%s\\n' \"$k\" \"$v\" >\"$c.$$\" && "
+         "mv -f \"$c.$$\" \"$c\"; } 2>/dev/null; fi; "
+         "[ -n \"$v\" ] && printf '%s\\nv1\\n' \"$v\""},
                             {}, kQueryTimeout);
     auto l = Lines(r.out);
     if (r.ok() && l.size() >= 2 && (l.back() == "v2" || l.back() == "v1"))

@@ -270,6 +270,9 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
   RunState state;
   std::optional<Sides> sides;
   std::unique_ptr<Origin> origin;
+  // The locks outlive the failure path below, which may still wait for the target's dump.
+  std::optional<TargetLock> lock;
+  std::optional<JobLock> job;
   // The target database's dump while it is taken beside the merge (the replay waits for it).
   std::unique_ptr<PendingDump> target_dump;
   try {
@@ -282,8 +285,6 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
     rep.from = origin->Show(from.dir);
     rep.to = to.dir;
     const std::string root = o.temp_dir.empty() ? to.dir + "/migration" : o.temp_dir;
-    std::optional<TargetLock> lock;
-    std::optional<JobLock> job;
     if (!o.dry_run) {
       std::error_code ec;
       fs::create_directories(root, ec);
@@ -363,8 +364,9 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
     if (target_dump) {  // the run failed before the replay waited for it: kept all the same
       try {
         target_dump->Wait();
-      } catch (const Error& d) {
-        TheLog().warn(std::string("the target database's safety dump failed too: ") + d.what());
+      } catch (const std::exception& d) {
+        if (std::string(d.what()) != e.what())  // not the failure being reported
+          TheLog().warn(std::string("the target database's safety dump failed too: ") + d.what());
       }
       target_dump.reset();
     }

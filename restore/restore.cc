@@ -151,9 +151,10 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
                      (o.with_config ? " (and its .env and custom.env)" : ""));
     // SIGTERM and SIGINT from here (after the question: at the prompt they end the command):
     // the programs running are stopped, the restore stops before it replaces anything, and
-    // unwinds as a failure (the services started again, nothing replaced); once the database
-    // is swapped in, it finishes (data/ is already staged then: only renames are left).
+    // unwinds as a failure (the services started again, nothing replaced). From the database's
+    // swap on (data/ is staged by then) a signal is only recorded: the restore finishes (Hold).
     std::optional<InterruptGuard> interrupt;
+    std::optional<InterruptGuard::Hold> finishing;
     std::optional<JobLock> lock;
     if (!o.dry_run) {
       interrupt.emplace();
@@ -225,6 +226,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       if (pg) sc.dump_target = [&pg](const std::string& path) { return pg->DumpToFile(path); };
       step.Done(SafetyCopy(sc, state).detail);
     }
+    InterruptGuard::StopIfInterrupted();  // before restic and pg_restore start
     // data/ is staged on a thread of its own while the database is replayed; the database is
     // swapped in only once data/ is staged, so a failure of either changes nothing.
     std::optional<StagedData> staged;
@@ -286,7 +288,8 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
           progress_done = true;
           InterruptGuard::StopIfInterrupted();
           wait_data();
-          InterruptGuard::StopIfInterrupted();  // the last moment nothing is replaced yet
+          finishing.emplace();                  // a signal from now on is only recorded...
+          InterruptGuard::StopIfInterrupted();  // ...and one before it stops the restore here
         };
         db::ReplayResult r = db::Replay(*dump, *pg, ro);
         if (!progress_done) progress.Done();
@@ -319,7 +322,10 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
                   (keep.paths.empty() ? "" : "; kept: " + Joined(keep.paths)));
       }
     }
-    if (!db_swapped) InterruptGuard::StopIfInterrupted();  // the database was kept: nothing replaced yet
+    if (!db_swapped) {  // the database was kept: nothing is replaced yet
+      finishing.emplace();
+      InterruptGuard::StopIfInterrupted();
+    }
     if (staged) {
       Step step(rep, "swap data/");
       try {
@@ -372,6 +378,8 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     if (!skip_db) rep.next_steps.push_back("roll back the database: " + DbRollbackCommand(*in, run_dir));
     if (fs::exists(run_dir + "/config.backup"))
       rep.next_steps.push_back("the configuration files it replaced are in " + run_dir + "/config.backup/");
+    if (!InterruptGuard::Said().empty())
+      TheLog().warn("the restore was " + InterruptGuard::Said() + " once it was replacing the install: it finished");
     rep.Write(run_dir + "/report.json");
     CloseRunDir(root);
     return rep;
@@ -396,7 +404,12 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       }
     }
     if (!said.empty()) {
-      if (!data_swapped && !db_swapped) Fail("restore " + said + ": nothing was replaced; data/ and the database are as they were");
+      if (!data_swapped && !db_swapped)
+        Fail("restore " + said + ": nothing was replaced; data/ and the database are as they were" +
+             (!run_dir.empty() && fs::exists(run_dir + "/config.backup")
+                  ? " (the configuration files it had restored are; the ones they replaced are in " + run_dir +
+                        "/config.backup/)"
+                  : ""));
       Fail("restore " + rep.error);
     }
     throw;
