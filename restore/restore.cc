@@ -407,7 +407,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       if (!data_swapped && !db_swapped)
         Fail("restore " + said + ": nothing was replaced; data/ and the database are as they were" +
              (!run_dir.empty() && fs::exists(run_dir + "/config.backup")
-                  ? " (the configuration files it had restored are; the ones they replaced are in " + run_dir +
+                  ? " (but its configuration files were restored; the ones they replaced are in " + run_dir +
                         "/config.backup/)"
                   : ""));
       Fail("restore " + rep.error);

@@ -101,17 +101,23 @@ check "a failing restore leaves the database as it was" diff "$WORK/schema.chang
 check "a failing restore starts the app again" running app
 check "the report says nothing was replaced" grep -q "nothing was replaced" "$(ls -d "$INST"/restore/2*/ | tail -1)/report.json"
 
-# --- SIGTERM in the middle of a restore (data/ being restored, pg_restore about to run): the
-# programs it runs are stopped, nothing is replaced, the app is started again, and it says so
-cat >"$WORK/shim/docker" <<EOF
+# slow_restore NAME: `migrate restore` in the background with a docker shim that holds pg_restore
+# 8 s back, once it reached the database; its pid in $victim, its output in $WORK/NAME.{out,err}.
+slow_restore() {
+  cat >"$WORK/shim/docker" <<EOF
 #!/usr/bin/env bash
 for a in "\$@"; do [[ \$a == pg_restore ]] && sleep 8; done
 exec "$(command -v docker)" "\$@"
 EOF
-PATH="$WORK/shim:$PATH" "$BIN/migrate" restore --yes </dev/null >"$WORK/term.out" 2>"$WORK/term.err" &
-victim=$!
-for _ in $(seq 100); do grep -q "== restore database" "$WORK/term.err" 2>/dev/null && break; sleep 0.2; done
-sleep 1
+  PATH="$WORK/shim:$PATH" "$BIN/migrate" restore --yes </dev/null >"$WORK/$1.out" 2>"$WORK/$1.err" &
+  victim=$!
+  for _ in $(seq 150); do grep -q "== restore database" "$WORK/$1.err" 2>/dev/null && break; sleep 0.2; done
+  sleep 1
+}
+
+# --- SIGTERM in the middle of a restore (data/ being restored, pg_restore about to run): the
+# programs it runs are stopped, nothing is replaced, the app is started again, and it says so
+slow_restore term
 kill -TERM "$victim"
 set +e
 wait "$victim"
@@ -130,15 +136,7 @@ check "its report says it was interrupted" \
 
 # --- kill -9 in the middle of a restore (pg_restore running): nothing replaced, nothing left
 # running; the next restore resumes its folder (and its safety copy) and completes
-cat >"$WORK/shim/docker" <<EOF
-#!/usr/bin/env bash
-for a in "\$@"; do [[ \$a == pg_restore ]] && sleep 8; done
-exec "$(command -v docker)" "\$@"
-EOF
-PATH="$WORK/shim:$PATH" "$BIN/migrate" restore --yes </dev/null >"$WORK/killed.out" 2>"$WORK/killed.err" &
-victim=$!
-for _ in $(seq 100); do grep -q "== restore database" "$WORK/killed.err" 2>/dev/null && break; sleep 0.2; done
-sleep 1
+slow_restore killed
 kill -9 "$victim"
 wait "$victim" 2>/dev/null || true
 check "the killed restore had reached the database" grep -q "== restore database" "$WORK/killed.err"
