@@ -43,6 +43,7 @@ print(f"  {'whole command':<18} {statistics.median(walls):6.2f} s")
 import os
 calls = collections.defaultdict(lambda: [0, 0])
 n = 0
+rows = []  # the first run's timeline: (start ms, ms, program)
 lines = list(open(f"{work}/calls.1.jsonl"))
 if os.path.exists(f"{work}/calls.1.jsonl.remote"):
     lines += [l.replace('"argv":["', '"argv":["(old server) ', 1) for l in open(f"{work}/calls.1.jsonl.remote")]
@@ -50,6 +51,7 @@ for line in lines:
     j = json.loads(line)
     argv = [a if isinstance(a, str) else "<bytes>" for a in j["argv"]]
     argv = [a.split("\n")[0][:40] for a in argv]
+    rows.append((j.get("at_ms", -1), j.get("ms", 0), " ".join(argv)[:110]))
     tools = [a for a in argv if a in ("psql", "pg_dump", "pg_restore")]
     key = " ".join(argv[:3]) if not tools else " ".join(argv[:1]) + " exec " + tools[0]
     calls[key][0] += 1
@@ -60,11 +62,6 @@ for k, (c, ms) in sorted(calls.items(), key=lambda kv: -kv[1][1]):
     print(f"  {c:3d} x {k:<45} {ms/1000:6.2f} s")
 # The first run's timeline: when each program started (ms after migrate started) and its time.
 print("timeline of the first run (start ms, ms, program):", file=sys.stderr)
-rows = []
-for line in lines:
-    j = json.loads(line)
-    argv = [a if isinstance(a, str) else "<bytes>" for a in j["argv"]]
-    rows.append((j.get("at_ms", -1), j.get("ms", 0), " ".join(a.split("\n")[0][:40] for a in argv)[:110]))
 for at, ms, what in sorted(rows):
     print(f"  {at:6d} {ms:6d}  {what}", file=sys.stderr)
 PY

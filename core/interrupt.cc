@@ -15,6 +15,10 @@ namespace {
 std::atomic<int> g_signal{0};
 std::atomic<bool> g_closing{false};
 std::atomic<int> g_held{0};
+
+std::string SignalName(int sig) {
+  return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal " + std::to_string(sig);
+}
 }  // namespace
 
 InterruptGuard::InterruptGuard() {
@@ -30,7 +34,7 @@ InterruptGuard::InterruptGuard() {
       if (sigwait(&set, &sig) != 0) continue;
       if (g_closing) return;
       const bool again = g_signal.exchange(sig) != 0;
-      const std::string name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+      const std::string name = SignalName(sig);
       if (g_held > 0 && !again) {
         TheLog().warn("interrupted (" + name + ") where the command cannot stop half-way: it finishes this part "
                       "first (a second signal stops it at once)");
@@ -58,7 +62,7 @@ InterruptGuard::Hold::~Hold() { --g_held; }
 std::string InterruptGuard::Said() {
   const int sig = g_signal;
   if (!sig) return "";
-  return std::string("interrupted (") + (sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal " + std::to_string(sig)) + ")";
+  return "interrupted (" + SignalName(sig) + ")";
 }
 
 void InterruptGuard::StopIfInterrupted() {

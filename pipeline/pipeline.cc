@@ -346,7 +346,7 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
         MoveEnvStep(s, run_dir, rep);
       }
       ReplayDatabase(o, *origin, s, rep, wait_for_target_dump);
-      wait_for_target_dump();  // a replay that was skipped or failed early
+      wait_for_target_dump();  // recorded even where the replay did not ask for it before a change
       if (o.stop_old) StopOld(s, true);
       else if (s.started_source_db) s.src_stack->Stop({s.from.db_service});
       Restart(o, s, rep);
