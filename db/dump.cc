@@ -1,6 +1,7 @@
 #include "db/dump.h"
 
 #include "core/error.h"
+#include "core/log.h"
 
 namespace mig::db {
 
@@ -12,12 +13,23 @@ std::string CreateRoleSql(const Role& r) {
          flag(r.replication, "REPLICATION", "NOREPLICATION") + flag(r.bypassrls, "BYPASSRLS", "NOBYPASSRLS") + ";";
 }
 
-LiveDump::LiveDump(const Postgres& pg, std::string label)
-    : pg_(pg), label_(std::move(label)), opened_(std::async(std::launch::async, [this] {
-                                              snap_.emplace(pg_, pg_.target().db);
-                                              snapshot_ = snap_->Ask(
+LiveDump::LiveDump(const Postgres& pg, std::string label, std::unique_ptr<OpeningSession> started)
+    : pg_(pg), label_(std::move(label)), opened_(std::async(std::launch::async, [this, started = std::move(started)] {
+                                              static const char* const kExport =
                                                   "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\n"
-                                                  "SELECT pg_export_snapshot();").at(0);
+                                                  "SELECT pg_export_snapshot();";
+                                              if (started) {
+                                                try {
+                                                  snap_ = started->Take();
+                                                  snapshot_ = snap_->Ask(kExport).at(0);
+                                                  return;
+                                                } catch (const Error& e) {  // it died while earlier steps ran
+                                                  TheLog().info("the session to " + label_ + " started ahead failed (" +
+                                                                e.what() + "): a new one is opened");
+                                                }
+                                              }
+                                              snap_ = std::make_unique<Session>(pg_, pg_.target().db);
+                                              snapshot_ = snap_->Ask(kExport).at(0);
                                             }).share()) {}
 
 LiveDump::~LiveDump() {

@@ -54,8 +54,10 @@ class LiveDump : public DumpSource {
  public:
   // Opens the snapshot (a psql session held until destruction) on a thread, so that the caller's
   // next steps (the target's own session) overlap its login and start; the first call that
-  // needs it waits, and throws what opening it threw. `label`: for messages.
-  LiveDump(const Postgres& pg, std::string label);
+  // needs it waits, and throws what opening it threw. `label`: for messages. `started`: a
+  // session of pg's to the database started ahead (its login overlapped earlier steps); the
+  // snapshot is exported in it, or in a new one where it failed meanwhile.
+  LiveDump(const Postgres& pg, std::string label, std::unique_ptr<OpeningSession> started = nullptr);
   ~LiveDump() override;
   std::string Describe() const override { return label_; }
   std::vector<Role> Roles() override;
@@ -72,7 +74,7 @@ class LiveDump : public DumpSource {
 
   const Postgres& pg_;
   std::string label_;
-  std::optional<Session> snap_;
+  std::unique_ptr<Session> snap_;
   std::string snapshot_;
   std::shared_future<void> opened_;  // last: it sets the members above
   std::future<DbState> counting_;

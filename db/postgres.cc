@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/fd.h"
+#include "core/log.h"
 
 namespace mig::db {
 
@@ -143,6 +144,21 @@ Session::Session(const Postgres& pg, const std::string& db)
                                              "-P", "recordsep=\x1e", "-d", db},
                                     true),
                             Proc::kStdin | Proc::kStdout)) {}
+
+OpeningSession::OpeningSession(const Postgres& pg, std::string db)
+    : pg_(pg), db_(std::move(db)), started_(std::async(std::launch::async, [this] {
+        return std::make_unique<Session>(pg_, db_);
+      })) {}
+
+std::unique_ptr<Session> OpeningSession::Take() {
+  try {
+    return started_.get();
+  } catch (const Error& e) {
+    TheLog().info(std::string("a session to the ") + pg_.target().label + " database started ahead failed (" +
+                  e.what() + "): a new one is opened");
+  }
+  return std::make_unique<Session>(pg_, db_);
+}
 
 Session::~Session() {
   if (dead_) return;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -96,6 +97,22 @@ class Session {
   const Postgres& pg_;
   std::unique_ptr<Proc> psql_;
   bool dead_ = false;
+};
+
+// A Session started on a thread: its start (over SSH an exec channel, a login) and psql's
+// connection overlap the caller's next steps. The destructor waits for the thread and closes a
+// session not taken. `pg` outlives this.
+class OpeningSession {
+ public:
+  OpeningSession(const Postgres& pg, std::string db);
+  // The session once started; a new one where starting it failed. Throws mig::Error when that
+  // fails too. (One that died meanwhile fails its first question, as any session.)
+  std::unique_ptr<Session> Take();
+
+ private:
+  const Postgres& pg_;
+  const std::string db_;
+  std::future<std::unique_ptr<Session>> started_;
 };
 
 // The SQL that builds one query counting the rows of every table (one result), for \gexec.

@@ -182,7 +182,9 @@ ReplayResult Replay(DumpSource& src, const Postgres& dst, const ReplayOptions& o
   ReplayResult r;
   Laps lap(r.timings, "replay");
   const std::string db = dst.target().db, staging = StagingName(db);
-  Session admin(dst, "postgres");  // the target's user is a superuser (checked in preflight)
+  // The target's user is a superuser (checked in preflight).
+  std::unique_ptr<Session> own = opts.admin ? opts.admin->Take() : std::make_unique<Session>(dst, "postgres");
+  Session& admin = *own;
   CreateMissingRoles(src.Roles(), admin, r);
   CreateStaging(src.Locale(), admin, db, staging);
   lap("prepare");

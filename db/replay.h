@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,8 @@ struct ReplayOptions {
   // Called once the replayed database is verified, before it is swapped in: a throw stops the
   // replay with the target untouched (a restore waits there for its data/ part).
   std::function<void()> before_swap;
+  // The target's session to its "postgres" database, started ahead (else one is opened here).
+  std::shared_ptr<OpeningSession> admin;
 };
 
 // Drops the database a replay with keep_retired left behind (nothing when there is none).

@@ -302,6 +302,7 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
       origin->Close();
       return rep;
     }
+    ReplaySessions replay_sessions = StartReplaySessions(o, s);
     Confirm(o, rep, s);
     RunDir rd = OpenRunDir(root);
     run_dir = rd.path;
@@ -345,7 +346,7 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
         CarryRootPaths(o, *origin, s, run_dir, rep);
         MoveEnvStep(s, run_dir, rep);
       }
-      ReplayDatabase(o, *origin, s, rep, wait_for_target_dump);
+      ReplayDatabase(o, *origin, s, rep, wait_for_target_dump, std::move(replay_sessions));
       wait_for_target_dump();  // recorded even where the replay did not ask for it before a change
       if (o.stop_old) StopOld(s, true);
       else if (s.started_source_db) s.src_stack->Stop({s.from.db_service});

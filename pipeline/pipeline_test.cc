@@ -116,6 +116,23 @@ TEST_CASE("a safety dump of the target that fails while data/ is merged stops th
     if (fs::exists(e.path() / "state.json")) CHECK_FALSE(RunState::Load((e.path() / "state.json").string()).dump_done);
 }
 
+TEST_CASE("a source session started ahead that failed meanwhile is opened again for the snapshot") {
+  Replayed t;
+  auto failed = std::make_shared<int>(0);
+  t.host.AddFault({[failed](const std::vector<std::string>& argv) {
+                     // The first psql session to the source's database (started before the merge).
+                     const bool session = std::find(argv.begin(), argv.end(), "-i") != argv.end() &&
+                                          std::find(argv.begin(), argv.end(), "psql") != argv.end() &&
+                                          argv.back() == "appdb";
+                     return session && (*failed)++ == 0;
+                   },
+                   2, "psql: error: connection to server on socket failed: server closed the connection"});
+  Report r = RunMigration(t.Opts());
+  CHECK(r.result == "ok");
+  CHECK(*failed == 2);  // the failed one and the one opened for the snapshot
+  CHECK(t.Asked("--snapshot="));
+}
+
 TEST_CASE("a damaged state.json never deletes data.backup and changes nothing") {
   Replayed t;
   const std::string run = t.to + "/migration/20261201-000000";

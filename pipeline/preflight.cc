@@ -169,7 +169,15 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
   s.to = std::move(to);
   // This server's engine and compose are asked on a thread of their own while the old server
   // answers (its programs run through migrate-agent: docs/remote.md).
-  auto this_server = std::async(std::launch::async, [] { return std::make_pair(docker::EngineVersion(), docker::DetectCompose()); });
+  auto this_engine = std::async(std::launch::async, [] { return docker::EngineVersion(); });
+  auto this_compose = std::async(std::launch::async, [] { return docker::DetectCompose(); });
+  // The new release's ports and where this engine keeps its volumes are asked beside the rest
+  // (the answers are looked at where their checks are recorded).
+  const bool check_ports = !o.no_restart && !o.stop_old && !o.two_phase;  // both stop the old release first
+  std::future<void> ports;
+  if (check_ports) ports = std::async(std::launch::async, [&to = s.to] { CheckPorts(to); });
+  std::future<std::string> docker_root;
+  if (!o.skip_db) docker_root = std::async(std::launch::async, [] { return DockerRootDir(); });
   const bool second_engine = !origin.SharesEngineWithThisHost();
   const Host& there = origin.host();
   std::future<std::string> there_engine;
@@ -180,7 +188,8 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
   std::shared_future<docker::ComposeTool> there_tool;
   if (second_engine) there_tool = std::async(std::launch::async, [&there] { return docker::DetectCompose(there); }).share();
   const bool has_data = o.skip_data || origin.IsFolder(s.from.data_dir());
-  auto [engine, tool] = this_server.get();
+  const std::string engine = this_engine.get();
+  const docker::ComposeTool tool = this_compose.get();
   rep.Check("docker engine", true, engine);
   rep.Check("compose", true, CommandLine(tool.argv) + " " + tool.version);
   if (second_engine) rep.Check("old server's docker engine", true, there_engine.get() + " on " + origin.Where());
@@ -203,8 +212,8 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
     rep.Check("source data/", true, has_data ? shown + "/data" : "none (a legacy release: its root paths are carried)");
   }
   if (!o.skip_db) CheckDatabases(o, origin, s, rep);
-  if (!o.no_restart && !o.stop_old && !o.two_phase) {  // both stop the old release before the restart
-    CheckPorts(s.to);
+  if (check_ports) {
+    ports.get();
     rep.Check("web ports free", true, "no other stack holds the new release's published ports");
   }
   // Room: the data to copy and the target's dump beside the target; the staging database
@@ -214,7 +223,7 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
   rep.Check("free space in target", here.ok, here.detail);
   if (!here.ok) Fail(here.error);
   if (!o.skip_db) {
-    RoomVerdict db_room = DatabaseRoom(DockerRootDir(), s.src_db_bytes);
+    RoomVerdict db_room = DatabaseRoom(docker_root.get(), s.src_db_bytes);
     if (!db_room.where.empty()) {
       rep.Check("free space for the database", db_room.ok, db_room.detail);
       if (!db_room.ok) Fail(db_room.error);

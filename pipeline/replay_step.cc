@@ -58,8 +58,14 @@ std::string DbRollbackCommand(const Sides& s, const std::string& run_dir) {
   return DbRollbackCommand(s.to, run_dir);
 }
 
+ReplaySessions StartReplaySessions(const Options& o, const Sides& s) {
+  if (o.skip_db || o.two_phase || !s.src_pg || !s.dst_pg || Physical(s)) return {};
+  return {std::make_unique<db::OpeningSession>(*s.src_pg, s.src_pg->target().db),
+          std::make_shared<db::OpeningSession>(*s.dst_pg, "postgres")};
+}
+
 void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep,
-                    const std::function<void()>& before_change) {
+                    const std::function<void()>& before_change, ReplaySessions started) {
   if (o.skip_db) {
     Step step(rep, "replay database");
     step.Skip("--skip-db");
@@ -76,7 +82,8 @@ void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& re
   ro.progress = [&](uint64_t b) { progress.Update(0, b, b); };
   ro.keep_retired = true;
   ro.before_swap = before_change;
-  db::LiveDump source(*s.src_pg, "the source");
+  ro.admin = std::move(started.target);
+  db::LiveDump source(*s.src_pg, "the source", std::move(started.source));
   db::ReplayResult r = db::Replay(source, *s.dst_pg, ro);
   progress.Done();
   rep.database = {{"method", "logical"}, {"why", s.db_method.why}, {"source", StateJson(r.source)}, {"target", StateJson(r.target)},

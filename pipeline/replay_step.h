@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include "db/physical.h"
 #include "db/replay.h"
@@ -21,8 +22,20 @@ namespace mig {
 // background afterwards (its DROP forces a checkpoint: 0.5-1.5 s nobody needs to wait for).
 // `before_change` is called before the target database changes (the safety copy's dump
 // still being taken is waited for there); a throw from it leaves the target untouched.
+// The replay's two sessions, started ahead (StartReplaySessions).
+struct ReplaySessions {
+  std::unique_ptr<db::OpeningSession> source;  // its snapshot is exported in it
+  std::shared_ptr<db::OpeningSession> target;  // to the target's "postgres" database
+};
+// `started`: the sessions StartReplaySessions started (else they are opened when needed).
 void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep,
-                    const std::function<void()>& before_change = nullptr);
+                    const std::function<void()>& before_change = nullptr, ReplaySessions started = {});
+
+// The replay's sessions to the source and the target, started now, so that their start (over
+// SSH a login; a docker exec and psql's connection, 0.3-0.9 s) overlaps the safety copy and
+// the merge: no transaction is open in them until the replay begins. None where the replay
+// takes no live dump (--skip-db, the physical path, --two-phase).
+ReplaySessions StartReplaySessions(const Options& o, const Sides& s);
 
 // The one line that puts the target database back from the safety copy's dump.
 std::string DbRollbackCommand(const Install& to, const std::string& run_dir);
