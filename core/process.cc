@@ -339,6 +339,7 @@ class LocalHost : public Host {
   }
   std::string Describe() const override { return "this machine"; }
   bool local() const override { return true; }
+  bool engine_api() const override { return true; }
 };
 
 }  // namespace

@@ -117,6 +117,10 @@ class Host {
   // "this machine", "root@old-host:2222": for messages.
   virtual std::string Describe() const = 0;
   virtual bool local() const { return false; }
+  // Whether this host's docker engine may be asked on its API socket rather than through the
+  // docker CLI (docker/engine_api.h): this machine's own host, not one that answers programs
+  // from a recording.
+  virtual bool engine_api() const { return false; }
 };
 
 // What Relay() did.

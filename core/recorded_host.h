@@ -31,6 +31,7 @@ class RecordingHost : public Host {
   std::unique_ptr<Proc> Start(const std::vector<std::string>& argv, int pipes) const override;
   std::string Describe() const override { return inner_.Describe(); }
   bool local() const override { return inner_.local(); }
+  bool engine_api() const override { return inner_.engine_api(); }
   // Appends one record (called by the recording Proc when its program ends).
   void Append(const std::string& line) const;
   uint64_t NextSeq() const;

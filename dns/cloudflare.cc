@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/text.h"
-#include "dns/http.h"
+#include "http/http.h"
 #include "dns/provider.h"
 
 namespace mig::dns {
@@ -108,7 +108,7 @@ class Cloudflare : public Provider {
     if (!zone_id_.empty()) return zone_id_;
     std::vector<std::string> tried = ZoneCandidates(u_.name, u_.zone);
     for (const auto& z : tried) {
-      json result = Call("GET", "/zones?name=" + UrlEscape(z), nullptr, "list the zones named " + z);
+      json result = Call("GET", "/zones?name=" + http::UrlEscape(z), nullptr, "list the zones named " + z);
       if (result.is_array() && !result.empty()) {
         zone_id_ = Id(result[0]);
         zone_name_ = z;
@@ -124,7 +124,7 @@ class Cloudflare : public Provider {
   // The name's A records.
   std::vector<json> List() {
     const std::string path =
-        "/zones/" + ZoneId() + "/dns_records?type=A&per_page=100&name=" + UrlEscape(CanonicalName(u_.name));
+        "/zones/" + ZoneId() + "/dns_records?type=A&per_page=100&name=" + http::UrlEscape(CanonicalName(u_.name));
     json result = Call("GET", path, nullptr, "list the A records of " + u_.name);
     std::vector<json> out;
     if (result.is_array())
@@ -135,10 +135,10 @@ class Cloudflare : public Provider {
 
   // One API call; returns the envelope's result. Answers 429 are retried after Retry-After.
   json Call(const std::string& method, const std::string& path, const json& body, const std::string& what) {
-    HttpRequest req{method, api_ + path, {"Authorization: Bearer " + token_, "Content-Type: application/json"},
-                    body.is_null() ? std::string() : body.dump()};
+    http::Request req{method, api_ + path, {"Authorization: Bearer " + token_, "Content-Type: application/json"},
+                    body.is_null() ? std::string() : body.dump(), ""};
     for (int attempt = 0;; ++attempt) {
-      HttpResponse r = Send(req);
+      http::Response r = http::Send(req);
       if (r.status == 429 && attempt < kThrottleRetries) {
         auto pause = std::chrono::seconds(std::clamp<int>(r.retry_after, 1, kMaxRetryAfter.count()));
         std::this_thread::sleep_for(pause);

@@ -1,7 +1,13 @@
 #include "docker/docker.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -10,6 +16,7 @@
 #include "core/process.h"
 #include "core/text.h"
 #include "core/version_cache.h"
+#include "docker/engine_api.h"
 
 namespace mig::docker {
 
@@ -27,11 +34,56 @@ std::vector<std::string> Lines(const std::string& s) {
   return out;
 }
 
+// A container of the engine's API answer (GET /containers/json) as `docker ps` shows it.
+Container FromApi(const nlohmann::json& c) {
+  Container out;
+  out.id = c.value("Id", "").substr(0, 12);  // docker ps's short id
+  if (c.contains("Names") && c["Names"].is_array() && !c["Names"].empty() && c["Names"][0].is_string()) {
+    out.name = c["Names"][0].get<std::string>();
+    if (!out.name.empty() && out.name[0] == '/') out.name.erase(0, 1);
+  }
+  out.service = Label(c, "com.docker.compose.service");
+  out.state = c.value("State", "");
+  out.status = c.value("Status", "");
+  out.oneoff = Label(c, "com.docker.compose.oneoff") == "True";
+  return out;
+}
+
+// Whether the docker CLI of this machine has the compose plugin (v2): a file in one of the
+// folders it looks in. Unsure (extra folders configured) counts as yes.
+bool ComposePluginHere() {
+  std::vector<std::string> dirs = {"/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
+                                   "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins"};
+  const char* config = std::getenv("DOCKER_CONFIG");
+  const char* home = std::getenv("HOME");
+  const std::string own = config && *config ? config : home && *home ? std::string(home) + "/.docker" : "";
+  if (!own.empty()) {
+    dirs.push_back(own + "/cli-plugins");
+    std::ifstream in(own + "/config.json");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find("cliPluginsExtraDirs") != std::string::npos) return true;
+  }
+  for (const auto& d : dirs)
+    if (::access((d + "/docker-compose").c_str(), X_OK) == 0) return true;
+  return false;
+}
+
 }  // namespace
+
+std::string Label(const nlohmann::json& container, const std::string& key) {
+  if (!container.contains("Labels") || !container["Labels"].is_object()) return "";
+  const auto& labels = container["Labels"];
+  const auto it = labels.find(key);
+  return it != labels.end() && it->is_string() ? it->get<std::string>() : "";
+}
 
 const char* const kEngineFix = "start it (systemctl start docker) or check that this user may use it";
 
 EngineAnswer ProbeEngine(const Host& host) {
+  try {
+    if (auto v = api::Get(host, "/version"); v && v->contains("Version")) return {v->value("Version", ""), ""};
+  } catch (const Error&) {  // the CLI says it in its words
+  }
   ProcResult r = host.Run({"docker", "version", "--format", "{{.Server.Version}}"}, {}, kQueryTimeout);
   if (!r.ok()) return {"", r.last_error_line()};
   return {Lines(r.out).empty() ? "" : Lines(r.out).front(), ""};
@@ -72,8 +124,15 @@ ComposeTool DetectCompose(const Host& host) {
               l[l.size() - 2]};
     Fail("neither 'docker compose' (v2) nor 'docker-compose' (v1) answers on " + host.Describe() + ": install one of them");
   }
-  ProcResult v2 = host.Run({"docker", "compose", "version", "--short"}, {}, kQueryTimeout);
-  if (v2.ok() && !Lines(v2.out).empty()) return {{"docker", "compose"}, Lines(v2.out).front()};
+  // The plugin's absence is seen without asking (a docker process), on this machine's own host.
+  const bool ask_v2 = !host.engine_api() || ComposePluginHere();
+  const auto v2 = [&host]() -> std::optional<ComposeTool> {
+    ProcResult r = host.Run({"docker", "compose", "version", "--short"}, {}, kQueryTimeout);
+    if (r.ok() && !Lines(r.out).empty()) return ComposeTool{{"docker", "compose"}, Lines(r.out).front()};
+    return std::nullopt;
+  };
+  if (ask_v2)
+    if (auto t = v2()) return *t;
   // v1 is a Python program that takes half a second to say its version: its answer is kept
   // per executable (core/version_cache.h).
   std::string v1 = CachedVersion("docker-compose", [&host] {
@@ -85,6 +144,8 @@ ComposeTool DetectCompose(const Host& host) {
     return std::string();
   });
   if (!v1.empty()) return {{"docker-compose"}, v1};
+  if (!ask_v2)
+    if (auto t = v2()) return *t;
   Fail("neither 'docker compose' (v2) nor 'docker-compose' (v1) answers on " + host.Describe() + ": install one of them");
 }
 
@@ -174,6 +235,12 @@ void Stack::StopServices(const std::vector<compose::Service>& services) const {
 }
 
 std::vector<Container> ProjectContainers(const std::string& project, const Host& host) {
+  if (auto j = api::Get(host, "/containers/json?all=1&filters=" +
+                                  api::Filter("label", "com.docker.compose.project=" + project))) {
+    std::vector<Container> out;
+    for (const auto& c : *j) out.push_back(FromApi(c));
+    return out;
+  }
   ProcResult r = host.Run({"docker", "ps", "-a", "--filter", "label=com.docker.compose.project=" + project,
                              "--format",
                              "{{.ID}}\t{{.Names}}\t{{.Label \"com.docker.compose.service\"}}\t{{.State}}\t{{.Status}}\t"
@@ -228,6 +295,13 @@ void Stack::WaitUp(const std::vector<std::string>& services, std::chrono::second
 }
 
 std::string ProjectStartedFrom(const std::string& dir, const Host& host) {
+  try {
+    if (auto j = api::Get(host, "/containers/json?all=1&filters=" +
+                                    api::Filter("label", "com.docker.compose.project.working_dir=" + dir)))
+      return j->empty() ? "" : Label(j->front(), "com.docker.compose.project");
+  } catch (const Error&) {
+    return "";  // as a docker ps that failed
+  }
   ProcResult r = host.Run({"docker", "ps", "-a", "--filter", "label=com.docker.compose.project.working_dir=" + dir,
                              "--format", "{{.Label \"com.docker.compose.project\"}}"},
                             {}, kQueryTimeout);
@@ -237,12 +311,36 @@ std::string ProjectStartedFrom(const std::string& dir, const Host& host) {
 }
 
 std::vector<std::string> VolumeNames(const Host& host) {
+  if (auto j = api::Get(host, "/volumes")) {
+    std::vector<std::string> out;
+    if (j->contains("Volumes") && (*j)["Volumes"].is_array())
+      for (const auto& v : (*j)["Volumes"]) out.push_back(v.value("Name", ""));
+    std::sort(out.begin(), out.end());  // as docker volume ls lists them
+    return out;
+  }
   ProcResult r = host.Run({"docker", "volume", "ls", "--format", "{{.Name}}"}, {}, kQueryTimeout);
   if (!r.ok()) Fail("docker volume ls failed on " + host.Describe() + ": " + r.last_error_line());
   return Lines(r.out);
 }
 
 std::vector<std::string> ContainersPublishing(int port, const std::string& except_project) {
+  const auto shown = [&except_project](const std::string& name, const std::string& project,
+                                       const std::string& service, std::vector<std::string>& out) {
+    if (project == except_project) return;
+    out.push_back(name + (project.empty() ? "" : " (project " + project + ", service " + service + ")"));
+  };
+  std::optional<nlohmann::json> j;
+  try {
+    j = api::Get(ThisHost(), "/containers/json?filters=" + api::Filter("publish", std::to_string(port)));
+  } catch (const Error&) {
+    return {};  // as a docker ps that failed
+  }
+  if (j) {
+    std::vector<std::string> out;
+    for (const auto& c : *j)
+      shown(FromApi(c).name, Label(c, "com.docker.compose.project"), Label(c, "com.docker.compose.service"), out);
+    return out;
+  }
   ProcResult r = ThisHost().Run({"docker", "ps", "--filter", "publish=" + std::to_string(port), "--format",
                                  "{{.Names}}\t{{.Label \"com.docker.compose.project\"}}\t{{.Label \"com.docker.compose.service\"}}"},
                                 {}, kQueryTimeout);
@@ -250,10 +348,19 @@ std::vector<std::string> ContainersPublishing(int port, const std::string& excep
   if (!r.ok()) return out;
   for (const auto& l : Lines(r.out)) {
     auto f = Split(l, '\t');
-    if (f.size() < 3 || f[1] == except_project) continue;
-    out.push_back(f[0] + (f[1].empty() ? "" : " (project " + f[1] + ", service " + f[2] + ")"));
+    if (f.size() >= 3) shown(f[0], f[1], f[2], out);
   }
   return out;
+}
+
+std::string RootDir(const Host& host) {
+  try {
+    if (auto j = api::Get(host, "/info")) return j->value("DockerRootDir", "");
+  } catch (const Error&) {
+    return "";
+  }
+  ProcResult r = host.Run({"docker", "info", "--format", "{{.DockerRootDir}}"}, {}, kQueryTimeout);
+  return r.ok() && !Lines(r.out).empty() ? Lines(r.out).front() : "";
 }
 
 

@@ -1,10 +1,13 @@
-// The docker engine and compose, driven through their command-line tools.
+// The docker engine and compose: compose through its command-line tool; the engine through its
+// API on this machine (docker/engine_api.h), else the docker CLI.
 #pragma once
 
 #include <chrono>
 #include <future>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "compose/compose.h"
 #include "core/process.h"
@@ -102,5 +105,11 @@ std::vector<std::string> VolumeNames(const Host& host = ThisHost());
 
 // Containers (of any project) that publish host port `port`: "name (project/service)".
 std::vector<std::string> ContainersPublishing(int port, const std::string& except_project);
+
+// Where `host`'s engine keeps its data (docker info's DockerRootDir), or "" when it does not say.
+std::string RootDir(const Host& host = ThisHost());
+
+// A label of a container in the engine's API answer, or "".
+std::string Label(const nlohmann::json& container, const std::string& key);
 
 }  // namespace mig::docker

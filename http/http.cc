@@ -1,4 +1,4 @@
-#include "dns/http.h"
+#include "http/http.h"
 
 #include <curl/curl.h>
 
@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 
-namespace mig::dns {
+namespace mig::http {
 
 namespace {
 
@@ -33,16 +33,17 @@ std::string Shown(const std::string& url) { return url.substr(0, url.find('?'));
 
 }  // namespace
 
-HttpResponse Send(const HttpRequest& req) {
+Response Send(const Request& req) {
   static std::once_flag init;
   std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   CURL* c = curl_easy_init();
   if (!c) Fail("cannot start an HTTP request to " + Shown(req.url) + " (libcurl could not initialise)");
-  HttpResponse r;
+  Response r;
   curl_slist* headers = nullptr;
   for (const auto& h : req.headers) headers = curl_slist_append(headers, h.c_str());
   char err[CURL_ERROR_SIZE] = "";
   curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
+  if (!req.unix_socket.empty()) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req.unix_socket.c_str());
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
@@ -56,8 +57,8 @@ HttpResponse Send(const HttpRequest& req) {
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(kHttpConnectTimeout.count()));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(kHttpTimeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(kConnectTimeout.count()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(kTimeout.count()));
   CURLcode rc = curl_easy_perform(c);
   if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
   curl_slist_free_all(headers);
@@ -82,4 +83,4 @@ std::string UrlEscape(const std::string& s) {
   return out;
 }
 
-}  // namespace mig::dns
+}  // namespace mig::http

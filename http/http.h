@@ -1,26 +1,29 @@
-// HTTP requests for the API providers, through libcurl (Debian's libcurl4-openssl-dev).
+// HTTP requests through libcurl (Debian's libcurl4-openssl-dev): the DNS providers' APIs, and the
+// docker engine's on its unix socket (docker/engine_api.h).
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <vector>
 
-namespace mig::dns {
+namespace mig::http {
 
 // Bounds of one HTTP exchange.
-constexpr std::chrono::seconds kHttpConnectTimeout(10);
-constexpr std::chrono::seconds kHttpTimeout(30);
+constexpr std::chrono::seconds kConnectTimeout(10);
+constexpr std::chrono::seconds kTimeout(30);
 
 // One request. Headers are "Name: value" lines; they may hold secrets and are never logged.
-struct HttpRequest {
+struct Request {
   std::string method = "GET";
   std::string url;
   std::vector<std::string> headers;
   std::string body;
+  // Sent on this unix socket instead of the URL's host and port (the docker engine's).
+  std::string unix_socket;
 };
 
 // The answer to a request.
-struct HttpResponse {
+struct Response {
   long status = 0;
   std::string body;
   int retry_after = 0;  // seconds, from a Retry-After header (0 when absent)
@@ -28,10 +31,10 @@ struct HttpResponse {
 
 // Sends `req` and returns the answer whatever its status. Redirects are not followed (they
 // would carry the Authorization header elsewhere). Throws mig::Error (failed) when the server
-// cannot be reached or does not answer within kHttpTimeout.
-HttpResponse Send(const HttpRequest& req);
+// cannot be reached or does not answer within kTimeout.
+Response Send(const Request& req);
 
 // "a b/c" -> "a%20b%2Fc" for a query string.
 std::string UrlEscape(const std::string& s);
 
-}  // namespace mig::dns
+}  // namespace mig::http

@@ -6,6 +6,7 @@
 
 #include "core/process.h"
 #include "core/progress.h"
+#include "docker/docker.h"
 #include "sync/entry.h"
 
 namespace mig {
@@ -52,8 +53,7 @@ RoomVerdict DatabaseRoom(const std::string& docker_root, uint64_t source_db_byte
 }
 
 std::string DockerRootDir() {
-  ProcResult r = ThisHost().Run({"docker", "info", "--format", "{{.DockerRootDir}}"}, {}, std::chrono::seconds(30));
-  return r.ok() ? r.out.substr(0, r.out.find('\n')) : "";
+  return docker::RootDir();
 }
 
 }  // namespace mig

@@ -1,0 +1,34 @@
+// This machine's docker engine asked through its HTTP API on the unix socket that the docker CLI
+// would use, instead of a docker CLI process per question: a request there takes 1-2 ms, a CLI
+// process 40-300 ms on a small server (docs/benchmarks.md "Fixed costs"). Only where the CLI
+// would reach the same engine; elsewhere (another server, DOCKER_HOST=tcp:// or ssh://, a docker
+// context chosen) the callers in docker.cc run the CLI as before.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/process.h"
+
+namespace mig::docker::api {
+
+// The socket that `host`'s engine is asked on, or "" where the CLI is to be run: `host` must be
+// this machine's own (Host::engine_api), DOCKER_HOST unset or unix://PATH, no docker context
+// chosen (DOCKER_CONTEXT, or currentContext in $DOCKER_CONFIG/config.json, "default" aside), and
+// the socket there one this user may open.
+std::string SocketFor(const Host& host);
+// The same rules on this process's environment now, for any host (SocketFor keeps its answer).
+std::string SocketFromEnvironment();
+
+// The engine's answer to GET `path` (its query escaped, e.g. "/containers/json?all=1"), as JSON,
+// or nullopt where the CLI is to be asked instead: no socket for `host`, or the engine did not
+// answer on it (the CLI then says why in its own words). Throws mig::Error with the engine's
+// message when it answers with an error.
+std::optional<nlohmann::json> Get(const Host& host, const std::string& path);
+
+// A `filters` query value: {"key": ["value"]}, escaped for a URL.
+std::string Filter(const std::string& key, const std::string& value);
+
+}  // namespace mig::docker::api
