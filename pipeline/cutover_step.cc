@@ -114,6 +114,7 @@ void ReplayInDowntime(const Options& o, Origin& origin, const Sides& s, Report& 
     step.Done("every table of " + s.from.pg.db + " share-locked on the old server: a write waits, none commits");
   }
   ReplayDatabase(o, origin, s, rep);
+  RetiredDrop(o, s).Finish(rep);
   // The hold must have lasted through the replay: a session ended meanwhile let writes commit
   // after the dump's snapshot (the run then fails; a re-run carries it out again).
   try {

@@ -97,12 +97,26 @@ void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& re
             std::to_string(r.source.tables.size()) + " tables, " + std::to_string(r.source.sequences.size()) +
                 " sequences equal to the source");
   step.Done(std::to_string(r.source.tables.size()) + " tables, " + HumanBytes(r.dump_bytes) + " streamed");
-  try {
-    db::DropRetired(*s.dst_pg, true);
-  } catch (const Error& e) {
-    TheLog().warn(e.what());
-    rep.Check("previous database dropped", false, e.what());
-  }
+}
+
+RetiredDrop::RetiredDrop(const Options& o, const Sides& s) {
+  if (o.skip_db || !s.dst_pg || Physical(s)) return;
+  started_ = std::async(std::launch::async, [&pg = *s.dst_pg]() -> std::string {
+    try {
+      db::DropRetired(pg, true);
+      return "";
+    } catch (const Error& e) {
+      return e.what();
+    }
+  });
+}
+
+void RetiredDrop::Finish(Report& rep) {
+  if (!started_.valid()) return;
+  const std::string error = started_.get();
+  if (error.empty()) return;
+  TheLog().warn(error);
+  rep.Check("previous database dropped", false, error);
 }
 
 std::string DbRollbackCommand(const Install& to, const std::string& run_dir) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <future>
 #include <memory>
 
 #include "db/physical.h"
@@ -18,8 +19,8 @@ namespace mig {
 
 // Replays s.src_pg into s.dst_pg (the step "replay database"); skipped with --skip-db. On a
 // failure before the swap the target database is untouched (db::Replay's contract) and this
-// throws mig::Error naming what failed. The target's previous database is dropped in the
-// background afterwards (its DROP forces a checkpoint: 0.5-1.5 s nobody needs to wait for).
+// throws mig::Error naming what failed. The target's previous database is left, renamed, for
+// RetiredDrop.
 // `before_change` is called before the target database changes (the safety copy's dump
 // still being taken is waited for there); a throw from it leaves the target untouched.
 // The replay's two sessions, started ahead (StartReplaySessions).
@@ -36,6 +37,20 @@ void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& re
 // the merge: no transaction is open in them until the replay begins. None where the replay
 // takes no live dump (--skip-db, the physical path, --two-phase).
 ReplaySessions StartReplaySessions(const Options& o, const Sides& s);
+
+// The target's previous database, left by a logical replay, dropped inside its container in
+// the background (its DROP forces a checkpoint: 0.5-1.5 s nobody needs to wait for). Its
+// `docker exec -d` (0.1-0.3 s) starts on a thread, beside the restart; Finish records a start
+// that failed (the next replay drops it before its swap). Nothing to do after --skip-db or the
+// physical path.
+class RetiredDrop {
+ public:
+  RetiredDrop(const Options& o, const Sides& s);
+  void Finish(Report& rep);
+
+ private:
+  std::future<std::string> started_;  // why it did not start, or ""
+};
 
 // The one line that puts the target database back from the safety copy's dump.
 std::string DbRollbackCommand(const Install& to, const std::string& run_dir);
