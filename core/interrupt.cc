@@ -15,13 +15,15 @@ namespace {
 std::atomic<int> g_signal{0};
 std::atomic<bool> g_closing{false};
 std::atomic<int> g_held{0};
+std::atomic<bool> g_armed{true};
 
 std::string SignalName(int sig) {
   return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal " + std::to_string(sig);
 }
 }  // namespace
 
-InterruptGuard::InterruptGuard() {
+InterruptGuard::InterruptGuard(bool armed) {
+  g_armed = armed;
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -33,6 +35,15 @@ InterruptGuard::InterruptGuard() {
       int sig = 0;
       if (sigwait(&set, &sig) != 0) continue;
       if (g_closing) return;
+      if (!g_armed) {  // as without a guard: the signal's own action (it ends the process)
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+        raise(sig);
+        pthread_sigmask(SIG_BLOCK, &one, nullptr);  // a handled or ignored one: watched again
+        continue;
+      }
       const bool again = g_signal.exchange(sig) != 0;
       const std::string name = SignalName(sig);
       if (g_held > 0 && !again) {
@@ -53,6 +64,8 @@ InterruptGuard::~InterruptGuard() {
   watcher_.join();
   pthread_sigmask(SIG_SETMASK, &old_, nullptr);
 }
+
+void InterruptGuard::Arm() { g_armed = true; }
 
 int InterruptGuard::Signal() { return g_signal; }
 

@@ -12,11 +12,15 @@ namespace mig {
 
 class InterruptGuard {
  public:
-  // Construct before the command starts threads (they inherit the blocked signals).
-  InterruptGuard();
+  // Construct before the command starts threads (they inherit the blocked signals). Not
+  // `armed`: until Arm(), a signal ends the process as it would without a guard (a command that
+  // opens connections with threads of their own before its prompt: Ctrl-C there ends it).
+  explicit InterruptGuard(bool armed = true);
   ~InterruptGuard();
   InterruptGuard(const InterruptGuard&) = delete;
   InterruptGuard& operator=(const InterruptGuard&) = delete;
+  // From now on a signal stops the command in order (above).
+  void Arm();
   // The signal that came (SIGTERM, SIGINT), 0 when none.
   static int Signal();
   // "interrupted (SIGTERM)", "" when no signal came.

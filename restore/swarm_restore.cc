@@ -12,6 +12,7 @@
 #include "compose/rewrite.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/interrupt.h"
 #include "core/job_lock.h"
 #include "core/log.h"
 #include "core/progress.h"
@@ -70,6 +71,14 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
   std::vector<std::string> volumes_written;  // "node: mount point"
   bool data_swapped = false, db_swapped = false, stack_removed = false;
   RunState state;
+  // SIGTERM and SIGINT (a restore, not a dry run): taken from the start, before the nodes'
+  // connections start threads of their own, and acted on after the question (armed there): the
+  // programs running are stopped and the restore stops at its next step, failing with what it
+  // replaced so far (a re-run resumes it). From the database's swap on a signal is only
+  // recorded: the restore finishes (Hold).
+  std::optional<InterruptGuard> interrupt;
+  std::optional<InterruptGuard::Hold> finishing;
+  if (!o.dry_run && !o.migration) interrupt.emplace(false);
   try {
     if (o.standby) BadInput("a standby of a stack on a Swarm is not supported: restore it with migrate restore");
     // The target Swarm, its nodes, and whether the stack is deployed there.
@@ -200,6 +209,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
 
     ConfirmOrCancel(o.yes, "Replace the stack " + stack + "'s volumes and database on this Swarm (and " + dir +
                                "'s data/) with " + source.Describe());
+    if (interrupt) interrupt->Arm();
     MakeFolder(dir);
     JobLock lock(JobLockPath(dir), "another job (backup, restore or migration) is running on " + dir);
     lock.Describe("restore of " + m.timestamp);
@@ -227,6 +237,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
     }
     const Keep keep = ResolveSkips(in->project, in->data_dir(), in->db_service, o.skip);
     const bool skip_data = o.skip_data || keep.data;
+    InterruptGuard::StopIfInterrupted();
     {
       Step step(rep, "safety copy");
       SafetyCopyInput sc;
@@ -235,6 +246,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       if (before) sc.dump_target = [&before](const std::string& path) { return before->DumpToFile(path); };
       step.Done(SafetyCopy(sc, state).detail);
     }
+    InterruptGuard::StopIfInterrupted();
     if (running) {
       Step step(rep, "stop stack");
       stack_removed = true;
@@ -243,6 +255,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       step.Done("docker stack rm " + stack + " (its volumes kept)");
     }
     const std::map<std::string, std::string> env = DeployEnv(*in);
+    InterruptGuard::StopIfInterrupted();
     {
       // Deployed alone (the others must not write into it meanwhile), from beside the compose
       // file (relative paths in it are the folder's): it starts while the volumes are written.
@@ -286,6 +299,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
                          StageWorkDir(in->data_dir(), run_dir + "/new"), keep.paths);
       });
     try {
+      InterruptGuard::StopIfInterrupted();
       Step step(rep, "restore volumes");
       uint64_t total = 0;
       for (const auto& w : writes) total += w.v->bytes;
@@ -309,6 +323,7 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
         step.Skip(o.skip_data ? "--skip-data" : "a skipped service mounts data/");
       } else {
         staged = staging.get();
+        InterruptGuard::StopIfInterrupted();
         try {
           SwapData(*staged);
         } catch (...) {
@@ -345,6 +360,11 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
         db::ReplayOptions ro;
         ro.progress = [&](uint64_t b) { progress.Update(0, b, b); };
         ro.keep_retired = true;
+        ro.before_swap = [&] {
+          InterruptGuard::StopIfInterrupted();
+          if (interrupt) finishing.emplace();   // a signal from now on is only recorded...
+          InterruptGuard::StopIfInterrupted();  // ...and one before it stops the restore here
+        };
         db::ReplayResult r = db::Replay(*dump, pg, ro);
         progress.Done();
         db_swapped = true;
@@ -361,6 +381,10 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       }
     }
     stop_old("stop old database", true, "the old stack runs on");
+    if (skip_db && interrupt) {  // else held since the database's swap
+      InterruptGuard::StopIfInterrupted();
+      finishing.emplace();
+    }
     std::vector<std::string> misplaced;
     {
       Step step(rep, "deploy");
@@ -409,15 +433,20 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       rep.next_steps.push_back("the database before the restore: " + run_dir + "/target-db.dump (pg_restore -Fc)");
     if (fs::exists(run_dir + "/config.backup"))
       rep.next_steps.push_back("the configuration files it replaced are in " + run_dir + "/config.backup/");
+    if (!InterruptGuard::Said().empty())
+      TheLog().warn("the restore was " + InterruptGuard::Said() + " once it was replacing the stack: it finished");
     rep.Write(run_dir + "/report.json");
     CloseRunDir(root);
     return rep;
   } catch (const Error& e) {
     rep.result = "failed";
-    rep.error = e.what();
+    // An interrupted restore fails with what stopped it first (the programs it stopped then
+    // failed with words of their own).
+    const std::string said = interrupt ? InterruptGuard::Said() : "";
+    rep.error = said.empty() || std::string(e.what()) == said ? e.what() : said + ": " + e.what();
+    const bool nothing = volumes_written.empty() && !data_swapped && !db_swapped;
     if (!run_dir.empty()) {
-      if (volumes_written.empty() && !data_swapped && !db_swapped)
-        rep.next_steps.push_back("no volume, no data/ and no database was replaced");
+      if (nothing) rep.next_steps.push_back("no volume, no data/ and no database was replaced");
       for (const auto& v : volumes_written)
         rep.next_steps.push_back("replaced: the volume on " + v + " (its tree before is beside it, .before-" +
                                  fs::path(run_dir).filename().string() + ")");
@@ -434,6 +463,10 @@ Report RestoreOntoSwarm(const RestoreOptions& o, RestoreSource& source, const st
       } catch (const Error&) {
       }
     }
+    if (!said.empty())
+      Fail("restore " + (nothing ? said + ": no volume, no data/ and no database was replaced" : rep.error) +
+           (stack_removed ? "; the stack " + stack + " was removed for the restore and is not deployed" : "") +
+           (run_dir.empty() ? "" : "; running migrate restore again resumes this restore"));
     throw;
   }
 }

@@ -255,6 +255,32 @@ if [[ -f "$MAP" ]]; then
     '.nodes |= map(if .hostname == $o1 then .new = $n1 elif .hostname == $o2 then .new = $n2 else . end)' \
     "$MAP" >"$WORK/map.filled" && cp "$WORK/map.filled" "$MAP"
 fi
+# SIGTERM while the database is being deployed alone (a docker shim holds `stack deploy` back):
+# the restore stops there, says what it replaced (nothing) and that running it again resumes it;
+# nothing is deployed. The restore below is that re-run.
+mkdir -p "$WORK/shim"
+cat >"$WORK/shim/docker" <<EOF
+#!/usr/bin/env bash
+if [[ "\${1:-} \${2:-}" == "stack deploy" ]]; then touch "$WORK/shim/at-deploy"; sleep 6; fi
+exec "$(command -v docker)" "\$@"
+EOF
+chmod +x "$WORK/shim/docker"
+PATH="$WORK/shim:$PATH" rst --node-map-file "$MAP" >"$WORK/rt.out" 2>"$WORK/rt.err" &
+victim=$!
+for _ in $(seq 600); do [[ -e "$WORK/shim/at-deploy" ]] && break; sleep 0.2; done
+kill -TERM "$victim"
+set +e
+wait "$victim"
+trc=$?
+set -e
+check "SIGTERM during a Swarm restore (the database being deployed): exit 1" test "$trc" -eq 1
+check "it says it was interrupted, that it replaced nothing, and that a re-run resumes it" bash -c \
+  "grep -q 'restore interrupted (SIGTERM): no volume, no data/ and no database was replaced' '$WORK/rt.err' &&
+   grep -q 'running migrate restore again resumes this restore' '$WORK/rt.err'"
+[[ $trc -eq 1 ]] || tail -5 "$WORK/rt.err"
+check "its report says it was interrupted" grep -q "interrupted (SIGTERM)" "$(ls -d "$DIR"/restore/2*/ | tail -1)/report.json"
+check "the interrupted restore deployed nothing on the new swarm" untouched
+
 start=$SECONDS
 rst --node-map-file "$MAP" >"$WORK/r3.out" 2>"$WORK/r3.err" && rrc=0 || rrc=$?
 echo "# restore onto the new swarm took $((SECONDS - start)) s"
