@@ -151,6 +151,7 @@ OpeningSession::OpeningSession(const Postgres& pg, std::string db)
       })) {}
 
 std::unique_ptr<Session> OpeningSession::Take() {
+  if (!started_.valid()) Fail("the session to the " + pg_.target().label + " database started ahead was taken before");
   try {
     return started_.get();
   } catch (const Error& e) {

@@ -105,7 +105,9 @@ class Session {
 class OpeningSession {
  public:
   OpeningSession(const Postgres& pg, std::string db);
-  // The session once started; a new one where starting it failed. Throws mig::Error when that
+  OpeningSession(const OpeningSession&) = delete;  // its thread holds `this`
+  OpeningSession& operator=(const OpeningSession&) = delete;
+  // The session once started (asked once); a new one where starting it failed. Throws mig::Error when that
   // fails too. (One that died meanwhile fails its first question, as any session.)
   std::unique_ptr<Session> Take();
 

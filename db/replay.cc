@@ -184,8 +184,19 @@ ReplayResult Replay(DumpSource& src, const Postgres& dst, const ReplayOptions& o
   const std::string db = dst.target().db, staging = StagingName(db);
   // The target's user is a superuser (checked in preflight).
   std::unique_ptr<Session> own = opts.admin ? opts.admin->Take() : std::make_unique<Session>(dst, "postgres");
+  const std::vector<Role> roles = src.Roles();
+  try {
+    CreateMissingRoles(roles, *own, r);
+  } catch (const Error& e) {
+    if (!opts.admin) throw;
+    // A session started ahead that died while earlier steps ran (a restart of the target's
+    // postgres): its first question fails. Once more in a new one (roles made meanwhile are seen).
+    TheLog().info(std::string("the session to the target started ahead failed (") + e.what() + "): a new one is opened");
+    own = std::make_unique<Session>(dst, "postgres");
+    r.roles_created.clear();
+    CreateMissingRoles(roles, *own, r);
+  }
   Session& admin = *own;
-  CreateMissingRoles(src.Roles(), admin, r);
   CreateStaging(src.Locale(), admin, db, staging);
   lap("prepare");
   try {

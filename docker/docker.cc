@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -17,6 +18,8 @@
 #include "core/text.h"
 #include "core/version_cache.h"
 #include "docker/engine_api.h"
+
+namespace fs = std::filesystem;
 
 namespace mig::docker {
 
@@ -34,14 +37,31 @@ std::vector<std::string> Lines(const std::string& s) {
   return out;
 }
 
+// A label of a container in the engine's API answer, or "".
+std::string Label(const nlohmann::json& container, const std::string& key) {
+  if (!container.contains("Labels") || !container["Labels"].is_object()) return "";
+  const auto& labels = container["Labels"];
+  const auto it = labels.find(key);
+  return it != labels.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 // A container of the engine's API answer (GET /containers/json) as `docker ps` shows it.
 Container FromApi(const nlohmann::json& c) {
   Container out;
   out.id = c.value("Id", "").substr(0, 12);  // docker ps's short id
-  if (c.contains("Names") && c["Names"].is_array() && !c["Names"].empty() && c["Names"][0].is_string()) {
-    out.name = c["Names"][0].get<std::string>();
-    if (!out.name.empty() && out.name[0] == '/') out.name.erase(0, 1);
-  }
+  // docker ps's name: the first without a '/' once its leading one is gone (the engine lists a
+  // legacy link's alias, "/app_1/db", among a container's names too).
+  if (c.contains("Names") && c["Names"].is_array())
+    for (const auto& n : c["Names"]) {
+      if (!n.is_string()) continue;
+      std::string name = n.get<std::string>();
+      if (!name.empty() && name[0] == '/') name.erase(0, 1);
+      if (out.name.empty()) out.name = name;  // none without a '/': the first, as docker ps
+      if (name.find('/') == std::string::npos) {
+        out.name = name;
+        break;
+      }
+    }
   out.service = Label(c, "com.docker.compose.service");
   out.state = c.value("State", "");
   out.status = c.value("Status", "");
@@ -50,8 +70,13 @@ Container FromApi(const nlohmann::json& c) {
 }
 
 // Whether the docker CLI of this machine has the compose plugin (v2): a file in one of the
-// folders it looks in. Unsure (extra folders configured) counts as yes.
+// folders it looks in. Unsure counts as yes: extra folders configured, or a docker outside
+// /usr (a snap's or Nix's, whose build may add a plugin folder of its own).
 bool ComposePluginHere() {
+  const std::string docker = FindProgram("docker");
+  std::error_code ec;
+  const std::string real = docker.empty() ? "" : fs::canonical(docker, ec).string();
+  if (real.rfind("/usr/", 0) != 0) return true;
   std::vector<std::string> dirs = {"/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
                                    "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins"};
   const char* config = std::getenv("DOCKER_CONFIG");
@@ -70,18 +95,14 @@ bool ComposePluginHere() {
 
 }  // namespace
 
-std::string Label(const nlohmann::json& container, const std::string& key) {
-  if (!container.contains("Labels") || !container["Labels"].is_object()) return "";
-  const auto& labels = container["Labels"];
-  const auto it = labels.find(key);
-  return it != labels.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 const char* const kEngineFix = "start it (systemctl start docker) or check that this user may use it";
 
 EngineAnswer ProbeEngine(const Host& host) {
   try {
-    if (auto v = api::Get(host, "/version"); v && v->contains("Version")) return {v->value("Version", ""), ""};
+    // The docker client is needed all the same (docker exec, stop, stack): without it the CLI
+    // below fails to start and says so.
+    if (!host.engine_api() || !FindProgram("docker").empty())
+      if (auto v = api::Get(host, "/version"); v && v->contains("Version")) return {v->value("Version", ""), ""};
   } catch (const Error&) {  // the CLI says it in its words
   }
   ProcResult r = host.Run({"docker", "version", "--format", "{{.Server.Version}}"}, {}, kQueryTimeout);
@@ -315,7 +336,9 @@ std::vector<std::string> VolumeNames(const Host& host) {
     std::vector<std::string> out;
     if (j->contains("Volumes") && (*j)["Volumes"].is_array())
       for (const auto& v : (*j)["Volumes"]) out.push_back(v.value("Name", ""));
-    std::sort(out.begin(), out.end());  // as docker volume ls lists them
+    // Sorted (docker volume ls sorts naturally, vol9 before vol10: only the wording of the legacy
+    // volume's error message depends on the order).
+    std::sort(out.begin(), out.end());
     return out;
   }
   ProcResult r = host.Run({"docker", "volume", "ls", "--format", "{{.Name}}"}, {}, kQueryTimeout);

@@ -7,8 +7,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "compose/compose.h"
 #include "core/process.h"
 
@@ -108,8 +106,5 @@ std::vector<std::string> ContainersPublishing(int port, const std::string& excep
 
 // Where `host`'s engine keeps its data (docker info's DockerRootDir), or "" when it does not say.
 std::string RootDir(const Host& host = ThisHost());
-
-// A label of a container in the engine's API answer, or "".
-std::string Label(const nlohmann::json& container, const std::string& key);
 
 }  // namespace mig::docker

@@ -16,8 +16,9 @@ namespace mig::docker::api {
 
 // The socket that `host`'s engine is asked on, or "" where the CLI is to be run: `host` must be
 // this machine's own (Host::engine_api), DOCKER_HOST unset or unix://PATH, no docker context
-// chosen (DOCKER_CONTEXT, or currentContext in $DOCKER_CONFIG/config.json, "default" aside), and
-// the socket there one this user may open.
+// chosen (DOCKER_CONTEXT, or currentContext in $DOCKER_CONFIG/config.json, "default" aside; the
+// CLI would let DOCKER_HOST win over a context, the CLI is simply used then), the socket there
+// one this user may open, and MIGRATE_DOCKER_API not "0" (tests/data/pipeline/record.sh).
 std::string SocketFor(const Host& host);
 // The same rules on this process's environment now, for any host (SocketFor keeps its answer).
 std::string SocketFromEnvironment();

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
@@ -77,7 +78,7 @@ TEST_CASE("engine api: the socket is the one the docker CLI would use, or none")
     EnvFor host("DOCKER_HOST", "unix://" + sock);
     CHECK(api::SocketFromEnvironment() == sock);
     EnvFor chosen("DOCKER_CONTEXT", std::string("remote"));
-    CHECK(api::SocketFromEnvironment().empty());  // another engine, maybe: the CLI asks it
+    CHECK(api::SocketFromEnvironment().empty());  // the CLI is left to decide (DOCKER_HOST wins there)
   }
   {
     EnvFor host("DOCKER_HOST", std::string("tcp://127.0.0.1:2375"));
@@ -97,8 +98,12 @@ TEST_CASE("engine api: the socket is the one the docker CLI would use, or none")
     std::ofstream(dir.path() + "/config/config.json") << R"({"currentContext": "swarm-prod"})";
     CHECK(api::SocketFromEnvironment().empty());
     std::ofstream(dir.path() + "/config/config.json") << R"({"currentContext": "default"})";
-    const std::string def = api::SocketFromEnvironment();
-    CHECK((def.empty() || def == "/var/run/docker.sock"));  // the default socket, where it is one
+    struct stat st;
+    const bool usable = ::stat("/var/run/docker.sock", &st) == 0 && S_ISSOCK(st.st_mode) &&
+                        ::access("/var/run/docker.sock", R_OK | W_OK) == 0;
+    CHECK(api::SocketFromEnvironment() == (usable ? "/var/run/docker.sock" : ""));
+    EnvFor off("MIGRATE_DOCKER_API", std::string("0"));  // the recorder's: programs only
+    CHECK(api::SocketFromEnvironment().empty());
   }
 }
 
@@ -124,7 +129,10 @@ TEST_CASE("engine api: the engine's answers equal the docker CLI's", "[.engine]"
   const std::string port = std::to_string(20000 + ::getpid() % 5000);
   const std::vector<std::string> labels = {"--label", "com.docker.compose.project=" + project, "--label",
                                            "com.docker.compose.project.working_dir=/tmp/" + project};
-  ThisHost().Run({"docker", "rm", "-f", project + "_web_1", project + "_db_1", project + "_web_run_1"});
+  const std::vector<std::string> remove = {"docker", "rm", "-f", project + "_web_1", project + "_db_1",
+                                           project + "_web_run_1", project + "_app_1"};
+  ThisHost().Run(remove);
+  ThisHost().Run({"docker", "volume", "rm", "-f", project + "_data"});
   std::vector<std::string> web = {"run", "-d", "--name", project + "_web_1", "--label", "com.docker.compose.service=web",
                                   "-p", "127.0.0.1:" + port + ":80"};
   web.insert(web.end(), labels.begin(), labels.end());
@@ -139,17 +147,28 @@ TEST_CASE("engine api: the engine's answers equal the docker CLI's", "[.engine]"
   oneoff.insert(oneoff.end(), labels.begin(), labels.end());
   oneoff.insert(oneoff.end(), {"migrate-test/busybox:1", "true"});
   docker(oneoff);
+  // A legacy link: the engine lists "/migtestapi_app_1/db" among web's names (first, sorted).
+  std::vector<std::string> app = {"run", "-d", "--name", project + "_app_1", "--label", "com.docker.compose.service=app",
+                                  "--link", project + "_web_1:db"};
+  app.insert(app.end(), labels.begin(), labels.end());
+  app.insert(app.end(), {"migrate-test/busybox:1", "sleep", "300"});
+  docker(app);
+  docker({"volume", "create", project + "_data"});
 
+  // The status without its time ("Up 2 seconds" becomes "Up" between the two questions).
   const auto shown = [](const std::vector<Container>& cs) {
     std::vector<std::string> out;
-    for (const auto& c : cs)
-      out.push_back(c.id + " " + c.name + " " + c.service + " " + c.state + " " + c.status + " " +
+    for (const auto& c : cs) {
+      const std::string status = c.status.substr(0, c.status.find(' ')) +
+                                 (c.status.find('(') == std::string::npos ? "" : c.status.substr(c.status.find('(')));
+      out.push_back(c.id + " " + c.name + " " + c.service + " " + c.state + " " + status + " " +
                     (c.oneoff ? "oneoff" : "-"));
+    }
     std::sort(out.begin(), out.end());
     return out;
   };
   const std::vector<Container> by_api = ProjectContainers(project, ThisHost());
-  CHECK(by_api.size() == 3);
+  CHECK(by_api.size() == 4);
   CHECK(shown(by_api) == shown(ProjectContainers(project, cli)));
   CHECK(RunningContainer(by_api, "web") == project + "_web_1");
   CHECK(ProbeEngine(ThisHost()).version == ProbeEngine(cli).version);
@@ -157,13 +176,24 @@ TEST_CASE("engine api: the engine's answers equal the docker CLI's", "[.engine]"
   CHECK(ProjectStartedFrom("/tmp/" + project, ThisHost()) == project);
   CHECK(ProjectStartedFrom("/tmp/" + project, cli) == project);
   CHECK(ProjectStartedFrom("/tmp/" + project + "-none", ThisHost()).empty());
-  CHECK(VolumeNames(ThisHost()) == VolumeNames(cli));
+  // Other suites make and remove volumes meanwhile: this test's own, and the whole list's order.
+  const auto own = [&project](std::vector<std::string> names) {
+    names.erase(std::remove_if(names.begin(), names.end(),
+                               [&project](const std::string& n) { return n.rfind(project, 0) != 0; }),
+                names.end());
+    return names;
+  };
+  const std::vector<std::string> volumes = VolumeNames(ThisHost());
+  CHECK(std::is_sorted(volumes.begin(), volumes.end()));
+  CHECK(own(volumes) == std::vector<std::string>{project + "_data"});
+  CHECK(own(volumes) == own(VolumeNames(cli)));
   CHECK(RootDir(ThisHost()) == RootDir(cli));
   CHECK_FALSE(RootDir(ThisHost()).empty());
   const std::vector<std::string> publishing = ContainersPublishing(std::stoi(port), "someone-else");
   CHECK(publishing == std::vector<std::string>{project + "_web_1 (project " + project + ", service web)"});
   CHECK(ContainersPublishing(std::stoi(port), project).empty());
-  ThisHost().Run({"docker", "rm", "-f", project + "_web_1", project + "_db_1", project + "_web_run_1"});
+  ThisHost().Run(remove);
+  ThisHost().Run({"docker", "volume", "rm", "-f", project + "_data"});
 }
 
 }  // namespace mig::docker

@@ -43,7 +43,10 @@ Response Send(const Request& req) {
   for (const auto& h : req.headers) headers = curl_slist_append(headers, h.c_str());
   char err[CURL_ERROR_SIZE] = "";
   curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
-  if (!req.unix_socket.empty()) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req.unix_socket.c_str());
+  if (!req.unix_socket.empty()) {
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req.unix_socket.c_str());
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");  // a proxy of the environment is never the way there
+  }
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {

@@ -16,10 +16,10 @@ DowntimeEstimate EstimateDowntime(const DowntimeInputs& in) {
     e.parts.emplace_back(name, secs);
     e.seconds += secs;
   };
-  part("stop old services", 2 * in.docker_old + kServiceStop);
+  part("stop old services", in.docker_old + kServiceStop);
   part("final delta", in.delta);
   if (in.database && in.logical) part("replay database", kReplayFixed + in.db_bytes / kReplayBytesPerSecond);
-  part("stop old postgres", 2 * in.docker_old + kPostgresStop);
+  part("stop old postgres", in.docker_old + kPostgresStop);
   if (in.database && !in.logical) {
     part("last WAL", kLastWal);
     part("promotion", kPromote);
@@ -39,7 +39,10 @@ double Timed(const std::function<void()>& f) {
 
 // The parts a dry run can time without changing anything.
 void Measure(const Sides& s, DowntimeInputs& in) {
-  in.docker_old = Timed([&] { s.src_stack->Containers(); });
+  in.docker_old = Timed([&] {
+    s.src_stack->Containers();
+    s.src_stack->host().Run({"docker", "version", "--format", "{{.Client.Version}}"}, {}, std::chrono::seconds(60));
+  });
   in.compose_new = Timed([&] { s.dst_stack->Run({"ps", "-q"}, std::chrono::seconds(120)); });
   std::set<std::string> running;
   for (const auto& c : s.dst_stack->Containers())

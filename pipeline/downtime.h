@@ -16,7 +16,9 @@ namespace mig {
 
 // What the dry run measured, in seconds.
 struct DowntimeInputs {
-  double docker_old = 0;  // one docker call on the old server (each stop costs two: ps, stop)
+  // The docker calls of one stop on the old server: the project's containers (a question, on
+  // this machine's engine its API) and a docker process (docker stop).
+  double docker_old = 0;
   double compose_new = 0;  // one compose call on the new release (its start, compose up, costs one)
   double delta = 0;        // the dry run's listing of both data/ trees: the final delta's bound
   int new_services_down = 0;  // the new release's services not running now (each must start)

@@ -12,10 +12,10 @@ TEST_CASE("the downtime estimate adds the cutover's parts in their order") {
   const DowntimeEstimate e = EstimateDowntime(in);
   REQUIRE(e.parts.size() == 7);
   CHECK(e.parts[0].first == "stop old services");
-  CHECK(e.parts[0].second == Approx(1.0 + kServiceStop));  // docker ps and docker stop
+  CHECK(e.parts[0].second == Approx(0.5 + kServiceStop));  // the containers asked, docker stop
   CHECK(e.parts[1].second == Approx(0.4));
   CHECK(e.parts.back().second == Approx(0.8 + kUp));  // its services run already: one compose call
-  CHECK(e.seconds == Approx(1.0 + kServiceStop + 0.4 + 1.0 + kPostgresStop + kLastWal + kPromote + kCredentials +
+  CHECK(e.seconds == Approx(0.5 + kServiceStop + 0.4 + 0.5 + kPostgresStop + kLastWal + kPromote + kCredentials +
                             0.8 + kUp));
 }
 

@@ -133,6 +133,23 @@ TEST_CASE("a source session started ahead that failed meanwhile is opened again 
   CHECK(t.Asked("--snapshot="));
 }
 
+TEST_CASE("a target session started ahead that died meanwhile is opened again for the replay") {
+  Replayed t;
+  auto failed = std::make_shared<int>(0);
+  t.host.AddFault({[failed](const std::vector<std::string>& argv) {
+                     // The first psql session to the target's "postgres" database (started before the merge).
+                     const bool session = std::find(argv.begin(), argv.end(), "-i") != argv.end() &&
+                                          std::find(argv.begin(), argv.end(), "psql") != argv.end() &&
+                                          argv.back() == "postgres";
+                     return session && (*failed)++ == 0;
+                   },
+                   2, "psql: error: connection to server on socket failed: server closed the connection"});
+  Report r = RunMigration(t.Opts());
+  CHECK(r.result == "ok");
+  CHECK(*failed == 2);  // the dead one and the one opened for the replay
+  CHECK(t.Sent("ALTER DATABASE"));  // swapped in
+}
+
 TEST_CASE("a damaged state.json never deletes data.backup and changes nothing") {
   Replayed t;
   const std::string run = t.to + "/migration/20261201-000000";

@@ -17,18 +17,18 @@
 
 namespace mig {
 
-// Replays s.src_pg into s.dst_pg (the step "replay database"); skipped with --skip-db. On a
-// failure before the swap the target database is untouched (db::Replay's contract) and this
-// throws mig::Error naming what failed. The target's previous database is left, renamed, for
-// RetiredDrop.
-// `before_change` is called before the target database changes (the safety copy's dump
-// still being taken is waited for there); a throw from it leaves the target untouched.
 // The replay's two sessions, started ahead (StartReplaySessions).
 struct ReplaySessions {
   std::unique_ptr<db::OpeningSession> source;  // its snapshot is exported in it
   std::shared_ptr<db::OpeningSession> target;  // to the target's "postgres" database
 };
-// `started`: the sessions StartReplaySessions started (else they are opened when needed).
+
+// Replays s.src_pg into s.dst_pg (the step "replay database"); skipped with --skip-db. On a
+// failure before the swap the target database is untouched (db::Replay's contract) and this
+// throws mig::Error naming what failed. The target's previous database is left, renamed, for
+// RetiredDrop. `before_change` is called before the target database changes (the safety
+// copy's dump still being taken is waited for there); a throw from it leaves the target
+// untouched. `started`: the sessions StartReplaySessions started (else they are opened here).
 void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep,
                     const std::function<void()>& before_change = nullptr, ReplaySessions started = {});
 
