@@ -96,7 +96,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
   std::string run_dir, root = dir + "/restore";
   RunState state;
   std::optional<Install> in;
-  bool data_swapped = false, db_swapped = false;
+  bool data_swapped = false, db_swapped = false, onto_swarm = false;
   try {
     const bool fresh = HoldsNoInstall(dir);
     std::unique_ptr<RestoreSource> source = [&] {
@@ -110,7 +110,10 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     }();
     const backup::Manifest& m = source->manifest();
     rep.from = source->Describe();
-    if (m.swarm) return RestoreOntoSwarm(o, *source, dir, fresh, std::move(rep));
+    if (m.swarm) {
+      onto_swarm = true;  // it reports and words its own failure
+      return RestoreOntoSwarm(o, *source, dir, fresh, std::move(rep));
+    }
     if (o.standby) RefusePromoted(dir);
     if (fresh && o.dry_run) {
       rep.Check("install", true, dir + " holds no install: a restore creates it from the backup's configuration (" +
@@ -384,6 +387,7 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     CloseRunDir(root);
     return rep;
   } catch (const Error& e) {
+    if (onto_swarm) throw;
     rep.result = "failed";
     // An interrupted restore fails with what stopped it first (the programs it stopped then
     // failed with words of their own).
