@@ -116,37 +116,34 @@ TEST_CASE("a safety dump of the target that fails while data/ is merged stops th
     if (fs::exists(e.path() / "state.json")) CHECK_FALSE(RunState::Load((e.path() / "state.json").string()).dump_done);
 }
 
+// A fault on the first psql session to database `db` (one started ahead, before the merge): it
+// dies as a server that closed it; `*count` counts such sessions.
+static ReplayHost::Fault FirstSessionDies(const std::string& db, std::shared_ptr<int> count) {
+  return {[db, count](const std::vector<std::string>& argv) {
+            const bool session = std::find(argv.begin(), argv.end(), "-i") != argv.end() &&
+                                 std::find(argv.begin(), argv.end(), "psql") != argv.end() && argv.back() == db;
+            return session && (*count)++ == 0;
+          },
+          2, "psql: error: connection to server on socket failed: server closed the connection"};
+}
+
 TEST_CASE("a source session started ahead that failed meanwhile is opened again for the snapshot") {
   Replayed t;
-  auto failed = std::make_shared<int>(0);
-  t.host.AddFault({[failed](const std::vector<std::string>& argv) {
-                     // The first psql session to the source's database (started before the merge).
-                     const bool session = std::find(argv.begin(), argv.end(), "-i") != argv.end() &&
-                                          std::find(argv.begin(), argv.end(), "psql") != argv.end() &&
-                                          argv.back() == "appdb";
-                     return session && (*failed)++ == 0;
-                   },
-                   2, "psql: error: connection to server on socket failed: server closed the connection"});
+  auto sessions = std::make_shared<int>(0);
+  t.host.AddFault(FirstSessionDies("appdb", sessions));
   Report r = RunMigration(t.Opts());
   CHECK(r.result == "ok");
-  CHECK(*failed == 2);  // the failed one and the one opened for the snapshot
+  CHECK(*sessions == 2);  // the failed one and the one opened for the snapshot
   CHECK(t.Asked("--snapshot="));
 }
 
 TEST_CASE("a target session started ahead that died meanwhile is opened again for the replay") {
   Replayed t;
-  auto failed = std::make_shared<int>(0);
-  t.host.AddFault({[failed](const std::vector<std::string>& argv) {
-                     // The first psql session to the target's "postgres" database (started before the merge).
-                     const bool session = std::find(argv.begin(), argv.end(), "-i") != argv.end() &&
-                                          std::find(argv.begin(), argv.end(), "psql") != argv.end() &&
-                                          argv.back() == "postgres";
-                     return session && (*failed)++ == 0;
-                   },
-                   2, "psql: error: connection to server on socket failed: server closed the connection"});
+  auto sessions = std::make_shared<int>(0);
+  t.host.AddFault(FirstSessionDies("postgres", sessions));
   Report r = RunMigration(t.Opts());
   CHECK(r.result == "ok");
-  CHECK(*failed == 2);  // the dead one and the one opened for the replay
+  CHECK(*sessions == 2);  // the dead one and the one opened for the replay
   CHECK(t.Sent("ALTER DATABASE"));  // swapped in
 }
 
