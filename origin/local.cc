@@ -3,8 +3,8 @@
 
 #include "agent/client.h"
 #include "install/room.h"
-#include "origin/agent_wire.h"
 #include "origin/origin.h"
+#include "origin/shared_agent.h"
 
 namespace mig {
 
@@ -13,7 +13,12 @@ namespace {
 // A folder on this server, read directly or (via_agent) through a local migrate-agent.
 class LocalOrigin : public Origin {
  public:
-  explicit LocalOrigin(bool via_agent) : via_agent_(via_agent) {}
+  explicit LocalOrigin(bool via_agent)
+      : via_agent_(via_agent), agent_([] {
+          auto s = std::make_unique<agent::AgentSession>(agent::StartLocalAgent(agent::AgentBesideMe()));
+          s->Handshake(MIGRATE_VERSION);
+          return s;
+        }) {}
   std::string Where() const override { return ""; }
   const Host& host() override { return ThisHost(); }
   bool SharesEngineWithThisHost() const override { return true; }
@@ -30,22 +35,16 @@ class LocalOrigin : public Origin {
   uint64_t TreeBytes(const std::string& dir) override { return mig::TreeBytes(dir); }
   std::unique_ptr<sync::Source> OpenTree(const std::string& dir, const std::string& spool_dir) override {
     if (!via_agent_) return sync::MakeLocalSource(dir);
-    if (!agent_) {
-      agent_ = std::make_unique<agent::AgentSession>(agent::StartLocalAgent(agent::AgentBesideMe()));
-      agent_->Handshake(MIGRATE_VERSION);
-    }
-    return std::make_unique<agent::AgentSource>(*agent_, dir, dir, spool_dir);
+    return agent_.OpenTree(dir, dir, spool_dir);
   }
   const Host& DumpHost() override { return ThisHost(); }
   const Host& ConcurrentHost() override { return ThisHost(); }
-  nlohmann::json Wire() const override { return AgentWire(agent_.get()); }
-  void Close() override {
-    if (agent_) agent_->Close();
-  }
+  nlohmann::json Wire() const override { return agent_.Wire(); }
+  void Close() override { agent_.Close(); }
 
  private:
   bool via_agent_;
-  std::unique_ptr<agent::AgentSession> agent_;
+  SharedAgent agent_;  // started at the first OpenTree (via_agent)
 };
 
 }  // namespace

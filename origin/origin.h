@@ -29,8 +29,10 @@ struct OriginSpec {
   bool programs_through_agent = true;
 };
 
-// The source side of a run. Not thread-safe: one thread uses it. Sources it opens hold a
-// reference to it: REQUIRES the Origin outlives them.
+// The source side of a run. host(), DumpHost(), ConcurrentHost(), IsFolder() and TreeBytes()
+// may be asked from several threads at once (the preflight asks on threads; on an old server
+// they take turns on the agent's session: origin/shared_agent.h); the rest from one thread.
+// Sources it opens hold a reference to it: REQUIRES the Origin outlives them.
 class Origin {
  public:
   virtual ~Origin() = default;
