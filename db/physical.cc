@@ -16,59 +16,11 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "core/timer.h"
+#include "db/stage.h"
 
 namespace mig::db {
 
 namespace {
-
-constexpr const char* kStage = ".migrate-new";  // the copy staged inside PGDATA (same file system)
-
-// Unpacks the gzip'd tar on stdin into PGDATA/.migrate-new, owned as PGDATA is ($1: PGDATA); a
-// stage the source's own PGDATA held (a copy of its own that failed) is dropped.
-const char* const kStageScript =
-    "set -e; d=$1; s=\"$d/.migrate-new\"; rm -rf -- \"$s\"; mkdir -m 700 -- \"$s\"; tar -xzf - -C \"$s\"; "
-    "rm -rf -- \"$s/.migrate-new\"; chown -R \"$(stat -c %u:%g \"$d\")\" \"$s\"";
-
-// In a helper container with the stopped target's volumes ($1: PGDATA): the target's own server
-// settings kept in the stage (never written through a link the source's copy holds), the rest of
-// PGDATA removed, the stage's entries moved up. Exit 3: refused with nothing touched. With $2
-// "standby": made a standby restoring the WAL shipped into PGDATA/migrate-wal (docs/cutover.md).
-const char* const kSwapScript =
-    "set -e; cd \"$1\"; s=.migrate-new; "
-    "[ -d \"$s\" ] || { echo \"no staged copy in $1\" >&2; exit 3; }; "
-    "[ -f \"$s/PG_VERSION\" ] || { echo \"the staged copy in $1 is not a cluster\" >&2; exit 3; }; "
-    "for f in postgresql.conf postgresql.auto.conf pg_hba.conf pg_ident.conf; do "
-    "if [ -f \"$f\" ]; then rm -rf -- \"$s/$f\" && cp -p -- \"$f\" \"$s/$f\" || exit 3; fi; done; "
-    "for f in * .[!.]* ..?*; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then [ \"$f\" = \"$s\" ] || rm -rf -- \"$f\"; fi; done; "
-    "for f in \"$s\"/* \"$s\"/.[!.]* \"$s\"/..?*; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then mv -- \"$f\" .; fi; done; "
-    "rmdir \"$s\"; "
-    "if [ \"$2\" = standby ]; then o=$(stat -c %u:%g .); mkdir -p migrate-wal; : > standby.signal; "
-    "printf \"\\nrestore_command = 'cp %s/migrate-wal/%%f %%p'\\nwal_retrieve_retry_interval = '100ms'\\n\" \"$1\" "
-    ">> postgresql.auto.conf; chown \"$o\" migrate-wal standby.signal postgresql.auto.conf; fi";
-
-// docker ARGS on `host`; never throws: a program that cannot start or runs past `seconds` is
-// code -1 with the reason in err.
-ProcResult Docker(const Host& host, std::vector<std::string> args, int seconds) {
-  args.insert(args.begin(), "docker");
-  try {
-    return host.Run(args, {}, std::chrono::seconds(seconds));
-  } catch (const Error& e) {
-    ProcResult r;
-    r.err = e.what();
-    return r;
-  }
-}
-
-// `from`'s output relayed into `into`, started on `there`; a failure names its side with that
-// side's stderr (`reading ... failed`, `unpacking ... failed`). Returns the bytes relayed.
-uint64_t RelayOrFail(Proc& from, const Host& there, const std::vector<std::string>& into, const std::string& reading,
-                     const std::string& unpacking, const std::function<void(uint64_t)>& progress = {}) {
-  auto in = there.Start(into, Proc::kStdin);
-  const RelayResult rr = Relay(from, *in, progress);
-  if (rr.from_code != 0 && !rr.to_stopped) Fail(reading + " failed: " + TrimEnd(from.err_text()));
-  if (rr.to_stopped || rr.to_code != 0) Fail(unpacking + " failed: " + TrimEnd(in->err_text()));
-  return rr.bytes;
-}
 
 // Holds the source's WAL from now until destroyed (a temporary replication slot in a held
 // session), so that -X fetch finds all of it at the end of a long backup. Best effort: a server
@@ -182,23 +134,39 @@ ClusterHome FindClusterHome(const Postgres& pg, std::string& problem) {
   ProcResult r = Docker(pg.host(), {"inspect", "--type", "container", h.container}, 60);
   if (!r.ok()) Fail("cannot inspect the " + pg.target().label + " postgres container " + h.container + ": " + r.last_error_line());
   std::vector<std::string> mounts;
+  std::vector<std::pair<std::string, std::string>> sources;  // destination, source
   try {
     const nlohmann::json j = nlohmann::json::parse(r.out).at(0);
     h.image = j.at("Image").get<std::string>();
-    for (const auto& m : j.at("Mounts")) mounts.push_back(m.at("Destination").get<std::string>());
+    for (const auto& m : j.at("Mounts")) {
+      mounts.push_back(m.at("Destination").get<std::string>());
+      sources.emplace_back(mounts.back(), m.value("Source", ""));
+    }
   } catch (const std::exception& e) {
     Fail("docker inspect of the " + pg.target().label + " postgres container " + h.container +
          " gave an answer not understood: " + e.what());
   }
   h.pgdata = pg.QueryValue("SHOW data_directory", "postgres");  // compose may pass -D or -c data_directory
   problem = PgdataProblem(h.pgdata, mounts);
-  if (!problem.empty()) problem = "the " + pg.target().label + "'s postgres: " + problem;
+  if (!problem.empty()) {
+    problem = "the " + pg.target().label + "'s postgres: " + problem;
+    return h;
+  }
+  // The innermost mount holding pgdata.
+  size_t best = 0;
+  for (const auto& [dest, source] : sources) {
+    const bool holds = dest == h.pgdata || (dest != "/" && h.pgdata.rfind(dest + "/", 0) == 0);
+    if (holds && dest.size() >= best && !source.empty() && source.front() == '/') {
+      best = dest.size();
+      h.mount_folder = source + h.pgdata.substr(dest.size());
+    }
+  }
   return h;
 }
 
-std::vector<std::string> BaseBackupArgv(const Postgres& pg) {
+std::vector<std::string> BaseBackupArgv(const Postgres& pg, const std::string& compress) {
   return pg.Tool("pg_basebackup",
-                 {"-D", "-", "-F", "tar", "-X", "fetch", "-c", "fast", "--compress=client-gzip:1", "--label=migrate"});
+                 {"-D", "-", "-F", "tar", "-X", "fetch", "-c", "fast", "--compress=" + compress, "--label=migrate"});
 }
 
 uint64_t BaseBackupToFile(const Postgres& pg, const std::string& path) {
@@ -231,20 +199,11 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   CopyClusterResult r;
   Laps lap(r.timings, "physical copy");
   const Host& there = dst.host();
-  const std::string stage = home.pgdata + "/" + kStage;
-  auto drop_stage = [&] {
-    ProcResult d = Docker(there, {"exec", "-u", "0", home.container, "rm", "-rf", stage}, 300);
-    if (!d.ok()) TheLog().warn("could not remove the staged copy " + stage + " in " + home.container + ": " + d.last_error_line());
-  };
+  std::unique_ptr<ClusterStage> stage = StageFor(dst, home);
+  r.on_host = !home.here.empty();
 
-  // 1. The source's base backup, staged in the target's container while it runs, verified.
+  // 1. The source's base backup, staged while the target runs, verified.
   std::future<DbState> source_count, before_count;
-  // The helper of the swap, made before the target stops (its start alone is then downtime).
-  std::string helper;
-  auto drop_helper = [&] {
-    if (!helper.empty()) Docker(there, {"rm", "-f", helper}, 60);
-    helper.clear();
-  };
   try {
     // The source around the backup's start: a write between the backup's end and the count after
     // it shows as a difference between the two (the copy is then not expected to equal either).
@@ -254,69 +213,53 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
       Session(src, "postgres").Ask(MakeSlotSql(opts.slot));
     {
       WalHold hold(src);
-      auto out = src.dump_host().Start(BaseBackupArgv(src), Proc::kStdout);
-      r.bytes = RelayOrFail(*out, there,
-                            {"docker", "exec", "-i", "-u", "0", home.container, "sh", "-c", kStageScript, "sh", home.pgdata},
-                            "pg_basebackup of the source", "unpacking the source's base backup in the target's container",
-                            opts.progress);
+      r.bytes = stage->Fill(src, opts.progress);
+      r.compression = stage->compression();
       // The source as the backup ended, counted while the copy is verified and swapped in.
       if (!opts.as_standby)
         source_count = std::async(std::launch::async, [&src] { return Session(src, src.target().db).State(); });
       lap("base_backup");
     }
-    ProcResult v = Docker(there, {"exec", "-u", "0", home.container, "pg_verifybackup", "-q", stage}, 1800);
-    if (!v.ok()) Fail("the copy of the source's cluster does not verify (pg_verifybackup): " + v.last_error_line());
+    stage->Verify();
     lap("verify_files");
     if (opts.before_swap) opts.before_swap();
-    // One helper per target container, by name: one an interrupted run left is cleared, unless
-    // it still runs (a swap under way: never a second beside it).
-    const std::string name = "migrate-swap-" + home.container;
-    ProcResult left = Docker(there, {"inspect", "--type", "container", "-f", "{{.State.Running}}", name}, 60);
-    if (left.ok() && TrimEnd(left.out) == "true")
-      Fail("the swap of an interrupted run still runs in the container " + name + ": wait for it (docker wait " + name +
-           "), then put the target's cluster back with that run's roll back command, or run again");
-    if (left.ok()) Docker(there, {"rm", "-f", name}, 60);
-    ProcResult made = Docker(there, {"create", "--name", name, "--network", "none", "-u", "0", "--volumes-from", home.container,
-                                     "--entrypoint", "sh", home.image, "-c", kSwapScript, "sh", home.pgdata,
-                                     opts.as_standby ? "standby" : "primary"}, 120);
-    if (!made.ok()) Fail("cannot make the helper container of the swap: " + made.last_error_line());
-    helper = TrimEnd(made.out);
+    stage->Prepare(opts.as_standby);  // the helper of a swap in the container: its start alone is then downtime
   } catch (...) {
-    drop_helper();
-    drop_stage();
+    stage->Drop();
     if (source_count.valid()) source_count.wait();
     if (before_count.valid()) before_count.wait();
     throw;
   }
 
-  // 2. The swap, with the target stopped. A swap refused before it touched PGDATA (exit 3)
-  // starts the target again as it was; one that failed later leaves it stopped for the roll back.
+  // 2. The swap, with the target stopped. A swap refused before it touched PGDATA starts the
+  // target again as it was; one that failed later leaves it stopped for the roll back.
   ProcResult stop = Docker(there, {"stop", "-t", "60", home.container}, 120);
   if (!stop.ok()) {
-    drop_helper();
+    stage->Drop();
     Docker(there, {"start", home.container}, 120);  // in case it stopped after all
-    drop_stage();
     Fail("cannot stop the target's postgres (" + home.container + ") for the swap: " + stop.last_error_line());
   }
   lap("stop");
-  ProcResult swap = Docker(there, {"start", "-a", helper}, 1800);
-  if (swap.code == -1) {  // still running, or its state unknown: never start postgres beside it
-    Fail("the swap of the copied cluster into " + home.container + " did not end (" + swap.last_error_line() +
-         "): the helper container " + helper + " may still run; when it has ended (docker wait " + helper +
-         "), put the target's cluster back with the roll back command");
+  std::string why;
+  ClusterStage::Swapped swapped;
+  try {
+    swapped = stage->Swap(why);
+  } catch (const Error& e) {
+    Fail(std::string(e.what()) + ": " + home.container + "'s postgres is left stopped; put its cluster back with the "
+         "roll back command");
   }
-  drop_helper();
-  if (swap.code == 3) {
+  if (swapped == ClusterStage::Swapped::kUnknown)  // never start postgres beside a swap that may run
+    Fail("the swap of the copied cluster into " + home.container + " did not end (" + why +
+         "); when it has ended, put the target's cluster back with the roll back command");
+  if (swapped == ClusterStage::Swapped::kRefused) {
     Docker(there, {"start", home.container}, 120);
-    drop_stage();
-    Fail("the swap was refused with the target untouched: " + swap.last_error_line());
+    stage->Drop();
+    Fail("the swap was refused with the target untouched: " + why);
   }
-  if (!swap.ok())
-    Fail("the swap of the copied cluster into " + home.container + " failed part way (" + swap.last_error_line() +
-         "): its postgres is left stopped; put its cluster back with the roll back command");
   lap("swap");
   ProcResult start = Docker(there, {"start", home.container}, 120);
   if (!start.ok()) Fail("cannot start the target's postgres (" + home.container + ") on the copied cluster: " + start.last_error_line());
+  stage->Finish();
 
   const Postgres admin = CopyAdmin(src, dst);
   admin.WaitReady(120, "");  // a standby answers reads once consistent

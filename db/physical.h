@@ -52,6 +52,11 @@ struct ClusterHome {
   std::string container;
   std::string image;   // the container's image (the helper of the swap runs it)
   std::string pgdata;  // the server's data_directory inside the container
+  // Where pgdata's mount says it is on the engine's host (docker inspect's Mounts[].Source);
+  // "" when it is on no mount.
+  std::string mount_folder;
+  // That folder when the copy is staged and swapped on this host (ClusterFolderHere), else "".
+  std::string here;
 };
 
 // Reads the container's image and its server's data_directory. `problem` says why a copy could
@@ -61,10 +66,16 @@ struct ClusterHome {
 ClusterHome FindClusterHome(const Postgres& pg, std::string& problem);
 // Why `pgdata` cannot be swapped given the container's mount destinations ("" when it can).
 std::string PgdataProblem(const std::string& pgdata, const std::vector<std::string>& mounts);
+// home.mount_folder when the copy may be staged and swapped there, from this process
+// (docs/physical-db.md "Staged on this host"): REQUIRES the engine be this machine's (the
+// caller knows: docker::api::SocketFor); this process root, the folder the running server's
+// (its PG_VERSION, its postmaster.pid naming pgdata), MIGRATE_PHYSICAL_ON_HOST not 0. Else "".
+std::string ClusterFolderHere(const ClusterHome& home);
 
-// pg_basebackup of the whole cluster as one gzip'd tar on stdout, its WAL and backup_manifest
-// inside (docker exec in pg's container, as pg's user).
-std::vector<std::string> BaseBackupArgv(const Postgres& pg);
+// pg_basebackup of the whole cluster as one tar on stdout, compressed by `compress`
+// ("client-gzip:1", "client-zstd:1"), its WAL and backup_manifest inside (docker exec in pg's
+// container, as pg's user).
+std::vector<std::string> BaseBackupArgv(const Postgres& pg, const std::string& compress = "client-gzip:1");
 
 // A base backup of `pg`, taken while it runs, written to `path` (fsynced): the physical path's
 // safety copy of the target. Returns its size.
@@ -93,6 +104,8 @@ struct CopyClusterResult {
   bool source_changed = false;          // the source was written during the copy (counted twice)
   std::vector<std::string> mismatches;  // source vs target, empty when equal
   std::vector<std::pair<std::string, double>> timings;  // "base_backup", "verify", "swap", ...
+  std::string compression;              // how the base backup crossed: "gzip", "zstd"
+  bool on_host = false;                 // staged and swapped on this host (ClusterHome::here)
 };
 
 // Copies `src`'s cluster into `dst`'s container (`home`), re-applies dst's credentials and

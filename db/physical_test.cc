@@ -85,7 +85,7 @@ TEST_CASE("the target's credentials after a physical copy: its role made or alte
 }
 
 TEST_CASE("the roll back of a physical copy unpacks the kept cluster first, then puts it in place of the copy") {
-  ClusterHome h{"new-postgres-1", "sha256:abc", "/var/lib/postgresql/data"};
+  ClusterHome h{"new-postgres-1", "sha256:abc", "/var/lib/postgresql/data", "", ""};
   CHECK(RestoreClusterCommand(h, "/srv/new/migration/20261201-000000/target-cluster.tar.gz") ==
         "docker stop new-postgres-1 && docker run --rm -i --network none -u 0 --volumes-from new-postgres-1 "
         "--entrypoint sh sha256:abc -c 'cd \"$1\" && rm -rf .migrate-back && mkdir -m 700 .migrate-back && tar -xzf - -C "

@@ -7,7 +7,9 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/text.h"
+#include "db/physical.h"
 #include "db/replay.h"
+#include "docker/engine_api.h"
 #include "install/legacy.h"
 #include "install/room.h"
 #include "install/stack.h"
@@ -46,10 +48,16 @@ void ChooseMethod(const Options& o, Sides& s, int target_major, Report& rep) {
     }
   }
   std::optional<db::ClusterHome> home;
-  if (want != db::DbMethod::kLogical) home = db::FindClusterHome(*s.dst_pg, f.dst_home_problem);
+  if (want != db::DbMethod::kLogical) {
+    home = db::FindClusterHome(*s.dst_pg, f.dst_home_problem);
+    // Staged and swapped from this process where its folder is here (docs/physical-db.md).
+    if (f.dst_home_problem.empty() && !docker::api::SocketFor(s.dst_pg->host()).empty())
+      home->here = db::ClusterFolderHere(*home);
+  }
   s.db_method = o.two_phase ? db::ChooseTwoPhaseMethod(o.db_method, o.db_method_given, f) : db::ChooseDbMethod(want, f);
   if (s.db_method.method == db::DbMethod::kPhysical) s.dst_home = home;
   std::string how = db::DbMethodName(s.db_method.method) + ": " + s.db_method.why;
+  if (s.dst_home && !s.dst_home->here.empty()) how += "; staged and swapped in on this host, in " + s.dst_home->here;
   if (o.two_phase && s.db_method.method == db::DbMethod::kPhysical) {
     std::string problem;
     s.src_home = db::FindClusterHome(*s.src_pg, problem);

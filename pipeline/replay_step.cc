@@ -27,6 +27,7 @@ void CopyDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep)
   const db::CopyClusterResult r = db::CopyCluster(*s.src_pg, *s.dst_pg, *s.dst_home, co);
   progress.Done();
   rep.database = {{"method", "physical"}, {"why", s.db_method.why}, {"source", StateJson(r.source)},
+                  {"compression", r.compression}, {"staged_on_host", r.on_host},
                   {"target", StateJson(r.target)}, {"base_backup_bytes", r.bytes},
                   {"source_changed", r.source_changed}, {"seconds", nlohmann::json::object()}};
   for (const auto& [name, secs] : r.timings) rep.database["seconds"][name] = secs;
@@ -42,11 +43,12 @@ void CopyDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep)
     Fail("the copied cluster does not match the source, which did not change meanwhile:" + list);
   }
   rep.Check("database row counts and sequences", true,
-            r.mismatches.empty() ? counted + " equal to the source (pg_verifybackup checked every file)"
+            r.mismatches.empty() ? counted + " equal to the source (every file checked against the backup's manifest)"
                                  : counted + ": the source was written while it was copied, so its counts moved on; "
                                              "the copy is the source as its base backup ended (--stop-old stops the "
                                              "old writers first for an exact check)");
-  step.Done(counted + ", " + HumanBytes(r.bytes) + " streamed (gzip)");
+  step.Done(counted + ", " + HumanBytes(r.bytes) + " streamed (" + r.compression + "), " +
+            (r.on_host ? "unpacked and swapped in on this host" : "unpacked and swapped in inside the container"));
 }
 
 }  // namespace

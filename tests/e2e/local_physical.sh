@@ -44,6 +44,8 @@ check "auto with the clash plans the logical path and says why" \
 docker exec "$(pg_container "$OLD")" psql -X -q -U app -d postgres -c 'DROP DATABASE shop' >/dev/null
 run_local "$WORK/dry.out" "$WORK/dry.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method auto --dry-run
 check "auto plans the physical path" grep -q 'physical: the cluster copied as files (postgres 15 on both sides)' "$WORK/dry.out"
+check "... staged and swapped in on this host (root, this machine's engine), in the volume's folder" \
+  grep -q "staged and swapped in on this host, in $(docker volume inspect -f '{{.Mountpoint}}' "${PREFIX}200_postgres_data")" "$WORK/dry.out"
 
 # --- the copy
 run_local "$WORK/run.out" "$WORK/run.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method physical --json
@@ -52,6 +54,8 @@ check "migrate-local --db-method physical exits 0" test "$RC" -eq 0
 mdir=$(json "$WORK/run.out" 'j["migration_dir"]' 2>/dev/null || echo /nonexistent)
 check "the report says physical and has its step" \
   test "$(json "$WORK/run.out" 'j["database"]["method"] + " " + str([s["name"] for s in j["steps"]].count("copy database"))')" = "physical 1"
+check "the copy was staged on this host, its base backup in zstd" \
+  test "$(json "$WORK/run.out" 'str(j["database"]["staged_on_host"]) + " " + j["database"]["compression"]')" = "True zstd"
 check "schema (pg_dump -s) of the new database equals the old one's" \
   diff <(docker exec "$(pg_container "$OLD")" pg_dump -s -U app -d appdb | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^$') <(new_schema)
 for t in users events audit; do
@@ -67,7 +71,10 @@ docker exec "$npg" sh -c "PGPASSWORD=wrong psql -X -At -h \"\$(hostname -i)\" -U
   >"$WORK/wrong.out" 2>&1 || true
 check "... and a wrong password is refused" grep -q 'password authentication failed for user "owner2"' "$WORK/wrong.out"
 check "the new release's server settings stay its own (work_mem 7MB, not the old 3MB)" test "$(new_sql 'show work_mem')" = 7MB
-check "nothing is left staged in PGDATA" docker exec "$npg" test ! -e /var/lib/postgresql/data/.migrate-new
+check "nothing is left staged or set aside in PGDATA" \
+  docker exec "$npg" sh -c 'test ! -e /var/lib/postgresql/data/.migrate-new && test ! -e /var/lib/postgresql/data/.migrate-old'
+check "the copy's files belong to the new release's postgres user" \
+  test "$(docker exec "$npg" find /var/lib/postgresql/data ! -user postgres | wc -l)" = 0
 check "the old server holds no replication slot of the copy" test "$(sql "$OLD" 'select count(*) from pg_replication_slots')" = 0
 check "the old server's WAL was held for the copy (a slot, no warning)" bash -c "! grep -q 'could not hold' '$WORK/run.err'"
 check "the old release still serves" test "$(sql "$OLD" 'select count(*) from users')" = 260
@@ -75,9 +82,18 @@ check "the safety copy is the new release's whole cluster (a base backup with it
   bash -c "tar -tzf '$mdir/target-cluster.tar.gz' | grep -qx backup_manifest"
 rollback=$(json "$mdir/report.json" '[s for s in j["next_steps"] if s.startswith("roll back the database: ")][0][len("roll back the database: "):]' 2>/dev/null || true)
 
-# --- again: nothing in the way of a second copy
-run_local "$WORK/again.out" "$WORK/again.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method physical
-check "a second physical migration exits 0" test "$RC" -eq 0
+# --- again, through the container (docker's relay, pg_verifybackup, a helper container: where
+# the volume's folder is not this process's to write): nothing in the way of a second copy
+sql "$OLD" "INSERT INTO users (email) VALUES ('second@copy.example')"
+MIGRATE_PHYSICAL_ON_HOST=0 run_local "$WORK/again.out" "$WORK/again.err" --from-path "$OLD" --to-path "$NEW" --skip-data \
+  --db-method physical --json
+check "a second physical migration, through the container, exits 0" test "$RC" -eq 0
+[[ $RC -eq 0 ]] || cat "$WORK/again.err"
+check "... staged in the container, its base backup in gzip" \
+  test "$(json "$WORK/again.out" 'str(j["database"]["staged_on_host"]) + " " + j["database"]["compression"]')" = "False gzip"
+check "... its schema (pg_dump -s) equals the old one's" \
+  diff <(docker exec "$(pg_container "$OLD")" pg_dump -s -U app -d appdb | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^$') <(new_schema)
+check "... and the row written since the first copy is there" test "$(new_sql "select count(*) from users where email = 'second@copy.example'")" = 1
 
 # --- the first run's roll back puts the new release's cluster back as it was
 check "the report gives the database's roll back command" test -n "$rollback"

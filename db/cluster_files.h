@@ -1,0 +1,68 @@
+// A base backup unpacked and verified in this process, into a folder on this host, and swapped
+// in by renames (docs/physical-db.md "Staged on this host").
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/process.h"
+
+namespace mig::db {
+
+// CRC-32C (Castagnoli) as postgres computes it for its backup manifests.
+class Crc32c {
+ public:
+  void Update(const void* p, size_t n);
+  uint32_t Final() const { return state_ ^ 0xFFFFFFFFu; }
+  // As the manifest writes it: the four bytes of the value in memory order (little-endian), hex.
+  std::string Hex() const;
+
+ private:
+  uint32_t state_ = 0xFFFFFFFFu;
+};
+
+// What the unpacking saw of a regular file.
+struct SeenFile {
+  uint64_t size = 0;
+  std::string crc32c;  // Crc32c::Hex()
+};
+
+// What pg_verifybackup would say of an unpacked backup (without parsing its WAL): the
+// manifest's own SHA-256, every file it lists seen with its size and checksum, no file beside
+// them but those it leaves out (backup_manifest, pg_wal/, the signal files), and the WAL
+// segments its WAL-Ranges need seen whole; what UnpackTar skips is not looked for. Empty when it
+// verifies; at most a few sentences.
+std::vector<std::string> ManifestProblems(const std::string& manifest, const std::map<std::string, SeenFile>& seen);
+
+struct UnpackResult {
+  uint64_t bytes_in = 0;   // the compressed stream's bytes
+  uint64_t bytes_out = 0;  // the files' bytes written
+  uint64_t files = 0;
+  std::string manifest;                 // backup_manifest's text
+  std::map<std::string, SeenFile> seen;  // every regular file, by its path in the backup
+};
+
+// Unpacks the tar stream `from` prints (zstd, gzip or plain, as it comes) into the folder `dir`,
+// which must exist and be empty; every entry is owned by uid:gid as it is made. The stream is
+// never trusted: only folders, regular files and symbolic links, each made beneath `dir`
+// (openat2 RESOLVE_BENEATH, never through a link), none twice. `progress` gets the stream's
+// bytes so far. What an interrupted copy left in the source's data directory (.migrate-new/,
+// .migrate-old/) is skipped. Throws mig::Error naming what failed (what was made stays, for the caller to
+// remove); the program's own failure is the caller's to read (its exit code).
+UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
+                       const std::function<void(uint64_t)>& progress = {});
+
+// The swap in the stopped server's data directory `pgdata` (a folder on this host): its entries
+// moved into .migrate-old/, the stage's (.migrate-new/) moved up, the server's own
+// postgresql.conf, postgresql.auto.conf, pg_hba.conf and pg_ident.conf moved back over the
+// copy's; with `standby`, made a standby restoring from pgdata/migrate-wal (`restore_dir`: that
+// folder as the server sees it). Returns false, with nothing touched, when there is no staged
+// cluster; throws mig::Error when it fails part way.
+bool SwapStagedCluster(const std::string& pgdata, bool standby, const std::string& restore_dir, std::string& refused);
+
+}  // namespace mig::db
