@@ -5,209 +5,24 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/crc.hpp>
 #include <cstring>
-#include <filesystem>
 #include <exception>
+#include <filesystem>
 #include <memory>
-#include <nlohmann/json.hpp>
-#include <set>
 
 #include "core/error.h"
 #include "core/fd.h"
 #include "core/io.h"
-
-#if defined(__x86_64__)
-#include <nmmintrin.h>
-#endif
+#include "db/crc32c.h"
 
 namespace mig::db {
 
 namespace {
 
-#if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t Crc32cHardware(uint32_t state, const unsigned char* p, size_t n) {
-  uint64_t s = state;
-  for (; n >= 8; p += 8, n -= 8) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    s = _mm_crc32_u64(s, v);
-  }
-  uint32_t s32 = static_cast<uint32_t>(s);
-  for (; n > 0; ++p, --n) s32 = _mm_crc32_u8(s32, *p);
-  return s32;
-}
-const bool kHardwareCrc = __builtin_cpu_supports("sse4.2");
-#else
-const bool kHardwareCrc = false;
-uint32_t Crc32cHardware(uint32_t state, const unsigned char*, size_t) { return state; }
-#endif
-
-std::string Hex(const unsigned char* p, size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s += {digits[p[i] >> 4], digits[p[i] & 15]};
-  return s;
-}
-
-std::string Sha256Hex(const std::string& text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1) Fail("SHA-256 failed (OpenSSL)");
-  return Hex(md, len);
-}
-
-// "16/B374D848" -> the LSN; false when not one.
-bool ParseLsn(const std::string& s, uint64_t& lsn) {
-  const size_t slash = s.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == s.size() || slash > 8 || s.size() - slash - 1 > 8 ||
-      s.find_first_not_of("0123456789ABCDEFabcdef/") != std::string::npos || s.find('/', slash + 1) != std::string::npos)
-    return false;
-  lsn = std::stoull(s.substr(0, slash), nullptr, 16) << 32 | std::stoull(s.substr(slash + 1), nullptr, 16);
-  return true;
-}
-
-std::string SegmentName(uint64_t timeline, uint64_t segno, uint64_t seg_size) {
-  const uint64_t per_id = 0x100000000ull / seg_size;
-  char name[25];
-  std::snprintf(name, sizeof name, "%08X%08X%08X", static_cast<unsigned>(timeline), static_cast<unsigned>(segno / per_id),
-                static_cast<unsigned>(segno % per_id));
-  return name;
-}
-
-bool IsSegmentPath(const std::string& p) {
-  return p.size() == 7 + 24 && p.compare(0, 7, "pg_wal/") == 0 &&
-         p.find_first_not_of("0123456789ABCDEF", 7) == std::string::npos;
-}
-
-// What an interrupted copy into the source's own data directory left there (its stage, what its
-// swap set aside): in the source's backup, but never unpacked (it would clash with this copy's).
-bool LeftByACopy(const std::string& p) {
-  for (const char* d : {".migrate-new", ".migrate-old"})
-    if (p == d || p.rfind(std::string(d) + "/", 0) == 0) return true;
-  return false;
-}
-
-// Files a manifest leaves out (as pg_verifybackup ignores them).
-bool NotInManifest(const std::string& p) {
-  return p == "backup_manifest" || p.rfind("pg_wal/", 0) == 0 || p == "postgresql.auto.conf" ||
-         p == "standby.signal" || p == "recovery.signal";
-}
-
-constexpr size_t kMaxProblems = 5;
 constexpr size_t kMaxManifest = 512u << 20;
-
-void AddProblem(std::vector<std::string>& out, size_t& more, std::string p) {
-  if (out.size() < kMaxProblems) out.push_back(std::move(p));
-  else ++more;
-}
-
-}  // namespace
-
-void Crc32c::Update(const void* p, size_t n) {
-  const auto* b = static_cast<const unsigned char*>(p);
-  if (kHardwareCrc) {
-    state_ = Crc32cHardware(state_, b, n);
-    return;
-  }
-  // boost's CRC-32C register, reflected, carried in our state (not inverted between calls).
-  boost::crc_optimal<32, 0x1EDC6F41, 0, 0, true, true> crc(state_);
-  crc.process_bytes(b, n);
-  state_ = crc.checksum();
-}
-
-std::string Crc32c::Hex() const {
-  const uint32_t v = Final();
-  const unsigned char bytes[4] = {static_cast<unsigned char>(v), static_cast<unsigned char>(v >> 8),
-                                  static_cast<unsigned char>(v >> 16), static_cast<unsigned char>(v >> 24)};
-  return db::Hex(bytes, 4);
-}
-
-std::vector<std::string> ManifestProblems(const std::string& manifest, const std::map<std::string, SeenFile>& seen) {
-  std::vector<std::string> out;
-  size_t more = 0;
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(manifest);
-  } catch (const std::exception& e) {
-    return {std::string("its backup_manifest is not JSON (") + e.what() + ")"};
-  }
-  try {
-    // The manifest's own checksum covers its text up to the line that carries it.
-    const size_t last = manifest.find_last_of('\n', manifest.size() >= 2 ? manifest.size() - 2 : 0);
-    const std::string want = j.at("Manifest-Checksum").get<std::string>();
-    if (last == std::string::npos || Sha256Hex(manifest.substr(0, last + 1)) != want)
-      return {"its backup_manifest does not match its own checksum (damaged on the way)"};
-    std::set<std::string> listed;
-    for (const auto& f : j.at("Files")) {
-      std::string path;
-      if (f.contains("Path")) {
-        path = f.at("Path").get<std::string>();
-      } else {  // a name that is not UTF-8, hex-encoded
-        const std::string hex = f.at("Encoded-Path").get<std::string>();
-        for (size_t i = 0; i + 1 < hex.size(); i += 2) path += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-      }
-      listed.insert(path);
-      const uint64_t size = f.at("Size").get<uint64_t>();
-      if (LeftByACopy(path)) continue;
-      auto it = seen.find(path);
-      if (it == seen.end()) {
-        AddProblem(out, more, path + " is listed in the manifest but was not in the backup");
-        continue;
-      }
-      if (it->second.size != size) {
-        AddProblem(out, more, path + " has " + std::to_string(it->second.size) + " bytes, the manifest says " +
-                                  std::to_string(size));
-        continue;
-      }
-      const std::string alg = f.value("Checksum-Algorithm", "NONE");
-      if (alg == "CRC32C") {
-        if (it->second.crc32c != f.at("Checksum").get<std::string>())
-          AddProblem(out, more, path + " does not match its checksum in the manifest");
-      } else if (alg != "NONE") {
-        return {"its manifest checksums files with " + alg + ", which this check does not read (CRC32C expected)"};
-      }
-    }
-    uint64_t seg_size = 0;
-    std::set<std::string> segments;
-    for (const auto& [path, f] : seen) {
-      if (IsSegmentPath(path)) {
-        if (seg_size != 0 && f.size != seg_size) AddProblem(out, more, path + " is not as long as the other WAL segments");
-        seg_size = f.size;
-        segments.insert(path.substr(7));
-      } else if (!NotInManifest(path) && !listed.count(path)) {
-        AddProblem(out, more, path + " is in the backup but not in its manifest");
-      }
-    }
-    for (const auto& r : j.at("WAL-Ranges")) {
-      uint64_t start = 0, end = 0;
-      const uint64_t tli = r.at("Timeline").get<uint64_t>();
-      if (!ParseLsn(r.at("Start-LSN").get<std::string>(), start) || !ParseLsn(r.at("End-LSN").get<std::string>(), end) ||
-          end < start || tli == 0 || tli > 0xFFFFFFFFull)
-        return {"its manifest has a WAL range not understood"};
-      if (seg_size < (1u << 20) || seg_size > (1u << 30) || (seg_size & (seg_size - 1)) != 0) {
-        AddProblem(out, more, "it holds no whole WAL segment, and its manifest needs WAL from " +
-                                  r.at("Start-LSN").get<std::string>());
-        break;
-      }
-      const uint64_t last_seg = (end > start ? end - 1 : end) / seg_size;
-      for (uint64_t seg = start / seg_size; seg <= last_seg; ++seg) {
-        const std::string name = SegmentName(tli, seg, seg_size);
-        if (!segments.count(name)) AddProblem(out, more, "the WAL segment " + name + " its manifest needs is missing");
-      }
-    }
-  } catch (const std::exception& e) {
-    return {std::string("its backup_manifest is not understood (") + e.what() + ")"};
-  }
-  if (more) out.push_back("and " + std::to_string(more) + " more");
-  return out;
-}
-
-namespace {
 
 // Feeds libarchive from a Proc; an exception is kept for after the C code returned.
 struct Feed {
@@ -279,6 +94,14 @@ class Parents {
 };
 
 }  // namespace
+
+bool UnpacksZstd() {
+  static const bool ok = [] {
+    std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_read_new(), archive_read_free);
+    return archive_read_support_filter_zstd(a.get()) == ARCHIVE_OK;  // WARN: through an external zstd
+  }();
+  return ok;
+}
 
 UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
                        const std::function<void(uint64_t)>& progress) {
@@ -371,8 +194,8 @@ UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
 
 namespace {
 
-constexpr const char* kNew = ".migrate-new";
-constexpr const char* kOld = ".migrate-old";
+constexpr const char* kNew = kStageName;
+constexpr const char* kOld = kSetAsideName;
 constexpr const char* kOwnSettings[] = {"postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf"};
 
 std::vector<std::string> EntriesOf(int dir_fd, const std::string& shown) {
@@ -406,13 +229,18 @@ bool SwapStagedCluster(const std::string& pgdata, bool standby, const std::strin
     return refused = "the staged copy in " + pgdata + " is not a cluster", false;
   struct stat owner {};
   if (::fstat(data.get(), &owner) != 0) return refused = "cannot read " + pgdata + ": " + ErrnoString(), false;
+  // The server's own settings go back over the copy's by rename: a folder of that name in the
+  // copy would stop that half way.
+  for (const char* f : kOwnSettings)
+    if (::fstatat(stage.get(), f, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+      return refused = std::string("the staged copy holds a folder named ") + f, false;
   // A .migrate-old an earlier swap left behind is the target's older state, already replaced.
   std::error_code ec;
   std::filesystem::remove_all(pgdata + "/" + kOld, ec);
   Fd old;
   if (::mkdirat(data.get(), kOld, 0700) != 0) return refused = "cannot make " + pgdata + "/" + kOld + ": " + ErrnoString(), false;
   old = Fd(OpenBeneath(data.get(), kOld, O_RDONLY | O_DIRECTORY));
-  if (!old.valid()) Fail("cannot open " + pgdata + "/" + kOld + ": " + ErrnoString());
+  if (!old.valid()) return refused = "cannot open " + pgdata + "/" + kOld + ": " + ErrnoString(), false;
   // From here PGDATA changes: a failure is part way (the roll back puts the target's cluster back).
   for (const auto& n : EntriesOf(data.get(), pgdata))
     if (n != kNew && n != kOld) Rename(data.get(), n, old.get(), n, pgdata);

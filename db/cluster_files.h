@@ -11,33 +11,9 @@
 #include <vector>
 
 #include "core/process.h"
+#include "db/backup_manifest.h"
 
 namespace mig::db {
-
-// CRC-32C (Castagnoli) as postgres computes it for its backup manifests.
-class Crc32c {
- public:
-  void Update(const void* p, size_t n);
-  uint32_t Final() const { return state_ ^ 0xFFFFFFFFu; }
-  // As the manifest writes it: the four bytes of the value in memory order (little-endian), hex.
-  std::string Hex() const;
-
- private:
-  uint32_t state_ = 0xFFFFFFFFu;
-};
-
-// What the unpacking saw of a regular file.
-struct SeenFile {
-  uint64_t size = 0;
-  std::string crc32c;  // Crc32c::Hex()
-};
-
-// What pg_verifybackup would say of an unpacked backup (without parsing its WAL): the
-// manifest's own SHA-256, every file it lists seen with its size and checksum, no file beside
-// them but those it leaves out (backup_manifest, pg_wal/, the signal files), and the WAL
-// segments its WAL-Ranges need seen whole; what UnpackTar skips is not looked for. Empty when it
-// verifies; at most a few sentences.
-std::vector<std::string> ManifestProblems(const std::string& manifest, const std::map<std::string, SeenFile>& seen);
 
 struct UnpackResult {
   uint64_t bytes_in = 0;   // the compressed stream's bytes
@@ -54,6 +30,9 @@ struct UnpackResult {
 // bytes so far. What an interrupted copy left in the source's data directory (.migrate-new/,
 // .migrate-old/) is skipped. Throws mig::Error naming what failed (what was made stays, for the caller to
 // remove); the program's own failure is the caller's to read (its exit code).
+// Whether UnpackTar reads zstd in this process (libarchive built with libzstd).
+bool UnpacksZstd();
+
 UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
                        const std::function<void(uint64_t)>& progress = {});
 

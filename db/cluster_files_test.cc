@@ -1,5 +1,6 @@
 // A base backup unpacked, verified against its manifest and swapped in on this host.
 #include "db/cluster_files.h"
+#include "db/crc32c.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -141,12 +142,19 @@ TEST_CASE("CRC-32C is postgres's: the check value, and boost's CRC over random d
   for (auto& c : data) c = static_cast<char>(rng());
   boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> oracle;
   oracle.process_bytes(data.data(), data.size());
-  for (size_t cut : {0, 1, 7, 8, 4093, 99999}) {
-    Crc32c c;
-    c.Update(data.data(), cut);
-    c.Update(data.data() + cut, data.size() - cut);
-    CHECK(c.Final() == oracle.checksum());
+  for (bool hardware : {true, false}) {
+    if (hardware && !Crc32c::HardwareAvailable()) continue;
+    for (size_t cut : {0, 1, 7, 8, 4093, 99999}) {
+      Crc32c c(hardware);
+      c.Update(data.data(), cut);
+      c.Update(data.data() + cut / 2, 0);
+      c.Update(data.data() + cut, data.size() - cut);
+      CHECK(c.Final() == oracle.checksum());
+    }
   }
+  Crc32c soft(false);
+  soft.Update("123456789", 9);
+  CHECK(soft.Hex() == "839206e3");
 }
 
 TEST_CASE("a backup's manifest: what verifies and each way it does not") {
@@ -261,6 +269,11 @@ TEST_CASE("the staged cluster is swapped in by renames, the server's own setting
   write(pg + "/.migrate-new/base/1/new", "new");
   CHECK_FALSE(SwapStagedCluster(pg, false, "/pg/migrate-wal", why));  // no PG_VERSION in the stage
   CHECK(why == "the staged copy in " + pg + " is not a cluster");
+  fs::create_directories(pg + "/.migrate-new/pg_hba.conf");
+  write(pg + "/.migrate-new/PG_VERSION", "16\n");
+  CHECK_FALSE(SwapStagedCluster(pg, false, "/pg/migrate-wal", why));  // refused before anything moved
+  CHECK(why == "the staged copy holds a folder named pg_hba.conf");
+  fs::remove(pg + "/.migrate-new/pg_hba.conf");
   CHECK(Slurp(pg + "/base/1/old") == "old");  // untouched
   write(pg + "/.migrate-new/PG_VERSION", "16\n");
   write(pg + "/.migrate-new/postgresql.conf", "source's settings\n");

@@ -1,11 +1,14 @@
 #include "db/physical.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <exception>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -152,7 +155,10 @@ ClusterHome FindClusterHome(const Postgres& pg, std::string& problem) {
     problem = "the " + pg.target().label + "'s postgres: " + problem;
     return h;
   }
-  // The innermost mount holding pgdata.
+  // The innermost mount holding pgdata; none when another mount lies inside it (a pg_wal volume:
+  // the folder here is not what the server sees).
+  for (const auto& [dest, source] : sources)
+    if (dest.rfind(h.pgdata + "/", 0) == 0) return h;
   size_t best = 0;
   for (const auto& [dest, source] : sources) {
     const bool holds = dest == h.pgdata || (dest != "/" && h.pgdata.rfind(dest + "/", 0) == 0);
@@ -162,6 +168,19 @@ ClusterHome FindClusterHome(const Postgres& pg, std::string& problem) {
     }
   }
   return h;
+}
+
+std::string ClusterFolderHere(const ClusterHome& home) {
+  const char* knob = std::getenv("MIGRATE_PHYSICAL_ON_HOST");
+  if ((knob && std::string(knob) == "0") || ::geteuid() != 0 || home.mount_folder.empty()) return "";
+  const std::string dir = home.mount_folder;
+  struct stat st {};
+  if (::lstat((dir + "/PG_VERSION").c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
+  // The running server's own folder: its postmaster.pid names the data directory it serves.
+  std::ifstream pid(dir + "/postmaster.pid");
+  std::string line;
+  if (!std::getline(pid, line) || !std::getline(pid, line) || line != home.pgdata) return "";
+  return dir;
 }
 
 std::vector<std::string> BaseBackupArgv(const Postgres& pg, const std::string& compress) {
@@ -235,8 +254,8 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   // target again as it was; one that failed later leaves it stopped for the roll back.
   ProcResult stop = Docker(there, {"stop", "-t", "60", home.container}, 120);
   if (!stop.ok()) {
-    stage->Drop();
     Docker(there, {"start", home.container}, 120);  // in case it stopped after all
+    stage->Drop();  // through the started container, on that path
     Fail("cannot stop the target's postgres (" + home.container + ") for the swap: " + stop.last_error_line());
   }
   lap("stop");
@@ -259,10 +278,10 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   lap("swap");
   ProcResult start = Docker(there, {"start", home.container}, 120);
   if (!start.ok()) Fail("cannot start the target's postgres (" + home.container + ") on the copied cluster: " + start.last_error_line());
-  stage->Finish();
 
   const Postgres admin = CopyAdmin(src, dst);
   admin.WaitReady(120, "");  // a standby answers reads once consistent
+  stage->Finish();            // the target's cluster set aside goes once the copy answers
   lap("start");
   if (opts.as_standby) return r;
   ReapplyCredentials(src, dst);

@@ -36,8 +36,10 @@ class ClusterStage {
   virtual std::string compression() const = 0;
 };
 
-// The stage for `home`: on this host when home.here names its folder, else in the container.
+// The stage for `home`: on this host when home.here names its folder (stage_host.cc), else in
+// the container (StageInContainer).
 std::unique_ptr<ClusterStage> StageFor(const Postgres& dst, const ClusterHome& home);
+std::unique_ptr<ClusterStage> StageInContainer(const Postgres& dst, const ClusterHome& home);
 
 // docker ARGS on `host`; never throws: a program that cannot start or runs past `seconds` is
 // code -1 with the reason in err.

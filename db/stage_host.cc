@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
+#include <vector>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -18,7 +18,7 @@ namespace {
 
 class HostStage : public ClusterStage {
  public:
-  explicit HostStage(const ClusterHome& home) : home_(home), stage_(home.here + "/.migrate-new") {}
+  explicit HostStage(const ClusterHome& home) : home_(home), stage_(home.here + "/" + kStageName) {}
 
   uint64_t Fill(const Postgres& src, const std::function<void(uint64_t)>& progress) override {
     struct stat owner {};
@@ -26,11 +26,13 @@ class HostStage : public ClusterStage {
     uid_ = owner.st_uid;
     gid_ = owner.st_gid;
     // zstd where the source's pg_basebackup has it (it says at once when it has not).
-    for (const char* method : {"client-zstd:1", "client-gzip:1"}) {
+    std::vector<std::string> methods = {"client-gzip:1"};
+    if (UnpacksZstd()) methods.insert(methods.begin(), "client-zstd:1");
+    for (const std::string& method : methods) {
       Clear();
       if (::mkdir(stage_.c_str(), 0700) != 0 || ::chown(stage_.c_str(), uid_, gid_) != 0)
         Fail("cannot make the stage " + stage_ + ": " + ErrnoString());
-      compression_ = std::string(method).substr(7, 4);
+      compression_ = method.substr(7, 4);
       auto out = src.dump_host().Start(BaseBackupArgv(src, method), Proc::kStdout);
       std::string unpack_error;
       uint64_t crossed = 0;
@@ -46,7 +48,8 @@ class HostStage : public ClusterStage {
       const int code = out->wait();
       const std::string err = TrimEnd(out->err_text());
       if (code == 0 && unpack_error.empty()) return unpacked_.bytes_in;
-      if (compression_ == "zstd" && err.find("zstd") != std::string::npos && crossed == 0) continue;
+      // "this build does not support compression with ZSTD"
+      if (compression_ == "zstd" && Lower(err).find("zstd") != std::string::npos && crossed == 0) continue;
       // This side's own failure (a full disk) first: pg_basebackup then only says its pipe broke.
       const bool stream_broke = unpack_error.empty() || unpack_error.find("tar stream") != std::string::npos;
       if (code != 0 && !err.empty() && stream_broke) Fail("pg_basebackup of the source failed: " + err);
@@ -65,7 +68,7 @@ class HostStage : public ClusterStage {
     return SwapStagedCluster(home_.here, standby_, home_.pgdata + "/migrate-wal", why) ? Swapped::kDone
                                                                                         : Swapped::kRefused;
   }
-  void Finish() override { Remove(home_.here + "/.migrate-old"); }
+  void Finish() override { Remove(home_.here + "/" + kSetAsideName); }
   void Drop() override { Clear(); }
   std::string compression() const override { return compression_; }
 
@@ -87,24 +90,9 @@ class HostStage : public ClusterStage {
 
 }  // namespace
 
-std::unique_ptr<ClusterStage> StageInContainer(const Postgres& dst, const ClusterHome& home);
-
 std::unique_ptr<ClusterStage> StageFor(const Postgres& dst, const ClusterHome& home) {
   if (!home.here.empty()) return std::make_unique<HostStage>(home);
   return StageInContainer(dst, home);
-}
-
-std::string ClusterFolderHere(const ClusterHome& home) {
-  const char* knob = std::getenv("MIGRATE_PHYSICAL_ON_HOST");
-  if ((knob && std::string(knob) == "0") || ::geteuid() != 0 || home.mount_folder.empty()) return "";
-  const std::string dir = home.mount_folder;
-  struct stat st {};
-  if (::lstat((dir + "/PG_VERSION").c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
-  // The running server's own folder: its postmaster.pid names the data directory it serves.
-  std::ifstream pid(dir + "/postmaster.pid");
-  std::string line;
-  if (!std::getline(pid, line) || !std::getline(pid, line) || line != home.pgdata) return "";
-  return dir;
 }
 
 }  // namespace mig::db
