@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "core/timer.h"
@@ -463,6 +464,44 @@ void ReapplyCredentials(const Postgres& src, const Postgres& dst) {
   const Postgres admin = CopyAdmin(src, dst);
   Session s(admin, "template1");
   s.Ask(ReapplyCredentialsSql(dst.target().user, dst.target().password, src.target().db, dst.target().db));
+}
+
+std::string CopyMarkerJson(const CopyMarker& m) {
+  return nlohmann::json{{"admin_user", m.admin_user}, {"source_db", m.source_db}}.dump() + "\n";
+}
+
+std::optional<CopyMarker> LoadCopyMarker(const std::string& path) {
+  std::optional<std::string> text = ReadSmallFile(path, 64 << 10);
+  if (!text) return std::nullopt;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(*text);
+    return CopyMarker{j.at("admin_user").get<std::string>(), j.at("source_db").get<std::string>()};
+  } catch (const std::exception& e) {
+    Fail(path + " is damaged (" + e.what() + "): it records an interrupted physical copy of the database; "
+         "look at the target's postgres, then remove the file and run again");
+  }
+}
+
+bool ResumeCredentials(const Postgres& dst, const CopyMarker& m) {
+  try {
+    dst.Probe("");
+    return false;  // the target's own user answers
+  } catch (const Error&) {
+  }
+  PgTarget t = dst.target();
+  t.user = m.admin_user;
+  t.password.clear();
+  t.db = "postgres";
+  t.dump_host = nullptr;
+  const Postgres admin(t);
+  try {
+    admin.WaitReady(30, "");
+  } catch (const Error&) {
+    return false;
+  }
+  Session s(admin, "template1");
+  s.Ask(ReapplyCredentialsSql(dst.target().user, dst.target().password, m.source_db, dst.target().db));
+  return true;
 }
 
 void DropSlot(const Postgres& src, const std::string& slot) {

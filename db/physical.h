@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -172,6 +173,24 @@ void PromoteStandby(const Postgres& admin, const ClusterHome& home, const std::s
 // After a copy of `src`'s cluster into `dst`'s container: dst's user (LOGIN SUPERUSER, its
 // password) and database name given back (ReapplyCredentialsSql, run as the copy's superuser).
 void ReapplyCredentials(const Postgres& src, const Postgres& dst);
+
+// What a physical copy records before it swaps the target's cluster (the pipeline keeps it in
+// the migration folder: CopyMarkerFile), so that a run stopped between the swap and the
+// re-applied credentials can finish them (ResumeCredentials).
+struct CopyMarker {
+  std::string admin_user;  // the copy's superuser: the source's user
+  std::string source_db;   // the copied database's name before it takes the target's
+};
+std::string CopyMarkerJson(const CopyMarker& m);
+// The marker in `path`, if any; throws mig::Error naming the file when it is not one.
+std::optional<CopyMarker> LoadCopyMarker(const std::string& path);
+
+// A copy swapped in whose credentials were never re-applied (the run stopped between the two):
+// when `dst`'s own user cannot log in and the marker's superuser can (local socket, as every
+// database command here), dst's credentials are re-applied (ReapplyCredentialsSql) and true is
+// returned. False, with nothing changed, when dst answers as itself or the superuser does not
+// answer either (the caller's own wait then says why).
+bool ResumeCredentials(const Postgres& dst, const CopyMarker& m);
 
 // Drops the replication slot `slot` of the source (nothing when there is none).
 void DropSlot(const Postgres& src, const std::string& slot);

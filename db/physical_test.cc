@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "tests/exit_code.h"
 
 using namespace mig;
@@ -135,4 +136,17 @@ TEST_CASE("db method for --two-phase: the standby, the dump in the downtime acro
   CHECK(ChooseTwoPhaseMethod(DbMethod::kLogical, true, SameMajor()).method == DbMethod::kLogical);
   CHECK(ChooseTwoPhaseMethod(DbMethod::kAuto, true, no_right).method == DbMethod::kLogical);
   CHECK(ExitCodeOf([&] { ChooseTwoPhaseMethod(DbMethod::kPhysical, true, across); }) == 2);
+}
+
+TEST_CASE("the physical copy's marker reads back as written, and a damaged one is named, not guessed") {
+  mig::TempDir d("marker");
+  const std::string path = d.path() + "/physical-copy.json";
+  CHECK_FALSE(LoadCopyMarker(path).has_value());  // no interrupted copy
+  mig::WriteFileAtomic(path, CopyMarkerJson({"app", "app\"db"}));
+  const auto m = LoadCopyMarker(path);
+  REQUIRE(m.has_value());
+  CHECK(m->admin_user == "app");
+  CHECK(m->source_db == "app\"db");
+  mig::WriteFileAtomic(path, "{\"admin_user\": 7}");
+  CHECK_THROWS_WITH(LoadCopyMarker(path), Catch::Contains(path + " is damaged"));
 }

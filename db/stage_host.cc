@@ -1,12 +1,16 @@
 // The copy staged in the target's data directory on this host: the base backup unpacked and
 // verified in this process, swapped in by renames (docs/physical-db.md "Staged on this host").
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
+#include <future>
 #include <vector>
 
 #include "core/error.h"
+#include "core/fd.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "db/cluster_files.h"
@@ -47,7 +51,10 @@ class HostStage : public ClusterStage {
       }
       const int code = out->wait();
       const std::string err = TrimEnd(out->err_text());
-      if (code == 0 && unpack_error.empty()) return unpacked_.bytes_in;
+      if (code == 0 && unpack_error.empty()) {
+        StartSync();
+        return unpacked_.bytes_in;
+      }
       // "this build does not support compression with ZSTD"
       if (compression_ == "zstd" && Lower(err).find("zstd") != std::string::npos && crossed == 0) continue;
       // This side's own failure (a full disk) first: pg_basebackup then only says its pipe broke.
@@ -65,15 +72,29 @@ class HostStage : public ClusterStage {
   }
   void Prepare(bool standby) override { standby_ = standby; }
   Swapped Swap(std::string& why) override {
+    if (const int err = WaitSynced())  // the copy on disk before it is swapped in
+      Fail("cannot sync the staged copy in " + stage_ + ": " + ErrnoString(err));
     return SwapStagedCluster(home_.here, standby_, home_.pgdata + "/migrate-wal", why) ? Swapped::kDone
                                                                                         : Swapped::kRefused;
   }
   void Finish() override { Remove(home_.here + "/" + kSetAsideName); }
-  void Drop() override { Clear(); }
+  void Drop() override {
+    WaitSynced();
+    Clear();
+  }
   std::string compression() const override { return compression_; }
 
  private:
   void Clear() { Remove(stage_); }
+  // The staged files written to disk on a thread while the copy is verified and the target
+  // stops: postgres's start fsyncs every file of a copy it recovers, which then finds them
+  // written (the downtime does not wait for the page cache).
+  void StartSync() {
+    Fd fd(::open(stage_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.valid()) return;
+    synced_ = std::async(std::launch::async, [fd = std::move(fd)] { return ::syncfs(fd.get()) == 0 ? 0 : errno; });
+  }
+  int WaitSynced() { return synced_.valid() ? synced_.get() : 0; }
   static void Remove(const std::string& path) {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
@@ -86,6 +107,7 @@ class HostStage : public ClusterStage {
   bool standby_ = false;
   std::string compression_ = "gzip";
   UnpackResult unpacked_;
+  std::future<int> synced_;  // syncfs's errno, 0 when it succeeded
 };
 
 }  // namespace

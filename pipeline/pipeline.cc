@@ -284,7 +284,7 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
     if (origin->Where().empty()) CheckDistinct(from, to);  // two folders of one server
     rep.from = origin->Show(from.dir);
     rep.to = to.dir;
-    const std::string root = o.temp_dir.empty() ? to.dir + "/migration" : o.temp_dir;
+    const std::string root = MigrationRoot(o.temp_dir, to.dir);
     if (!o.dry_run) {
       std::error_code ec;
       fs::create_directories(root, ec);

@@ -13,6 +13,7 @@
 #include "install/legacy.h"
 #include "install/room.h"
 #include "install/stack.h"
+#include "pipeline/run_dir.h"
 
 namespace mig {
 
@@ -68,6 +69,22 @@ void ChooseMethod(const Options& o, Sides& s, int target_major, Report& rep) {
   rep.Check("database method", true, how);
 }
 
+// A physical copy stopped between its swap and its credentials (docs/physical-db.md) left the
+// target's cluster the source's: its credentials are re-applied before the target is probed.
+void ResumeInterruptedCopy(const Options& o, const Install& to) {
+  const std::string marker_file = CopyMarkerFile(MigrationRoot(o.temp_dir, to.dir));
+  const std::optional<db::CopyMarker> marker = db::LoadCopyMarker(marker_file);
+  if (!marker) return;
+  if (o.dry_run) {
+    TheLog().warn(marker_file + " names an interrupted physical copy: a run (not a dry run) re-applies the target's "
+                  "credentials if they are still the source's");
+    return;
+  }
+  if (db::ResumeCredentials(db::Postgres(to.pg), *marker))
+    TheLog().warn("an interrupted physical copy left the target's cluster without its own credentials: " +
+                  to.pg.user + " and database " + to.pg.db + " were given back");
+}
+
 void CheckDatabases(const Options& o, Origin& origin, Sides& s, Report& rep) {
   // The target (on this server) is found, started when it must be, and probed on a thread of
   // its own while the source answers. Its checks (a dry run's) are added after: Report is not
@@ -78,6 +95,7 @@ void CheckDatabases(const Options& o, Origin& origin, Sides& s, Report& rep) {
       std::async(std::launch::async, [&o, &s, &target_checks, &started_target]() -> std::optional<db::ServerInfo> {
         s.to.pg.container = EnsureDb(o, *s.dst_stack, s.to, target_checks, started_target);
         if (s.to.pg.container.empty()) return std::nullopt;
+        ResumeInterruptedCopy(o, s.to);
         return db::Postgres(s.to.pg).WaitReady(90, db::RetiredName(s.to.pg.db));
       });
   s.from.pg.container = EnsureDb(o, *s.src_stack, s.from, rep, s.started_source_db);

@@ -1,11 +1,17 @@
 #include "pipeline/replay_step.h"
 
+#include <filesystem>
+
 #include "core/error.h"
+#include "core/files.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/text.h"
+#include "pipeline/run_dir.h"
 
 namespace mig {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -24,7 +30,13 @@ void CopyDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep)
   Progress progress("database", 0, ProgressModeFor(o.quiet, o.json));  // a base backup's size is not known ahead
   db::CopyClusterOptions co;
   co.progress = [&](uint64_t b) { progress.Update(0, b, b); };
+  // Kept until the copy's credentials are re-applied: a run stopped between the swap and them
+  // finishes them in the next one's preflight (ResumeInterruptedCopy).
+  const std::string marker = CopyMarkerFile(MigrationRoot(o.temp_dir, s.to.dir));
+  co.before_swap = [&] { WriteFileAtomic(marker, db::CopyMarkerJson({s.from.pg.user, s.from.pg.db}), 0600); };
   const db::CopyClusterResult r = db::CopyCluster(*s.src_pg, *s.dst_pg, *s.dst_home, co);
+  std::error_code ec;
+  fs::remove(marker, ec);
   progress.Done();
   rep.database = {{"method", "physical"}, {"why", s.db_method.why}, {"source", StateJson(r.source)},
                   {"compression", r.compression}, {"staged_on_host", r.on_host},

@@ -15,6 +15,12 @@ namespace fs = std::filesystem;
 
 namespace mig {
 
+std::string MigrationRoot(const std::string& temp_dir, const std::string& to_dir) {
+  return temp_dir.empty() ? to_dir + "/migration" : temp_dir;
+}
+
+std::string CopyMarkerFile(const std::string& root) { return root + "/physical-copy.json"; }
+
 RunDir OpenRunDir(const std::string& root) {
   std::optional<std::string> named = ReadSmallFile(root + "/in-progress", 4096);
   std::string ts = named ? named->substr(0, named->find('\n')) : "";

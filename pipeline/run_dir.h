@@ -7,6 +7,12 @@
 
 namespace mig {
 
+// Where a migration into `to_dir` keeps its run folders: --temp-dir, else to_dir/migration.
+std::string MigrationRoot(const std::string& temp_dir, const std::string& to_dir);
+// The physical copy's marker in that folder (db::CopyMarker): written before the target's cluster
+// is swapped, removed once its credentials were re-applied.
+std::string CopyMarkerFile(const std::string& root);
+
 // The run folder that OpenRunDir chose.
 struct RunDir {
   std::string path;      // <root>/<timestamp>

@@ -95,6 +95,31 @@ check "... its schema (pg_dump -s) equals the old one's" \
   diff <(docker exec "$(pg_container "$OLD")" pg_dump -s -U app -d appdb | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^$') <(new_schema)
 check "... and the row written since the first copy is there" test "$(new_sql "select count(*) from users where email = 'second@copy.example'")" = 1
 
+# --- killed (SIGKILL) between the swap and the credentials: the copy runs with the old release's
+# roles only; the next run's preflight gives the new release its user and database back first.
+# A docker shim kills migrate-local as soon as the target's postgres started on the copy.
+mkdir -p "$WORK/shim"
+npg_name=$(docker inspect -f '{{.Name}}' "$npg")
+cat >"$WORK/shim/docker" <<SHIM
+#!/bin/bash
+"$(command -v docker)" "\$@"; rc=\$?
+if [[ "\$1" == start && ( "\$2" == "$npg" || "/\$2" == "$npg_name" ) ]]; then kill -9 \$PPID; fi
+exit \$rc
+SHIM
+chmod +x "$WORK/shim/docker"
+PATH=$WORK/shim:$PATH run_local "$WORK/killed.out" "$WORK/killed.err" --from-path "$OLD" --to-path "$NEW" --skip-data \
+  --db-method physical --yes
+check "a copy killed right after the swap ends with SIGKILL" test "$RC" -eq 137
+check "... leaving the new release's user unable to log in (the copy has the old release's roles only)" \
+  bash -c "! docker exec '$npg' psql -X -At -U owner2 -d shop -c 'select 1' >/dev/null 2>&1"
+check "... and its marker in the migration folder" test -s "$NEW/migration/physical-copy.json"
+run_local "$WORK/resumed.out" "$WORK/resumed.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method physical --yes
+check "the next run exits 0" test "$RC" -eq 0
+[[ $RC -eq 0 ]] || cat "$WORK/resumed.err"
+check "... saying it gave the new release's user and database back" grep -q "owner2 and database shop were given back" "$WORK/resumed.err"
+check "... and the new release's user logs in to its database" test "$(new_sql "select count(*) from users where email = 'second@copy.example'")" = 1
+check "... the marker gone" test ! -e "$NEW/migration/physical-copy.json"
+
 # --- the first run's roll back puts the new release's cluster back as it was
 check "the report gives the database's roll back command" test -n "$rollback"
 set +e
