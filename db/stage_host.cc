@@ -72,8 +72,10 @@ class HostStage : public ClusterStage {
   }
   void Prepare(bool standby) override { standby_ = standby; }
   Swapped Swap(std::string& why) override {
-    if (const int err = WaitSynced())  // the copy on disk before it is swapped in
-      Fail("cannot sync the staged copy in " + stage_ + ": " + ErrnoString(err));
+    if (const int err = WaitSynced()) {  // the copy on disk before it is swapped in
+      why = "cannot sync the staged copy in " + stage_ + ": " + ErrnoString(err);
+      return Swapped::kRefused;
+    }
     return SwapStagedCluster(home_.here, standby_, home_.pgdata + "/migrate-wal", why) ? Swapped::kDone
                                                                                         : Swapped::kRefused;
   }

@@ -349,9 +349,14 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
       ReplayDatabase(o, *origin, s, rep, wait_for_target_dump, std::move(replay_sessions));
       wait_for_target_dump();  // recorded even where the replay did not ask for it before a change
       RetiredDrop dropping(o, s);  // beside what follows
-      if (o.stop_old) StopOld(s, true);
-      else if (s.started_source_db) s.src_stack->Stop({s.from.db_service});
-      Restart(o, s, rep);
+      try {
+        if (o.stop_old) StopOld(s, true);
+        else if (s.started_source_db) s.src_stack->Stop({s.from.db_service});
+        Restart(o, s, rep);
+      } catch (...) {
+        dropping.Finish(rep);  // its row in the report of the failed run too
+        throw;
+      }
       dropping.Finish(rep);
     }
     rep.result = "ok";

@@ -97,6 +97,25 @@ TEST_CASE("a failed replay leaves the target database untouched and the report s
   CHECK(fs::exists(t.to + "/migration/in-progress"));
 }
 
+TEST_CASE("a restart that fails still records the previous database's drop that could not start") {
+  Replayed t;
+  t.host.AddFault({[](const std::vector<std::string>& argv) {  // the detached DROP of the retired database
+                     return argv.size() > 2 && argv[0] == "docker" && argv[1] == "exec" && argv[2] == "-d";
+                   },
+                   1, "Error response from daemon: container is restarting"});
+  t.host.AddFault({[](const std::vector<std::string>& argv) {
+                     return std::find(argv.begin(), argv.end(), "up") != argv.end();
+                   },
+                   1, "ERROR: for web  Cannot start service web: port is already allocated"});
+  CHECK_THROWS_WITH(RunMigration(t.Opts()), Catch::Contains("port is already allocated"));
+  const nlohmann::json rep = t.RunReport();
+  CHECK(rep["result"] == "failed");
+  bool recorded = false;
+  for (const auto& c : rep["checks"])
+    if (c["name"] == "previous database dropped" && c["ok"] == false) recorded = true;
+  CHECK(recorded);
+}
+
 TEST_CASE("a safety dump of the target that fails while data/ is merged stops the run before the swap") {
   Replayed t;
   t.host.AddFault({[](const std::vector<std::string>& argv) {
