@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "core/archive_feed.h"
 #include "core/error.h"
 #include "core/fd.h"
 #include "core/io.h"
@@ -23,31 +24,6 @@ namespace mig::db {
 namespace {
 
 constexpr size_t kMaxManifest = 512u << 20;
-
-// Feeds libarchive from a Proc; an exception is kept for after the C code returned.
-struct Feed {
-  Feed(Proc& f, const std::function<void(uint64_t)>& p) : from(f), progress(p) {}
-  Proc& from;
-  const std::function<void(uint64_t)>& progress;
-  std::vector<char> buf = std::vector<char>(1u << 18);
-  uint64_t bytes = 0;
-  std::exception_ptr error;
-};
-
-la_ssize_t FeedRead(struct archive* a, void* ctx, const void** out) {
-  auto* f = static_cast<Feed*>(ctx);
-  try {
-    const size_t n = f->from.read(f->buf.data(), f->buf.size());
-    f->bytes += n;
-    if (f->progress && n) f->progress(f->bytes);
-    *out = f->buf.data();
-    return static_cast<la_ssize_t>(n);
-  } catch (...) {
-    f->error = std::current_exception();
-    archive_set_error(a, EIO, "the stream failed");
-    return -1;
-  }
-}
 
 // A path of the backup, checked: relative, no empty, "." or ".." component; a folder's trailing
 // slash and leading "./" dropped (pg_basebackup names its pg_wal/ entries "./pg_wal/..."); "."
@@ -112,11 +88,9 @@ UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
   archive_read_support_filter_gzip(a.get());
   archive_read_support_filter_zstd(a.get());
   archive_read_support_format_tar(a.get());
-  Feed feed(from, progress);
-  auto check_feed = [&] {
-    if (feed.error) std::rethrow_exception(feed.error);
-  };
-  if (archive_read_open(a.get(), &feed, nullptr, FeedRead, nullptr) != ARCHIVE_OK) {
+  ArchiveFeed feed(from, progress);
+  auto check_feed = [&] { feed.Check(); };
+  if (feed.Open(a.get()) != ARCHIVE_OK) {
     check_feed();
     Fail(std::string("the base backup is not a tar stream: ") + archive_error_string(a.get()));
   }
@@ -188,7 +162,7 @@ UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
     }
   }
   check_feed();
-  res.bytes_in = feed.bytes;
+  res.bytes_in = feed.bytes();
   return res;
 }
 
