@@ -2,6 +2,7 @@
 // on a Transport, pumped from one thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -47,8 +48,9 @@ class AgentSession {
   const Hello& hello() const { return hello_; }
   // When the far side printed text instead of frames: that text (printable), else "".
   const std::string& not_agent_text() const { return not_agent_text_; }
-  uint64_t bytes_in() const { return bytes_in_; }
-  uint64_t bytes_out() const { return bytes_out_; }
+  // The bytes moved so far; readable from any thread while another pumps.
+  uint64_t bytes_in() const { return bytes_in_.load(std::memory_order_relaxed); }
+  uint64_t bytes_out() const { return bytes_out_.load(std::memory_order_relaxed); }
 
  private:
   // Pumps until at most `queued_at_most` bytes of ours wait to be sent (bounded in memory and time).
@@ -76,7 +78,7 @@ class AgentSession {
   bool got_frame_ = false;
   std::string not_agent_text_;
   Hello hello_;
-  uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  std::atomic<uint64_t> bytes_in_{0}, bytes_out_{0};
 };
 
 }  // namespace mig::agent

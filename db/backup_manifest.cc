@@ -40,11 +40,6 @@ std::string SegmentName(uint64_t timeline, uint64_t segno, uint64_t seg_size) {
   return name;
 }
 
-bool IsSegmentPath(const std::string& p) {
-  return p.size() == 7 + 24 && p.compare(0, 7, "pg_wal/") == 0 &&
-         p.find_first_not_of("0123456789ABCDEF", 7) == std::string::npos;
-}
-
 // Files a manifest leaves out (as pg_verifybackup ignores them).
 bool NotInManifest(const std::string& p) {
   return p == "backup_manifest" || p.rfind("pg_wal/", 0) == 0 || p == "postgresql.auto.conf" ||
@@ -64,6 +59,15 @@ bool LeftByACopy(const std::string& p) {
   for (const char* d : {kStageName, kSetAsideName})
     if (p == d || p.rfind(std::string(d) + "/", 0) == 0) return true;
   return false;
+}
+
+bool IsSegmentName(const std::string& n) {
+  return n.size() == 24 && n.find_first_not_of("0123456789ABCDEF") == std::string::npos;
+}
+
+bool IsWalName(const std::string& n) {
+  return IsSegmentName(n) || (n.size() == 16 && n.compare(8, 8, ".history") == 0 &&
+                              n.find_first_not_of("0123456789ABCDEF") == 8);
 }
 
 std::vector<std::string> ManifestProblems(const std::string& manifest, const std::map<std::string, SeenFile>& seen) {
@@ -114,7 +118,7 @@ std::vector<std::string> ManifestProblems(const std::string& manifest, const std
     uint64_t seg_size = 0;
     std::set<std::string> segments;
     for (const auto& [path, f] : seen) {
-      if (IsSegmentPath(path)) {
+      if (path.compare(0, 7, "pg_wal/") == 0 && IsSegmentName(path.substr(7))) {
         if (seg_size != 0 && f.size != seg_size) AddProblem(out, more, path + " is not as long as the other WAL segments");
         seg_size = f.size;
         segments.insert(path.substr(7));

@@ -17,6 +17,11 @@ inline constexpr const char* kSetAsideName = ".migrate-old";
 // swap set aside): in the source's backup, but never unpacked (it would clash with this copy's).
 bool LeftByACopy(const std::string& path);
 
+// A WAL segment's file name in pg_wal/ (24 upper-case hex digits), and a segment's or a
+// timeline history file's (8 hex digits and ".history").
+bool IsSegmentName(const std::string& n);
+bool IsWalName(const std::string& n);
+
 // What the unpacking saw of a regular file.
 struct SeenFile {
   uint64_t size = 0;

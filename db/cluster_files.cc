@@ -193,6 +193,10 @@ void Rename(int from_dir, const std::string& from, int to_dir, const std::string
 
 }  // namespace
 
+std::string StandbyRestoreLines(const std::string& restore_dir) {
+  return "\nrestore_command = 'cp " + restore_dir + "/%f %p'\nwal_retrieve_retry_interval = '100ms'\n";
+}
+
 bool SwapStagedCluster(const std::string& pgdata, bool standby, const std::string& restore_dir, std::string& refused) {
   Fd data(::open(pgdata.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!data.valid()) return refused = "cannot open " + pgdata + ": " + ErrnoString(), false;
@@ -229,7 +233,7 @@ bool SwapStagedCluster(const std::string& pgdata, bool standby, const std::strin
     Fd signal(::openat(data.get(), "standby.signal", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     Fd conf(::openat(data.get(), "postgresql.auto.conf", O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!signal.valid() || !conf.valid()) Fail("cannot make the copy in " + pgdata + " a standby: " + ErrnoString());
-    const std::string lines = "\nrestore_command = 'cp " + restore_dir + "/%f %p'\nwal_retrieve_retry_interval = '100ms'\n";
+    const std::string lines = StandbyRestoreLines(restore_dir);
     WriteFd(conf.get(), lines.data(), lines.size(), "postgresql.auto.conf");
     for (const char* n : {"migrate-wal", "standby.signal", "postgresql.auto.conf"})
       if (::fchownat(data.get(), n, owner.st_uid, owner.st_gid, AT_SYMLINK_NOFOLLOW) != 0)

@@ -36,6 +36,10 @@ bool UnpacksZstd();
 UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
                        const std::function<void(uint64_t)>& progress = {});
 
+// What makes a swapped-in copy a standby restoring the WAL shipped into `restore_dir` (its path
+// as the target's server sees it): appended to its postgresql.auto.conf, by either stage.
+std::string StandbyRestoreLines(const std::string& restore_dir);
+
 // The swap in the stopped server's data directory `pgdata` (a folder on this host): its entries
 // moved into .migrate-old/, the stage's (.migrate-new/) moved up, the server's own
 // postgresql.conf, postgresql.auto.conf, pg_hba.conf and pg_ident.conf moved back over the

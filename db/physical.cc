@@ -20,6 +20,8 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "core/timer.h"
+#include "db/backup_manifest.h"
+#include "db/docker_exec.h"
 #include "db/stage.h"
 
 namespace mig::db {
@@ -52,12 +54,6 @@ std::string MakeSlotSql(const std::string& slot) {
   return "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = " +
          QuoteLiteral(slot) + ";\nSELECT 1 FROM pg_create_physical_replication_slot(" + QuoteLiteral(slot) +
          ", true, false);";
-}
-
-bool IsWalName(const std::string& n) {
-  const bool hex = n.find_first_not_of("0123456789ABCDEF") == std::string::npos;
-  return (n.size() == 24 && hex) ||
-         (n.size() == 16 && n.compare(8, 8, ".history") == 0 && n.substr(0, 8).find_first_not_of("0123456789ABCDEF") == std::string::npos);
 }
 
 }  // namespace

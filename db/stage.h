@@ -41,13 +41,4 @@ class ClusterStage {
 std::unique_ptr<ClusterStage> StageFor(const Postgres& dst, const ClusterHome& home);
 std::unique_ptr<ClusterStage> StageInContainer(const Postgres& dst, const ClusterHome& home);
 
-// docker ARGS on `host`; never throws: a program that cannot start or runs past `seconds` is
-// code -1 with the reason in err.
-ProcResult Docker(const Host& host, std::vector<std::string> args, int seconds);
-
-// `from`'s output relayed into `into`, started on `there`; a failure names its side with that
-// side's stderr (`reading ... failed`, `unpacking ... failed`). Returns the bytes relayed.
-uint64_t RelayOrFail(Proc& from, const Host& there, const std::vector<std::string>& into, const std::string& reading,
-                     const std::string& unpacking, const std::function<void(uint64_t)>& progress = {});
-
 }  // namespace mig::db

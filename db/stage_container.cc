@@ -4,6 +4,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "db/cluster_files.h"
+#include "db/docker_exec.h"
 #include "db/stage.h"
 
 namespace mig::db {
@@ -19,7 +21,8 @@ const char* const kStageScript =
 // In a helper container with the stopped target's volumes ($1: PGDATA): the target's own server
 // settings kept in the stage (never written through a link the source's copy holds), the rest of
 // PGDATA removed, the stage's entries moved up. Exit 3: refused with nothing touched. With $2
-// "standby": made a standby restoring the WAL shipped into PGDATA/migrate-wal (docs/cutover.md).
+// "standby": made a standby restoring the WAL shipped into PGDATA/migrate-wal, $3 (the lines of
+// StandbyRestoreLines) appended to its postgresql.auto.conf (docs/cutover.md).
 const char* const kSwapScript =
     "set -e; cd \"$1\"; s=.migrate-new; "
     "[ -d \"$s\" ] || { echo \"no staged copy in $1\" >&2; exit 3; }; "
@@ -30,7 +33,7 @@ const char* const kSwapScript =
     "for f in \"$s\"/* \"$s\"/.[!.]* \"$s\"/..?*; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then mv -- \"$f\" .; fi; done; "
     "rmdir \"$s\"; "
     "if [ \"$2\" = standby ]; then o=$(stat -c %u:%g .); mkdir -p migrate-wal; : > standby.signal; "
-    "printf \"\\nrestore_command = 'cp %s/migrate-wal/%%f %%p'\\nwal_retrieve_retry_interval = '100ms'\\n\" \"$1\" "
+    "printf %s \"$3\" "
     ">> postgresql.auto.conf; chown \"$o\" migrate-wal standby.signal postgresql.auto.conf; fi";
 
 class ContainerStage : public ClusterStage {
@@ -60,7 +63,8 @@ class ContainerStage : public ClusterStage {
     if (left.ok()) Docker(there_, {"rm", "-f", name}, 60);
     ProcResult made = Docker(there_, {"create", "--name", name, "--network", "none", "-u", "0", "--volumes-from",
                                       home_.container, "--entrypoint", "sh", home_.image, "-c", kSwapScript, "sh",
-                                      home_.pgdata, standby ? "standby" : "primary"},
+                                      home_.pgdata, standby ? "standby" : "primary",
+                                      StandbyRestoreLines(home_.pgdata + "/migrate-wal")},
                              120);
     if (!made.ok()) Fail("cannot make the helper container of the swap: " + made.last_error_line());
     helper_ = TrimEnd(made.out);
@@ -99,26 +103,6 @@ class ContainerStage : public ClusterStage {
 };
 
 }  // namespace
-
-ProcResult Docker(const Host& host, std::vector<std::string> args, int seconds) {
-  args.insert(args.begin(), "docker");
-  try {
-    return host.Run(args, {}, std::chrono::seconds(seconds));
-  } catch (const Error& e) {
-    ProcResult r;
-    r.err = e.what();
-    return r;
-  }
-}
-
-uint64_t RelayOrFail(Proc& from, const Host& there, const std::vector<std::string>& into, const std::string& reading,
-                     const std::string& unpacking, const std::function<void(uint64_t)>& progress) {
-  auto in = there.Start(into, Proc::kStdin);
-  const RelayResult rr = Relay(from, *in, progress);
-  if (rr.from_code != 0 && !rr.to_stopped) Fail(reading + " failed: " + TrimEnd(from.err_text()));
-  if (rr.to_stopped || rr.to_code != 0) Fail(unpacking + " failed: " + TrimEnd(in->err_text()));
-  return rr.bytes;
-}
 
 std::unique_ptr<ClusterStage> StageInContainer(const Postgres& dst, const ClusterHome& home) {
   return std::make_unique<ContainerStage>(dst, home);
