@@ -153,45 +153,6 @@ class Writer {
   std::string sums_;
 };
 
-// Copies a file's content through `out`, by path, never through a symlink.
-void CopyFile(const std::string& path, const std::function<void(const char*, size_t)>& out) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) Fail("cannot read " + path + ": " + ErrnoString());
-  std::vector<char> buf(1 << 20);
-  for (size_t n; (n = ReadFd(fd.get(), buf.data(), buf.size(), path.c_str())) > 0;) out(buf.data(), n);
-}
-
-// data/ from the disk into the archive, every entry with its attributes.
-void AddTree(Writer& w, const std::string& root, const std::string& prefix) {
-  struct archive* disk = archive_read_disk_new();
-  std::unique_ptr<struct archive, int (*)(struct archive*)> guard(disk, archive_read_free);
-  archive_read_disk_set_symlink_physical(disk);
-  archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_XATTR);  // not restored from a file
-  archive_read_disk_set_standard_lookup(disk);
-  if (archive_read_disk_open(disk, root.c_str()) != ARCHIVE_OK)
-    Fail("cannot read " + root + ": " + archive_error_string(disk));
-  for (;;) {
-    OwnedEntry e(archive_entry_new());
-    int r = archive_read_next_header2(disk, e.get());
-    if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) Fail("cannot read " + root + ": " + archive_error_string(disk));
-    archive_read_disk_descend(disk);
-    const std::string source = archive_entry_sourcepath(e.get());
-    std::string rel = source.substr(root.size());
-    const std::string name = prefix + rel;
-    archive_entry_sparse_clear(e.get());
-    archive_entry_set_hardlink(e.get(), nullptr);  // every file whole: no link entries to trust
-    if (archive_entry_filetype(e.get()) == AE_IFCHR || archive_entry_filetype(e.get()) == AE_IFBLK)
-      Fail(source + " is a device node: an exported backup carries none (a reader refuses them)");
-    if (archive_entry_filetype(e.get()) == AE_IFREG) {
-      uint64_t size = static_cast<uint64_t>(archive_entry_size(e.get()));
-      w.File(name, size, [&](const auto& out) { CopyFile(source, out); }, e.get());
-    } else {
-      w.Other(e.get(), name);
-    }
-  }
-}
-
 bool SafeName(const std::string& name) {
   if (name.empty() || name[0] == '/') return false;
   std::istringstream in(name);
@@ -222,20 +183,38 @@ Reader OpenRead(const std::string& path) {
 
 std::string VolumeMember(const SwarmPart::Volume& v) { return "volumes/" + v.node + "/" + v.name + ".tar"; }
 
-void WriteArchive(const std::string& output, const Manifest& m, const std::string& stage,
+void WriteArchive(const std::string& output, const Manifest& m, FilesReader& files,
                   const std::function<void(const Sink&)>& dump,
                   const std::function<void(const SwarmPart::Volume&, const Sink&)>& volume) {
   const std::string partial = output + ".partial";
   try {
     Writer w(partial);
     w.Text(kManifest, ToJson(m).dump(2) + "\n");
-    for (const auto& f : m.config) {
-      const std::string path = stage + "/" + f;
-      std::error_code ec;
-      if (fs::is_symlink(path, ec) || !fs::is_regular_file(path, ec)) continue;
-      w.File("config/" + f, fs::file_size(path), [&](const auto& out) { CopyFile(path, out); });
+    const std::set<std::string> config(m.config.begin(), m.config.end());
+    OwnedEntry e(archive_entry_new());
+    bool data_is_folder = false;
+    while (files.Next(e.get())) {
+      const std::string name = archive_entry_pathname(e.get()) ? archive_entry_pathname(e.get()) : "";
+      const auto type = archive_entry_filetype(e.get());
+      const auto content = [&](const Sink& out) {
+        std::vector<char> buf(1 << 20);
+        for (size_t n; (n = files.Read(buf.data(), buf.size())) > 0;) out(buf.data(), n);
+      };
+      const uint64_t size = type == AE_IFREG ? static_cast<uint64_t>(archive_entry_size(e.get())) : 0;
+      if (name == "data") data_is_folder = type == AE_IFDIR;
+      if ((name == "data" && data_is_folder) || (data_is_folder && name.rfind("data/", 0) == 0)) {
+        if (type == AE_IFCHR || type == AE_IFBLK)
+          Fail(name + " is a device node: an exported backup carries none (a reader refuses them)");
+        archive_entry_sparse_clear(e.get());
+        archive_entry_set_hardlink(e.get(), nullptr);  // every file whole: no link entries to trust
+        if (type == AE_IFREG)
+          w.File(name, size, content, e.get());
+        else
+          w.Other(e.get(), name);
+      } else if (name.find('/') == std::string::npos && type == AE_IFREG && config.count(name)) {
+        w.File("config/" + name, size, content);
+      }  // else not the file's: the format 2 manifest, a legacy install's folders
     }
-    if (fs::is_directory(stage + "/data")) AddTree(w, stage + "/data", "data");
     if (m.db) w.File(kDump, m.db->dump_bytes, dump);
     if (m.swarm)
       for (const auto& v : m.swarm->volumes) {

@@ -16,6 +16,7 @@
 #include "db/dump.h"
 
 struct archive;
+struct archive_entry;
 
 namespace mig::backup {
 
@@ -24,11 +25,23 @@ using Sink = std::function<void(const char*, size_t)>;
 // A Swarm volume's member: "volumes/NODE/NAME.tar".
 std::string VolumeMember(const SwarmPart::Volume& v);
 
-// Writes the file at `output` (built as output.partial, fsynced, renamed): `stage` holds the
-// backup's files as restic restored them (stage/data/..., stage/<config file>), `dump` writes
-// the database dump (m.db->dump_bytes of it) through the sink it is given, `volume` each of
-// m.swarm's volumes (its bytes).
-void WriteArchive(const std::string& output, const Manifest& m, const std::string& stage,
+// A backup's files (its configuration and data/) entry by entry, as the file takes them.
+class FilesReader {
+ public:
+  virtual ~FilesReader() = default;
+  // The next entry into `e` (cleared first): its name relative to the backup's root ("VERSION",
+  // "data", "data/sub/a"), type, permissions, owner, times, size, link target; false after the
+  // last. Throws mig::Error when the files cannot be read.
+  virtual bool Next(struct archive_entry* e) = 0;
+  // The current regular file's bytes, in pieces; 0 at its end.
+  virtual size_t Read(char* buf, size_t len) = 0;
+};
+
+// Writes the file at `output` (built as output.partial, fsynced, renamed): of `files`, the
+// entries of m.config that are regular files (as config/NAME) and data/'s (a device node in it
+// is refused); `dump` writes the database dump (m.db->dump_bytes of it) through the sink it is
+// given, `volume` each of m.swarm's volumes (its bytes).
+void WriteArchive(const std::string& output, const Manifest& m, FilesReader& files,
                   const std::function<void(const Sink&)>& dump,
                   const std::function<void(const SwarmPart::Volume&, const Sink&)>& volume = {});
 

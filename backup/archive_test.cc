@@ -10,7 +10,10 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "backup/snapshot_files.h"
 #include "core/files.h"
+#include "tests/string_proc.h"
+#include "tests/test_data.h"
 
 namespace fs = std::filesystem;
 using namespace mig;
@@ -25,22 +28,15 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
-// A backup's files as restic restores them, and its manifest.
+// A backup's files as the repository gives them (restic 0.14's dump and listing of a recorded
+// snapshot: tests/data/restic/record_tree.sh), and its manifest.
 struct Fixture {
   TempDir tmp{"archive-test"};
-  std::string stage = tmp.path() + "/stage", file = tmp.path() + "/backup.tar";
+  std::string file = tmp.path() + "/backup.tar";
   std::string dump = std::string(100000, 'D') + "the dump's last words";
+  std::string tree = TestData("restic/tree.tar"), listing = TestData("restic/tree.jsonl");
   Manifest m;
   Fixture() {
-    fs::create_directories(stage + "/data/sub");
-    std::ofstream(stage + "/data/sub/photo.jpg") << "photo bytes: unique-marker-1234";
-    std::ofstream(stage + "/data/index.html") << "index";
-    std::ofstream(stage + "/data/new\nline \\ ünï") << "a name sha256sum must escape";
-    fs::create_symlink("sub", stage + "/data/latest");
-    std::ofstream(stage + "/VERSION") << "1.0.0\n";
-    struct timespec times[2] = {{1577934245, 123456789}, {1577934245, 123456789}};
-    ::utimensat(AT_FDCWD, (stage + "/data/index.html").c_str(), times, AT_SYMLINK_NOFOLLOW);
-    ::chmod((stage + "/data/index.html").c_str(), 04755);
     m.id = "3fa85f64";
     m.timestamp = "2026-11-30t21-00-00";
     m.status = "ready";
@@ -53,31 +49,49 @@ struct Fixture {
     d.dump_bytes = dump.size();
     m.db = d;
   }
-  void Write() {
-    WriteArchive(file, m, stage, [&](const auto& out) { out(dump.data(), dump.size()); });
+  void Write(const std::function<void(const SwarmPart::Volume&, const Sink&)>& volume = {}) {
+    StringProc t(tree), l(listing);
+    SnapshotFiles files(t, l, restic::Repo{"/repo"}, "snapshot 1ca1be2c");
+    WriteArchive(file, m, files, [&](const auto& out) { out(dump.data(), dump.size()); }, volume);
   }
 };
 
 }  // namespace
 
-TEST_CASE("export file: written, verified, extracted with times and modes, its dump read back") {
+TEST_CASE("export file: written from restic's dump and listing, verified, extracted with times and modes, its dump read back") {
   Fixture f;
   f.Write();
   CHECK_FALSE(fs::exists(f.file + ".partial"));
   Manifest back = VerifyArchive(f.file);
   CHECK(ToJson(back) == ToJson(f.m));
   const std::string out = f.tmp.path() + "/out";
-  CHECK(ExtractArchive(f.file, "data/", out + "/data", {}) == 6);  // data, sub, photo, index, latest, new...
+  // data, empty, index.html, latest, new..., photo-link.jpg, pipe, sub, sub/photo.jpg
+  CHECK(ExtractArchive(f.file, "data/", out + "/data", {}) == 9);
   CHECK(Slurp(out + "/data/new\nline \\ ünï") == "a name sha256sum must escape");
   CHECK(Slurp(out + "/data/sub/photo.jpg") == "photo bytes: unique-marker-1234");
+  CHECK(Slurp(out + "/data/photo-link.jpg") == "photo bytes: unique-marker-1234");  // a hard link, whole
   CHECK(fs::read_symlink(out + "/data/latest") == "sub");
+  CHECK(fs::is_fifo(out + "/data/pipe"));  // in the listing only (restic 0.14's dump leaves it out)
+  CHECK(fs::is_directory(out + "/data/empty"));
   struct stat st {};
   REQUIRE(::stat((out + "/data/index.html").c_str(), &st) == 0);
-  CHECK(st.st_mtim.tv_sec == 1577934245);
+  CHECK(st.st_mtim.tv_sec == 1577934245);  // the listing's nanoseconds, where the dump has seconds
   CHECK(st.st_mtim.tv_nsec == 123456789);
   CHECK((st.st_mode & 07777) == 04755);
-  ExtractArchive(f.file, "config/", out, {});
-  CHECK(Slurp(out + "/VERSION") == "1.0.0\n");
+  REQUIRE(::stat((out + "/data/sub/photo.jpg").c_str(), &st) == 0);
+  CHECK(st.st_uid == 1000);
+  CHECK(st.st_gid == 1000);
+  REQUIRE(::lstat((out + "/data/sub").c_str(), &st) == 0);
+  CHECK(st.st_mtim.tv_sec == 1623053350);
+  CHECK(st.st_mtim.tv_nsec == 500000000);
+  REQUIRE(::lstat((out + "/data/latest").c_str(), &st) == 0);
+  CHECK(st.st_mtim.tv_nsec == 123456789);
+  // Of the tree's root, only the configuration the manifest names.
+  const std::string config = f.tmp.path() + "/config";
+  CHECK(ExtractArchive(f.file, "config/", config, {}) == 1);
+  CHECK(Slurp(config + "/VERSION") == "1.0.0\n");
+  CHECK_FALSE(fs::exists(config + "/.env"));
+  CHECK(std::system(("tar -tf " + f.file + " | grep -q manifest-of-format-2").c_str()) != 0);
   // --skip: a kept path is not written
   const std::string partial = f.tmp.path() + "/partial";
   ExtractArchive(f.file, "data/", partial + "/data", {"sub"});
@@ -90,6 +104,52 @@ TEST_CASE("export file: written, verified, extracted with times and modes, its d
   for (size_t n; (n = d.Read(buf, sizeof buf)) > 0;) got.append(buf, n);
   CHECK(got == f.dump);
   CHECK(d.End().tables.at("public.users") == 12);
+}
+
+TEST_CASE("export file: a listing and a dump that disagree, or a restic that failed, leave no file") {
+  Fixture f;
+  auto refused = [&](const std::string& why) {
+    try {
+      f.Write();
+      FAIL("written");
+    } catch (const Error& e) {
+      CHECK_THAT(std::string(e.what()), Catch::Contains(why));
+    }
+    CHECK_FALSE(fs::exists(f.file));
+    CHECK_FALSE(fs::exists(f.file + ".partial"));
+    f.tree = TestData("restic/tree.tar");
+    f.listing = TestData("restic/tree.jsonl");
+  };
+  const std::string index_line = f.listing.substr(f.listing.find("{\"name\":\"index.html\""));
+  const std::string index = index_line.substr(0, index_line.find('\n') + 1);
+  // A file the listing names and the dump lacks, and the other way round.
+  f.listing.insert(f.listing.find(index), "{\"name\":\"ghost\",\"type\":\"file\",\"path\":\"/data/ghost\",\"size\":1,\"mode\":420,"
+                                          "\"mtime\":\"2020-01-02T03:04:05Z\",\"struct_type\":\"node\"}\n");
+  refused("its listing names data/ghost, which its dump does not hold before data/index.html");
+  f.listing.erase(f.listing.find(index), index.size());
+  refused("its listing names data/latest, which its dump does not hold before data/index.html");
+  std::string last = f.listing.substr(0, f.listing.rfind("{\"name\""));
+  f.listing = last;
+  refused("its dump holds manifest-of-format-2.json, which its listing does not name");
+  // Another size, another type.
+  f.listing.replace(f.listing.find("\"size\":5"), 8, "\"size\":6");
+  refused("data/index.html has 5 bytes in its dump and 6 in its listing");
+  f.listing.replace(f.listing.find("\"type\":\"symlink\""), 16, "\"type\":\"file\"");
+  refused("data/latest is a file in its listing but not in its dump");
+  // The dump cut short, or not a tar; the listing not restic's.
+  f.tree.resize(f.tree.size() / 2);
+  refused("its dump is cut short or damaged");
+  f.listing.replace(f.listing.find("{\"name\":\"sub\""), 1, "[");
+  refused("restic ls wrote a line that is not JSON");
+  // restic failed: its sentence.
+  StringProc t("", 1, "Fatal: wrong password or no key found\n"), l("", 1, "Fatal: wrong password or no key found\n");
+  CHECK_THROWS_WITH(
+      [&] {
+        SnapshotFiles files(t, l, restic::Repo{"/repo"}, "snapshot 1ca1be2c");
+        WriteArchive(f.file, f.m, files, [](const Sink&) {});
+      }(),
+      Catch::Contains("the password does not open the repository /repo"));
+  CHECK_FALSE(fs::exists(f.file + ".partial"));
 }
 
 TEST_CASE("export file: a changed byte, a cut end or a foreign tar is refused (exit 2)") {
@@ -148,15 +208,13 @@ TEST_CASE("export file of a Swarm backup: each volume's tar a member, read back 
   sp.volumes.push_back({"demo_app_data", "app", "node2", vol_a.size(), "volume-0", "snap-a"});
   sp.volumes.push_back({"demo_app_data", "app", "node3", vol_b.size(), "volume-1", "snap-b"});
   f.m.swarm = sp;
-  auto write = [&](const Manifest& m) {
-    WriteArchive(
-        f.file, m, f.stage, [&](const Sink& out) { out(f.dump.data(), f.dump.size()); },
-        [&](const SwarmPart::Volume& v, const Sink& out) {
-          const std::string& t = v.node == "node2" ? vol_a : vol_b;
-          out(t.data(), t.size());
-        });
+  auto write = [&]() {
+    f.Write([&](const SwarmPart::Volume& v, const Sink& out) {
+      const std::string& t = v.node == "node2" ? vol_a : vol_b;
+      out(t.data(), t.size());
+    });
   };
-  write(f.m);
+  write();
   REQUIRE(std::system(("tar -tf " + f.file + " | grep -qx volumes/node3/demo_app_data.tar").c_str()) == 0);
   const Manifest back = VerifyArchive(f.file);
   auto read_all = [&](ArchiveMember& p) {
@@ -181,13 +239,13 @@ TEST_CASE("export file of a Swarm backup: each volume's tar a member, read back 
   CHECK_THROWS_WITH(VerifyArchive(f.file), Catch::Contains("volumes/node2/demo_app_data.tar does not match its checksum"));
   // Rebuilt by hand with GNU tar and sha256sum, its checksums consistent: a manifest naming a
   // volume the file lacks, or a file holding a volume its manifest does not name.
-  fs::remove(f.stage + "/data/new\nline \\ ünï");  // (a name the shell loop below cannot carry)
   auto rebuild = [&](const Manifest& m, const std::string& drop) {
-    write(f.m);
+    write();
     const std::string x = f.tmp.path() + "/x";
     fs::remove_all(x);
     fs::create_directories(x);
     REQUIRE(std::system(("tar -xf " + f.file + " -C " + x).c_str()) == 0);
+    fs::remove(x + "/data/new\nline \\ ünï");  // (a name the shell loop below cannot carry)
     std::ofstream(x + "/manifest.json", std::ios::trunc) << ToJson(m).dump(2) << "\n";
     if (!drop.empty()) fs::remove(x + "/" + drop);
     const std::string cmd = "cd " + x + " && find . -type f ! -name SHA256SUMS -printf '%P\\n' | sort | "

@@ -3,8 +3,8 @@
 #include <filesystem>
 
 #include "backup/archive.h"
+#include "backup/snapshot_files.h"
 #include "core/error.h"
-#include "core/files.h"
 
 namespace fs = std::filesystem;
 
@@ -30,14 +30,16 @@ void Stream(Proc& proc, const Sink& out, const restic::Restic& repo, const std::
 uint64_t ExportBackup(const restic::Restic& repo, const Entry& e, const Manifest& m, const std::string& output) {
   if (e.status != "ready") BadInput("backup " + e.timestamp + " is " + e.status + ": only a ready backup is exported");
   const std::string out = fs::absolute(output).string();
-  TempDir stage(".migrate-export", fs::path(out).parent_path().string());
-  repo.Restore(m.files_snapshot, stage.path(), {}, {});
+  // The files stream from the repository into the file (no copy of data/ on disk).
+  auto ls = repo.Ls(m.files_snapshot);
+  auto tree = repo.Dump(m.files_snapshot, "/");
+  SnapshotFiles files(*tree, *ls, repo.repo(), "the files of backup " + e.timestamp);
   // Formats 1 and 2 differ only in where the repository keeps the manifest; the file's manifest
   // says 1, so that a migrate older than format 2 (a recovery host's) restores it too.
   Manifest in_file = m;
   in_file.format = 1;
   WriteArchive(
-      out, in_file, stage.path(),
+      out, in_file, files,
       [&](const Sink& write) {
         Stream(*repo.Dump(m.db->snapshot, "/db.dump"), write, repo, "read the database dump of " + e.timestamp);
       },

@@ -7,9 +7,9 @@
 
 namespace mig::backup {
 
-// Writes backup `e` (ready, manifest `m`) to `output`. Its files are restored by restic into a
-// folder beside `output` first (the room of one more copy of data/ there, for the time of the
-// export), then archived with the dump read from the repository. Returns the file's size.
+// Writes backup `e` (ready, manifest `m`) to `output`, streamed from the repository: its files
+// (SnapshotFiles), its dump, a Swarm backup's volumes. Nothing but the file is written to disk.
+// Returns the file's size.
 uint64_t ExportBackup(const restic::Restic& repo, const Entry& e, const Manifest& m, const std::string& output);
 
 }  // namespace mig::backup

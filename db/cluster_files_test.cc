@@ -18,33 +18,13 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "tests/string_proc.h"
 
 using namespace mig;
 using namespace mig::db;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A program's stdout that is a string.
-class StringProc : public Proc {
- public:
-  explicit StringProc(std::string s) : s_(std::move(s)) { command_ = "test"; }
-  size_t read(char* buf, size_t len) override {
-    const size_t n = std::min(len, s_.size() - pos_);
-    std::memcpy(buf, s_.data() + pos_, n);
-    pos_ += n;
-    return n;
-  }
-  void write(const char*, size_t) override {}
-  void close_stdin() override {}
-  int wait() override { return 0; }
-  void kill() override {}
-  std::string err_text() const override { return ""; }
-
- private:
-  std::string s_;
-  size_t pos_ = 0;
-};
 
 struct Member {
   std::string path;

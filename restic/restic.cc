@@ -247,6 +247,58 @@ std::vector<Snapshot> ParseSnapshots(const std::string& text) {
   return out;
 }
 
+struct timespec ParseTime(const std::string& text) {
+  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
+  static const std::regex re(R"((\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2})))");
+  std::smatch m;
+  if (!std::regex_match(text, m, re)) Fail("restic wrote a time migrate cannot read: " + text);
+  struct tm t {};
+  t.tm_year = std::stoi(m[1]) - 1900;
+  t.tm_mon = std::stoi(m[2]) - 1;
+  t.tm_mday = std::stoi(m[3]);
+  t.tm_hour = std::stoi(m[4]);
+  t.tm_min = std::stoi(m[5]);
+  t.tm_sec = std::stoi(m[6]);
+  struct timespec ts {};
+  ts.tv_sec = ::timegm(&t);
+  if (m[7].matched) {
+    std::string frac = m[7].str();
+    frac.resize(9, '0');
+    ts.tv_nsec = std::stol(frac);
+  }
+  if (m[9].matched) {
+    const long offset = std::stol(m[10]) * 3600 + std::stol(m[11]) * 60;
+    ts.tv_sec -= m[9] == "+" ? offset : -offset;
+  }
+  return ts;
+}
+
+std::optional<LsNode> ParseLsLine(const std::string& line) {
+  json j = json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) Fail("restic ls wrote a line that is not JSON: " + line.substr(0, 200));
+  const std::string kind = j.value("struct_type", "");
+  if (kind == "snapshot") return std::nullopt;
+  if (kind != "node") Fail("restic ls wrote a line that is neither a snapshot nor a node: " + line.substr(0, 200));
+  try {
+    LsNode n;
+    n.path = j.at("path").get<std::string>();
+    n.type = j.at("type").get<std::string>();
+    n.uid = j.value("uid", 0u);
+    n.gid = j.value("gid", 0u);
+    n.size = j.value("size", uint64_t{0});
+    // Go's os.FileMode: the permission bits, setuid, setgid and sticky as bits of their own.
+    const uint32_t mode = j.value("mode", 0u);
+    n.perm = (mode & 0777) | ((mode & (1u << 23)) ? 04000 : 0) | ((mode & (1u << 22)) ? 02000 : 0) |
+             ((mode & (1u << 20)) ? 01000 : 0);
+    n.mtime = ParseTime(j.at("mtime").get<std::string>());
+    n.atime = j.contains("atime") ? ParseTime(j.at("atime").get<std::string>()) : n.mtime;
+    if (n.path.empty() || n.path[0] != '/') Fail("restic ls named a node without its path: " + line.substr(0, 200));
+    return n;
+  } catch (const json::exception& e) {
+    Fail("restic ls wrote a node migrate cannot read (" + std::string(e.what()) + "): " + line.substr(0, 200));
+  }
+}
+
 void ParseBackupLine(const std::string& line, std::optional<BackupStatus>& status,
                      std::optional<BackupSummary>& summary) {
   if (line.empty() || line[0] != '{') return;
@@ -484,6 +536,11 @@ std::unique_ptr<StdinBackup> Restic::BackupStdin(const std::string& name, const 
 std::unique_ptr<Proc> Restic::Dump(const std::string& snapshot, const std::string& path) const {
   version();
   return host_->Start(Argv({"dump", "--no-lock", snapshot, path}), Proc::kStdout | Proc::kDieWithUs);
+}
+
+std::unique_ptr<Proc> Restic::Ls(const std::string& snapshot) const {
+  version();
+  return host_->Start(Argv({"ls", "--no-lock", "--json", snapshot}), Proc::kStdout | Proc::kDieWithUs);
 }
 
 void Restic::Restore(const std::string& snapshot, const std::string& target, const std::vector<std::string>& includes,

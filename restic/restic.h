@@ -2,6 +2,8 @@
 // its --json output parsed, its failures turned into one sentence each.
 #pragma once
 
+#include <time.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,6 +41,23 @@ struct Snapshot {
   std::string tag(const std::string& key) const;
 };
 std::vector<Snapshot> ParseSnapshots(const std::string& json);
+
+// One node of a snapshot's tree as `restic ls --json` prints it (restic 0.14: no link targets, no
+// owner names).
+struct LsNode {
+  std::string path;  // "/data/sub/a"
+  std::string type;  // "file", "dir", "symlink", "fifo", "dev", "chardev", "socket", "irregular"
+  uint32_t uid = 0, gid = 0;
+  uint64_t size = 0;
+  uint32_t perm = 0;  // permission bits with setuid, setgid and sticky (07777)
+  struct timespec mtime {}, atime {};
+};
+// One line of `restic ls --json`: the node, or nullopt for the snapshot's own line. Throws
+// mig::Error for a line that is neither.
+std::optional<LsNode> ParseLsLine(const std::string& line);
+// An RFC 3339 time as restic writes them ("2020-01-02T03:04:05.123456789Z", "...+01:00"), to the
+// nanosecond; throws mig::Error when it is not one.
+struct timespec ParseTime(const std::string& text);
 
 // The last message of `restic backup --json`.
 struct BackupSummary {
@@ -137,8 +156,11 @@ class Restic {
   // that started it ends).
   std::unique_ptr<StdinBackup> BackupStdin(const std::string& name, const SnapshotMeta& meta,
                                            std::function<void()> make_repository = {}) const;
-  // `restic dump SNAPSHOT PATH`: the file's bytes on the Proc's stdout.
+  // `restic dump SNAPSHOT PATH`: the file's bytes on the Proc's stdout (a folder's: a tar).
   std::unique_ptr<Proc> Dump(const std::string& snapshot, const std::string& path) const;
+  // `restic ls --json SNAPSHOT`: its lines (ParseLsLine) on the Proc's stdout, the tree walked in
+  // the order Dump writes it.
+  std::unique_ptr<Proc> Ls(const std::string& snapshot) const;
   // `restic restore SNAPSHOT --target DIR --include ... --exclude ... --verify` (and --sparse
   // where restic has it, 0.15 on): files written with their owners, modes and times, each read
   // back and compared with the snapshot. `includes` or `excludes`, not both (restic 0.14).

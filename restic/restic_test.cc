@@ -37,6 +37,45 @@ TEST_CASE("restic: snapshots --json, with their tags") {
   CHECK_THROWS_AS(ParseSnapshots("Fatal: not json"), Error);
 }
 
+TEST_CASE("restic: ls --json nodes, their modes and times to the nanosecond") {
+  std::vector<LsNode> nodes;
+  std::istringstream in(TestData("restic/tree.jsonl"));
+  std::string line;
+  int snapshots = 0;
+  while (std::getline(in, line)) {
+    auto n = ParseLsLine(line);
+    if (n) nodes.push_back(*n);
+    else ++snapshots;
+  }
+  CHECK(snapshots == 1);
+  REQUIRE(nodes.size() == 12);
+  auto node = [&](const std::string& path) {
+    auto it = std::find_if(nodes.begin(), nodes.end(), [&](const LsNode& n) { return n.path == path; });
+    REQUIRE(it != nodes.end());
+    return *it;
+  };
+  const LsNode index = node("/data/index.html");
+  CHECK(index.type == "file");
+  CHECK(index.size == 5);
+  CHECK(index.perm == 04755);  // Go's setuid bit
+  CHECK(index.mtime.tv_sec == 1577934245);
+  CHECK(index.mtime.tv_nsec == 123456789);
+  CHECK(node("/data/sub").perm == 0755);
+  CHECK(node("/data/sub").mtime.tv_nsec == 500000000);
+  CHECK(node("/data/pipe").type == "fifo");
+  CHECK(node("/data/sub/photo.jpg").uid == 1000);
+  CHECK(node("/data/new\nline \\ ünï").size == 28);
+  // A time in another zone, one without a fraction; what is not one.
+  const struct timespec east = ParseTime("2020-01-02T04:04:05.5+01:00"), west = ParseTime("2020-01-01T23:34:05-03:30");
+  CHECK(east.tv_sec == 1577934245);
+  CHECK(east.tv_nsec == 500000000);
+  CHECK(west.tv_sec == 1577934245);
+  CHECK(west.tv_nsec == 0);
+  CHECK_THROWS_WITH(ParseTime("yesterday"), Catch::Contains("restic wrote a time migrate cannot read"));
+  CHECK_THROWS_WITH(ParseLsLine("{\"struct_type\":\"node\",\"type\":\"file\"}"), Catch::Contains("cannot read"));
+  CHECK_THROWS_WITH(ParseLsLine("{\"struct_type\":\"other\"}"), Catch::Contains("neither a snapshot nor a node"));
+}
+
 TEST_CASE("restic: backup --json, status lines and the summary") {
   std::istringstream in(TestData("restic/backup.jsonl"));
   std::string line;
