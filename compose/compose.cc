@@ -293,6 +293,8 @@ Project LoadProject(const std::string& dir, const std::string& file, const Env& 
         if (v.rfind("service:", 0) == 0) v.erase(0, 8);
         need(v.substr(0, v.find(':')));
       }
+    if (def["scale"]) s.scaled = true;
+    if (const YAML::Node d = def["deploy"]; d && d.IsMap() && Merged(d)["replicas"]) s.scaled = true;
     if (const YAML::Node d = def["deploy"]; d && d.IsMap())
       if (const YAML::Node pl = Merged(d)["placement"]; pl && pl.IsMap())
         if (const YAML::Node cs = Merged(pl)["constraints"]; cs && cs.IsSequence())

@@ -42,6 +42,8 @@ struct Service {
   // service:X, volumes_from), which stop after it.
   int stop_grace_seconds = -1;
   std::vector<std::string> needs;
+  // `scale:` or `deploy.replicas:` given: compose may keep more than one container of it.
+  bool scaled = false;
 };
 
 // A release's compose project as read from its folder.

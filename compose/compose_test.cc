@@ -172,6 +172,30 @@ services:
   CHECK(p.service("nope") == nullptr);
 }
 
+TEST_CASE("load project sees a service that may run more than one container (scale, deploy.replicas)") {
+  Release r;
+  Project p = r.Load(R"(
+services:
+  one:
+    image: a
+  scaled:
+    image: a
+    scale: 2
+  replicated:
+    image: a
+    deploy:
+      replicas: 3
+  placed:
+    image: a
+    deploy:
+      placement: {constraints: [node.role == manager]}
+)");
+  CHECK_FALSE(p.service("one")->scaled);
+  CHECK(p.service("scaled")->scaled);
+  CHECK(p.service("replicated")->scaled);
+  CHECK_FALSE(p.service("placed")->scaled);
+}
+
 TEST_CASE("load project reads a stack's placement constraints: interpolated, through merge keys") {
   Release r;
   r.Put(".env", "DB_NODE=node1\n");

@@ -3,6 +3,7 @@
 #include "core/interrupt.h"
 
 #include <sys/wait.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -20,6 +21,10 @@ int InChild(void (*body)()) {
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
+    // As a command starts: the default dispositions, not the test runner's own handlers (which
+    // would report the child's signal as a failed test of its own).
+    ::signal(SIGTERM, SIG_DFL);
+    ::signal(SIGINT, SIG_DFL);
     body();
     ::_exit(0);
   }

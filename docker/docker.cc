@@ -66,6 +66,7 @@ Container FromApi(const nlohmann::json& c) {
   out.state = c.value("State", "");
   out.status = c.value("Status", "");
   out.oneoff = Label(c, "com.docker.compose.oneoff") == "True";
+  out.config_hash = Label(c, "com.docker.compose.config-hash");
   return out;
 }
 
@@ -146,7 +147,7 @@ ComposeTool DetectCompose(const Host& host) {
     Fail("neither 'docker compose' (v2) nor 'docker-compose' (v1) answers on " + host.Describe() + ": install one of them");
   }
   // The plugin's absence is seen without asking (a docker process), on this machine's own host.
-  const bool ask_v2 = !host.engine_api() || ComposePluginHere();
+  const bool ask_v2 = !host.local() || ComposePluginHere();
   const auto v2 = [&host]() -> std::optional<ComposeTool> {
     ProcResult r = host.Run({"docker", "compose", "version", "--short"}, {}, kQueryTimeout);
     if (r.ok() && !Lines(r.out).empty()) return ComposeTool{{"docker", "compose"}, Lines(r.out).front()};
@@ -198,6 +199,37 @@ void Stack::Up(const std::vector<std::string>& services) const {
   std::vector<std::string> args = {"up", "-d"};
   args.insert(args.end(), services.begin(), services.end());
   Run(args, kComposeTimeout);
+}
+
+std::optional<std::map<std::string, std::string>> Stack::ConfigHashes() const {
+  const ComposeTool& tool = tool_.get();
+  if (tool.argv.size() != 1) return std::nullopt;  // v2: `docker compose`
+  ProcResult r = host_->Run(Command({"config", "--hash=*"}), {}, kQueryTimeout);
+  if (!r.ok()) return std::nullopt;
+  std::map<std::string, std::string> out;
+  for (const auto& l : Lines(r.out)) {
+    const auto f = Split(l, ' ');
+    if (f.size() != 2 || f[1].size() != 64) return std::nullopt;  // not what 1.29 prints
+    out[f[0]] = f[1];
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+bool UpToDate(const std::map<std::string, std::string>& hashes, const std::vector<compose::Service>& services,
+              const std::vector<Container>& containers) {
+  for (const auto& svc : services)
+    if (svc.scaled) return false;
+  for (const auto& [service, hash] : hashes) {
+    int made = 0;
+    for (const auto& c : containers) {
+      if (c.service != service || c.oneoff) continue;
+      if (!c.running() || c.config_hash != hash) return false;
+      ++made;
+    }
+    if (made != 1) return false;
+  }
+  return true;
 }
 
 void Stack::Stop(const std::vector<std::string>& services) const {
@@ -265,14 +297,14 @@ std::vector<Container> ProjectContainers(const std::string& project, const Host&
   ProcResult r = host.Run({"docker", "ps", "-a", "--filter", "label=com.docker.compose.project=" + project,
                              "--format",
                              "{{.ID}}\t{{.Names}}\t{{.Label \"com.docker.compose.service\"}}\t{{.State}}\t{{.Status}}\t"
-                             "{{.Label \"com.docker.compose.oneoff\"}}"},
+                             "{{.Label \"com.docker.compose.oneoff\"}}\t{{.Label \"com.docker.compose.config-hash\"}}"},
                             {}, kQueryTimeout);
   if (!r.ok()) Fail("docker ps failed: " + r.last_error_line());
   std::vector<Container> out;
   for (const auto& l : Lines(r.out)) {
     auto f = Split(l, '\t');
     if (f.size() < 5) continue;
-    out.push_back({f[0], f[1], f[2], f[3], f[4], f.size() > 5 && f[5] == "True"});
+    out.push_back({f[0], f[1], f[2], f[3], f[4], f.size() > 5 && f[5] == "True", f.size() > 6 ? f[6] : ""});
   }
   return out;
 }

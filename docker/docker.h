@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <future>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,7 @@ ComposeTool DetectCompose(const Host& host = ThisHost());
 struct Container {
   std::string id, name, service, state, status;  // state: running, exited...; status: "Up 3s (healthy)"
   bool oneoff = false;  // made by `compose run`
+  std::string config_hash;  // label com.docker.compose.config-hash: what compose made it from
   bool running() const { return state == "running"; }
   bool healthy_or_no_check() const;
   bool unhealthy() const;
@@ -64,6 +67,10 @@ class Stack {
   // Runs a compose command; throws mig::Error with compose's last error line on failure.
   void Run(const std::vector<std::string>& args, std::chrono::seconds timeout) const;
   void Up(const std::vector<std::string>& services = {}) const;
+  // What compose v1 would make each service from now (`docker-compose config --hash=*`: service
+  // -> the hash it labels a container with, the image's id included); nullopt for compose v2
+  // (whose hash leaves the image out) or when compose cannot say (an image not there yet).
+  std::optional<std::map<std::string, std::string>> ConfigHashes() const;
   // compose stop of the services (its order and grace periods; an empty list stops them all).
   void Stop(const std::vector<std::string>& services) const;
   // The same through `docker stop`, without compose's start-up (docker.cc): dependents first,
@@ -84,6 +91,12 @@ class Stack {
   std::string dir_, file_, project_;
   const Host* host_;
 };
+
+// Whether `compose up -d` would leave the project as it is: every service of `hashes` has one
+// container (not a one-off), running, made from that hash, and none is scaled (`services`:
+// the project's, for their scale). Pure.
+bool UpToDate(const std::map<std::string, std::string>& hashes, const std::vector<compose::Service>& services,
+              const std::vector<Container>& containers);
 
 // The containers (all states) of compose project `project`.
 std::vector<Container> ProjectContainers(const std::string& project, const Host& host = ThisHost());

@@ -86,3 +86,32 @@ TEST_CASE("stopping services with nothing running asks docker ps only") {
 }
 
 }  // namespace mig::docker
+
+namespace mig::docker {
+
+TEST_CASE("compose up would change nothing only when every service runs one container of its current hash") {
+  const std::map<std::string, std::string> hashes = {{"app", "aaa"}, {"db", "ddd"}};
+  const std::vector<compose::Service> services = {Svc("app", {"db"}), Svc("db")};
+  auto c = [](std::string service, std::string state, std::string hash, bool oneoff = false) {
+    Container x;
+    x.name = service + "_1";
+    x.service = std::move(service);
+    x.state = std::move(state);
+    x.config_hash = std::move(hash);
+    x.oneoff = oneoff;
+    return x;
+  };
+  CHECK(UpToDate(hashes, services, {c("app", "running", "aaa"), c("db", "running", "ddd")}));
+  // A one-off container (compose run) is not the service's.
+  CHECK(UpToDate(hashes, services, {c("app", "running", "aaa"), c("db", "running", "ddd"), c("app", "exited", "old", true)}));
+  CHECK_FALSE(UpToDate(hashes, services, {c("app", "running", "aaa")}));                               // db has none
+  CHECK_FALSE(UpToDate(hashes, services, {c("app", "exited", "aaa"), c("db", "running", "ddd")}));     // stopped
+  CHECK_FALSE(UpToDate(hashes, services, {c("app", "restarting", "aaa"), c("db", "running", "ddd")}));
+  CHECK_FALSE(UpToDate(hashes, services, {c("app", "running", "old"), c("db", "running", "ddd")}));     // changed
+  CHECK_FALSE(UpToDate(hashes, services, {c("app", "running", "aaa"), c("app", "running", "aaa"), c("db", "running", "ddd")}));
+  std::vector<compose::Service> scaled = services;
+  scaled[0].scaled = true;  // compose may want more of it than run
+  CHECK_FALSE(UpToDate(hashes, scaled, {c("app", "running", "aaa"), c("db", "running", "ddd")}));
+}
+
+}  // namespace mig::docker

@@ -346,13 +346,15 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
         CarryRootPaths(o, *origin, s, run_dir, rep);
         MoveEnvStep(s, run_dir, rep);
       }
+      // Nothing changes the release's files (compose file, env files) after this point.
+      ExpectedConfig expected = AskExpectedConfig(o, s);
       ReplayDatabase(o, *origin, s, rep, wait_for_target_dump, std::move(replay_sessions));
       wait_for_target_dump();  // recorded even where the replay did not ask for it before a change
       RetiredDrop dropping(o, s);  // beside what follows
       try {
         if (o.stop_old) StopOld(s, true);
         else if (s.started_source_db) s.src_stack->Stop({s.from.db_service});
-        Restart(o, s, rep);
+        Restart(o, s, rep, &expected);
       } catch (...) {
         dropping.Finish(rep);  // its row in the report of the failed run too
         throw;

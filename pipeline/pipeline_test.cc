@@ -65,6 +65,7 @@ std::vector<std::string> StepNames(const Report& r) {
 TEST_CASE("a migration runs its steps in order and merges data/ with rsync -a rules") {
   Replayed t;
   Report r = RunMigration(t.Opts());
+  for (const auto& m : t.host.misses()) UNSCOPED_INFO(m);
   CHECK(t.host.misses().empty());
   CHECK(r.result == "ok");
   CHECK(StepNames(r) ==

@@ -20,18 +20,37 @@ std::vector<std::string> NewServices(const Sides& s) {
   return services;
 }
 
-void Restart(const Options& o, const Sides& s, Report& rep) {
+ExpectedConfig AskExpectedConfig(const Options& o, const Sides& s) {
+  if (o.no_restart) return {};
+  return std::async(std::launch::async, [&s]() -> std::optional<std::map<std::string, std::string>> {
+    try {
+      return s.dst_stack->ConfigHashes();
+    } catch (const std::exception& e) {  // compose up will say it again, if it matters
+      TheLog().info(std::string("compose could not say what it would make of the new release: ") + e.what());
+      return std::nullopt;
+    }
+  });
+}
+
+void Restart(const Options& o, const Sides& s, Report& rep, ExpectedConfig* expected) {
   Step step(rep, "restart");
   if (o.no_restart) {
     step.Skip("--no-restart");
     return;
   }
   CheckPorts(s.to);
-  s.dst_stack->Up();
+  std::optional<std::map<std::string, std::string>> hashes;
+  if (expected && expected->valid()) hashes = expected->get();
+  const bool unchanged = hashes && docker::UpToDate(*hashes, s.to.project.services, s.dst_stack->Containers());
+  if (unchanged)
+    TheLog().info("every service of " + s.to.project_name + " runs a container of its current configuration: "
+                  "compose up -d would change nothing, not run");
+  else
+    s.dst_stack->Up();
   const std::vector<std::string> services = NewServices(s);
   s.dst_stack->WaitUp(services, std::chrono::seconds(o.wait_seconds));
   rep.Check("new stack up", true, std::to_string(services.size()) + " services of " + s.to.project_name);
-  step.Done("project " + s.to.project_name);
+  step.Done("project " + s.to.project_name + (unchanged ? " (already up and unchanged: compose up not needed)" : ""));
 }
 
 }  // namespace mig

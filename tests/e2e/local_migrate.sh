@@ -73,11 +73,26 @@ check "the new app serves the migrated data" bash -c "curl -fsS http://127.0.0.1
 check "the old stack is still running (default keeps it)" test -n "$(pg_container "$OLD")"
 
 # --- a second run has nothing left to copy and succeeds
+restart_detail() { json "$1" '[s["detail"] for s in j["steps"] if s["name"] == "restart"][0]'; }
+app_before=$(compose_in "$NEW" ps -q app)
 TO_PATH_TEMP=$WORK/elsewhere run_local "$WORK/report2.out" "$WORK/run2.err" --from-path "$OLD" --to-path "$NEW" --json
 rc=$RC
 check "a second run exits 0" test "$rc" -eq 0
 check "TO_PATH_TEMP holds the second run's migration folder" test -f "$(json "$WORK/report2.out" 'j["migration_dir"]')/report.json" -a "$(dirname "$(json "$WORK/report2.out" 'j["migration_dir"]')")" = "$WORK/elsewhere"
 check "a second run writes no file" test "$(json "$WORK/report2.out" 'j["data"]["merge"]["files_written"]')" = 0
+check "a second run finds the new stack up and unchanged: no compose up" \
+  grep -q 'compose up not needed' <<<"$(restart_detail "$WORK/report2.out")"
+check "a second run leaves the app's container as it was" test "$(compose_in "$NEW" ps -q app)" = "$app_before"
+
+# --- a changed configuration of the new release: compose up recreates what it changes
+echo "MIGRATE_E2E_CHANGED=1" >>"$NEW/.env"
+sed -i 's/^    init: true$/&\n    environment:\n      MIGRATE_E2E_CHANGED: ${MIGRATE_E2E_CHANGED:-0}/' "$NEW/docker-compose.yml"
+run_local "$WORK/report3.out" "$WORK/run3.err" --from-path "$OLD" --to-path "$NEW" --json
+rc=$RC
+check "a run after the configuration changed exits 0" test "$rc" -eq 0
+check "it runs compose up" test -z "$(grep 'not needed' <<<"$(restart_detail "$WORK/report3.out")")"
+check "the app's container is made again from the new configuration" \
+  test "$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$(compose_in "$NEW" ps -q app)" | grep -c '^MIGRATE_E2E_CHANGED=1$')" = 1
 
 # --- the roll-back commands the first report printed put the target back as it was
 step() { json "$WORK/report.out" '[n.split(": ", 1)[1] for n in j["next_steps"] if n.startswith(sys.argv[3])][0]' "$1"; }

@@ -18,6 +18,8 @@ compose_in "$OLD" up -d >/dev/null 2>&1
 compose_in "$NEW" up -d >/dev/null 2>&1
 wait_healthy "$OLD"
 wait_healthy "$NEW"
+# The new release's app not running yet, as before a first migration: the restart runs compose up.
+compose_in "$NEW" stop app >/dev/null 2>&1
 mkdir -p "$OLD/data/uploads" "$NEW/data/target-only"
 echo "old index" >"$OLD/data/index.html"
 printf 'photo-%s\n' {1..50} >"$OLD/data/uploads/photo.jpg"
