@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace mig::backup {
 
@@ -13,6 +14,36 @@ std::string NameOf(archive_entry* h) {
   std::string n = archive_entry_pathname(h) ? archive_entry_pathname(h) : "";
   while (n.size() > 1 && n.back() == '/') n.pop_back();  // a folder's name ends in '/'
   return n;
+}
+
+// `raw` as restic's JSON writes it (Go's encoder): each byte that is not part of valid UTF-8
+// replaced by U+FFFD, so that a name that is not UTF-8 in the dump matches its listing's.
+std::string AsGoJsonText(const std::string& raw) {
+  std::string out;
+  const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
+  const size_t n = raw.size();
+  auto cont = [&](size_t i) { return i < n && (p[i] & 0xC0) == 0x80; };
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    size_t len = 0;
+    if (c < 0x80) len = 1;
+    else if (c >= 0xC2 && c <= 0xDF) len = cont(i + 1) ? 2 : 0;
+    else if (c >= 0xE0 && c <= 0xEF) {
+      const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;  // no overlong, no surrogate
+      len = i + 1 < n && p[i + 1] >= lo && p[i + 1] <= hi && cont(i + 2) ? 3 : 0;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      const unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;  // no overlong, not past U+10FFFF
+      len = i + 1 < n && p[i + 1] >= lo && p[i + 1] <= hi && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    }
+    if (len) {
+      out.append(raw, i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
 }
 
 // The tar type restic's dump gives a node of `type` (0: one its dump leaves out).
@@ -25,13 +56,13 @@ unsigned TarType(const std::string& type) {
 
 }  // namespace
 
-SnapshotFiles::SnapshotFiles(Proc& dump, Proc& ls, const restic::Repo& repo, std::string what)
-    : dump_(dump), ls_(ls), repo_(repo), what_(std::move(what)), feed_(dump), a_(archive_read_new()) {
-  archive_read_support_format_tar(a_);
-  if (feed_.Open(a_) != ARCHIVE_OK) Broken(std::string("its dump is not a tar: ") + archive_error_string(a_));
-}
+void SnapshotFiles::ReadFree::operator()(struct archive* a) const { archive_read_free(a); }
 
-SnapshotFiles::~SnapshotFiles() { archive_read_free(a_); }
+SnapshotFiles::SnapshotFiles(Proc& dump, Proc& ls, restic::Repo repo, std::string what)
+    : dump_(dump), ls_(ls), repo_(std::move(repo)), what_(std::move(what)), feed_(dump), a_(archive_read_new()) {
+  archive_read_support_format_tar(a_.get());
+  if (feed_.Open(a_.get()) != ARCHIVE_OK) Broken(std::string("its dump is not a tar: ") + archive_error_string(a_.get()));
+}
 
 void SnapshotFiles::Broken(const std::string& why) {
   dump_.kill();
@@ -44,22 +75,24 @@ void SnapshotFiles::Broken(const std::string& why) {
   for (Proc* p : {&dump_, &ls_}) {
     const restic::Diagnosis d = restic::Diagnose(p->err_text());
     if (d.kind != restic::Failure::kOther) restic::Throw(d, repo_, "read " + what_);
-    if (restic_said.empty()) restic_said = d.detail;
+    if (restic_said.empty() && !TrimEnd(p->err_text()).empty()) restic_said = d.detail;
   }
   Fail("cannot export " + what_ + " of " + repo_.where() + ": " + why +
-       (restic_said.empty() ? "" : " (restic: " + restic_said + ")"));
+       (restic_said.empty() ? " (restic's listing and its dump of the snapshot disagree: `migrate backup check "
+                              "--read-data` checks the repository)"
+                            : " (restic: " + restic_said + ")"));
 }
 
 archive_entry* SnapshotFiles::Peek() {
   if (ahead_ || dump_ended_) return ahead_;
   archive_entry* h = nullptr;
-  const int r = archive_read_next_header(a_, &h);
+  const int r = archive_read_next_header(a_.get(), &h);
   if (r == ARCHIVE_EOF) {
     dump_ended_ = true;
   } else if (r == ARCHIVE_OK || r == ARCHIVE_WARN) {
     ahead_ = h;
   } else {
-    Broken(std::string("its dump is cut short or damaged: ") + archive_error_string(a_));
+    Broken(std::string("its dump is cut short or damaged: ") + archive_error_string(a_.get()));
   }
   return ahead_;
 }
@@ -94,8 +127,9 @@ bool SnapshotFiles::Next(archive_entry* e) {
   archive_entry_set_pathname(e, name.c_str());
   const unsigned type = TarType(node->type);
   archive_entry* h = Peek();
-  if (h && NameOf(h) == name) {
+  if (h && (NameOf(h) == name || AsGoJsonText(NameOf(h)) == name)) {
     ahead_ = nullptr;
+    archive_entry_set_pathname(e, NameOf(h).c_str());  // the name's own bytes
     if (type && archive_entry_filetype(h) != type)
       Broken(name + " is a " + node->type + " in its listing but not in its dump");
     if (archive_entry_hardlink(h)) Broken("its dump writes " + name + " as a hard link, which migrate does not read");
@@ -131,8 +165,8 @@ bool SnapshotFiles::Next(archive_entry* e) {
 
 size_t SnapshotFiles::Read(char* buf, size_t len) {
   if (!reading_) return 0;
-  const la_ssize_t n = archive_read_data(a_, buf, len);
-  if (n < 0) Broken(std::string("its dump is cut short or damaged: ") + archive_error_string(a_));
+  const la_ssize_t n = archive_read_data(a_.get(), buf, len);
+  if (n < 0) Broken(std::string("its dump is cut short or damaged: ") + archive_error_string(a_.get()));
   if (n == 0) reading_ = false;
   return static_cast<size_t>(n);
 }

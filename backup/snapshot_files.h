@@ -18,8 +18,7 @@ class SnapshotFiles : public FilesReader {
  public:
   // `dump` and `ls`: the two programs' output (owned by the caller, who outlives this). `repo`
   // and `what` ("snapshot 1ca1be2c") name them in errors.
-  SnapshotFiles(Proc& dump, Proc& ls, const restic::Repo& repo, std::string what);
-  ~SnapshotFiles() override;
+  SnapshotFiles(Proc& dump, Proc& ls, restic::Repo repo, std::string what);
   SnapshotFiles(const SnapshotFiles&) = delete;
   SnapshotFiles& operator=(const SnapshotFiles&) = delete;
 
@@ -37,10 +36,13 @@ class SnapshotFiles : public FilesReader {
   [[noreturn]] void Broken(const std::string& why);
   Proc& dump_;
   Proc& ls_;
-  const restic::Repo& repo_;
+  restic::Repo repo_;
   std::string what_;
   ArchiveFeed feed_;
-  struct archive* a_;
+  struct ReadFree {
+    void operator()(struct archive* a) const;
+  };
+  std::unique_ptr<struct archive, ReadFree> a_;
   struct archive_entry* ahead_ = nullptr;  // the dump's header not yet taken
   bool dump_ended_ = false, reading_ = false;
 };

@@ -67,6 +67,7 @@ Container FromApi(const nlohmann::json& c) {
   out.status = c.value("Status", "");
   out.oneoff = Label(c, "com.docker.compose.oneoff") == "True";
   out.config_hash = Label(c, "com.docker.compose.config-hash");
+  out.image_id = c.value("ImageID", "");
   return out;
 }
 
@@ -146,8 +147,9 @@ ComposeTool DetectCompose(const Host& host) {
               l[l.size() - 2]};
     Fail("neither 'docker compose' (v2) nor 'docker-compose' (v1) answers on " + host.Describe() + ": install one of them");
   }
-  // The plugin's absence is seen without asking (a docker process), on this machine's own host.
-  const bool ask_v2 = !host.local() || ComposePluginHere();
+  // The plugin's absence is seen without asking (a docker process) on this machine's own host; a
+  // stand-in for it (a replay: core/recorded_host.h) is asked, as it answers what was recorded.
+  const bool ask_v2 = !host.engine_api() || ComposePluginHere();
   const auto v2 = [&host]() -> std::optional<ComposeTool> {
     ProcResult r = host.Run({"docker", "compose", "version", "--short"}, {}, kQueryTimeout);
     if (r.ok() && !Lines(r.out).empty()) return ComposeTool{{"docker", "compose"}, Lines(r.out).front()};
@@ -217,19 +219,29 @@ std::optional<std::map<std::string, std::string>> Stack::ConfigHashes() const {
 }
 
 bool UpToDate(const std::map<std::string, std::string>& hashes, const std::vector<compose::Service>& services,
-              const std::vector<Container>& containers) {
+              const std::map<std::string, std::string>& images, const std::vector<Container>& containers) {
   for (const auto& svc : services)
     if (svc.scaled) return false;
   for (const auto& [service, hash] : hashes) {
+    const auto image = images.find(service);
+    if (image == images.end() || image->second.empty()) return false;
     int made = 0;
     for (const auto& c : containers) {
       if (c.service != service || c.oneoff) continue;
-      if (!c.running() || c.config_hash != hash) return false;
+      if (!c.running() || c.config_hash != hash || c.image_id != image->second) return false;
       ++made;
     }
     if (made != 1) return false;
   }
   return true;
+}
+
+std::string ImageId(const std::string& ref, const Host& host) {
+  try {
+    if (auto j = api::Get(host, "/images/" + ref + "/json"); j && j->is_object()) return j->value("Id", "");
+  } catch (const Error&) {  // no such image: the engine's 404
+  }
+  return "";
 }
 
 void Stack::Stop(const std::vector<std::string>& services) const {

@@ -42,6 +42,7 @@ struct Container {
   std::string id, name, service, state, status;  // state: running, exited...; status: "Up 3s (healthy)"
   bool oneoff = false;  // made by `compose run`
   std::string config_hash;  // label com.docker.compose.config-hash: what compose made it from
+  std::string image_id;     // the image it was made from ("sha256:..."; "" where the CLI was asked)
   bool running() const { return state == "running"; }
   bool healthy_or_no_check() const;
   bool unhealthy() const;
@@ -68,8 +69,9 @@ class Stack {
   void Run(const std::vector<std::string>& args, std::chrono::seconds timeout) const;
   void Up(const std::vector<std::string>& services = {}) const;
   // What compose v1 would make each service from now (`docker-compose config --hash=*`: service
-  // -> the hash it labels a container with, the image's id included); nullopt for compose v2
-  // (whose hash leaves the image out) or when compose cannot say (an image not there yet).
+  // -> the hash it labels a container with, the image's id at the time of asking included; an
+  // image not there yet gives a hash no container has); nullopt for compose v2 (whose hash
+  // leaves the image out) or when compose fails.
   std::optional<std::map<std::string, std::string>> ConfigHashes() const;
   // compose stop of the services (its order and grace periods; an empty list stops them all).
   void Stop(const std::vector<std::string>& services) const;
@@ -93,10 +95,15 @@ class Stack {
 };
 
 // Whether `compose up -d` would leave the project as it is: every service of `hashes` has one
-// container (not a one-off), running, made from that hash, and none is scaled (`services`:
-// the project's, for their scale). Pure.
+// container (not a one-off), running, made from that hash and from the image its name gives now
+// (`images`: service -> image id, asked after the hashes: an image pulled again since they were
+// asked changes nothing in them), and none is scaled (`services`: the project's). Pure.
 bool UpToDate(const std::map<std::string, std::string>& hashes, const std::vector<compose::Service>& services,
-              const std::vector<Container>& containers);
+              const std::map<std::string, std::string>& images, const std::vector<Container>& containers);
+
+// The id of the image `ref` names on this machine's engine ("sha256:..."), or "" when there is
+// none or the engine's API cannot be asked.
+std::string ImageId(const std::string& ref, const Host& host = ThisHost());
 
 // The containers (all states) of compose project `project`.
 std::vector<Container> ProjectContainers(const std::string& project, const Host& host = ThisHost());

@@ -89,29 +89,39 @@ TEST_CASE("stopping services with nothing running asks docker ps only") {
 
 namespace mig::docker {
 
-TEST_CASE("compose up would change nothing only when every service runs one container of its current hash") {
+TEST_CASE("compose up would change nothing only when every service runs one container of its current hash and image") {
   const std::map<std::string, std::string> hashes = {{"app", "aaa"}, {"db", "ddd"}};
+  const std::map<std::string, std::string> images = {{"app", "sha256:a1"}, {"db", "sha256:d1"}};
   const std::vector<compose::Service> services = {Svc("app", {"db"}), Svc("db")};
-  auto c = [](std::string service, std::string state, std::string hash, bool oneoff = false) {
+  auto c = [&](std::string service, std::string state, std::string hash, bool oneoff = false) {
     Container x;
     x.name = service + "_1";
-    x.service = std::move(service);
+    x.service = service;
     x.state = std::move(state);
     x.config_hash = std::move(hash);
+    x.image_id = images.at(service);
     x.oneoff = oneoff;
     return x;
   };
-  CHECK(UpToDate(hashes, services, {c("app", "running", "aaa"), c("db", "running", "ddd")}));
+  const std::vector<Container> up = {c("app", "running", "aaa"), c("db", "running", "ddd")};
+  CHECK(UpToDate(hashes, services, images, up));
   // A one-off container (compose run) is not the service's.
-  CHECK(UpToDate(hashes, services, {c("app", "running", "aaa"), c("db", "running", "ddd"), c("app", "exited", "old", true)}));
-  CHECK_FALSE(UpToDate(hashes, services, {c("app", "running", "aaa")}));                               // db has none
-  CHECK_FALSE(UpToDate(hashes, services, {c("app", "exited", "aaa"), c("db", "running", "ddd")}));     // stopped
-  CHECK_FALSE(UpToDate(hashes, services, {c("app", "restarting", "aaa"), c("db", "running", "ddd")}));
-  CHECK_FALSE(UpToDate(hashes, services, {c("app", "running", "old"), c("db", "running", "ddd")}));     // changed
-  CHECK_FALSE(UpToDate(hashes, services, {c("app", "running", "aaa"), c("app", "running", "aaa"), c("db", "running", "ddd")}));
+  CHECK(UpToDate(hashes, services, images, {up[0], up[1], c("app", "exited", "old", true)}));
+  CHECK_FALSE(UpToDate(hashes, services, images, {up[0]}));                                         // db has none
+  CHECK_FALSE(UpToDate(hashes, services, images, {c("app", "exited", "aaa"), up[1]}));              // stopped
+  CHECK_FALSE(UpToDate(hashes, services, images, {c("app", "restarting", "aaa"), up[1]}));
+  CHECK_FALSE(UpToDate(hashes, services, images, {c("app", "running", "old"), up[1]}));             // changed
+  CHECK_FALSE(UpToDate(hashes, services, images, {up[0], up[0], up[1]}));                           // two
+  // The image its name gives was pulled or built again since; or it cannot be told.
+  std::map<std::string, std::string> pulled = images;
+  pulled["app"] = "sha256:a2";
+  CHECK_FALSE(UpToDate(hashes, services, pulled, up));
+  pulled["app"] = "";
+  CHECK_FALSE(UpToDate(hashes, services, pulled, up));
+  CHECK_FALSE(UpToDate(hashes, services, {{"db", "sha256:d1"}}, up));
   std::vector<compose::Service> scaled = services;
   scaled[0].scaled = true;  // compose may want more of it than run
-  CHECK_FALSE(UpToDate(hashes, scaled, {c("app", "running", "aaa"), c("db", "running", "ddd")}));
+  CHECK_FALSE(UpToDate(hashes, scaled, images, up));
 }
 
 }  // namespace mig::docker

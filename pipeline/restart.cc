@@ -41,10 +41,17 @@ void Restart(const Options& o, const Sides& s, Report& rep, ExpectedConfig* expe
   CheckPorts(s.to);
   std::optional<std::map<std::string, std::string>> hashes;
   if (expected && expected->valid()) hashes = expected->get();
-  const bool unchanged = hashes && docker::UpToDate(*hashes, s.to.project.services, s.dst_stack->Containers());
+  bool unchanged = false;
+  if (hashes) {
+    std::map<std::string, std::string> images;  // compose v1 names a service's image, or builds <project>_<service>
+    for (const auto& svc : s.to.project.services)
+      images[svc.name] = docker::ImageId(svc.image.empty() ? s.to.project_name + "_" + svc.name : svc.image,
+                                         s.dst_stack->host());
+    unchanged = docker::UpToDate(*hashes, s.to.project.services, images, s.dst_stack->Containers());
+  }
   if (unchanged)
-    TheLog().info("every service of " + s.to.project_name + " runs a container of its current configuration: "
-                  "compose up -d would change nothing, not run");
+    TheLog().info("compose up -d skipped: every service of " + s.to.project_name +
+                  " already runs a container of its current configuration");
   else
     s.dst_stack->Up();
   const std::vector<std::string> services = NewServices(s);

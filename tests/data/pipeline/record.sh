@@ -31,7 +31,11 @@ sql "$NEW" "CREATE TABLE target_only (x int); INSERT INTO target_only VALUES (1)
 mkdir -p "$OUT/installs"
 cp -a "$OLD" "$NEW" "$OUT/installs/"
 # An empty cache, so that compose is asked its version as on a first run (the test has none);
-# the engine asked through the docker CLI, whose answers the replay can give (docker/engine_api.h).
-MIGRATE_DOCKER_API=0 XDG_CACHE_HOME=$WORK/cache MIGRATE_RECORD_PROGRAMS=$OUT/migrate-local.jsonl MIGRATE_RECORD_ROOT=$REC \
+# the engine asked through the docker CLI, whose answers the replay can give (docker/engine_api.h);
+# `docker compose version` asked whatever this machine's plugins (a replay always asks it: an extra
+# plugin folder configured makes migrate unsure whether the plugin is there, docker.cc).
+mkdir -p "$WORK/docker-config"
+echo '{"cliPluginsExtraDirs": []}' >"$WORK/docker-config/config.json"
+DOCKER_CONFIG=$WORK/docker-config MIGRATE_DOCKER_API=0 XDG_CACHE_HOME=$WORK/cache MIGRATE_RECORD_PROGRAMS=$OUT/migrate-local.jsonl MIGRATE_RECORD_ROOT=$REC \
   "$BIN/migrate-local" --from-path "$OLD" --to-path "$NEW" --yes --json </dev/null >"$WORK/report.json"
 echo "recorded $(wc -l <"$OUT/migrate-local.jsonl") calls in $OUT/migrate-local.jsonl"
