@@ -14,7 +14,9 @@
 #include <optional>
 
 #include "core/files.h"
+#include "core/text.h"
 #include "docker/docker.h"
+#include "docker/swarm.h"
 
 namespace mig::docker {
 
@@ -134,7 +136,7 @@ TEST_CASE("engine api: the engine's answers equal the docker CLI's", "[.engine]"
   ThisHost().Run(remove);
   ThisHost().Run({"docker", "volume", "rm", "-f", project + "_data"});
   std::vector<std::string> web = {"run", "-d", "--name", project + "_web_1", "--label", "com.docker.compose.service=web",
-                                  "-p", "127.0.0.1:" + port + ":80"};
+                                  "--label", "com.docker.compose.config-hash=0123abcd", "-p", "127.0.0.1:" + port + ":80"};
   web.insert(web.end(), labels.begin(), labels.end());
   web.insert(web.end(), {"migrate-test/busybox:1", "sleep", "300"});
   docker(web);
@@ -162,7 +164,7 @@ TEST_CASE("engine api: the engine's answers equal the docker CLI's", "[.engine]"
       const std::string status = c.status.substr(0, c.status.find(' ')) +
                                  (c.status.find('(') == std::string::npos ? "" : c.status.substr(c.status.find('(')));
       out.push_back(c.id + " " + c.name + " " + c.service + " " + c.state + " " + status + " " +
-                    (c.oneoff ? "oneoff" : "-"));
+                    (c.oneoff ? "oneoff" : "-") + " " + c.config_hash);
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -171,6 +173,23 @@ TEST_CASE("engine api: the engine's answers equal the docker CLI's", "[.engine]"
   CHECK(by_api.size() == 4);
   CHECK(shown(by_api) == shown(ProjectContainers(project, cli)));
   CHECK(RunningContainer(by_api, "web") == project + "_web_1");
+  // The image a container was made from (the API's alone: docker ps shows its name), and the
+  // id its name gives now.
+  const std::string busybox = TrimEnd(docker({"image", "inspect", "-f", "{{.Id}}", "migrate-test/busybox:1"}));
+  CHECK(ImageId("migrate-test/busybox:1", ThisHost()) == busybox);
+  CHECK(ImageId("migrate-test/no-such-image:0", ThisHost()).empty());
+  CHECK(ImageId("migrate-test/busybox:1", cli).empty());
+  for (const auto& c : by_api) {
+    CHECK(c.image_id == busybox);
+    if (c.service == "web" && !c.oneoff) CHECK(c.config_hash == "0123abcd");
+  }
+  // docker info's Swarm part.
+  const SwarmInfo swarm_api = ProbeSwarm(ThisHost()), swarm_cli = ProbeSwarm(cli);
+  CHECK(swarm_api.state == swarm_cli.state);
+  CHECK_FALSE(swarm_api.state.empty());
+  CHECK(swarm_api.active == swarm_cli.active);
+  CHECK(swarm_api.manager == swarm_cli.manager);
+  CHECK(swarm_api.node_id == swarm_cli.node_id);
   CHECK(ProbeEngine(ThisHost()).version == ProbeEngine(cli).version);
   CHECK_FALSE(ProbeEngine(ThisHost()).version.empty());
   CHECK(ProjectStartedFrom("/tmp/" + project, ThisHost()) == project);

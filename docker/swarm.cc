@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "docker/engine_api.h"
 
 namespace mig::docker {
 
@@ -274,6 +275,9 @@ std::vector<std::pair<std::string, int>> Writers(const Swarm& s, const std::stri
 }
 
 SwarmInfo ProbeSwarm(const Host& host) {
+  // The CLI's .Swarm is the API's "Swarm" of GET /info (140 ms of a CLI process on a small server).
+  if (auto j = api::Get(host, "/info"); j && j->is_object() && j->contains("Swarm"))
+    return ParseSwarmInfo((*j)["Swarm"].dump());
   return ParseSwarmInfo(Docker(host, {"info", "--format", "{{json .Swarm}}"}, "info"));
 }
 
