@@ -93,7 +93,7 @@ using OwnedEntry = std::unique_ptr<archive_entry, EntryFree>;
 // The archive being written, with the checksums of what went in.
 class Writer {
  public:
-  explicit Writer(const std::string& path) : path_(path), a_(archive_write_new()) {
+  Writer(const std::string& path, WriteProgress progress) : path_(path), progress_(std::move(progress)), a_(archive_write_new()) {
     archive_write_set_format_pax(a_);  // pax headers always: nanosecond times
     if (archive_write_open_filename(a_, path.c_str()) != ARCHIVE_OK) Fail("cannot write " + path + ": " + Why());
   }
@@ -121,6 +121,8 @@ class Writer {
       if (archive_write_data(a_, p, n) != static_cast<la_ssize_t>(n)) Fail("cannot write " + path_ + ": " + Why());
       sum.Add(p, n);
       written += n;
+      bytes_ += n;
+      if (progress_) progress_(members_, bytes_);
     });
     if (written != size)
       Fail(name + " has " + std::to_string(written) + " bytes where " + std::to_string(size) + " were expected");
@@ -143,14 +145,18 @@ class Writer {
  private:
   void Header(archive_entry* e, const std::string& name) {
     if (archive_write_header(a_, e) < ARCHIVE_WARN) Fail("cannot write " + name + " into " + path_ + ": " + Why());
+    ++members_;
+    if (progress_) progress_(members_, bytes_);
   }
   std::string Why() const {
     const char* s = archive_error_string(a_);
     return s ? s : "unknown error";
   }
   std::string path_;
+  WriteProgress progress_;
   struct archive* a_;
   std::string sums_;
+  uint64_t members_ = 0, bytes_ = 0;
 };
 
 bool SafeName(const std::string& name) {
@@ -185,10 +191,10 @@ std::string VolumeMember(const SwarmPart::Volume& v) { return "volumes/" + v.nod
 
 void WriteArchive(const std::string& output, const Manifest& m, FilesReader& files,
                   const std::function<void(const Sink&)>& dump,
-                  const std::function<void(const SwarmPart::Volume&, const Sink&)>& volume) {
+                  const std::function<void(const SwarmPart::Volume&, const Sink&)>& volume, const WriteProgress& progress) {
   const std::string partial = output + ".partial";
   try {
-    Writer w(partial);
+    Writer w(partial, progress);
     w.Text(kManifest, ToJson(m).dump(2) + "\n");
     const std::set<std::string> config(m.config.begin(), m.config.end());
     OwnedEntry e(archive_entry_new());

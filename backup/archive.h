@@ -40,10 +40,13 @@ class FilesReader {
 // Writes the file at `output` (built as output.partial, fsynced, renamed): of `files`, the
 // entries of m.config that are regular files (as config/NAME) and data/'s (a device node in it
 // is refused); `dump` writes the database dump (m.db->dump_bytes of it) through the sink it is
-// given, `volume` each of m.swarm's volumes (its bytes).
+// given, `volume` each of m.swarm's volumes (its bytes). `progress` is told the members and
+// the bytes of content written so far, as they grow.
+using WriteProgress = std::function<void(uint64_t members, uint64_t bytes)>;
 void WriteArchive(const std::string& output, const Manifest& m, FilesReader& files,
                   const std::function<void(const Sink&)>& dump,
-                  const std::function<void(const SwarmPart::Volume&, const Sink&)>& volume = {});
+                  const std::function<void(const SwarmPart::Volume&, const Sink&)>& volume = {},
+                  const WriteProgress& progress = {});
 
 // Reads the whole file and checks it: the members' names and order, every regular member's
 // SHA-256 against SHA256SUMS, the manifest. Returns the manifest; throws mig::Error (input)

@@ -27,7 +27,8 @@ void Stream(Proc& proc, const Sink& out, const restic::Restic& repo, const std::
 
 }  // namespace
 
-uint64_t ExportBackup(const restic::Restic& repo, const Entry& e, const Manifest& m, const std::string& output) {
+uint64_t ExportBackup(const restic::Restic& repo, const Entry& e, const Manifest& m, const std::string& output,
+                      const WriteProgress& progress) {
   if (e.status != "ready") BadInput("backup " + e.timestamp + " is " + e.status + ": only a ready backup is exported");
   const std::string out = fs::absolute(output).string();
   // The files stream from the repository into the file (no copy of data/ on disk).
@@ -46,7 +47,8 @@ uint64_t ExportBackup(const restic::Restic& repo, const Entry& e, const Manifest
       [&](const SwarmPart::Volume& v, const Sink& write) {
         Stream(*repo.Dump(v.snapshot, "/" + v.name + ".tar"), write, repo,
                "read the volume " + v.name + " (node " + v.node + ") of " + e.timestamp);
-      });
+      },
+      progress);
   return fs::file_size(out);
 }
 

@@ -260,7 +260,18 @@ int Export(BackupCommands& b) {
   restic::Restic repo(b.repo);
   const backup::Entry e = Pick(repo, b, b.which);
   backup::Manifest m = backup::ReadManifest(repo, e);
-  uint64_t size = backup::ExportBackup(repo, e, m, b.output);
+  // The total as the backup counted it: data/ and the configuration, the dump, the volumes.
+  uint64_t total = m.bytes + (m.db ? m.db->dump_bytes : 0);
+  if (m.swarm)
+    for (const auto& v : m.swarm->volumes) total += v.bytes;
+  Progress progress("export", total, ProgressModeFor(b.quiet, b.json));
+  uint64_t written = 0;
+  uint64_t size = backup::ExportBackup(repo, e, m, b.output, [&](uint64_t members, uint64_t bytes) {
+    written = bytes;
+    progress.Update(members, bytes, bytes);
+  });
+  progress.SetTotal(written);  // the estimate leaves out the file's own manifest and checksums
+  progress.Done();
   if (b.json)
     std::cout << json{{"exported", backup::EntryJson(e)}, {"file", b.output}, {"bytes", size}}.dump() << "\n";
   else

@@ -169,6 +169,16 @@ capture export mig backup export "$id" --output "$WORK/backup.tar"
 check "backup export exits 0" test "$rc" -eq 0
 [[ $rc -eq 0 ]] || cat "$work/export.err"
 check "tar -tf reads it, the manifest first" test "$(tar -tf "$WORK/backup.tar" | head -1)" = manifest.json
+capture export-json mig backup export "$id" --output "$WORK/backup-again.tar" --json
+check "backup export --json exits 0" test "$rc" -eq 0
+check "its progress ends at 100% of what the backup holds" python3 -c '
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+last = [e for e in events if e.get("event") == "progress" and e["step"] == "export"][-1]
+assert last["final"] and last["percent"] == 100 and last["done_bytes"] == last["total_bytes"] > 0, last
+' "$work/export-json.err"
+check "the same backup exports to the same bytes again, but its manifest member's times" \
+  test "$(tar -tvf "$WORK/backup.tar" | sed 's/ [0-9-]* [0-9:]* / /' | md5sum)" = "$(tar -tvf "$WORK/backup-again.tar" | sed 's/ [0-9-]* [0-9:]* / /' | md5sum)"
 check "it holds the database dump" bash -c "tar -tf '$WORK/backup.tar' | grep -qx db.dump"
 check "it holds the configuration" bash -c "tar -tf '$WORK/backup.tar' | grep -qx config/docker-compose.yml"
 mkdir -p "$WORK/untarred" && tar -xf "$WORK/backup.tar" -C "$WORK/untarred"
