@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <vector>
@@ -52,7 +53,10 @@ void WriteFileAtomic(const std::string& path, const std::string& text, mode_t mo
   auto fail = [&](const std::string& what) {
     int e = errno;
     ::unlink(tmp.c_str());
-    Fail("cannot write " + path + ": " + what + ": " + ErrnoString(e) + " (is its folder writable, is the disk full?)");
+    Fail("cannot write " + path + ": " + what + ": " + ErrnoString(e) +
+         (e == ENOSPC ? " (the disk is full: free some room there)"
+          : e == EACCES || e == EPERM || e == EROFS ? " (its folder is not writable here)"
+                                                   : " (is its folder writable, is the disk full?)"));
   };
   {
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode & 07777));

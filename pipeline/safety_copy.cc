@@ -97,7 +97,7 @@ SafetyCopyResult SafetyCopy(const SafetyCopyInput& in, RunState& state) {
       r.pending.reset();
       r.dump_done = true;
     } else {
-      detail += "; " + in.dump_name + " being taken beside the merge";
+      detail += "; " + in.dump_name + " being taken meanwhile (waited for before the database changes)";
     }
   }
   r.detail = detail;

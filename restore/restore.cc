@@ -208,6 +208,10 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
     in->pg.container = container;
     std::optional<db::Postgres> pg;
     if (!skip_db) pg.emplace(in->pg);
+    // The current database's dump of the safety copy, taken beside the data/ staging and the
+    // replay into the staging database, waited for before the swap. After `pg`, which it reads,
+    // and `state`, where it records: on a failure its destructor waits for it before they go.
+    std::unique_ptr<PendingDump> target_dump;
     PausedServices paused(stack);
     paused.Pause(RunningServices(stack, in->db_service), "for the restore");
     if (pg) {
@@ -227,7 +231,10 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
       if (!skip_data) sc.data_dir = in->data_dir();
       if (data_mounted) CheckRoomForCopy(in->data_dir(), run_dir);
       if (pg) sc.dump_target = [&pg](const std::string& path) { return pg->DumpToFile(path); };
-      step.Done(SafetyCopy(sc, state).detail);
+      sc.dump_later = true;  // the current database changes only at the replay's swap
+      SafetyCopyResult kept = SafetyCopy(sc, state);
+      target_dump = std::move(kept.pending);
+      step.Done(kept.detail);
     }
     InterruptGuard::StopIfInterrupted();  // before restic and pg_restore start
     // data/ is staged on a thread of its own while the database is replayed; the database is
@@ -290,6 +297,11 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
           progress.Done();
           progress_done = true;
           InterruptGuard::StopIfInterrupted();
+          if (target_dump) {  // the current database kept before it is replaced
+            const uint64_t n = target_dump->Wait();
+            target_dump.reset();
+            rep.Check("current database kept", true, "target-db.dump (" + HumanBytes(n) + ")");
+          }
           wait_data();
           finishing.emplace();                  // a signal from now on is only recorded...
           InterruptGuard::StopIfInterrupted();  // ...and one before it stops the restore here
