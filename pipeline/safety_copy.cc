@@ -22,8 +22,14 @@ uint64_t PendingDump::Wait() {
     failed_ = std::current_exception();
     throw;
   }
-  state_.dump_done = true;
-  state_.Save(state_file_);
+  try {
+    state_.dump_done = true;
+    state_.Save(state_file_);
+  } catch (...) {  // the dump is whole, but state.json does not say so: the same again on a later call
+    state_.dump_done = false;
+    failed_ = std::current_exception();
+    throw;
+  }
   bytes_ = n;
   return n;
 }

@@ -169,6 +169,16 @@ TEST_CASE("with dump_later a failed dump is thrown by the wait and the state doe
   CHECK_FALSE(RunState::Load(f.run + "/state.json").dump_done);
 }
 
+TEST_CASE("with dump_later a dump whose record cannot be saved is a failure, the same on every wait") {
+  std::promise<uint64_t> done;
+  done.set_value(42);
+  RunState st;
+  PendingDump pending(done.get_future(), "/nonexistent-folder-of-migrate-tests/state.json", st);
+  CHECK_THROWS_WITH(pending.Wait(), Catch::Contains("cannot write /nonexistent-folder-of-migrate-tests/state.json"));
+  CHECK_THROWS_WITH(pending.Wait(), Catch::Contains("cannot write /nonexistent-folder-of-migrate-tests/state.json"));
+  CHECK_FALSE(st.dump_done);
+}
+
 TEST_CASE("state.json keeps when a two-phase downtime began, and a resumed run reads it back") {
   Fixture f;
   RunState st;

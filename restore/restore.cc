@@ -297,12 +297,17 @@ Report RunRestore(const RestoreOptions& o, const restic::Repo& repo) {
           progress.Done();
           progress_done = true;
           InterruptGuard::StopIfInterrupted();
+          wait_data();
           if (target_dump) {  // the current database kept before it is replaced
-            const uint64_t n = target_dump->Wait();
+            uint64_t n = 0;
+            try {
+              n = target_dump->Wait();
+            } catch (const Error& e) {
+              Fail(std::string("the safety copy's dump of the current database (target-db.dump) failed: ") + e.what());
+            }
             target_dump.reset();
             rep.Check("current database kept", true, "target-db.dump (" + HumanBytes(n) + ")");
           }
-          wait_data();
           finishing.emplace();                  // a signal from now on is only recorded...
           InterruptGuard::StopIfInterrupted();  // ...and one before it stops the restore here
         };
