@@ -199,11 +199,11 @@ void WriteArchive(const std::string& output, const Manifest& m, FilesReader& fil
     const std::set<std::string> config(m.config.begin(), m.config.end());
     OwnedEntry e(archive_entry_new());
     bool data_is_folder = false;
+    std::vector<char> buf(1 << 20);  // one for every file: most are small
     while (files.Next(e.get())) {
       const std::string name = archive_entry_pathname(e.get()) ? archive_entry_pathname(e.get()) : "";
       const auto type = archive_entry_filetype(e.get());
       const auto content = [&](const Sink& out) {
-        std::vector<char> buf(1 << 20);
         for (size_t n; (n = files.Read(buf.data(), buf.size())) > 0;) out(buf.data(), n);
       };
       const uint64_t size = type == AE_IFREG ? static_cast<uint64_t>(archive_entry_size(e.get())) : 0;

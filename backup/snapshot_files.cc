@@ -56,10 +56,9 @@ unsigned TarType(const std::string& type) {
 
 }  // namespace
 
-void SnapshotFiles::ReadFree::operator()(struct archive* a) const { archive_read_free(a); }
-
 SnapshotFiles::SnapshotFiles(Proc& dump, Proc& ls, restic::Repo repo, std::string what)
-    : dump_(dump), ls_(ls), repo_(std::move(repo)), what_(std::move(what)), feed_(dump), a_(archive_read_new()) {
+    : dump_(dump), ls_(ls), repo_(std::move(repo)), what_(std::move(what)), feed_(dump),
+      a_(archive_read_new(), archive_read_free) {
   archive_read_support_format_tar(a_.get());
   if (feed_.Open(a_.get()) != ARCHIVE_OK) Broken(std::string("its dump is not a tar: ") + archive_error_string(a_.get()));
 }

@@ -39,10 +39,7 @@ class SnapshotFiles : public FilesReader {
   restic::Repo repo_;
   std::string what_;
   ArchiveFeed feed_;
-  struct ReadFree {
-    void operator()(struct archive* a) const;
-  };
-  std::unique_ptr<struct archive, ReadFree> a_;
+  std::unique_ptr<struct archive, int (*)(struct archive*)> a_;
   struct archive_entry* ahead_ = nullptr;  // the dump's header not yet taken
   bool dump_ended_ = false, reading_ = false;
 };
