@@ -30,6 +30,7 @@ namespace {
 // The programs this process runs and has not waited for, for TerminateChildren.
 std::mutex g_children_mu;
 std::set<int> g_children;
+std::set<const std::function<void()>*> g_stoppers;  // StopWithChildren's
 
 void Register(int pid) {
   std::lock_guard<std::mutex> g(g_children_mu);
@@ -291,6 +292,17 @@ int Child::pid() const { return impl_->child.id(); }
 void TerminateChildren(int sig) {
   std::lock_guard<std::mutex> g(g_children_mu);
   for (int pid : g_children) ::kill(pid, sig);
+  for (const auto* stop : g_stoppers) (*stop)();
+}
+
+StopWithChildren::StopWithChildren(std::function<void()> stop) : stop_(std::move(stop)) {
+  std::lock_guard<std::mutex> g(g_children_mu);
+  g_stoppers.insert(&stop_);
+}
+
+StopWithChildren::~StopWithChildren() {
+  std::lock_guard<std::mutex> g(g_children_mu);
+  g_stoppers.erase(&stop_);
 }
 
 int Child::poll_exit() {

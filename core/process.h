@@ -76,6 +76,21 @@ class Proc {
 // interrupted command stops its children, then unwinds: core/interrupt.h).
 void TerminateChildren(int sig);
 
+// A program of ours that is not a child process (one run through the docker engine's API:
+// docker/engine_exec.h): TerminateChildren calls `stop` as it signals the programs (from its
+// thread, under its lock: `stop` must not start or wait for programs). Registered for this
+// object's life.
+class StopWithChildren {
+ public:
+  explicit StopWithChildren(std::function<void()> stop);
+  ~StopWithChildren();
+  StopWithChildren(const StopWithChildren&) = delete;
+  StopWithChildren& operator=(const StopWithChildren&) = delete;
+
+ private:
+  std::function<void()> stop_;
+};
+
 // A program on this machine (a psql session kept open, or one end of a dump stream). stderr
 // goes to a temporary file read by err_text().
 class Child : public Proc {

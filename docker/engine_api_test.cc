@@ -17,6 +17,7 @@
 #include "core/text.h"
 #include "docker/docker.h"
 #include "docker/swarm.h"
+#include "tests/cli_host.h"
 
 namespace mig::docker {
 
@@ -52,20 +53,6 @@ struct ListeningSocket {
     ::listen(fd, 1);
   }
   ~ListeningSocket() { ::close(fd); }
-};
-
-// This machine's host with the API turned off: the docker CLI answers.
-class CliOnly : public Host {
- public:
-  ProcResult Run(const std::vector<std::string>& argv, const std::string& input,
-                 std::chrono::seconds timeout) const override {
-    return ThisHost().Run(argv, input, timeout);
-  }
-  std::unique_ptr<Proc> Start(const std::vector<std::string>& argv, int pipes) const override {
-    return ThisHost().Start(argv, pipes);
-  }
-  std::string Describe() const override { return "this machine (CLI)"; }
-  bool local() const override { return true; }
 };
 
 }  // namespace
@@ -110,7 +97,7 @@ TEST_CASE("engine api: the socket is the one the docker CLI would use, or none")
 }
 
 TEST_CASE("engine api: a host answering from a recording is never asked through the socket") {
-  CliOnly cli;
+  CliHost cli;
   CHECK(api::SocketFor(cli).empty());
   CHECK_FALSE(api::Get(cli, "/version").has_value());
 }
@@ -119,7 +106,7 @@ TEST_CASE("engine api: a host answering from a recording is never asked through 
 // answers gets the answer the docker CLI gives, on containers made for it.
 TEST_CASE("engine api: the engine's answers equal the docker CLI's", "[.engine]") {
   REQUIRE_FALSE(api::SocketFor(ThisHost()).empty());
-  CliOnly cli;
+  CliHost cli;
   const std::string project = "migtestapi";
   const auto docker = [](std::vector<std::string> argv) {
     argv.insert(argv.begin(), "docker");

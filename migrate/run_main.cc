@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/recorded_host.h"
+#include "docker/engine_exec.h"
 #include "pipeline/dns_hook.h"
 #include "pipeline/report.h"
 
@@ -35,12 +36,14 @@ int RunMain(const std::string& program, const std::function<int()>& body) {
   // MIGRATE_RECORD_PROGRAMS=FILE: every program this machine runs, recorded for the
   // pipeline's replayed tests (core/recorded_host.h); MIGRATE_RECORD_ROOT: the folder to abstract.
   std::optional<RecordingHost> recorder;
-  std::optional<ThisHostOverride> recording;
   if (const char* file = std::getenv("MIGRATE_RECORD_PROGRAMS"); file && *file) {
     const char* root = std::getenv("MIGRATE_RECORD_ROOT");
     recorder.emplace(RealThisHost(), file, root ? root : "");
-    recording.emplace(*recorder);
   }
+  // `docker exec` through this engine's API where the CLI would reach it (docs/engine-exec.md);
+  // a recording sets MIGRATE_DOCKER_API=0, and its recorder then sees every program.
+  const docker::ExecHost this_machine(recorder ? static_cast<const Host&>(*recorder) : RealThisHost());
+  const ThisHostOverride through_api(this_machine);
   try {
     return body();
   } catch (const CLI::ParseError& e) {

@@ -75,7 +75,7 @@ for a in "\$@"; do [[ \$a == pg_dump ]] && sleep 30; done
 exec "$(command -v docker)" "\$@"
 EOF2
 chmod +x "$WORK/shim/docker"
-PATH="$WORK/shim:$PATH" "$BIN/migrate" daemon --config "$WORK/daemon.yml" >"$WORK/d2.log" 2>&1 &
+PATH="$WORK/shim:$PATH" MIGRATE_DOCKER_API=0 "$BIN/migrate" daemon --config "$WORK/daemon.yml" >"$WORK/d2.log" 2>&1 &
 d=$!
 for _ in $(seq 100); do grep -q "^scheduled backup .* started" "$WORK/d2.log" && break; sleep 0.2; done
 killed=$(sed -n 's/^scheduled backup \(.*\) started$/\1/p' "$WORK/d2.log" | head -1)

@@ -19,7 +19,8 @@ snap_of() { restic -r "$MIGRATE_REPO" snapshots --json --tag "migrate:id=$1,migr
 snapshots() { restic -r "$MIGRATE_REPO" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 
 # A docker on PATH that breaks pg_dump on request (SHIM=fail: a dump cut short; SHIM=slow: it
-# sleeps first), everything else passed to the real one.
+# sleeps first), everything else passed to the real one. Its runs set MIGRATE_DOCKER_API=0: a
+# `docker exec` reaches the shim only when migrate runs the CLI (docs/engine-exec.md).
 mkdir -p "$WORK/shim"
 cat >"$WORK/shim/docker" <<EOF
 #!/usr/bin/env bash
@@ -87,7 +88,7 @@ check "the two backups have distinct timestamps" test "$(json "$work/second.out"
 
 # --- a failed dump never makes a ready backup; --suspend still starts the app again
 before=$(snapshots)
-capture failed env PATH="$WORK/shim:$PATH" SHIM=fail "$BIN/migrate" backup create --suspend --json
+capture failed env PATH="$WORK/shim:$PATH" MIGRATE_DOCKER_API=0 SHIM=fail "$BIN/migrate" backup create --suspend --json
 check "a failed pg_dump: exit 1" test "$rc" -eq 1
 check "a failed pg_dump: the error names pg_dump" grep -q "pg_dump of the database failed" "$work/failed.err"
 check "a failed pg_dump: the app runs again" test "$(docker inspect -f '{{.State.Running}}' "$(compose_in "$INST" ps -q app)")" = true
@@ -106,7 +107,7 @@ check "a wrong password: one sentence" grep -q "password does not open the repos
 
 # --- two at once: the second is refused naming the first; list shows it running
 before=$(snapshots)
-PATH="$WORK/shim:$PATH" SHIM=slow SHIM_SLEEP=8 "$BIN/migrate" backup create --json </dev/null >"$WORK/slow.out" 2>"$WORK/slow.err" &
+PATH="$WORK/shim:$PATH" MIGRATE_DOCKER_API=0 SHIM=slow SHIM_SLEEP=8 "$BIN/migrate" backup create --json </dev/null >"$WORK/slow.out" 2>"$WORK/slow.err" &
 slow=$!
 for _ in $(seq 50); do grep -q '^backup ' "$INST/backup/.lock" 2>/dev/null && break; sleep 0.2; done
 capture second_at_once mig backup create
@@ -141,7 +142,7 @@ check "and the killed one's restic locks are gone" test -z "$(ls "$MIGRATE_REPO/
 id3=$(json "$work/afterkill_create.out" 'j["id"]')
 
 # --- SIGTERM in the middle of backup create --suspend: its restic stopped, the app started again
-PATH="$WORK/shim:$PATH" SHIM=slow SHIM_SLEEP=20 "$BIN/migrate" backup create --suspend </dev/null >"$WORK/term.out" 2>"$WORK/term.err" &
+PATH="$WORK/shim:$PATH" MIGRATE_DOCKER_API=0 SHIM=slow SHIM_SLEEP=20 "$BIN/migrate" backup create --suspend </dev/null >"$WORK/term.out" 2>"$WORK/term.err" &
 term=$!
 app_running() { docker inspect -f '{{.State.Running}}' "$(compose_in "$INST" ps -q app)" 2>/dev/null || echo false; }
 for _ in $(seq 100); do [[ "$(app_running)" == false ]] && break; sleep 0.2; done

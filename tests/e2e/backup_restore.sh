@@ -86,6 +86,8 @@ check "bad input changed nothing in data/" diff "$WORK/data.changed" <(state "$I
 check "bad input writes no restore folder" test ! -e "$INST/restore"
 
 # --- a failing restore (pg_restore breaks) changes nothing and starts the services again
+# (the docker shims' runs set MIGRATE_DOCKER_API=0: a `docker exec` reaches them only through the
+# CLI, docs/engine-exec.md)
 mkdir -p "$WORK/shim"
 cat >"$WORK/shim/docker" <<EOF
 #!/usr/bin/env bash
@@ -93,7 +95,7 @@ for a in "\$@"; do [[ \$a == pg_restore ]] && { echo "pg_restore: error: injecte
 exec "$(command -v docker)" "\$@"
 EOF
 chmod +x "$WORK/shim/docker"
-capture broken env PATH="$WORK/shim:$PATH" "$BIN/migrate" restore --yes
+capture broken env PATH="$WORK/shim:$PATH" MIGRATE_DOCKER_API=0 "$BIN/migrate" restore --yes
 check "a failing pg_restore: exit 1" test "$rc" -eq 1
 check "a failing pg_restore: the error names it" grep -q "pg_restore into the target failed" "$work/broken.err"
 check "a failing restore leaves data/ as it was" diff "$WORK/data.changed" <(state "$INST/data")
@@ -109,7 +111,7 @@ slow_restore() {
 for a in "\$@"; do [[ \$a == pg_restore ]] && sleep 8; done
 exec "$(command -v docker)" "\$@"
 EOF
-  PATH="$WORK/shim:$PATH" "$BIN/migrate" restore --yes </dev/null >"$WORK/$1.out" 2>"$WORK/$1.err" &
+  PATH="$WORK/shim:$PATH" MIGRATE_DOCKER_API=0 "$BIN/migrate" restore --yes </dev/null >"$WORK/$1.out" 2>"$WORK/$1.err" &
   victim=$!
   for _ in $(seq 150); do grep -q "== restore database" "$WORK/$1.err" 2>/dev/null && break; sleep 0.2; done
   sleep 1
