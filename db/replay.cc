@@ -184,7 +184,9 @@ ReplayResult Replay(DumpSource& src, const Postgres& dst, const ReplayOptions& o
   const std::string db = dst.target().db, staging = StagingName(db);
   // The target's user is a superuser (checked in preflight).
   std::unique_ptr<Session> own = opts.admin ? opts.admin->Take() : std::make_unique<Session>(dst, "postgres");
+  lap("target_session");
   const std::vector<Role> roles = src.Roles();
+  lap("source_roles");
   try {
     CreateMissingRoles(roles, *own, r);
   } catch (const Error& e) {
@@ -198,7 +200,7 @@ ReplayResult Replay(DumpSource& src, const Postgres& dst, const ReplayOptions& o
   }
   Session& admin = *own;
   CreateStaging(src.Locale(), admin, db, staging);
-  lap("prepare");
+  lap("staging");
   try {
     r.dump_bytes = Stream(src, dst, staging, opts, r.source);
     lap("dump_restore");
