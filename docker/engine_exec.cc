@@ -1,8 +1,11 @@
 #include "docker/engine_exec.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -10,6 +13,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -98,41 +103,64 @@ std::optional<Created> CreateExec(const std::string& socket, const ExecArgs& a) 
   return c;
 }
 
+// The pid the engine gives for a program of `container_id`, opened as a pidfd only when it is
+// that container's process in our pid namespace (its cgroup names the container: not so when the
+// engine's socket was lent to a container of its own, where the pid means another process): -1
+// otherwise. The pidfd keeps the answer true until the signal (no pid reuse in between).
+int OpenContainerPid(long pid, const std::string& container_id) {
+  if (pid <= 1 || container_id.size() < 12) return -1;
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
+  if (fd < 0) return -1;
+  std::ifstream cgroup("/proc/" + std::to_string(pid) + "/cgroup");
+  const std::string text((std::istreambuf_iterator<char>(cgroup)), std::istreambuf_iterator<char>());
+  if (text.find(container_id) == std::string::npos) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // One program run through the API: its stdio over a hijacked connection to the engine, read by
 // a thread of its own (stdout into a socket pair that read() drains, stderr kept), so that a
 // program writing to an output nobody reads never blocks.
 class ApiExec : public Proc {
  public:
-  // `refused` non-empty: the engine refused to create it (exit 1, its message on stderr).
+  // `created.refused` non-empty: the engine refused to create it (exit 1, its message on stderr).
+  // `interactive`: its stdin is ours (-i, and asked for with kStdin).
   ApiExec(const std::string& socket, const Created& created, const std::string& command, int pipes,
           bool interactive)
       : socket_(socket), id_(created.id), has_out_(pipes & kStdout), interactive_(interactive) {
     command_ = command;
     if (!created.refused.empty()) {
-      err_ = created.refused;
-      code_ = 1;
+      Refused(created.refused);
       return;
     }
-    std::string pending = Handshake();
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out_) != 0) {
-      const std::string why = ErrnoString();
-      ::close(conn_);
-      Fail("cannot start " + command_ + ": " + why);
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out_) != 0)
+      Fail("cannot start " + command_ + ": " + ErrnoString());  // before the engine starts it
+    try {
+      std::optional<std::string> pending = Handshake();
+      if (!pending) {  // refused at its start: Refused() said why
+        CloseAll();
+        return;
+      }
+      stop_.emplace([this] { Stop(); });  // an interrupted command: as a child of ours is signalled
+      if (!interactive_) ::shutdown(conn_, SHUT_WR);
+      pump_ = std::thread([this, pending = std::move(*pending)]() mutable { Pump(std::move(pending)); });
+    } catch (...) {
+      if (conn_ >= 0) Stop();
+      stop_.reset();
+      CloseAll();
+      throw;
     }
-    stop_.emplace([this] { kill(); });  // an interrupted command: as a child of ours is signalled
-    if (!interactive_) ::shutdown(conn_, SHUT_WR);
-    pump_ = std::thread([this, pending = std::move(pending)]() mutable { Pump(std::move(pending)); });
   }
 
   ~ApiExec() override {
     if (pump_.joinable()) {
       kill();  // when it has not ended: as a Child's destructor does
-      ::shutdown(out_[0], SHUT_RDWR);  // a pump blocked handing over stdout nobody reads
       pump_.join();
     }
     stop_.reset();
-    for (int fd : {conn_, out_[0], out_[1]})
-      if (fd >= 0) ::close(fd);
+    CloseAll();
   }
 
   size_t read(char* buf, size_t len) override {
@@ -163,12 +191,14 @@ class ApiExec : public Proc {
 
   int wait() override {
     if (code_) return *code_;
-    if (pump_.joinable()) pump_.join();  // the program's output has ended
-    if (killed_) return *(code_ = 137);  // as a CLI killed with SIGKILL; the engine's ExitCode may be late
-    // The engine marks it ended a moment after its output closes: asked until then (5 s).
+    close_stdin();             // as Child::wait
+    if (pump_.joinable()) pump_.join();  // the program's output has ended (or kill() cut it)
+    // The engine marks it ended a moment after its output closes: asked until then (5 s; a
+    // killed one that still runs is not waited for).
     for (int wait_ms = 2, waited = 0; waited < 5000; waited += wait_ms, wait_ms = std::min(wait_ms * 2, 200)) {
-      auto r = Ask(socket_, "GET", "/exec/" + id_ + "/json");
+      const auto r = Ask(socket_, "GET", "/exec/" + id_ + "/json");
       if (!r || r->status != 200) {
+        if (killed_) return *(code_ = 137);
         AddErr("cannot ask the docker engine how " + command_ + " ended: " +
                (r ? EngineMessage(r->body) : std::string("it does not answer")) + "\n");
         return *(code_ = 1);
@@ -176,35 +206,24 @@ class ApiExec : public Proc {
       const nlohmann::json j = nlohmann::json::parse(r->body, nullptr, false);
       if (j.is_object() && j.value("Running", true) == false && j.contains("ExitCode") && j["ExitCode"].is_number())
         return *(code_ = j["ExitCode"].get<int>());
+      if (killed_) {  // stopped by TerminateChildren, or killed: it is not waited for
+        KillInContainer();
+        return *(code_ = 137);  // 128 + SIGKILL: any non-zero code says it did not finish
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
     }
     AddErr(command_ + " closed its output but had not ended after 5 s\n");
     return *(code_ = 1);
   }
 
-  // The connection shut down, as when the CLI is killed; the engine then leaves the program
-  // running, blocked on its output (a pg_dump holding its snapshot): it is killed too where we
-  // may (its pid on this machine, from the engine), and else left as the CLI would leave it.
+  // Stop(), then the program in its container killed where we may: the engine leaves a program
+  // whose connection closed running, blocked on its output (a pg_dump holding its snapshot).
+  // Only a process of this exec's container, seen from our pid namespace (OpenContainerPid), and
+  // only that process (not the children of a `sh -c`); elsewhere it is left as the CLI leaves it.
   void kill() override {
     if (conn_ < 0) return;
-    killed_ = true;
-    ::shutdown(conn_, SHUT_RDWR);
-    // The engine names the pid a moment after the program started (and says neither running
-    // nor ended before): asked again meanwhile, for up to a second.
-    for (int i = 0; i < 50; ++i) {
-      const auto r = Ask(socket_, "GET", "/exec/" + id_ + "/json");
-      if (!r || r->status != 200) return;
-      const nlohmann::json j = nlohmann::json::parse(r->body, nullptr, false);
-      if (!j.is_object()) return;
-      const bool running = j.value("Running", false), ended = j.contains("ExitCode") && j["ExitCode"].is_number();
-      const long pid = j.contains("Pid") && j["Pid"].is_number_integer() ? j["Pid"].get<long>() : 0;
-      if (running && pid > 1) {
-        ::kill(static_cast<pid_t>(pid), SIGKILL);
-        return;
-      }
-      if (ended) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    Stop();
+    KillInContainer();
   }
 
   std::string err_text() const override {
@@ -216,13 +235,64 @@ class ApiExec : public Proc {
   int out_fd() const { return has_out_ ? out_[0] : -1; }
 
  private:
+  // The program killed in its container, where we may (kill()).
+  void KillInContainer() {
+    // The engine names the pid a moment after the program started (and says neither running
+    // nor ended before): asked again meanwhile, for up to a second.
+    for (int i = 0; i < 50; ++i) {
+      const auto r = Ask(socket_, "GET", "/exec/" + id_ + "/json");
+      if (!r || r->status != 200) return;
+      const nlohmann::json j = nlohmann::json::parse(r->body, nullptr, false);
+      if (!j.is_object()) return;
+      const bool running = j.value("Running", false), ended = j.contains("ExitCode") && j["ExitCode"].is_number();
+      const long pid = j.contains("Pid") && j["Pid"].is_number_integer() ? j["Pid"].get<long>() : 0;
+      if (running && pid > 1) {
+        const std::string container = j.contains("ContainerID") && j["ContainerID"].is_string()
+                                          ? j["ContainerID"].get<std::string>()
+                                          : "";
+        const int pidfd = OpenContainerPid(pid, container);
+        if (pidfd >= 0) {
+          ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+          ::close(pidfd);
+        }
+        return;
+      }
+      if (ended) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  // The connection shut down both ways, as when the CLI is killed, and stdout's hand-over cut
+  // (a pump blocked on it, its reader gone, ends): what TerminateChildren does from its thread,
+  // under its lock, so nothing here asks the engine. The fds stay open until the destructor.
+  void Stop() {
+    if (conn_ < 0) return;
+    killed_ = true;
+    ::shutdown(conn_, SHUT_RDWR);
+    if (out_[0] >= 0) ::shutdown(out_[0], SHUT_RDWR);
+  }
+
+  void Refused(const std::string& why) {
+    err_ = why;
+    code_ = 1;
+  }
+
+  void CloseAll() {
+    for (int* fd : {&conn_, &out_[0], &out_[1]})
+      if (*fd >= 0) ::close(std::exchange(*fd, -1));
+  }
+
   // POST /exec/ID/start upgraded to a raw stream (Boost.Beast writes the request, reads the
-  // answer's header); returns the stream's bytes already read with it. Sets conn_.
-  std::string Handshake() {
+  // answer's header, within http::kTimeout); returns the stream's bytes already read with it and
+  // sets conn_, or nullopt when the engine refused (exit 1, its message on stderr, as the CLI).
+  std::optional<std::string> Handshake() {
     try {
       asio::io_context io;
       asio::local::stream_protocol::socket s(io);
       s.connect(asio::local::stream_protocol::endpoint(socket_));
+      const timeval bound{static_cast<time_t>(http::kTimeout.count()), 0}, none{0, 0};
+      ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+      ::setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
       bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/exec/" + id_ + "/start", 11};
       req.set(bhttp::field::host, "docker");
       req.set(bhttp::field::content_type, "application/json");
@@ -238,11 +308,14 @@ class ApiExec : public Proc {
       const unsigned status = answer.get().result_int();
       if (status != 101 && status != 200) {  // 200: engines before API 1.30 answer so, then stream
         if (!answer.is_done()) bhttp::read(s, buf, answer);
-        Fail("the docker engine did not start " + command_ + ": " + std::to_string(status) + " " +
-             EngineMessage(answer.get().body()));
+        Refused("Error response from daemon: " + EngineMessage(answer.get().body()) + "\n");
+        return std::nullopt;
       }
+      ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+      ::setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
       std::string pending = boost::beast::buffers_to_string(buf.data());
       conn_ = s.release();
+      ::fcntl(conn_, F_SETFD, FD_CLOEXEC);  // asio's socket() does not ask for it
       return pending;
     } catch (const boost::system::system_error& e) {
       Fail("the docker engine did not start " + command_ + " (" + socket_ + "): " + e.code().message());
@@ -250,7 +323,7 @@ class ApiExec : public Proc {
   }
 
   // The thread: frames of the connection (8-byte header: stream, 0, 0, 0, length big-endian)
-  // until its end; stdout into out_[1], stderr kept.
+  // until its end; stdout into out_[1], stderr (and the engine's own errors, stream 3) kept.
   void Pump(std::string buf) {
     std::vector<char> chunk(64 * 1024);
     bool out_open = has_out_;
@@ -262,7 +335,7 @@ class ApiExec : public Proc {
         if (buf.size() - off - 8 < len) break;
         const char* p = buf.data() + off + 8;
         if (h[0] == 1 && out_open) out_open = SendAll(out_[1], p, len);
-        else if (h[0] == 2) AddErr(std::string(p, len));
+        else if (h[0] == 2 || h[0] == 3) AddErr(std::string(p, len));
         off += 8 + len;
       }
       buf.erase(0, off);
@@ -271,15 +344,14 @@ class ApiExec : public Proc {
       if (n <= 0) break;
       buf.append(chunk.data(), static_cast<size_t>(n));
     }
-    ::close(out_[1]);  // read() sees the end
-    out_[1] = -1;
+    ::shutdown(out_[1], SHUT_WR);  // read() sees the end (closed by the destructor, after the join)
   }
 
   static bool SendAll(int fd, const char* p, size_t len) {
     while (len > 0) {
       ssize_t n = ::send(fd, p, len, MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;  // the reader went away: the rest is dropped
+      if (n <= 0) return false;  // the reader went away (or Stop()): the rest is dropped
       p += n;
       len -= static_cast<size_t>(n);
     }
@@ -301,15 +373,16 @@ class ApiExec : public Proc {
   mutable std::mutex mu_;
   std::string err_;
   std::atomic<bool> stdin_closed_{false}, killed_{false};
-  std::optional<int> code_;
+  std::optional<int> code_;  // the owner's thread only
 };
 
 // The API's exec for `argv` on `host`, or nullptr where `inner` is to run it.
 std::unique_ptr<ApiExec> StartThroughApi(const Host& host, const std::vector<std::string>& argv, int pipes) {
-  const auto a = ParseDockerExec(argv);
+  auto a = ParseDockerExec(argv);
   if (!a || a->detach) return nullptr;
   const std::string socket = api::SocketFor(host);
   if (socket.empty()) return nullptr;
+  a->interactive = a->interactive && (pipes & Proc::kStdin);  // else its stdin is empty, as the CLI's
   const auto created = CreateExec(socket, *a);
   if (!created) return nullptr;
   return std::make_unique<ApiExec>(socket, *created, CommandLine(argv), pipes, a->interactive);
@@ -349,23 +422,30 @@ ProcResult ExecHost::Run(const std::vector<std::string>& argv, const std::string
       p->close_stdin();
     });
   ProcResult r;
-  const auto until = std::chrono::steady_clock::now() + timeout;
   bool late = false;
-  char buf[64 * 1024];
-  for (;;) {
-    if (timeout.count() > 0 && p->out_fd() >= 0) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-      pollfd fd{p->out_fd(), POLLIN, 0};
-      const int ready = left.count() <= 0 ? 0 : ::poll(&fd, 1, static_cast<int>(left.count()));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready == 0) {
-        late = true;
-        break;
+  try {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    char buf[64 * 1024];
+    for (;;) {
+      if (timeout.count() > 0 && p->out_fd() >= 0) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+        pollfd fd{p->out_fd(), POLLIN, 0};
+        const int ready = left.count() <= 0 ? 0 : ::poll(&fd, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready == 0) {
+          late = true;
+          break;
+        }
       }
+      const size_t n = p->read(buf, sizeof buf);
+      if (n == 0) break;
+      r.out.append(buf, n);
     }
-    const size_t n = p->read(buf, sizeof buf);
-    if (n == 0) break;
-    r.out.append(buf, n);
+  } catch (...) {  // the feeder is joined before anything leaves
+    p->kill();
+    if (feed.joinable()) feed.join();
+    throw;
   }
   if (late) p->kill();
   if (feed.joinable()) feed.join();

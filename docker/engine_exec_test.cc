@@ -141,6 +141,28 @@ TEST_CASE("engine exec: programs in a container answer as through the docker CLI
     }
     if (::geteuid() == 0) CHECK(gone);
   }
+  // kill() while nobody reads stdout any more, then wait(): no hang (Relay's and Abort's order).
+  {
+    auto p = api.Start({"docker", "exec", c, "sh", "-c", "while :; do echo migtest-unread-loop; done"}, Proc::kStdout);
+    char buf[16];
+    CHECK(p->read(buf, sizeof buf) > 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the socket pair fills meanwhile
+    p->kill();
+    CHECK(p->wait() != 0);
+  }
+  // -i asked without our stdin: the program's is empty, as with the CLI.
+  {
+    auto p = api.Start({"docker", "exec", "-i", c, "cat"}, Proc::kStdout);
+    CHECK(ReadAll(*p).empty());
+    CHECK(p->wait() == 0);
+  }
+  // write() then wait(): wait closes stdin first, as Child::wait does.
+  {
+    auto p = api.Start({"docker", "exec", "-i", c, "sh", "-c", "cat > /tmp/waited"}, Proc::kStdin);
+    p->write("kept\n");
+    CHECK(p->wait() == 0);
+    CHECK(api.Run({"docker", "exec", c, "cat", "/tmp/waited"}).out == "kept\n");
+  }
   // A run past its time fails as RunCapture's does.
   const auto t0 = std::chrono::steady_clock::now();
   CHECK_THROWS_WITH(api.Run({"docker", "exec", c, "sleep", "30"}, {}, std::chrono::seconds(1)),

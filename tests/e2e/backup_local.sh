@@ -159,6 +159,31 @@ capture after_term mig backup create --json
 check "the next backup works" test "$rc" -eq 0
 check "and does not take the interrupted one for killed" bash -c "! grep -q 'did not end' '$work/after_term.err'"
 
+# --- the same faults inside the postgres container, where `docker exec` goes through the engine's
+# API (docs/engine-exec.md): a pg_dump that fails, then a SIGTERM while pg_dump runs, after which
+# no pg_dump is left running in the container (the CLI would leave it blocked on its output)
+pgc=$(compose_in "$INST" ps -q postgres)
+real=$(docker exec "$pgc" sh -c 'command -v pg_dump')
+docker exec -u 0 "$pgc" mv "$real" "$real.real"
+wrap() { docker exec -i -u 0 "$pgc" sh -c "cat > '$real' && chmod 755 '$real'"; }
+printf '#!/bin/sh\n"$0.real" "$@" | head -c 3000\necho "pg_dump: error: injected failure inside" >&2\nexit 1\n' | wrap
+capture inside mig backup create --json
+check "a pg_dump failing in its container (through the API): exit 1" test "$rc" -eq 1
+check "the error names pg_dump" grep -q "pg_dump of the database failed" "$work/inside.err"
+check "and gives its stderr" grep -q "injected failure inside" "$work/inside.err"
+printf '#!/bin/sh\nsleep 20\nexec "$0.real" "$@"\n' | wrap
+"$BIN/migrate" backup create </dev/null >"$WORK/term2.out" 2>"$WORK/term2.err" &
+term=$!
+dumping() { docker exec "$pgc" ps -o args | grep -q "[p]g_dump"; }
+for _ in $(seq 100); do dumping && break; sleep 0.2; done
+check "the held pg_dump runs in the container" dumping
+kill -TERM "$term"
+wait "$term" && trc=0 || trc=$?
+check "SIGTERM during its pg_dump (through the API): exit 1" test "$trc" -eq 1
+sleep 0.5
+check "no pg_dump is left running in the container" bash -c "! docker exec '$pgc' ps -o args | grep -q '[p]g_dump'"
+docker exec -u 0 "$pgc" mv "$real.real" "$real"
+
 # --- a stale exclusive lock (a restic killed while it held one) is cleared, not waited for
 restic -r "$MIGRATE_REPO" check --read-data >/dev/null 2>&1 &
 holder=$!

@@ -27,6 +27,10 @@ done
 WORK=$(mktemp -d "/tmp/e2e-$SUITE.XXXXXX")
 
 cleanup_suite() {
+  # What the suite started in the background (daemons) never outlives it, even when it stops early.
+  local left
+  left=$(jobs -p)
+  [[ -z "$left" ]] || kill $left 2>/dev/null || true
   bash "$ROOT/scripts/rig/cleanup.sh" "$PREFIX" >/dev/null 2>&1 || true
   { grep -lx "$$" "$PORT_CLAIMS"/[0-9]* 2>/dev/null || true; } | xargs -r rm -f
   if [[ -z "${KEEP_WORK:-}" ]]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
