@@ -2,7 +2,7 @@
 // answered (MIGRATE_RECORD_PROGRAMS=FILE), and one that replays such a recording, so that the
 // pipeline's order and failure paths are tested without docker (tests/data/pipeline/).
 //
-// Recording format: one JSON object per line, in call order (docs/testing.md):
+// Recording format: one JSON object per line, in call order (docs/pipeline.md "Tested without docker"):
 //   {"seq": 0, "kind": "run", "argv": [...], "code": 0, "out": TEXT, "err": TEXT}
 //   {"seq": 1, "kind": "start", "argv": [...], "pipes": 3, "reads": [TEXT...], "code": 0, "err": TEXT}
 // seq orders the calls as they began (a started program's line is written when it ends); "ms"
