@@ -293,7 +293,7 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
       job.emplace(JobLockPath(to.dir), "another job (backup, restore or migration) is running on " + to.dir);
       job->Describe("migration into " + to.dir);
     }
-    sides.emplace(Preflight(o, *origin, std::move(from), std::move(to), rep));
+    Preflight(o, *origin, std::move(from), std::move(to), rep, sides.emplace());
     AddOriginChecks(*origin, rep);
     Sides& s = *sides;
     if (o.dry_run) {

@@ -102,6 +102,11 @@ void CheckDatabases(const Options& o, Origin& origin, Sides& s, Report& rep) {
   if (!s.from.pg.container.empty()) {
     s.from.pg.dump_host = &origin.DumpHost();  // a remote dump streams through the agent
     s.src_pg.emplace(s.from.pg);
+    // The replay's session to the source starts beside its probe (its `docker exec` and psql's
+    // start, 0.2-0.4 s, were waited for at the replay's start); one that fails (the database
+    // missing, the server not ready yet) is opened again when taken.
+    if (!o.dry_run && !o.two_phase && o.db_method == db::DbMethod::kLogical)
+      s.src_session = std::make_unique<db::OpeningSession>(*s.src_pg, s.from.pg.db);
     db::ServerInfo si = s.src_pg->WaitReady(90, db::RetiredName(s.from.pg.db));
     if (!si.db_exists)
       BadInput("the source database " + s.from.pg.db + " does not exist in " + s.from.project_name +
@@ -188,9 +193,8 @@ void RecognizeLegacy(const Options& o, const Host& there, Sides& s, Report& rep)
 
 }  // namespace
 
-Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Report& rep) {
+void Preflight(const Options& o, Origin& origin, Install from, Install to, Report& rep, Sides& s) {
   Step step(rep, "preflight");
-  Sides s;
   s.from = std::move(from);
   s.to = std::move(to);
   // This server's engine and compose are asked on a thread of their own while the old server
@@ -260,7 +264,6 @@ Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Repo
     rep.Check("old server's compose", true, CommandLine(t.argv) + " " + t.version);
   }
   step.Done();
-  return s;
 }
 
 }  // namespace mig

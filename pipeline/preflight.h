@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "db/physical.h"
@@ -35,12 +36,17 @@ struct Sides {
   bool source_data = true;  // the source has a data/ (a legacy release may not: docs/legacy.md)
   // A legacy source (docs/legacy.md): why it is one ("" when it is not); its database's volume.
   std::string legacy, legacy_db_volume;
+  // The replay's session to the source (its snapshot is exported in it), opened beside the
+  // source's probe (a logical replay that is not a dry run); refers to *src_pg, which is
+  // therefore never replaced once it is set. Taken by StartReplaySessions.
+  std::unique_ptr<db::OpeningSession> src_session;
 };
 
-// Runs the preflight on the loaded installs, recording each check in `rep`. Starts a stopped
-// postgres service (not in a dry run). Throws mig::Error naming the first refusal: input
-// (exit 2) for what the operator must change in an install, failed (exit 1) otherwise.
-Sides Preflight(const Options& o, Origin& origin, Install from, Install to, Report& rep);
+// Runs the preflight on the loaded installs into `s` (empty; filled in place: the session it
+// opens refers to s.src_pg), recording each check in `rep`. Starts a stopped postgres service
+// (not in a dry run). Throws mig::Error naming the first refusal: input (exit 2) for what the
+// operator must change in an install, failed (exit 1) otherwise.
+void Preflight(const Options& o, Origin& origin, Install from, Install to, Report& rep, Sides& s);
 
 // Refuses (mig::Error) when another stack publishes a host port of the target's services:
 // checked in preflight and again right before the restart.

@@ -72,10 +72,11 @@ std::string DbRollbackCommand(const Sides& s, const std::string& run_dir) {
   return DbRollbackCommand(s.to, run_dir);
 }
 
-ReplaySessions StartReplaySessions(const Options& o, const Sides& s) {
+ReplaySessions StartReplaySessions(const Options& o, Sides& s) {
+  std::unique_ptr<db::OpeningSession> source = std::move(s.src_session);  // the preflight's, if any
   if (o.skip_db || o.two_phase || !s.src_pg || !s.dst_pg || Physical(s)) return {};
-  return {std::make_unique<db::OpeningSession>(*s.src_pg, s.src_pg->target().db),
-          std::make_shared<db::OpeningSession>(*s.dst_pg, "postgres")};
+  if (!source) source = std::make_unique<db::OpeningSession>(*s.src_pg, s.src_pg->target().db);
+  return {std::move(source), std::make_shared<db::OpeningSession>(*s.dst_pg, "postgres")};
 }
 
 void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep,

@@ -32,11 +32,12 @@ struct ReplaySessions {
 void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep,
                     const std::function<void()>& before_change = nullptr, ReplaySessions started = {});
 
-// The replay's sessions to the source and the target, started now, so that their start (over
-// SSH a login; a docker exec and psql's connection, 0.3-0.9 s) overlaps the safety copy and
-// the merge: no transaction is open in them until the replay begins. None where the replay
+// The replay's sessions to the source and the target, started now (the source's: the one the
+// preflight started beside its probe, taken from `s`, when there is one), so that their start
+// (over SSH a login; a docker exec and psql's connection, 0.2-0.9 s) overlaps the safety copy
+// and the merge: no transaction is open in them until the replay begins. None where the replay
 // takes no live dump (--skip-db, the physical path, --two-phase).
-ReplaySessions StartReplaySessions(const Options& o, const Sides& s);
+ReplaySessions StartReplaySessions(const Options& o, Sides& s);
 
 // The target's previous database, left by a logical replay, dropped inside its container in
 // the background (its DROP forces a checkpoint: 0.5-1.5 s nobody needs to wait for). Its
