@@ -268,8 +268,10 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
   rep.dry_run = o.dry_run;
   std::string run_dir;
   RunState state;
-  std::optional<Sides> sides;
+  // The origin outlives the sides: a session the preflight started over the old server's SSH
+  // connection (Sides::src_session) is closed before that connection when the run fails.
   std::unique_ptr<Origin> origin;
+  std::optional<Sides> sides;
   // The locks outlive the failure path below, which may still wait for the target's dump.
   std::optional<TargetLock> lock;
   std::optional<JobLock> job;

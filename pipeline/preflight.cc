@@ -103,11 +103,14 @@ void CheckDatabases(const Options& o, Origin& origin, Sides& s, Report& rep) {
     s.from.pg.dump_host = &origin.DumpHost();  // a remote dump streams through the agent
     s.src_pg.emplace(s.from.pg);
     // The replay's session to the source starts beside its probe (its `docker exec` and psql's
-    // start, 0.2-0.4 s, were waited for at the replay's start); one that fails (the database
-    // missing, the server not ready yet) is opened again when taken.
-    if (!o.dry_run && !o.two_phase && o.db_method == db::DbMethod::kLogical)
+    // start, 0.2-0.4 s, were waited for at the replay's start); after it when the preflight has
+    // just started postgres (not ready yet, its psql would end at once). One that failed anyway
+    // is opened again by the replay (OpeningSession::Take, LiveDump).
+    const bool session_ahead = !o.dry_run && !o.two_phase && o.db_method == db::DbMethod::kLogical;
+    if (session_ahead && !s.started_source_db)
       s.src_session = std::make_unique<db::OpeningSession>(*s.src_pg, s.from.pg.db);
     db::ServerInfo si = s.src_pg->WaitReady(90, db::RetiredName(s.from.pg.db));
+    if (session_ahead && !s.src_session) s.src_session = std::make_unique<db::OpeningSession>(*s.src_pg, s.from.pg.db);
     if (!si.db_exists)
       BadInput("the source database " + s.from.pg.db + " does not exist in " + s.from.project_name +
                " (is POSTGRES_DB right in " + s.from.dir + "/.env?)");

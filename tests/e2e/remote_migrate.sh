@@ -70,6 +70,15 @@ check "a legacy release is recognised over SSH: its root paths and its database'
 [[ -n "$legacy_row" ]] || cat "$WORK/legacy.err"
 rm -rf "$OLD/Caddyfile" "$OLD/etc"
 
+# --- a refusal late in the preflight (the new release's web port held), after the replay's
+# session to the old server's postgres started over SSH: the refusal, not a crash
+held_port=$(sed -n 's/^APP_PORT=//p' "$NEW/.env")
+docker run -d --rm --name "${PREFIX}portholder" -p "127.0.0.1:$held_port:80" migrate-test/busybox:1 sleep 300 >/dev/null
+run_remote "$WORK/held.out" "$WORK/held.err" --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" --yes
+docker rm -f "${PREFIX}portholder" >/dev/null
+check "a port held by another container stops migrate --from (exit 1)" test "$RC" = 1
+check "it names the container holding it" grep -q "port $held_port of service .* is held by ${PREFIX}portholder" "$WORK/held.err"
+
 cp -a "$NEW/data" "$WORK/expected"
 rsync -a --force "$OLD/data/" "$WORK/expected/"
 
