@@ -73,9 +73,11 @@ rm -rf "$OLD/Caddyfile" "$OLD/etc"
 # --- a refusal late in the preflight (the new release's web port held), after the replay's
 # session to the old server's postgres started over SSH: the refusal, not a crash
 held_port=$(sed -n 's/^APP_PORT=//p' "$NEW/.env")
+compose_in "$NEW" stop app >/dev/null 2>&1  # the new release's own app holds it until then
 docker run -d --rm --name "${PREFIX}portholder" -p "127.0.0.1:$held_port:80" migrate-test/busybox:1 sleep 300 >/dev/null
 run_remote "$WORK/held.out" "$WORK/held.err" --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" --yes
 docker rm -f "${PREFIX}portholder" >/dev/null
+compose_in "$NEW" start app >/dev/null 2>&1
 check "a port held by another container stops migrate --from (exit 1)" test "$RC" = 1
 check "it names the container holding it" grep -q "port $held_port of service .* is held by ${PREFIX}portholder" "$WORK/held.err"
 
