@@ -44,7 +44,7 @@ uint64_t OutputToFile(const Host& host, const std::vector<std::string>& argv, co
   const std::string part = path + ".part";  // the final name only once it is whole and durable
   Fd out(::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (out.get() < 0)
-    Fail("cannot create " + part + ": " + ErrnoString() + " (is its folder writable? give another with --temp-dir)");
+    Fail("cannot create " + part + ": " + ErrnoString() + " (is its folder writable?)");
   std::unique_ptr<Proc> proc = host.Start(argv, Proc::kStdout);
   std::vector<char> buf(1 << 20);
   uint64_t total = 0;
@@ -56,8 +56,7 @@ uint64_t OutputToFile(const Host& host, const std::vector<std::string>& argv, co
         if (w < 0) {
           const int e = errno;
           Fail("cannot write " + part + ": " + ErrnoString(e) +
-               (e == ENOSPC ? " (the disk is full: free some room, or give a folder on another disk with --temp-dir)"
-                            : ""));
+               (e == ENOSPC ? " (the disk is full: free some room there)" : ""));
         }
         off += static_cast<size_t>(w);
       }
