@@ -48,26 +48,38 @@ std::string SocketFor(const Host& host) {
   return socket;
 }
 
+std::optional<http::Response> Ask(const std::string& socket, const std::string& method, const std::string& path,
+                                  const std::string& body) {
+  http::Request req;
+  req.method = method;
+  req.url = "http://docker" + path;
+  req.unix_socket = socket;
+  if (!body.empty()) {
+    req.headers = {"Content-Type: application/json"};
+    req.body = body;
+  }
+  try {
+    return http::Send(req);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+std::string Message(const std::string& body) {
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
+  return body.substr(0, 200);
+}
+
 std::optional<nlohmann::json> Get(const Host& host, const std::string& path) {
   const std::string socket = SocketFor(host);
   if (socket.empty()) return std::nullopt;
-  http::Request req;
-  req.url = "http://docker" + path;
-  req.unix_socket = socket;
-  http::Response r;
-  try {
-    r = http::Send(req);
-  } catch (const Error&) {
-    return std::nullopt;  // not answering there: the CLI says why
-  }
-  nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
-  if (r.status != 200) {
-    const std::string message = body.is_object() && body.contains("message") && body["message"].is_string()
-                                    ? body["message"].get<std::string>()
-                                    : r.body.substr(0, 200);
-    Fail("the docker engine answered " + std::to_string(r.status) + " to GET " + path.substr(0, path.find('?')) +
-         ": " + message);
-  }
+  const std::optional<http::Response> r = Ask(socket, "GET", path);
+  if (!r) return std::nullopt;  // not answering there: the CLI says why
+  if (r->status != 200)
+    Fail("the docker engine answered " + std::to_string(r->status) + " to GET " + path.substr(0, path.find('?')) +
+         ": " + Message(r->body));
+  nlohmann::json body = nlohmann::json::parse(r->body, nullptr, false);
   if (body.is_discarded()) Fail("the docker engine's answer to GET " + path.substr(0, path.find('?')) + " is not JSON");
   return body;
 }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/process.h"
+#include "http/http.h"
 
 namespace mig::docker::api {
 
@@ -22,6 +23,13 @@ namespace mig::docker::api {
 std::string SocketFor(const Host& host);
 // The same rules on this process's environment now, for any host (SocketFor keeps its answer).
 std::string SocketFromEnvironment();
+
+// One request to the engine on `socket` (`body`, when given, sent as JSON), whatever the answer's
+// status; nullopt when the engine does not answer there (the CLI then says why in its words).
+std::optional<http::Response> Ask(const std::string& socket, const std::string& method, const std::string& path,
+                                  const std::string& body = {});
+// The engine's message in an answer that is an error ({"message": ...}), else the body's start.
+std::string Message(const std::string& body);
 
 // The engine's answer to GET `path` (its query escaped, e.g. "/containers/json?all=1"), as JSON,
 // or nullopt where the CLI is to be asked instead: no socket for `host`, or the engine did not

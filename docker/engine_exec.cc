@@ -57,30 +57,8 @@ namespace bhttp = boost::beast::http;
 
 constexpr size_t kErrKept = 1 << 20;  // the last MiB of a program's stderr
 
-// The engine's message in an answer that is an error ({"message": ...}), else its start.
-std::string EngineMessage(const std::string& body) {
-  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
-  return body.substr(0, 200);
-}
-
-// One request to the engine through libcurl; nullopt when it does not answer on `socket`.
-std::optional<http::Response> Ask(const std::string& socket, const std::string& method, const std::string& path,
-                                  const std::string& body = {}) {
-  http::Request req;
-  req.method = method;
-  req.url = "http://docker" + path;
-  req.unix_socket = socket;
-  if (!body.empty()) {
-    req.headers = {"Content-Type: application/json"};
-    req.body = body;
-  }
-  try {
-    return http::Send(req);
-  } catch (const Error&) {
-    return std::nullopt;
-  }
-}
+// An error answer of the engine as the docker CLI prints it.
+std::string Refusal(const std::string& body) { return "Error response from daemon: " + api::Message(body) + "\n"; }
 
 // What creating an exec gave: its id, or the engine's refusal as the CLI prints it.
 struct Created {
@@ -94,12 +72,12 @@ std::optional<Created> CreateExec(const std::string& socket, const ExecArgs& a) 
                          {"AttachStderr", !a.detach}, {"Tty", false}, {"Cmd", a.cmd}};
   if (!a.env.empty()) spec["Env"] = a.env;
   if (!a.user.empty()) spec["User"] = a.user;
-  auto r = Ask(socket, "POST", "/containers/" + http::UrlEscape(a.container) + "/exec", spec.dump());
+  auto r = api::Ask(socket, "POST", "/containers/" + http::UrlEscape(a.container) + "/exec", spec.dump());
   if (!r) return std::nullopt;
   Created c;
   const nlohmann::json j = nlohmann::json::parse(r->body, nullptr, false);
   if (r->status == 201 && j.is_object() && j.contains("Id") && j["Id"].is_string()) c.id = j["Id"].get<std::string>();
-  else c.refused = "Error response from daemon: " + EngineMessage(r->body) + "\n";
+  else c.refused = Refusal(r->body);
   return c;
 }
 
@@ -196,16 +174,14 @@ class ApiExec : public Proc {
     // The engine marks it ended a moment after its output closes: asked until then (5 s; a
     // killed one that still runs is not waited for).
     for (int wait_ms = 2, waited = 0; waited < 5000; waited += wait_ms, wait_ms = std::min(wait_ms * 2, 200)) {
-      const auto r = Ask(socket_, "GET", "/exec/" + id_ + "/json");
-      if (!r || r->status != 200) {
+      std::string why;
+      const std::optional<ExecState> now = Inspect(&why);
+      if (!now) {
         if (killed_) return *(code_ = 137);
-        AddErr("cannot ask the docker engine how " + command_ + " ended: " +
-               (r ? EngineMessage(r->body) : std::string("it does not answer")) + "\n");
+        AddErr("cannot ask the docker engine how " + command_ + " ended: " + why + "\n");
         return *(code_ = 1);
       }
-      const nlohmann::json j = nlohmann::json::parse(r->body, nullptr, false);
-      if (j.is_object() && j.value("Running", true) == false && j.contains("ExitCode") && j["ExitCode"].is_number())
-        return *(code_ = j["ExitCode"].get<int>());
+      if (now->ended()) return *(code_ = *now->exit_code);
       if (killed_) {  // stopped by TerminateChildren, or killed: it is not waited for
         KillInContainer();
         return *(code_ = 137);  // 128 + SIGKILL: any non-zero code says it did not finish
@@ -240,26 +216,44 @@ class ApiExec : public Proc {
     // The engine names the pid a moment after the program started (and says neither running
     // nor ended before): asked again meanwhile, for up to a second.
     for (int i = 0; i < 50; ++i) {
-      const auto r = Ask(socket_, "GET", "/exec/" + id_ + "/json");
-      if (!r || r->status != 200) return;
-      const nlohmann::json j = nlohmann::json::parse(r->body, nullptr, false);
-      if (!j.is_object()) return;
-      const bool running = j.value("Running", false), ended = j.contains("ExitCode") && j["ExitCode"].is_number();
-      const long pid = j.contains("Pid") && j["Pid"].is_number_integer() ? j["Pid"].get<long>() : 0;
-      if (running && pid > 1) {
-        const std::string container = j.contains("ContainerID") && j["ContainerID"].is_string()
-                                          ? j["ContainerID"].get<std::string>()
-                                          : "";
-        const int pidfd = OpenContainerPid(pid, container);
+      const std::optional<ExecState> now = Inspect();
+      if (!now) return;
+      if (now->running && now->pid > 1) {
+        const int pidfd = OpenContainerPid(now->pid, now->container);
         if (pidfd >= 0) {
           ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
           ::close(pidfd);
         }
         return;
       }
-      if (ended) return;
+      if (now->exit_code) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+  }
+
+  // What the engine says of this exec now (GET /exec/ID/json).
+  struct ExecState {
+    bool running = false;
+    std::optional<int> exit_code;
+    long pid = 0;           // on the engine's machine; 0 until it has started
+    std::string container;  // the container's full id
+    bool ended() const { return !running && exit_code; }
+  };
+  // nullopt when the engine does not answer or answers with an error (`why` says which).
+  std::optional<ExecState> Inspect(std::string* why = nullptr) const {
+    const auto r = api::Ask(socket_, "GET", "/exec/" + id_ + "/json");
+    if (!r || r->status != 200) {
+      if (why) *why = r ? api::Message(r->body) : "it does not answer";
+      return std::nullopt;
+    }
+    const nlohmann::json j = nlohmann::json::parse(r->body, nullptr, false);
+    ExecState st;
+    if (!j.is_object()) return st;
+    st.running = j.value("Running", false);
+    if (j.contains("ExitCode") && j["ExitCode"].is_number()) st.exit_code = j["ExitCode"].get<int>();
+    if (j.contains("Pid") && j["Pid"].is_number_integer()) st.pid = j["Pid"].get<long>();
+    if (j.contains("ContainerID") && j["ContainerID"].is_string()) st.container = j["ContainerID"].get<std::string>();
+    return st;
   }
 
   // The connection shut down both ways, as when the CLI is killed, and stdout's hand-over cut
@@ -308,7 +302,7 @@ class ApiExec : public Proc {
       const unsigned status = answer.get().result_int();
       if (status != 101 && status != 200) {  // 200: engines before API 1.30 answer so, then stream
         if (!answer.is_done()) bhttp::read(s, buf, answer);
-        Refused("Error response from daemon: " + EngineMessage(answer.get().body()) + "\n");
+        Refused(Refusal(answer.get().body()));
         return std::nullopt;
       }
       ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
@@ -403,9 +397,9 @@ ProcResult ExecHost::Run(const std::vector<std::string>& argv, const std::string
     if (const auto created = CreateExec(socket, *a)) {
       ProcResult r;
       if (!created->refused.empty()) return r.code = 1, r.err = created->refused, r;
-      if (auto started = Ask(socket, "POST", "/exec/" + created->id + "/start", R"({"Detach":true,"Tty":false})")) {
+      if (auto started = api::Ask(socket, "POST", "/exec/" + created->id + "/start", R"({"Detach":true,"Tty":false})")) {
         if (started->status == 200) return r.code = 0, r;
-        return r.code = 1, r.err = "Error response from daemon: " + EngineMessage(started->body) + "\n", r;
+        return r.code = 1, r.err = Refusal(started->body), r;
       }
     }
     return inner_.Run(argv, input, timeout);
