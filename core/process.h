@@ -138,6 +138,20 @@ class Host {
   virtual bool engine_api() const { return false; }
 };
 
+// A Host in front of another (`inner`, which outlives it): it runs some programs its own way
+// (records them, asks the engine's API, takes turns on an agent) and hands the rest on; what
+// it is (its name, local, engine_api) is the inner host's.
+class HostInFront : public Host {
+ public:
+  explicit HostInFront(const Host& inner) : inner_(inner) {}
+  std::string Describe() const override { return inner_.Describe(); }
+  bool local() const override { return inner_.local(); }
+  bool engine_api() const override { return inner_.engine_api(); }
+
+ protected:
+  const Host& inner_;
+};
+
 // What Relay() did.
 struct RelayResult {
   uint64_t bytes = 0;

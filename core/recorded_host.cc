@@ -122,7 +122,7 @@ int64_t MsSinceStart() {
 }  // namespace
 
 RecordingHost::RecordingHost(const Host& inner, std::string file, std::string root)
-    : inner_(inner), file_(std::move(file)), root_(std::move(root)) {}
+    : HostInFront(inner), file_(std::move(file)), root_(std::move(root)) {}
 
 std::string RecordingHost::Abstract(const std::string& s) const { return Replace(s, root_, "@ROOT@"); }
 

@@ -23,22 +23,18 @@
 namespace mig {
 
 // Records every program `inner` runs into `file` (appended, one line per call). Thread-safe.
-class RecordingHost : public Host {
+class RecordingHost : public HostInFront {
  public:
   RecordingHost(const Host& inner, std::string file, std::string root);
   ProcResult Run(const std::vector<std::string>& argv, const std::string& input = {},
                  std::chrono::seconds timeout = std::chrono::seconds(0)) const override;
   std::unique_ptr<Proc> Start(const std::vector<std::string>& argv, int pipes) const override;
-  std::string Describe() const override { return inner_.Describe(); }
-  bool local() const override { return inner_.local(); }
-  bool engine_api() const override { return inner_.engine_api(); }
   // Appends one record (called by the recording Proc when its program ends).
   void Append(const std::string& line) const;
   uint64_t NextSeq() const;
   std::string Abstract(const std::string& s) const;  // root -> @ROOT@
 
  private:
-  const Host& inner_;
   std::string file_, root_;
   mutable std::mutex mu_;
   mutable uint64_t seq_ = 0;  // calls in the order they began (a started one is written when it ends)

@@ -41,12 +41,12 @@ class HeldSource : public agent::AgentSource {
 }  // namespace
 
 // Programs without stdin through RUN; the others on `with_stdin`.
-class AgentPrograms : public Host {
+class AgentPrograms : public HostInFront {
  public:
-  AgentPrograms(SharedAgent& agent, const Host& with_stdin) : agent_(agent), with_stdin_(with_stdin) {}
+  AgentPrograms(SharedAgent& agent, const Host& with_stdin) : HostInFront(with_stdin), agent_(agent) {}
   ProcResult Run(const std::vector<std::string>& argv, const std::string& input,
                  std::chrono::seconds timeout) const override {
-    if (!input.empty()) return with_stdin_.Run(argv, input, timeout);
+    if (!input.empty()) return inner_.Run(argv, input, timeout);
     auto p = Start(argv, Proc::kStdout);
     ProcResult r;
     char buf[65536];
@@ -54,7 +54,7 @@ class AgentPrograms : public Host {
       r.out.append(buf, n);
       if (r.out.size() > kMaxOut) {
         p->kill();
-        Fail(CommandLine(argv) + " on " + with_stdin_.Describe() + " printed more than " +
+        Fail(CommandLine(argv) + " on " + inner_.Describe() + " printed more than " +
              std::to_string(kMaxOut >> 20) + " MiB: not what migrate asked for");
       }
     }
@@ -63,17 +63,14 @@ class AgentPrograms : public Host {
     return r;
   }
   std::unique_ptr<Proc> Start(const std::vector<std::string>& argv, int pipes) const override {
-    if (pipes != Proc::kStdout) return with_stdin_.Start(argv, pipes);
+    if (pipes != Proc::kStdout) return inner_.Start(argv, pipes);
     agent::AgentSession* s = nullptr;
     std::unique_lock<std::mutex> turn = agent_.Take(s);
     return std::make_unique<HeldProc>(agent::RunThroughAgent(*s, argv), std::move(turn));
   }
-  std::string Describe() const override { return with_stdin_.Describe(); }
-
  private:
   static constexpr size_t kMaxOut = 64 << 20;
   SharedAgent& agent_;
-  const Host& with_stdin_;
 };
 
 SharedAgent::~SharedAgent() = default;
