@@ -196,7 +196,8 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   // So are the compose program and the project's containers (for a compose install: whether
   // its database runs), each a program of its own that would otherwise wait for the other.
   auto compose_asked = std::async(std::launch::async, [] { return docker::DetectCompose(); });
-  auto containers_asked = std::async(std::launch::async, [&in] { return docker::ProjectContainers(in.project_name); });
+  auto containers_asked =
+      std::async(std::launch::async, [&in] { return docker::ProjectContainers(in.project_name); }).share();
   SharedProgress progress(o.progress);
   RepositoryOnDemand made(repo);
   const bool with_db = !in.db_service.empty();
@@ -204,9 +205,25 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
   std::optional<docker::Swarm> swarm;
   std::optional<NodeHosts> nodes;
   docker::ScaledDown scaled;  // --suspend on a Swarm
-  std::optional<OpenDb> database;  // outlives the parts, which read it
+  std::optional<db::Postgres> early_pg;  // outlives `database`, which may take its early session (below)
+  std::optional<OpenDb> database;        // outlives the parts, which read it
   StreamParts parts(repo, made, m, progress);
   if (with_db) parts.StartDb();
+  // The database's session starts as soon as its container is seen running (the engine's API
+  // answers in milliseconds), beside the compose program's and the Swarm's answers: its login
+  // leaves the path to pg_dump. Used when the compose path below opens that container.
+  std::unique_ptr<db::OpeningSession> early_session;
+  std::string early_container;
+  if (with_db) {
+    try {
+      early_container = docker::RunningContainer(containers_asked.get(), in.db_service);
+    } catch (const Error&) {  // said where the containers are needed below
+    }
+    if (!early_container.empty()) {
+      early_pg.emplace(DbTarget(in, early_container));
+      early_session = std::make_unique<db::OpeningSession>(*early_pg, in.pg.db);
+    }
+  }
   docker::Stack stack(compose_asked.get(), in.dir, in.project.file, in.project_name);
   StopDbAgain db_again{stack, in.db_service};
   PausedServices paused(stack);
@@ -259,7 +276,8 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
         paused.Pause(RunningServices(stack, in.db_service), "for the backup");
         m.suspended = paused.paused();
       }
-      if (!container.empty()) database.emplace(in, container);
+      if (!container.empty())
+        database.emplace(in, container, nullptr, container == early_container ? std::move(early_session) : nullptr);
     }
   } catch (...) {
     parts.Stop();

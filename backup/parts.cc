@@ -43,15 +43,17 @@ void SharedProgress::Show() {
   p_.Update(files_.files_done, files_.bytes_done + dump_, files_.bytes_done + dump_);
 }
 
-OpenDb::OpenDb(const Install& in, const std::string& container, const Host* host)
-    : pg([&] {
-        db::PgTarget t = in.pg;
-        t.container = container;
-        t.label = "database";
-        t.host = host;
-        return t;
-      }()),
-      dump(pg, "the database") {
+db::PgTarget DbTarget(const Install& in, const std::string& container, const Host* host) {
+  db::PgTarget t = in.pg;
+  t.container = container;
+  t.label = "database";
+  t.host = host;
+  return t;
+}
+
+OpenDb::OpenDb(const Install& in, const std::string& container, const Host* host,
+               std::unique_ptr<db::OpeningSession> started)
+    : pg(DbTarget(in, container, host)), dump(pg, "the database", std::move(started)) {
   part.major = dump.Major();
   part.name = in.pg.db;
   part.user = in.pg.user;

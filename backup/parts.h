@@ -53,8 +53,14 @@ struct OpenDb {
   db::LiveDump dump;
   DbPart part;
   // `host`: where its container runs (a Swarm node over SSH), nullptr for this machine.
-  OpenDb(const Install& in, const std::string& container, const Host* host = nullptr);
+  // `started`: a session to the install's database in that container started ahead (on a
+  // db::Postgres of DbTarget(in, container, host) that outlives this), or nullptr.
+  OpenDb(const Install& in, const std::string& container, const Host* host = nullptr,
+         std::unique_ptr<db::OpeningSession> started = nullptr);
 };
+
+// The install's database in `container` (on `host`, nullptr: this machine), as a backup reads it.
+db::PgTarget DbTarget(const Install& in, const std::string& container, const Host* host = nullptr);
 
 // The database part: pg_dump in the container, streamed into a `restic backup --stdin` that
 // is ready to read. Never leaves a snapshot of a dump cut short.
