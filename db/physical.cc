@@ -56,6 +56,35 @@ std::string MakeSlotSql(const std::string& slot) {
          ", true, false);";
 }
 
+// Waits (at most 30 s) for the postmaster.pid in `folder` (a data directory on this host) to
+// say that its server takes connections ("ready", or "standby" for a hot standby): a file read
+// every 20 ms rather than a probe through docker exec every 0.4 s. Returns early, false, when
+// the file went away after it appeared (the server stopped); the caller's probe then says why.
+bool PidFileSaysReady(const std::string& folder, bool standby) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool seen = false;
+  while (std::chrono::steady_clock::now() < until) {
+    std::optional<std::string> pid_file;
+    try {
+      pid_file = ReadSmallFile(folder + "/postmaster.pid", 64 << 10);
+    } catch (const Error&) {  // unreadable for a moment: asked again
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    if (pid_file) {
+      seen = true;
+      const std::vector<std::string> lines = Split(*pid_file, '\n');
+      // Line 8 (LOCK_FILE_LINE_PM_STATUS): "starting", "stopping", "ready   ", "standby ".
+      if (lines.size() >= 8 && (lines[7].rfind("ready", 0) == 0 || (standby && lines[7].rfind("standby", 0) == 0)))
+        return true;
+    } else if (seen) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 }  // namespace
 
 Postgres CopyAdmin(const Postgres& src, const Postgres& dst) {
@@ -218,9 +247,15 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   std::unique_ptr<ClusterStage> stage = StageFor(dst, home);
   r.on_host = !home.here.empty();
 
-  // 1. The source's base backup, staged while the target runs, verified.
+  // 1. The source's base backup, staged and verified. Staged on this host, the copy needs
+  // nothing of the target's server: it stops meanwhile (its stop leaves the copy's critical
+  // path; nothing uses the new release's postgres while a copy replaces it), and is started
+  // again as it was when the copy fails before its swap. Staged in its container, it runs.
   std::future<DbState> source_count, before_count;
+  std::future<ProcResult> stopping;
+  const auto stop_target = [&there, &home] { return Docker(there, {"stop", "-t", "60", home.container}, 120); };
   try {
+    if (r.on_host) stopping = std::async(std::launch::async, stop_target);
     // The source around the backup's start: a write between the backup's end and the count after
     // it shows as a difference between the two (the copy is then not expected to equal either).
     if (!opts.as_standby)
@@ -244,12 +279,18 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
     stage->Drop();
     if (source_count.valid()) source_count.wait();
     if (before_count.valid()) before_count.wait();
+    if (stopping.valid()) {
+      stopping.wait();
+      if (ProcResult again = Docker(there, {"start", home.container}, 120); !again.ok())
+        TheLog().warn("the target's postgres (" + home.container + "), stopped for the copy, did not start again: " +
+                      again.last_error_line() + "; start it with: docker start " + home.container);
+    }
     throw;
   }
 
   // 2. The swap, with the target stopped. A swap refused before it touched PGDATA starts the
   // target again as it was; one that failed later leaves it stopped for the roll back.
-  ProcResult stop = Docker(there, {"stop", "-t", "60", home.container}, 120);
+  ProcResult stop = stopping.valid() ? stopping.get() : stop_target();
   if (!stop.ok()) {
     Docker(there, {"start", home.container}, 120);  // in case it stopped after all
     stage->Drop();  // through the started container, on that path
@@ -277,20 +318,23 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   if (!start.ok()) Fail("cannot start the target's postgres (" + home.container + ") on the copied cluster: " + start.last_error_line());
 
   const Postgres admin = CopyAdmin(src, dst);
+  if (r.on_host) PidFileSaysReady(home.here, opts.as_standby);  // then the probe below answers at once
   admin.WaitReady(120, "");  // a standby answers reads once consistent
   stage->Finish();            // the target's cluster set aside goes once the copy answers
   lap("start");
   if (opts.as_standby) return r;
+  // 4. Rows and sequences: the copy against the source as the backup ended. Counted as the
+  // copy's superuser beside the credentials' re-application where the database keeps its name
+  // (a rename needs the database free of sessions: then after it, as the target's user).
+  std::future<DbState> target_count;
+  if (src.target().db == dst.target().db)
+    target_count = std::async(std::launch::async, [&admin, &src] { return Session(admin, src.target().db).State(); });
   ReapplyCredentials(src, dst);
   lap("credentials");
 
-  // 4. Rows and sequences: the copy against the source as the backup ended.
   r.source = source_count.get();
   const DbState before = before_count.get();
-  {
-    Session count(dst, dst.target().db);
-    r.target = count.State();
-  }
+  r.target = target_count.valid() ? target_count.get() : Session(dst, dst.target().db).State();
   r.mismatches = CompareStates(r.source, r.target, true);
   if (!r.mismatches.empty()) {
     Session again(src, src.target().db);

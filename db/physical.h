@@ -88,8 +88,9 @@ std::string RestoreClusterCommand(const ClusterHome& home, const std::string& fi
 
 struct CopyClusterOptions {
   std::function<void(uint64_t bytes)> progress;  // compressed bytes relayed so far
-  // Called once the copy is staged and verified, before the target is stopped: a throw stops
-  // the copy with the target as it was.
+  // Called once the copy is staged and verified, before the swap: a throw stops the copy with
+  // the target as it was (a target stopped while the copy was staged on this host is started
+  // again).
   std::function<void()> before_swap;
   // The two-phase cutover (docs/cutover.md): the copy starts as a standby that replays the WAL a
   // WalShipper brings; the source keeps its WAL in the replication slot `slot` (made here, kept
