@@ -49,11 +49,12 @@ std::string SocketFor(const Host& host) {
 }
 
 std::optional<http::Response> Ask(const std::string& socket, const std::string& method, const std::string& path,
-                                  const std::string& body) {
+                                  const std::string& body, std::chrono::seconds timeout) {
   http::Request req;
   req.method = method;
   req.url = "http://docker" + path;
   req.unix_socket = socket;
+  req.timeout = timeout;
   if (!body.empty()) {
     req.headers = {"Content-Type: application/json"};
     req.body = body;

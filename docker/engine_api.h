@@ -25,9 +25,10 @@ std::string SocketFor(const Host& host);
 std::string SocketFromEnvironment();
 
 // One request to the engine on `socket` (`body`, when given, sent as JSON), whatever the answer's
-// status; nullopt when the engine does not answer there (the CLI then says why in its words).
+// status; nullopt when the engine does not answer there within `timeout` (0: http::kTimeout; the
+// CLI then says why in its words).
 std::optional<http::Response> Ask(const std::string& socket, const std::string& method, const std::string& path,
-                                  const std::string& body = {});
+                                  const std::string& body = {}, std::chrono::seconds timeout = {});
 // The engine's message in an answer that is an error ({"message": ...}), else the body's start.
 std::string Message(const std::string& body);
 

@@ -13,14 +13,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "docker/engine_api.h"
+#include "docker/engine_lifecycle.h"
 #include "http/http.h"
 
 namespace mig::docker {
@@ -89,9 +89,12 @@ int OpenContainerPid(long pid, const std::string& container_id) {
   if (pid <= 1 || container_id.size() < 12) return -1;
   const int fd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
   if (fd < 0) return -1;
-  std::ifstream cgroup("/proc/" + std::to_string(pid) + "/cgroup");
-  const std::string text((std::istreambuf_iterator<char>(cgroup)), std::istreambuf_iterator<char>());
-  if (text.find(container_id) == std::string::npos) {
+  std::optional<std::string> text;
+  try {
+    text = ReadSmallFile("/proc/" + std::to_string(pid) + "/cgroup", 64 << 10);
+  } catch (const Error&) {  // it ended meanwhile: reading its files fails (ESRCH)
+  }
+  if (!text || text->find(container_id) == std::string::npos) {
     ::close(fd);
     return -1;
   }
@@ -391,6 +394,12 @@ std::unique_ptr<Proc> ExecHost::Start(const std::vector<std::string>& argv, int 
 
 ProcResult ExecHost::Run(const std::vector<std::string>& argv, const std::string& input,
                          std::chrono::seconds timeout) const {
+  if (const auto l = ParseDockerLifecycle(argv)) {  // `docker start` / `docker stop`
+    const std::string socket = api::SocketFor(inner_);
+    if (!socket.empty())
+      if (auto r = RunLifecycle(socket, *l, CommandLine(argv), timeout)) return *r;
+    return inner_.Run(argv, input, timeout);
+  }
   const auto a = ParseDockerExec(argv);
   const std::string socket = a ? api::SocketFor(inner_) : "";
   if (a && a->detach && !socket.empty()) {  // `docker exec -d`: started, nothing attached

@@ -26,23 +26,18 @@ struct ExecArgs {
 // or nullopt for any other argv or option (the CLI runs those). Pure.
 std::optional<ExecArgs> ParseDockerExec(const std::vector<std::string>& argv);
 
-// A Host in front of `inner` (this machine's, which outlives it): what ParseDockerExec takes
-// runs through the engine's API when api::SocketFor(inner) names a socket and the engine
-// answers there; everything else, and everything when no socket is named, runs on `inner`.
+// A Host in front of `inner` (this machine's, which outlives it): what ParseDockerExec takes,
+// and what ParseDockerLifecycle takes (docker/engine_lifecycle.h, Run only), runs through the
+// engine's API when api::SocketFor(inner) names a socket and the engine answers there;
+// everything else, and everything when no socket is named, runs on `inner`.
 // Programs started through the API are Procs as inner's are: read/write/close_stdin/wait/kill,
 // err_text (their stderr, last 1 MiB), shut down by TerminateChildren. Thread-safe as `inner`.
-class ExecHost : public Host {
+class ExecHost : public HostInFront {
  public:
-  explicit ExecHost(const Host& inner) : inner_(inner) {}
+  using HostInFront::HostInFront;
   ProcResult Run(const std::vector<std::string>& argv, const std::string& input = {},
                  std::chrono::seconds timeout = std::chrono::seconds(0)) const override;
   std::unique_ptr<Proc> Start(const std::vector<std::string>& argv, int pipes) const override;
-  std::string Describe() const override { return inner_.Describe(); }
-  bool local() const override { return inner_.local(); }
-  bool engine_api() const override { return inner_.engine_api(); }
-
- private:
-  const Host& inner_;
 };
 
 }  // namespace mig::docker

@@ -61,7 +61,7 @@ Response Send(const Request& req) {
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(kConnectTimeout.count()));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(kTimeout.count()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>((req.timeout.count() > 0 ? req.timeout : kTimeout).count()));
   CURLcode rc = curl_easy_perform(c);
   if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
   curl_slist_free_all(headers);

@@ -20,6 +20,8 @@ struct Request {
   std::string body;
   // Sent on this unix socket instead of the URL's host and port (the docker engine's).
   std::string unix_socket;
+  // How long the whole request may take; 0: kTimeout (a `docker stop` waits out its grace).
+  std::chrono::seconds timeout{0};
 };
 
 // The answer to a request.
@@ -31,7 +33,7 @@ struct Response {
 
 // Sends `req` and returns the answer whatever its status. Redirects are not followed (they
 // would carry the Authorization header elsewhere). Throws mig::Error (failed) when the server
-// cannot be reached or does not answer within kTimeout.
+// cannot be reached or does not answer within req.timeout (kTimeout when 0).
 Response Send(const Request& req);
 
 // "a b/c" -> "a%20b%2Fc" for a query string.

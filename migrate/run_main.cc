@@ -33,17 +33,20 @@ int RunMain(const std::string& program, const std::function<int()>& body) {
     nofile.rlim_cur = std::min<rlim_t>(nofile.rlim_max, 65536);
     ::setrlimit(RLIMIT_NOFILE, &nofile);
   }
-  // MIGRATE_RECORD_PROGRAMS=FILE: every program this machine runs, recorded for the
-  // pipeline's replayed tests (core/recorded_host.h); MIGRATE_RECORD_ROOT: the folder to abstract.
+  // `docker exec`, `start` and `stop` through this engine's API where the CLI would reach it
+  // (docs/engine-exec.md).
+  const docker::ExecHost through_api(RealThisHost());
+  // MIGRATE_RECORD_PROGRAMS=FILE: every program this machine runs, recorded in front of that
+  // (the argv as asked, however it was carried: bench/fixed.sh's timeline) for the pipeline's
+  // replayed tests (core/recorded_host.h; their recording sets MIGRATE_DOCKER_API=0, so that
+  // the recorded outputs are the CLI's); MIGRATE_RECORD_ROOT: the folder to abstract.
   std::optional<RecordingHost> recorder;
   if (const char* file = std::getenv("MIGRATE_RECORD_PROGRAMS"); file && *file) {
     const char* root = std::getenv("MIGRATE_RECORD_ROOT");
-    recorder.emplace(RealThisHost(), file, root ? root : "");
+    recorder.emplace(through_api, file, root ? root : "");
   }
-  // `docker exec` through this engine's API where the CLI would reach it (docs/engine-exec.md);
-  // a recording sets MIGRATE_DOCKER_API=0, and its recorder then sees every program.
-  const docker::ExecHost this_machine(recorder ? static_cast<const Host&>(*recorder) : RealThisHost());
-  const ThisHostOverride through_api(this_machine);
+  const Host& this_machine = recorder ? static_cast<const Host&>(*recorder) : through_api;
+  const ThisHostOverride installed(this_machine);
   try {
     return body();
   } catch (const CLI::ParseError& e) {
