@@ -232,6 +232,7 @@ Manifest CreateBackup(const Install& in, const restic::Restic& repo, const Creat
     swarm = swarm_asked.get();
     std::string container;
     if (swarm) {
+      early_session.reset();  // a compose container of the same name is not the stack's database
       const SwarmBackupPlan plan = PlanSwarmBackup(*swarm, in.db_service);
       m.swarm = plan.part;
       if (o.suspend) {  // the writers scaled to 0 (never a global service: it cannot be), back after

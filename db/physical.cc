@@ -59,11 +59,12 @@ std::string MakeSlotSql(const std::string& slot) {
 // Waits (at most 30 s) for the postmaster.pid in `folder` (a data directory on this host) to
 // say that its server takes connections ("ready", or "standby" for a hot standby): a file read
 // every 20 ms rather than a probe through docker exec every 0.4 s. Returns early, false, when
-// the file went away after it appeared (the server stopped); the caller's probe then says why.
+// the file went away after it appeared (the server stopped) or did not appear within 3 s (it
+// did not start); the caller's probe then says why.
 bool PidFileSaysReady(const std::string& folder, bool standby) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto began = std::chrono::steady_clock::now();
   bool seen = false;
-  while (std::chrono::steady_clock::now() < until) {
+  for (auto now = began; now - began < std::chrono::seconds(seen ? 30 : 3); now = std::chrono::steady_clock::now()) {
     std::optional<std::string> pid_file;
     try {
       pid_file = ReadSmallFile(folder + "/postmaster.pid", 64 << 10);
@@ -325,9 +326,12 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   if (opts.as_standby) return r;
   // 4. Rows and sequences: the copy against the source as the backup ended. Counted as the
   // copy's superuser beside the credentials' re-application where the database keeps its name
-  // (a rename needs the database free of sessions: then after it, as the target's user).
+  // (a rename needs the database free of sessions) and that user's password stays (a pg_hba.conf
+  // asking for passwords on the local socket would refuse the old one): else after it, as the
+  // target's user.
   std::future<DbState> target_count;
-  if (src.target().db == dst.target().db)
+  const bool same_login = src.target().user == dst.target().user && src.target().password != dst.target().password;
+  if (src.target().db == dst.target().db && !same_login)  // else the new password may refuse its login
     target_count = std::async(std::launch::async, [&admin, &src] { return Session(admin, src.target().db).State(); });
   ReapplyCredentials(src, dst);
   lap("credentials");

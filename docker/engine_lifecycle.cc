@@ -1,5 +1,6 @@
 #include "docker/engine_lifecycle.h"
 
+#include <algorithm>
 #include <future>
 
 #include "core/error.h"
@@ -30,6 +31,9 @@ std::optional<LifecycleArgs> ParseDockerLifecycle(const std::vector<std::string>
 
 namespace {
 
+constexpr size_t kAtOnce = 50;    // the CLI's own limit on requests at once
+constexpr int kUnknownGrace = 600;
+
 // The engine's answer for one container: "" when done (204, or 304: already so, as the CLI takes
 // it), else the refusal as the CLI prints it; nullopt when the engine did not answer.
 std::optional<std::string> Ask(const std::string& socket, const LifecycleArgs& a, const std::string& container,
@@ -46,14 +50,20 @@ std::optional<std::string> Ask(const std::string& socket, const LifecycleArgs& a
 
 std::optional<ProcResult> RunLifecycle(const std::string& socket, const LifecycleArgs& a, const std::string& shown,
                                        std::chrono::seconds timeout) {
+  // Without -t the engine waits the container's own StopTimeout (compose's stop_grace_period),
+  // unknown here: a bound that no grace of an install's service reaches.
   const std::chrono::seconds limit =
-      timeout.count() > 0 ? timeout : http::kTimeout + std::chrono::seconds(a.stop ? a.grace.value_or(10) : 0);
+      timeout.count() > 0 ? timeout
+                          : http::kTimeout + std::chrono::seconds(a.stop ? a.grace.value_or(kUnknownGrace) : 0);
   const auto began = std::chrono::steady_clock::now();
   std::vector<std::optional<std::string>> answers(a.containers.size());
-  if (a.stop) {  // all at once, as the CLI
-    std::vector<std::future<std::optional<std::string>>> asked;
-    for (const auto& c : a.containers) asked.push_back(std::async(std::launch::async, [&, c] { return Ask(socket, a, c, limit); }));
-    for (size_t i = 0; i < asked.size(); ++i) answers[i] = asked[i].get();
+  if (a.stop) {  // at once, as the CLI (up to 50 at a time)
+    for (size_t from = 0; from < a.containers.size(); from += kAtOnce) {
+      std::vector<std::future<std::optional<std::string>>> asked;
+      for (size_t i = from; i < std::min(a.containers.size(), from + kAtOnce); ++i)
+        asked.push_back(std::async(std::launch::async, [&, i] { return Ask(socket, a, a.containers[i], limit); }));
+      for (size_t i = 0; i < asked.size(); ++i) answers[from + i] = asked[i].get();
+    }
   } else {
     for (size_t i = 0; i < a.containers.size(); ++i)
       if (!(answers[i] = Ask(socket, a, a.containers[i], limit))) break;  // the engine is gone: not the next
@@ -71,14 +81,17 @@ std::optional<ProcResult> RunLifecycle(const std::string& socket, const Lifecycl
   }
   ProcResult r;
   r.code = 0;
+  std::string failed;
   for (size_t i = 0; i < answers.size(); ++i) {
     if (answers[i]->empty()) {
       r.out += a.containers[i] + "\n";
     } else {
       r.err += *answers[i];
       r.code = 1;
+      failed += (failed.empty() ? "" : ", ") + a.containers[i];
     }
   }
+  if (!a.stop && !failed.empty()) r.err += "Error: failed to start containers: " + failed + "\n";  // the CLI's last line
   return r;
 }
 

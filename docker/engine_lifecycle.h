@@ -26,7 +26,9 @@ std::optional<LifecycleArgs> ParseDockerLifecycle(const std::vector<std::string>
 
 // Runs `a` on the engine's `socket` as the CLI does: stop asks for every container at once,
 // start one after the other; stdout names each container done, stderr says
-// "Error response from daemon: ..." for each refused, exit 1 when any was. nullopt when the
+// "Error response from daemon: ..." for each refused (and start, at its end, "Error: failed to
+// start containers: A, B"), exit 1 when any was. An interrupt (core/interrupt.h) does not cut a
+// request short: a stop ends within its grace. nullopt when the
 // engine did not answer at the first request (the CLI is then run, and says why in its words).
 // Throws mig::Error naming `shown` when `timeout` (0: stop's grace + http::kTimeout, start's
 // http::kTimeout) passes.

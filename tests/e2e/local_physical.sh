@@ -107,7 +107,9 @@ if [[ "\$1" == start && ( "\$2" == "$npg" || "/\$2" == "$npg_name" ) ]]; then ki
 exit \$rc
 SHIM
 chmod +x "$WORK/shim/docker"
-PATH=$WORK/shim:$PATH run_local "$WORK/killed.out" "$WORK/killed.err" --from-path "$OLD" --to-path "$NEW" --skip-data \
+# (MIGRATE_DOCKER_API=0: `docker start` is run by the CLI, where the shim sees it, not through the
+# engine's API; the copy then takes the container's path: the marker and its resume are the same.)
+PATH=$WORK/shim:$PATH MIGRATE_DOCKER_API=0 run_local "$WORK/killed.out" "$WORK/killed.err" --from-path "$OLD" --to-path "$NEW" --skip-data \
   --db-method physical --yes
 check "a copy killed right after the swap ends with SIGKILL" test "$RC" -eq 137
 check "... leaving the new release's user unable to log in (the copy has the old release's roles only)" \
