@@ -319,8 +319,10 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   if (!start.ok()) Fail("cannot start the target's postgres (" + home.container + ") on the copied cluster: " + start.last_error_line());
 
   const Postgres admin = CopyAdmin(src, dst);
-  if (r.on_host) PidFileSaysReady(home.here, opts.as_standby);  // then the probe below answers at once
-  admin.WaitReady(120, "");  // a standby answers reads once consistent
+  // Staged here, the server's postmaster.pid says when it takes connections (a standby's: once
+  // consistent); the credentials' session then proves the copy's superuser logs in. Else (or
+  // when it did not say so) probes through docker exec until it answers.
+  if (!r.on_host || !PidFileSaysReady(home.here, opts.as_standby)) admin.WaitReady(120, "");
   stage->Finish();            // the target's cluster set aside goes once the copy answers
   lap("start");
   if (opts.as_standby) return r;
