@@ -116,8 +116,10 @@ check "its steps: no standby; in the downtime the writes held and the dump repla
   grep -q 'merge data/ | copy database (standby)(skipped) | stop old services | merge data/ (final delta) | hold writes | replay database | restart' <<<"$steps"
 [[ -n "$steps" ]] || tail -5 "$WORK/run2.err"
 last=$(tail -1 "$WORK/committed-w2")
+# (one `docker exec` a row: a few a second, and the logical path's phase 1 is short, a second or
+# two; at least one row committed while the run ran says the old release kept serving.)
 check "the writer kept writing during the run, until the cutover ($before_run committed before it, $(wc -l <"$WORK/committed-w2") in all)" \
-  test "$(wc -l <"$WORK/committed-w2")" -gt "$((before_run + 3))"
+  test "$(wc -l <"$WORK/committed-w2")" -gt "$before_run"
 check "every row it saw committed is in the new database" \
   test "$(sql "$NEW" "select count(*) from w2 where id in ($(paste -sd, "$WORK/committed-w2"))")" = "$(wc -l <"$WORK/committed-w2")"
 check "the report records the downtime" test "$(json "$WORK/run2.out" 'j["data"]["downtime"]["seconds"] > 0' 2>/dev/null)" = True
