@@ -70,7 +70,8 @@ printf '# site settings\nTHEME=dark\n' >"$NEW/custom.env"
 cp "$NEW/.env" "$WORK/new.env"
 # the oracle: rsync -a --force of those paths only, onto a copy of the new release's root
 cp -a "$NEW" "$WORK/oracle"
-rsync -a --force --include='/.caddy/' --include='/.caddy/**' --include=/Caddyfile --include='/etc/' \
+# (--modify-window=-1: times compared to the nanosecond, as migrate's; see local_migrate.sh)
+rsync -a --force --modify-window=-1 --include='/.caddy/' --include='/.caddy/**' --include=/Caddyfile --include='/etc/' \
   --include='/etc/ssl/' --include='/etc/ssl/**' --include='/.pivot-db/' --include='/.pivot-db/**' --exclude='*' \
   "$OLD/" "$WORK/oracle/"
 

@@ -8,7 +8,8 @@
 make_pair
 sql "$OLD" "create table w (id int primary key, at timestamptz default now())" >/dev/null
 cp -a "$NEW/data" "$WORK/expected"
-rsync -a --force "$OLD/data/" "$WORK/expected/"
+# (--modify-window=-1: times compared to the nanosecond, as migrate's; see local_migrate.sh)
+rsync -a --force --modify-window=-1 "$OLD/data/" "$WORK/expected/"
 
 # start_writer TABLE: one psql session, an insert per line, each followed by an \echo of its id,
 # printed to $WORK/committed-TABLE once the insert committed (autocommit); it ends when the old

@@ -164,7 +164,8 @@ echo "shipped with 2.0" >"$NEWREL/data/new-only.txt"
 echo '{"theme": "new default"}' >"$NEWREL/data/settings.json"
 echo "older logo" >"$NEWREL/data/uploads/logo.png"
 cp -a "$NEWREL/data" "$WORK/data.oracle"
-rsync -a --force "$INST/data/" "$WORK/data.oracle/"
+# (--modify-window=-1: times compared to the nanosecond, as migrate's; see local_migrate.sh)
+rsync -a --force --modify-window=-1 "$INST/data/" "$WORK/data.oracle/"
 state "$WORK/data.oracle" >"$WORK/data.oracle.state"
 cat "$oknown" "$nknown" >"$WORK/known_hosts.both"  # one file for the old and the new nodes
 printf 'nodes:\n  %s: {key: %s}\n  %s: {key: %s}\n' "$new1" "$nkey" "$new2" "$nkey" >"$WORK/new-nodes.yml"
