@@ -56,11 +56,8 @@ std::string MakeSlotSql(const std::string& slot) {
          ", true, false);";
 }
 
-// Waits (at most 30 s) for the postmaster.pid in `folder` (a data directory on this host) to
-// say that its server takes connections ("ready", or "standby" for a hot standby): a file read
-// every 20 ms rather than a probe through docker exec every 0.4 s. Returns early, false, when
-// the file went away after it appeared (the server stopped) or did not appear within 3 s (it
-// did not start); the caller's probe then says why.
+}  // namespace
+
 bool PidFileSaysReady(const std::string& folder, bool standby) {
   const auto began = std::chrono::steady_clock::now();
   bool seen = false;
@@ -86,7 +83,6 @@ bool PidFileSaysReady(const std::string& folder, bool standby) {
   return false;
 }
 
-}  // namespace
 
 Postgres CopyAdmin(const Postgres& src, const Postgres& dst) {
   PgTarget t = dst.target();

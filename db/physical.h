@@ -73,6 +73,13 @@ std::string PgdataProblem(const std::string& pgdata, const std::vector<std::stri
 // (its PG_VERSION, its postmaster.pid naming pgdata), MIGRATE_PHYSICAL_ON_HOST not 0. Else "".
 std::string ClusterFolderHere(const ClusterHome& home);
 
+// Waits (at most 30 s) for the postmaster.pid in `folder` (a data directory on this host) to
+// say that its server takes connections ("ready", or "standby" for a hot standby when
+// `standby`): a file read every 20 ms rather than a probe through docker exec every 0.4 s.
+// Returns early, false, when the file went away after it appeared (the server stopped) or did
+// not appear within 3 s (it did not start); the caller's probe then says why.
+bool PidFileSaysReady(const std::string& folder, bool standby);
+
 // pg_basebackup of the whole cluster as one tar on stdout, compressed by `compress`
 // ("client-gzip:1", "client-zstd:1"), its WAL and backup_manifest inside (docker exec in pg's
 // container, as pg's user).

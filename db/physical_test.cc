@@ -1,6 +1,9 @@
 #include "db/physical.h"
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <thread>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -149,4 +152,33 @@ TEST_CASE("the physical copy's marker reads back as written, and a damaged one i
   CHECK(m->source_db == "app\"db");
   mig::WriteFileAtomic(path, "{\"admin_user\": 7}");
   CHECK_THROWS_WITH(LoadCopyMarker(path), Catch::Contains(path + " is damaged"));
+}
+
+TEST_CASE("the copy's readiness is read from its postmaster.pid: ready, a standby, never started, stopped") {
+  TempDir dir("migrate-pidfile");
+  const std::string pid_file = dir.path() + "/postmaster.pid";
+  const auto lines = [](const std::string& status) {
+    return "42\n/var/lib/postgresql/data\n1764800000\n5432\n/var/run/postgresql\n*\n  1234   5678\n" + status + "\n";
+  };
+  // Written while the server starts, then ready: true once it says so.
+  WriteFileAtomic(pid_file, lines("starting"));
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    WriteFileAtomic(pid_file, lines("ready   "));
+  });
+  CHECK(PidFileSaysReady(dir.path(), false));
+  later.join();
+  // A hot standby says "standby": ready for a standby copy only.
+  WriteFileAtomic(pid_file, lines("standby "));
+  CHECK(PidFileSaysReady(dir.path(), true));
+  std::thread gone([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::filesystem::remove(pid_file);  // the server stopped
+  });
+  CHECK_FALSE(PidFileSaysReady(dir.path(), false));
+  gone.join();
+  // No file at all: false after a few seconds, not the whole wait.
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(PidFileSaysReady(dir.path(), false));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
 }
