@@ -72,6 +72,8 @@ std::string Message(const std::string& body) {
   return body.substr(0, 200);
 }
 
+std::string Refusal(const std::string& body) { return "Error response from daemon: " + Message(body) + "\n"; }
+
 std::optional<nlohmann::json> Get(const Host& host, const std::string& path) {
   const std::string socket = SocketFor(host);
   if (socket.empty()) return std::nullopt;

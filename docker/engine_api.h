@@ -31,6 +31,8 @@ std::optional<http::Response> Ask(const std::string& socket, const std::string& 
                                   const std::string& body = {}, std::chrono::seconds timeout = {});
 // The engine's message in an answer that is an error ({"message": ...}), else the body's start.
 std::string Message(const std::string& body);
+// That message as the docker CLI prints a refusal on stderr: "Error response from daemon: ...\n".
+std::string Refusal(const std::string& body);
 
 // The engine's answer to GET `path` (its query escaped, e.g. "/containers/json?all=1"), as JSON,
 // or nullopt where the CLI is to be asked instead: no socket for `host`, or the engine did not

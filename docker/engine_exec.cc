@@ -57,9 +57,6 @@ namespace bhttp = boost::beast::http;
 
 constexpr size_t kErrKept = 1 << 20;  // the last MiB of a program's stderr
 
-// An error answer of the engine as the docker CLI prints it.
-std::string Refusal(const std::string& body) { return "Error response from daemon: " + api::Message(body) + "\n"; }
-
 // What creating an exec gave: its id, or the engine's refusal as the CLI prints it.
 struct Created {
   std::string id;
@@ -77,7 +74,7 @@ std::optional<Created> CreateExec(const std::string& socket, const ExecArgs& a) 
   Created c;
   const nlohmann::json j = nlohmann::json::parse(r->body, nullptr, false);
   if (r->status == 201 && j.is_object() && j.contains("Id") && j["Id"].is_string()) c.id = j["Id"].get<std::string>();
-  else c.refused = Refusal(r->body);
+  else c.refused = api::Refusal(r->body);
   return c;
 }
 
@@ -305,7 +302,7 @@ class ApiExec : public Proc {
       const unsigned status = answer.get().result_int();
       if (status != 101 && status != 200) {  // 200: engines before API 1.30 answer so, then stream
         if (!answer.is_done()) bhttp::read(s, buf, answer);
-        Refused(Refusal(answer.get().body()));
+        Refused(api::Refusal(answer.get().body()));
         return std::nullopt;
       }
       ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
@@ -408,7 +405,7 @@ ProcResult ExecHost::Run(const std::vector<std::string>& argv, const std::string
       if (!created->refused.empty()) return r.code = 1, r.err = created->refused, r;
       if (auto started = api::Ask(socket, "POST", "/exec/" + created->id + "/start", R"({"Detach":true,"Tty":false})")) {
         if (started->status == 200) return r.code = 0, r;
-        return r.code = 1, r.err = Refusal(started->body), r;
+        return r.code = 1, r.err = api::Refusal(started->body), r;
       }
     }
     return inner_.Run(argv, input, timeout);

@@ -43,7 +43,7 @@ std::optional<std::string> Ask(const std::string& socket, const LifecycleArgs& a
   const auto r = api::Ask(socket, "POST", path, {}, limit);
   if (!r) return std::nullopt;
   if (r->status == 204 || r->status == 304) return "";
-  return "Error response from daemon: " + api::Message(r->body) + "\n";
+  return api::Refusal(r->body);
 }
 
 }  // namespace
