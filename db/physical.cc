@@ -83,7 +83,6 @@ bool PidFileSaysReady(const std::string& folder, bool standby) {
   return false;
 }
 
-
 Postgres CopyAdmin(const Postgres& src, const Postgres& dst) {
   PgTarget t = dst.target();
   t.user = src.target().user;
