@@ -69,6 +69,20 @@ class Parents {
   Fd fd_;
 };
 
+std::vector<std::string> EntriesOf(int dir_fd, const std::string& shown) {
+  int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
+  if (!d) Fail("cannot list " + shown + ": " + ErrnoString());
+  std::vector<std::string> out;
+  ::rewinddir(d);
+  while (struct dirent* de = ::readdir(d)) {
+    const std::string n = de->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  ::closedir(d);
+  return out;
+}
+
 }  // namespace
 
 bool UnpacksZstd() {
@@ -166,25 +180,63 @@ UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
   return res;
 }
 
+UnpackResult AdoptPlainBackup(const std::string& dir, uid_t uid, gid_t gid) {
+  UnpackResult res;
+  Fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root.valid()) Fail("cannot open " + dir + ": " + ErrnoString());
+  if (::fchown(root.get(), uid, gid) != 0) Fail("cannot give " + dir + " its owner: " + ErrnoString());
+  // Folders still to walk: their path in the backup ("" for the root) and an open descriptor.
+  std::vector<std::pair<std::string, Fd>> folders;
+  folders.emplace_back("", std::move(root));
+  while (!folders.empty()) {
+    auto [folder, fd] = std::move(folders.back());
+    folders.pop_back();
+    for (const std::string& name : EntriesOf(fd.get(), dir + "/" + folder)) {
+      const std::string path = folder.empty() ? name : folder + "/" + name;
+      const std::string what = path + " of the base backup in " + dir;
+      if (LeftByACopy(path)) {
+        std::error_code ec;
+        std::filesystem::remove_all(dir + "/" + path, ec);
+        if (ec) Fail("cannot remove " + what + ": " + ec.message());
+        continue;
+      }
+      struct stat st {};
+      if (::fstatat(fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) Fail("cannot read " + what + ": " + ErrnoString());
+      if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode) && !S_ISREG(st.st_mode))
+        Fail("the base backup holds " + path + ", neither a folder, a file nor a symbolic link: refused");
+      if (::fchownat(fd.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+        Fail("cannot give " + what + " its owner: " + ErrnoString());
+      if (S_ISDIR(st.st_mode)) {
+        Fd sub(::openat(fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!sub.valid()) Fail("cannot open " + what + ": " + ErrnoString());
+        folders.emplace_back(path, std::move(sub));
+      } else if (S_ISREG(st.st_mode)) {
+        if (path == "backup_manifest") {
+          if (static_cast<uint64_t>(st.st_size) > kMaxManifest)
+            Fail("the base backup's manifest is larger than " + std::to_string(kMaxManifest >> 20) + " MiB: refused");
+          Fd f(::openat(fd.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+          if (!f.valid()) Fail("cannot open " + what + ": " + ErrnoString());
+          std::vector<char> buf(1u << 16);
+          while (const size_t n = ReadFd(f.get(), buf.data(), buf.size(), what.c_str())) {
+            if (res.manifest.size() + n > kMaxManifest) Fail("the base backup's manifest grew while it was read: refused");
+            res.manifest.append(buf.data(), n);
+          }
+        }
+        res.seen.emplace(path, SeenFile{static_cast<uint64_t>(st.st_size), ""});
+        res.bytes_out += static_cast<uint64_t>(st.st_size);
+        ++res.files;
+      }
+    }
+  }
+  res.bytes_in = res.bytes_out;
+  return res;
+}
+
 namespace {
 
 constexpr const char* kNew = kStageName;
 constexpr const char* kOld = kSetAsideName;
 constexpr const char* kOwnSettings[] = {"postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf"};
-
-std::vector<std::string> EntriesOf(int dir_fd, const std::string& shown) {
-  int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
-  if (!d) Fail("cannot list " + shown + ": " + ErrnoString());
-  std::vector<std::string> out;
-  ::rewinddir(d);
-  while (struct dirent* de = ::readdir(d)) {
-    const std::string n = de->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  ::closedir(d);
-  return out;
-}
 
 void Rename(int from_dir, const std::string& from, int to_dir, const std::string& to, const std::string& shown) {
   if (::renameat(from_dir, from.c_str(), to_dir, to.c_str()) != 0)

@@ -36,6 +36,15 @@ bool UnpacksZstd();
 UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
                        const std::function<void(uint64_t)>& progress = {});
 
+// A plain base backup (`pg_basebackup -Fp`) that this process did not write, moved into the
+// folder `dir` (docs/physical-db.md "Both clusters on this host"): every entry given uid:gid,
+// every regular file's size in `seen` (its checksum not read: "", the files never left this
+// host's page cache), backup_manifest kept. Never trusted: only folders, regular files and
+// symbolic links, walked beneath `dir` without following a link; what an interrupted copy left
+// in the source's data directory (.migrate-new/, .migrate-old/) is removed. Throws mig::Error
+// naming what failed.
+UnpackResult AdoptPlainBackup(const std::string& dir, uid_t uid, gid_t gid);
+
 // What makes a swapped-in copy a standby restoring the WAL shipped into `restore_dir` (its path
 // as the target's server sees it): appended to its postgresql.auto.conf, by either stage.
 std::string StandbyRestoreLines(const std::string& restore_dir);

@@ -169,6 +169,12 @@ TEST_CASE("a backup's manifest: what verifies and each way it does not") {
   tampered.replace(tampered.find("\"Size\": 3"), 9, "\"Size\": 4");
   CHECK_THAT(ManifestProblems(tampered, seen).at(0), Catch::Contains("does not match its own checksum"));
   CHECK_THAT(ManifestProblems("{\"Files\": [", seen).at(0), Catch::Contains("not JSON"));
+  // Seen without checksums (a copy written on this host): sizes only.
+  auto sizes_only = seen;
+  for (auto& [p, f] : sizes_only) f.crc32c.clear();
+  CHECK(ManifestProblems(m, sizes_only).empty());
+  sizes_only["global/pg_control"].size = 2;
+  CHECK_THAT(ManifestProblems(m, sizes_only).at(0), Catch::Contains("has 2 bytes, the manifest says 3"));
 }
 
 TEST_CASE("a base backup's tar is unpacked beneath its folder, owned as asked, and checked as it comes") {
@@ -229,6 +235,48 @@ TEST_CASE("a hostile base backup is refused before it writes outside its folder"
   fs::remove_all(d.path() + "/stage");
   fs::create_directory(d.path() + "/stage");
   CHECK_THROWS_AS(UnpackTar(cut, d.path() + "/stage", ::getuid(), ::getgid()), Error);
+}
+
+TEST_CASE("a plain base backup moved in is owned as asked, checked, and never followed out of its folder") {
+  TempDir d("adopt");
+  const std::string outside = d.path() + "/outside";
+  fs::create_directory(outside);
+  std::ofstream(outside + "/secret") << "not ours";
+  const std::string stage = d.path() + "/stage";
+  const auto write = [](const std::string& path, const std::string& content) { std::ofstream(path) << content; };
+  fs::create_directories(stage + "/global");
+  fs::create_directories(stage + "/pg_wal/archive_status");
+  fs::create_directories(stage + "/.migrate-old/base");  // left in the source by an interrupted copy
+  write(stage + "/PG_VERSION", "16\n");
+  write(stage + "/global/pg_control", std::string(3u << 20, 'c'));  // more than one read
+  write(stage + "/.migrate-old/base/1", "old");
+  write(stage + "/backup_manifest", "{}");
+  fs::create_symlink(outside, stage + "/out");  // a link is owned, never walked through
+  // Given to an owner that is not this process's: the test runs as root in CI.
+  const uid_t uid = ::geteuid() == 0 ? 4321 : ::getuid();
+  const gid_t gid = ::geteuid() == 0 ? 4322 : ::getgid();
+  const UnpackResult r = AdoptPlainBackup(stage, uid, gid);
+  CHECK(r.files == 3);
+  CHECK(r.bytes_out == 3 + (3u << 20) + 2);
+  CHECK(r.manifest == "{}");
+  CHECK(r.seen.at("global/pg_control").size == 3u << 20);
+  CHECK(r.seen.at("global/pg_control").crc32c.empty());  // sizes only: nothing crossed a relay
+  CHECK(r.seen.at("PG_VERSION").size == 3);
+  CHECK(r.seen.count("out/secret") == 0);
+  CHECK_FALSE(fs::exists(stage + "/.migrate-old"));
+  for (const char* p : {"", "/global", "/global/pg_control", "/pg_wal/archive_status", "/PG_VERSION", "/out"}) {
+    struct stat st {};
+    REQUIRE(::lstat((stage + p).c_str(), &st) == 0);
+    CHECK(st.st_uid == uid);
+    CHECK(st.st_gid == gid);
+  }
+  struct stat st {};
+  REQUIRE(::stat((outside + "/secret").c_str(), &st) == 0);
+  CHECK(st.st_uid == ::getuid());  // what the link points at is untouched
+  // Anything but folders, files and links is refused.
+  REQUIRE(::mkfifo((stage + "/fifo").c_str(), 0600) == 0);
+  CHECK_THROWS_WITH(AdoptPlainBackup(stage, uid, gid), Catch::Contains("neither a folder, a file nor a symbolic link"));
+  CHECK_THROWS_WITH(AdoptPlainBackup(d.path() + "/none", uid, gid), Catch::Contains("cannot open"));
 }
 
 TEST_CASE("the staged cluster is swapped in by renames, the server's own settings kept") {

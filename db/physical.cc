@@ -31,22 +31,36 @@ namespace {
 // Holds the source's WAL from now until destroyed (a temporary replication slot in a held
 // session), so that -X fetch finds all of it at the end of a long backup. Best effort: a server
 // without free slots still gets its backup (its WAL is kept as its settings keep it).
+// The source cluster's next transaction id: it moves when a transaction writes (an id is then
+// assigned), in any of the cluster's databases; reading it assigns none.
+constexpr const char* kNextXidSql = "SELECT pg_snapshot_xmax(pg_current_snapshot())";
+
 class WalHold {
  public:
-  explicit WalHold(const Postgres& src) {
+  // `ahead`: a session to src's "postgres" database opened earlier (may be null).
+  WalHold(const Postgres& src, OpeningSession* ahead) {
     try {
-      session_.emplace(src, "postgres");
-      session_->Ask("SELECT 1 FROM pg_create_physical_replication_slot('migrate_copy_" + std::to_string(::getpid()) +
-                    "', true, true);");
+      session_ = ahead ? ahead->Take() : std::make_unique<Session>(src, "postgres");
+      next_xid_ = session_->AskValue(std::string(kNextXidSql) + " FROM pg_create_physical_replication_slot('migrate_copy_" +
+                                     std::to_string(::getpid()) + "', true, true)");
     } catch (const Error& e) {
       TheLog().warn(std::string("could not hold the source's WAL for the copy (") + e.what() +
                     "): it goes on; a checkpoint during a long copy may make it fail");
       session_.reset();
     }
   }
+  // kNextXidSql's answer as the hold began ("" when it could not be held).
+  const std::string& next_xid() const { return next_xid_; }
 
  private:
-  std::optional<Session> session_;
+  std::unique_ptr<Session> session_;
+  std::string next_xid_;
+};
+
+// The source counted, and its next transaction id read after the count.
+struct SourceAfter {
+  DbState state;
+  std::string next_xid;
 };
 
 // A replication slot that keeps the source's WAL from now on (made again when a failed run left one).
@@ -211,7 +225,7 @@ std::vector<std::string> BaseBackupArgv(const Postgres& pg, const std::string& c
 }
 
 uint64_t BaseBackupToFile(const Postgres& pg, const std::string& path) {
-  WalHold hold(pg);
+  WalHold hold(pg, nullptr);
   return OutputToFile(pg.host(), BaseBackupArgv(pg), path, "the base backup of the " + pg.target().label + "'s cluster");
 }
 
@@ -240,33 +254,46 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   CopyClusterResult r;
   Laps lap(r.timings, "physical copy");
   const Host& there = dst.host();
-  std::unique_ptr<ClusterStage> stage = StageFor(dst, home);
+  std::unique_ptr<ClusterStage> stage = StageFor(dst, home, opts.source_home);
   r.on_host = !home.here.empty();
 
   // 1. The source's base backup, staged and verified. Staged on this host, the copy needs
   // nothing of the target's server: it stops meanwhile (its stop leaves the copy's critical
   // path; nothing uses the new release's postgres while a copy replaces it), and is started
   // again as it was when the copy fails before its swap. Staged in its container, it runs.
-  std::future<DbState> source_count, before_count;
+  std::future<SourceAfter> source_count;
+  std::string xid_before;  // the source's next transaction id as the backup began
   std::future<ProcResult> stopping;
+  std::optional<WalHold> hold;
+  std::future<void> released;  // the hold's session closed on a thread (before `hold` goes)
+  std::future<void> finished;  // stage->Finish() (before `stage` goes)
   const auto stop_target = [&there, &home] { return Docker(there, {"stop", "-t", "60", home.container}, 120); };
   try {
     if (r.on_host) stopping = std::async(std::launch::async, stop_target);
-    // The source around the backup's start: a write between the backup's end and the count after
-    // it shows as a difference between the two (the copy is then not expected to equal either).
-    if (!opts.as_standby)
-      before_count = std::async(std::launch::async, [&src] { return Session(src, src.target().db).State(); });
-    else
-      Session(src, "postgres").Ask(MakeSlotSql(opts.slot));
-    {
-      WalHold hold(src);
-      r.bytes = stage->Fill(src, opts.progress);
-      r.compression = stage->compression();
-      // The source as the backup ended, counted while the copy is verified and swapped in.
-      if (!opts.as_standby)
-        source_count = std::async(std::launch::async, [&src] { return Session(src, src.target().db).State(); });
-      lap("base_backup");
+    if (opts.as_standby) Session(src, "postgres").Ask(MakeSlotSql(opts.slot));
+    hold.emplace(src, opts.session_ahead);
+    // A transaction that writes to the source from now until it is counted after the backup
+    // moves its next transaction id (the copy is then not expected to equal that count).
+    xid_before = hold->next_xid();
+    if (xid_before.empty() && !opts.as_standby) {
+      try {
+        xid_before = src.QueryValue(kNextXidSql, "postgres");
+      } catch (const Error&) {  // unknown: a difference in the counts then fails the copy
+      }
     }
+    r.bytes = stage->Fill(src, opts.progress);
+    r.compression = stage->compression();
+    // The source as the backup ended, counted while the copy is verified and swapped in.
+    if (!opts.as_standby)
+      source_count = std::async(std::launch::async, [&src] {
+        Session counting(src, src.target().db);
+        SourceAfter after;
+        after.state = counting.State();
+        after.next_xid = counting.AskValue(kNextXidSql);
+        return after;
+      });
+    released = std::async(std::launch::async, [&hold] { hold.reset(); });  // psql's end waited for aside
+    lap("base_backup");
     stage->Verify();
     lap("verify_files");
     if (opts.before_swap) opts.before_swap();
@@ -274,7 +301,6 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   } catch (...) {
     stage->Drop();
     if (source_count.valid()) source_count.wait();
-    if (before_count.valid()) before_count.wait();
     if (stopping.valid()) {
       stopping.wait();
       if (ProcResult again = Docker(there, {"start", home.container}, 120); !again.ok())
@@ -318,7 +344,8 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   // consistent); the credentials' session then proves the copy's superuser logs in. Else (or
   // when it did not say so) probes through docker exec until it answers.
   if (!r.on_host || !PidFileSaysReady(home.here, opts.as_standby)) admin.WaitReady(120, "");
-  stage->Finish();            // the target's cluster set aside goes once the copy answers
+  // The target's cluster set aside goes once the copy answers, on a thread (best effort).
+  finished = std::async(std::launch::async, [&stage] { stage->Finish(); });
   lap("start");
   if (opts.as_standby) return r;
   // 4. Rows and sequences: the copy against the source as the backup ended. Counted as the
@@ -333,14 +360,14 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   ReapplyCredentials(src, dst);
   lap("credentials");
 
-  r.source = source_count.get();
-  const DbState before = before_count.get();
+  const SourceAfter after = source_count.get();
+  r.source = after.state;
   r.target = target_count.valid() ? target_count.get() : Session(dst, dst.target().db).State();
   r.mismatches = CompareStates(r.source, r.target, true);
   if (!r.mismatches.empty()) {
     Session again(src, src.target().db);
     r.source_changed =
-        !CompareStates(before, r.source).empty() || !CompareStates(r.source, again.State()).empty();
+        (!xid_before.empty() && xid_before != after.next_xid) || !CompareStates(r.source, again.State()).empty();
   }
   lap("verify_rows");
   return r;

@@ -85,6 +85,19 @@ bool PidFileSaysReady(const std::string& folder, bool standby);
 // container, as pg's user).
 std::vector<std::string> BaseBackupArgv(const Postgres& pg, const std::string& compress = "client-gzip:1");
 
+// Both clusters on this host (docs/physical-db.md "Both clusters on this host"): the source's
+// pg_basebackup writes the copy as files into `dir`, a folder of its own data directory named
+// kPlainCopyPrefix + this process's pid (its server's base backups skip such names).
+inline constexpr const char* kPlainCopyPrefix = "pgsql_tmp_migrate_copy_";
+std::vector<std::string> PlainBaseBackupArgv(const Postgres& pg, const std::string& dir);
+// Whether such a copy can be moved from the source's folder into the target's by a rename: both
+// here (ClusterHome::here), on one file system, the source without tablespaces, and
+// MIGRATE_PHYSICAL_AS_FILES not 0.
+bool PlainCopyCanBeMoved(const ClusterHome& source, const ClusterHome& target);
+// Removes from `folder` (a source's data directory here) the copies that runs no longer alive
+// left there (killed).
+void RemoveAbandonedPlainCopies(const std::string& folder);
+
 // A base backup of `pg`, taken while it runs, written to `path` (fsynced): the physical path's
 // safety copy of the target. Returns its size.
 uint64_t BaseBackupToFile(const Postgres& pg, const std::string& path);
@@ -105,15 +118,21 @@ struct CopyClusterOptions {
   // (PromoteStandby and ReapplyCredentials, then the cutover's own count, do those).
   bool as_standby = false;
   std::string slot = "migrate_cutover";
+  // The source's cluster, when its folder is here too (ClusterHome::here): the copy is then
+  // written there as files and moved over where it can be (PlainCopyCanBeMoved). Outlives the call.
+  const ClusterHome* source_home = nullptr;
+  // A session to the source's "postgres" database opened ahead (its login overlapped earlier
+  // steps): the source's WAL is held in it for the copy. May be null; the caller keeps it alive.
+  OpeningSession* session_ahead = nullptr;
 };
 
 struct CopyClusterResult {
   uint64_t bytes = 0;                   // the base backup's compressed bytes relayed
   DbState source, target;               // counted after the backup, and in the started copy
-  bool source_changed = false;          // the source was written during the copy (counted twice)
+  bool source_changed = false;          // the source was written during the copy (its next xid moved)
   std::vector<std::string> mismatches;  // source vs target, empty when equal
   std::vector<std::pair<std::string, double>> timings;  // "base_backup", "verify", "swap", ...
-  std::string compression;              // how the base backup crossed: "gzip", "zstd"
+  std::string compression;              // how the base backup crossed: "gzip", "zstd", "none" (as files)
   bool on_host = false;                 // staged and swapped on this host (ClusterHome::here)
 };
 

@@ -1,16 +1,25 @@
 // The copy staged in the target's data directory on this host: the base backup unpacked and
-// verified in this process, swapped in by renames (docs/physical-db.md "Staged on this host").
+// verified in this process, swapped in by renames (docs/physical-db.md "Staged on this host");
+// or, where the source's data directory is here too on the same file system, written there by
+// the source's pg_basebackup as files and moved over by one rename ("Both clusters on this host").
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
 #include "core/fd.h"
+#include "core/files.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "db/cluster_files.h"
@@ -25,10 +34,7 @@ class HostStage : public ClusterStage {
   explicit HostStage(const ClusterHome& home) : home_(home), stage_(home.here + "/" + kStageName) {}
 
   uint64_t Fill(const Postgres& src, const std::function<void(uint64_t)>& progress) override {
-    struct stat owner {};
-    if (::stat(home_.here.c_str(), &owner) != 0) Fail("cannot read " + home_.here + ": " + ErrnoString());
-    uid_ = owner.st_uid;
-    gid_ = owner.st_gid;
+    TakeOwner();
     // zstd where the source's pg_basebackup has it (it says at once when it has not).
     std::vector<std::string> methods = {"client-gzip:1"};
     if (UnpacksZstd()) methods.insert(methods.begin(), "client-zstd:1");
@@ -86,7 +92,13 @@ class HostStage : public ClusterStage {
   }
   std::string compression() const override { return compression_; }
 
- private:
+ protected:
+  void TakeOwner() {
+    struct stat owner {};
+    if (::stat(home_.here.c_str(), &owner) != 0) Fail("cannot read " + home_.here + ": " + ErrnoString());
+    uid_ = owner.st_uid;
+    gid_ = owner.st_gid;
+  }
   void Clear() { Remove(stage_); }
   // The staged files written to disk on a thread while the copy is verified and the target
   // stops: postgres's start fsyncs every file of a copy it recovers, which then finds them
@@ -112,9 +124,125 @@ class HostStage : public ClusterStage {
   std::future<int> synced_;  // syncfs's errno, 0 when it succeeded
 };
 
+// Both data directories on this host, on one file system: the source's pg_basebackup writes the
+// copy as files into its own data directory, under a name its server's base backups skip
+// (pgsql_tmp...), and the folder is moved into the target's by one rename: nothing compressed,
+// relayed, unpacked or read again. Its files are then given PGDATA's owner and checked against
+// the manifest by their sizes (nothing crossed a relay that could damage them).
+class SameHostStage : public HostStage {
+ public:
+  SameHostStage(const ClusterHome& home, const ClusterHome& source)
+      : HostStage(home),
+        source_(source),
+        name_(std::string(kPlainCopyPrefix) + std::to_string(::getpid())),
+        written_(source.here + "/" + name_) {}
+
+  uint64_t Fill(const Postgres& src, const std::function<void(uint64_t)>& progress) override {
+    TakeOwner();
+    Clear();
+    RemoveAbandonedPlainCopies(source_.here);
+    compression_ = "none";
+    ProcResult r;
+    {
+      WriteBehind behind(written_, source_.here, progress);
+      r = src.dump_host().Run(PlainBaseBackupArgv(src, source_.pgdata + "/" + name_));
+    }
+    if (!r.ok()) {
+      Remove(written_);
+      Fail("pg_basebackup of the source failed: " + r.last_error_line());
+    }
+    if (::rename(written_.c_str(), stage_.c_str()) != 0) {
+      const std::string err = ErrnoString();
+      Remove(written_);
+      Fail("cannot move the source's base backup from " + written_ + " to " + stage_ + ": " + err);
+    }
+    unpacked_ = AdoptPlainBackup(stage_, uid_, gid_);
+    StartSync();
+    return unpacked_.bytes_out;
+  }
+  void Drop() override {
+    HostStage::Drop();
+    Remove(written_);
+  }
+
+ private:
+  // While pg_basebackup writes into `dir` (its files not synced: --no-sync): every quarter of a
+  // second, on a thread until destroyed, the file system's writes started (syncfs), so that the
+  // disk takes them while the copy goes on rather than at the swap, and `progress` told the size
+  // of `dir` so far.
+  class WriteBehind {
+   public:
+    WriteBehind(const std::string& dir, const std::string& fs_folder, const std::function<void(uint64_t)>& progress)
+        : fs_(::open(fs_folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+      thread_ = std::thread([this, dir, progress] {
+        std::unique_lock<std::mutex> lock(mu_);
+        while (!cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return done_; })) {
+          lock.unlock();
+          if (fs_.valid()) ::syncfs(fs_.get());  // best effort: the swap waits for a last one
+          if (progress) progress(MeasureTree(dir).bytes);
+          lock.lock();
+        }
+      });
+    }
+    ~WriteBehind() {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        done_ = true;
+      }
+      cv_.notify_all();
+      thread_.join();
+    }
+
+   private:
+    Fd fs_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::thread thread_;
+  };
+
+  const ClusterHome& source_;
+  std::string name_;     // the copy's folder in the source's data directory
+  std::string written_;  // that folder here
+};
+
+bool SameFileSystem(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev;
+}
+
 }  // namespace
 
-std::unique_ptr<ClusterStage> StageFor(const Postgres& dst, const ClusterHome& home) {
+std::vector<std::string> PlainBaseBackupArgv(const Postgres& pg, const std::string& dir) {
+  return pg.Tool("pg_basebackup", {"-D", dir, "-F", "plain", "-X", "fetch", "-c", "fast", "--no-sync", "--label=migrate"});
+}
+
+void RemoveAbandonedPlainCopies(const std::string& folder) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(folder, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind(kPlainCopyPrefix, 0) != 0) continue;
+    const std::string pid = n.substr(std::string(kPlainCopyPrefix).size());
+    if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (::kill(std::stoi(pid), 0) == 0 || errno == EPERM) continue;  // its run is still alive
+    std::error_code rm;
+    std::filesystem::remove_all(e.path(), rm);
+    if (rm) TheLog().warn("could not remove " + e.path().string() + ", left by an interrupted copy: " + rm.message());
+  }
+}
+
+bool PlainCopyCanBeMoved(const ClusterHome& source, const ClusterHome& target) {
+  const char* knob = std::getenv("MIGRATE_PHYSICAL_AS_FILES");  // 0: streamed and unpacked (tests run both)
+  if (knob && std::string(knob) == "0") return false;
+  if (source.here.empty() || target.here.empty() || !SameFileSystem(source.here, target.here)) return false;
+  // A tablespace's files are not beneath PGDATA: pg_basebackup -Fp would write them at their
+  // own paths.
+  std::error_code ec;
+  return std::filesystem::is_empty(source.here + "/pg_tblspc", ec) && !ec;
+}
+
+std::unique_ptr<ClusterStage> StageFor(const Postgres& dst, const ClusterHome& home, const ClusterHome* source) {
+  if (source && PlainCopyCanBeMoved(*source, home)) return std::make_unique<SameHostStage>(home, *source);
   if (!home.here.empty()) return std::make_unique<HostStage>(home);
   return StageInContainer(dst, home);
 }

@@ -38,6 +38,18 @@ void ChooseMethod(const Options& o, Sides& s, int target_major, Report& rep) {
   f.dst_db = s.to.pg.db;
   // --two-phase copies the database as files when it can (docs/cutover.md): asked as auto
   const db::DbMethod want = o.two_phase && !o.db_method_given ? db::DbMethod::kAuto : o.db_method;
+  // The source's folder, asked beside the target's where its engine is this machine's too: the
+  // copy is then written there as files and moved over (docs/physical-db.md "Both clusters on
+  // this host"). Any failure only leaves the copy streamed.
+  std::future<std::optional<db::ClusterHome>> source_home;
+  if (want != db::DbMethod::kLogical && !o.two_phase && !docker::api::SocketFor(s.src_pg->host()).empty())
+    source_home = std::async(std::launch::async, [&s]() -> std::optional<db::ClusterHome> {
+      std::string problem;
+      db::ClusterHome h = db::FindClusterHome(*s.src_pg, problem);
+      if (problem.empty()) h.here = db::ClusterFolderHere(h);
+      if (h.here.empty()) return std::nullopt;
+      return h;
+    });
   if (want != db::DbMethod::kLogical) {  // the logical path asks nothing more
     for (const auto& row : s.src_pg->Query(
              "SELECT (SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user), datname "
@@ -58,7 +70,24 @@ void ChooseMethod(const Options& o, Sides& s, int target_major, Report& rep) {
   s.db_method = o.two_phase ? db::ChooseTwoPhaseMethod(o.db_method, o.db_method_given, f) : db::ChooseDbMethod(want, f);
   if (s.db_method.method == db::DbMethod::kPhysical) s.dst_home = home;
   std::string how = db::DbMethodName(s.db_method.method) + ": " + s.db_method.why;
-  if (s.dst_home && !s.dst_home->here.empty()) how += "; staged and swapped in on this host, in " + s.dst_home->here;
+  std::optional<db::ClusterHome> src_here;
+  try {
+    if (source_home.valid()) src_here = source_home.get();
+  } catch (const std::exception& e) {
+    TheLog().info(std::string("the source's data directory was not found on this host (") + e.what() +
+                  "): the copy is streamed");
+  }
+  if (s.dst_home && src_here && db::PlainCopyCanBeMoved(*src_here, *s.dst_home)) {
+    s.src_home = src_here;
+    how += "; written as files by the source's pg_basebackup in " + src_here->here + " and moved into " +
+           s.dst_home->here + " (both on this host)";
+  } else if (s.dst_home && !s.dst_home->here.empty()) {
+    how += "; staged and swapped in on this host, in " + s.dst_home->here;
+  }
+  // The copy's session to the source (its WAL held in it) opens now, its login beside the safety
+  // copy (CopyDatabase takes it).
+  if (!o.dry_run && !o.two_phase && s.db_method.method == db::DbMethod::kPhysical && !s.src_session)
+    s.src_session = std::make_unique<db::OpeningSession>(*s.src_pg, "postgres");
   if (o.two_phase && s.db_method.method == db::DbMethod::kPhysical) {
     std::string problem;
     s.src_home = db::FindClusterHome(*s.src_pg, problem);

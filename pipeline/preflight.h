@@ -27,7 +27,9 @@ struct Sides {
   // it is copied as files.
   db::DbMethodChoice db_method;
   std::optional<db::ClusterHome> dst_home;
-  std::optional<db::ClusterHome> src_home;  // --two-phase: the old cluster's last WAL is read from it
+  // --two-phase: the old cluster's last WAL is read from it; else, when set, its folder is here
+  // and the copy is written there as files (docs/physical-db.md "Both clusters on this host").
+  std::optional<db::ClusterHome> src_home;
   // --two-phase: src_pg through Origin::ConcurrentHost, named "migrate-cutover" (PgTarget::app_name),
   // for the WAL shipper, whose follower runs beside the final data/ delta.
   std::optional<db::Postgres> src_pg_aside;
@@ -36,9 +38,11 @@ struct Sides {
   bool source_data = true;  // the source has a data/ (a legacy release may not: docs/legacy.md)
   // A legacy source (docs/legacy.md): why it is one ("" when it is not); its database's volume.
   std::string legacy, legacy_db_volume;
-  // The replay's session to the source (its snapshot is exported in it), opened beside the
-  // source's probe (a logical replay that is not a dry run); refers to *src_pg, which is
-  // therefore never replaced once it is set. Taken by StartReplaySessions.
+  // A session to the source opened ahead; refers to *src_pg, which is therefore never replaced
+  // once it is set. A logical replay's (not a dry run), to its database, opened beside the
+  // source's probe: its snapshot is exported in it (taken by StartReplaySessions). A physical
+  // copy's (not two-phase), to "postgres", opened once the method is chosen: the source's WAL is
+  // held in it (CopyDatabase).
   std::unique_ptr<db::OpeningSession> src_session;
 };
 

@@ -1,6 +1,7 @@
 #include "pipeline/replay_step.h"
 
 #include <filesystem>
+#include <future>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -32,10 +33,28 @@ void CopyDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep)
   co.progress = [&](uint64_t b) { progress.Update(0, b, b); };
   // Kept until the copy's credentials are re-applied: a run stopped between the swap and them
   // finishes them in the next one's preflight (ResumeInterruptedCopy).
+  // Written (fsynced) on a thread from the start, so that its fsync does not wait behind the copy's
+  // own writes at the swap; a marker whose copy never swapped changes nothing in the next run.
   const std::string marker = CopyMarkerFile(MigrationRoot(o.temp_dir, s.to.dir));
-  co.before_swap = [&] { WriteFileAtomic(marker, db::CopyMarkerJson({s.from.pg.user, s.from.pg.db}), 0600); };
-  const db::CopyClusterResult r = db::CopyCluster(*s.src_pg, *s.dst_pg, *s.dst_home, co);
+  std::future<void> marked = std::async(std::launch::async, [&] {
+    WriteFileAtomic(marker, db::CopyMarkerJson({s.from.pg.user, s.from.pg.db}), 0600);
+  });
+  bool swapping = false;
+  co.before_swap = [&] {
+    marked.get();
+    swapping = true;
+  };
+  if (s.src_home && !s.src_home->here.empty()) co.source_home = &*s.src_home;
+  co.session_ahead = s.src_session.get();
   std::error_code ec;
+  db::CopyClusterResult r;
+  try {
+    r = db::CopyCluster(*s.src_pg, *s.dst_pg, *s.dst_home, co);
+  } catch (...) {
+    if (marked.valid()) marked.wait();
+    if (!swapping) fs::remove(marker, ec);  // the target untouched: nothing to resume
+    throw;
+  }
   fs::remove(marker, ec);
   progress.Done();
   rep.database = {{"method", "physical"}, {"why", s.db_method.why}, {"source", StateJson(r.source)},
@@ -59,8 +78,12 @@ void CopyDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep)
                                  : counted + ": the source was written while it was copied, so its counts moved on; "
                                              "the copy is the source as its base backup ended (--stop-old stops the "
                                              "old writers first for an exact check)");
-  step.Done(counted + ", " + HumanBytes(r.bytes) + " streamed (" + r.compression + "), " +
-            (r.on_host ? "unpacked and swapped in on this host" : "unpacked and swapped in inside the container"));
+  if (r.compression == "none")
+    step.Done(counted + ", " + HumanBytes(r.bytes) + " written as files by the source's pg_basebackup, moved and swapped in "
+              "on this host");
+  else
+    step.Done(counted + ", " + HumanBytes(r.bytes) + " streamed (" + r.compression + "), " +
+              (r.on_host ? "unpacked and swapped in on this host" : "unpacked and swapped in inside the container"));
 }
 
 }  // namespace
@@ -73,8 +96,9 @@ std::string DbRollbackCommand(const Sides& s, const std::string& run_dir) {
 }
 
 ReplaySessions StartReplaySessions(const Options& o, Sides& s) {
+  if (Physical(s)) return {};  // the copy takes the preflight's session (CopyDatabase)
   std::unique_ptr<db::OpeningSession> source = std::move(s.src_session);  // the preflight's, if any
-  if (o.skip_db || o.two_phase || !s.src_pg || !s.dst_pg || Physical(s)) return {};
+  if (o.skip_db || o.two_phase || !s.src_pg || !s.dst_pg) return {};
   if (!source) source = std::make_unique<db::OpeningSession>(*s.src_pg, s.src_pg->target().db);
   return {std::move(source), std::make_shared<db::OpeningSession>(*s.dst_pg, "postgres")};
 }

@@ -44,8 +44,14 @@ check "auto with the clash plans the logical path and says why" \
 docker exec "$(pg_container "$OLD")" psql -X -q -U app -d postgres -c 'DROP DATABASE shop' >/dev/null
 run_local "$WORK/dry.out" "$WORK/dry.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method auto --dry-run
 check "auto plans the physical path" grep -q 'physical: the cluster copied as files (postgres 15 on both sides)' "$WORK/dry.out"
-check "... staged and swapped in on this host (root, this machine's engine), in the volume's folder" \
-  grep -q "staged and swapped in on this host, in $(docker volume inspect -f '{{.Mountpoint}}' "${PREFIX}200_postgres_data")" "$WORK/dry.out"
+old_folder=$(docker volume inspect -f '{{.Mountpoint}}' "${PREFIX}100_postgres_data")
+new_folder=$(docker volume inspect -f '{{.Mountpoint}}' "${PREFIX}200_postgres_data")
+check "... written as files by the old release's pg_basebackup in its volume's folder and moved into the new one's" \
+  grep -q "written as files by the source's pg_basebackup in $old_folder and moved into $new_folder (both on this host)" "$WORK/dry.out"
+# What a killed copy left in the old release's data directory (its run is gone): removed by the
+# next copy, never copied.
+mkdir -p "$old_folder/pgsql_tmp_migrate_copy_999999/base"
+echo left >"$old_folder/pgsql_tmp_migrate_copy_999999/base/1"
 
 # --- the copy
 run_local "$WORK/run.out" "$WORK/run.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method physical --json
@@ -54,8 +60,12 @@ check "migrate-local --db-method physical exits 0" test "$RC" -eq 0
 mdir=$(json "$WORK/run.out" 'j["migration_dir"]' 2>/dev/null || echo /nonexistent)
 check "the report says physical and has its step" \
   test "$(json "$WORK/run.out" 'j["database"]["method"] + " " + str([s["name"] for s in j["steps"]].count("copy database"))')" = "physical 1"
-check "the copy was staged on this host, its base backup in zstd" \
-  test "$(json "$WORK/run.out" 'str(j["database"]["staged_on_host"]) + " " + j["database"]["compression"]')" = "True zstd"
+check "the copy was made on this host, written as files (nothing compressed)" \
+  test "$(json "$WORK/run.out" 'str(j["database"]["staged_on_host"]) + " " + j["database"]["compression"]')" = "True none"
+check "... the old release's data directory holds no copy afterwards, nor what a killed one left" \
+  test "$(find "$old_folder" -maxdepth 1 -name 'pgsql_tmp_migrate_copy_*' | wc -l)" = 0
+check "... and the new one's holds none of them" \
+  test "$(find "$new_folder" -name 'pgsql_tmp_migrate_copy_*' | wc -l)" = 0
 check "schema (pg_dump -s) of the new database equals the old one's" \
   diff <(docker exec "$(pg_container "$OLD")" pg_dump -s -U app -d appdb | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^$') <(new_schema)
 for t in users events audit; do
@@ -95,6 +105,32 @@ check "... its schema (pg_dump -s) equals the old one's" \
   diff <(docker exec "$(pg_container "$OLD")" pg_dump -s -U app -d appdb | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^$') <(new_schema)
 check "... and the row written since the first copy is there" test "$(new_sql "select count(*) from users where email = 'second@copy.example'")" = 1
 
+# --- the old release written all through a copy (its app keeps serving): the copy is the source as
+# its base backup ended, so it holds every row committed before the run and none the source never
+# had; the run does not fail on the counts that moved meanwhile (its next transaction id moved).
+before_rows=$(sql "$OLD" "select count(*) from users")
+opg=$(pg_container "$OLD")
+(
+  for i in $(seq 600); do
+    [[ -e "$WORK/stop-writer" ]] && exit 0
+    docker exec "$opg" psql -X -q -U app -d appdb -c "INSERT INTO users (email) VALUES ('w$i@writer.example')" >/dev/null 2>&1
+  done
+) &
+writer=$!
+sleep 0.5
+run_local "$WORK/written.out" "$WORK/written.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method physical --json
+touch "$WORK/stop-writer"
+wait "$writer" || true
+after_rows=$(sql "$OLD" "select count(*) from users")
+copied=$(new_sql "select count(*) from users")
+check "a copy while the old release is written exits 0" test "$RC" -eq 0
+[[ $RC -eq 0 ]] || cat "$WORK/written.err"
+check "... the writer wrote during the run (the test's premise)" test "$after_rows" -gt "$((before_rows + 2))"
+check "... the copy holds the rows from before the run and none the source never had" \
+  test "$before_rows" -le "$copied" -a "$copied" -le "$after_rows"
+check "... its counts against the source's: equal, or the source said written meanwhile" \
+  test "$(json "$WORK/written.out" 'str(j["database"]["source"]["tables"] == j["database"]["target"]["tables"] or j["database"]["source_changed"])')" = True
+
 # --- killed (SIGKILL) between the swap and the credentials: the copy runs with the old release's
 # roles only; the next run's preflight gives the new release its user and database back first.
 # A docker shim kills migrate-local as soon as the target's postgres started on the copy.
@@ -115,9 +151,14 @@ check "a copy killed right after the swap ends with SIGKILL" test "$RC" -eq 137
 check "... leaving the new release's user unable to log in (the copy has the old release's roles only)" \
   bash -c "! docker exec '$npg' psql -X -At -U owner2 -d shop -c 'select 1' >/dev/null 2>&1"
 check "... and its marker in the migration folder" test -s "$NEW/migration/physical-copy.json"
-run_local "$WORK/resumed.out" "$WORK/resumed.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method physical --yes
+# (streamed in zstd and unpacked here: MIGRATE_PHYSICAL_AS_FILES=0, the path a copy from another
+# server's cluster takes)
+MIGRATE_PHYSICAL_AS_FILES=0 run_local "$WORK/resumed.out" "$WORK/resumed.err" --from-path "$OLD" --to-path "$NEW" \
+  --skip-data --db-method physical --yes --json
 check "the next run exits 0" test "$RC" -eq 0
 [[ $RC -eq 0 ]] || cat "$WORK/resumed.err"
+check "... its copy staged on this host, its base backup streamed in zstd" \
+  test "$(json "$WORK/resumed.out" 'str(j["database"]["staged_on_host"]) + " " + j["database"]["compression"]')" = "True zstd"
 check "... saying it gave the new release's user and database back" grep -q "owner2 and database shop were given back" "$WORK/resumed.err"
 check "... and the new release's user logs in to its database" test "$(new_sql "select count(*) from users where email = 'second@copy.example'")" = 1
 check "... the marker gone" test ! -e "$NEW/migration/physical-copy.json"
