@@ -25,15 +25,16 @@ bool IsWalName(const std::string& n);
 // What the unpacking saw of a regular file.
 struct SeenFile {
   uint64_t size = 0;
-  std::string crc32c;  // Crc32c::Hex(); "" when not read (a copy written on this host: its size is checked)
+  std::string crc32c;  // Crc32c::Hex(); "" when not read (ManifestProblems' sizes_only)
 };
 
 // What pg_verifybackup would say of an unpacked backup (without parsing its WAL): the
 // manifest's own SHA-256, every file it lists seen with its size and checksum, no file beside
 // them but those it leaves out (backup_manifest, pg_wal/, the signal files), and the WAL
-// segments its WAL-Ranges need seen whole; what UnpackTar skips is not looked for; a file seen
-// without a checksum is checked for its size only. Empty when it verifies; at most a few
-// sentences.
-std::vector<std::string> ManifestProblems(const std::string& manifest, const std::map<std::string, SeenFile>& seen);
+// segments its WAL-Ranges need seen whole; what UnpackTar skips is not looked for. `sizes_only`:
+// the files' checksums were not read (a copy that crossed no relay: MovePlainBackup), their
+// sizes are checked. Empty when it verifies; at most a few sentences.
+std::vector<std::string> ManifestProblems(const std::string& manifest, const std::map<std::string, SeenFile>& seen,
+                                          bool sizes_only = false);
 
 }  // namespace mig::db

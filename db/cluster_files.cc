@@ -180,54 +180,81 @@ UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
   return res;
 }
 
-UnpackResult AdoptPlainBackup(const std::string& dir, uid_t uid, gid_t gid) {
+UnpackResult MovePlainBackup(const std::string& from, const std::string& to, uid_t uid, gid_t gid) {
+  constexpr uint64_t kMaxEntries = 50'000'000;  // a folder filled as fast as it is emptied ends
   UnpackResult res;
-  Fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!root.valid()) Fail("cannot open " + dir + ": " + ErrnoString());
-  if (::fchown(root.get(), uid, gid) != 0) Fail("cannot give " + dir + " its owner: " + ErrnoString());
-  // Folders still to walk: their path in the backup ("" for the root) and an open descriptor.
-  std::vector<std::pair<std::string, Fd>> folders;
-  folders.emplace_back("", std::move(root));
+  Fd old_root(::open(from.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!old_root.valid()) Fail("cannot open " + from + ": " + ErrnoString());
+  if (::mkdir(to.c_str(), 0700) != 0) Fail("cannot make " + to + ": " + ErrnoString());
+  Fd new_root(::open(to.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!new_root.valid() || ::fchown(new_root.get(), uid, gid) != 0) Fail("cannot make " + to + ": " + ErrnoString());
+  // Folders still to walk: their path in the backup ("" for the root), the folder written there
+  // and the one made here for it.
+  struct Pending {
+    std::string path;
+    Fd old_dir, new_dir;
+  };
+  std::vector<Pending> folders;
+  folders.push_back({"", std::move(old_root), std::move(new_root)});
+  uint64_t entries = 0;
   while (!folders.empty()) {
-    auto [folder, fd] = std::move(folders.back());
+    Pending f = std::move(folders.back());
     folders.pop_back();
-    for (const std::string& name : EntriesOf(fd.get(), dir + "/" + folder)) {
-      const std::string path = folder.empty() ? name : folder + "/" + name;
-      const std::string what = path + " of the base backup in " + dir;
-      if (LeftByACopy(path)) {
-        std::error_code ec;
-        std::filesystem::remove_all(dir + "/" + path, ec);
-        if (ec) Fail("cannot remove " + what + ": " + ec.message());
+    for (const std::string& name : EntriesOf(f.old_dir.get(), from + "/" + f.path)) {
+      const std::string path = f.path.empty() ? name : f.path + "/" + name;
+      const std::string what = path + " of the base backup in " + from;
+      if (++entries > kMaxEntries) Fail("the base backup in " + from + " holds more than 50 million entries: refused");
+      if (LeftByACopy(path)) continue;  // removed with the folder it was written in
+      struct stat st {};
+      if (::fstatat(f.old_dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        Fail("cannot read " + what + ": " + ErrnoString());
+      if (S_ISDIR(st.st_mode)) {
+        Fd old_sub(::openat(f.old_dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!old_sub.valid()) Fail("cannot open " + what + ": " + ErrnoString());
+        if (::mkdirat(f.new_dir.get(), name.c_str(), 0700) != 0) Fail("cannot make " + path + " in " + to + ": " + ErrnoString());
+        Fd new_sub(::openat(f.new_dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!new_sub.valid() || ::fchown(new_sub.get(), uid, gid) != 0)
+          Fail("cannot make " + path + " in " + to + ": " + ErrnoString());
+        folders.push_back({path, std::move(old_sub), std::move(new_sub)});
         continue;
       }
-      struct stat st {};
-      if (::fstatat(fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) Fail("cannot read " + what + ": " + ErrnoString());
-      if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode) && !S_ISREG(st.st_mode))
-        Fail("the base backup holds " + path + ", neither a folder, a file nor a symbolic link: refused");
-      if (::fchownat(fd.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
-        Fail("cannot give " + what + " its owner: " + ErrnoString());
-      if (S_ISDIR(st.st_mode)) {
-        Fd sub(::openat(fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!sub.valid()) Fail("cannot open " + what + ": " + ErrnoString());
-        folders.emplace_back(path, std::move(sub));
-      } else if (S_ISREG(st.st_mode)) {
-        if (path == "backup_manifest") {
-          if (static_cast<uint64_t>(st.st_size) > kMaxManifest)
-            Fail("the base backup's manifest is larger than " + std::to_string(kMaxManifest >> 20) + " MiB: refused");
-          Fd f(::openat(fd.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-          if (!f.valid()) Fail("cannot open " + what + ": " + ErrnoString());
-          std::vector<char> buf(1u << 16);
-          while (const size_t n = ReadFd(f.get(), buf.data(), buf.size(), what.c_str())) {
-            if (res.manifest.size() + n > kMaxManifest) Fail("the base backup's manifest grew while it was read: refused");
-            res.manifest.append(buf.data(), n);
-          }
-        }
-        res.seen.emplace(path, SeenFile{static_cast<uint64_t>(st.st_size), ""});
-        res.bytes_out += static_cast<uint64_t>(st.st_size);
-        ++res.files;
+      // Moved first, then looked at where only this process writes: what the writer may change
+      // under the name up to the move is what is checked.
+      if (::renameat(f.old_dir.get(), name.c_str(), f.new_dir.get(), name.c_str()) != 0)
+        Fail("cannot move " + what + " to " + to + ": " + ErrnoString());
+      if (::fstatat(f.new_dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        Fail("cannot read " + path + " in " + to + ": " + ErrnoString());
+      if (S_ISLNK(st.st_mode)) {
+        if (::fchownat(f.new_dir.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+          Fail("cannot give " + path + " in " + to + " its owner: " + ErrnoString());
+        continue;
       }
+      if (!S_ISREG(st.st_mode))
+        Fail("the base backup holds " + path + ", neither a folder, a file nor a symbolic link: refused");
+      // pg_basebackup makes every file anew: another name for the same file (a hard link) would
+      // be the writer's way into the copy.
+      if (st.st_nlink != 1) Fail("the base backup's " + path + " has other names (hard links): refused");
+      Fd file(::openat(f.new_dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+      if (!file.valid() || ::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)
+        Fail("cannot open " + path + " in " + to + " as the file it was: " + ErrnoString());
+      if (::fchown(file.get(), uid, gid) != 0 || ::fchmod(file.get(), 0600) != 0)
+        Fail("cannot give " + path + " in " + to + " its owner and mode: " + ErrnoString());
+      if (path == "backup_manifest") {
+        std::vector<char> buf(1u << 16);
+        while (const size_t n = ReadFd(file.get(), buf.data(), buf.size(), what.c_str())) {
+          if (res.manifest.size() + n > kMaxManifest)
+            Fail("the base backup's manifest is larger than " + std::to_string(kMaxManifest >> 20) + " MiB: refused");
+          res.manifest.append(buf.data(), n);
+        }
+      }
+      res.seen.emplace(path, SeenFile{static_cast<uint64_t>(st.st_size), ""});
+      res.bytes_out += static_cast<uint64_t>(st.st_size);
+      ++res.files;
     }
   }
+  std::error_code ec;
+  std::filesystem::remove_all(from, ec);  // its folders, emptied (and what was left out)
+  if (ec) Fail("cannot remove " + from + ", emptied of the base backup: " + ec.message());
   res.bytes_in = res.bytes_out;
   return res;
 }

@@ -36,14 +36,15 @@ bool UnpacksZstd();
 UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
                        const std::function<void(uint64_t)>& progress = {});
 
-// A plain base backup (`pg_basebackup -Fp`) that this process did not write, moved into the
-// folder `dir` (docs/physical-db.md "Both clusters on this host"): every entry given uid:gid,
-// every regular file's size in `seen` (its checksum not read: "", the files never left this
-// host's page cache), backup_manifest kept. Never trusted: only folders, regular files and
-// symbolic links, walked beneath `dir` without following a link; what an interrupted copy left
-// in the source's data directory (.migrate-new/, .migrate-old/) is removed. Throws mig::Error
-// naming what failed.
-UnpackResult AdoptPlainBackup(const std::string& dir, uid_t uid, gid_t gid);
+// A plain base backup (`pg_basebackup -Fp`) that another process wrote into the folder `from`,
+// moved into the folder `to` (made here; on the same file system) as docs/physical-db.md "Both
+// clusters on this host" says: its folders made anew (mode 0700), its files and links moved into
+// them and checked where they land (regular files with no other name, or links), given uid:gid
+// (files mode 0600); what an interrupted copy left in the source's data directory (.migrate-new/,
+// .migrate-old/) left out; `from` removed. `seen` has every file's size (its checksum not read:
+// "", the files never crossed a relay); backup_manifest's text is kept. Throws mig::Error naming
+// what failed (what was moved stays in `to`, for the caller to remove).
+UnpackResult MovePlainBackup(const std::string& from, const std::string& to, uid_t uid, gid_t gid);
 
 // What makes a swapped-in copy a standby restoring the WAL shipped into `restore_dir` (its path
 // as the target's server sees it): appended to its postgresql.auto.conf, by either stage.

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 
@@ -169,12 +170,13 @@ TEST_CASE("a backup's manifest: what verifies and each way it does not") {
   tampered.replace(tampered.find("\"Size\": 3"), 9, "\"Size\": 4");
   CHECK_THAT(ManifestProblems(tampered, seen).at(0), Catch::Contains("does not match its own checksum"));
   CHECK_THAT(ManifestProblems("{\"Files\": [", seen).at(0), Catch::Contains("not JSON"));
-  // Seen without checksums (a copy written on this host): sizes only.
+  // Seen without checksums (a copy written on this host): its sizes checked when asked so only.
   auto sizes_only = seen;
   for (auto& [p, f] : sizes_only) f.crc32c.clear();
-  CHECK(ManifestProblems(m, sizes_only).empty());
+  CHECK(ManifestProblems(m, sizes_only, true).empty());
+  CHECK_THAT(ManifestProblems(m, sizes_only).at(0), Catch::Contains("does not match its checksum"));
   sizes_only["global/pg_control"].size = 2;
-  CHECK_THAT(ManifestProblems(m, sizes_only).at(0), Catch::Contains("has 2 bytes, the manifest says 3"));
+  CHECK_THAT(ManifestProblems(m, sizes_only, true).at(0), Catch::Contains("has 2 bytes, the manifest says 3"));
 }
 
 TEST_CASE("a base backup's tar is unpacked beneath its folder, owned as asked, and checked as it comes") {
@@ -237,46 +239,65 @@ TEST_CASE("a hostile base backup is refused before it writes outside its folder"
   CHECK_THROWS_AS(UnpackTar(cut, d.path() + "/stage", ::getuid(), ::getgid()), Error);
 }
 
-TEST_CASE("a plain base backup moved in is owned as asked, checked, and never followed out of its folder") {
-  TempDir d("adopt");
+TEST_CASE("a plain base backup written by another is moved into folders made here, checked where it lands") {
+  TempDir d("move-plain");
   const std::string outside = d.path() + "/outside";
   fs::create_directory(outside);
   std::ofstream(outside + "/secret") << "not ours";
-  const std::string stage = d.path() + "/stage";
   const auto write = [](const std::string& path, const std::string& content) { std::ofstream(path) << content; };
-  fs::create_directories(stage + "/global");
-  fs::create_directories(stage + "/pg_wal/archive_status");
-  fs::create_directories(stage + "/.migrate-old/base");  // left in the source by an interrupted copy
-  write(stage + "/PG_VERSION", "16\n");
-  write(stage + "/global/pg_control", std::string(3u << 20, 'c'));  // more than one read
-  write(stage + "/.migrate-old/base/1", "old");
-  write(stage + "/backup_manifest", "{}");
-  fs::create_symlink(outside, stage + "/out");  // a link is owned, never walked through
   // Given to an owner that is not this process's: the test runs as root in CI.
   const uid_t uid = ::geteuid() == 0 ? 4321 : ::getuid();
   const gid_t gid = ::geteuid() == 0 ? 4322 : ::getgid();
-  const UnpackResult r = AdoptPlainBackup(stage, uid, gid);
+  const auto written = [&](const std::string& from) {
+    fs::create_directories(from + "/global");
+    fs::create_directories(from + "/pg_wal/archive_status");
+    fs::create_directories(from + "/.migrate-old/base");  // left in the source by an interrupted copy
+    write(from + "/PG_VERSION", "16\n");
+    write(from + "/global/pg_control", std::string(3u << 20, 'c'));
+    write(from + "/.migrate-old/base/1", "old");
+    write(from + "/backup_manifest", "{}");
+    fs::permissions(from + "/PG_VERSION", fs::perms::all);
+    fs::create_symlink(outside, from + "/out");  // a link is moved and owned, never walked through
+  };
+  written(d.path() + "/written");
+  const UnpackResult r = MovePlainBackup(d.path() + "/written", d.path() + "/stage", uid, gid);
+  const std::string stage = d.path() + "/stage";
   CHECK(r.files == 3);
   CHECK(r.bytes_out == 3 + (3u << 20) + 2);
   CHECK(r.manifest == "{}");
   CHECK(r.seen.at("global/pg_control").size == 3u << 20);
   CHECK(r.seen.at("global/pg_control").crc32c.empty());  // sizes only: nothing crossed a relay
-  CHECK(r.seen.at("PG_VERSION").size == 3);
   CHECK(r.seen.count("out/secret") == 0);
+  CHECK(Slurp(stage + "/global/pg_control") == std::string(3u << 20, 'c'));
+  CHECK(fs::read_symlink(stage + "/out") == outside);
   CHECK_FALSE(fs::exists(stage + "/.migrate-old"));
+  CHECK_FALSE(fs::exists(d.path() + "/written"));  // removed once emptied
   for (const char* p : {"", "/global", "/global/pg_control", "/pg_wal/archive_status", "/PG_VERSION", "/out"}) {
     struct stat st {};
     REQUIRE(::lstat((stage + p).c_str(), &st) == 0);
     CHECK(st.st_uid == uid);
     CHECK(st.st_gid == gid);
+    if (S_ISDIR(st.st_mode)) CHECK((st.st_mode & 07777) == 0700);
+    if (S_ISREG(st.st_mode)) CHECK((st.st_mode & 07777) == 0600);  // not as the writer left them
   }
   struct stat st {};
   REQUIRE(::stat((outside + "/secret").c_str(), &st) == 0);
   CHECK(st.st_uid == ::getuid());  // what the link points at is untouched
-  // Anything but folders, files and links is refused.
-  REQUIRE(::mkfifo((stage + "/fifo").c_str(), 0600) == 0);
-  CHECK_THROWS_WITH(AdoptPlainBackup(stage, uid, gid), Catch::Contains("neither a folder, a file nor a symbolic link"));
-  CHECK_THROWS_WITH(AdoptPlainBackup(d.path() + "/none", uid, gid), Catch::Contains("cannot open"));
+
+  // Refused: a file with another name (the writer's way into the copy), a fifo.
+  const auto refused = [&](const std::function<void(const std::string&)>& spoil, const std::string& why) {
+    const std::string from = d.path() + "/bad", to = d.path() + "/bad-stage";
+    fs::remove_all(from);
+    fs::remove_all(to);
+    written(from);
+    spoil(from);
+    CHECK_THROWS_WITH(MovePlainBackup(from, to, uid, gid), Catch::Contains(why));
+  };
+  refused([&](const std::string& from) { fs::create_hard_link(from + "/PG_VERSION", outside + "/kept"); },
+          "has other names (hard links)");
+  refused([&](const std::string& from) { REQUIRE(::mkfifo((from + "/global/fifo").c_str(), 0600) == 0); },
+          "neither a folder, a file nor a symbolic link");
+  CHECK_THROWS_WITH(MovePlainBackup(d.path() + "/none", d.path() + "/none-stage", uid, gid), Catch::Contains("cannot open"));
 }
 
 TEST_CASE("the staged cluster is swapped in by renames, the server's own settings kept") {

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <exception>
 #include <fstream>
+#include <map>
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -31,36 +32,61 @@ namespace {
 // Holds the source's WAL from now until destroyed (a temporary replication slot in a held
 // session), so that -X fetch finds all of it at the end of a long backup. Best effort: a server
 // without free slots still gets its backup (its WAL is kept as its settings keep it).
-// The source cluster's next transaction id: it moves when a transaction writes (an id is then
-// assigned), in any of the cluster's databases; reading it assigns none.
-constexpr const char* kNextXidSql = "SELECT pg_snapshot_xmax(pg_current_snapshot())";
-
 class WalHold {
  public:
-  // `ahead`: a session to src's "postgres" database opened earlier (may be null).
-  WalHold(const Postgres& src, OpeningSession* ahead) {
+  // `ahead`: a session to src's database `db` opened earlier (may be null; one that died
+  // meanwhile is replaced by a new one).
+  WalHold(const Postgres& src, const std::string& db, OpeningSession* ahead) {
+    const std::string slot = "SELECT 1 FROM pg_create_physical_replication_slot('migrate_copy_" +
+                             std::to_string(::getpid()) + "', true, true);";
     try {
-      session_ = ahead ? ahead->Take() : std::make_unique<Session>(src, "postgres");
-      next_xid_ = session_->AskValue(std::string(kNextXidSql) + " FROM pg_create_physical_replication_slot('migrate_copy_" +
-                                     std::to_string(::getpid()) + "', true, true)");
+      if (ahead) {
+        try {
+          session_ = ahead->Take();
+          session_->Ask(slot);
+          return;
+        } catch (const Error&) {  // it ended while the run went on (an idle timeout, a restart)
+          session_.reset();
+        }
+      }
+      session_ = std::make_unique<Session>(src, db);
+      session_->Ask(slot);
     } catch (const Error& e) {
       TheLog().warn(std::string("could not hold the source's WAL for the copy (") + e.what() +
                     "): it goes on; a checkpoint during a long copy may make it fail");
       session_.reset();
     }
   }
-  // kNextXidSql's answer as the hold began ("" when it could not be held).
-  const std::string& next_xid() const { return next_xid_; }
+  // The session the WAL is held in (null when it could not be held).
+  Session* session() const { return session_.get(); }
 
  private:
   std::unique_ptr<Session> session_;
-  std::string next_xid_;
 };
 
-// The source counted, and its next transaction id read after the count.
+// What tells whether the source was written between two moments, without counting it: its
+// current snapshot (the next transaction id and those in progress: any transaction that wrote
+// since, in any of the cluster's databases, changes it) and its database's sequences (nextval
+// assigns no transaction id). Reading them assigns none.
+struct SourceMark {
+  std::string snapshot;
+  std::map<std::string, std::string> sequences;
+  bool operator==(const SourceMark& o) const { return snapshot == o.snapshot && sequences == o.sequences; }
+};
+
+SourceMark Mark(Session& s) {
+  SourceMark m;
+  m.snapshot = s.AskValue("SELECT pg_current_snapshot()::text");
+  DbState st;
+  ParseSequences(s.Ask(std::string(kSequencesSql) + ";"), st);
+  m.sequences = std::move(st.sequences);
+  return m;
+}
+
+// The source counted, and marked after the count.
 struct SourceAfter {
   DbState state;
-  std::string next_xid;
+  SourceMark mark;
 };
 
 // A replication slot that keeps the source's WAL from now on (made again when a failed run left one).
@@ -225,7 +251,7 @@ std::vector<std::string> BaseBackupArgv(const Postgres& pg, const std::string& c
 }
 
 uint64_t BaseBackupToFile(const Postgres& pg, const std::string& path) {
-  WalHold hold(pg, nullptr);
+  WalHold hold(pg, "postgres", nullptr);
   return OutputToFile(pg.host(), BaseBackupArgv(pg), path, "the base backup of the " + pg.target().label + "'s cluster");
 }
 
@@ -262,7 +288,7 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   // path; nothing uses the new release's postgres while a copy replaces it), and is started
   // again as it was when the copy fails before its swap. Staged in its container, it runs.
   std::future<SourceAfter> source_count;
-  std::string xid_before;  // the source's next transaction id as the backup began
+  std::optional<SourceMark> before;  // the source as the backup began (unknown when it could not be read)
   std::future<ProcResult> stopping;
   std::optional<WalHold> hold;
   std::future<void> released;  // the hold's session closed on a thread (before `hold` goes)
@@ -271,13 +297,17 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   try {
     if (r.on_host) stopping = std::async(std::launch::async, stop_target);
     if (opts.as_standby) Session(src, "postgres").Ask(MakeSlotSql(opts.slot));
-    hold.emplace(src, opts.session_ahead);
-    // A transaction that writes to the source from now until it is counted after the backup
-    // moves its next transaction id (the copy is then not expected to equal that count).
-    xid_before = hold->next_xid();
-    if (xid_before.empty() && !opts.as_standby) {
+    hold.emplace(src, src.target().db, opts.session_ahead);
+    // A transaction or a nextval on the source from now until it is counted after the backup
+    // changes this mark (the copy is then not expected to equal that count).
+    if (!opts.as_standby) {
       try {
-        xid_before = src.QueryValue(kNextXidSql, "postgres");
+        if (hold->session()) {
+          before = Mark(*hold->session());
+        } else {
+          Session marking(src, src.target().db);
+          before = Mark(marking);
+        }
       } catch (const Error&) {  // unknown: a difference in the counts then fails the copy
       }
     }
@@ -289,7 +319,7 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
         Session counting(src, src.target().db);
         SourceAfter after;
         after.state = counting.State();
-        after.next_xid = counting.AskValue(kNextXidSql);
+        after.mark = Mark(counting);
         return after;
       });
     released = std::async(std::launch::async, [&hold] { hold.reset(); });  // psql's end waited for aside
@@ -367,7 +397,7 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   if (!r.mismatches.empty()) {
     Session again(src, src.target().db);
     r.source_changed =
-        (!xid_before.empty() && xid_before != after.next_xid) || !CompareStates(r.source, again.State()).empty();
+        (before && !(*before == after.mark)) || !CompareStates(r.source, again.State()).empty();
   }
   lap("verify_rows");
   return r;

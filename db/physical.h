@@ -107,7 +107,7 @@ uint64_t BaseBackupToFile(const Postgres& pg, const std::string& path);
 std::string RestoreClusterCommand(const ClusterHome& home, const std::string& file);
 
 struct CopyClusterOptions {
-  std::function<void(uint64_t bytes)> progress;  // compressed bytes relayed so far
+  std::function<void(uint64_t bytes)> progress;  // bytes relayed (compressed) or written as files so far
   // Called once the copy is staged and verified, before the swap: a throw stops the copy with
   // the target as it was (a target stopped while the copy was staged on this host is started
   // again).
@@ -121,15 +121,15 @@ struct CopyClusterOptions {
   // The source's cluster, when its folder is here too (ClusterHome::here): the copy is then
   // written there as files and moved over where it can be (PlainCopyCanBeMoved). Outlives the call.
   const ClusterHome* source_home = nullptr;
-  // A session to the source's "postgres" database opened ahead (its login overlapped earlier
-  // steps): the source's WAL is held in it for the copy. May be null; the caller keeps it alive.
+  // A session to the source's database opened ahead (its login overlapped earlier steps): the
+  // source's WAL is held in it for the copy. May be null; the caller keeps it alive.
   OpeningSession* session_ahead = nullptr;
 };
 
 struct CopyClusterResult {
-  uint64_t bytes = 0;                   // the base backup's compressed bytes relayed
+  uint64_t bytes = 0;                   // the base backup's bytes relayed (compressed), or written as files
   DbState source, target;               // counted after the backup, and in the started copy
-  bool source_changed = false;          // the source was written during the copy (its next xid moved)
+  bool source_changed = false;          // the source was written during the copy (its snapshot or sequences moved)
   std::vector<std::string> mismatches;  // source vs target, empty when equal
   std::vector<std::pair<std::string, double>> timings;  // "base_backup", "verify", "swap", ...
   std::string compression;              // how the base backup crossed: "gzip", "zstd", "none" (as files)

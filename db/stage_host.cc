@@ -1,7 +1,7 @@
 // The copy staged in the target's data directory on this host: the base backup unpacked and
 // verified in this process, swapped in by renames (docs/physical-db.md "Staged on this host");
 // or, where the source's data directory is here too on the same file system, written there by
-// the source's pg_basebackup as files and moved over by one rename ("Both clusters on this host").
+// the source's pg_basebackup as files and moved over by renames ("Both clusters on this host").
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -72,7 +72,7 @@ class HostStage : public ClusterStage {
     Fail("internal: no compression left to ask pg_basebackup for");
   }
   void Verify() override {
-    const std::vector<std::string> problems = ManifestProblems(unpacked_.manifest, unpacked_.seen);
+    const std::vector<std::string> problems = ManifestProblems(unpacked_.manifest, unpacked_.seen, sizes_only_);
     if (!problems.empty())
       Fail("the copy of the source's cluster does not verify against its manifest: " + Joined(problems, "; "));
   }
@@ -121,14 +121,15 @@ class HostStage : public ClusterStage {
   bool standby_ = false;
   std::string compression_ = "gzip";
   UnpackResult unpacked_;
+  bool sizes_only_ = false;  // unpacked_ has no checksums (MovePlainBackup)
   std::future<int> synced_;  // syncfs's errno, 0 when it succeeded
 };
 
 // Both data directories on this host, on one file system: the source's pg_basebackup writes the
 // copy as files into its own data directory, under a name its server's base backups skip
-// (pgsql_tmp...), and the folder is moved into the target's by one rename: nothing compressed,
-// relayed, unpacked or read again. Its files are then given PGDATA's owner and checked against
-// the manifest by their sizes (nothing crossed a relay that could damage them).
+// (pgsql_tmp...), and its files are moved into folders made anew in the target's by renames:
+// nothing compressed, relayed, unpacked or read again. They are given PGDATA's owner and checked
+// against the manifest by their sizes (nothing crossed a relay that could damage them).
 class SameHostStage : public HostStage {
  public:
   SameHostStage(const ClusterHome& home, const ClusterHome& source)
@@ -142,6 +143,7 @@ class SameHostStage : public HostStage {
     Clear();
     RemoveAbandonedPlainCopies(source_.here);
     compression_ = "none";
+    sizes_only_ = true;
     ProcResult r;
     {
       WriteBehind behind(written_, source_.here, progress);
@@ -151,12 +153,13 @@ class SameHostStage : public HostStage {
       Remove(written_);
       Fail("pg_basebackup of the source failed: " + r.last_error_line());
     }
-    if (::rename(written_.c_str(), stage_.c_str()) != 0) {
-      const std::string err = ErrnoString();
+    try {
+      unpacked_ = MovePlainBackup(written_, stage_, uid_, gid_);
+    } catch (const Error&) {
       Remove(written_);
-      Fail("cannot move the source's base backup from " + written_ + " to " + stage_ + ": " + err);
+      Clear();
+      throw;
     }
-    unpacked_ = AdoptPlainBackup(stage_, uid_, gid_);
     StartSync();
     return unpacked_.bytes_out;
   }
@@ -179,7 +182,10 @@ class SameHostStage : public HostStage {
         while (!cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return done_; })) {
           lock.unlock();
           if (fs_.valid()) ::syncfs(fs_.get());  // best effort: the swap waits for a last one
-          if (progress) progress(MeasureTree(dir).bytes);
+          try {
+            if (progress) progress(MeasureTree(dir).bytes);
+          } catch (...) {  // a progress line that failed is no reason to stop a copy
+          }
           lock.lock();
         }
       });

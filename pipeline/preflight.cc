@@ -87,7 +87,7 @@ void ChooseMethod(const Options& o, Sides& s, int target_major, Report& rep) {
   // The copy's session to the source (its WAL held in it) opens now, its login beside the safety
   // copy (CopyDatabase takes it).
   if (!o.dry_run && !o.two_phase && s.db_method.method == db::DbMethod::kPhysical && !s.src_session)
-    s.src_session = std::make_unique<db::OpeningSession>(*s.src_pg, "postgres");
+    s.src_session = std::make_unique<db::OpeningSession>(*s.src_pg, s.from.pg.db);
   if (o.two_phase && s.db_method.method == db::DbMethod::kPhysical) {
     std::string problem;
     s.src_home = db::FindClusterHome(*s.src_pg, problem);

@@ -41,8 +41,8 @@ struct Sides {
   // A session to the source opened ahead; refers to *src_pg, which is therefore never replaced
   // once it is set. A logical replay's (not a dry run), to its database, opened beside the
   // source's probe: its snapshot is exported in it (taken by StartReplaySessions). A physical
-  // copy's (not two-phase), to "postgres", opened once the method is chosen: the source's WAL is
-  // held in it (CopyDatabase).
+  // copy's (not two-phase), to its database, opened once the method is chosen: the source's WAL
+  // is held in it and the source marked as the backup begins (CopyDatabase).
   std::unique_ptr<db::OpeningSession> src_session;
 };
 

@@ -1,7 +1,6 @@
 #include "pipeline/replay_step.h"
 
 #include <filesystem>
-#include <future>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -33,28 +32,12 @@ void CopyDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep)
   co.progress = [&](uint64_t b) { progress.Update(0, b, b); };
   // Kept until the copy's credentials are re-applied: a run stopped between the swap and them
   // finishes them in the next one's preflight (ResumeInterruptedCopy).
-  // Written (fsynced) on a thread from the start, so that its fsync does not wait behind the copy's
-  // own writes at the swap; a marker whose copy never swapped changes nothing in the next run.
   const std::string marker = CopyMarkerFile(MigrationRoot(o.temp_dir, s.to.dir));
-  std::future<void> marked = std::async(std::launch::async, [&] {
-    WriteFileAtomic(marker, db::CopyMarkerJson({s.from.pg.user, s.from.pg.db}), 0600);
-  });
-  bool swapping = false;
-  co.before_swap = [&] {
-    marked.get();
-    swapping = true;
-  };
+  co.before_swap = [&] { WriteFileAtomic(marker, db::CopyMarkerJson({s.from.pg.user, s.from.pg.db}), 0600); };
   if (s.src_home && !s.src_home->here.empty()) co.source_home = &*s.src_home;
   co.session_ahead = s.src_session.get();
+  const db::CopyClusterResult r = db::CopyCluster(*s.src_pg, *s.dst_pg, *s.dst_home, co);
   std::error_code ec;
-  db::CopyClusterResult r;
-  try {
-    r = db::CopyCluster(*s.src_pg, *s.dst_pg, *s.dst_home, co);
-  } catch (...) {
-    if (marked.valid()) marked.wait();
-    if (!swapping) fs::remove(marker, ec);  // the target untouched: nothing to resume
-    throw;
-  }
   fs::remove(marker, ec);
   progress.Done();
   rep.database = {{"method", "physical"}, {"why", s.db_method.why}, {"source", StateJson(r.source)},

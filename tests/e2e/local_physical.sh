@@ -50,8 +50,9 @@ check "... written as files by the old release's pg_basebackup in its volume's f
   grep -q "written as files by the source's pg_basebackup in $old_folder and moved into $new_folder (both on this host)" "$WORK/dry.out"
 # What a killed copy left in the old release's data directory (its run is gone): removed by the
 # next copy, never copied.
-mkdir -p "$old_folder/pgsql_tmp_migrate_copy_999999/base"
-echo left >"$old_folder/pgsql_tmp_migrate_copy_999999/base/1"
+dead=$(sh -c 'echo $$')  # a pid whose process has ended
+mkdir -p "$old_folder/pgsql_tmp_migrate_copy_$dead/base"
+echo left >"$old_folder/pgsql_tmp_migrate_copy_$dead/base/1"
 
 # --- the copy
 run_local "$WORK/run.out" "$WORK/run.err" --from-path "$OLD" --to-path "$NEW" --skip-data --db-method physical --json
@@ -128,8 +129,6 @@ check "a copy while the old release is written exits 0" test "$RC" -eq 0
 check "... the writer wrote during the run (the test's premise)" test "$after_rows" -gt "$((before_rows + 2))"
 check "... the copy holds the rows from before the run and none the source never had" \
   test "$before_rows" -le "$copied" -a "$copied" -le "$after_rows"
-check "... its counts against the source's: equal, or the source said written meanwhile" \
-  test "$(json "$WORK/written.out" 'str(j["database"]["source"]["tables"] == j["database"]["target"]["tables"] or j["database"]["source_changed"])')" = True
 
 # --- killed (SIGKILL) between the swap and the credentials: the copy runs with the old release's
 # roles only; the next run's preflight gives the new release its user and database back first.
