@@ -13,7 +13,6 @@
 #include "install/legacy.h"
 #include "install/room.h"
 #include "install/stack.h"
-#include "pipeline/restart.h"
 #include "pipeline/run_dir.h"
 
 namespace mig {
@@ -268,7 +267,6 @@ void Preflight(const Options& o, Origin& origin, Install from, Install to, Repor
   else
     s.src_stack.emplace(tool, s.from.dir, s.from.project.file, s.from.project_name, there);
   s.dst_stack.emplace(tool, s.to.dir, s.to.project.file, s.to.project_name);
-  if (!o.dry_run && !o.two_phase && ConfigSettledAtStart(s)) s.expected_config = AskExpectedConfig(o, s);
   if (!o.skip_data) {
     s.source_data = has_data;
     if (!has_data && s.legacy.empty())

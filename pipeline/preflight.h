@@ -3,8 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <future>
-#include <map>
 #include <memory>
 #include <optional>
 
@@ -46,11 +44,6 @@ struct Sides {
   // copy's (not two-phase), to its database, opened once the method is chosen: the source's WAL
   // is held in it and the source marked as the backup begins (CopyDatabase).
   std::unique_ptr<db::OpeningSession> src_session;
-  // What compose would make of the new release (restart.h AskExpectedConfig), asked in the
-  // preflight where nothing of the run changes what compose reads (ConfigSettledAtStart): compose
-  // v1's Python then overlaps the rest of the run. Invalid otherwise. Last: its thread reads the
-  // members above.
-  std::future<std::optional<std::map<std::string, std::string>>> expected_config;
 };
 
 // Runs the preflight on the loaded installs into `s` (empty; filled in place: the session it

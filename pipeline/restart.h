@@ -26,7 +26,7 @@ void StopOld(const Sides& s, bool db_too);
 using ExpectedConfig = std::future<std::optional<std::map<std::string, std::string>>>;
 ExpectedConfig AskExpectedConfig(const Options& o, const Sides& s);
 // Whether nothing of the run changes what compose reads for the new release, so that
-// AskExpectedConfig may be asked in the preflight (Sides::expected_config): no legacy step (it writes root files and
+// AskExpectedConfig may be asked at the run's start: no legacy step (it writes root files and
 // custom.env), and neither its compose file, its .env nor an env_file in data/ (which the merge
 // writes).
 bool ConfigSettledAtStart(const Sides& s);
