@@ -307,7 +307,6 @@ Project LoadProject(const std::string& dir, const std::string& file, const Env& 
         fs::path path = fs::path(dir) / interp(f, "env_file");
         if (!fs::exists(path, ec)) BadInput(At(file, f) + ": env_file " + path.string() + " does not exist");
         for (auto& [k, v] : ParseDotEnv(ReadFile(path.string()))) s.environment[k] = v;
-        s.env_files.push_back(path.string());
       }
     }
     if (const YAML::Node env = def["environment"]) {

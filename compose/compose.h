@@ -34,7 +34,6 @@ struct Service {
   std::string image;
   std::string container_name;
   Env environment;           // env_file entries, then `environment:`
-  std::vector<std::string> env_files;  // the env_file paths read (the compose file's folder joined)
   std::vector<Port> ports;
   std::vector<Mount> mounts;
   std::vector<std::string> constraints;  // deploy.placement.constraints (a Swarm stack's)

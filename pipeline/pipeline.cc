@@ -305,10 +305,6 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
       return rep;
     }
     ReplaySessions replay_sessions = StartReplaySessions(o, s);
-    // Asked now where nothing of the run changes what compose reads (the Python of compose v1
-    // then overlaps the confirmation, the safety copy and the merge); else after the last change.
-    std::optional<ExpectedConfig> expected_early;
-    if (!o.two_phase && ConfigSettledAtStart(s)) expected_early = AskExpectedConfig(o, s);
     Confirm(o, rep, s);
     RunDir rd = OpenRunDir(root);
     run_dir = rd.path;
@@ -353,7 +349,7 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
         MoveEnvStep(s, run_dir, rep);
       }
       // Nothing changes the release's files (compose file, env files) after this point.
-      ExpectedConfig expected = expected_early ? std::move(*expected_early) : AskExpectedConfig(o, s);
+      ExpectedConfig expected = AskExpectedConfig(o, s);
       ReplayDatabase(o, *origin, s, rep, wait_for_target_dump, std::move(replay_sessions));
       wait_for_target_dump();  // recorded even where the replay did not ask for it before a change
       RetiredDrop dropping(o, s);  // beside what follows

@@ -1,12 +1,8 @@
 #include "pipeline/restart.h"
 
-#include <filesystem>
-
 #include "core/log.h"
 
 namespace mig {
-
-namespace fs = std::filesystem;
 
 void StopOld(const Sides& s, bool db_too) {
   std::vector<compose::Service> services;
@@ -34,20 +30,6 @@ ExpectedConfig AskExpectedConfig(const Options& o, const Sides& s) {
       return std::nullopt;
     }
   });
-}
-
-bool ConfigSettledAtStart(const Sides& s) {
-  if (!s.legacy.empty()) return false;
-  std::error_code ec;
-  const std::string data = fs::weakly_canonical(s.to.data_dir(), ec).string();
-  if (ec) return false;
-  std::vector<std::string> read = {s.to.project.file, s.to.project.dir + "/.env"};
-  for (const auto& svc : s.to.project.services) read.insert(read.end(), svc.env_files.begin(), svc.env_files.end());
-  for (const auto& f : read) {
-    const std::string path = fs::weakly_canonical(f, ec).string();
-    if (ec || path == data || path.rfind(data + "/", 0) == 0) return false;
-  }
-  return true;
 }
 
 void Restart(const Options& o, const Sides& s, Report& rep, ExpectedConfig* expected) {

@@ -21,15 +21,10 @@ std::vector<std::string> NewServices(const Sides& s);
 void StopOld(const Sides& s, bool db_too);
 
 // What compose would make of the new release's services (Stack::ConfigHashes), asked on a thread
-// while the run goes on, so that compose v1's Python start-up is off the critical path; not
-// asked (invalid) with --no-restart. Ask it once nothing of the run changes what compose reads.
+// while the replay runs, so that compose v1's Python start-up is off the critical path; not
+// asked (invalid) with --no-restart.
 using ExpectedConfig = std::future<std::optional<std::map<std::string, std::string>>>;
 ExpectedConfig AskExpectedConfig(const Options& o, const Sides& s);
-// Whether nothing of the run changes what compose reads for the new release, so that
-// AskExpectedConfig may be asked at the run's start: no legacy step (it writes root files and
-// custom.env), and neither its compose file, its .env nor an env_file in data/ (which the merge
-// writes).
-bool ConfigSettledAtStart(const Sides& s);
 
 // Brings the target's stack up and waits for every service (the step "restart"); skipped with
 // --no-restart. Checks the ports again first (another stack may have taken one since). With
