@@ -115,6 +115,51 @@ TempDir::~TempDir() {
   if (!path_.empty()) std::filesystem::remove_all(path_, ec);
 }
 
+namespace {
+
+uint64_t RemoveTreeAtDepth(int parent, const std::string& name, const std::string& display, int depth) {
+  int fd = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOTDIR || errno == ELOOP) {
+      if (::unlinkat(parent, name.c_str(), 0) != 0) Fail("cannot remove " + display + ": " + ErrnoString());
+      return 1;
+    }
+    if (errno == ENOENT) return 0;
+    Fail("cannot remove the folder " + display + ": " + ErrnoString());
+  }
+  if (depth > 4096) {
+    ::close(fd);
+    Fail("cannot remove the folder " + display + ": folders more than 4096 deep");
+  }
+  ::fchmod(fd, 0700);
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    Fail("cannot read the folder " + display + ": " + ErrnoString());
+  }
+  std::vector<std::string> names;
+  while (struct dirent* de = ::readdir(d)) {
+    std::string_view n = de->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  uint64_t count = 0;
+  try {
+    for (const auto& n : names) count += RemoveTreeAtDepth(::dirfd(d), n, display + "/" + n, depth + 1);
+  } catch (...) {
+    ::closedir(d);
+    throw;
+  }
+  ::closedir(d);
+  if (::unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0) Fail("cannot remove the folder " + display + ": " + ErrnoString());
+  return count + 1;
+}
+
+}  // namespace
+
+uint64_t RemoveTreeAt(int parent, const std::string& name, const std::string& display) {
+  return RemoveTreeAtDepth(parent, name, display, 0);
+}
+
 TreeUsage MeasureTree(const std::string& dir) {
   TreeUsage u;
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

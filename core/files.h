@@ -25,6 +25,12 @@ std::optional<std::string> ReadSmallFile(const std::string& path, size_t limit =
 // files (each file's allocated blocks, at most its size: a file a writer has sized but not yet
 // filled counts what it holds). Entries that vanish or cannot be read while it walks are left
 // out; a missing `dir` is empty. For progress beside a writer, not for accounting.
+// Removes `name` under the folder `parent` (a folder with everything in it, or anything else),
+// every step relative to a descriptor and never through a link: safe in a tree that another
+// process may change meanwhile. Returns the entries removed; throws mig::Error naming
+// `display` (how `name` is shown) when one cannot be removed.
+uint64_t RemoveTreeAt(int parent, const std::string& name, const std::string& display);
+
 struct TreeUsage {
   uint64_t entries = 0;
   uint64_t bytes = 0;

@@ -1,5 +1,6 @@
 #include "core/files.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/fd.h"
 
 namespace fs = std::filesystem;
 using namespace mig;
@@ -99,4 +101,21 @@ TEST_CASE("MeasureTree counts entries and the bytes written, never through a lin
   CHECK(u.bytes >= 10000);  // the full file; the 1-byte one may live in its inode (ext4 inline_data)
   CHECK(u.bytes <= 10001);  // the sized file holds nothing yet
   CHECK(MeasureTree(d.path() + "/absent").entries == 0);
+}
+
+TEST_CASE("RemoveTreeAt removes a folder with what it holds, a link as a link, never what a link points at") {
+  TempDir d("remove-tree");
+  const std::string outside = d.path() + "/outside";
+  fs::create_directories(outside);
+  std::ofstream(outside + "/kept") << "kept";
+  const std::string tree = d.path() + "/tree";
+  fs::create_directories(tree + "/a/b");
+  std::ofstream(tree + "/a/b/file") << "x";
+  fs::create_symlink(outside, tree + "/a/link");
+  fs::permissions(tree + "/a/b", fs::perms::owner_read | fs::perms::owner_exec);  // not writable: made so
+  Fd parent(::open(d.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  CHECK(RemoveTreeAt(parent.get(), "tree", tree) == 5);
+  CHECK_FALSE(fs::exists(tree));
+  CHECK(fs::exists(outside + "/kept"));
+  CHECK(RemoveTreeAt(parent.get(), "tree", tree) == 0);  // already gone
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -16,7 +17,9 @@
 #include "core/archive_feed.h"
 #include "core/error.h"
 #include "core/fd.h"
+#include "core/files.h"
 #include "core/io.h"
+#include "core/log.h"
 #include "db/crc32c.h"
 
 namespace mig::db {
@@ -69,7 +72,8 @@ class Parents {
   Fd fd_;
 };
 
-std::vector<std::string> EntriesOf(int dir_fd, const std::string& shown) {
+// The names in a folder; more than `limit` of them is refused.
+std::vector<std::string> EntriesOf(int dir_fd, const std::string& shown, uint64_t limit = UINT64_MAX) {
   int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
   DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
   if (!d) Fail("cannot list " + shown + ": " + ErrnoString());
@@ -77,7 +81,12 @@ std::vector<std::string> EntriesOf(int dir_fd, const std::string& shown) {
   ::rewinddir(d);
   while (struct dirent* de = ::readdir(d)) {
     const std::string n = de->d_name;
-    if (n != "." && n != "..") out.push_back(n);
+    if (n == "." || n == "..") continue;
+    if (out.size() >= limit) {
+      ::closedir(d);
+      Fail(shown + " holds more entries than a base backup may (" + std::to_string(limit) + " left of its limit): refused");
+    }
+    out.push_back(n);
   }
   ::closedir(d);
   return out;
@@ -181,7 +190,7 @@ UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
 }
 
 UnpackResult MovePlainBackup(const std::string& from, const std::string& to, uid_t uid, gid_t gid) {
-  constexpr uint64_t kMaxEntries = 50'000'000;  // a folder filled as fast as it is emptied ends
+  constexpr uint64_t kMaxEntries = 50'000'000;  // a tree filled as fast as it is walked ends
   UnpackResult res;
   Fd old_root(::open(from.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!old_root.valid()) Fail("cannot open " + from + ": " + ErrnoString());
@@ -200,10 +209,10 @@ UnpackResult MovePlainBackup(const std::string& from, const std::string& to, uid
   while (!folders.empty()) {
     Pending f = std::move(folders.back());
     folders.pop_back();
-    for (const std::string& name : EntriesOf(f.old_dir.get(), from + "/" + f.path)) {
+    for (const std::string& name : EntriesOf(f.old_dir.get(), from + "/" + f.path, kMaxEntries - entries)) {
       const std::string path = f.path.empty() ? name : f.path + "/" + name;
       const std::string what = path + " of the base backup in " + from;
-      if (++entries > kMaxEntries) Fail("the base backup in " + from + " holds more than 50 million entries: refused");
+      ++entries;
       if (LeftByACopy(path)) continue;  // removed with the folder it was written in
       struct stat st {};
       if (::fstatat(f.old_dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
@@ -220,7 +229,7 @@ UnpackResult MovePlainBackup(const std::string& from, const std::string& to, uid
       }
       // Moved first, then looked at where only this process writes: what the writer may change
       // under the name up to the move is what is checked.
-      if (::renameat(f.old_dir.get(), name.c_str(), f.new_dir.get(), name.c_str()) != 0)
+      if (::renameat2(f.old_dir.get(), name.c_str(), f.new_dir.get(), name.c_str(), RENAME_NOREPLACE) != 0)
         Fail("cannot move " + what + " to " + to + ": " + ErrnoString());
       if (::fstatat(f.new_dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
         Fail("cannot read " + path + " in " + to + ": " + ErrnoString());
@@ -252,9 +261,16 @@ UnpackResult MovePlainBackup(const std::string& from, const std::string& to, uid
       ++res.files;
     }
   }
-  std::error_code ec;
-  std::filesystem::remove_all(from, ec);  // its folders, emptied (and what was left out)
-  if (ec) Fail("cannot remove " + from + ", emptied of the base backup: " + ec.message());
+  // Its folders, emptied (and what was left out): best effort, the copy is whole; a tree its
+  // writer keeps filling is left to the next copy's sweep (RemoveAbandonedPlainCopies).
+  const size_t slash = from.rfind('/');
+  Fd parent(::open(slash == 0 ? "/" : from.substr(0, slash).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  try {
+    if (!parent.valid()) Fail("cannot open the folder of " + from + ": " + ErrnoString());
+    RemoveTreeAt(parent.get(), from.substr(slash + 1), from);
+  } catch (const Error& e) {
+    TheLog().warn(std::string("the base backup's emptied folder is left behind: ") + e.what());
+  }
   res.bytes_in = res.bytes_out;
   return res;
 }

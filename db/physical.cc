@@ -308,7 +308,10 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
           Session marking(src, src.target().db);
           before = Mark(marking);
         }
-      } catch (const Error&) {  // unknown: a difference in the counts then fails the copy
+      } catch (const Error& e) {  // unknown: a difference in the counts fails the copy unless a later count differs
+        TheLog().warn(std::string("could not read whether the source is written during the copy (") + e.what() +
+                      "); a difference in the counts then fails it" +
+                      (hold->session() ? "; the source's WAL may no longer be held for it" : ""));
       }
     }
     r.bytes = stage->Fill(src, opts.progress);

@@ -29,6 +29,18 @@ namespace mig::db {
 
 namespace {
 
+// Removes `name` in `folder` (through descriptors, never through a link: the folder's entries
+// may be another process's), best effort.
+void RemoveBeneath(const std::string& folder, const std::string& name) {
+  Fd dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  try {
+    if (!dir.valid()) Fail("cannot open " + folder + ": " + ErrnoString());
+    RemoveTreeAt(dir.get(), name, folder + "/" + name);
+  } catch (const Error& e) {
+    TheLog().warn(std::string("could not remove what a copy left: ") + e.what());
+  }
+}
+
 class HostStage : public ClusterStage {
  public:
   explicit HostStage(const ClusterHome& home) : home_(home), stage_(home.here + "/" + kStageName) {}
@@ -142,6 +154,7 @@ class SameHostStage : public HostStage {
     TakeOwner();
     Clear();
     RemoveAbandonedPlainCopies(source_.here);
+    RemoveWritten();  // one of this pid's, left by an earlier run that had it
     compression_ = "none";
     sizes_only_ = true;
     ProcResult r;
@@ -150,13 +163,13 @@ class SameHostStage : public HostStage {
       r = src.dump_host().Run(PlainBaseBackupArgv(src, source_.pgdata + "/" + name_));
     }
     if (!r.ok()) {
-      Remove(written_);
+      RemoveWritten();
       Fail("pg_basebackup of the source failed: " + r.last_error_line());
     }
     try {
       unpacked_ = MovePlainBackup(written_, stage_, uid_, gid_);
     } catch (const Error&) {
-      Remove(written_);
+      RemoveWritten();
       Clear();
       throw;
     }
@@ -165,10 +178,13 @@ class SameHostStage : public HostStage {
   }
   void Drop() override {
     HostStage::Drop();
-    Remove(written_);
+    RemoveWritten();
   }
 
  private:
+  // The folder in the source's data directory (which its container may change meanwhile: removed
+  // through descriptors, never through a link), best effort.
+  void RemoveWritten() { RemoveBeneath(source_.here, name_); }
   // While pg_basebackup writes into `dir` (its files not synced: --no-sync): every quarter of a
   // second, on a thread until destroyed, the file system's writes started (syncfs), so that the
   // disk takes them while the copy goes on rather than at the swap, and `progress` told the size
@@ -212,9 +228,13 @@ class SameHostStage : public HostStage {
   std::string written_;  // that folder here
 };
 
-bool SameFileSystem(const std::string& a, const std::string& b) {
-  struct stat sa {}, sb {};
-  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev;
+// Whether a folder made in `a` can be renamed into `b` (one mount: the copy's files will be).
+bool RenamesBetween(const std::string& a, const std::string& b) {
+  const std::string probe = std::string(kPlainCopyPrefix) + std::to_string(::getpid()) + ".probe";
+  if (::mkdir((a + "/" + probe).c_str(), 0700) != 0) return false;
+  const bool moved = ::rename((a + "/" + probe).c_str(), (b + "/" + probe).c_str()) == 0;
+  ::rmdir(((moved ? b : a) + "/" + probe).c_str());
+  return moved;
 }
 
 }  // namespace
@@ -231,16 +251,14 @@ void RemoveAbandonedPlainCopies(const std::string& folder) {
     const std::string pid = n.substr(std::string(kPlainCopyPrefix).size());
     if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
     if (::kill(std::stoi(pid), 0) == 0 || errno == EPERM) continue;  // its run is still alive
-    std::error_code rm;
-    std::filesystem::remove_all(e.path(), rm);
-    if (rm) TheLog().warn("could not remove " + e.path().string() + ", left by an interrupted copy: " + rm.message());
+    RemoveBeneath(folder, n);
   }
 }
 
 bool PlainCopyCanBeMoved(const ClusterHome& source, const ClusterHome& target) {
   const char* knob = std::getenv("MIGRATE_PHYSICAL_AS_FILES");  // 0: streamed and unpacked (tests run both)
   if (knob && std::string(knob) == "0") return false;
-  if (source.here.empty() || target.here.empty() || !SameFileSystem(source.here, target.here)) return false;
+  if (source.here.empty() || target.here.empty() || !RenamesBetween(source.here, target.here)) return false;
   // A tablespace's files are not beneath PGDATA: pg_basebackup -Fp would write them at their
   // own paths.
   std::error_code ec;

@@ -57,7 +57,9 @@ void CopyDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep)
     Fail("the copied cluster does not match the source, which did not change meanwhile:" + list);
   }
   rep.Check("database row counts and sequences", true,
-            r.mismatches.empty() ? counted + " equal to the source (every file checked against the backup's manifest)"
+            r.mismatches.empty() ? counted + " equal to the source (every file's " +
+                                       std::string(r.compression == "none" ? "size" : "checksum") +
+                                       " checked against the backup's manifest)"
                                  : counted + ": the source was written while it was copied, so its counts moved on; "
                                              "the copy is the source as its base backup ended (--stop-old stops the "
                                              "old writers first for an exact check)");

@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/fd.h"
+#include "core/files.h"
 #include "core/log.h"
 
 namespace mig::sync {
@@ -80,37 +81,6 @@ class TargetTree {
   DirFd root_fd_;
   std::unordered_map<std::string, DirFd> cache_;
 };
-
-// Removes name (a folder with everything in it, or anything else) under parent.
-uint64_t RemoveTree(int parent, const std::string& name, const std::string& display) {
-  int fd = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOTDIR || errno == ELOOP) {
-      if (::unlinkat(parent, name.c_str(), 0) != 0)
-        Fail("cannot remove " + display + ": " + ErrnoString());
-      return 1;
-    }
-    if (errno == ENOENT) return 0;
-    Fail("cannot remove the folder " + display + ": " + ErrnoString());
-  }
-  ::fchmod(fd, 0700);
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    ::close(fd);
-    Fail("cannot read the folder " + display + ": " + ErrnoString());
-  }
-  std::vector<std::string> names;
-  while (struct dirent* de = ::readdir(d)) {
-    std::string_view n = de->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  uint64_t count = 0;
-  for (const auto& n : names) count += RemoveTree(::dirfd(d), n, display + "/" + n);
-  ::closedir(d);
-  if (::unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0)
-    Fail("cannot remove the folder " + display + ": " + ErrnoString());
-  return count + 1;
-}
 
 struct timespec Ts(int64_t sec, uint32_t nsec) {
   struct timespec t;
@@ -199,7 +169,7 @@ class Applier {
     std::string name(BaseName(s.path));
     if (item.type_change() && item.dst->type == FileType::kDirectory) {
       tree_.Forget(s.path);
-      stats_.removed += RemoveTree(dir->get(), name, tree_.Show(s.path));
+      stats_.removed += RemoveTreeAt(dir->get(), name, tree_.Show(s.path));
     }
     switch (s.type) {
       case FileType::kRegular: DoFile(item, dir, name); break;
@@ -214,7 +184,7 @@ class Applier {
       DirFd parent = tree_.Dir(DirName(s.path));
       std::string name(BaseName(s.path));
       if (item.type_change()) {
-        stats_.removed += RemoveTree(parent->get(), name, tree_.Show(s.path));
+        stats_.removed += RemoveTreeAt(parent->get(), name, tree_.Show(s.path));
       }
       if (::mkdirat(parent->get(), name.c_str(), 0700) != 0)
         Fail("cannot create the folder " + tree_.Show(s.path) + ": " + ErrnoString());
@@ -233,7 +203,7 @@ class Applier {
   // unless only the target has that folder).
   void RemoveStale(const std::string& p) {
     DirFd dir = tree_.Dir(DirName(p));
-    stats_.stale_temps_removed += RemoveTree(dir->get(), std::string(BaseName(p)), tree_.Show(p));
+    stats_.stale_temps_removed += RemoveTreeAt(dir->get(), std::string(BaseName(p)), tree_.Show(p));
     for (auto it = open_.rbegin(); it != open_.rend(); ++it)
       if (it->src.path == DirName(p)) it->touched = true;
   }
