@@ -64,16 +64,6 @@ class WalHold {
   std::unique_ptr<Session> session_;
 };
 
-// What tells whether the source was written between two moments, without counting it: its
-// current snapshot (the next transaction id and those in progress: any transaction that wrote
-// since, in any of the cluster's databases, changes it) and its database's sequences (nextval
-// assigns no transaction id). Reading them assigns none.
-struct SourceMark {
-  std::string snapshot;
-  std::map<std::string, std::string> sequences;
-  bool operator==(const SourceMark& o) const { return snapshot == o.snapshot && sequences == o.sequences; }
-};
-
 SourceMark Mark(Session& s) {
   SourceMark m;
   m.snapshot = s.AskValue("SELECT pg_current_snapshot()::text");
@@ -97,6 +87,10 @@ std::string MakeSlotSql(const std::string& slot) {
 }
 
 }  // namespace
+
+bool WrittenMeanwhile(const std::optional<SourceMark>& before, const SourceMark& after) {
+  return before && (before->snapshot != after.snapshot || before->sequences != after.sequences);
+}
 
 bool PidFileSaysReady(const std::string& folder, bool standby) {
   const auto began = std::chrono::steady_clock::now();
@@ -400,7 +394,7 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
   if (!r.mismatches.empty()) {
     Session again(src, src.target().db);
     r.source_changed =
-        (before && !(*before == after.mark)) || !CompareStates(r.source, again.State()).empty();
+        WrittenMeanwhile(before, after.mark) || !CompareStates(r.source, again.State()).empty();
   }
   lap("verify_rows");
   return r;

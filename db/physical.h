@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -105,6 +106,18 @@ uint64_t BaseBackupToFile(const Postgres& pg, const std::string& path);
 // The shell command that puts a BaseBackupToFile() file back as the cluster of `home`'s
 // container (stop, replace PGDATA, start): the roll back printed in reports.
 std::string RestoreClusterCommand(const ClusterHome& home, const std::string& file);
+
+// What tells whether the source was written between two moments without counting it (read in
+// a session, assigning no transaction id): its current snapshot (pg_current_snapshot: the next
+// transaction id and those in progress; any transaction that wrote since, in any of the
+// cluster's databases, changes it) and its database's sequences (nextval assigns no id).
+struct SourceMark {
+  std::string snapshot;
+  std::map<std::string, std::string> sequences;
+};
+// Whether the source was written between `before` (unknown: nullopt, then not said written) and
+// `after`.
+bool WrittenMeanwhile(const std::optional<SourceMark>& before, const SourceMark& after);
 
 struct CopyClusterOptions {
   std::function<void(uint64_t bytes)> progress;  // bytes relayed (compressed) or written as files so far

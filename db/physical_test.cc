@@ -182,3 +182,17 @@ TEST_CASE("the copy's readiness is read from its postmaster.pid: ready, a standb
   CHECK_FALSE(PidFileSaysReady(dir.path(), false));
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
 }
+
+TEST_CASE("a copy's source is said written meanwhile only when its snapshot or a sequence moved") {
+  const SourceMark before{"745:747:745", {{"public.users_id_seq", "260"}}};
+  SourceMark after = before;
+  CHECK_FALSE(WrittenMeanwhile(before, after));  // counts that differ then fail the copy
+  after.snapshot = "745:748:745";                // a transaction that wrote committed
+  CHECK(WrittenMeanwhile(before, after));
+  after.snapshot = "747:747:";  // the one in progress at the start ended
+  CHECK(WrittenMeanwhile(before, after));
+  after = before;
+  after.sequences["public.users_id_seq"] = "261";  // nextval, no transaction id
+  CHECK(WrittenMeanwhile(before, after));
+  CHECK_FALSE(WrittenMeanwhile(std::nullopt, after));  // unknown: not said written
+}
