@@ -189,6 +189,16 @@ UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
   return res;
 }
 
+void RemoveBeneath(const std::string& folder, const std::string& name) {
+  Fd dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  try {
+    if (!dir.valid()) Fail("cannot open " + folder + ": " + ErrnoString());
+    RemoveTreeAt(dir.get(), name, folder + "/" + name);
+  } catch (const Error& e) {
+    TheLog().warn(std::string("could not remove what a copy left: ") + e.what());
+  }
+}
+
 UnpackResult MovePlainBackup(const std::string& from, const std::string& to, uid_t uid, gid_t gid) {
   constexpr uint64_t kMaxEntries = 50'000'000;  // a tree filled as fast as it is walked ends
   UnpackResult res;
@@ -264,13 +274,7 @@ UnpackResult MovePlainBackup(const std::string& from, const std::string& to, uid
   // Its folders, emptied (and what was left out): best effort, the copy is whole; a tree its
   // writer keeps filling is left to the next copy's sweep (RemoveAbandonedPlainCopies).
   const size_t slash = from.rfind('/');
-  Fd parent(::open(slash == 0 ? "/" : from.substr(0, slash).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  try {
-    if (!parent.valid()) Fail("cannot open the folder of " + from + ": " + ErrnoString());
-    RemoveTreeAt(parent.get(), from.substr(slash + 1), from);
-  } catch (const Error& e) {
-    TheLog().warn(std::string("the base backup's emptied folder is left behind: ") + e.what());
-  }
+  RemoveBeneath(slash == 0 ? "/" : from.substr(0, slash), from.substr(slash + 1));
   res.bytes_in = res.bytes_out;
   return res;
 }

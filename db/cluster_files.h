@@ -36,6 +36,10 @@ bool UnpacksZstd();
 UnpackResult UnpackTar(Proc& from, const std::string& dir, uid_t uid, gid_t gid,
                        const std::function<void(uint64_t)>& progress = {});
 
+// Removes `name` in `folder` through descriptors, never through a link (the folder's entries may
+// be another process's: RemoveTreeAt), best effort: a failure is a warning.
+void RemoveBeneath(const std::string& folder, const std::string& name);
+
 // A plain base backup (`pg_basebackup -Fp`) that another process wrote into the folder `from`,
 // moved into the folder `to` (made here; on the same file system) as docs/physical-db.md "Both
 // clusters on this host" says: its folders made anew (mode 0700), its files and links moved into

@@ -64,16 +64,18 @@ class WalHold {
   std::unique_ptr<Session> session_;
 };
 
+constexpr const char* kSnapshotSql = "SELECT pg_current_snapshot()::text";
+
 SourceMark Mark(Session& s) {
   SourceMark m;
-  m.snapshot = s.AskValue("SELECT pg_current_snapshot()::text");
+  m.snapshot = s.AskValue(kSnapshotSql);
   DbState st;
   ParseSequences(s.Ask(std::string(kSequencesSql) + ";"), st);
   m.sequences = std::move(st.sequences);
   return m;
 }
 
-// The source counted, and marked after the count.
+// The source counted, and marked after the count (its snapshot then, the count's sequences).
 struct SourceAfter {
   DbState state;
   SourceMark mark;
@@ -316,7 +318,8 @@ CopyClusterResult CopyCluster(const Postgres& src, const Postgres& dst, const Cl
         Session counting(src, src.target().db);
         SourceAfter after;
         after.state = counting.State();
-        after.mark = Mark(counting);
+        after.mark.sequences = after.state.sequences;  // the ones the copy is compared with
+        after.mark.snapshot = counting.AskValue(kSnapshotSql);
         return after;
       });
     released = std::async(std::launch::async, [&hold] { hold.reset(); });  // psql's end waited for aside

@@ -131,8 +131,9 @@ struct CopyClusterOptions {
   // (PromoteStandby and ReapplyCredentials, then the cutover's own count, do those).
   bool as_standby = false;
   std::string slot = "migrate_cutover";
-  // The source's cluster, when its folder is here too (ClusterHome::here): the copy is then
-  // written there as files and moved over where it can be (PlainCopyCanBeMoved). Outlives the call.
+  // The source's cluster, when its folder is here too and PlainCopyCanBeMoved said so (the caller
+  // asks: the preflight's plan): the copy is then written there as files and moved over.
+  // Outlives the call.
   const ClusterHome* source_home = nullptr;
   // A session to the source's database opened ahead (its login overlapped earlier steps): the
   // source's WAL is held in it for the copy. May be null; the caller keeps it alive.

@@ -36,9 +36,10 @@ class ClusterStage {
   virtual std::string compression() const = 0;
 };
 
-// The stage for `home`: written by the source's pg_basebackup and moved over when `source`'s
-// folder is here too (PlainCopyCanBeMoved); on this host when home.here names its folder
-// (stage_host.cc); else in the container (StageInContainer). `source` (may be null) outlives it.
+// The stage for `home`: written by the source's pg_basebackup and moved over when `source` is
+// given (REQUIRES PlainCopyCanBeMoved(*source, home): the caller asked); on this host when
+// home.here names its folder (stage_host.cc); else in the container (StageInContainer).
+// `source` (may be null) outlives it.
 std::unique_ptr<ClusterStage> StageFor(const Postgres& dst, const ClusterHome& home, const ClusterHome* source);
 std::unique_ptr<ClusterStage> StageInContainer(const Postgres& dst, const ClusterHome& home);
 

@@ -29,18 +29,6 @@ namespace mig::db {
 
 namespace {
 
-// Removes `name` in `folder` (through descriptors, never through a link: the folder's entries
-// may be another process's), best effort.
-void RemoveBeneath(const std::string& folder, const std::string& name) {
-  Fd dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  try {
-    if (!dir.valid()) Fail("cannot open " + folder + ": " + ErrnoString());
-    RemoveTreeAt(dir.get(), name, folder + "/" + name);
-  } catch (const Error& e) {
-    TheLog().warn(std::string("could not remove what a copy left: ") + e.what());
-  }
-}
-
 class HostStage : public ClusterStage {
  public:
   explicit HostStage(const ClusterHome& home) : home_(home), stage_(home.here + "/" + kStageName) {}
@@ -266,7 +254,7 @@ bool PlainCopyCanBeMoved(const ClusterHome& source, const ClusterHome& target) {
 }
 
 std::unique_ptr<ClusterStage> StageFor(const Postgres& dst, const ClusterHome& home, const ClusterHome* source) {
-  if (source && PlainCopyCanBeMoved(*source, home)) return std::make_unique<SameHostStage>(home, *source);
+  if (source) return std::make_unique<SameHostStage>(home, *source);
   if (!home.here.empty()) return std::make_unique<HostStage>(home);
   return StageInContainer(dst, home);
 }
