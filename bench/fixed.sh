@@ -32,14 +32,22 @@ python3 - "$WORK" "$REPS" <<'PY'
 import json, statistics, sys, collections
 work, reps = sys.argv[1], int(sys.argv[2])
 steps = collections.defaultdict(list)
+parts = collections.defaultdict(list)  # the database step's own parts (report "database.seconds")
 for i in range(1, reps + 1):
-    for s in json.load(open(f"{work}/run.{i}.json"))["steps"]:
+    run = json.load(open(f"{work}/run.{i}.json"))
+    for s in run["steps"]:
         steps[s["name"]].append(s["seconds"])
+    for name, secs in (run.get("database") or {}).get("seconds", {}).items():
+        parts[name].append(secs)
 walls = [float(open(f"{work}/wall.{i}").read()) for i in range(1, reps + 1)]
 print(f"a run with nothing to do, median of {reps}:")
 for name, v in steps.items():
     print(f"  {name:<18} {statistics.median(v):6.2f} s")
 print(f"  {'whole command':<18} {statistics.median(walls):6.2f} s")
+if parts:
+    print("the database step's parts, median:")
+    for name, v in parts.items():
+        print(f"  {name:<32} {statistics.median(v):6.2f} s")
 import os
 calls = collections.defaultdict(lambda: [0, 0])
 n = 0

@@ -27,13 +27,12 @@ void CreateMissingRoles(const std::vector<Role>& roles, Session& admin, ReplayRe
   if (!create.empty()) admin.Ask(create);
 }
 
-// Streams the dump into pg_restore (the target's staging database); returns its bytes and
-// the state the source says it holds.
+// Streams the dump (already started) into pg_restore (the target's staging database); returns
+// its bytes and the state the source says it holds.
 uint64_t Stream(DumpSource& src, const Postgres& dst, const std::string& staging, const ReplayOptions& opts,
                 DbState& expected) {
   auto restore_proc = dst.host().Start(dst.Tool("pg_restore", {"--exit-on-error", "-d", staging}, true), Proc::kStdin);
   Proc& restore = *restore_proc;
-  src.Start();
   std::vector<char> buf(1 << 20);
   uint64_t total = 0;
   bool write_failed = false;
@@ -199,9 +198,13 @@ ReplayResult Replay(DumpSource& src, const Postgres& dst, const ReplayOptions& o
     CreateMissingRoles(roles, *own, r);
   }
   Session& admin = *own;
-  CreateStaging(src.Locale(), admin, db, staging);
-  lap("staging");
+  const std::optional<DbLocale> locale = src.Locale();
+  // The dump starts before the staging database is made: its program's start, login and first
+  // catalog reads overlap CREATE DATABASE; it waits on its pipe until pg_restore reads.
+  src.Start();
   try {
+    CreateStaging(locale, admin, db, staging);
+    lap("staging");
     r.dump_bytes = Stream(src, dst, staging, opts, r.source);
     lap("dump_restore");
     admin.Connect(staging);
@@ -218,6 +221,7 @@ ReplayResult Replay(DumpSource& src, const Postgres& dst, const ReplayOptions& o
     Swap(dst, admin, staging, opts.keep_retired);
     lap("swap");
   } catch (const Error&) {
+    src.Abort();  // where it still runs (a failure before its end)
     try {
       Session cleanup(dst, "postgres");
       cleanup.Ask("DROP DATABASE IF EXISTS " + QuoteIdent(staging) + " WITH (FORCE);");
