@@ -7,7 +7,8 @@
 #      physical (--db-method physical: the cluster copied as files, each into a fresh release),
 #      vs `pg_dump | psql` through docker exec, on a pgbench database (scale SCALE).
 # Usage: bench/local.sh [--quick]   (env: DIRS FILES BIG BIG_MB SCALE; PARTS="data db" to run
-# only some; --quick: a small set)
+# only some; --quick: a small set; FROM_SSH=1: the database part as `migrate --from` over the
+# test sshd (127.0.0.2:2222), the peer's pg_dump run through `ssh`)
 # Prints a Markdown table; needs root (packages, engine). Data goes to /tmp/migrate-bench.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +22,7 @@ bin=$root/build/bin
 work=/tmp/migrate-bench
 rm -rf "$work"
 mkdir -p "$work"
-trap 'rm -rf "$work"; bash "$root/scripts/rig/cleanup.sh" migbench >/dev/null 2>&1 || true' EXIT
+trap 'bash "$root/scripts/rig/sshd.sh" stop "$work/rig" >/dev/null 2>&1 || true; rm -rf "$work"; bash "$root/scripts/rig/cleanup.sh" migbench >/dev/null 2>&1 || true' EXIT
 
 . "$root/bench/lib.sh"
 field() { cut -d' ' -f"$2" "$work/$1"; }
@@ -114,12 +115,21 @@ docker exec migbenchold_postgres_1 psql -U app -d appdb -qc checkpoint >/dev/nul
 dbsize=$(docker exec migbenchold_postgres_1 psql -U app -d appdb -Atc "select pg_size_pretty(pg_database_size('appdb'))")
 docker exec migbenchnew_postgres_1 psql -U app -d appdb -qc "create database peer" >/dev/null
 settle() { sync; sleep 1; }  # what one run left dirty must not slow the next
+dump="docker exec migbenchold_postgres_1 pg_dump -U app -d appdb"
+ours=("$bin/migrate-local")
+how=migrate-local
+if [[ "${FROM_SSH:-0}" == 1 ]]; then  # the old release as another server: the test sshd
+  bash "$root/scripts/rig/sshd.sh" start "$work/rig" 127.0.0.2 2222 >/dev/null
+  dump="ssh -p 2222 -i $work/rig/client_ed25519 -o UserKnownHostsFile=$work/rig/known_hosts -o BatchMode=yes root@127.0.0.2 $dump"
+  ours=("$bin/migrate" --from root@127.0.0.2:2222 --key "$work/rig/client_ed25519" --known-hosts "$work/rig/known_hosts")
+  how="migrate --from"
+fi
 settle
-measure peer bash -c "docker exec migbenchold_postgres_1 pg_dump -U app -d appdb | docker exec -i migbenchnew_postgres_1 psql -q -U app -d peer -v ON_ERROR_STOP=1"
+measure peer bash -c "$dump | docker exec -i migbenchnew_postgres_1 psql -q -U app -d peer -v ON_ERROR_STOP=1"
 settle
-measure ours "$bin/migrate-local" --from-path "$work/old" --to-path "$work/new" --skip-data --no-restart --yes --json
+measure ours "${ours[@]}" --from-path "$work/old" --to-path "$work/new" --skip-data --no-restart --yes --json
 settle
-measure physical "$bin/migrate-local" --from-path "$work/old" --to-path "$work/phys" --skip-data --no-restart --yes --json \
+measure physical "${ours[@]}" --from-path "$work/old" --to-path "$work/phys" --skip-data --no-restart --yes --json \
   --db-method physical
 # step_of DIR STEP: the step's seconds and its breakdown, from the newest report in DIR
 step_of() {
@@ -131,9 +141,9 @@ step=$(echo "$replay" | tail -1)
 cstep=$(echo "$copy" | tail -1)
 peer=$(field peer 1)
 echo
-echo "### database: pgbench scale $SCALE ($dbsize), docker exec on both sides"
+echo "### database: pgbench scale $SCALE ($dbsize), docker exec on both sides, $how"
 echo
-echo "| | pg_dump \\| psql s | migrate-local logical s | ratio | migrate-local physical s | ratio |"
+echo "| | pg_dump \\| psql s | $how logical s | ratio | $how physical s | ratio |"
 echo "|---|---|---|---|---|---|"
 printf '| whole command (preflight, safety copy, verify, swap included) | %.2f | %.2f | %s | %.2f | %s |\n' "$peer" \
   "$(field ours 1)" "$(ratio "$(field ours 1)" "$peer")" "$(field physical 1)" "$(ratio "$(field physical 1)" "$peer")"

@@ -362,10 +362,19 @@ class Applier {
       const int root = tree_.root_fd();
       const std::string root_name = tree_.Show("");
       flushing_ = std::async(std::launch::async, [batch, root, root_name] {
-        if (::syncfs(root) != 0) Fail("cannot flush " + root_name + ": " + ErrnoString());
-        for (const auto& p : *batch)
-          if (::renameat(p.dir->get(), p.tmp.c_str(), p.dir->get(), p.name.c_str()) != 0)
-            Fail("cannot put " + p.name + " in place: " + ErrnoString());
+        size_t renamed = 0;
+        try {
+          if (::syncfs(root) != 0) Fail("cannot flush " + root_name + ": " + ErrnoString());
+          for (; renamed < batch->size(); ++renamed) {
+            const Pending& p = (*batch)[renamed];
+            if (::renameat(p.dir->get(), p.tmp.c_str(), p.dir->get(), p.name.c_str()) != 0)
+              Fail("cannot put " + p.name + " in place: " + ErrnoString());
+          }
+        } catch (const Error&) {  // what did not take its name goes (its room, on a full disk)
+          for (size_t i = renamed; i < batch->size(); ++i)
+            ::unlinkat((*batch)[i].dir->get(), (*batch)[i].tmp.c_str(), 0);
+          throw;
+        }
       });
       flushed_dirs_ = std::move(closed_);
     } else {

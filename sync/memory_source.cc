@@ -90,7 +90,13 @@ CopyResult MemorySource::CopyTo(const Entry& e, int out_fd) {
   if (unreadable_.count(e.path)) Fail("cannot read " + e.path + " in the in-memory source: Permission denied");
   auto changed = changed_.find(e.path);
   const std::string& bytes = changed != changed_.end() ? changed->second : content_.at(e.path);
-  WriteFd(out_fd, bytes.data(), bytes.size(), e.path.c_str());
+  if (land_wrong_.count(e.path) && !bytes.empty()) {
+    std::string landed = bytes;
+    landed.back() ^= 1;
+    WriteFd(out_fd, landed.data(), landed.size(), e.path.c_str());
+  } else {
+    WriteFd(out_fd, bytes.data(), bytes.size(), e.path.c_str());
+  }
   r.hash = HashOfBytes(bytes);
   r.size = bytes.size();
   r.mtime_sec = e.mtime_sec + (changed != changed_.end() ? 1 : 0);

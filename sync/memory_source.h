@@ -26,6 +26,9 @@ class MemorySource : public Source {
   void Vanish(const std::string& path) { vanished_.insert(path); }
   void ChangeAfterListing(const std::string& path, const std::string& content) { changed_[path] = content; }
   void FailReading(const std::string& path) { unreadable_.insert(path); }
+  // CopyTo writes the content with its last byte changed but answers the right hash: a write
+  // that does not land as it was made (what the merge's read-back is for).
+  void LandWrong(const std::string& path) { land_wrong_.insert(path); }
 
   std::unique_ptr<TreeStream> Stream(bool with_hashes) override;
   CopyResult CopyTo(const Entry& e, int out_fd) override;
@@ -39,7 +42,7 @@ class MemorySource : public Source {
   Entry& Put(const std::string& path);
   std::map<std::string, Entry> entries_;
   std::map<std::string, std::string> content_, changed_;
-  std::set<std::string> vanished_, unreadable_;
+  std::set<std::string> vanished_, unreadable_, land_wrong_;
   std::vector<std::string> copied_;
 };
 

@@ -86,3 +86,24 @@ TEST_CASE("a source file that cannot be read stops the merge naming it; no half-
   CHECK(*ReadSmallFile(t.path() + "/data/b") == "the target's own b");
   CHECK(Leftovers(t.path()).empty());
 }
+
+TEST_CASE("a copy that does not read back as written stops the merge before its batch takes final names") {
+  // Read back at once (a file of several buffers too), before its batch is made durable.
+  for (const std::string size : {"small", "large"}) {
+    DYNAMIC_SECTION(size) {
+      TempDir t("memsrc-test");
+      fs::create_directories(t.path() + "/data");
+      WriteFileAtomic(t.path() + "/data/b", "the target's own b");
+      MemorySource src;
+      src.AddFile("a", "fine");
+      src.AddFile("b", size == "small" ? std::string("new b") : std::string(5u << 20, 'b'));
+      src.AddFile("c", "after it");
+      src.LandWrong("b");
+      CHECK_THROWS_WITH(MergeInto(src, t.path() + "/data"), Catch::Contains("the copy of") &&
+                                                                Catch::Contains("/data/b does not read back as written"));
+      CHECK(*ReadSmallFile(t.path() + "/data/b") == "the target's own b");
+      CHECK_FALSE(fs::exists(t.path() + "/data/a"));  // same batch: never renamed
+      CHECK(Leftovers(t.path()).empty());
+    }
+  }
+}
