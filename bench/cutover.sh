@@ -63,6 +63,7 @@ sleep "$WRITE_SECONDS"
 "$BIN/migrate-local" --from-path "$OLD_M" --to-path "$NEW_M" --two-phase --dry-run --json >"$work/estimate.out" 2>/dev/null
 estimate=$(json "$work/estimate.out" '"%.2f" % j["data"]["downtime_estimate"]["seconds"]')
 estimate_parts=$(json "$work/estimate.out" '", ".join("%s %.2f" % kv for kv in j["data"]["downtime_estimate"]["parts"].items())')
+estimate_measured=$(json "$work/estimate.out" '", ".join("%s %.3f" % kv for kv in j["data"]["downtime_estimate"]["measured"].items())')
 sync
 measure migrate "$BIN/migrate-local" --from-path "$OLD_M" --to-path "$NEW_M" --two-phase --yes --json
 wait || true
@@ -78,7 +79,7 @@ echo "| | by hand (rsync -a again + pg_dump \\| psql + compose up) s | migrate-l
 echo "|---|---|---|---|"
 echo "| downtime | $hand | $ours | $(ratio "$ours" "$hand") |"
 echo
-echo "the dry run's estimate: $estimate s ($(ratio "$estimate" "$ours") of the downtime measured); its parts (s): $estimate_parts"
+echo "the dry run's estimate: $estimate s ($(ratio "$estimate" "$ours") of the downtime measured); its parts (s): $estimate_parts; measured: $estimate_measured"
 echo "whole migrate-local --two-phase: $(cut -d' ' -f1 "$work/migrate") s; its steps (s): $steps"
 echo "cut over database (s): $cut"
 echo "pgbench_history rows carried (written by pgbench during phase 1): $rows"

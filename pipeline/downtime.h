@@ -20,6 +20,9 @@ struct DowntimeInputs {
   // this machine's engine its API) and a docker process (docker stop).
   double docker_old = 0;
   double compose_new = 0;  // one compose call on the new release (its start, compose up, costs one)
+  // One `docker exec ... true` in a running container of the old release (its database's where
+  // it runs; the median of three): how fast this machine's engine is now. 0: not measured.
+  double pace = 0;
   double delta = 0;        // the dry run's listing of both data/ trees: the final delta's bound
   int new_services_down = 0;  // the new release's services not running now (each must start)
   bool database = true;       // false with --skip-db: the old postgres only stops
@@ -33,13 +36,19 @@ struct DowntimeEstimate {
   std::vector<std::pair<std::string, double>> parts;  // in the order the cutover runs them
 };
 
-// Modelled parts (s), measured on the bench install under pgbench (docs/cutover.md): the old
-// services' SIGTERM, exit and teardown beyond the docker calls; ending the other sessions and
-// postgres' shutdown checkpoint; the follower's round in flight and the last WAL (a helper
-// container reading the stopped cluster); the promotion; credentials and the snapshot; compose
-// up beyond its call; a service that starts (its first health check).
-inline constexpr double kServiceStop = 1.0, kPostgresStop = 1.5, kLastWal = 1.8, kPromote = 0.9,
-                        kCredentials = 0.6, kUp = 0.3, kServiceStart = 2.0;
+// Modelled parts (s), measured on the bench install under pgbench (docs/cutover.md) when one
+// `docker exec` took kPaceRef there: the old services' SIGTERM, exit and teardown beyond the
+// docker calls; the final merge's own part beyond its listing (its syncfs); ending the other
+// sessions and postgres' shutdown checkpoint; the follower's round in flight and the last WAL
+// (a helper container reading the stopped cluster); the promotion; credentials and the
+// snapshot; compose up beyond its call. They scale with PaceFactor. kServiceStart, a service
+// that starts (its first health check), does not: a health check's interval is the clock's.
+inline constexpr double kPaceRef = 0.13;
+inline constexpr double kServiceStop = 0.75, kDeltaSync = 0.25, kPostgresStop = 0.7, kLastWal = 1.3,
+                        kPromote = 0.65, kCredentials = 0.3, kUp = 0.2, kServiceStart = 2.0;
+// The modelled parts' scale on this machine now: sqrt(pace / kPaceRef), within [0.5, 3]; 1 when
+// the pace was not measured.
+double PaceFactor(double pace);
 // The logical path's replay inside the downtime: its fixed part (the staging database, the
 // verification, the swap) and its rate in bytes of the old database a second (pgbench scale 20,
 // 307 MB, replayed in 6.4 s on the bench machine: docs/benchmarks.md "Database replay").
