@@ -16,6 +16,7 @@ class AgentProc : public Proc {
   AgentProc(AgentSession& s, const std::vector<std::string>& argv) : s_(s) {
     command_ = CommandLine(argv) + " (through migrate-agent on " + s.peer() + ")";
     s_.Send(Type::kRun, EncodeRun(argv));
+    s_.Flush();  // the program starts now, not at the first read (a dump started early: db/replay.cc)
   }
 
   size_t read(char* buf, size_t len) override {

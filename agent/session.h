@@ -37,6 +37,8 @@ class AgentSession {
   const Hello& Handshake(const std::string& my_version);
   // Queues a frame; it goes out as the stream takes it (Send pumps when much is queued).
   void Send(Type type, std::string_view payload, bool compress = false);
+  // Sends what is queued now (the agent sees a request before its answer is asked for).
+  void Flush() { WaitSent(0); }
   // The next frame from the agent; an ERROR frame or the end of the stream throws mig::Error.
   Frame Receive();
   // Says BYE and waits for the agent to end.

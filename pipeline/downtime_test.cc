@@ -64,6 +64,9 @@ TEST_CASE("the modelled parts scale with the machine's pace; what is measured an
   const double modelled = kServiceStop + kDeltaSync + kPostgresStop + kLastWal + kPromote + kCredentials + kUp;
   CHECK(slow.seconds == Approx(at_ref.seconds + modelled));
   CHECK(slow.parts.back().second == Approx(0.5 + 2 * kUp + kServiceStart));
+  in.logical = true;  // the replay's rate is the bench's, not scaled
+  in.db_bytes = 54e6;
+  CHECK(EstimateDowntime(in).parts[2].second == Approx(kReplayFixed + 1.0));
   CHECK(PaceFactor(1000 * kPaceRef) == Approx(3));  // a stalled probe does not run away
   CHECK(PaceFactor(kPaceRef / 1000) == Approx(0.5));
   CHECK(PaceFactor(0) == Approx(1));
