@@ -99,6 +99,21 @@ bool ComposePluginHere() {
 
 const char* const kEngineFix = "start it (systemctl start docker) or check that this user may use it";
 
+std::vector<std::string> EngineVersionArgv() { return {"docker", "version", "--format", "{{.Server.Version}}"}; }
+
+std::vector<std::string> RemoteComposeProbeArgv() {
+  return {"sh", "-c",
+         "v=; if docker compose version --short 2>/dev/null; then echo v2; exit 0; fi; "
+         "p=$(command -v docker-compose) || exit 0; "
+         "c=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/migrate/compose-version; "
+         "k=\"$p $(stat -Lc '%s %Y' \"$p\" 2>/dev/null)\"; "
+         "if [ -O \"${HOME:-/nonexistent}\" ] && [ \"$(head -n 1 \"$c\" 2>/dev/null)\" = \"$k\" ]; then v=$(sed -n 2p \"$c\"); fi; "
+         "if [ -z \"$v\" ]; then v=$(docker-compose version --short 2>/dev/null) || exit 0; "
+         "[ -O \"${HOME:-/nonexistent}\" ] && { mkdir -p \"${c%/*}\" && printf '%s\\n%s\\n' \"$k\" \"$v\" >\"$c.$$\" && "
+         "mv -f \"$c.$$\" \"$c\"; } 2>/dev/null; fi; "
+         "[ -n \"$v\" ] && printf '%s\\nv1\\n' \"$v\""};
+}
+
 EngineAnswer ProbeEngine(const Host& host) {
   try {
     // The docker client is needed all the same (docker exec, stop, stack): without it the CLI
@@ -107,7 +122,7 @@ EngineAnswer ProbeEngine(const Host& host) {
       if (auto v = api::Get(host, "/version"); v && v->contains("Version")) return {v->value("Version", ""), ""};
   } catch (const Error&) {  // the CLI says it in its words
   }
-  ProcResult r = host.Run({"docker", "version", "--format", "{{.Server.Version}}"}, {}, kQueryTimeout);
+  ProcResult r = host.Run(EngineVersionArgv(), {}, kQueryTimeout);
   if (!r.ok()) return {"", r.last_error_line()};
   return {Lines(r.out).empty() ? "" : Lines(r.out).front(), ""};
 }
@@ -129,18 +144,7 @@ ComposeTool DetectCompose(const Host& host) {
     // user's HOME). The version is only shown: a v1 broken since it was kept still passes here
     // and fails, with its own error, where compose is run. One line: a csh login shell takes
     // no newline inside quotes.
-    ProcResult r = host.Run(
-        {"sh", "-c",
-         "v=; if docker compose version --short 2>/dev/null; then echo v2; exit 0; fi; "
-         "p=$(command -v docker-compose) || exit 0; "
-         "c=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/migrate/compose-version; "
-         "k=\"$p $(stat -Lc '%s %Y' \"$p\" 2>/dev/null)\"; "
-         "if [ -O \"${HOME:-/nonexistent}\" ] && [ \"$(head -n 1 \"$c\" 2>/dev/null)\" = \"$k\" ]; then v=$(sed -n 2p \"$c\"); fi; "
-         "if [ -z \"$v\" ]; then v=$(docker-compose version --short 2>/dev/null) || exit 0; "
-         "[ -O \"${HOME:-/nonexistent}\" ] && { mkdir -p \"${c%/*}\" && printf '%s\\n%s\\n' \"$k\" \"$v\" >\"$c.$$\" && "
-         "mv -f \"$c.$$\" \"$c\"; } 2>/dev/null; fi; "
-         "[ -n \"$v\" ] && printf '%s\\nv1\\n' \"$v\""},
-                            {}, kQueryTimeout);
+    ProcResult r = host.Run(RemoteComposeProbeArgv(), {}, kQueryTimeout);
     auto l = Lines(r.out);
     if (r.ok() && l.size() >= 2 && (l.back() == "v2" || l.back() == "v1"))
       return {l.back() == "v2" ? std::vector<std::string>{"docker", "compose"} : std::vector<std::string>{"docker-compose"},
@@ -359,6 +363,11 @@ void Stack::WaitUp(const std::vector<std::string>& services, std::chrono::second
   }
 }
 
+std::vector<std::string> ProjectStartedFromArgv(const std::string& dir) {
+  return {"docker", "ps", "-a", "--filter", "label=com.docker.compose.project.working_dir=" + dir,
+          "--format", "{{.Label \"com.docker.compose.project\"}}"};
+}
+
 std::string ProjectStartedFrom(const std::string& dir, const Host& host) {
   try {
     if (auto j = api::Get(host, "/containers/json?all=1&filters=" +
@@ -367,9 +376,7 @@ std::string ProjectStartedFrom(const std::string& dir, const Host& host) {
   } catch (const Error&) {
     return "";  // as a docker ps that failed
   }
-  ProcResult r = host.Run({"docker", "ps", "-a", "--filter", "label=com.docker.compose.project.working_dir=" + dir,
-                             "--format", "{{.Label \"com.docker.compose.project\"}}"},
-                            {}, kQueryTimeout);
+  ProcResult r = host.Run(ProjectStartedFromArgv(dir), {}, kQueryTimeout);
   if (!r.ok()) return "";
   auto l = Lines(r.out);
   return l.empty() ? "" : l.front();

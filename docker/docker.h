@@ -36,6 +36,12 @@ std::string EngineVersion(const Host& host = ThisHost());
 extern const char* const kEngineFix;
 // Detects compose; throws when neither answers.
 ComposeTool DetectCompose(const Host& host = ThisHost());
+// The programs ProbeEngine (through the CLI), DetectCompose (on another server) and
+// ProjectStartedFrom (through the CLI) run: asked ahead by the caller where that saves round
+// trips (core/prefetch_host.h).
+std::vector<std::string> EngineVersionArgv();
+std::vector<std::string> RemoteComposeProbeArgv();
+std::vector<std::string> ProjectStartedFromArgv(const std::string& dir);
 
 // One container of a compose project, as `docker ps` shows it.
 struct Container {

@@ -278,8 +278,11 @@ SwarmInfo ProbeSwarm(const Host& host) {
   // The CLI's .Swarm is the API's "Swarm" of GET /info (140 ms of a CLI process on a small server).
   if (auto j = api::Get(host, "/info"); j && j->is_object() && j->contains("Swarm"))
     return ParseSwarmInfo((*j)["Swarm"].dump());
-  return ParseSwarmInfo(Docker(host, {"info", "--format", "{{json .Swarm}}"}, "info"));
+  const std::vector<std::string> argv = SwarmProbeArgv();
+  return ParseSwarmInfo(Docker(host, {argv.begin() + 1, argv.end()}, "info"));
 }
+
+std::vector<std::string> SwarmProbeArgv() { return {"docker", "info", "--format", "{{json .Swarm}}"}; }
 
 std::map<std::string, int> Stacks(const Host& host) {
   return ParseStacks(Docker(host, {"stack", "ls", "--format", "{{json .}}"}, "stack ls"));

@@ -133,6 +133,8 @@ std::string TaskContainer(const Host& host, const std::string& service, const st
 
 // Whether the engine `host` reaches (DOCKER_HOST) is a Swarm node, and a manager.
 SwarmInfo ProbeSwarm(const Host& host = ThisHost());
+// The program ProbeSwarm runs where the engine's API is not at hand (asked ahead by a caller).
+std::vector<std::string> SwarmProbeArgv();
 // The stacks a manager knows (`docker stack ls`). REQUIRES `host` reaches a manager.
 std::map<std::string, int> Stacks(const Host& host = ThisHost());
 // The Swarm's nodes (no stack) from its manager; throws mig::Error when the engine is no manager.

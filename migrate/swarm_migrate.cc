@@ -5,7 +5,9 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "docker/swarm.h"
+#include "docker/docker.h"
 #include "install/install.h"
+#include "install/remote_install.h"
 #include "origin/node_access.h"
 #include "origin/origin.h"
 #include "pipeline/dns_hook.h"
@@ -23,6 +25,16 @@ Report MigrateFrom(const Options& o) {
   spec.ssh = o.ssh;
   spec.sudo = o.sudo;
   std::unique_ptr<Origin> origin = OpenOrigin(spec);
+  // The old server's first questions at once, in one program there (each would be a turn of
+  // the agent's one session): the Swarm probe, the install's files, its compose project, the
+  // engine's version, compose, data/. The steps below take these answers as they ask.
+  if (!o.from_path.empty() && o.from_path[0] == '/') {
+    std::vector<std::vector<std::string>> ask = {docker::SwarmProbeArgv(), RemoteInstallListArgv(o.from_path),
+                                                  docker::EngineVersionArgv(), docker::RemoteComposeProbeArgv()};
+    if (o.from_project.empty()) ask.push_back(docker::ProjectStartedFromArgv(o.from_path));
+    if (!o.skip_data) ask.push_back({"test", "-d", o.from_path + "/data"});
+    origin->Prefetch(ask);
+  }
   // One `docker info` there: a compose install (the common case) goes on as before.
   docker::SwarmInfo info;
   try {

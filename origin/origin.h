@@ -72,6 +72,10 @@ class Origin {
   virtual nlohmann::json Wire() const = 0;
   // Ends the agent's session politely (nothing on this server).
   virtual void Close() = 0;
+  // Asks the programs `argvs` of host() at once, in one program there; the steps that run them
+  // later take these answers (core/prefetch_host.h). Nothing on this server, where a program
+  // costs no round trip.
+  virtual void Prefetch(const std::vector<std::vector<std::string>>& argvs) { (void)argvs; }
 };
 
 // Opens the origin `spec` names: connects to the old server (host key, authentication) when

@@ -6,6 +6,7 @@
 #include "agent/client.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/prefetch_host.h"
 #include "core/recorded_host.h"
 #include "install/remote_install.h"
 #include "origin/origin.h"
@@ -27,7 +28,9 @@ class RemoteOrigin : public Origin {
         host_(*ssh_),
         agent_([this] { return StartAgent(); }),
         agent_host_(agent_.Programs(host_)),
-        recorder_(RemoteRecorder(through_agent_ ? *agent_host_ : static_cast<const Host&>(host_))) {
+        recorder_(RemoteRecorder(through_agent_ ? *agent_host_ : static_cast<const Host&>(host_))),
+        prefetch_(recorder_ ? static_cast<const Host&>(*recorder_)
+                            : through_agent_ ? *agent_host_ : static_cast<const Host&>(host_)) {
     checks_.emplace_back("ssh", ssh_->target().Show() + ", host key " + ssh_->host_key_fingerprint());
   }
   ~RemoteOrigin() override = default;
@@ -55,6 +58,9 @@ class RemoteOrigin : public Origin {
   const Host& ConcurrentHost() override { return host_; }  // exec channels: no turn on the agent's session
   nlohmann::json Wire() const override { return agent_.Wire(); }
   void Close() override { agent_.Close(); }
+  void Prefetch(const std::vector<std::vector<std::string>>& argvs) override {
+    prefetch_.Prefetch(argvs, std::chrono::seconds(60));
+  }
 
  private:
   // MIGRATE_RECORD_PROGRAMS=FILE records the old server's programs too, in FILE.remote
@@ -64,11 +70,7 @@ class RemoteOrigin : public Origin {
     if (!file || !*file) return nullptr;
     return std::make_unique<RecordingHost>(inner, std::string(file) + ".remote", "");
   }
-  const Host& programs() const {
-    if (recorder_) return *recorder_;
-    if (through_agent_) return *agent_host_;
-    return host_;
-  }
+  const Host& programs() const { return prefetch_; }
 
   // Run by agent_ at its first need, inside its turn.
   std::unique_ptr<agent::AgentSession> StartAgent() {
@@ -85,6 +87,7 @@ class RemoteOrigin : public Origin {
   SharedAgent agent_;                        // declared after ssh_: closed before it
   std::unique_ptr<Host> agent_host_;         // programs without stdin through agent_
   std::unique_ptr<RecordingHost> recorder_;  // null unless recording
+  PrefetchHost prefetch_;                    // in front of the programs' host: answers asked ahead
   std::optional<TempDir> mirror_;            // the old install's top-level files
   std::vector<std::pair<std::string, std::string>> checks_;
   mutable std::mutex checks_mu_;

@@ -120,9 +120,19 @@ check "the next steps say where to stop the old one" grep -q "stop the old one (
 # --- a second run: the agent is cached, nothing to copy; the database copied as files this time
 # (docs/physical-db.md), its base backup streamed through the agent
 sql "$OLD" "insert into users(email) values ('after-first-run@example.org')" >/dev/null
-run_remote "$WORK/r2.out" "$WORK/r2.err" --from "$from" --from-path "$OLD" --to-path "$NEW" "${ssh_flags[@]}" --json \
-  --db-method physical
+MIGRATE_RECORD_PROGRAMS=$WORK/r2.calls run_remote "$WORK/r2.out" "$WORK/r2.err" --from "$from" --from-path "$OLD" \
+  --to-path "$NEW" "${ssh_flags[@]}" --json --db-method physical
 check "a second run exits 0" test "$RC" = 0
+# The old server's first questions go at once, in one program (core/prefetch_host.h): the
+# Swarm probe, the install's files, the engine's version, compose and data/ are not asked again.
+check "the old server's first questions were asked in one program, and not again one by one" python3 - "$WORK/r2.calls.remote" <<'PY'
+import json, sys
+argvs = [json.loads(l)["argv"] for l in open(sys.argv[1])]
+joined = [" ".join(a if isinstance(a, str) else "" for a in argv) for argv in argvs]
+assert sum(j.startswith("sh -c d=$(mktemp -d") for j in joined) == 1, joined
+for asked in ("docker info", "docker version", "test -d", 'sh -c cd "$1"', "sh -c v=; if docker compose"):
+    assert not any(j.startswith(asked) for j in joined), (asked, joined)
+PY
 check "a second run uploads nothing" bash -c "! grep -q uploading '$WORK/r2.err'"
 check "a second run writes no file" test "$(json "$WORK/r2.out" 'j["data"]["merge"]["files_written"]')" = 0
 check "--db-method physical over SSH: the base backup came through the agent's connection" test "$(json "$WORK/r2.out" \
