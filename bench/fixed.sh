@@ -44,6 +44,22 @@ print(f"a run with nothing to do, median of {reps}:")
 for name, v in steps.items():
     print(f"  {name:<18} {statistics.median(v):6.2f} s")
 print(f"  {'whole command':<18} {statistics.median(walls):6.2f} s")
+# The run's own time beyond the dump's transfer (issue 13's measure): the whole command less the
+# time the source's pg_dump program ran (its start, the dump, its bytes through the agent).
+def dump_seconds(i):
+    secs = 0.0
+    for name in (f"{work}/calls.{i}.jsonl.remote", f"{work}/calls.{i}.jsonl"):
+        try:
+            lines = list(open(name))
+        except OSError:
+            continue
+        for line in lines:
+            argv = [a for a in json.loads(line)["argv"] if isinstance(a, str)]
+            if "pg_dump" in argv and any(a.startswith("--snapshot=") for a in argv):
+                secs += json.loads(line).get("ms", 0) / 1000
+    return secs
+own = [walls[i - 1] - dump_seconds(i) for i in range(1, reps + 1)]
+print(f"  {'beyond the dump':<18} {statistics.median(own):6.2f} s  (the whole less the source's pg_dump program)")
 if parts:
     print("the database step's parts, median:")
     for name, v in parts.items():
