@@ -8,8 +8,10 @@
 namespace mig {
 
 std::string PrefetchScript(const std::vector<std::vector<std::string>>& argvs) {
-  // One line (a csh login shell takes no newline inside quotes, where an exec channel runs it).
-  std::string s = "d=$(mktemp -d 2>/dev/null) || exit 125; trap 'rm -rf \"$d\"' EXIT; ";
+  // The answers wait in a private folder until all are in: removed at the end, and on the
+  // signals that end a shell (a killed run's SIGKILL leaves it: keep secrets out of argvs' answers).
+  std::string s = "d=$(mktemp -d 2>/dev/null) || exit 125; trap 'rm -rf \"$d\"' EXIT; "
+                  "trap 'rm -rf \"$d\"; exit 129' HUP INT TERM PIPE; ";
   for (size_t i = 0; i < argvs.size(); ++i) {
     const std::string n = std::to_string(i);
     s += "{ " + CommandLine(argvs[i]) + " </dev/null >\"$d/" + n + "o\" 2>\"$d/" + n + "e\"; echo $? >\"$d/" + n +
@@ -55,6 +57,9 @@ bool PrefetchHost::Prefetch(const std::vector<std::vector<std::string>>& argvs, 
   try {
     ProcResult r = inner_.Run({"sh", "-c", PrefetchScript(argvs)}, {}, timeout);
     if (r.ok()) answers = ParsePrefetchOutput(r.out, argvs.size());
+    if (!answers)
+      TheLog().info("the questions asked at once of " + inner_.Describe() + " gave no usable answer (exit " +
+                    std::to_string(r.code) + "): they are asked one by one");
   } catch (const Error& e) {  // the steps ask again, and meet what failed here in their words
     TheLog().info(std::string("the questions asked at once of ") + inner_.Describe() + " failed: " + e.what());
   }

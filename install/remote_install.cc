@@ -48,18 +48,14 @@ std::string DecodeBase64(const std::string& in, const std::string& what) {
 
 }  // namespace
 
-std::vector<std::string> RemoteInstallListArgv(const std::string& path) {
-  std::vector<std::string> argv{"sh", "-c", kListScript, "sh", path};
-  argv.insert(argv.end(), kLegacyRootPaths.begin(), kLegacyRootPaths.end());
-  return argv;
-}
-
 Install LoadRemoteInstall(const Host& host, const std::string& path, const std::string& db_service,
                           const std::string& project_override, const compose::Env& process_env,
                           const std::string& mirror_root) {
   if (path.empty() || path[0] != '/')
     BadUsage("--from-path must be the absolute path of the old install on " + host.Describe());
-  ProcResult r = host.Run(RemoteInstallListArgv(path));
+  std::vector<std::string> argv{"sh", "-c", kListScript, "sh", path};
+  argv.insert(argv.end(), kLegacyRootPaths.begin(), kLegacyRootPaths.end());
+  ProcResult r = host.Run(argv);
   if (r.code == 3 || (!r.ok() && r.out.empty()))
     BadInput("the source folder " + path + " does not exist on " + host.Describe() + " (" + r.last_error_line() + ")");
   if (!r.ok()) Fail("cannot read the install " + path + " on " + host.Describe() + ": " + r.last_error_line());

@@ -9,9 +9,6 @@
 
 namespace mig {
 
-// The one program LoadRemoteInstall runs for `path` (asked ahead by a caller).
-std::vector<std::string> RemoteInstallListArgv(const std::string& path);
-
 // Reads the install folder `path` on `host` with one program there (each is a login over SSH:
 // the folder's real path and its top-level regular files under 4 MiB, base64 each, go to
 // `mirror_root`/<its folder name>/). Throws mig::Error (input) naming what is wrong there.

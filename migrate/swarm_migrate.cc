@@ -7,7 +7,6 @@
 #include "docker/swarm.h"
 #include "docker/docker.h"
 #include "install/install.h"
-#include "install/remote_install.h"
 #include "origin/node_access.h"
 #include "origin/origin.h"
 #include "pipeline/dns_hook.h"
@@ -26,11 +25,12 @@ Report MigrateFrom(const Options& o) {
   spec.sudo = o.sudo;
   std::unique_ptr<Origin> origin = OpenOrigin(spec);
   // The old server's first questions at once, in one program there (each would be a turn of
-  // the agent's one session): the Swarm probe, the install's files, its compose project, the
-  // engine's version, compose, data/. The steps below take these answers as they ask.
+  // the agent's one session): the Swarm probe, its compose project, the engine's version,
+  // compose, data/. The steps below take these answers as they ask. Not the install's listing:
+  // it carries its files (.env), which must not wait in a folder there.
   if (!o.from_path.empty() && o.from_path[0] == '/') {
-    std::vector<std::vector<std::string>> ask = {docker::SwarmProbeArgv(), RemoteInstallListArgv(o.from_path),
-                                                  docker::EngineVersionArgv(), docker::RemoteComposeProbeArgv()};
+    std::vector<std::vector<std::string>> ask = {docker::SwarmProbeArgv(), docker::EngineVersionArgv(),
+                                                  docker::RemoteComposeProbeArgv()};
     if (o.from_project.empty()) ask.push_back(docker::ProjectStartedFromArgv(o.from_path));
     if (!o.skip_data) ask.push_back({"test", "-d", o.from_path + "/data"});
     origin->Prefetch(ask);

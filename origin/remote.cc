@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "agent/client.h"
+#include "agent/wire.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/prefetch_host.h"
@@ -59,6 +60,8 @@ class RemoteOrigin : public Origin {
   nlohmann::json Wire() const override { return agent_.Wire(); }
   void Close() override { agent_.Close(); }
   void Prefetch(const std::vector<std::vector<std::string>>& argvs) override {
+    // The agent refuses (and ends on) a RUN argument over kMaxPath: such questions go one by one.
+    if (PrefetchScript(argvs).size() > agent::kMaxPath) return;
     prefetch_.Prefetch(argvs, std::chrono::seconds(60));
   }
 

@@ -124,13 +124,14 @@ MIGRATE_RECORD_PROGRAMS=$WORK/r2.calls run_remote "$WORK/r2.out" "$WORK/r2.err" 
   --to-path "$NEW" "${ssh_flags[@]}" --json --db-method physical
 check "a second run exits 0" test "$RC" = 0
 # The old server's first questions go at once, in one program (core/prefetch_host.h): the
-# Swarm probe, the install's files, the engine's version, compose and data/ are not asked again.
+# Swarm probe, the compose project, the engine's version, compose and data/ are not asked again.
 check "the old server's first questions were asked in one program, and not again one by one" python3 - "$WORK/r2.calls.remote" <<'PY'
 import json, sys
 argvs = [json.loads(l)["argv"] for l in open(sys.argv[1])]
 joined = [" ".join(a if isinstance(a, str) else "" for a in argv) for argv in argvs]
 assert sum(j.startswith("sh -c d=$(mktemp -d") for j in joined) == 1, joined
-for asked in ("docker info", "docker version", "test -d", 'sh -c cd "$1"', "sh -c v=; if docker compose"):
+for asked in ("docker info", "docker version", "test -d", "docker ps -a --filter label=com.docker.compose.project.working_dir",
+              "sh -c v=; if docker compose"):
     assert not any(j.startswith(asked) for j in joined), (asked, joined)
 PY
 check "a second run uploads nothing" bash -c "! grep -q uploading '$WORK/r2.err'"
