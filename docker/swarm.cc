@@ -337,9 +337,20 @@ std::string TaskContainer(const Host& host, const std::string& service, const st
 }
 
 void RemoveStack(const std::string& stack, std::chrono::seconds wait, const Host& host) {
-  Docker(host, {"stack", "rm", stack}, "stack rm " + stack);
+  const auto until = std::chrono::steady_clock::now() + wait;
+  // `docker stack rm` removes the services, then the networks: one that a task of the stack
+  // still holds while it stops is refused ("network ... is in use by task ...") and the command
+  // fails, the services already gone. Asked again until the tasks are gone.
+  for (;;) {
+    ProcResult r = host.Run({"docker", "stack", "rm", stack}, {}, std::chrono::seconds(60));
+    if (r.ok()) break;
+    const bool task_leaving = (r.err + r.out).find("is in use by task") != std::string::npos;
+    if (!task_leaving || std::chrono::steady_clock::now() > until)
+      Fail("docker stack rm " + stack + " failed: " + r.last_error_line());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
   const std::string label = "label=com.docker.stack.namespace=" + stack;
-  for (auto until = std::chrono::steady_clock::now() + wait;;) {
+  for (;;) {
     const auto services = Words(Docker(host, {"service", "ls", "-q", "--filter", label}, "service ls"));
     const auto networks = Words(Docker(host, {"network", "ls", "-q", "--filter", label}, "network ls"));
     if (services.empty() && networks.empty()) return;

@@ -111,3 +111,50 @@ TEST_CASE("swarm stacks: names and their service counts") {
   CHECK(stacks.at("demo") == 2);
   CHECK(ParseStacks("").empty());
 }
+
+namespace {
+
+// docker as a Swarm manager answers while a stack's tasks stop: `stack rm` refused
+// `refusals` times for a network still in use, then done; nothing of the stack left.
+class LeavingStackHost : public Host {
+ public:
+  explicit LeavingStackHost(int refusals, std::string refusal) : refusals_(refusals), refusal_(std::move(refusal)) {}
+  ProcResult Run(const std::vector<std::string>& argv, const std::string&, std::chrono::seconds) const override {
+    ProcResult r;
+    r.code = 0;
+    if (argv.size() > 2 && argv[1] == "stack" && argv[2] == "rm") {
+      ++removals;
+      if (refusals_-- > 0) {
+        r.code = 1;
+        r.out = "Removing service demo_app\nRemoving network demo_default\n";
+        r.err = refusal_;
+      }
+    }
+    return r;
+  }
+  std::unique_ptr<Proc> Start(const std::vector<std::string>&, int) const override { Fail("not here"); }
+  std::string Describe() const override { return "a manager"; }
+  mutable int removals = 0;
+
+ private:
+  mutable int refusals_;
+  std::string refusal_;
+};
+
+const char* const kInUse =
+    "Failed to remove network kwzu14766fu0: Error response from daemon: rpc error: code = FailedPrecondition desc = "
+    "network kwzu14766fu0 is in use by task jq9o92fv7l0ohrfailed to remove some resources from stack: demo\n";
+
+}  // namespace
+
+TEST_CASE("stack rm refused for a network its stopping tasks still hold is asked again; another failure is said") {
+  LeavingStackHost leaving(2, kInUse);
+  RemoveStack("demo", std::chrono::seconds(30), leaving);
+  CHECK(leaving.removals == 3);
+  LeavingStackHost refused(1, "Error response from daemon: this node is not a swarm manager.\n");
+  CHECK_THROWS_WITH(RemoveStack("demo", std::chrono::seconds(30), refused),
+                    Catch::Contains("docker stack rm demo failed: Error response from daemon: this node is not a swarm manager."));
+  CHECK(refused.removals == 1);
+  LeavingStackHost stuck(1000, kInUse);
+  CHECK_THROWS_WITH(RemoveStack("demo", std::chrono::seconds(1), stuck), Catch::Contains("is in use by task"));
+}
