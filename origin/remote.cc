@@ -29,9 +29,8 @@ class RemoteOrigin : public Origin {
         host_(*ssh_),
         agent_([this] { return StartAgent(); }),
         agent_host_(agent_.Programs(host_)),
-        recorder_(RemoteRecorder(through_agent_ ? *agent_host_ : static_cast<const Host&>(host_))),
-        prefetch_(recorder_ ? static_cast<const Host&>(*recorder_)
-                            : through_agent_ ? *agent_host_ : static_cast<const Host&>(host_)) {
+        recorder_(RemoteRecorder(Direct())),
+        prefetch_(recorder_ ? static_cast<const Host&>(*recorder_) : Direct()) {
     checks_.emplace_back("ssh", ssh_->target().Show() + ", host key " + ssh_->host_key_fingerprint());
   }
   ~RemoteOrigin() override = default;
@@ -73,6 +72,9 @@ class RemoteOrigin : public Origin {
     if (!file || !*file) return nullptr;
     return std::make_unique<RecordingHost>(inner, std::string(file) + ".remote", "");
   }
+  // Where the programs run: the agent's RUN, or exec channels (the recorder and the answers
+  // asked ahead stand in front of it).
+  const Host& Direct() const { return through_agent_ ? *agent_host_ : static_cast<const Host&>(host_); }
   const Host& programs() const { return prefetch_; }
 
   // Run by agent_ at its first need, inside its turn.
