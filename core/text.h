@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -52,6 +53,13 @@ inline std::string Lower(std::string s) {
 }
 
 // The items of `v` with `sep` between them ("a, b, c").
+// "2.5 s": a duration as a report's detail says it.
+inline std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", s);
+  return buf;
+}
+
 inline std::string Joined(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string out;
   for (const auto& x : v) out += (out.empty() ? "" : sep) + x;

@@ -320,7 +320,7 @@ std::vector<Container> ProjectContainers(const std::string& project, const Host&
   for (const auto& l : Lines(r.out)) {
     auto f = Split(l, '\t');
     if (f.size() < 5) continue;
-    out.push_back({f[0], f[1], f[2], f[3], f[4], f.size() > 5 && f[5] == "True", f.size() > 6 ? f[6] : ""});
+    out.push_back({f[0], f[1], f[2], f[3], f[4], f.size() > 5 && f[5] == "True", f.size() > 6 ? f[6] : "", ""});
   }
   return out;
 }

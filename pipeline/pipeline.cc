@@ -343,14 +343,23 @@ Report RunMigration(const Options& opts, std::unique_ptr<Origin> opened) {
       RunTwoPhase(o, *origin, s, run_dir, state, rep);
     } else {
       if (o.stop_old) StopOld(s, false);
+      // The replay fills and verifies its staging database while data/ is merged; it swaps once
+      // the merge ended well and the target's safety dump is whole (docs/pipeline.md).
+      std::optional<ReplayBeside> beside;
+      if (ReplayBeside::Fits(o, s))
+        beside.emplace(o, *origin, s, [&target_dump] { if (target_dump) target_dump->Wait(); },
+                       std::move(replay_sessions));
       MergeData(o, *origin, s, rep);
+      if (beside) beside->MergeDone();
       if (!s.legacy.empty()) {  // docs/legacy.md
         CarryRootPaths(o, *origin, s, run_dir, rep);
         MoveEnvStep(s, run_dir, rep);
       }
       // Nothing changes the release's files (compose file, env files) after this point.
       ExpectedConfig expected = AskExpectedConfig(o, s);
-      ReplayDatabase(o, *origin, s, rep, wait_for_target_dump, std::move(replay_sessions));
+      if (beside) beside->Finish(rep);
+      else ReplayDatabase(o, *origin, s, rep, wait_for_target_dump, std::move(replay_sessions));
+      beside.reset();
       wait_for_target_dump();  // recorded even where the replay did not ask for it before a change
       RetiredDrop dropping(o, s);  // beside what follows
       try {

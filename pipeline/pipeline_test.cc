@@ -2,6 +2,11 @@
 // (tests/data/pipeline/record.sh): no docker needed.
 #include "pipeline/pipeline.h"
 
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -76,6 +81,48 @@ TEST_CASE("a migration runs its steps in order and merges data/ with rsync -a ru
   CHECK_FALSE(fs::exists(t.to + "/migration/in-progress"));
   CHECK(t.RunReport()["result"] == "ok");
   CHECK(t.Sent("ALTER DATABASE \"appdb\" RENAME TO"));  // the swap: what a failed replay must never reach
+  CHECK(r.database["beside_merge"] == true);            // filled and verified while data/ was merged
+}
+
+namespace {
+
+// Sets or clears a file's immutable attribute (chattr +i): not even root renames over it.
+bool SetImmutable(const std::string& path, bool on) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  int flags = 0;
+  bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+  ok = ok && ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+TEST_CASE("a data/ merge that fails stops the replay beside it before its swap") {
+  Replayed t;
+  const std::string pinned = t.to + "/data/index.html";  // the merge replaces it: its rename fails
+  if (!SetImmutable(pinned, true)) {
+    WARN("this file system keeps no immutable attribute (chattr +i): the merge cannot be made to fail here");
+    return;
+  }
+  struct Unpin {
+    std::string path;
+    ~Unpin() { SetImmutable(path, false); }
+  } unpin{pinned};
+  CHECK_THROWS_WITH(RunMigration(t.Opts()), Catch::Contains("index.html"));
+  CHECK(t.Asked("--snapshot="));                                // the replay had begun beside the merge
+  CHECK(t.Sent("DROP DATABASE IF EXISTS \"appdb__migrate_new\""));  // its staging database dropped
+  CHECK_FALSE(t.Sent("ALTER DATABASE \"appdb\""));             // the target database never swapped
+  CHECK_FALSE(t.Asked(" up -d"));
+  CHECK(*ReadSmallFile(pinned) == "new index (replaced)\n");
+  const nlohmann::json rep = t.RunReport();
+  CHECK(rep["result"] == "failed");
+  CHECK(rep["error"].get<std::string>().find("index.html") != std::string::npos);  // the merge's error, not the replay's
+  bool replay_recorded = false;
+  for (const auto& st : rep["steps"]) replay_recorded = replay_recorded || st["name"] == "replay database";
+  CHECK_FALSE(replay_recorded);
 }
 
 TEST_CASE("a failed replay leaves the target database untouched and the report says how to roll back") {

@@ -71,6 +71,30 @@ void CopyDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep)
               (r.on_host ? "unpacked and swapped in on this host" : "unpacked and swapped in inside the container"));
 }
 
+// The logical replay: the source's snapshot (in `started.source` when one was started ahead)
+// dumped into the target's staging database, verified, swapped in; the target's previous
+// database kept, renamed, for RetiredDrop.
+db::ReplayResult ReplayLogical(const db::Postgres& source, const Sides& s, db::ReplayOptions ro, ReplaySessions started) {
+  ro.keep_retired = true;
+  ro.admin = std::move(started.target);
+  db::LiveDump dump(source, "the source", std::move(started.source));
+  return db::Replay(dump, *s.dst_pg, ro);
+}
+
+void RecordLogical(const Sides& s, const db::ReplayResult& r, Report& rep) {
+  rep.database = {{"method", "logical"}, {"why", s.db_method.why}, {"source", StateJson(r.source)}, {"target", StateJson(r.target)},
+                  {"dump_bytes", r.dump_bytes}, {"roles_created", r.roles_created},
+                  {"seconds", nlohmann::json::object()}};
+  for (const auto& [name, secs] : r.timings) rep.database["seconds"][name] = secs;
+  rep.Check("database row counts and sequences", true,
+            std::to_string(r.source.tables.size()) + " tables, " + std::to_string(r.source.sequences.size()) +
+                " sequences equal to the source");
+}
+
+std::string LogicalDetail(const db::ReplayResult& r) {
+  return std::to_string(r.source.tables.size()) + " tables, " + HumanBytes(r.dump_bytes) + " streamed";
+}
+
 }  // namespace
 
 std::string TargetDbCopyName(const Sides& s) { return Physical(s) ? "target-cluster.tar.gz" : "target-db.dump"; }
@@ -104,23 +128,92 @@ void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& re
   Progress progress("database", 0, ProgressModeFor(o.quiet, o.json));  // a dump's size is not known ahead
   db::ReplayOptions ro;
   ro.progress = [&](uint64_t b) { progress.Update(0, b, b); };
-  ro.keep_retired = true;
   ro.before_swap = before_change;
-  ro.admin = std::move(started.target);
-  db::LiveDump source(*s.src_pg, "the source", std::move(started.source));
-  db::ReplayResult r = db::Replay(source, *s.dst_pg, ro);
+  db::ReplayResult r = ReplayLogical(*s.src_pg, s, std::move(ro), std::move(started));
   progress.Done();
-  rep.database = {{"method", "logical"}, {"why", s.db_method.why}, {"source", StateJson(r.source)}, {"target", StateJson(r.target)},
-                  {"dump_bytes", r.dump_bytes}, {"roles_created", r.roles_created},
-                  {"seconds", nlohmann::json::object()}};
-  for (const auto& [name, secs] : r.timings) rep.database["seconds"][name] = secs;
+  RecordLogical(s, r, rep);
   nlohmann::json wire = origin.Wire();
   if (!wire.is_null())  // the dump came through the agent (RUN): its bytes on the wire
     rep.database["wire"] = {{"via", "migrate-agent"}, {"agent_bytes_received", wire["bytes_received"]}};
-  rep.Check("database row counts and sequences", true,
-            std::to_string(r.source.tables.size()) + " tables, " + std::to_string(r.source.sequences.size()) +
-                " sequences equal to the source");
-  step.Done(std::to_string(r.source.tables.size()) + " tables, " + HumanBytes(r.dump_bytes) + " streamed");
+  step.Done(LogicalDetail(r));
+}
+
+bool ReplayBeside::Fits(const Options& o, const Sides& s) {
+  return !o.skip_db && !o.skip_data && !o.two_phase && s.src_pg && s.dst_pg && !Physical(s) && s.source_data &&
+         s.legacy.empty();
+}
+
+namespace {
+
+db::PgTarget OnHost(db::PgTarget t, const Host& host) {
+  t.host = &host;
+  t.dump_host = nullptr;
+  return t;
+}
+
+}  // namespace
+
+ReplayBeside::ReplayBeside(const Options& o, Origin& origin, const Sides& s, std::function<void()> before_swap,
+                           ReplaySessions started)
+    : o_(o),
+      s_(s),
+      before_swap_(std::move(before_swap)),
+      where_(origin.Where()),
+      source_(OnHost(s.src_pg->target(), origin.ConcurrentHost())),
+      merged_seen_(merged_.get_future().share()) {
+  TheLog().info("replaying the database beside the data/ merge");
+  replay_ = std::async(std::launch::async, [this, started = std::move(started)]() mutable {
+    db::ReplayOptions ro;
+    ro.progress = [this](uint64_t b) {
+      bytes_ = b;
+      if (stop_) Fail("stopped: the data/ merge failed");
+    };
+    ro.before_swap = [this] {
+      Stopwatch wait;
+      merged_seen_.get();  // throws when the merge failed: the target stays untouched
+      if (before_swap_) before_swap_();
+      waited_ = wait.seconds();
+    };
+    return ReplayLogical(source_, s_, std::move(ro), std::move(started));
+  });
+}
+
+ReplayBeside::~ReplayBeside() {
+  if (!replay_.valid()) return;
+  stop_ = true;
+  if (!merge_told_) merged_.set_exception(std::make_exception_ptr(Error(ErrorKind::kFailed, "stopped: the data/ merge failed")));
+  replay_.wait();  // its failure is the merge's consequence: the merge's error is the one reported
+}
+
+void ReplayBeside::MergeDone() {
+  merge_told_ = true;
+  merged_.set_value();
+}
+
+void ReplayBeside::Finish(Report& rep) {
+  TheLog().info("== replay database");  // its header where the report lists it: after the merge
+  Progress progress("database", 0, ProgressModeFor(o_.quiet, o_.json));
+  while (replay_.wait_for(std::chrono::milliseconds(500)) != std::future_status::ready)
+    progress.Update(0, bytes_, bytes_);
+  progress.Update(0, bytes_, bytes_);
+  progress.Done();
+  StepRecord step{"replay database", "failed", 0, ""};
+  try {
+    const db::ReplayResult r = replay_.get();
+    step.seconds = clock_.seconds() - waited_;
+    RecordLogical(s_, r, rep);
+    rep.database["beside_merge"] = true;
+    if (!where_.empty())  // the merge held the agent's session: the dump came on an exec channel
+      rep.database["wire"] = {{"via", "ssh"}};
+    step.status = "ok";
+    step.detail = LogicalDetail(r) + " (beside the data/ merge; the swap waited " + Seconds(waited_) + ")";
+  } catch (const Error& e) {
+    step.seconds = clock_.seconds();
+    step.detail = e.what();
+    rep.steps.push_back(step);
+    throw;
+  }
+  rep.steps.push_back(step);
 }
 
 RetiredDrop::RetiredDrop(const Options& o, const Sides& s) {

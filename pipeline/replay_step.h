@@ -4,11 +4,13 @@
 // and wire bytes.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <future>
 #include <memory>
 
 #include "db/physical.h"
+#include "core/timer.h"
 #include "db/replay.h"
 #include "origin/origin.h"
 #include "pipeline/options.h"
@@ -31,6 +33,48 @@ struct ReplaySessions {
 // untouched. `started`: the sessions StartReplaySessions started (else they are opened here).
 void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep,
                     const std::function<void()>& before_change = nullptr, ReplaySessions started = {});
+
+// The logical replay on a thread of its own while data/ is merged (docs/pipeline.md "The
+// replay beside the merge"): the dump is streamed into the staging database and verified
+// meanwhile; the swap waits for MergeDone() and then for `before_swap` (the safety copy's dump
+// of the target), both on the replay's thread. A merge that fails stops it with the target
+// untouched: the destructor of one never told MergeDone() stops the stream and waits for the
+// thread, which drops the staging database. The source's programs run on
+// Origin::ConcurrentHost (exec channels: the merge holds the agent's session). Its progress is
+// shown once the merge is done (Finish). Driven by one thread; REQUIRES `origin`, `s` and what
+// `before_swap` uses outlive it.
+class ReplayBeside {
+ public:
+  // Whether this run's replay may run beside its merge: a logical replay with a data/ merge,
+  // neither a two-phase cutover nor a legacy source (whose root files move after the merge).
+  static bool Fits(const Options& o, const Sides& s);
+  ReplayBeside(const Options& o, Origin& origin, const Sides& s, std::function<void()> before_swap,
+               ReplaySessions started);
+  ~ReplayBeside();
+  ReplayBeside(const ReplayBeside&) = delete;
+  ReplayBeside& operator=(const ReplayBeside&) = delete;
+
+  // The merge ended well: the replay may swap once it is verified.
+  void MergeDone();
+  // Waits for the replay (its progress shown meanwhile), records the step "replay database" as
+  // ReplayDatabase does, and throws what the replay threw.
+  void Finish(Report& rep);
+
+ private:
+  const Options& o_;
+  const Sides& s_;
+  std::function<void()> before_swap_;
+  std::string where_;    // Origin::Where()
+  db::Postgres source_;  // the source's postgres on the origin's concurrent host
+  std::promise<void> merged_;
+  std::shared_future<void> merged_seen_;
+  bool merge_told_ = false;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> bytes_{0};
+  std::atomic<double> waited_{0};  // seconds the verified replay waited for the merge and the dump
+  Stopwatch clock_;
+  std::future<db::ReplayResult> replay_;  // last: its thread uses the members above
+};
 
 // The replay's sessions to the source and the target, started now (the source's: the one the
 // preflight started beside its probe, taken from `s`, when there is one), so that their start

@@ -62,12 +62,6 @@ void RemoveOtherRunDirs(const std::string& root, const std::string& keep) {
   }
 }
 
-std::string Seconds(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", s);
-  return buf;
-}
-
 // data/ a mount point: its safety copy is a copy on the install's disk, not hard links; refused
 // before it begins when that disk has not the room for it (a twentieth more for its folders).
 void CheckRoomForCopy(const std::string& data_dir, const std::string& run_dir) {
