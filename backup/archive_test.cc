@@ -66,7 +66,7 @@ struct Fixture {
   }
   void Write(const std::function<void(const SwarmPart::Volume&, const Sink&)>& volume = {}) {
     StringProc t(tree), l(listing);
-    SnapshotFiles files(t, l, restic::Repo{"/repo"}, "snapshot 1ca1be2c");
+    SnapshotFiles files(t, l, restic::Repo{"/repo", "", {}}, "snapshot 1ca1be2c");
     WriteArchive(file, m, files, [&](const auto& out) { out(dump.data(), dump.size()); }, volume);
   }
 };
@@ -164,7 +164,7 @@ TEST_CASE("export file: a listing and a dump that disagree, or a restic that fai
   StringProc t("", 1, "Fatal: wrong password or no key found\n"), l("", 1, "Fatal: wrong password or no key found\n");
   CHECK_THROWS_WITH(
       [&] {
-        SnapshotFiles files(t, l, restic::Repo{"/repo"}, "snapshot 1ca1be2c");
+        SnapshotFiles files(t, l, restic::Repo{"/repo", "", {}}, "snapshot 1ca1be2c");
         WriteArchive(f.file, f.m, files, [](const Sink&) {});
       }(),
       Catch::Contains("the password does not open the repository /repo"));

@@ -52,7 +52,6 @@ inline std::string Lower(std::string s) {
   return s;
 }
 
-// The items of `v` with `sep` between them ("a, b, c").
 // "2.5 s": a duration as a report's detail says it.
 inline std::string Seconds(double s) {
   char buf[32];
@@ -60,6 +59,7 @@ inline std::string Seconds(double s) {
   return buf;
 }
 
+// The items of `v` with `sep` between them ("a, b, c").
 inline std::string Joined(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string out;
   for (const auto& x : v) out += (out.empty() ? "" : sep) + x;

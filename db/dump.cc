@@ -82,7 +82,16 @@ DbState LiveDump::End() {
   dump_.reset();
   counting_.wait();
   if (code != 0) Fail("pg_dump of " + label_ + " failed: " + err);
-  return counting_.get();  // throws when counting failed
+  DbState counted = counting_.get();  // throws when counting failed
+  // The snapshot's transaction ends here, not when this is destroyed: what follows (a replay's
+  // verification, its swap after a long merge, a backup's data/ part) must not hold back the
+  // serving database's vacuum nor its tables' ACCESS SHARE locks.
+  try {
+    snap_->Ask("COMMIT;");
+  } catch (const Error& e) {  // the session is closed then, and its transaction with it
+    TheLog().info("the snapshot session of " + label_ + " ended: " + e.what());
+  }
+  return counted;
 }
 
 void LiveDump::Abort() noexcept {

@@ -64,6 +64,7 @@ class LiveDump : public DumpSource {
   std::optional<DbLocale> Locale() override;
   void Start() override;
   size_t Read(char* buf, size_t len) override;
+  // Also ends the snapshot's transaction (its locks and snapshot let go); the session stays.
   DbState End() override;
   void Abort() noexcept override;
   // The server's major version (asked in the snapshot's session).

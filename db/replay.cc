@@ -181,11 +181,16 @@ ReplayResult Replay(DumpSource& src, const Postgres& dst, const ReplayOptions& o
   ReplayResult r;
   Laps lap(r.timings, "replay");
   const std::string db = dst.target().db, staging = StagingName(db);
+  const auto keep_going = [&opts] {
+    if (opts.keep_going) opts.keep_going();
+  };
+  keep_going();
   // The target's user is a superuser (checked in preflight).
   std::unique_ptr<Session> own = opts.admin ? opts.admin->Take() : std::make_unique<Session>(dst, "postgres");
   lap("target_session");
   const std::vector<Role> roles = src.Roles();
   lap("source_roles");
+  keep_going();  // the roles are the first change to the target's cluster
   try {
     CreateMissingRoles(roles, *own, r);
   } catch (const Error& e) {
@@ -199,6 +204,7 @@ ReplayResult Replay(DumpSource& src, const Postgres& dst, const ReplayOptions& o
   }
   Session& admin = *own;
   const std::optional<DbLocale> locale = src.Locale();
+  keep_going();
   // The dump starts before the staging database is made: its program's start, login and first
   // catalog reads overlap CREATE DATABASE; it waits on its pipe until pg_restore reads.
   src.Start();
@@ -207,6 +213,7 @@ ReplayResult Replay(DumpSource& src, const Postgres& dst, const ReplayOptions& o
     lap("staging");
     r.dump_bytes = Stream(src, dst, staging, opts, r.source);
     lap("dump_restore");
+    keep_going();
     admin.Connect(staging);
     r.target = admin.State();
     admin.Connect("postgres");

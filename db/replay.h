@@ -33,6 +33,9 @@ struct ReplayOptions {
   // Called once the replayed database is verified, before it is swapped in: a throw stops the
   // replay with the target untouched (a restore waits there for its data/ part).
   std::function<void()> before_swap;
+  // Called before each of the replay's phases (roles, staging and the stream, verification): a
+  // throw stops it with the target database untouched (a replay beside a merge that failed).
+  std::function<void()> keep_going;
   // The target's session to its "postgres" database, started ahead (else one is opened here).
   std::shared_ptr<OpeningSession> admin;
 };

@@ -65,8 +65,9 @@ class Origin {
   // Where a database dump's bytes come from: host(), or through migrate-agent's channel.
   virtual const Host& DumpHost() = 0;
   // The old server's programs for a thread of their own while this thread drives a tree from
-  // OpenTree (the two-phase cutover's WAL follower and count): on this server host(); on an old
-  // server the SSH connection's own exec channels, never the agent's session (not thread-safe).
+  // OpenTree (the replay beside the merge, the two-phase cutover's WAL follower and count): on
+  // this server host(); on an old server the SSH connection's own exec channels, never the
+  // agent's session (the merge holds it).
   virtual const Host& ConcurrentHost() = 0;
   // The bytes on the wire so far (null on this server): {"bytes_received", "bytes_sent"}.
   virtual nlohmann::json Wire() const = 0;

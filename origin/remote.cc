@@ -30,6 +30,7 @@ class RemoteOrigin : public Origin {
         agent_([this] { return StartAgent(); }),
         agent_host_(agent_.Programs(host_)),
         recorder_(RemoteRecorder(Direct())),
+        concurrent_recorder_(through_agent_ ? RemoteRecorder(host_) : nullptr),
         prefetch_(recorder_ ? static_cast<const Host&>(*recorder_) : Direct()) {
     checks_.emplace_back("ssh", ssh_->target().Show() + ", host key " + ssh_->host_key_fingerprint());
   }
@@ -55,7 +56,12 @@ class RemoteOrigin : public Origin {
     return agent_.OpenTree(dir, Show(dir), spool_dir);
   }
   const Host& DumpHost() override { return programs(); }
-  const Host& ConcurrentHost() override { return host_; }  // exec channels: no turn on the agent's session
+  // Exec channels: no turn on the agent's session (recorded too, when recording).
+  const Host& ConcurrentHost() override {
+    if (concurrent_recorder_) return *concurrent_recorder_;
+    if (recorder_ && !through_agent_) return *recorder_;
+    return host_;
+  }
   nlohmann::json Wire() const override { return agent_.Wire(); }
   void Close() override { agent_.Close(); }
   void Prefetch(const std::vector<std::vector<std::string>>& argvs) override {
@@ -92,6 +98,7 @@ class RemoteOrigin : public Origin {
   SharedAgent agent_;                        // declared after ssh_: closed before it
   std::unique_ptr<Host> agent_host_;         // programs without stdin through agent_
   std::unique_ptr<RecordingHost> recorder_;  // null unless recording
+  std::unique_ptr<RecordingHost> concurrent_recorder_;  // the exec channels' beside the agent's (recording)
   PrefetchHost prefetch_;                    // in front of the programs' host: answers asked ahead
   std::optional<TempDir> mirror_;            // the old install's top-level files
   std::vector<std::pair<std::string, std::string>> checks_;

@@ -112,9 +112,15 @@ TEST_CASE("a data/ merge that fails stops the replay beside it before its swap")
     ~Unpin() { SetImmutable(path, false); }
   } unpin{pinned};
   CHECK_THROWS_WITH(RunMigration(t.Opts()), Catch::Contains("index.html"));
-  CHECK(t.Asked("--snapshot="));                                // the replay had begun beside the merge
-  CHECK(t.Sent("DROP DATABASE IF EXISTS \"appdb__migrate_new\""));  // its staging database dropped
-  CHECK_FALSE(t.Sent("ALTER DATABASE \"appdb\""));             // the target database never swapped
+  CHECK_FALSE(t.Sent("ALTER DATABASE \"appdb\""));  // the target database never swapped
+  // A staging database the replay made meanwhile (it may have stopped before) is dropped after.
+  int last_create = -1, last_drop = -1, i = 0;
+  for (const auto& in : t.host.inputs()) {
+    if (in.find("CREATE DATABASE \"appdb__migrate_new\"") != std::string::npos) last_create = i;
+    else if (in.find("DROP DATABASE IF EXISTS \"appdb__migrate_new\"") != std::string::npos) last_drop = i;
+    ++i;
+  }
+  if (last_create >= 0) CHECK(last_drop > last_create);
   CHECK_FALSE(t.Asked(" up -d"));
   CHECK(*ReadSmallFile(pinned) == "new index (replaced)\n");
   const nlohmann::json rep = t.RunReport();

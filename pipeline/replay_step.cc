@@ -168,6 +168,9 @@ ReplayBeside::ReplayBeside(const Options& o, Origin& origin, const Sides& s, std
       bytes_ = b;
       if (stop_) Fail("stopped: the data/ merge failed");
     };
+    ro.keep_going = [this] {
+      if (stop_) Fail("stopped: the data/ merge failed");
+    };
     ro.before_swap = [this] {
       Stopwatch wait;
       merged_seen_.get();  // throws when the merge failed: the target stays untouched
@@ -182,6 +185,9 @@ ReplayBeside::~ReplayBeside() {
   if (!replay_.valid()) return;
   stop_ = true;
   if (!merge_told_) merged_.set_exception(std::make_exception_ptr(Error(ErrorKind::kFailed, "stopped: the data/ merge failed")));
+  if (replay_.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready)
+    TheLog().info("waiting for the database replay beside the merge to stop (its phase under way ends, then its "
+                  "staging database is dropped; the target database is untouched)");
   replay_.wait();  // its failure is the merge's consequence: the merge's error is the one reported
 }
 
@@ -207,7 +213,7 @@ void ReplayBeside::Finish(Report& rep) {
       rep.database["wire"] = {{"via", "ssh"}};
     step.status = "ok";
     step.detail = LogicalDetail(r) + " (beside the data/ merge; the swap waited " + Seconds(waited_) + ")";
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
     step.seconds = clock_.seconds();
     step.detail = e.what();
     rep.steps.push_back(step);

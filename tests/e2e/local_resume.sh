@@ -63,7 +63,8 @@ done < <(find "$NEW/data" -type f -print0)
 check "no half-written file under a final name after SIGKILL" test "$bad" -eq 0
 check "the copy was really interrupted (work was left)" test "$(find "$NEW/data" -name '.migrate.tmp.*' | wc -l)" -gt 0 -o ! -e "$NEW/data/bulk/big5"
 
-kill_when "== replay database" 0.3
+# The second run, resumed, killed while its database replay (beside the merge) fills its staging database.
+kill_when "replaying the database beside the data/ merge" 0.5
 check "still one migration folder (the run resumed)" test "$(ls -d "$NEW"/migration/2* | wc -l)" -eq 1
 
 run_local "$WORK/report.out" "$WORK/run.err" --from-path "$OLD" --to-path "$NEW" --json
