@@ -145,11 +145,36 @@ bool ReplayBeside::Fits(const Options& o, const Sides& s) {
 
 namespace {
 
-db::PgTarget OnHost(db::PgTarget t, const Host& host) {
+db::PgTarget OnHost(db::PgTarget t, const Host& host, const Host& dump_host) {
   t.host = &host;
-  t.dump_host = nullptr;
+  t.dump_host = &dump_host;
   return t;
 }
+
+// `after` once `turned` is true (and `used` then set), else the inner host: the agent's RUN for
+// the source's dump once the merge let go of the agent's session.
+class TurnsWhen : public HostInFront {
+ public:
+  TurnsWhen(const Host& before, const Host& after, const std::atomic<bool>& turned, std::atomic<bool>& used)
+      : HostInFront(before), after_(after), turned_(turned), used_(used) {}
+  ProcResult Run(const std::vector<std::string>& argv, const std::string& input,
+                 std::chrono::seconds timeout) const override {
+    return Pick().Run(argv, input, timeout);
+  }
+  std::unique_ptr<Proc> Start(const std::vector<std::string>& argv, int pipes) const override {
+    return Pick().Start(argv, pipes);
+  }
+
+ private:
+  const Host& Pick() const {
+    if (!turned_) return inner_;
+    used_ = true;
+    return after_;
+  }
+  const Host& after_;
+  const std::atomic<bool>& turned_;
+  std::atomic<bool>& used_;
+};
 
 }  // namespace
 
@@ -158,8 +183,9 @@ ReplayBeside::ReplayBeside(const Options& o, Origin& origin, const Sides& s, std
     : o_(o),
       s_(s),
       before_swap_(std::move(before_swap)),
-      where_(origin.Where()),
-      source_(OnHost(s.src_pg->target(), origin.ConcurrentHost())),
+      origin_(origin),
+      dump_host_(std::make_unique<TurnsWhen>(origin.ConcurrentHost(), origin.DumpHost(), merged_flag_, dumped_after_)),
+      source_(OnHost(s.src_pg->target(), origin.ConcurrentHost(), *dump_host_)),
       merged_seen_(merged_.get_future().share()) {
   TheLog().info("replaying the database beside the data/ merge");
   replay_ = std::async(std::launch::async, [this, started = std::move(started)]() mutable {
@@ -193,6 +219,7 @@ ReplayBeside::~ReplayBeside() {
 
 void ReplayBeside::MergeDone() {
   merge_told_ = true;
+  merged_flag_ = true;
   merged_.set_value();
 }
 
@@ -209,8 +236,12 @@ void ReplayBeside::Finish(Report& rep) {
     step.seconds = clock_.seconds() - waited_;
     RecordLogical(s_, r, rep);
     rep.database["beside_merge"] = true;
-    if (!where_.empty())  // the merge held the agent's session: the dump came on an exec channel
-      rep.database["wire"] = {{"via", "ssh"}};
+    if (!origin_.Where().empty()) {
+      if (dumped_after_)  // the merge had ended: the dump came through the agent (RUN)
+        rep.database["wire"] = {{"via", "migrate-agent"}, {"agent_bytes_received", origin_.Wire()["bytes_received"]}};
+      else  // the merge held the agent's session: the dump came on an exec channel
+        rep.database["wire"] = {{"via", "ssh"}};
+    }
     step.status = "ok";
     step.detail = LogicalDetail(r) + " (beside the data/ merge; the swap waited " + Seconds(waited_) + ")";
   } catch (const std::exception& e) {

@@ -40,8 +40,9 @@ void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& re
 // of the target), both on the replay's thread. A merge that fails stops it with the target
 // untouched: the destructor of one never told MergeDone() stops the stream and waits for the
 // thread, which drops the staging database. The source's programs run on
-// Origin::ConcurrentHost (exec channels: the merge holds the agent's session). Its progress is
-// shown once the merge is done (Finish). Driven by one thread; REQUIRES `origin`, `s` and what
+// Origin::ConcurrentHost (exec channels: the merge holds the agent's session), its dump on
+// Origin::DumpHost where the merge ended before the dump starts (a re-run with little to merge:
+// no login for it). Its progress is shown once the merge is done (Finish). Driven by one thread; REQUIRES `origin`, `s` and what
 // `before_swap` uses outlive it.
 class ReplayBeside {
  public:
@@ -64,8 +65,11 @@ class ReplayBeside {
   const Options& o_;
   const Sides& s_;
   std::function<void()> before_swap_;
-  std::string where_;    // Origin::Where()
-  db::Postgres source_;  // the source's postgres on the origin's concurrent host
+  Origin& origin_;
+  std::atomic<bool> merged_flag_{false};   // MergeDone() was called
+  std::atomic<bool> dumped_after_{false};  // the dump started on Origin::DumpHost
+  std::unique_ptr<Host> dump_host_;        // Origin::DumpHost once merged_flag_, else ConcurrentHost
+  db::Postgres source_;                    // the source's postgres on the origin's concurrent host
   std::promise<void> merged_;
   std::shared_future<void> merged_seen_;
   bool merge_told_ = false;
