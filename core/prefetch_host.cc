@@ -51,11 +51,14 @@ std::optional<std::vector<ProcResult>> ParsePrefetchOutput(const std::string& ou
   return answers;
 }
 
-bool PrefetchHost::Prefetch(const std::vector<std::vector<std::string>>& argvs, std::chrono::seconds timeout) {
+bool PrefetchHost::Prefetch(const std::vector<std::vector<std::string>>& argvs, std::chrono::seconds timeout,
+                            size_t max_script) {
   if (argvs.empty()) return false;
+  const std::string script = PrefetchScript(argvs);
+  if (max_script && script.size() > max_script) return false;  // asked one by one
   std::optional<std::vector<ProcResult>> answers;
   try {
-    ProcResult r = inner_.Run({"sh", "-c", PrefetchScript(argvs)}, {}, timeout);
+    ProcResult r = inner_.Run({"sh", "-c", script}, {}, timeout);
     if (r.ok()) answers = ParsePrefetchOutput(r.out, argvs.size());
     if (!answers)
       TheLog().info("the questions asked at once of " + inner_.Describe() + " gave no usable answer (exit " +

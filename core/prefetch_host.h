@@ -33,8 +33,10 @@ class PrefetchHost : public HostInFront {
   using HostInFront::HostInFront;
 
   // Returns whether the answers were kept (a failed or garbled run keeps none: the steps then
-  // ask as before).
-  bool Prefetch(const std::vector<std::vector<std::string>>& argvs, std::chrono::seconds timeout);
+  // ask as before). `max_script`: when not 0, a script longer than that many bytes is not run
+  // (the agent ends on a RUN argument over its limit).
+  bool Prefetch(const std::vector<std::vector<std::string>>& argvs, std::chrono::seconds timeout,
+                size_t max_script = 0);
   ProcResult Run(const std::vector<std::string>& argv, const std::string& input = {},
                  std::chrono::seconds timeout = std::chrono::seconds(0)) const override;
   std::unique_ptr<Proc> Start(const std::vector<std::string>& argv, int pipes) const override {

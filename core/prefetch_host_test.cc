@@ -102,6 +102,9 @@ TEST_CASE("a prefetch that fails or answers garbage keeps nothing: the programs 
   PrefetchHost none(real);
   CHECK_FALSE(none.Prefetch({}, std::chrono::seconds(30)));  // nothing to ask: no program
   CHECK(real.runs == 0);
+  const std::vector<std::vector<std::string>> long_argvs{{"test", "-d", std::string(5000, 'x')}};
+  CHECK_FALSE(none.Prefetch(long_argvs, std::chrono::seconds(30), 4096));  // over the agent's limit: not sent
+  CHECK(real.runs == 0);
 }
 
 TEST_CASE("an answer that is not what the prefetch script prints is refused whole") {

@@ -66,8 +66,7 @@ class RemoteOrigin : public Origin {
   void Close() override { agent_.Close(); }
   void Prefetch(const std::vector<std::vector<std::string>>& argvs) override {
     // The agent refuses (and ends on) a RUN argument over kMaxPath: such questions go one by one.
-    if (PrefetchScript(argvs).size() > agent::kMaxPath) return;
-    prefetch_.Prefetch(argvs, std::chrono::seconds(60));
+    prefetch_.Prefetch(argvs, std::chrono::seconds(60), through_agent_ ? agent::kMaxPath : 0);
   }
 
  private:
