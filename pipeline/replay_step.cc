@@ -200,6 +200,7 @@ ReplayBeside::ReplayBeside(const Options& o, Origin& origin, const Sides& s, std
     ro.before_swap = [this] {
       Stopwatch wait;
       merged_seen_.get();  // throws when the merge failed: the target stays untouched
+      if (stop_) Fail("stopped: the run failed after the data/ merge");  // a step before Finish() threw
       if (before_swap_) before_swap_();
       waited_ = wait.seconds();
     };
@@ -208,8 +209,8 @@ ReplayBeside::ReplayBeside(const Options& o, Origin& origin, const Sides& s, std
 }
 
 ReplayBeside::~ReplayBeside() {
-  if (!replay_.valid()) return;
-  stop_ = true;
+  if (!replay_.valid()) return;  // Finish() took its end
+  stop_ = true;  // the merge, or a step after it, failed: the replay never swaps
   if (!merge_told_) merged_.set_exception(std::make_exception_ptr(Error(ErrorKind::kFailed, "stopped: the data/ merge failed")));
   if (replay_.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready)
     TheLog().info("waiting for the database replay beside the merge to stop (its phase under way ends, then its "

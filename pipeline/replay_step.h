@@ -39,7 +39,8 @@ void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& re
 // meanwhile; the swap waits for MergeDone() and then for `before_swap` (the safety copy's dump
 // of the target), both on the replay's thread. A merge that fails stops it with the target
 // untouched: the destructor of one never told MergeDone() stops the stream and waits for the
-// thread, which drops the staging database. The source's programs run on
+// thread, which drops the staging database. Destroyed without Finish() after MergeDone() (a
+// step between them failed), it stops the replay the same way unless its swap has begun. The source's programs run on
 // Origin::ConcurrentHost (exec channels: the merge holds the agent's session), its dump on
 // Origin::DumpHost where the merge ended before the dump starts (a re-run with little to merge:
 // no login for it). Its progress is shown once the merge is done (Finish). Driven by one thread; REQUIRES `origin`, `s` and what
