@@ -186,7 +186,8 @@ ReplayBeside::ReplayBeside(const Options& o, Origin& origin, const Sides& s, std
       origin_(origin),
       dump_host_(std::make_unique<TurnsWhen>(origin.ConcurrentHost(), origin.DumpHost(), merged_flag_, dumped_after_)),
       source_(OnHost(s.src_pg->target(), origin.ConcurrentHost(), *dump_host_)),
-      merged_seen_(merged_.get_future().share()) {
+      merged_seen_(merged_.get_future().share()),
+      progress_("database", 0, ProgressModeFor(o.quiet, o.json)) {
   TheLog().info("replaying the database beside the data/ merge");
   replay_ = std::async(std::launch::async, [this, started = std::move(started)]() mutable {
     db::ReplayOptions ro;
@@ -226,11 +227,10 @@ void ReplayBeside::MergeDone() {
 
 void ReplayBeside::Finish(Report& rep) {
   TheLog().info("== replay database");  // its header where the report lists it: after the merge
-  Progress progress("database", 0, ProgressModeFor(o_.quiet, o_.json));
   while (replay_.wait_for(std::chrono::milliseconds(500)) != std::future_status::ready)
-    progress.Update(0, bytes_, bytes_);
-  progress.Update(0, bytes_, bytes_);
-  progress.Done();
+    progress_.Update(0, bytes_, bytes_);
+  progress_.Update(0, bytes_, bytes_);
+  progress_.Done();
   StepRecord step{"replay database", "failed", 0, ""};
   try {
     const db::ReplayResult r = replay_.get();

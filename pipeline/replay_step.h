@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "db/physical.h"
+#include "core/progress.h"
 #include "core/timer.h"
 #include "db/replay.h"
 #include "origin/origin.h"
@@ -78,6 +79,7 @@ class ReplayBeside {
   std::atomic<uint64_t> bytes_{0};
   std::atomic<double> waited_{0};  // seconds the verified replay waited for the merge and the dump
   Stopwatch clock_;
+  Progress progress_;  // the main thread's only: shown by Finish(), its rate since the replay began
   std::future<db::ReplayResult> replay_;  // last: its thread uses the members above
 };
 
