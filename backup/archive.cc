@@ -218,7 +218,9 @@ void WriteArchive(const std::string& output, const Manifest& m, FilesReader& fil
         else
           w.Other(e.get(), name);
       } else if (name.find('/') == std::string::npos && type == AE_IFREG && config.count(name)) {
-        w.File("config/" + name, size, content);
+        archive_entry_sparse_clear(e.get());
+        archive_entry_set_hardlink(e.get(), nullptr);
+        w.File("config/" + name, size, content, e.get());  // with the backup's mode, owner and time
       }  // else not the file's: the format 2 manifest, a legacy install's folders
     }
     if (m.db) w.File(kDump, m.db->dump_bytes, dump);
