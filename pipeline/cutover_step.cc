@@ -42,9 +42,7 @@ std::unique_ptr<db::WalShipper> StandbyCopy(const Options& o, Origin& origin, co
     rep.database = {{"method", "physical"}, {"why", s.db_method.why}, {"two_phase", true},
                     {"base_backup_bytes", r.bytes}, {"seconds", nlohmann::json::object()}};
     for (const auto& [name, secs] : r.timings) rep.database["seconds"][name] = secs;
-    nlohmann::json wire = origin.Wire();
-    if (!wire.is_null())
-      rep.database["wire"] = {{"via", "migrate-agent"}, {"agent_bytes_received", wire["bytes_received"]}};
+    RecordAgentWire(origin, rep);
     step.Done(HumanBytes(r.bytes) + " streamed (gzip); the new release's postgres replays the old one's WAL");
   }
   Step step(rep, "ship WAL");

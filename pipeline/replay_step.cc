@@ -45,9 +45,7 @@ void CopyDatabase(const Options& o, Origin& origin, const Sides& s, Report& rep)
                   {"target", StateJson(r.target)}, {"base_backup_bytes", r.bytes},
                   {"source_changed", r.source_changed}, {"seconds", nlohmann::json::object()}};
   for (const auto& [name, secs] : r.timings) rep.database["seconds"][name] = secs;
-  nlohmann::json wire = origin.Wire();
-  if (!wire.is_null())
-    rep.database["wire"] = {{"via", "migrate-agent"}, {"agent_bytes_received", wire["bytes_received"]}};
+  RecordAgentWire(origin, rep);
   const std::string counted = std::to_string(r.source.tables.size()) + " tables, " +
                               std::to_string(r.source.sequences.size()) + " sequences";
   if (!r.mismatches.empty() && !r.source_changed) {
@@ -97,6 +95,12 @@ std::string LogicalDetail(const db::ReplayResult& r) {
 
 }  // namespace
 
+void RecordAgentWire(const Origin& origin, Report& rep) {
+  nlohmann::json wire = origin.Wire();
+  if (!wire.is_null())
+    rep.database["wire"] = {{"via", "migrate-agent"}, {"agent_bytes_received", wire["bytes_received"]}};
+}
+
 std::string TargetDbCopyName(const Sides& s) { return Physical(s) ? "target-cluster.tar.gz" : "target-db.dump"; }
 
 std::string DbRollbackCommand(const Sides& s, const std::string& run_dir) {
@@ -132,9 +136,7 @@ void ReplayDatabase(const Options& o, Origin& origin, const Sides& s, Report& re
   db::ReplayResult r = ReplayLogical(*s.src_pg, s, std::move(ro), std::move(started));
   progress.Done();
   RecordLogical(s, r, rep);
-  nlohmann::json wire = origin.Wire();
-  if (!wire.is_null())  // the dump came through the agent (RUN): its bytes on the wire
-    rep.database["wire"] = {{"via", "migrate-agent"}, {"agent_bytes_received", wire["bytes_received"]}};
+  RecordAgentWire(origin, rep);  // the dump came through the agent (RUN)
   step.Done(LogicalDetail(r));
 }
 
@@ -239,7 +241,7 @@ void ReplayBeside::Finish(Report& rep) {
     rep.database["beside_merge"] = true;
     if (!origin_.Where().empty()) {
       if (dumped_after_)  // the merge had ended: the dump came through the agent (RUN)
-        rep.database["wire"] = {{"via", "migrate-agent"}, {"agent_bytes_received", origin_.Wire()["bytes_received"]}};
+        RecordAgentWire(origin_, rep);
       else  // the merge held the agent's session: the dump came on an exec channel
         rep.database["wire"] = {{"via", "ssh"}};
     }

@@ -104,6 +104,10 @@ class RetiredDrop {
   std::future<std::string> started_;  // why it did not start, or ""
 };
 
+// report.json's database.wire where the old server's agent carried the bytes (nothing on this
+// server): {"via": "migrate-agent", "agent_bytes_received": its session's bytes so far}.
+void RecordAgentWire(const Origin& origin, Report& rep);
+
 // The one line that puts the target database back from the safety copy's dump.
 std::string DbRollbackCommand(const Install& to, const std::string& run_dir);
 // The same for a migration: the dump's, or the kept cluster's (the physical path).
